@@ -1,0 +1,16 @@
+"""imgconv: fast 2D/3D image and volume filtering (Cython + OpenMP).
+
+Examples
+--------
+>>> import numpy as np, imgconv as ic
+>>> img = np.random.default_rng(0).random((64, 64), dtype=np.float32)
+>>> ic.correlate(img, np.ones((3, 3)) / 9).shape
+(64, 64)
+"""
+from ._convolve import convolve, correlate
+from ._threads import get_num_threads, openmp_enabled, set_num_threads
+
+__version__ = "0.1.0"
+
+__all__ = ["correlate", "convolve", "set_num_threads", "get_num_threads", "openmp_enabled",
+           "__version__"]

@@ -1,0 +1,91 @@
+"""The one place that decides how many threads a kernel uses.
+
+Priority: the call's ``threads=`` > :func:`set_num_threads` >
+the ``IMGCONV_NUM_THREADS`` environment variable > all cores available to
+this process.  Builds without OpenMP always run on one thread.
+"""
+import os
+import operator
+
+from . import _openmp
+
+__all__ = ["set_num_threads", "get_num_threads", "resolve_threads", "openmp_enabled"]
+
+_ENV_VAR = "IMGCONV_NUM_THREADS"
+_default_threads = None
+
+
+def openmp_enabled():
+    """True if imgconv's kernels were compiled with OpenMP (else they run serially)."""
+    return _openmp.openmp_enabled()
+
+
+def _available_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _as_thread_count(value, name):
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a positive integer or None, got {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a positive integer or None, got {value!r}") from None
+    if n < 1:
+        raise ValueError(f"{name} must be >= 1, got {n}")
+    return n
+
+
+def set_num_threads(n):
+    """Set the default number of threads for imgconv's kernels.
+
+    Parameters
+    ----------
+    n : int or None
+        Number of threads (>= 1); ``None`` restores the default (the
+        ``IMGCONV_NUM_THREADS`` environment variable, else all cores).
+
+    Examples
+    --------
+    >>> import imgconv as ic
+    >>> ic.set_num_threads(1)
+    >>> ic.get_num_threads()
+    1
+    >>> ic.set_num_threads(None)
+    """
+    global _default_threads
+    _default_threads = None if n is None else _as_thread_count(n, "n")
+
+
+def get_num_threads():
+    """The number of threads a call with ``threads=None`` uses.
+
+    Examples
+    --------
+    >>> import imgconv as ic
+    >>> ic.get_num_threads() >= 1
+    True
+    """
+    if _default_threads is not None:
+        return _default_threads
+    env = os.environ.get(_ENV_VAR, "").strip()
+    if env:
+        try:
+            return _as_thread_count(int(env), _ENV_VAR)
+        except (TypeError, ValueError):
+            raise ValueError(f"{_ENV_VAR} must be a positive integer, got {env!r}") from None
+    return _available_cores()
+
+
+def resolve_threads(threads, work=None):
+    """Threads for one call: ``threads=`` or the default, and no more than
+    ``work // 32768`` (small jobs are not worth waking a thread team for)."""
+    n = get_num_threads() if threads is None else _as_thread_count(threads, "threads")
+    if not openmp_enabled():
+        return 1
+    if work is not None:
+        n = max(1, min(n, work // 32768))
+    return n

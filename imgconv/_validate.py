@@ -1,0 +1,277 @@
+"""Argument checking and normalisation, once, for every function and backend.
+
+Public functions call these helpers and hand the resulting plain values
+(tuples of ints, mode codes, arrays in a supported dtype and byte order) to
+whichever backend runs the call.
+"""
+import math
+import numbers
+import operator
+
+import numpy as np
+
+# --------------------------------------------------------------------------
+# Boundary modes
+# --------------------------------------------------------------------------
+MODE_CODES = {"zero": 0, "replicate": 1, "reflect": 2, "symmetric": 3, "wrap": 4}
+MODE_ALIASES = {
+    "zero": "zero", "constant": "zero", "zeros": "zero",
+    "replicate": "replicate", "nearest": "replicate", "edge": "replicate",
+    "reflect": "reflect", "mirror": "reflect", "reflect101": "reflect",
+    "symmetric": "symmetric",
+    "wrap": "wrap", "circular": "wrap",
+}
+#: scipy.ndimage's name for each imgconv mode (imgconv's 'reflect' is scipy's 'mirror').
+SCIPY_MODE = {"zero": "constant", "replicate": "nearest", "reflect": "mirror",
+              "symmetric": "reflect", "wrap": "wrap"}
+
+
+def canonical_mode(mode, name="mode"):
+    """imgconv's own name for ``mode`` or any of its aliases."""
+    if not isinstance(mode, str) or mode.lower() not in MODE_ALIASES:
+        valid = ", ".join(sorted(MODE_ALIASES))
+        raise ValueError(f"{name} must be one of: {valid}; got {mode!r}")
+    return MODE_ALIASES[mode.lower()]
+
+
+def mode_code(mode, name="mode"):
+    return MODE_CODES[canonical_mode(mode, name)]
+
+
+# --------------------------------------------------------------------------
+# Dtypes
+# --------------------------------------------------------------------------
+#: dtypes the kernels read and write natively, with the codes they use.
+DTYPE_CODES = {np.dtype(t): code for code, t in enumerate(
+    ["uint8", "uint16", "int16", "int32", "float32", "float64"])}
+SUPPORTED_DTYPES = tuple(DTYPE_CODES)
+
+# Other real dtypes are converted once to the smallest native dtype that holds them.
+_WIDENED = {
+    np.dtype("bool"): np.dtype("uint8"),
+    np.dtype("int8"): np.dtype("int16"),
+    np.dtype("float16"): np.dtype("float32"),
+    np.dtype("uint32"): np.dtype("float64"),
+    np.dtype("int64"): np.dtype("float64"),
+    np.dtype("uint64"): np.dtype("float64"),
+    np.dtype("longdouble"): np.dtype("float64"),
+}
+
+
+def compute_dtype(dtype):
+    """float32 for float32 and integers up to 16 bits, float64 otherwise."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "biu" and dtype.itemsize <= 2 or dtype == np.float32 or dtype == np.float16:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _native(dtype):
+    return dtype.newbyteorder("=")
+
+
+def as_input_array(x, name="x"):
+    """``x`` as an ndarray the kernels can read: a supported dtype, native byte
+    order, element-aligned strides.  Never copies a conforming array (so the
+    caller's data are only read), copies once otherwise."""
+    if not isinstance(x, np.ndarray):
+        if type(x).__module__.split(".", 1)[0] in ("cupy", "dask", "torch"):
+            raise TypeError(f"{name} must be a numpy array for the CPU backend, "
+                            f"got {type(x).__module__}.{type(x).__name__}")
+        try:
+            x = np.asarray(x)
+        except Exception as exc:
+            raise TypeError(f"{name} must be an array, got {type(x).__name__}") from exc
+    dtype = x.dtype
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{name} has unsupported dtype {dtype}; imgconv takes real numbers "
+                        f"({', '.join(str(d) for d in SUPPORTED_DTYPES)}, or bool)")
+    if x.size == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape})")
+    native = _native(dtype)
+    target = _WIDENED.get(native, native)
+    if native == np.bool_:
+        # bool and uint8 share a layout: a view, not a copy
+        return np.asarray(x).view(np.uint8)
+    if target != dtype:
+        return x.astype(target)
+    if not x.flags.aligned or any(s % x.itemsize for s in x.strides):
+        return np.array(x, order="C")
+    return x
+
+
+def output_dtype(dtype, compute, name="dtype"):
+    if dtype is None:
+        return compute
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be a numpy dtype, got {dtype!r}") from None
+    if dtype not in DTYPE_CODES:
+        raise TypeError(f"{name}={dtype} is not supported; choose one of "
+                        f"{', '.join(str(d) for d in SUPPORTED_DTYPES)}")
+    return dtype
+
+
+# --------------------------------------------------------------------------
+# Axes and per-axis parameters
+# --------------------------------------------------------------------------
+def spatial_axes(ndim, channel_axis, name="x"):
+    """The spatial axes of an ``ndim``-dimensional input and the normalised
+    channel axis (None or a non-negative int)."""
+    if channel_axis is not None:
+        try:
+            channel_axis = operator.index(channel_axis)
+        except TypeError:
+            raise TypeError(f"channel_axis must be an int or None, got {channel_axis!r}") from None
+        if not -ndim <= channel_axis < ndim:
+            raise ValueError(f"channel_axis={channel_axis} is out of range for {name} "
+                             f"with {ndim} dimensions")
+        channel_axis %= ndim
+    axes = tuple(a for a in range(ndim) if a != channel_axis)
+    if not 1 <= len(axes) <= 3:
+        hint = " (is one axis channels? pass channel_axis)" if len(axes) == 4 else ""
+        raise ValueError(f"{name} has {len(axes)} spatial dimensions; imgconv filters "
+                         f"1D, 2D and 3D data{hint}")
+    return axes, channel_axis
+
+
+def per_axis(value, rank, name, minimum=None):
+    """An int or a sequence of ``rank`` ints as a tuple of ``rank`` ints."""
+    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
+        values = (int(value),) * rank
+    else:
+        try:
+            values = tuple(value)
+        except TypeError:
+            raise TypeError(f"{name} must be an int or a sequence of {rank} ints, "
+                            f"got {value!r}") from None
+        if len(values) != rank:
+            raise ValueError(f"{name} needs {rank} values (one per spatial axis), got {len(values)}")
+        try:
+            values = tuple(operator.index(v) for v in values)
+        except TypeError:
+            raise TypeError(f"{name} must contain ints, got {value!r}") from None
+        if any(isinstance(v, bool) for v in value):
+            raise TypeError(f"{name} must contain ints, got {value!r}")
+    if minimum is not None and any(v < minimum for v in values):
+        raise ValueError(f"{name} must be >= {minimum} on every axis, got {value!r}")
+    return values
+
+
+def output_length(n, k, dilation, stride, pad_lo, pad_hi):
+    """DESIGN.md's geometry: floor((n + p_lo + p_hi - d*(k-1) - 1) / s) + 1."""
+    return (n + pad_lo + pad_hi - dilation * (k - 1) - 1) // stride + 1
+
+
+def check_origin(origin, kshape):
+    """``origin`` per axis, each within scipy.ndimage's range for its kernel size."""
+    origin = per_axis(origin, len(kshape), "origin")
+    for k, o in zip(kshape, origin):
+        if not -(k // 2) <= o <= (k - 1) // 2:
+            raise ValueError(f"origin={o} puts the centre outside a kernel of size {k}; "
+                             f"it must lie in [{-(k // 2)}, {(k - 1) // 2}]")
+    return origin
+
+
+def padding_amounts(padding, kshape, dilation, origin):
+    """``(pad_lo, pad_hi)`` tuples for every spatial axis.
+
+    ``padding`` is 'same' (the centre tap ``k//2 + origin`` lands on each
+    input sample), 'valid', 'full', an int, one int per axis or one
+    ``(lo, hi)`` pair per axis.  ``origin`` (checked by :func:`check_origin`)
+    only means something with 'same'.
+    """
+    rank = len(kshape)
+    if isinstance(padding, str):
+        kind = padding.lower()
+        if kind == "same":
+            lo = tuple(d * (k // 2 + o) for k, d, o in zip(kshape, dilation, origin))
+            hi = tuple(d * (k - 1) - p for k, d, p in zip(kshape, dilation, lo))
+            return lo, hi
+        if any(origin):
+            raise ValueError("origin only applies with padding='same'; with explicit "
+                             "padding the output position is given by the padding")
+        if kind == "valid":
+            return (0,) * rank, (0,) * rank
+        if kind == "full":
+            full = tuple(d * (k - 1) for k, d in zip(kshape, dilation))
+            return full, full
+        raise ValueError(f"padding must be 'same', 'valid', 'full', an int or per-axis "
+                         f"values; got {padding!r}")
+    if any(origin):
+        raise ValueError("origin only applies with padding='same'; with explicit "
+                         "padding the output position is given by the padding")
+    if isinstance(padding, (numbers.Integral, np.integer)) and not isinstance(padding, bool):
+        lo = hi = (int(padding),) * rank
+    else:
+        try:
+            items = list(padding)
+        except TypeError:
+            raise TypeError(f"padding must be a string, an int or a sequence, got {padding!r}") from None
+        if len(items) != rank:
+            raise ValueError(f"padding needs {rank} entries (one per spatial axis), got {len(items)}")
+        lo, hi = [], []
+        for item in items:
+            if isinstance(item, (numbers.Integral, np.integer)) and not isinstance(item, bool):
+                lo.append(int(item))
+                hi.append(int(item))
+            else:
+                pair = per_axis(item, 2, "padding (lo, hi) pair")
+                lo.append(pair[0])
+                hi.append(pair[1])
+        lo, hi = tuple(lo), tuple(hi)
+    if min(lo + hi) < 0:
+        raise ValueError(f"padding must be >= 0, got {padding!r}")
+    return lo, hi
+
+
+def same_stride_shape(shape, stride):
+    """With padding='same' and stride s, the output samples the stride-1 result
+    at 0, s, 2s, ...: ceil(n / s) samples per axis."""
+    return tuple(-(-n // s) for n, s in zip(shape, stride))
+
+
+# --------------------------------------------------------------------------
+# Kernels and outputs
+# --------------------------------------------------------------------------
+def as_kernel(kernel, rank, dtype, name="kernel"):
+    """``kernel`` as a C-contiguous array of the compute dtype and ``rank`` dims."""
+    try:
+        k = np.asarray(kernel)
+    except Exception as exc:
+        raise TypeError(f"{name} must be an array of numbers") from exc
+    if k.dtype.kind not in "biuf":
+        raise TypeError(f"{name} has unsupported dtype {k.dtype}; it must hold real numbers")
+    if k.ndim != rank:
+        raise ValueError(f"{name} has {k.ndim} dimensions but the input has {rank} spatial "
+                         f"dimensions; they must match")
+    if k.size == 0:
+        raise ValueError(f"{name} is empty (shape {k.shape})")
+    return np.ascontiguousarray(k, dtype=dtype)
+
+
+def check_out(out, shape, dtype, x, name="out"):
+    """``out`` if it can receive a result of ``shape``; ``dtype`` None takes its dtype."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
+    if dtype is not None and out.dtype != dtype:
+        raise ValueError(f"{name} has dtype {out.dtype} but dtype={dtype} was asked for")
+    if out.dtype not in DTYPE_CODES:
+        raise TypeError(f"{name} has unsupported dtype {out.dtype}; choose one of "
+                        f"{', '.join(str(d) for d in SUPPORTED_DTYPES)} in native byte order")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    if not out.flags.aligned or any(s % out.itemsize for s in out.strides):
+        raise ValueError(f"{name} must have element-aligned strides")
+    if np.may_share_memory(out, x):
+        raise ValueError(f"{name} overlaps the input; imgconv filters are not in-place")
+    return out
+
+
+def check_cval(cval):
+    if not isinstance(cval, (numbers.Real, np.number)) or isinstance(cval, (complex, np.complexfloating)):
+        raise TypeError(f"cval must be a real number, got {cval!r}")
+    return float(cval)

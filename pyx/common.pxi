@@ -1,0 +1,193 @@
+# Shared pieces of every kernel: dtype codes, fused types, boundary index
+# mapping, typed row loading (source dtype -> compute type, with padding) and
+# row storing (compute type -> output dtype, rounded and saturated).
+
+cimport cython
+cimport numpy as cnp
+from libc.math cimport rint
+from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
+
+cnp.import_array()
+
+cdef extern from "openmp_compat.h":
+    int omp_get_thread_num() nogil
+
+# Boundary modes; the Python layer maps every alias onto these codes.
+cdef enum:
+    MODE_ZERO = 0
+    MODE_REPLICATE = 1
+    MODE_REFLECT = 2
+    MODE_SYMMETRIC = 3
+    MODE_WRAP = 4
+
+# dtype codes shared with imgconv._validate.DTYPE_CODES
+cdef enum:
+    DT_UINT8 = 0
+    DT_UINT16 = 1
+    DT_INT16 = 2
+    DT_INT32 = 3
+    DT_FLOAT32 = 4
+    DT_FLOAT64 = 5
+
+ctypedef fused src_t:
+    uint8_t
+    uint16_t
+    int16_t
+    int32_t
+    float
+    double
+
+ctypedef fused dst_t:
+    uint8_t
+    uint16_t
+    int16_t
+    int32_t
+    float
+    double
+
+ctypedef fused acc_t:
+    float
+    double
+
+
+cdef inline Py_ssize_t map_index(Py_ssize_t i, Py_ssize_t n, int mode) noexcept nogil:
+    """Index of the input sample that padding position ``i`` reads, or -1 for cval.
+
+    Works for any distance outside [0, n): wide padding repeats the rule.
+    """
+    cdef Py_ssize_t period
+    if 0 <= i < n:
+        return i
+    if mode == MODE_ZERO:
+        return -1
+    if mode == MODE_REPLICATE:
+        return 0 if i < 0 else n - 1
+    if mode == MODE_WRAP:
+        i = i % n
+        return i + n if i < 0 else i
+    if mode == MODE_REFLECT:
+        if n == 1:
+            return 0
+        period = 2 * n - 2
+        i = i % period
+        if i < 0:
+            i += period
+        return i if i < n else period - i
+    # MODE_SYMMETRIC
+    period = 2 * n
+    i = i % period
+    if i < 0:
+        i += period
+    return i if i < n else period - 1 - i
+
+
+cdef void fill_index_table(Py_ssize_t* table, Py_ssize_t length, Py_ssize_t pad_lo,
+                           Py_ssize_t n, int mode) noexcept nogil:
+    """table[j] = source index read by padded position j (position 0 is -pad_lo)."""
+    cdef Py_ssize_t j
+    for j in range(length):
+        table[j] = map_index(j - pad_lo, n, mode)
+
+
+cdef inline void load_row_typed(const src_t* src, Py_ssize_t step, acc_t* buf,
+                                Py_ssize_t length, Py_ssize_t pad_lo,
+                                Py_ssize_t interior_lo, Py_ssize_t interior_hi,
+                                const Py_ssize_t* table, acc_t cval) noexcept nogil:
+    """Fill buf[0:length] with a padded, type-converted copy of one source row.
+
+    ``src`` points at the row's first sample and ``step`` is its stride in
+    elements. Positions [interior_lo, interior_hi) lie inside the row and are
+    copied without bounds tests; only the borders go through ``table``.
+    """
+    cdef Py_ssize_t j, idx
+    cdef const src_t* inner = src + (interior_lo - pad_lo) * step
+    cdef acc_t* dst = buf + interior_lo
+    for j in range(interior_lo):
+        idx = table[j]
+        buf[j] = <acc_t>src[idx * step] if idx >= 0 else cval
+    if step == 1:
+        for j in range(interior_hi - interior_lo):
+            dst[j] = <acc_t>inner[j]
+    else:
+        for j in range(interior_hi - interior_lo):
+            dst[j] = <acc_t>inner[j * step]
+    for j in range(interior_hi, length):
+        idx = table[j]
+        buf[j] = <acc_t>src[idx * step] if idx >= 0 else cval
+
+
+cdef void load_row(const char* src, int dtype, Py_ssize_t step, acc_t* buf,
+                   Py_ssize_t length, Py_ssize_t pad_lo, Py_ssize_t interior_lo,
+                   Py_ssize_t interior_hi, const Py_ssize_t* table,
+                   acc_t cval) noexcept nogil:
+    """``load_row_typed`` for a source whose dtype is only known at run time."""
+    if dtype == DT_UINT8:
+        load_row_typed(<const uint8_t*>src, step, buf, length, pad_lo, interior_lo, interior_hi, table, cval)
+    elif dtype == DT_UINT16:
+        load_row_typed(<const uint16_t*>src, step, buf, length, pad_lo, interior_lo, interior_hi, table, cval)
+    elif dtype == DT_INT16:
+        load_row_typed(<const int16_t*>src, step, buf, length, pad_lo, interior_lo, interior_hi, table, cval)
+    elif dtype == DT_INT32:
+        load_row_typed(<const int32_t*>src, step, buf, length, pad_lo, interior_lo, interior_hi, table, cval)
+    elif dtype == DT_FLOAT32:
+        load_row_typed(<const float*>src, step, buf, length, pad_lo, interior_lo, interior_hi, table, cval)
+    else:
+        load_row_typed(<const double*>src, step, buf, length, pad_lo, interior_lo, interior_hi, table, cval)
+
+
+cdef inline void store_row_typed(const acc_t* acc, dst_t* dst, Py_ssize_t step,
+                                 Py_ssize_t n) noexcept nogil:
+    """dst[i*step] = acc[i], rounded to nearest (ties to even) and saturated for
+    integer outputs, as OpenCV's saturate_cast; NaN becomes 0."""
+    cdef Py_ssize_t i
+    cdef acc_t v, lo, hi
+    cdef double d
+    if dst_t is float or dst_t is double:
+        for i in range(n):
+            dst[i * step] = <dst_t>acc[i]
+        return
+    if dst_t is uint8_t:
+        lo = 0
+        hi = 255
+    elif dst_t is uint16_t:
+        lo = 0
+        hi = 65535
+    elif dst_t is int16_t:
+        lo = -32768
+        hi = 32767
+    else:
+        # float32 cannot hold 2**31 - 1 exactly, so int32 saturates in double
+        for i in range(n):
+            d = rint(<double>acc[i])
+            if not (d >= -2147483648.0):
+                d = -2147483648.0 if d < 0 else 0
+            elif d > 2147483647.0:
+                d = 2147483647.0
+            dst[i * step] = <dst_t>d
+        return
+    for i in range(n):
+        v = rint(acc[i])
+        if not (v >= lo):  # also catches NaN
+            v = lo if v < lo else 0
+        elif v > hi:
+            v = hi
+        dst[i * step] = <dst_t>v
+
+
+cdef void store_row(const acc_t* acc, char* dst, int dtype, Py_ssize_t step,
+                    Py_ssize_t n) noexcept nogil:
+    """``store_row_typed`` for an output whose dtype is only known at run time."""
+    if dtype == DT_UINT8:
+        store_row_typed(acc, <uint8_t*>dst, step, n)
+    elif dtype == DT_UINT16:
+        store_row_typed(acc, <uint16_t*>dst, step, n)
+    elif dtype == DT_INT16:
+        store_row_typed(acc, <int16_t*>dst, step, n)
+    elif dtype == DT_INT32:
+        store_row_typed(acc, <int32_t*>dst, step, n)
+    elif dtype == DT_FLOAT32:
+        store_row_typed(acc, <float*>dst, step, n)
+    else:
+        store_row_typed(acc, <double*>dst, step, n)
