@@ -7,10 +7,12 @@ Examples
 >>> ic.correlate(img, np.ones((3, 3)) / 9).shape
 (64, 64)
 """
+from . import _io
 from ._convolve import convolve, correlate
+from ._io import read, write
 from ._threads import get_num_threads, openmp_enabled, set_num_threads
 
 __version__ = "0.1.0"
 
 __all__ = ["correlate", "convolve", "set_num_threads", "get_num_threads", "openmp_enabled",
-           "__version__"]
+           "read", "write", "__version__"]
