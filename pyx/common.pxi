@@ -5,7 +5,7 @@
 cimport cython
 cimport numpy as cnp
 from libc.math cimport rint
-from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t
+from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t, uint64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 

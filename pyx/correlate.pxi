@@ -16,8 +16,8 @@ cdef enum:
     TAPS_PER_PASS = 4
 
 
-cdef inline void accumulate_pass(acc_t* acc, acc_t** p, const acc_t* w,
-                                 Py_ssize_t n, Py_ssize_t step, bint first) noexcept nogil:
+cdef inline void accumulate_pass4(acc_t* acc, acc_t** p, const acc_t* w,
+                                  Py_ssize_t n, Py_ssize_t step, bint first) noexcept nogil:
     """acc[x] (+)= sum of w[t] * p[t][x * step] over four taps."""
     cdef Py_ssize_t x
     cdef acc_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
@@ -43,17 +43,47 @@ cdef inline void accumulate_pass(acc_t* acc, acc_t** p, const acc_t* w,
                            + w2 * p2[x * step] + w3 * p3[x * step])
 
 
+cdef inline void accumulate_pass8(acc_t* acc, acc_t** p, const acc_t* w,
+                                  Py_ssize_t n, bint first) noexcept nogil:
+    """acc[x] (+)= sum of w[t] * p[t][x] over eight taps (unit step): loads, not
+    accumulator traffic, bound this loop, so more taps per pass is faster."""
+    cdef Py_ssize_t x
+    cdef acc_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
+    cdef acc_t w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7]
+    cdef const acc_t* p0 = p[0]
+    cdef const acc_t* p1 = p[1]
+    cdef const acc_t* p2 = p[2]
+    cdef const acc_t* p3 = p[3]
+    cdef const acc_t* p4 = p[4]
+    cdef const acc_t* p5 = p[5]
+    cdef const acc_t* p6 = p[6]
+    cdef const acc_t* p7 = p[7]
+    if first:
+        for x in range(n):
+            acc[x] = ((w0 * p0[x] + w1 * p1[x] + w2 * p2[x] + w3 * p3[x])
+                      + (w4 * p4[x] + w5 * p5[x] + w6 * p6[x] + w7 * p7[x]))
+    else:
+        for x in range(n):
+            acc[x] += ((w0 * p0[x] + w1 * p1[x] + w2 * p2[x] + w3 * p3[x])
+                       + (w4 * p4[x] + w5 * p5[x] + w6 * p6[x] + w7 * p7[x]))
+
+
 cdef inline void accumulate_taps(acc_t* acc, acc_t** ptrs, const acc_t* w,
                                  Py_ssize_t ntaps, Py_ssize_t n,
                                  Py_ssize_t step) noexcept nogil:
     """acc[x] = sum_t w[t] * ptrs[t][x * step]; ntaps is a multiple of 4."""
-    cdef Py_ssize_t t, x
+    cdef Py_ssize_t t = 0, x
     if ntaps == 0:
         for x in range(n):
             acc[x] = 0
         return
-    for t in range(0, ntaps, 4):  # TAPS_PER_PASS
-        accumulate_pass(acc, ptrs + t, w + t, n, step, t == 0)
+    if step == 1:
+        while ntaps - t >= 8:
+            accumulate_pass8(acc, ptrs + t, w + t, n, t == 0)
+            t += 8
+    while t < ntaps:
+        accumulate_pass4(acc, ptrs + t, w + t, n, step, t == 0)
+        t += 4
 
 
 cdef struct RowGeometry:
@@ -72,28 +102,52 @@ cdef struct RowGeometry:
     int mode
     # padded row buffer
     Py_ssize_t padded_width, interior_lo, interior_hi
+    # traversal: output rows go in tiles of tile_height rows, each tile swept
+    # through every output plane, so a source row is loaded about once
+    Py_ssize_t tile_height, ntiles, cache_slots
 
 
-cdef acc_t* cached_row(Py_ssize_t key, acc_t* buffers, int64_t* keys, int64_t* stamps,
-                       Py_ssize_t ncache, int64_t* clock, const char* src,
+cdef struct RowCache:
+    char* buffers           # cache_slots rows of padded_width compute-type values
+    int64_t* keys           # source row held by each slot (-1: none)
+    int64_t* last_used      # output row that last used each slot
+    int32_t* table          # hash of a key -> the slot that last held it
+    int64_t table_mask
+    int64_t generation      # output rows computed so far
+    Py_ssize_t hand         # next slot to recycle (first in, first out)
+
+
+cdef inline int64_t row_hash(int64_t key, int64_t mask) noexcept nogil:
+    return <int64_t>((<uint64_t>key * <uint64_t>0x9E3779B97F4A7C15ULL) >> 32) & mask
+
+
+cdef acc_t* cached_row(RowCache* cache, int64_t key, const char* src,
                        const RowGeometry* g, const Py_ssize_t* xtable,
                        acc_t cval) noexcept nogil:
-    """The padded buffer holding source row ``key`` (loading it into the least
-    recently used slot if absent)."""
-    cdef Py_ssize_t i, victim = 0
-    clock[0] += 1
-    for i in range(ncache):
-        if keys[i] == key:
-            stamps[i] = clock[0]
-            return buffers + i * g.padded_width
-        if stamps[i] < stamps[victim]:
-            victim = i
-    keys[victim] = key
-    stamps[victim] = clock[0]
+    """The padded buffer holding source row ``key``, loaded on a miss.
+
+    Slots are recycled first in, first out (the sweep order makes the oldest
+    row the one least likely needed again), skipping the slots the current
+    output row uses; the cache has more slots than an output row reads, so a
+    free one is always found.
+    """
+    cdef int64_t h = row_hash(key, cache.table_mask)
+    cdef Py_ssize_t slot = cache.table[h]
+    cdef acc_t* buffers = <acc_t*>cache.buffers
+    if slot >= 0 and cache.keys[slot] == key:
+        cache.last_used[slot] = cache.generation
+        return buffers + slot * g.padded_width
+    while cache.last_used[cache.hand] == cache.generation:
+        cache.hand = (cache.hand + 1) % g.cache_slots
+    slot = cache.hand
+    cache.hand = (cache.hand + 1) % g.cache_slots
+    cache.keys[slot] = key
+    cache.last_used[slot] = cache.generation
+    cache.table[h] = <int32_t>slot
     load_row(src, g.in_dtype, g.in_strides[3] // itemsize(g.in_dtype),
-             buffers + victim * g.padded_width, g.padded_width, g.pad_lo[2],
+             buffers + slot * g.padded_width, g.padded_width, g.pad_lo[2],
              g.interior_lo, g.interior_hi, xtable, cval)
-    return buffers + victim * g.padded_width
+    return buffers + slot * g.padded_width
 
 
 cdef inline Py_ssize_t itemsize(int dtype) noexcept nogil:
@@ -106,95 +160,129 @@ cdef inline Py_ssize_t itemsize(int dtype) noexcept nogil:
     return 8
 
 
-cdef int correlate_rows(const char* src, char* dst, const RowGeometry* g,
-                        Py_ssize_t row_begin, Py_ssize_t row_end,
-                        const acc_t* tap_weights, const Py_ssize_t* tap_row,
-                        const Py_ssize_t* tap_offset, Py_ssize_t ntaps,
-                        const Py_ssize_t* row_kz, const Py_ssize_t* row_ky,
-                        Py_ssize_t nrows, const Py_ssize_t* xtable, acc_t cval,
-                        int acc_dtype) noexcept nogil:
-    """Compute output rows [row_begin, row_end) (flat over batch, z, y).
+cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
+                         Py_ssize_t unit_begin, Py_ssize_t unit_end,
+                         const acc_t* tap_weights, const Py_ssize_t* tap_row,
+                         const Py_ssize_t* tap_offset, Py_ssize_t ntaps,
+                         const Py_ssize_t* row_kz, const Py_ssize_t* row_ky,
+                         Py_ssize_t nrows, const Py_ssize_t* xtable, acc_t cval,
+                         int acc_dtype) noexcept nogil:
+    """Compute the output rows of work units [unit_begin, unit_end).
 
+    A unit is one output plane of one row tile of one batch item, numbered
+    (batch, tile, plane) so consecutive units share most source rows.
     Returns 0, or -1 if the scratch memory could not be allocated.
     """
-    cdef Py_ssize_t wp = g.padded_width
-    # Twice the rows one output row reads: the rows of the next output row fit
-    # beside them, so sweeping down the image loads each source row once.
-    cdef Py_ssize_t ncache = 2 * nrows + 1
-    cdef Py_ssize_t nbuf = ncache + 2 + 1  # cache + constant row + zero row + accumulator
-    cdef Py_ssize_t r, k, t, b, oz, oy, iz, iy, mz, my, i
-    cdef Py_ssize_t plane = g.out_depth * g.out_height
-    cdef acc_t* buffers
+    cdef Py_ssize_t wp = max(g.padded_width, g.out_width)
+    cdef Py_ssize_t nslots = g.cache_slots
+    cdef Py_ssize_t table_size = 1
+    cdef Py_ssize_t u, r, k, t, b, tile, oz, oy, oy_end, iz, iy, mz, my, i
+    cdef Py_ssize_t units_per_batch = g.ntiles * g.out_depth
     cdef acc_t* const_row
     cdef acc_t* zero_row
     cdef acc_t* acc
     cdef acc_t** row_ptr
     cdef acc_t** tap_ptr
-    cdef int64_t* keys
-    cdef int64_t* stamps
-    cdef int64_t clock = 0
+    cdef RowCache cache
     cdef char* out_row
     cdef bint direct = g.out_dtype == acc_dtype and g.out_strides[3] == sizeof(acc_t)
     cdef Py_ssize_t out_step = g.out_strides[3] // itemsize(g.out_dtype)
-    cdef void* scratch
-    if row_begin >= row_end:
+    cdef char* scratch
+    if unit_begin >= unit_end:
         return 0
-    if wp < g.out_width:
-        wp = g.out_width
-    scratch = malloc(nbuf * wp * sizeof(acc_t)
-                     + (nrows + ntaps) * sizeof(acc_t*) + 2 * ncache * sizeof(int64_t))
+    while table_size < 4 * nslots:
+        table_size *= 2
+    scratch = <char*>malloc((nslots + 3) * wp * sizeof(acc_t)
+                            + (nrows + ntaps) * sizeof(acc_t*)
+                            + 2 * nslots * sizeof(int64_t) + table_size * sizeof(int32_t))
     if scratch == NULL:
         return -1
-    buffers = <acc_t*>scratch
-    const_row = buffers + ncache * wp
+    cache.buffers = scratch
+    const_row = <acc_t*>scratch + nslots * wp
     zero_row = const_row + wp
     acc = zero_row + wp
     row_ptr = <acc_t**>(acc + wp)
     tap_ptr = row_ptr + nrows
-    keys = <int64_t*>(tap_ptr + ntaps)
-    stamps = keys + ncache
+    cache.keys = <int64_t*>(tap_ptr + ntaps)
+    cache.last_used = cache.keys + nslots
+    cache.table = <int32_t*>(cache.last_used + nslots)
+    cache.table_mask = table_size - 1
+    cache.generation = 0
+    cache.hand = 0
     for i in range(wp):
         const_row[i] = cval
         zero_row[i] = 0
-    for i in range(ncache):
-        keys[i] = -1
-        stamps[i] = -1
+    for i in range(nslots):
+        cache.keys[i] = -1
+        cache.last_used[i] = -1
+    for i in range(table_size):
+        cache.table[i] = -1
 
-    for r in range(row_begin, row_end):
-        b = r // plane
-        oz = (r % plane) // g.out_height
-        oy = r % g.out_height
-        for k in range(nrows):
-            iz = oz * g.stride[0] - g.pad_lo[0] + row_kz[k] * g.dilation[0]
-            iy = oy * g.stride[1] - g.pad_lo[1] + row_ky[k] * g.dilation[1]
-            mz = map_index(iz, g.depth, g.mode)
-            my = map_index(iy, g.height, g.mode)
-            if mz < 0 or my < 0:
-                row_ptr[k] = const_row
+    for u in range(unit_begin, unit_end):
+        b = u // units_per_batch
+        tile = (u % units_per_batch) // g.out_depth
+        oz = u % g.out_depth
+        oy_end = min((tile + 1) * g.tile_height, g.out_height)
+        for oy in range(tile * g.tile_height, oy_end):
+            cache.generation += 1
+            for k in range(nrows):
+                iz = oz * g.stride[0] - g.pad_lo[0] + row_kz[k] * g.dilation[0]
+                iy = oy * g.stride[1] - g.pad_lo[1] + row_ky[k] * g.dilation[1]
+                mz = map_index(iz, g.depth, g.mode)
+                my = map_index(iy, g.height, g.mode)
+                if mz < 0 or my < 0:
+                    row_ptr[k] = const_row
+                else:
+                    row_ptr[k] = cached_row(
+                        &cache, (b * g.depth + mz) * g.height + my,
+                        src + b * g.in_strides[0] + mz * g.in_strides[1] + my * g.in_strides[2],
+                        g, xtable, cval)
+            for t in range(ntaps):
+                tap_ptr[t] = (row_ptr[tap_row[t]] if tap_row[t] >= 0 else zero_row) + tap_offset[t]
+            out_row = dst + b * g.out_strides[0] + oz * g.out_strides[1] + oy * g.out_strides[2]
+            if direct:
+                accumulate_taps(<acc_t*>out_row, tap_ptr, tap_weights, ntaps,
+                                g.out_width, g.stride[2])
             else:
-                row_ptr[k] = cached_row(
-                    (b * g.depth + mz) * g.height + my, buffers, keys, stamps, ncache,
-                    &clock,
-                    src + b * g.in_strides[0] + mz * g.in_strides[1] + my * g.in_strides[2],
-                    g, xtable, cval)
-        for t in range(ntaps):
-            tap_ptr[t] = (row_ptr[tap_row[t]] if tap_row[t] >= 0 else zero_row) + tap_offset[t]
-        out_row = dst + b * g.out_strides[0] + oz * g.out_strides[1] + oy * g.out_strides[2]
-        if direct:
-            accumulate_taps(<acc_t*>out_row, tap_ptr, tap_weights, ntaps,
-                            g.out_width, g.stride[2])
-        else:
-            accumulate_taps(acc, tap_ptr, tap_weights, ntaps, g.out_width, g.stride[2])
-            store_row(acc, out_row, g.out_dtype, out_step, g.out_width)
+                accumulate_taps(acc, tap_ptr, tap_weights, ntaps, g.out_width, g.stride[2])
+                store_row(acc, out_row, g.out_dtype, out_step, g.out_width)
     free(scratch)
     return 0
+
+
+cdef void plan_traversal(RowGeometry* g, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t nrows,
+                         Py_ssize_t elem_size) noexcept:
+    """Choose the row-tile height and the cache size.
+
+    Images (one output plane) sweep row by row (a unit is one row) and need only
+    the rows of two consecutive output rows.  Volumes sweep a tile of rows through all planes:
+    the cache then holds the tile's rows of kd + 1 source planes, sized to stay
+    within about 256 KiB so it lives in L2.
+    """
+    cdef Py_ssize_t rows_per_plane, budget_rows
+    cdef Py_ssize_t new_planes = min(g.stride[0], kd)
+    if g.out_depth == 1:
+        g.tile_height = 1
+        g.cache_slots = 2 * nrows + 1
+    else:
+        budget_rows = max(1, (256 * 1024) // (g.padded_width * elem_size))
+        g.tile_height = 1
+        while g.tile_height < g.out_height:
+            rows_per_plane = min((2 * g.tile_height) * kh,
+                                 (2 * g.tile_height - 1) * g.stride[1] + (kh - 1) * g.dilation[1] + 1)
+            if (kd + new_planes) * rows_per_plane > budget_rows:
+                break
+            g.tile_height *= 2
+        rows_per_plane = min(g.tile_height * kh,
+                             (g.tile_height - 1) * g.stride[1] + (kh - 1) * g.dilation[1] + 1)
+        g.cache_slots = max((kd + new_planes) * rows_per_plane, 2 * nrows) + 1
+    g.ntiles = (g.out_height + g.tile_height - 1) // g.tile_height
 
 
 cdef int _correlate_run(const acc_t[:, :, ::1] weights, const char* src, char* dst,
                         RowGeometry* g, acc_t cval, int nthreads) except -1:
     cdef Py_ssize_t kd = weights.shape[0], kh = weights.shape[1], kw = weights.shape[2]
     cdef Py_ssize_t kz, ky, kx, nrows = 0, ntaps = 0, npadded, t, tid
-    cdef Py_ssize_t nout_rows = g.nbatch * g.out_depth * g.out_height
     cdef int acc_dtype = DT_FLOAT32 if acc_t is float else DT_FLOAT64
     cdef bint row_has_taps
 
@@ -229,12 +317,14 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const char* src, char* d
     cdef Py_ssize_t[::1] xtable = np.empty(g.padded_width, np.intp)
     fill_index_table(&xtable[0], g.padded_width, g.pad_lo[2], g.width, g.mode)
 
-    nthreads = max(1, min(nthreads, nout_rows))
+    plan_traversal(g, kd, kh, nrows, sizeof(acc_t))
+    cdef Py_ssize_t nunits = g.nbatch * g.ntiles * g.out_depth
+    nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
-        status[tid] = correlate_rows(
-            src, dst, g, nout_rows * tid // nthreads, nout_rows * (tid + 1) // nthreads,
+        status[tid] = correlate_units(
+            src, dst, g, nunits * tid // nthreads, nunits * (tid + 1) // nthreads,
             &tap_weights[0], &tap_row[0], &tap_offset[0], ntaps,
             &row_kz[0], &row_ky[0], nrows, &xtable[0], cval, acc_dtype)
     if np.min(np.asarray(status)) < 0:

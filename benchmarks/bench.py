@@ -1,0 +1,388 @@
+"""Benchmark imgconv against its peers (OpenCV, scipy.ndimage, PyTorch CPU).
+
+Every workload runs all available libraries side by side in this one process
+and prints a Markdown table of median wall times and peer/imgconv ratios
+(a ratio > 1 means imgconv is faster).
+
+Run it from the repository root::
+
+    pip install -e .[bench]          # scipy + opencv-python-headless
+    pip install torch                # optional, CPU build is enough
+    python benchmarks/bench.py                     # full run
+    python benchmarks/bench.py --quick             # smaller inputs, fewer runs
+    python benchmarks/bench.py --only 3D --repeats 9 --json results.json
+
+Missing peers are reported as ``n/a``.  All libraries use the same boundary
+handling (imgconv ``'reflect'`` = OpenCV ``BORDER_REFLECT_101`` = scipy
+``'mirror'`` = torch ``'reflect'``), and each peer's output is checked once
+against imgconv's so that the times compare the same computation.
+
+Adding a workload means appending one :class:`Workload` to :data:`WORKLOADS`:
+a name, a ``setup`` function making the inputs and one callable per library.
+"""
+import argparse
+import dataclasses
+import json
+import platform
+import statistics
+import sys
+import time
+from typing import Any, Callable, Dict, Tuple
+
+import numpy as np
+
+import imgconv as ic
+from imgconv import _dispatch
+
+
+def _optional_import(name):
+    """Import and return module ``name``, or None if it cannot be imported."""
+    try:
+        return __import__(name, fromlist=["_"])
+    except Exception:  # ImportError, or a broken binary install
+        return None
+
+
+cv2 = _optional_import("cv2")
+ndimage = _optional_import("scipy.ndimage")
+torch = _optional_import("torch")
+F = _optional_import("torch.nn.functional") if torch is not None else None
+
+#: Column order of the table; the first entry is the reference library.
+LIBRARIES = ("imgconv", "cv2", "scipy", "torch")
+REFERENCE = LIBRARIES[0]
+PEERS = LIBRARIES[1:]
+AVAILABLE = {
+    "imgconv": True,
+    "cv2": cv2 is not None,
+    "scipy": ndimage is not None,
+    "torch": F is not None,
+}
+#: Relative max abs difference above which a peer's result is flagged.
+TOLERANCE = 1e-3
+
+
+# --------------------------------------------------------------------------
+# Workload definitions
+# --------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """One benchmark case.
+
+    Attributes
+    ----------
+    name : str
+        Label template; ``{n}`` is replaced by the input size in use.
+    size : int
+        Input side length of the full run.
+    quick_size : int
+        Input side length with ``--quick``.
+    setup : callable
+        ``setup(rng, n) -> tuple`` making the input arrays (numpy).
+    runners : dict of str to callable
+        Per library in :data:`LIBRARIES`, ``fn(*inputs)`` returning the result
+        as something ``np.asarray`` accepts, with imgconv's output shape.
+        Libraries left out are reported as ``n/a``.
+    """
+
+    name: str
+    size: int
+    quick_size: int
+    setup: Callable[[np.random.Generator, int], Tuple[np.ndarray, ...]]
+    runners: Dict[str, Callable[..., Any]]
+
+    def label(self, n):
+        """The workload's name for input size ``n``."""
+        return self.name.format(n=n)
+
+
+def random_image_and_kernel(ndim, ksize):
+    """Setup function: a float32 ``n**ndim`` image in [0, 1) and a dense,
+    non-separable float32 ``ksize**ndim`` kernel (standard normal weights)."""
+    def setup(rng, n):
+        x = rng.random((n,) * ndim, dtype=np.float32)
+        w = rng.standard_normal((ksize,) * ndim, dtype=np.float32)
+        return x, w
+    return setup
+
+
+def _torch_correlate(x, w):
+    """Same-size correlation with reflect borders through ``F.conv{1,2,3}d``."""
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[w.ndim]
+    pad = tuple(p for k in reversed(w.shape) for p in (k // 2, k // 2))
+    with torch.inference_mode():
+        t = F.pad(torch.from_numpy(x)[None, None], pad, mode="reflect")
+        return conv(t, torch.from_numpy(w)[None, None])[0, 0]
+
+
+CORRELATE = {
+    "imgconv": lambda x, w: ic.correlate(x, w, mode="reflect"),
+    "scipy": lambda x, w: ndimage.correlate(x, w, mode="mirror"),
+}
+CORRELATE_2D = {
+    **CORRELATE,
+    "cv2": lambda x, w: cv2.filter2D(x, -1, w, borderType=cv2.BORDER_REFLECT_101),
+}
+CORRELATE_3D = {**CORRELATE, "torch": _torch_correlate}
+
+WORKLOADS = [
+    Workload("2D f32 {n}² 3×3", 4096, 1024, random_image_and_kernel(2, 3), CORRELATE_2D),
+    Workload("2D f32 {n}² 7×7", 4096, 1024, random_image_and_kernel(2, 7), CORRELATE_2D),
+    Workload("3D f32 {n}³ 3³", 256, 96, random_image_and_kernel(3, 3), CORRELATE_3D),
+    Workload("3D f32 {n}³ 5³", 256, 96, random_image_and_kernel(3, 5), CORRELATE_3D),
+]
+
+
+# --------------------------------------------------------------------------
+# Measurement
+# --------------------------------------------------------------------------
+
+def relative_difference(result, reference):
+    """Max abs difference of ``result`` and ``reference`` over max ``|reference|``.
+
+    Returns
+    -------
+    float
+        ``inf`` if the shapes differ.
+    """
+    result = np.asarray(result, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    if result.shape != reference.shape:
+        return float("inf")
+    scale = max(float(np.max(np.abs(reference), initial=0.0)), np.finfo(np.float32).tiny)
+    return float(np.max(np.abs(result - reference), initial=0.0)) / scale
+
+
+def _timed(fn, inputs):
+    """Call ``fn(*inputs)``; return ``(result, seconds)``."""
+    start = time.perf_counter()
+    result = fn(*inputs)
+    return result, time.perf_counter() - start
+
+
+def run_workload(workload, n, rng, repeats, budget):
+    """Time every available library on one workload.
+
+    Each library first makes one warm-up call, whose result is checked against
+    imgconv's.  Timed runs then go round-robin over the libraries (so load
+    changes on the machine hit all of them alike), up to ``repeats`` each; a
+    library stops early once its calls, warm-up included, have taken
+    ``budget`` seconds, keeping at least one timed run.
+
+    Parameters
+    ----------
+    workload : Workload
+    n : int
+        Input size passed to ``workload.setup``.
+    rng : numpy.random.Generator
+    repeats : int
+        Maximum number of timed runs per library.
+    budget : float
+        Seconds per library after which it stops repeating.
+
+    Returns
+    -------
+    dict
+        ``workload``, ``times_s`` (list of timed runs per library),
+        ``median_ms``, ``rel_diff`` (per peer) and ``errors`` (per library).
+    """
+    inputs = workload.setup(rng, n)
+    runners = {lib: workload.runners[lib] for lib in LIBRARIES
+               if lib in workload.runners and AVAILABLE[lib]}
+    record = {"workload": workload.label(n), "times_s": {}, "median_ms": {},
+              "rel_diff": {}, "errors": {}}
+
+    # Warm-up and correctness check; imgconv first, it is the reference.
+    spent = {}
+    reference = None
+    for lib in list(runners):
+        try:
+            result, spent[lib] = _timed(runners[lib], inputs)
+        except Exception as exc:  # a peer failing must not end the benchmark
+            if lib == REFERENCE:
+                raise
+            record["errors"][lib] = f"{type(exc).__name__}: {exc}"
+            _warn(f"{record['workload']}: {lib} failed: {record['errors'][lib]}")
+            del runners[lib]
+            continue
+        if lib == REFERENCE:
+            reference = np.asarray(result)
+            continue
+        diff = relative_difference(result, reference)
+        record["rel_diff"][lib] = diff if np.isfinite(diff) else None  # None: shape differs
+        if not diff <= TOLERANCE:
+            shape = np.shape(np.asarray(result))
+            _warn(f"{record['workload']}: {lib} differs from imgconv "
+                  f"(rel. max abs diff {diff:.2e}, shape {shape} vs {reference.shape})")
+    reference = result = None  # free the warm-up outputs before timing
+
+    times = {lib: [] for lib in runners}
+    for _ in range(repeats):
+        active = [lib for lib in runners if not times[lib] or spent[lib] < budget]
+        if not active:
+            break
+        for lib in active:
+            _, seconds = _timed(runners[lib], inputs)
+            times[lib].append(seconds)
+            spent[lib] += seconds
+
+    record["times_s"] = times
+    record["median_ms"] = {lib: 1e3 * statistics.median(t) for lib, t in times.items()}
+    return record
+
+
+# --------------------------------------------------------------------------
+# Environment and reporting
+# --------------------------------------------------------------------------
+
+def _warn(message):
+    print(f"WARNING: {message}", file=sys.stderr, flush=True)
+
+
+def cpu_model():
+    """CPU model name from /proc/cpuinfo, else :func:`platform.processor`."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def set_threads(threads):
+    """Use ``threads`` threads in imgconv, OpenCV and torch (scipy is serial)."""
+    ic.set_num_threads(threads)
+    if cv2 is not None:
+        cv2.setNumThreads(threads)
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
+def environment(threads, quick):
+    """Metadata of this run: CPU, threads, kernel variant, library versions."""
+    versions = {"imgconv": ic.__version__, "numpy": np.__version__}
+    for lib, module in (("cv2", cv2), ("scipy", _optional_import("scipy")), ("torch", torch)):
+        versions[lib] = getattr(module, "__version__", None) if module is not None else None
+    return {
+        "cpu": cpu_model(),
+        "threads": threads,
+        "kernel_variant": _dispatch.KERNEL_VARIANT,
+        "openmp": ic.openmp_enabled(),
+        "quick": quick,
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def _format_ms(ms):
+    if ms is None:
+        return "n/a"
+    return f"{ms:.0f}" if ms >= 100 else f"{ms:.1f}" if ms >= 10 else f"{ms:.2f}"
+
+
+def _format_ratio(peer_ms, ref_ms):
+    if peer_ms is None or not ref_ms:
+        return "n/a"
+    return f"{peer_ms / ref_ms:.2f}"
+
+
+def _mismatched(record, lib):
+    """True if ``lib``'s result failed the check against imgconv's."""
+    diff = record["rel_diff"].get(lib, 0.0)
+    return diff is None or diff > TOLERANCE
+
+
+def markdown_table(records):
+    """Markdown table of median times and peer/imgconv ratios.
+
+    Times of a peer whose result differs from imgconv's are marked ``(!)``.
+    """
+    header = (["workload"] + [f"{lib} ms" for lib in LIBRARIES]
+              + [f"{peer}/{REFERENCE}" for peer in PEERS])
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    for record in records:
+        median = record["median_ms"]
+        ref = median.get(REFERENCE)
+        cells = ([record["workload"]]
+                 + [_format_ms(median.get(lib)) + (" (!)" if _mismatched(record, lib) else "")
+                    for lib in LIBRARIES]
+                 + [_format_ratio(median.get(peer), ref) for peer in PEERS])
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed runs per library and workload (default 5, 3 with --quick)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds per library and workload after which it stops "
+                             "repeating (default 10, 2 with --quick)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for imgconv, cv2 and torch (default: all cores)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller inputs and fewer runs, for a smoke test")
+    parser.add_argument("--only", metavar="SUBSTRING", default=None,
+                        help="run only workloads whose name contains SUBSTRING")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--json", metavar="PATH", default=None,
+                        help="also write raw results (all run times) to PATH")
+    args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 5
+    if args.budget is None:
+        args.budget = 2.0 if args.quick else 10.0
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be >= 1")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    ic.set_num_threads(args.threads)  # None: imgconv's default, all available cores
+    threads = ic.get_num_threads()
+    set_threads(threads)
+    env = environment(threads, args.quick)
+    missing = [lib for lib in PEERS if not AVAILABLE[lib]]
+
+    print(f"imgconv {env['versions']['imgconv']} | kernel variant: {env['kernel_variant']} "
+          f"| threads: {threads} (scipy: 1) | CPU: {env['cpu']}"
+          + (f" | missing peers: {', '.join(missing)}" if missing else ""))
+    print(f"median of up to {args.repeats} runs after a warm-up, "
+          f"≤{args.budget:g} s per library and workload"
+          + (" | quick mode (smaller inputs)" if args.quick else ""), flush=True)
+
+    rng = np.random.default_rng(args.seed)
+    records = []
+    for workload in WORKLOADS:
+        n = workload.quick_size if args.quick else workload.size
+        name = workload.label(n)
+        if args.only is not None and args.only not in name:
+            continue
+        print(f"  running {name} ...", file=sys.stderr, flush=True)
+        records.append(run_workload(workload, n, rng, args.repeats, args.budget))
+
+    if not records:
+        print(f"no workload matches --only {args.only!r}", file=sys.stderr)
+        return 1
+    print()
+    print(markdown_table(records))
+    if any(_mismatched(record, lib) for record in records for lib in PEERS):
+        print(f"\n(!) result differs from imgconv's by more than {TOLERANCE:g} "
+              "relative (see the warnings above)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"environment": env, "repeats": args.repeats, "budget_s": args.budget,
+                       "results": records}, f, indent=2, ensure_ascii=False)
+        print(f"\nraw results written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
