@@ -35,10 +35,11 @@ def _correlate(x, kernel, *, flip, mode, cval, padding, stride, dilation, origin
     dilation = v.per_axis(dilation, rank, "dilation", minimum=1)
     origin = v.check_origin(origin, weights.shape)
     if flip:
-        # scipy.ndimage.convolve: flip the kernel and mirror the centre, which for
-        # even sizes moves it one tap down
         weights = np.ascontiguousarray(weights[(slice(None, None, -1),) * rank])
-        origin = tuple(-o - (1 - k % 2) for o, k in zip(origin, weights.shape))
+        if isinstance(padding, str) and padding.lower() == "same":
+            # scipy.ndimage.convolve mirrors the centre too, which for even
+            # sizes moves it one tap down
+            origin = tuple(-o - (1 - k % 2) for o, k in zip(origin, weights.shape))
     pad_lo, pad_hi = v.padding_amounts(padding, weights.shape, dilation, origin)
     shape = [x.shape[a] for a in axes]
     out_spatial = tuple(v.output_length(n, k, d, s, lo, hi) for n, k, d, s, lo, hi in

@@ -120,6 +120,8 @@ def spatial_axes(ndim, channel_axis, name="x"):
     """The spatial axes of an ``ndim``-dimensional input and the normalised
     channel axis (None or a non-negative int)."""
     if channel_axis is not None:
+        if isinstance(channel_axis, bool):
+            raise TypeError(f"channel_axis must be an int or None, got {channel_axis!r}")
         try:
             channel_axis = operator.index(channel_axis)
         except TypeError:
@@ -141,6 +143,8 @@ def per_axis(value, rank, name, minimum=None):
     if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
         values = (int(value),) * rank
     else:
+        if isinstance(value, (str, bytes)):
+            raise TypeError(f"{name} must be an int or a sequence of {rank} ints, got {value!r}")
         try:
             values = tuple(value)
         except TypeError:

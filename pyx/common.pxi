@@ -12,7 +12,7 @@ from libc.string cimport memcpy
 cnp.import_array()
 
 cdef extern from "openmp_compat.h":
-    int omp_get_thread_num() nogil
+    int omp_get_num_threads() nogil
 
 # Boundary modes; the Python layer maps every alias onto these codes.
 cdef enum:

@@ -282,7 +282,7 @@ cdef void plan_traversal(RowGeometry* g, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_
 cdef int _correlate_run(const acc_t[:, :, ::1] weights, const char* src, char* dst,
                         RowGeometry* g, acc_t cval, int nthreads) except -1:
     cdef Py_ssize_t kd = weights.shape[0], kh = weights.shape[1], kw = weights.shape[2]
-    cdef Py_ssize_t kz, ky, kx, nrows = 0, ntaps = 0, npadded, t, tid
+    cdef Py_ssize_t kz, ky, kx, nrows = 0, ntaps = 0, npadded, t, tid, team
     cdef int acc_dtype = DT_FLOAT32 if acc_t is float else DT_FLOAT64
     cdef bint row_has_taps
 
@@ -322,9 +322,12 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const char* src, char* d
     nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)
     with nogil, parallel(num_threads=nthreads):
+        # OpenMP may grant fewer threads than asked (OMP_THREAD_LIMIT, nesting):
+        # split the work over the team actually running
         tid = threadid()
+        team = omp_get_num_threads()
         status[tid] = correlate_units(
-            src, dst, g, nunits * tid // nthreads, nunits * (tid + 1) // nthreads,
+            src, dst, g, nunits * tid // team, nunits * (tid + 1) // team,
             &tap_weights[0], &tap_row[0], &tap_offset[0], ntaps,
             &row_kz[0], &row_ky[0], nrows, &xtable[0], cval, acc_dtype)
     if np.min(np.asarray(status)) < 0:

@@ -8,6 +8,7 @@ static inline int imgconv_openmp_enabled(void) { return 1; }
 #else
 static inline int omp_get_max_threads(void) { return 1; }
 static inline int omp_get_thread_num(void) { return 0; }
+static inline int omp_get_num_threads(void) { return 1; }
 static inline int imgconv_openmp_enabled(void) { return 0; }
 #endif
 

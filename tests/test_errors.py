@@ -1,0 +1,322 @@
+"""Argument errors: the right exception type, with a message naming the argument."""
+import numpy as np
+import pytest
+
+import imgconv as ic
+
+FUNCS = [ic.correlate, ic.convolve]
+X = np.ones((6, 7), np.float32)
+W = np.ones((3, 3))
+
+
+@pytest.fixture(params=FUNCS, ids=["correlate", "convolve"])
+def f(request):
+    return request.param
+
+
+# ---------------------------------------------------------------------------
+# input and kernel
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kernel", [np.ones(3), np.ones((3, 3, 3)), np.ones((1, 1, 1, 1)),
+                                    np.float64(1.0)])
+def test_kernel_rank_mismatch(f, kernel):
+    with pytest.raises(ValueError, match=r"kernel has \d dimensions.*2 spatial"):
+        f(X, kernel)
+
+
+def test_kernel_rank_with_channel_axis(f):
+    # the kernel covers the spatial axes only
+    with pytest.raises(ValueError, match="kernel"):
+        f(np.ones((6, 7, 3)), np.ones((3, 3, 3)), channel_axis=-1)
+    assert f(np.ones((6, 7, 3)), np.ones((3, 3)), channel_axis=-1).shape == (6, 7, 3)
+
+
+@pytest.mark.parametrize("kernel", [np.ones((0, 3)), np.ones((3, 0)), np.zeros((0, 0))])
+def test_empty_kernel(f, kernel):
+    with pytest.raises(ValueError, match="kernel is empty"):
+        f(X, kernel)
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 5), (5, 0), (3, 0, 4)])
+def test_empty_image(f, shape):
+    kernel = np.ones((1,) * len(shape))
+    with pytest.raises(ValueError, match="x is empty"):
+        f(np.ones(shape), kernel)
+
+
+def test_empty_channel_axis(f):
+    with pytest.raises(ValueError, match="x is empty"):
+        f(np.ones((5, 5, 0)), W, channel_axis=-1)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128, object, str, "U3", "S2",
+                                   "datetime64[s]", "timedelta64[s]"])
+def test_unsupported_input_dtype(f, dtype):
+    x = np.ones((4, 4)).astype(dtype) if dtype not in (str, "U3", "S2") else \
+        np.full((4, 4), "ab", dtype=dtype)
+    with pytest.raises(TypeError, match=r"x has unsupported dtype"):
+        f(x, W)
+
+
+@pytest.mark.parametrize("kernel", [np.ones((3, 3), complex), [[1, "a"], [2, 3]],
+                                    np.ones((3, 3), object)])
+def test_unsupported_kernel_dtype(f, kernel):
+    with pytest.raises(TypeError, match="kernel"):
+        f(X, kernel)
+
+
+@pytest.mark.parametrize("x", [3.0, None, "image"])
+def test_not_an_image(f, x):
+    with pytest.raises((TypeError, ValueError), match="x"):
+        f(x, [1.0])
+
+
+def test_zero_dimensional_input(f):
+    with pytest.raises(ValueError, match="x has 0 spatial dimensions"):
+        f(np.ones(()), np.ones(()))
+
+
+def test_four_spatial_dims(f):
+    with pytest.raises(ValueError, match=r"4 spatial dimensions.*channel_axis"):
+        f(np.ones((3, 3, 3, 3)), np.ones((3, 3, 3, 3)))
+    # with a channel axis, 3 spatial dimensions remain
+    assert f(np.ones((3, 3, 3, 2)), np.ones((3, 3, 3)), channel_axis=3).shape == (3, 3, 3, 2)
+    with pytest.raises(ValueError, match="5 spatial dimensions"):
+        f(np.ones((2,) * 6), np.ones((2,) * 5), channel_axis=0)
+
+
+def test_only_channel_axis(f):
+    with pytest.raises(ValueError, match="0 spatial dimensions"):
+        f(np.ones(3), np.ones(()), channel_axis=0)
+
+
+# ---------------------------------------------------------------------------
+# stride, dilation, origin, channel_axis
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["stride", "dilation"])
+@pytest.mark.parametrize("bad", [0, -1, (1, 0), (-2, 1)])
+def test_stride_dilation_below_one(f, name, bad):
+    with pytest.raises(ValueError, match=rf"{name} must be >= 1"):
+        f(X, W, **{name: bad})
+
+
+@pytest.mark.parametrize("name", ["stride", "dilation"])
+@pytest.mark.parametrize("bad", [1.5, 2.0, np.float64(2), True, (1, True), (1, 1.5), None,
+                                 (1.0, 1)])
+def test_stride_dilation_not_int(f, name, bad):
+    with pytest.raises(TypeError, match=name):
+        f(X, W, **{name: bad})
+
+
+@pytest.mark.parametrize("name", ["stride", "dilation"])
+def test_stride_dilation_string(f, name):
+    with pytest.raises((TypeError, ValueError), match=name):
+        f(X, W, **{name: "2"})
+
+
+@pytest.mark.parametrize("name", ["stride", "dilation"])
+@pytest.mark.parametrize("bad", [(1,), (1, 1, 1), ()])
+def test_stride_dilation_wrong_length(f, name, bad):
+    with pytest.raises(ValueError, match=rf"{name} needs 2 values"):
+        f(X, W, **{name: bad})
+
+
+@pytest.mark.parametrize("kshape,origin", [((3, 3), 2), ((3, 3), -2), ((3, 3), (0, 2)),
+                                           ((4, 4), (-3, 0)), ((4, 4), (0, 2)),
+                                           ((1, 1), (1, 0)), ((2, 5), (1, 0))])
+def test_origin_out_of_range(f, kshape, origin):
+    with pytest.raises(ValueError, match=r"origin=-?\d+ puts the centre outside"):
+        f(X, np.ones(kshape), origin=origin)
+
+
+def test_origin_wrong_type(f):
+    with pytest.raises(TypeError, match="origin"):
+        f(X, W, origin=0.5)
+    with pytest.raises(ValueError, match="origin needs 2 values"):
+        f(X, W, origin=(0, 0, 0))
+
+
+@pytest.mark.parametrize("padding", ["valid", "full", 1, (1, 2), ((0, 1), (2, 0))])
+def test_origin_with_explicit_padding(padding):
+    with pytest.raises(ValueError, match="origin only applies with padding='same'"):
+        ic.correlate(X, W, padding=padding, origin=(0, 1))
+    with pytest.raises(ValueError, match="origin only applies with padding='same'"):
+        ic.convolve(X, W, padding=padding, origin=1)
+
+
+@pytest.mark.parametrize("axis", [2, -3, 5])
+def test_channel_axis_out_of_range(f, axis):
+    with pytest.raises(ValueError, match=rf"channel_axis={axis} is out of range"):
+        f(X, np.ones(3), channel_axis=axis)
+
+
+@pytest.mark.parametrize("axis", [1.0, "0", (0,)])
+def test_channel_axis_wrong_type(f, axis):
+    with pytest.raises(TypeError, match="channel_axis"):
+        f(X, np.ones(3), channel_axis=axis)
+
+
+# ---------------------------------------------------------------------------
+# mode, cval, padding
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["bogus", "reflect_101", "", None, 0, "same"])
+def test_unknown_mode_lists_valid_modes(f, mode):
+    with pytest.raises(ValueError, match="mode must be one of") as info:
+        f(X, W, mode=mode)
+    msg = str(info.value)
+    for valid in ["zero", "constant", "replicate", "nearest", "edge", "reflect", "mirror",
+                  "reflect101", "symmetric", "wrap", "circular"]:
+        assert valid in msg
+
+
+@pytest.mark.parametrize("cval", [1j, np.complex64(1), 1 + 0j, "0", None, [0]])
+def test_cval_not_real(f, cval):
+    with pytest.raises(TypeError, match="cval must be a real number"):
+        f(X, W, mode="zero", cval=cval)
+
+
+@pytest.mark.parametrize("padding", [-1, (1, -1), ((0, 1), (-2, 0)), ((0, -1), 1)])
+def test_negative_padding(f, padding):
+    with pytest.raises(ValueError, match="padding must be >= 0"):
+        f(X, W, padding=padding)
+
+
+@pytest.mark.parametrize("padding", ["bogus", "SAMEISH", "", "causal"])
+def test_bad_padding_string(f, padding):
+    with pytest.raises(ValueError, match="padding must be 'same', 'valid', 'full'"):
+        f(X, W, padding=padding)
+
+
+@pytest.mark.parametrize("padding,exc", [(1.5, TypeError), (None, TypeError),
+                                         (True, TypeError), ((1,), ValueError),
+                                         ((1, 2, 3), ValueError), (((1, 2, 3), 1), ValueError),
+                                         ((1.5, 1), TypeError)])
+def test_bad_padding_value(f, padding, exc):
+    with pytest.raises(exc, match="padding"):
+        f(X, W, padding=padding)
+
+
+def test_padding_string_case_insensitive(f):
+    np.testing.assert_array_equal(f(X, W, padding="VALID"), f(X, W, padding="valid"))
+
+
+@pytest.mark.parametrize("shape,kshape,kwargs", [
+    ((6, 7), (7, 3), {"padding": "valid"}),
+    ((6, 7), (3, 9), {"padding": "valid"}),
+    ((6, 7), (3, 3), {"padding": "valid", "dilation": 4}),
+    ((6,), (9,), {"padding": 1}),
+    ((4, 4, 4), (3, 3, 7), {"padding": ((0, 0), (0, 0), (1, 1))}),
+])
+def test_empty_output(f, shape, kshape, kwargs):
+    with pytest.raises(ValueError, match="output would be empty"):
+        f(np.ones(shape), np.ones(kshape), **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# dtype= and out=
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.complex64, complex, np.int64, np.uint32, np.int8,
+                                   np.float16, bool, object, ">f4"])
+def test_unsupported_output_dtype(f, dtype):
+    with pytest.raises(TypeError, match="dtype=.* is not supported"):
+        f(X, W, dtype=dtype)
+
+
+def test_output_dtype_not_a_dtype(f):
+    with pytest.raises(TypeError, match="dtype must be a numpy dtype"):
+        f(X, W, dtype="not-a-dtype")
+
+
+@pytest.mark.parametrize("shape", [(6, 6), (7, 6), (6, 7, 1), (42,), ()])
+def test_out_wrong_shape(f, shape):
+    with pytest.raises(ValueError, match=r"out has shape .* the result has shape \(6, 7\)"):
+        f(X, W, out=np.empty(shape, np.float32))
+
+
+def test_out_wrong_shape_with_stride(f):
+    with pytest.raises(ValueError, match="out has shape"):
+        f(X, W, stride=2, out=np.empty((6, 7), np.float32))
+    assert f(X, W, stride=2, out=np.empty((3, 4), np.float32)).shape == (3, 4)
+
+
+def test_out_wrong_dtype(f):
+    with pytest.raises(ValueError, match="out has dtype float64 but dtype=float32"):
+        f(X, W, dtype=np.float32, out=np.empty((6, 7), np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.complex128, bool, np.float16, ">f4"])
+def test_out_unsupported_dtype(f, dtype):
+    with pytest.raises(TypeError, match="out has unsupported dtype"):
+        f(X, W, out=np.empty((6, 7), dtype))
+
+
+def test_out_not_an_array(f):
+    with pytest.raises(TypeError, match="out must be a numpy array"):
+        f(X, W, out=[[0.0] * 7] * 6)
+
+
+def test_out_read_only(f):
+    out = np.empty((6, 7), np.float32)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="out is read-only"):
+        f(X, W, out=out)
+    with pytest.raises(ValueError, match="out is read-only"):
+        f(X, W, out=np.broadcast_to(np.float32(0), (6, 7)))
+
+
+def test_out_overlaps_input(f):
+    x = np.random.default_rng(0).random((6, 7)).astype(np.float32)
+    keep = x.copy()
+    with pytest.raises(ValueError, match="out overlaps the input"):
+        f(x, W, out=x)
+    with pytest.raises(ValueError, match="out overlaps the input"):
+        f(x, W, out=x[::-1])
+    big = np.zeros((12, 7), np.float32)
+    with pytest.raises(ValueError, match="out overlaps the input"):
+        f(big[:6], W, out=big[3:9])
+    with pytest.raises(ValueError, match="out overlaps the input"):
+        f(big[::2], W, out=big[1::2][::-1])  # interleaved: may share memory
+    np.testing.assert_array_equal(x, keep)
+
+
+def test_out_misaligned(f):
+    buf = np.zeros(6 * 7 * 4 + 1, np.uint8)
+    out = buf[1:].view(np.float32).reshape(6, 7)
+    with pytest.raises(ValueError, match="out must have element-aligned strides"):
+        f(X, W, out=out)
+
+
+# ---------------------------------------------------------------------------
+# method and backend
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["separable", "fft"])
+def test_method_not_implemented(f, method):
+    with pytest.raises(NotImplementedError, match=f"method='{method}'"):
+        f(X, W, method=method)
+
+
+@pytest.mark.parametrize("method", ["bogus", "", None, "FFT"])
+def test_method_unknown(f, method):
+    with pytest.raises(ValueError, match="method must be one of"):
+        f(X, W, method=method)
+
+
+@pytest.mark.parametrize("backend", ["cuda", "dask"])
+def test_backend_not_implemented(f, backend):
+    with pytest.raises(NotImplementedError, match=f"backend='{backend}'"):
+        f(X, W, backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["gpu", "", None, "CPU", "numpy"])
+def test_backend_unknown(f, backend):
+    with pytest.raises(ValueError, match="backend must be one of"):
+        f(X, W, backend=backend)
+
+
+def test_errors_do_not_touch_out():
+    out = np.full((6, 7), 5, np.float32)
+    with pytest.raises(ValueError):
+        ic.correlate(X, W, mode="bogus", out=out)
+    with pytest.raises(ValueError):
+        ic.correlate(X, W, stride=0, out=out)
+    assert (out == 5).all()

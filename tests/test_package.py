@@ -1,0 +1,192 @@
+"""Package-level checks: light import, doctests, kernel variant, PyTorch parity."""
+import doctest
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import numpy as np
+import pytest
+
+import imgconv as ic
+from reference import ref_correlate
+
+
+def _run_python(code, **env):
+    """Run ``code`` in a fresh interpreter that imports the same imgconv as this one
+    (not, say, an unbuilt source tree that happens to be the working directory)."""
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(ic.__file__)))
+    pythonpath = os.pathsep.join([parent] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=120, cwd=tempfile.gettempdir(),
+                          env={**os.environ, "PYTHONPATH": pythonpath, **env})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+# ---------------------------------------------------------------------------
+# import
+# ---------------------------------------------------------------------------
+def test_import_is_light_and_fast():
+    out = _run_python("""
+        import json, sys, time
+        t0 = time.perf_counter()
+        import imgconv
+        elapsed = time.perf_counter() - t0
+        heavy = [m for m in ("scipy", "dask", "cupy", "torch", "numba", "cv2", "tifffile",
+                             "nibabel")
+                 if m in sys.modules]
+        print(json.dumps({"elapsed": elapsed, "heavy": heavy}))
+    """)
+    info = json.loads(out.strip().splitlines()[-1])
+    assert info["heavy"] == [], f"import imgconv pulled in {info['heavy']}"
+    assert info["elapsed"] < 1.0, f"import imgconv took {info['elapsed']:.2f} s"
+
+
+def test_public_api():
+    for name in ["correlate", "convolve", "set_num_threads", "get_num_threads",
+                 "openmp_enabled", "__version__"]:
+        assert hasattr(ic, name)
+        assert name in ic.__all__
+    assert isinstance(ic.__version__, str)
+    for func in (ic.correlate, ic.convolve):
+        doc = func.__doc__
+        for arg in ["mode", "cval", "padding", "stride", "dilation", "origin", "channel_axis",
+                    "dtype", "out", "method", "backend", "threads"]:
+            assert arg in doc, f"{func.__name__} docstring does not describe {arg}"
+
+
+# ---------------------------------------------------------------------------
+# doctests (run here: the suite's command does not use --doctest-modules)
+# ---------------------------------------------------------------------------
+@pytest.fixture
+def restore_threads():
+    yield
+    ic.set_num_threads(None)
+
+
+@pytest.mark.parametrize("module", ["imgconv", "imgconv._convolve", "imgconv._threads"])
+def test_doctests(module, restore_threads):
+    import importlib
+    mod = importlib.import_module(module)
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+                             verbose=False)
+    assert result.attempted > 0, f"{module} has no doctests"
+    assert result.failed == 0, f"{result.failed} doctest(s) failed in {module}"
+
+
+# ---------------------------------------------------------------------------
+# compiled kernel variant
+# ---------------------------------------------------------------------------
+def test_kernel_variant():
+    from imgconv import _dispatch, _openmp
+    assert _dispatch.KERNEL_VARIANT in ("avx2", "baseline")
+    if _dispatch.KERNEL_VARIANT == "avx2":
+        assert _openmp.cpu_has_avx2_fma()
+
+
+def test_baseline_variant_gives_same_results():
+    """IMGCONV_DISABLE_AVX2 picks the portable build; both builds agree."""
+    code = """
+        import json, numpy as np, imgconv as ic
+        from imgconv import _dispatch
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((37, 41, 3)).astype(np.float32)
+        w = rng.standard_normal((5, 4))
+        r = ic.correlate(x, w, channel_axis=-1, mode="symmetric", stride=(1, 2), dilation=2)
+        print(_dispatch.KERNEL_VARIANT)
+        print(json.dumps(r.astype(float).ravel().tolist()))
+    """
+    base = _run_python(code, IMGCONV_DISABLE_AVX2="1").splitlines()
+    assert base[0] == "baseline"
+    default = _run_python(code).splitlines()
+    from imgconv import _dispatch
+    assert default[0] == _dispatch.KERNEL_VARIANT
+    a = np.array(json.loads(base[1]))
+    b = np.array(json.loads(default[1]))
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b).max())
+
+
+# ---------------------------------------------------------------------------
+# PyTorch parity (skipped where torch is not installed)
+# ---------------------------------------------------------------------------
+TORCH_CASES = [
+    # rank, shape, kshape, padding, stride, dilation
+    (1, (50,), (5,), 0, 1, 1),
+    (1, (50,), (4,), 3, 2, 3),
+    (1, (17,), (3,), (2,), (3,), (2,)),
+    (2, (31, 29), (3, 3), 1, 1, 1),
+    (2, (31, 29), (5, 4), (2, 0), (2, 3), (1, 2)),
+    (2, (20, 23), (2, 2), 0, 2, 1),
+    (2, (16, 16), (7, 7), 3, 1, 2),
+    (3, (11, 13, 12), (3, 3, 3), 1, 1, 1),
+    (3, (11, 13, 12), (2, 3, 4), (1, 0, 2), (2, 1, 3), (2, 3, 1)),
+]
+
+
+def _torch_conv(torch, rank):
+    F = torch.nn.functional
+    return {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[rank]
+
+
+@pytest.mark.parametrize("rank,shape,kshape,padding,stride,dilation", TORCH_CASES)
+def test_matches_torch_conv_zero_padding(rank, shape, kshape, padding, stride, dilation):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(42)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal(kshape).astype(np.float32)
+    conv = _torch_conv(torch, rank)
+    with torch.no_grad():
+        want = conv(torch.from_numpy(x)[None, None], torch.from_numpy(w)[None, None],
+                    stride=stride, padding=padding, dilation=dilation)[0, 0].numpy()
+    got = ic.correlate(x, w, mode="zero", padding=padding, stride=stride, dilation=dilation)
+    assert got.shape == want.shape
+    assert got.dtype == np.float32
+    scale = np.abs(w).sum() * np.abs(x).max()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * scale)
+
+
+def test_matches_torch_channels_as_batch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(43)
+    x = rng.standard_normal((3, 24, 25)).astype(np.float32)  # channels first
+    w = rng.standard_normal((3, 5)).astype(np.float32)
+    with torch.no_grad():
+        want = torch.nn.functional.conv2d(torch.from_numpy(x)[:, None],
+                                          torch.from_numpy(w)[None, None],
+                                          stride=2, padding=(1, 2), dilation=(2, 1))[:, 0]
+    got = ic.correlate(x, w, mode="zero", padding=(1, 2), stride=2, dilation=(2, 1),
+                       channel_axis=0)
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("mode,torch_mode", [("reflect", "reflect"), ("replicate", "replicate"),
+                                             ("wrap", "circular"), ("zero", "constant")])
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_matches_torch_padding_modes(mode, torch_mode, rank):
+    """Asymmetric (lo, hi) padding with a boundary mode = torch F.pad + conv."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(44)
+    shape = {1: (19,), 2: (12, 14), 3: (7, 8, 9)}[rank]
+    kshape = {1: (4,), 2: (3, 2), 3: (2, 3, 3)}[rank]
+    pads = {1: ((3, 1),), 2: ((2, 0), (1, 3)), 3: ((1, 2), (0, 2), (3, 1))}[rank]
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal(kshape).astype(np.float32)
+    torch_pad = [p for lo_hi in reversed(pads) for p in lo_hi]  # last axis first
+    xt = torch.from_numpy(x)[None, None]
+    with torch.no_grad():
+        xp = F.pad(xt, torch_pad, mode=torch_mode)
+        want = _torch_conv(torch, rank)(xp, torch.from_numpy(w)[None, None], stride=2)[0, 0]
+    got = ic.correlate(x, w, mode=mode, padding=pads, stride=2)
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-5, atol=1e-4)
+    ref = ref_correlate(x, w, mode, 0.0, [p[0] for p in pads], [p[1] for p in pads], 2, 1)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4)
+
+
+def test_torch_tensor_input_is_rejected_clearly():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="numpy array"):
+        ic.correlate(torch.ones(5, 5), np.ones((3, 3)))

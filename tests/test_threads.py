@@ -1,0 +1,250 @@
+"""Threading: results independent of the thread count, the thread-count policy,
+and concurrent calls from several Python threads."""
+import concurrent.futures
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import types
+
+import numpy as np
+import pytest
+
+import imgconv as ic
+import imgconv._convolve as _convolve
+from imgconv import _threads
+
+ENV = "IMGCONV_NUM_THREADS"
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_threads(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    ic.set_num_threads(None)
+    yield
+    ic.set_num_threads(None)
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Record the thread count every call hands to the compiled kernel."""
+    calls = []
+    real = _convolve.kernels
+
+    def correlate(*args):
+        calls.append(args[-1])
+        return real.correlate(*args)
+
+    monkeypatch.setattr(_convolve, "kernels", types.SimpleNamespace(correlate=correlate))
+    return calls
+
+
+def _available():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count()
+
+
+# ---------------------------------------------------------------------------
+# same results whatever the thread count
+# ---------------------------------------------------------------------------
+CASES = [
+    # (shape, dtype, kernel shape, kwargs)
+    ((512, 512), "float32", (3, 3), {}),
+    ((512, 512), "uint8", (5, 5), {"dtype": "uint8", "mode": "wrap"}),
+    ((300, 257), "float64", (4, 3), {"mode": "symmetric", "stride": (2, 3), "dilation": 2}),
+    ((40, 48, 56), "int16", (3, 3, 3), {"mode": "zero", "cval": 7, "padding": "full"}),
+    ((256, 256, 3), "uint16", (3, 3), {"channel_axis": -1, "mode": "replicate"}),
+    ((200000,), "float32", (9,), {"mode": "reflect"}),
+    ((7, 97, 103), "float32", (5, 5), {"channel_axis": 0, "padding": "valid"}),
+]
+
+
+@pytest.mark.parametrize("shape,dtype,kshape,kwargs", CASES)
+def test_thread_count_does_not_change_result(shape, dtype, kshape, kwargs, spy):
+    rng = np.random.default_rng(0)
+    if np.dtype(dtype).kind == "f":
+        x = rng.standard_normal(shape).astype(dtype)
+    else:
+        x = rng.integers(0, 200, shape).astype(dtype)
+    w = rng.standard_normal(kshape)
+    serial = ic.correlate(x, w, threads=1, **kwargs)
+    assert spy[-1] == 1
+    for n in (2, 3, 4):
+        got = ic.correlate(x, w, threads=n, **kwargs)
+        if ic.openmp_enabled():
+            assert spy[-1] == n, "a large job should use every thread it asks for"
+        assert got.dtype == serial.dtype
+        # every output row is computed by the same code whichever thread runs it
+        np.testing.assert_allclose(got, serial, rtol=1e-6 if got.dtype == np.float32 else 1e-14,
+                                   atol=0)
+        np.testing.assert_array_equal(got, serial)
+
+
+def test_openmp_build():
+    assert isinstance(ic.openmp_enabled(), bool)
+    if not ic.openmp_enabled():
+        pytest.skip("built without OpenMP: everything runs on one thread")
+    from imgconv import _openmp
+    assert _openmp.openmp_max_threads() >= 1
+
+
+def test_small_jobs_use_one_thread(spy):
+    x = np.ones((8, 8), np.float32)
+    ic.correlate(x, np.ones((3, 3)), threads=4)
+    assert spy[-1] == 1
+
+
+def test_threads_none_uses_default(spy):
+    x = np.ones((512, 512), np.float32)
+    ic.set_num_threads(3)
+    ic.correlate(x, np.ones((3, 3)))
+    assert spy[-1] == (3 if ic.openmp_enabled() else 1)
+    # the call's threads= wins over set_num_threads
+    ic.correlate(x, np.ones((3, 3)), threads=2)
+    assert spy[-1] == (2 if ic.openmp_enabled() else 1)
+    ic.correlate(x, np.ones((3, 3)), threads=1)
+    assert spy[-1] == 1
+
+
+# ---------------------------------------------------------------------------
+# policy: threads= > set_num_threads > IMGCONV_NUM_THREADS > cores
+# ---------------------------------------------------------------------------
+def test_default_is_available_cores():
+    assert ic.get_num_threads() == _available()
+
+
+def test_env_var(monkeypatch):
+    monkeypatch.setenv(ENV, "3")
+    assert ic.get_num_threads() == 3
+    monkeypatch.setenv(ENV, " 5 ")
+    assert ic.get_num_threads() == 5
+    monkeypatch.setenv(ENV, "")
+    assert ic.get_num_threads() == _available()
+
+
+def test_set_num_threads_beats_env(monkeypatch):
+    monkeypatch.setenv(ENV, "3")
+    ic.set_num_threads(2)
+    assert ic.get_num_threads() == 2
+    ic.set_num_threads(None)
+    assert ic.get_num_threads() == 3
+    ic.set_num_threads(np.int64(4))
+    assert ic.get_num_threads() == 4
+
+
+def test_call_argument_beats_everything(monkeypatch):
+    monkeypatch.setenv(ENV, "3")
+    ic.set_num_threads(2)
+    assert _threads.resolve_threads(5) == (5 if ic.openmp_enabled() else 1)
+    assert _threads.resolve_threads(None) == (2 if ic.openmp_enabled() else 1)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "two"])
+def test_invalid_env_var(monkeypatch, value):
+    monkeypatch.setenv(ENV, value)
+    with pytest.raises(ValueError, match=ENV):
+        ic.get_num_threads()
+    with pytest.raises(ValueError, match=ENV):
+        ic.correlate(np.ones((4, 4)), np.ones((3, 3)))
+    # an explicit count does not consult the environment
+    ic.correlate(np.ones((4, 4)), np.ones((3, 3)), threads=1)
+    ic.set_num_threads(2)
+    assert ic.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("bad,exc", [(0, ValueError), (-1, ValueError), (-8, ValueError),
+                                     (1.5, TypeError), (2.0, TypeError), (True, TypeError),
+                                     (False, TypeError), ("2", TypeError), ([2], TypeError)])
+def test_invalid_threads_argument(bad, exc):
+    x = np.ones((6, 6), np.float32)
+    with pytest.raises(exc, match="threads"):
+        ic.correlate(x, np.ones((3, 3)), threads=bad)
+    with pytest.raises(exc, match="threads"):
+        ic.convolve(x, np.ones((3, 3)), threads=bad)
+
+
+@pytest.mark.parametrize("bad,exc", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
+                                     (True, TypeError), ("4", TypeError)])
+def test_invalid_set_num_threads(bad, exc):
+    ic.set_num_threads(3)
+    with pytest.raises(exc):
+        ic.set_num_threads(bad)
+    assert ic.get_num_threads() == 3  # a rejected value leaves the setting alone
+
+
+def test_numpy_integer_threads():
+    x = np.ones((64, 64), np.float32)
+    np.testing.assert_array_equal(ic.correlate(x, np.ones((3, 3)), threads=np.int32(2)),
+                                  ic.correlate(x, np.ones((3, 3)), threads=1))
+
+
+# ---------------------------------------------------------------------------
+# concurrent calls
+# ---------------------------------------------------------------------------
+def test_concurrent_calls_from_python_threads():
+    rng = np.random.default_rng(1)
+    jobs = []
+    for i in range(16):
+        shape = [(384, 320), (64, 70, 3), (48, 40, 36), (100000,)][i % 4]
+        kw = [{}, {"channel_axis": -1, "mode": "wrap"}, {"mode": "zero", "stride": 2},
+              {"dtype": "int16", "dilation": 3}][i % 4]
+        x = (rng.standard_normal(shape) * 100).astype(["float32", "float64"][i % 2])
+        w = rng.standard_normal([(3, 3), (3, 5), (3, 3, 3), (7,)][i % 4])
+        jobs.append((x, w, kw))
+    expected = [ic.correlate(x, w, threads=1, **kw) for x, w, kw in jobs]
+
+    def run(job):
+        x, w, kw = job
+        return ic.correlate(x, w, threads=2, **kw)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        for rep in range(2):
+            results = list(pool.map(run, jobs))
+            for got, want in zip(results, expected):
+                np.testing.assert_array_equal(got, want)
+
+
+def test_concurrent_calls_with_out_and_default_threads():
+    rng = np.random.default_rng(2)
+    xs = [rng.standard_normal((256, 256)).astype(np.float32) for _ in range(8)]
+    w = rng.standard_normal((5, 5))
+    expected = [ic.correlate(x, w, threads=1) for x in xs]
+    outs = [np.empty_like(x) for x in xs]
+    ic.set_num_threads(2)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(ic.correlate, x, w, out=o) for x, o in zip(xs, outs)]
+        for f, o in zip(futures, outs):
+            assert f.result() is o
+    for o, want in zip(outs, expected):
+        np.testing.assert_array_equal(o, want)
+
+
+# ---------------------------------------------------------------------------
+# the OpenMP runtime may grant fewer threads than asked for
+# ---------------------------------------------------------------------------
+@pytest.mark.skipif(not ic.openmp_enabled(), reason="built without OpenMP")
+@pytest.mark.parametrize("env", [{"OMP_THREAD_LIMIT": "1"}, {"OMP_THREAD_LIMIT": "2"}])
+def test_result_correct_when_openmp_grants_fewer_threads(env):
+    """OMP_THREAD_LIMIT (common on shared clusters) caps the team size below the
+    requested ``threads=``; every output row must still be computed."""
+    code = textwrap.dedent("""
+        import numpy as np, imgconv as ic
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((512, 512)).astype(np.float32)
+        w = np.ones((3, 3))
+        a = ic.correlate(x, w, threads=4)
+        b = ic.correlate(x, w, threads=1)
+        print(float(np.abs(a.astype(float) - b).max()))
+    """)
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(ic.__file__)))
+    pythonpath = os.pathsep.join([parent] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tempfile.gettempdir(), timeout=60,
+                          env={**os.environ, "PYTHONPATH": pythonpath, **env})
+    assert proc.returncode == 0, proc.stderr
+    assert float(proc.stdout.strip()) == 0.0, (
+        f"with {env} and threads=4, rows assigned to threads the runtime did not start "
+        f"are left unwritten (max difference {proc.stdout.strip()})")
