@@ -4,9 +4,9 @@ Public functions call these helpers and hand the resulting plain values
 (tuples of ints, mode codes, arrays in a supported dtype and byte order) to
 whichever backend runs the call.
 """
-import math
 import numbers
 import operator
+from typing import NamedTuple
 
 import numpy as np
 
@@ -275,7 +275,106 @@ def check_out(out, shape, dtype, x, name="out"):
     return out
 
 
+def store(values, out):
+    """Write float ``values`` into ``out``: integer outputs are rounded to
+    nearest (ties to even), saturated to the type's range and NaN becomes 0,
+    as the kernels do (OpenCV's saturate_cast)."""
+    if out.dtype.kind == "f":
+        np.copyto(out, values, casting="unsafe")
+        return out
+    info = np.iinfo(out.dtype)
+    rounded = np.rint(values)
+    np.nan_to_num(rounded, copy=False, nan=0.0, posinf=info.max, neginf=info.min)
+    np.clip(rounded, info.min, info.max, out=rounded)
+    np.copyto(out, rounded, casting="unsafe")
+    return out
+
+
 def check_cval(cval):
     if not isinstance(cval, (numbers.Real, np.number)) or isinstance(cval, (complex, np.complexfloating)):
         raise TypeError(f"cval must be a real number, got {cval!r}")
     return float(cval)
+
+
+# --------------------------------------------------------------------------
+# The normalised input of every filter
+# --------------------------------------------------------------------------
+class FilterInput(NamedTuple):
+    """An input array and the arguments every filter shares, normalised."""
+
+    x: np.ndarray            # supported dtype, native byte order, element strides
+    axes: tuple              # spatial axes of x
+    channel_axis: object     # None or a non-negative int
+    compute: np.dtype        # float32 or float64
+    mode: str                # canonical mode name
+    code: int                # the kernels' mode code
+    cval: float
+
+    @property
+    def rank(self):
+        return len(self.axes)
+
+    @property
+    def spatial_shape(self):
+        return tuple(self.x.shape[a] for a in self.axes)
+
+    def full_shape(self, spatial_shape):
+        """Array shape for ``spatial_shape`` with this input's channel axis."""
+        shape = list(spatial_shape)
+        if self.channel_axis is not None:
+            shape.insert(self.channel_axis, self.x.shape[self.channel_axis])
+        return tuple(shape)
+
+
+def filter_input(x, mode="reflect", cval=0.0, channel_axis=None):
+    x = as_input_array(x)
+    axes, channel_axis = spatial_axes(x.ndim, channel_axis)
+    mode = canonical_mode(mode)
+    return FilterInput(x, axes, channel_axis, compute_dtype(x.dtype), mode, MODE_CODES[mode],
+                       check_cval(cval))
+
+
+def output_array(inp, spatial_shape, dtype, out):
+    """``out`` checked against the result's shape and dtype, or a new array."""
+    shape = inp.full_shape(spatial_shape)
+    if out is None:
+        return np.empty(shape, output_dtype(dtype, inp.compute))
+    return check_out(out, shape, None if dtype is None else output_dtype(dtype, inp.compute), inp.x)
+
+
+def spatial_axis(axis, inp, name="axis"):
+    """An array axis of ``inp.x`` (negative allowed), which must be spatial;
+    returned as the index among the spatial axes."""
+    if isinstance(axis, bool):
+        raise TypeError(f"{name} must be an int, got {axis!r}")
+    try:
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {axis!r}") from None
+    ndim = inp.x.ndim
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name}={axis} is out of range for an input with {ndim} dimensions")
+    axis %= ndim
+    if axis == inp.channel_axis:
+        raise ValueError(f"{name}={axis} is the channel axis; filters run along spatial axes")
+    return inp.axes.index(axis)
+
+
+def per_axis_float(value, rank, name, minimum=None, strict=False):
+    """A real number or one per spatial axis, as a tuple of floats."""
+    if isinstance(value, (numbers.Real, np.number)) and not isinstance(value, bool):
+        values = (float(value),) * rank
+    else:
+        try:
+            values = tuple(float(v) for v in value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a number or a sequence of {rank} numbers, "
+                            f"got {value!r}") from None
+        if len(values) != rank:
+            raise ValueError(f"{name} needs {rank} values (one per spatial axis), got {len(values)}")
+    if any(v != v for v in values):
+        raise ValueError(f"{name} must not be NaN, got {value!r}")
+    if minimum is not None and any(v < minimum or (strict and v == minimum) for v in values):
+        op = ">" if strict else ">="
+        raise ValueError(f"{name} must be {op} {minimum} on every axis, got {value!r}")
+    return values

@@ -3,6 +3,7 @@
 # row storing (compute type -> output dtype, rounded and saturated).
 
 cimport cython
+from cython.parallel cimport parallel, threadid
 cimport numpy as cnp
 from libc.math cimport rint
 from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t, uint64_t
@@ -10,6 +11,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
 cnp.import_array()
+import numpy as np
 
 cdef extern from "openmp_compat.h":
     int omp_get_num_threads() nogil

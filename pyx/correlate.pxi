@@ -9,8 +9,8 @@
 # output row accumulates four taps per pass over contiguous memory, which the
 # compiler turns into vector FMAs.  Zero taps are skipped.
 
-from cython.parallel cimport parallel, threadid
-import numpy as np
+
+
 
 cdef enum:
     TAPS_PER_PASS = 4

@@ -3,3 +3,4 @@
 # _kernels_avx2), so the same source is compiled with different flags.
 include "common.pxi"
 include "correlate.pxi"
+include "running.pxi"

@@ -289,10 +289,10 @@ def test_out_misaligned(f):
 # ---------------------------------------------------------------------------
 # method and backend
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("method", ["separable", "fft"])
-def test_method_not_implemented(f, method):
-    with pytest.raises(NotImplementedError, match=f"method='{method}'"):
-        f(X, W, method=method)
+def test_method_separable_needs_rank_one_kernel(f):
+    full_rank = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0], [2.0, 0.0, 1.0]])
+    with pytest.raises(ValueError, match="method='separable' needs a rank-1"):
+        f(X, full_rank, method="separable")
 
 
 @pytest.mark.parametrize("method", ["bogus", "", None, "FFT"])

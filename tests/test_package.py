@@ -67,7 +67,7 @@ def restore_threads():
     ic.set_num_threads(None)
 
 
-@pytest.mark.parametrize("module", ["imgconv", "imgconv._convolve", "imgconv._threads"])
+@pytest.mark.parametrize("module", ["imgconv", "imgconv._convolve", "imgconv._filters", "imgconv._threads", "imgconv._io"])
 def test_doctests(module, restore_threads):
     import importlib
     mod = importlib.import_module(module)

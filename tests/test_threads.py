@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import imgconv as ic
-import imgconv._convolve as _convolve
+from imgconv import _cpu
 from imgconv import _threads
 
 ENV = "IMGCONV_NUM_THREADS"
@@ -30,13 +30,13 @@ def _restore_default_threads(monkeypatch):
 def spy(monkeypatch):
     """Record the thread count every call hands to the compiled kernel."""
     calls = []
-    real = _convolve.kernels
+    real = _cpu.kernels
 
     def correlate(*args):
         calls.append(args[-1])
         return real.correlate(*args)
 
-    monkeypatch.setattr(_convolve, "kernels", types.SimpleNamespace(correlate=correlate))
+    monkeypatch.setattr(_cpu, "kernels", types.SimpleNamespace(correlate=correlate))
     return calls
 
 

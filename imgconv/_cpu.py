@@ -1,0 +1,42 @@
+"""The CPU backend: numpy arrays through the compiled kernels.
+
+Every function takes arguments that ``imgconv._validate`` has already
+normalised.  Arrays of any rank run as (batch, depth, height, width) views:
+channels become the batch axis and missing spatial axes get length 1.
+"""
+import numpy as np
+
+from . import _validate as v
+from ._dispatch import kernels
+from ._threads import resolve_threads
+
+
+def as_4d(a, inp):
+    """(batch, depth, height, width) view of ``a``, laid out like ``inp.x``."""
+    a = a[np.newaxis] if inp.channel_axis is None else np.moveaxis(a, inp.channel_axis, 0)
+    return a.reshape(a.shape[:1] + (1,) * (3 - inp.rank) + a.shape[1:]) if inp.rank < 3 else a
+
+
+def _as_3(values, fill, rank):
+    return (fill,) * (3 - rank) + tuple(values)
+
+
+def correlate(inp, x, weights, pad_lo, stride, dilation, cval, out, threads):
+    """Direct correlation of ``x`` (``inp.x`` or an intermediate of the same
+    layout) with compute-typed ``weights`` into ``out``."""
+    rank = inp.rank
+    x4, out4 = as_4d(x, inp), as_4d(out, inp)
+    nthreads = resolve_threads(threads, work=out.size * max(1, np.count_nonzero(weights)))
+    kernels.correlate(x4, out4, weights.reshape(_as_3(weights.shape, 1, rank)),
+                      _as_3(stride, 1, rank), _as_3(dilation, 1, rank), _as_3(pad_lo, 0, rank),
+                      inp.code, cval, v.DTYPE_CODES[x.dtype], v.DTYPE_CODES[out.dtype], nthreads)
+    return out
+
+
+def box_pass(inp, x, axis, size, pad_lo, out, threads):
+    """Mean over ``size`` samples along spatial axis ``axis`` by running sums."""
+    x4, out4 = as_4d(x, inp), as_4d(out, inp)
+    nthreads = resolve_threads(threads, work=out.size * 4)
+    kernels.box_pass(x4, out4, 4 - inp.rank + axis, size, pad_lo, inp.code, inp.cval,
+                     v.DTYPE_CODES[x.dtype], v.DTYPE_CODES[out.dtype], nthreads)
+    return out

@@ -1,0 +1,298 @@
+"""The FFT method (imgconv._fft) against the direct kernel."""
+import builtins
+import sys
+
+import numpy as np
+import pytest
+
+import imgconv as ic
+from imgconv import _fft
+from imgconv import _validate as v
+
+MODES = ["zero", "replicate", "reflect", "symmetric", "wrap"]
+
+
+def run_both(x, w, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
+             channel_axis=None, dtype=None, out_layout=None, threads=2):
+    """(fft result, direct result, tolerance) for the same arguments."""
+    x = v.as_input_array(x)
+    axes, channel_axis = v.spatial_axes(x.ndim, channel_axis)
+    rank = len(axes)
+    compute = v.compute_dtype(x.dtype)
+    weights = v.as_kernel(w, rank, compute)
+    stride_t = v.per_axis(stride, rank, "stride", minimum=1)
+    dilation_t = v.per_axis(dilation, rank, "dilation", minimum=1)
+    lo, hi = v.padding_amounts(padding, weights.shape, dilation_t, (0,) * rank)
+    direct = ic.correlate(x, weights, mode=mode, cval=cval, padding=padding, stride=stride,
+                          dilation=dilation, channel_axis=channel_axis, dtype=dtype,
+                          method="direct")
+    if out_layout is None:
+        out = np.empty_like(direct)
+    else:
+        out = out_layout(direct.shape, direct.dtype)
+    out.fill(0)
+    res = _fft.fft_correlate(x, weights, spatial_axes=axes, pad_lo=lo, pad_hi=hi,
+                             stride=stride_t, dilation=dilation_t,
+                             mode=v.canonical_mode(mode), cval=float(cval), out=out,
+                             threads=threads)
+    assert res is out
+    assert out.dtype == direct.dtype and out.shape == direct.shape
+    scale = float(np.abs(weights.astype(np.float64)).sum()) * max(
+        float(np.abs(x).max()), abs(float(cval)) if v.canonical_mode(mode) == "zero" else 0.0, 1.0)
+    rel = 1e-4 if compute == np.float32 or out.dtype == np.float32 else 1e-10
+    return out, direct, rel * scale
+
+
+def assert_close(fft, direct, tol):
+    if fft.dtype.kind in "iu":
+        diff = np.abs(fft.astype(np.int64) - direct.astype(np.int64))
+        assert diff.max() <= 1, diff.max()
+        return
+    err = np.abs(fft.astype(np.float64) - direct.astype(np.float64)).max()
+    assert err <= tol, (err, tol)
+
+
+def rand(rng, shape, dtype="float32"):
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return rng.integers(max(info.min, -1000), min(info.max, 1000), size=shape,
+                            endpoint=True).astype(dtype)
+    return (rng.standard_normal(shape) * 10).astype(dtype)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+# ---------------------------------------------------------------------------
+# geometry x modes
+# ---------------------------------------------------------------------------
+CASES = [
+    # (x shape, kernel shape, channel_axis, padding, stride, dilation)
+    ((37,), (5,), None, "same", 1, 1),
+    ((37,), (4,), None, "valid", 3, 2),
+    ((5,), (9,), None, "full", 1, 1),            # kernel larger than the signal
+    ((1,), (3,), None, "same", 1, 1),            # one sample
+    ((1,), (7,), None, [(9, 2)], 2, 1),           # padding far wider than the signal
+    ((23, 31), (5, 4), None, "same", 1, 1),
+    ((23, 31), (3, 5), None, "same", (2, 3), (2, 1)),
+    ((23, 31, 3), (4, 4), -1, [(0, 5), (7, 1)], 1, 2),  # asymmetric padding, channels
+    ((2, 17, 19), (3, 3), 0, "valid", 2, 1),     # channels first
+    ((6, 5), (9, 11), None, "full", 1, 1),       # kernel larger than the image
+    ((1, 9), (3, 3), None, "same", 1, 1),        # 1-pixel axis
+    ((9, 10, 11), (3, 4, 3), None, "same", 1, 1),
+    ((9, 10, 11), (3, 2, 3), None, "same", (1, 2, 3), (2, 1, 3)),
+    ((8, 3, 9, 7), (3, 3, 3), 1, "valid", 1, 1),  # 3D with channels in the middle
+    ((1, 1, 6), (3, 3, 3), None, "same", 1, 1),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-{c[1]}-{c[3]}")
+def test_geometry_and_modes_float32(rng, mode, case):
+    shape, kshape, channel_axis, padding, stride, dilation = case
+    x = rand(rng, shape)
+    w = rand(rng, kshape)
+    fft, direct, scale = run_both(x, w, mode=mode, cval=1.5, padding=padding, stride=stride,
+                                  dilation=dilation, channel_axis=channel_axis)
+    assert_close(fft, direct, scale)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", CASES[::2], ids=lambda c: f"{c[0]}-{c[1]}-{c[3]}")
+def test_geometry_and_modes_float64(rng, mode, case):
+    shape, kshape, channel_axis, padding, stride, dilation = case
+    x = rand(rng, shape, "float64")
+    w = rand(rng, kshape, "float64")
+    fft, direct, scale = run_both(x, w, mode=mode, cval=-2.0, padding=padding, stride=stride,
+                                  dilation=dilation, channel_axis=channel_axis)
+    assert fft.dtype == np.float64
+    assert_close(fft, direct, scale)
+
+
+def test_reflect_single_sample_is_the_sample():
+    x = np.array([5.0])
+    out = np.empty(1)
+    _fft.fft_correlate(x, np.ones(7), spatial_axes=(0,), pad_lo=(3,), pad_hi=(3,),
+                       stride=(1,), dilation=(1,), mode="reflect", cval=0.0, out=out, threads=1)
+    assert out[0] == pytest.approx(35.0)
+
+
+def test_output_reads_padding_only(rng):
+    # stride larger than the image: the only output sample lies in the low padding
+    x = rand(rng, (4,))
+    for mode in MODES:
+        fft, direct, scale = run_both(x, [1.0, 2.0], mode=mode, cval=3.0, padding=[(10, 0)],
+                                      stride=20)
+        assert_close(fft, direct, scale)
+
+
+# ---------------------------------------------------------------------------
+# dtypes
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("in_dtype", ["uint8", "uint16", "int16", "int32", "float32", "float64"])
+@pytest.mark.parametrize("out_dtype", [None, "uint8", "int16", "int32", "float32", "float64"])
+def test_dtypes(rng, in_dtype, out_dtype):
+    x = rand(rng, (21, 18), in_dtype)
+    w = rng.random((5, 5)) - 0.3
+    fft, direct, scale = run_both(x, w, mode="reflect", dtype=out_dtype)
+    assert_close(fft, direct, scale)
+
+
+@pytest.mark.parametrize("out_dtype", ["uint8", "uint16", "int16", "int32"])
+def test_integer_outputs_saturate(rng, out_dtype):
+    x = rand(rng, (16, 16), "float64") * 1e8   # far outside every integer range
+    fft, direct, scale = run_both(x, np.ones((3, 3)), mode="wrap", dtype=out_dtype)
+    assert_close(fft, direct, scale)
+    info = np.iinfo(out_dtype)
+    assert fft.min() >= info.min and fft.max() <= info.max
+    assert (fft == info.max).any() and ((fft == info.min).any() or info.min == 0)
+
+
+def test_store_rounding_and_nan():
+    res = np.array([0.5, 1.5, 2.5, -0.5, -1.5, np.nan, np.inf, -np.inf, 300.4, -7.0],
+                   np.float32)
+    out = np.empty(res.shape, np.uint8)
+    _fft.store(res, out)
+    assert out.tolist() == [0, 2, 2, 0, 0, 0, 255, 0, 255, 0]
+    out = np.empty(res.shape, np.int16)
+    _fft.store(res, out)
+    assert out.tolist() == [0, 2, 2, 0, -2, 0, 32767, -32768, 300, -7]
+    out = np.empty(res.shape, np.int32)
+    _fft.store(res * np.float32(1e7), out)
+    assert out.tolist()[:6] == [5000000, 15000000, 25000000, -5000000, -15000000, 0]
+    assert out.tolist()[6:8] == [2**31 - 1, -2**31]
+    out = np.empty(res.shape, np.float64)
+    _fft.store(res, out)
+    np.testing.assert_array_equal(out, res.astype(np.float64))
+
+
+def test_float32_stays_single_precision(monkeypatch, rng):
+    pytest.importorskip("scipy.fft")
+    import scipy.fft
+    seen = []
+    for name in ("rfftn", "rfft"):
+        real = getattr(scipy.fft, name)
+
+        def spy(a, *args, _real=real, **kwargs):
+            seen.append(np.asarray(a).dtype)
+            return _real(a, *args, **kwargs)
+
+        monkeypatch.setattr(scipy.fft, name, spy)
+    fft, direct, scale = run_both(rand(rng, (20, 20), "uint8"), np.ones((3, 3)))
+    assert seen and all(d == np.float32 for d in seen)
+    assert_close(fft, direct, scale)
+
+
+# ---------------------------------------------------------------------------
+# outputs and inputs with odd layouts
+# ---------------------------------------------------------------------------
+def test_non_contiguous_out_and_input(rng):
+    base = rand(rng, (40, 3, 50), "float32")
+    x = base[::2, :, ::-2].transpose(2, 0, 1)          # (25, 20, 3), odd strides
+    x_before = x.copy()
+
+    def strided_out(shape, dtype):
+        big = np.zeros((shape[0] * 2, shape[1] + 3, shape[2] * 2), dtype)
+        return big[::2, 3:, ::2]
+
+    fft, direct, scale = run_both(x, rand(rng, (4, 3)), mode="symmetric", channel_axis=2,
+                                  stride=(1, 2), out_layout=strided_out)
+    assert not fft.flags.c_contiguous
+    assert_close(fft, direct, scale)
+    np.testing.assert_array_equal(x, x_before)   # input untouched
+
+    def fortran_out(shape, dtype):
+        return np.zeros(shape, dtype, order="F")
+
+    fft, direct, scale = run_both(x, rand(rng, (4, 3)), mode="zero", cval=2.0, channel_axis=2,
+                                  dtype="int16", out_layout=fortran_out)
+    assert_close(fft, direct, scale)
+
+
+def test_input_never_modified(rng):
+    x = rand(rng, (12, 13), "float64")
+    x.flags.writeable = False
+    for mode in MODES:
+        for padding in ("same", "valid"):
+            fft, direct, tol = run_both(x, rand(rng, (3, 3), "float64"), mode=mode,
+                                        padding=padding)
+            assert_close(fft, direct, tol)
+
+
+def test_large_kernel_2d(rng):
+    x = rand(rng, (96, 80, 2), "float32")
+    fft, direct, scale = run_both(x, rand(rng, (31, 25)), mode="reflect", channel_axis=-1)
+    assert_close(fft, direct, scale)
+
+
+# ---------------------------------------------------------------------------
+# scipy is optional
+# ---------------------------------------------------------------------------
+@pytest.fixture
+def no_scipy(monkeypatch):
+    for name in list(sys.modules):
+        if name == "scipy" or name.startswith("scipy."):
+            monkeypatch.delitem(sys.modules, name)
+    real_import = builtins.__import__
+
+    def guarded(name, *args, **kwargs):
+        if name == "scipy" or name.startswith("scipy."):
+            raise ImportError(f"No module named {name!r} (blocked by test)")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", guarded)
+    monkeypatch.setitem(sys.modules, "scipy.fft", None)
+    yield
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_without_scipy(no_scipy, rng, mode):
+    assert _fft._fft_backend()[0] is np.fft
+    fft, direct, scale = run_both(rand(rng, (19, 22, 2)), rand(rng, (5, 3)), mode=mode,
+                                  cval=1.0, channel_axis=-1, stride=(2, 1), dilation=(1, 3))
+    assert_close(fft, direct, scale)
+    fft, direct, scale = run_both(rand(rng, (9, 8, 7), "float64"), rand(rng, (3, 3, 3), "float64"),
+                                  mode=mode, padding="full")
+    assert_close(fft, direct, scale)
+
+
+def test_module_does_not_import_scipy():
+    import subprocess
+    code = ("import sys, imgconv, imgconv._fft; "
+            "sys.exit(any(m == 'scipy' or m.startswith('scipy.') for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+# ---------------------------------------------------------------------------
+# cost model and helpers
+# ---------------------------------------------------------------------------
+def test_next_regular():
+    for n in range(1, 2000):
+        m = _fft._next_regular(n)
+        assert m >= n
+        r = m
+        for p in (2, 3, 5):
+            while r % p == 0:
+                r //= p
+        assert r == 1
+        # nothing 5-smooth in between
+        for k in range(n, m):
+            r = k
+            for p in (2, 3, 5):
+                while r % p == 0:
+                    r //= p
+            assert r != 1
+
+
+def test_cost_model():
+    assert _fft.direct_cost((10, 20, 3), 9) == 10 * 20 * 3 * 9
+    small = _fft.fft_cost((512, 512), (3, 3))
+    big = _fft.fft_cost((4096, 4096), (3, 3))
+    assert 0 < small < big
+    assert _fft.fft_cost((512, 512), (3, 3), batch=3) > small
+    # large kernels on large images go to the FFT, small ones stay direct
+    assert _fft.fft_cost((4096, 4096), (41, 41)) < _fft.direct_cost((4096, 4096), 41 * 41)
+    assert _fft.fft_cost((1024, 1024), (3, 3)) > _fft.direct_cost((1024, 1024), 9)
