@@ -126,11 +126,62 @@ CORRELATE_2D = {
 }
 CORRELATE_3D = {**CORRELATE, "torch": _torch_correlate}
 
+
+def random_image(ndim, dtype=np.float32):
+    """Setup function: a random ``n**ndim`` image (float in [0, 1), or uint8)."""
+    def setup(rng, n):
+        if np.dtype(dtype) == np.uint8:
+            return (rng.integers(0, 256, (n,) * ndim, dtype=np.uint8),)
+        return (rng.random((n,) * ndim, dtype=dtype),)
+    return setup
+
+
+def _cv2_sobel_magnitude(x):
+    border = cv2.BORDER_REFLECT_101
+    gx = cv2.Sobel(x, cv2.CV_32F, 1, 0, ksize=3, borderType=border)
+    gy = cv2.Sobel(x, cv2.CV_32F, 0, 1, ksize=3, borderType=border)
+    return cv2.magnitude(gx, gy)
+
+
+def _scipy_sobel_magnitude(x):
+    x = x.astype(np.float32)
+    return np.hypot(ndimage.sobel(x, 0, mode="mirror"), ndimage.sobel(x, 1, mode="mirror"))
+
+
+def gaussian_runners(sigma, with_cv2):
+    runners = {
+        "imgconv": lambda x: ic.gaussian(x, sigma),
+        "scipy": lambda x: ndimage.gaussian_filter(x, sigma, mode="mirror"),
+    }
+    if with_cv2:
+        # cv2 picks a (8*sigma + 1)-tap kernel for float images: scipy's and
+        # imgconv's radius int(4*sigma + 0.5) for integer sigma
+        runners["cv2"] = lambda x: cv2.GaussianBlur(x, (0, 0), sigma,
+                                                    borderType=cv2.BORDER_REFLECT_101)
+    return runners
+
+
 WORKLOADS = [
     Workload("2D f32 {n}² 3×3", 4096, 1024, random_image_and_kernel(2, 3), CORRELATE_2D),
     Workload("2D f32 {n}² 7×7", 4096, 1024, random_image_and_kernel(2, 7), CORRELATE_2D),
     Workload("3D f32 {n}³ 3³", 256, 96, random_image_and_kernel(3, 3), CORRELATE_3D),
     Workload("3D f32 {n}³ 5³", 256, 96, random_image_and_kernel(3, 5), CORRELATE_3D),
+    Workload("2D f32 {n}² Gaussian σ=3", 4096, 1024, random_image(2), gaussian_runners(3, True)),
+    Workload("3D f32 {n}³ Gaussian σ=2", 256, 96, random_image(3), gaussian_runners(2, False)),
+    Workload("2D u8→f32 {n}² Sobel magnitude", 4096, 1024, random_image(2, np.uint8), {
+        "imgconv": lambda x: ic.sobel(x),
+        "cv2": _cv2_sobel_magnitude,
+        "scipy": _scipy_sobel_magnitude,
+    }),
+    Workload("2D f32 {n}² 31×31 dense", 4096, 1024, random_image_and_kernel(2, 31), {
+        "imgconv": CORRELATE["imgconv"],
+        "cv2": CORRELATE_2D["cv2"],
+    }),
+    Workload("2D f32 {n}² box 15×15", 4096, 1024, random_image(2), {
+        "imgconv": lambda x: ic.box(x, 15),
+        "cv2": lambda x: cv2.blur(x, (15, 15), borderType=cv2.BORDER_REFLECT_101),
+        "scipy": lambda x: ndimage.uniform_filter(x, 15, mode="mirror"),
+    }),
 ]
 
 

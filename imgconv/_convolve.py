@@ -127,18 +127,18 @@ def choose_method(method, inp, weights, geom):
 # --------------------------------------------------------------------------
 # Running a correlation
 # --------------------------------------------------------------------------
-def run_separable(inp, factors, geom, out, threads, scipy_cval=False):
+def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None):
     """Correlate with the outer product of ``factors`` (None skips an axis) as
     one 1D pass per axis.  With mode 'zero' each pass pads with cval times the
     sums of the earlier factors: that is what the previous passes made of the
     constant border, so the result equals the n-D correlation.  With
     ``scipy_cval`` every pass pads with cval itself, as scipy.ndimage's
-    sequential filters (gaussian_filter, sobel, ...) do."""
+    sequential filters (gaussian_filter, sobel, ...) do; the pass ``order``
+    (axes) then matters and must be scipy's."""
     cval = inp.cval
-    order = pass_order(factors, geom)
+    order = pass_order(factors, geom) if order is None else order
     if not order:
-        np.copyto(out, inp.x, casting="unsafe")
-        return out
+        return v.store(inp.x, out)
     current = inp.x
     shape = list(inp.spatial_shape)
     for i, a in enumerate(order):

@@ -12,6 +12,10 @@ scipy.fft is used when installed (pocketfft with threads, single precision
 kept for float32); otherwise numpy.fft (single thread).  Neither is imported
 until a transform is actually run, so ``import imgconv`` stays light.
 
+Each channel's mean is subtracted before the transforms and ``mean * sum(w)``
+added back after (exact by linearity), so a large offset (uint16 CT, bright
+images) does not inflate the rounding errors.
+
 Differences from the direct method, by nature of the FFT:
 
 * a NaN or infinity anywhere in the (padded) input, or in the kernel, spreads
@@ -27,12 +31,17 @@ import math
 
 import numpy as np
 
+from . import _validate as v
+
 __all__ = ["fft_correlate", "fft_cost", "direct_cost", "store", "FFT_COST_CONSTANT"]
 
 #: Cost per ``N log2 N`` unit of one real FFT of ``N`` samples, in units of one
-#: fused multiply-add of the direct kernel (see :func:`fft_cost`).  Calibrated
-#: on a 2-core x86-64 (AVX2) machine with scipy's pocketfft, float32.
-FFT_COST_CONSTANT = 1.0
+#: multiply-add of the direct kernel (see :func:`fft_cost`).  Calibrated with
+#: float32 on a 2-core x86-64 (AVX2) machine, direct kernel and scipy's
+#: pocketfft both on 2 threads: the model's crossover (kernel side 23-25 on
+#: 1024**2 and 4096**2 images, 9 on a 128**3 volume) sits at the measured one
+#: (about 25, 25 and 8).
+FFT_COST_CONSTANT = 8.0
 
 
 # --------------------------------------------------------------------------
@@ -72,27 +81,6 @@ def _next_regular(n):
 # --------------------------------------------------------------------------
 # Output conversion
 # --------------------------------------------------------------------------
-def store(result, out):
-    """Write ``result`` (float32/float64, ``out``'s shape) into ``out``; return ``out``.
-
-    Float outputs get a plain cast.  Integer outputs are rounded to nearest
-    (ties to even), saturated to the dtype's range, NaN becoming 0 -- the same
-    rule as the direct kernel (OpenCV's ``saturate_cast``).  ``result`` is not
-    modified.
-    """
-    if out.dtype.kind == "f":
-        np.copyto(out, result, casting="unsafe")
-        return out
-    info = np.iinfo(out.dtype)
-    # int32 limits are not float32 numbers: saturate in float64 as the kernel does
-    work = np.float64 if (info.bits >= 32 or result.dtype == np.float64) else np.float32
-    tmp = np.rint(result, dtype=work)
-    np.clip(tmp, info.min, info.max, out=tmp)  # NaN stays NaN, +-inf saturate
-    np.nan_to_num(tmp, copy=False, nan=0.0)
-    np.copyto(out, tmp, casting="unsafe")
-    return out
-
-
 # --------------------------------------------------------------------------
 # Padding
 # --------------------------------------------------------------------------
@@ -284,7 +272,7 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
                                              for o, s in zip(out_spatial, stride))]
     if offset is not None:
         valid += (offset * weights.sum(dtype=np.float64)).astype(compute)
-    store(valid, outm)
+    v.store(valid, outm)
     return out
 
 
@@ -292,14 +280,14 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
 # Cost model for method='auto'
 # --------------------------------------------------------------------------
 def _fft_len(n):
-    """The FFT length used for ``n`` samples (5-smooth; scipy's real fast
-    lengths can be 7- or 11-smooth and slightly shorter, which the model
-    ignores)."""
+    """The FFT length used for ``n`` samples: the next 5-smooth number, as
+    ``scipy.fft.next_fast_len(n, real=True)`` gives."""
     return _next_regular(int(n))
 
 
 def fft_cost(shape, kshape, batch=1):
-    """Estimated cost of :func:`fft_correlate`, in the units of :func:`direct_cost`.
+    """Estimated cost of :func:`fft_correlate`, in the units of :func:`direct_cost`
+    (multiply-adds of the direct kernel), for ``method='auto'``.
 
     Parameters
     ----------
@@ -310,19 +298,22 @@ def fft_cost(shape, kshape, batch=1):
         The transforms are taken as ``n + k - 1`` samples long per axis:
         exact for padding='same' with stride 1.
     batch : int
-        Number of channels (each needs a forward and an inverse transform;
-        the kernel's transform is shared).
+        Number of channels: each needs a forward and an inverse transform,
+        the kernel's transform is shared (and pruned: it costs about
+        ``1/rank`` of a full one).
 
     Returns
     -------
     float
-        ``FFT_COST_CONSTANT * N * log2(N) * (2*batch + 1)``, with ``N`` the
-        number of samples of one transform.
+        ``FFT_COST_CONSTANT * N * log2(N) * (2*batch + 1/rank)``, with ``N``
+        the number of samples of one transform.
     """
+    rank = max(len(shape), 1)
     n_total = 1
     for n, k in zip(shape, kshape):
         n_total *= _fft_len(int(n) + int(k) - 1)
-    return FFT_COST_CONSTANT * n_total * max(math.log2(n_total), 1.0) * (2 * int(batch) + 1)
+    transforms = 2 * int(batch) + 1.0 / rank
+    return FFT_COST_CONSTANT * n_total * max(math.log2(n_total), 1.0) * transforms
 
 
 def direct_cost(out_shape, nnz_taps):

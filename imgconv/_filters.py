@@ -34,20 +34,21 @@ def _weights_1d(w, dtype, name="weights"):
     return np.ascontiguousarray(w, dtype)
 
 
-def _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads, scipy_cval=False):
+def _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads, scipy_order=None):
     """Correlate with the outer product of ``factors`` (None: axis untouched),
     'same' padding: as 1D passes, or as one n-D pass when that is cheaper.
 
-    ``scipy_cval``: mode 'zero' pads every pass with cval, as scipy.ndimage's
-    sequential filters do (only the 1D passes can do that when cval != 0).
+    ``scipy_order``: the axes in the order scipy.ndimage's sequential filter
+    runs its passes.  With mode 'zero' and a nonzero cval, scipy pads every
+    pass with cval, which only the 1D passes, in that order, reproduce.
     """
     kshape = tuple(1 if f is None else len(f) for f in factors)
     origin = v.check_origin(origin, kshape)
     geom = Geometry(inp, kshape, "same", stride, dilation, origin)
     out = v.output_array(inp, geom.out_shape, dtype, out)
-    per_pass_cval = scipy_cval and inp.mode == "zero" and inp.cval != 0
-    if per_pass_cval:
-        return run_separable(inp, factors, geom, out, threads, scipy_cval=True)
+    if scipy_order is not None and inp.mode == "zero" and inp.cval != 0:
+        order = [a for a in scipy_order if factors[a] is not None]
+        return run_separable(inp, factors, geom, out, threads, scipy_cval=True, order=order)
     if any(f is not None for f in factors) and inp.rank > 1:
         dense = np.ones((), inp.compute)
         for f in factors:
@@ -230,7 +231,8 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
             factors.append(None)
         else:
             factors.append(gaussian_kernel1d(s, n, int(truncate * s + 0.5)).astype(inp.compute))
-    return _run_factors(inp, factors, 0, 1, 1, dtype, out, threads, scipy_cval=True)
+    return _run_factors(inp, factors, 0, 1, 1, dtype, out, threads,
+                        scipy_order=range(inp.rank))
 
 
 def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, dtype=None, out=None,
@@ -262,8 +264,7 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, dtype
     out = v.output_array(inp, geom.out_shape, dtype, out)
     axes = [a for a in range(inp.rank) if sizes[a] > 1]
     if not axes:
-        np.copyto(out, inp.x, casting="unsafe")
-        return out
+        return v.store(inp.x, out)
     # the mean of a constant border is that constant, so every pass pads with cval
     current = inp.x
     for i, a in enumerate(sorted(axes, reverse=True)):
@@ -271,6 +272,11 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, dtype
         _cpu.box_pass(inp, current, a, sizes[a], geom.pad_lo[a], target, threads)
         current = target
     return out
+
+
+def _derivative_first(axis, rank):
+    """scipy.ndimage.sobel's pass order: the derivative, then the other axes."""
+    return [axis] + [a for a in range(rank) if a != axis]
 
 
 def _derivative_factors(inp, axis, operator):
@@ -284,11 +290,11 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, dtype, out, backend, 
     if axis is not None:
         a = v.spatial_axis(axis, inp)
         return _run_factors(inp, _derivative_factors(inp, a, operator), 0, 1, 1, dtype, out,
-                            threads, scipy_cval=True)
+                            threads, scipy_order=_derivative_first(a, inp.rank))
     total = None
     for a in range(inp.rank):
         d = _run_factors(inp, _derivative_factors(inp, a, operator), 0, 1, 1, None, None, threads,
-                         scipy_cval=True)
+                         scipy_order=_derivative_first(a, inp.rank))
         np.square(d, out=d)
         total = d if total is None else np.add(total, d, out=total)
     np.sqrt(total, out=total)

@@ -275,18 +275,24 @@ def check_out(out, shape, dtype, x, name="out"):
     return out
 
 
-def store(values, out):
-    """Write float ``values`` into ``out``: integer outputs are rounded to
-    nearest (ties to even), saturated to the type's range and NaN becomes 0,
-    as the kernels do (OpenCV's saturate_cast)."""
+def store(result, out):
+    """Write ``result`` (float32/float64, ``out``'s shape) into ``out``; return ``out``.
+
+    Float outputs get a plain cast.  Integer outputs are rounded to nearest
+    (ties to even), saturated to the dtype's range, NaN becoming 0 -- the same
+    rule as the direct kernel (OpenCV's ``saturate_cast``).  ``result`` is not
+    modified.
+    """
     if out.dtype.kind == "f":
-        np.copyto(out, values, casting="unsafe")
+        np.copyto(out, result, casting="unsafe")
         return out
     info = np.iinfo(out.dtype)
-    rounded = np.rint(values)
-    np.nan_to_num(rounded, copy=False, nan=0.0, posinf=info.max, neginf=info.min)
-    np.clip(rounded, info.min, info.max, out=rounded)
-    np.copyto(out, rounded, casting="unsafe")
+    # int32 limits are not float32 numbers: saturate in float64 as the kernel does
+    work = np.float64 if (info.bits >= 32 or result.dtype == np.float64) else np.float32
+    tmp = np.rint(result, dtype=work)
+    np.clip(tmp, info.min, info.max, out=tmp)  # NaN stays NaN, +-inf saturate
+    np.nan_to_num(tmp, copy=False, nan=0.0)
+    np.copyto(out, tmp, casting="unsafe")
     return out
 
 

@@ -93,50 +93,58 @@ cdef void fill_index_table(Py_ssize_t* table, Py_ssize_t length, Py_ssize_t pad_
         table[j] = map_index(j - pad_lo, n, mode)
 
 
+cdef struct PaddedRow:
+    # How positions of a padded row map onto a source row: position j reads
+    # source sample j - pad_lo when interior_lo <= j < interior_hi, else
+    # table[j] (-1 for cval).
+    Py_ssize_t pad_lo, interior_lo, interior_hi
+    const Py_ssize_t* table
+
+
 cdef inline void load_row_typed(const src_t* src, Py_ssize_t step, acc_t* buf,
-                                Py_ssize_t length, Py_ssize_t pad_lo,
-                                Py_ssize_t interior_lo, Py_ssize_t interior_hi,
-                                const Py_ssize_t* table, acc_t cval) noexcept nogil:
-    """Fill buf[0:length] with a padded, type-converted copy of one source row.
+                                Py_ssize_t start, Py_ssize_t stop, const PaddedRow* row,
+                                acc_t cval) noexcept nogil:
+    """buf[j - start] = padded position j of one source row, type-converted,
+    for j in [start, stop).
 
     ``src`` points at the row's first sample and ``step`` is its stride in
-    elements. Positions [interior_lo, interior_hi) lie inside the row and are
-    copied without bounds tests; only the borders go through ``table``.
+    elements.  The interior is copied without bounds tests; only the borders
+    go through the table.
     """
     cdef Py_ssize_t j, idx
-    cdef const src_t* inner = src + (interior_lo - pad_lo) * step
-    cdef acc_t* dst = buf + interior_lo
-    for j in range(interior_lo):
-        idx = table[j]
-        buf[j] = <acc_t>src[idx * step] if idx >= 0 else cval
+    cdef Py_ssize_t lo = min(max(row.interior_lo, start), stop)
+    cdef Py_ssize_t hi = min(max(row.interior_hi, lo), stop)
+    cdef const src_t* inner = src + (lo - row.pad_lo) * step
+    cdef acc_t* dst = buf + (lo - start)
+    for j in range(start, lo):
+        idx = row.table[j]
+        buf[j - start] = <acc_t>src[idx * step] if idx >= 0 else cval
     if step == 1:
-        for j in range(interior_hi - interior_lo):
+        for j in range(hi - lo):
             dst[j] = <acc_t>inner[j]
     else:
-        for j in range(interior_hi - interior_lo):
+        for j in range(hi - lo):
             dst[j] = <acc_t>inner[j * step]
-    for j in range(interior_hi, length):
-        idx = table[j]
-        buf[j] = <acc_t>src[idx * step] if idx >= 0 else cval
+    for j in range(hi, stop):
+        idx = row.table[j]
+        buf[j - start] = <acc_t>src[idx * step] if idx >= 0 else cval
 
 
-cdef void load_row(const char* src, int dtype, Py_ssize_t step, acc_t* buf,
-                   Py_ssize_t length, Py_ssize_t pad_lo, Py_ssize_t interior_lo,
-                   Py_ssize_t interior_hi, const Py_ssize_t* table,
-                   acc_t cval) noexcept nogil:
+cdef void load_row(const char* src, int dtype, Py_ssize_t step, acc_t* buf, Py_ssize_t start,
+                   Py_ssize_t stop, const PaddedRow* row, acc_t cval) noexcept nogil:
     """``load_row_typed`` for a source whose dtype is only known at run time."""
     if dtype == DT_UINT8:
-        load_row_typed(<const uint8_t*>src, step, buf, length, pad_lo, interior_lo, interior_hi, table, cval)
+        load_row_typed(<const uint8_t*>src, step, buf, start, stop, row, cval)
     elif dtype == DT_UINT16:
-        load_row_typed(<const uint16_t*>src, step, buf, length, pad_lo, interior_lo, interior_hi, table, cval)
+        load_row_typed(<const uint16_t*>src, step, buf, start, stop, row, cval)
     elif dtype == DT_INT16:
-        load_row_typed(<const int16_t*>src, step, buf, length, pad_lo, interior_lo, interior_hi, table, cval)
+        load_row_typed(<const int16_t*>src, step, buf, start, stop, row, cval)
     elif dtype == DT_INT32:
-        load_row_typed(<const int32_t*>src, step, buf, length, pad_lo, interior_lo, interior_hi, table, cval)
+        load_row_typed(<const int32_t*>src, step, buf, start, stop, row, cval)
     elif dtype == DT_FLOAT32:
-        load_row_typed(<const float*>src, step, buf, length, pad_lo, interior_lo, interior_hi, table, cval)
+        load_row_typed(<const float*>src, step, buf, start, stop, row, cval)
     else:
-        load_row_typed(<const double*>src, step, buf, length, pad_lo, interior_lo, interior_hi, table, cval)
+        load_row_typed(<const double*>src, step, buf, start, stop, row, cval)
 
 
 cdef inline void store_row_typed(const acc_t* acc, dst_t* dst, Py_ssize_t step,

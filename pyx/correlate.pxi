@@ -100,11 +100,14 @@ cdef struct RowGeometry:
     Py_ssize_t dilation[3]
     Py_ssize_t pad_lo[3]
     int mode
-    # padded row buffer
-    Py_ssize_t padded_width, interior_lo, interior_hi
-    # traversal: output rows go in tiles of tile_height rows, each tile swept
-    # through every output plane, so a source row is loaded about once
-    Py_ssize_t tile_height, ntiles, cache_slots
+    # padded rows: positions 0 .. padded_width - 1, mapped onto source rows by xrow
+    Py_ssize_t padded_width, kernel_extent
+    PaddedRow xrow
+    # traversal: the output is cut into strips of strip_width columns (so the
+    # cached rows of a tall kernel stay in L2); within a strip, rows go in
+    # tiles of tile_height rows, each tile swept through every output plane,
+    # so a source row segment is loaded about once
+    Py_ssize_t strip_width, nstrips, strip_padded, tile_height, ntiles, cache_slots
 
 
 cdef struct RowCache:
@@ -122,9 +125,10 @@ cdef inline int64_t row_hash(int64_t key, int64_t mask) noexcept nogil:
 
 
 cdef acc_t* cached_row(RowCache* cache, int64_t key, const char* src,
-                       const RowGeometry* g, const Py_ssize_t* xtable,
+                       const RowGeometry* g, Py_ssize_t start, Py_ssize_t stop,
                        acc_t cval) noexcept nogil:
-    """The padded buffer holding source row ``key``, loaded on a miss.
+    """The buffer holding padded positions [start, stop) of source row ``key``,
+    loaded on a miss.
 
     Slots are recycled first in, first out (the sweep order makes the oldest
     row the one least likely needed again), skipping the slots the current
@@ -136,7 +140,7 @@ cdef acc_t* cached_row(RowCache* cache, int64_t key, const char* src,
     cdef acc_t* buffers = <acc_t*>cache.buffers
     if slot >= 0 and cache.keys[slot] == key:
         cache.last_used[slot] = cache.generation
-        return buffers + slot * g.padded_width
+        return buffers + slot * g.strip_padded
     while cache.last_used[cache.hand] == cache.generation:
         cache.hand = (cache.hand + 1) % g.cache_slots
     slot = cache.hand
@@ -145,9 +149,8 @@ cdef acc_t* cached_row(RowCache* cache, int64_t key, const char* src,
     cache.last_used[slot] = cache.generation
     cache.table[h] = <int32_t>slot
     load_row(src, g.in_dtype, g.in_strides[3] // itemsize(g.in_dtype),
-             buffers + slot * g.padded_width, g.padded_width, g.pad_lo[2],
-             g.interior_lo, g.interior_hi, xtable, cval)
-    return buffers + slot * g.padded_width
+             buffers + slot * g.strip_padded, start, stop, &g.xrow, cval)
+    return buffers + slot * g.strip_padded
 
 
 cdef inline Py_ssize_t itemsize(int dtype) noexcept nogil:
@@ -165,19 +168,20 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
                          const acc_t* tap_weights, const Py_ssize_t* tap_row,
                          const Py_ssize_t* tap_offset, Py_ssize_t ntaps,
                          const Py_ssize_t* row_kz, const Py_ssize_t* row_ky,
-                         Py_ssize_t nrows, const Py_ssize_t* xtable, acc_t cval,
-                         int acc_dtype) noexcept nogil:
+                         Py_ssize_t nrows, acc_t cval, int acc_dtype) noexcept nogil:
     """Compute the output rows of work units [unit_begin, unit_end).
 
-    A unit is one output plane of one row tile of one batch item, numbered
-    (batch, tile, plane) so consecutive units share most source rows.
-    Returns 0, or -1 if the scratch memory could not be allocated.
+    A unit is one output plane of one row tile of one strip of one batch item,
+    numbered (batch, strip, tile, plane) so consecutive units share most
+    source rows.  Returns 0, or -1 if the scratch memory could not be allocated.
     """
-    cdef Py_ssize_t wp = max(g.padded_width, g.out_width)
+    cdef Py_ssize_t wp = max(g.strip_padded, g.strip_width)
     cdef Py_ssize_t nslots = g.cache_slots
     cdef Py_ssize_t table_size = 1
-    cdef Py_ssize_t u, r, k, t, b, tile, oz, oy, oy_end, iz, iy, mz, my, i
-    cdef Py_ssize_t units_per_batch = g.ntiles * g.out_depth
+    cdef Py_ssize_t u, r, k, t, b, strip, tile, oz, oy, oy_end, iz, iy, mz, my, i
+    cdef Py_ssize_t x0, width, start, stop
+    cdef Py_ssize_t units_per_strip = g.ntiles * g.out_depth
+    cdef Py_ssize_t units_per_batch = g.nstrips * units_per_strip
     cdef acc_t* const_row
     cdef acc_t* zero_row
     cdef acc_t* acc
@@ -220,8 +224,13 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
 
     for u in range(unit_begin, unit_end):
         b = u // units_per_batch
-        tile = (u % units_per_batch) // g.out_depth
+        strip = (u % units_per_batch) // units_per_strip
+        tile = (u % units_per_strip) // g.out_depth
         oz = u % g.out_depth
+        x0 = strip * g.strip_width
+        width = min(g.strip_width, g.out_width - x0)
+        start = x0 * g.stride[2]
+        stop = start + (width - 1) * g.stride[2] + g.kernel_extent
         oy_end = min((tile + 1) * g.tile_height, g.out_height)
         for oy in range(tile * g.tile_height, oy_end):
             cache.generation += 1
@@ -234,48 +243,56 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
                     row_ptr[k] = const_row
                 else:
                     row_ptr[k] = cached_row(
-                        &cache, (b * g.depth + mz) * g.height + my,
+                        &cache, ((b * g.depth + mz) * g.height + my) * g.nstrips + strip,
                         src + b * g.in_strides[0] + mz * g.in_strides[1] + my * g.in_strides[2],
-                        g, xtable, cval)
+                        g, start, stop, cval)
             for t in range(ntaps):
                 tap_ptr[t] = (row_ptr[tap_row[t]] if tap_row[t] >= 0 else zero_row) + tap_offset[t]
-            out_row = dst + b * g.out_strides[0] + oz * g.out_strides[1] + oy * g.out_strides[2]
+            out_row = (dst + b * g.out_strides[0] + oz * g.out_strides[1]
+                       + oy * g.out_strides[2] + x0 * g.out_strides[3])
             if direct:
-                accumulate_taps(<acc_t*>out_row, tap_ptr, tap_weights, ntaps,
-                                g.out_width, g.stride[2])
+                accumulate_taps(<acc_t*>out_row, tap_ptr, tap_weights, ntaps, width, g.stride[2])
             else:
-                accumulate_taps(acc, tap_ptr, tap_weights, ntaps, g.out_width, g.stride[2])
-                store_row(acc, out_row, g.out_dtype, out_step, g.out_width)
+                accumulate_taps(acc, tap_ptr, tap_weights, ntaps, width, g.stride[2])
+                store_row(acc, out_row, g.out_dtype, out_step, width)
     free(scratch)
     return 0
 
 
 cdef void plan_traversal(RowGeometry* g, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t nrows,
                          Py_ssize_t elem_size) noexcept:
-    """Choose the row-tile height and the cache size.
+    """Choose the strip width, the row-tile height and the cache size, so the
+    cached rows of one thread stay within about 256 KiB (in L2).
 
-    Images (one output plane) sweep row by row (a unit is one row) and need only
-    the rows of two consecutive output rows.  Volumes sweep a tile of rows through all planes:
-    the cache then holds the tile's rows of kd + 1 source planes, sized to stay
-    within about 256 KiB so it lives in L2.
+    Images (one output plane) sweep row by row (a unit is one row of a strip)
+    and need only the rows of two consecutive output rows.  Volumes sweep a
+    tile of rows through all planes: the cache then holds the tile's rows of
+    kd + 1 source planes.
     """
-    cdef Py_ssize_t rows_per_plane, budget_rows
+    cdef Py_ssize_t budget = (256 * 1024) // elem_size   # values
+    cdef Py_ssize_t rows_per_plane, width
     cdef Py_ssize_t new_planes = min(g.stride[0], kd)
+    cdef Py_ssize_t min_slots = 2 * nrows + 1
+    g.strip_width = g.out_width
+    if min_slots * g.padded_width > budget:
+        width = (budget // min_slots - g.kernel_extent) // g.stride[2] + 1
+        g.strip_width = min(g.out_width, max(width, 256))
+    g.nstrips = (g.out_width + g.strip_width - 1) // g.strip_width
+    g.strip_padded = (g.strip_width - 1) * g.stride[2] + g.kernel_extent
     if g.out_depth == 1:
         g.tile_height = 1
-        g.cache_slots = 2 * nrows + 1
+        g.cache_slots = min_slots
     else:
-        budget_rows = max(1, (256 * 1024) // (g.padded_width * elem_size))
         g.tile_height = 1
         while g.tile_height < g.out_height:
             rows_per_plane = min((2 * g.tile_height) * kh,
                                  (2 * g.tile_height - 1) * g.stride[1] + (kh - 1) * g.dilation[1] + 1)
-            if (kd + new_planes) * rows_per_plane > budget_rows:
+            if (kd + new_planes) * rows_per_plane * g.strip_padded > budget:
                 break
             g.tile_height *= 2
         rows_per_plane = min(g.tile_height * kh,
                              (g.tile_height - 1) * g.stride[1] + (kh - 1) * g.dilation[1] + 1)
-        g.cache_slots = max((kd + new_planes) * rows_per_plane, 2 * nrows) + 1
+        g.cache_slots = max((kd + new_planes) * rows_per_plane + 1, min_slots)
     g.ntiles = (g.out_height + g.tile_height - 1) // g.tile_height
 
 
@@ -311,14 +328,17 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const char* src, char* d
                 nrows += 1
     ntaps = (ntaps + TAPS_PER_PASS - 1) // TAPS_PER_PASS * TAPS_PER_PASS
 
-    g.padded_width = (g.out_width - 1) * g.stride[2] + g.dilation[2] * (kw - 1) + 1
-    g.interior_lo = min(g.pad_lo[2], g.padded_width)
-    g.interior_hi = max(min(g.pad_lo[2] + g.width, g.padded_width), g.interior_lo)
+    g.kernel_extent = g.dilation[2] * (kw - 1) + 1
+    g.padded_width = (g.out_width - 1) * g.stride[2] + g.kernel_extent
     cdef Py_ssize_t[::1] xtable = np.empty(g.padded_width, np.intp)
     fill_index_table(&xtable[0], g.padded_width, g.pad_lo[2], g.width, g.mode)
+    g.xrow.pad_lo = g.pad_lo[2]
+    g.xrow.interior_lo = min(g.pad_lo[2], g.padded_width)
+    g.xrow.interior_hi = max(min(g.pad_lo[2] + g.width, g.padded_width), g.xrow.interior_lo)
+    g.xrow.table = &xtable[0]
 
     plan_traversal(g, kd, kh, nrows, sizeof(acc_t))
-    cdef Py_ssize_t nunits = g.nbatch * g.ntiles * g.out_depth
+    cdef Py_ssize_t nunits = g.nbatch * g.nstrips * g.ntiles * g.out_depth
     nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)
     with nogil, parallel(num_threads=nthreads):
@@ -329,7 +349,7 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const char* src, char* d
         status[tid] = correlate_units(
             src, dst, g, nunits * tid // team, nunits * (tid + 1) // team,
             &tap_weights[0], &tap_row[0], &tap_offset[0], ntaps,
-            &row_kz[0], &row_ky[0], nrows, &xtable[0], cval, acc_dtype)
+            &row_kz[0], &row_ky[0], nrows, cval, acc_dtype)
     if np.min(np.asarray(status)) < 0:
         raise MemoryError("imgconv: could not allocate the per-thread row buffers")
     return 0

@@ -10,13 +10,12 @@ cdef enum:
 
 cdef void box_line_x(const char* src, int in_dtype, Py_ssize_t in_step, char* dst,
                      int out_dtype, Py_ssize_t out_step, Py_ssize_t n, Py_ssize_t size,
-                     Py_ssize_t pad_lo, const Py_ssize_t* table, double cval,
-                     double* padded, double* line) noexcept nogil:
+                     const PaddedRow* row, double cval, double* padded,
+                     double* line) noexcept nogil:
     """One line along the contiguous axis: pad it, then slide the window."""
-    cdef Py_ssize_t x, length = n + size - 1
+    cdef Py_ssize_t x
     cdef double total = 0, inv = 1.0 / size
-    load_row(src, in_dtype, in_step, padded, length, pad_lo, min(pad_lo, length),
-             min(pad_lo + n, length), table, cval)
+    load_row(src, in_dtype, in_step, padded, 0, n + size - 1, row, cval)
     for x in range(size):
         total += padded[x]
     line[0] = total * inv
@@ -61,11 +60,16 @@ cdef inline void load_source_row(const char* src, Py_ssize_t line_stride, int dt
                                  double cval, double* buf) noexcept nogil:
     """buf = row ``index`` of a line of rows (index -1: the constant cval)."""
     cdef Py_ssize_t x
+    cdef PaddedRow unpadded
     if index < 0:
         for x in range(width):
             buf[x] = cval
     else:
-        load_row(src + index * line_stride, dtype, step, buf, width, 0, 0, width, NULL, cval)
+        unpadded.pad_lo = 0
+        unpadded.interior_lo = 0
+        unpadded.interior_hi = width
+        unpadded.table = NULL
+        load_row(src + index * line_stride, dtype, step, buf, 0, width, &unpadded, cval)
 
 
 def box_pass(cnp.ndarray x, cnp.ndarray out, int axis, Py_ssize_t size, Py_ssize_t pad_lo,
@@ -91,6 +95,11 @@ def box_pass(cnp.ndarray x, cnp.ndarray out, int axis, Py_ssize_t size, Py_ssize
     n = shape[axis]
     cdef Py_ssize_t[::1] table = np.empty(n + size, np.intp)
     fill_index_table(&table[0], n + size - 1, pad_lo, n, mode)
+    cdef PaddedRow row
+    row.pad_lo = pad_lo
+    row.interior_lo = min(pad_lo, n + size - 1)
+    row.interior_hi = min(pad_lo + n, n + size - 1)
+    row.table = &table[0]
     # The lines along `axis`, numbered over the other outer axes.
     cdef Py_ssize_t other = 1 if axis != 1 else 2
     cdef Py_ssize_t nother = shape[other] if axis != 3 else shape[1] * shape[2]
@@ -118,7 +127,7 @@ def box_pass(cnp.ndarray x, cnp.ndarray out, int axis, Py_ssize_t size, Py_ssize
                                 + ((line % nother) // shape[2]) * out_strides[1]
                                 + (line % shape[2]) * out_strides[2])
                     box_line_x(line_src, in_dtype, in_strides[3] // in_item, line_dst, out_dtype,
-                               out_strides[3] // out_item, n, size, pad_lo, &table[0], cval,
+                               out_strides[3] // out_item, n, size, &row, cval,
                                scratch, scratch + buf_len)
                 else:
                     x0 = (unit % nblocks) * BOX_COLUMN_BLOCK

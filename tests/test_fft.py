@@ -155,17 +155,17 @@ def test_store_rounding_and_nan():
     res = np.array([0.5, 1.5, 2.5, -0.5, -1.5, np.nan, np.inf, -np.inf, 300.4, -7.0],
                    np.float32)
     out = np.empty(res.shape, np.uint8)
-    _fft.store(res, out)
+    v.store(res, out)
     assert out.tolist() == [0, 2, 2, 0, 0, 0, 255, 0, 255, 0]
     out = np.empty(res.shape, np.int16)
-    _fft.store(res, out)
+    v.store(res, out)
     assert out.tolist() == [0, 2, 2, 0, -2, 0, 32767, -32768, 300, -7]
     out = np.empty(res.shape, np.int32)
-    _fft.store(res * np.float32(1e7), out)
+    v.store(res * np.float32(1e7), out)
     assert out.tolist()[:6] == [5000000, 15000000, 25000000, -5000000, -15000000, 0]
     assert out.tolist()[6:8] == [2**31 - 1, -2**31]
     out = np.empty(res.shape, np.float64)
-    _fft.store(res, out)
+    v.store(res, out)
     np.testing.assert_array_equal(out, res.astype(np.float64))
 
 
@@ -296,3 +296,8 @@ def test_cost_model():
     # large kernels on large images go to the FFT, small ones stay direct
     assert _fft.fft_cost((4096, 4096), (41, 41)) < _fft.direct_cost((4096, 4096), 41 * 41)
     assert _fft.fft_cost((1024, 1024), (3, 3)) > _fft.direct_cost((1024, 1024), 9)
+    # the calibrated crossovers: about 25 taps a side in 2D, 9 in 3D
+    assert _fft.fft_cost((1024, 1024), (17, 17)) > _fft.direct_cost((1024, 1024), 17 * 17)
+    assert _fft.fft_cost((1024, 1024), (31, 31)) < _fft.direct_cost((1024, 1024), 31 * 31)
+    assert _fft.fft_cost((128,) * 3, (5,) * 3) > _fft.direct_cost((128,) * 3, 5 ** 3)
+    assert _fft.fft_cost((128,) * 3, (13,) * 3) < _fft.direct_cost((128,) * 3, 13 ** 3)
