@@ -141,12 +141,24 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
         return v.store(inp.x, out)
     current = inp.x
     shape = list(inp.spatial_shape)
+    # Intermediates alternate between `out` and one scratch array when `out`
+    # can hold them (same dtype and shape throughout), so a 3-pass filter
+    # touches one new array instead of two.
+    pingpong = (out.dtype == inp.compute and geom.out_shape == inp.spatial_shape
+                and not np.may_share_memory(out, inp.x))
+    scratch = None
     for i, a in enumerate(order):
         lo, _, s, d = geom.axis(a)
         shape[a] = geom.out_shape[a]
         kshape = [1] * inp.rank
         kshape[a] = len(factors[a])
-        target = out if i == len(order) - 1 else np.empty(inp.full_shape(shape), inp.compute)
+        remaining = len(order) - 1 - i
+        if remaining == 0 or (pingpong and remaining % 2 == 0):
+            target = out
+        elif pingpong and scratch is not None:
+            target = scratch
+        else:
+            target = scratch = np.empty(inp.full_shape(shape), inp.compute)
         _cpu.correlate(inp, current, np.ascontiguousarray(factors[a], inp.compute).reshape(kshape),
                        tuple(lo if j == a else 0 for j in range(inp.rank)),
                        tuple(s if j == a else 1 for j in range(inp.rank)),

@@ -21,15 +21,36 @@ def _as_3(values, fill, rank):
     return (fill,) * (3 - rank) + tuple(values)
 
 
+def _merged_planes(a):
+    """(B, 1, D, H*W) view of a (B, D, H, W) view, or None if it needs a copy."""
+    if a.strides[2] != a.shape[3] * a.strides[3]:
+        return None
+    return np.lib.stride_tricks.as_strided(
+        a, (a.shape[0], 1, a.shape[1], a.shape[2] * a.shape[3]),
+        (a.strides[0], 0, a.strides[1], a.strides[3]))
+
+
 def correlate(inp, x, weights, pad_lo, stride, dilation, cval, out, threads):
     """Direct correlation of ``x`` (``inp.x`` or an intermediate of the same
     layout) with compute-typed ``weights`` into ``out``."""
     rank = inp.rank
     x4, out4 = as_4d(x, inp), as_4d(out, inp)
+    weights3 = weights.reshape(_as_3(weights.shape, 1, rank))
+    stride3, dilation3 = _as_3(stride, 1, rank), _as_3(dilation, 1, rank)
+    pad3 = _as_3(pad_lo, 0, rank)
+    if (weights3.shape[1:] == (1, 1) and weights3.shape[0] > 1 and stride3[1:] == (1, 1)
+            and pad3[1:] == (0, 0)):
+        # A pass along depth only: each plane is one long row, so the kernel
+        # sweeps H*W-wide rows instead of many short ones.
+        merged_x, merged_out = _merged_planes(x4), _merged_planes(out4)
+        if merged_x is not None and merged_out is not None:
+            x4, out4 = merged_x, merged_out
+            weights3 = weights3.reshape(1, -1, 1)
+            stride3, dilation3, pad3 = ((1, stride3[0], 1), (1, dilation3[0], 1),
+                                        (0, pad3[0], 0))
     nthreads = resolve_threads(threads, work=out.size * max(1, np.count_nonzero(weights)))
-    kernels.correlate(x4, out4, weights.reshape(_as_3(weights.shape, 1, rank)),
-                      _as_3(stride, 1, rank), _as_3(dilation, 1, rank), _as_3(pad_lo, 0, rank),
-                      inp.code, cval, v.DTYPE_CODES[x.dtype], v.DTYPE_CODES[out.dtype], nthreads)
+    kernels.correlate(x4, out4, weights3, stride3, dilation3, pad3, inp.code, cval,
+                      v.DTYPE_CODES[x.dtype], v.DTYPE_CODES[out.dtype], nthreads)
     return out
 
 
