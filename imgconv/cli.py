@@ -24,39 +24,30 @@ class UserError(Exception):
 # --------------------------------------------------------------------------
 # Filters reachable from the command line
 # --------------------------------------------------------------------------
-def _gaussian_weights(sigma, truncate):
-    import numpy as np
-
-    radius = int(truncate * sigma + 0.5)
-    t = np.arange(-radius, radius + 1, dtype=np.float64)
-    w = np.exp(-0.5 * (t / sigma) ** 2)
-    return w / w.sum()
-
-
-def _along_axes(image, weights, channel_axis, options):
-    """Apply the 1D ``weights`` along every spatial axis in turn."""
+def _gaussian(image, channel_axis, options, sigma=1.0, truncate=4.0):
     import imgconv as ic
 
-    rank = image.ndim - (channel_axis is not None)
-    for axis in range(rank):
-        shape = [1] * rank
-        shape[axis] = len(weights)
-        image = ic.correlate(image, weights.reshape(shape), channel_axis=channel_axis, **options)
-    return image
-
-
-def _gaussian(image, channel_axis, options, sigma=1.0, truncate=4.0):
-    if sigma <= 0:
-        raise UserError(f"gaussian: sigma must be > 0, got {sigma}")
-    return _along_axes(image, _gaussian_weights(sigma, truncate), channel_axis, options)
+    return ic.gaussian(image, sigma, truncate=truncate, channel_axis=channel_axis, **options)
 
 
 def _box(image, channel_axis, options, size=3):
-    import numpy as np
+    import imgconv as ic
 
-    if size < 1:
-        raise UserError(f"box: size must be >= 1, got {size}")
-    return _along_axes(image, np.full(int(size), 1.0 / size), channel_axis, options)
+    return ic.box(image, size, channel_axis=channel_axis, **options)
+
+
+def _edges(name):
+    def run(image, channel_axis, options, axis=None):
+        import imgconv as ic
+
+        return getattr(ic, name)(image, axis, channel_axis=channel_axis, **options)
+    return run
+
+
+def _laplace(image, channel_axis, options):
+    import imgconv as ic
+
+    return ic.laplace(image, channel_axis=channel_axis, **options)
 
 
 def _kernel(image, channel_axis, options, kernel=None, stride=1, dilation=1):
@@ -68,12 +59,17 @@ def _kernel(image, channel_axis, options, kernel=None, stride=1, dilation=1):
                         dilation=dilation, **options)
 
 
+_AXIS = {"axis": (int, None, "array axis of the derivative (default: gradient magnitude)")}
 FILTERS = {
     # name: (function, {parameter: (type, default, help)}, one-line help)
     "gaussian": (_gaussian, {"sigma": (float, 1.0, "standard deviation in pixels"),
                              "truncate": (float, 4.0, "radius in sigmas")},
                  "Gaussian smoothing"),
     "box": (_box, {"size": (int, 3, "window size in pixels")}, "mean over a size^n box"),
+    "sobel": (_edges("sobel"), _AXIS, "Sobel derivative or gradient magnitude"),
+    "prewitt": (_edges("prewitt"), _AXIS, "Prewitt derivative or gradient magnitude"),
+    "scharr": (_edges("scharr"), _AXIS, "Scharr derivative or gradient magnitude"),
+    "laplace": (_laplace, {}, "discrete Laplacian"),
     "kernel": (_kernel, {}, "correlate with --kernel (honours --stride, --dilation)"),
 }
 
@@ -114,12 +110,14 @@ def parse_kernel(spec):
         try:
             slices = [[[float(v) for v in row.replace(" ", "").split(",") if v]
                        for row in s.split(";") if row.strip()] for s in spec.split("/")]
-            k = np.array(slices if len(slices) > 1 else slices[0], dtype=np.float64)
         except ValueError:
             raise UserError(f"--kernel {spec!r}: not a file, and not kernel text like "
                             "'1,2,1;2,4,2;1,2,1' (rows split by ';', 3D slices by '/')") from None
-        if k.dtype == object or k.size == 0:
-            raise UserError(f"--kernel {spec!r}: rows must all have the same length")
+        rows = [len(row) for rows in slices for row in rows]
+        if not rows or min(rows) == 0 or len(set(rows)) > 1 or len({len(s) for s in slices}) > 1:
+            raise UserError(f"--kernel {spec!r}: every row (and every slice) must have the same "
+                            "length")
+        k = np.array(slices if len(slices) > 1 else slices[0], dtype=np.float64)
         if k.ndim == 2 and k.shape[0] == 1:
             k = k[0]
     if k.dtype.kind not in "biuf" or not np.all(np.isfinite(k)):
@@ -165,7 +163,10 @@ def run_filter(args):
         raise UserError(f"{out_path}: refusing to overwrite the input")
     if os.path.exists(out_path) and not args.overwrite:
         raise UserError(f"{out_path}: already exists (use --overwrite to replace it)")
-    ic._io._extension(out_path)  # unknown output type: fail before the work
+    try:
+        ic._io._extension(out_path)  # unknown output type: fail before the work
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
     try:
         image = ic.read(inp)
