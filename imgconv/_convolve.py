@@ -129,16 +129,26 @@ def choose_method(method, inp, weights, geom):
 # --------------------------------------------------------------------------
 def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None):
     """Correlate with the outer product of ``factors`` (None skips an axis) as
-    one 1D pass per axis.  With mode 'zero' each pass pads with cval times the
-    sums of the earlier factors: that is what the previous passes made of the
-    constant border, so the result equals the n-D correlation.  With
-    ``scipy_cval`` every pass pads with cval itself, as scipy.ndimage's
-    sequential filters (gaussian_filter, sobel, ...) do; the pass ``order``
-    (axes) then matters and must be scipy's."""
+    one 1D pass per axis; the pass along the last axis runs fused with the
+    pass before it (one sweep, no intermediate array).
+
+    With mode 'zero' each pass pads with cval times the sums of the earlier
+    factors: that is what the previous passes made of the constant border,
+    so the result equals the n-D correlation.  With ``scipy_cval`` every pass
+    pads with cval itself, as scipy.ndimage's sequential filters (gaussian_filter,
+    sobel, ...) do; the pass ``order`` (axes) then matters and must be scipy's.
+    """
     cval = inp.cval
-    order = pass_order(factors, geom) if order is None else order
+    order = list(pass_order(factors, geom) if order is None else order)
     if not order:
         return v.store(inp.x, out)
+    last = inp.rank - 1
+    order_matters = scipy_cval and inp.mode == "zero" and cval != 0
+    if len(order) > 1 and last in order and not order_matters:
+        order.remove(last)
+        passes = [[a] for a in order[:-1]] + [[order[-1], last]]
+    else:
+        passes = [[a] for a in order]
     current = inp.x
     shape = list(inp.spatial_shape)
     # Intermediates alternate between `out` and one scratch array when `out`
@@ -147,24 +157,28 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
     pingpong = (out.dtype == inp.compute and geom.out_shape == inp.spatial_shape
                 and not np.may_share_memory(out, inp.x))
     scratch = None
-    for i, a in enumerate(order):
-        lo, _, s, d = geom.axis(a)
-        shape[a] = geom.out_shape[a]
-        kshape = [1] * inp.rank
-        kshape[a] = len(factors[a])
-        remaining = len(order) - 1 - i
+    for i, axes in enumerate(passes):
+        for a in axes:
+            shape[a] = geom.out_shape[a]
+        remaining = len(passes) - 1 - i
         if remaining == 0 or (pingpong and remaining % 2 == 0):
             target = out
         elif pingpong and scratch is not None:
             target = scratch
         else:
             target = scratch = np.empty(inp.full_shape(shape), inp.compute)
+        a = axes[0]
+        kshape = [1] * inp.rank
+        kshape[a] = len(factors[a])
+        xweights = np.ascontiguousarray(factors[last], inp.compute) if len(axes) > 1 else None
         _cpu.correlate(inp, current, np.ascontiguousarray(factors[a], inp.compute).reshape(kshape),
-                       tuple(lo if j == a else 0 for j in range(inp.rank)),
-                       tuple(s if j == a else 1 for j in range(inp.rank)),
-                       tuple(d if j == a else 1 for j in range(inp.rank)), cval, target, threads)
+                       tuple(geom.pad_lo[j] if j in axes else 0 for j in range(inp.rank)),
+                       tuple(geom.stride[j] if j in axes else 1 for j in range(inp.rank)),
+                       tuple(geom.dilation[j] if j in axes else 1 for j in range(inp.rank)),
+                       cval, target, threads, xweights=xweights)
         if not scipy_cval:
-            cval = cval * float(np.sum(factors[a], dtype=np.float64))
+            for j in axes:
+                cval = cval * float(np.sum(factors[j], dtype=np.float64))
         current = target
     return out
 

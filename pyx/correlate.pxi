@@ -171,12 +171,17 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
                          const acc_t* tap_weights, const Py_ssize_t* tap_row,
                          const Py_ssize_t* tap_offset, Py_ssize_t ntaps,
                          const Py_ssize_t* row_kz, const Py_ssize_t* row_ky,
-                         Py_ssize_t nrows, acc_t cval, int acc_dtype) noexcept nogil:
+                         Py_ssize_t nrows, const acc_t* xtap_weights,
+                         const Py_ssize_t* xtap_offset, Py_ssize_t nxtaps, acc_t cval,
+                         int acc_dtype) noexcept nogil:
     """Compute the output rows of work units [unit_begin, unit_end).
 
     A unit is one output plane of one row tile of one strip of one batch item,
     numbered (batch, strip, tile, plane) so consecutive units share most
-    source rows.  Returns 0, or -1 if the scratch memory could not be allocated.
+    source rows.  With ``nxtaps`` > 0 the filter is separable in x: the taps
+    (all at x offset 0) first combine whole padded rows into a staging row,
+    which the x taps then filter, so no intermediate image is written.
+    Returns 0, or -1 if the scratch memory could not be allocated.
     """
     cdef Py_ssize_t wp = max(g.strip_padded, g.strip_width)
     cdef Py_ssize_t nslots = g.cache_slots
@@ -188,8 +193,11 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
     cdef acc_t* const_row
     cdef acc_t* zero_row
     cdef acc_t* acc
+    cdef acc_t* staged
     cdef acc_t** row_ptr
     cdef acc_t** tap_ptr
+    cdef acc_t** xtap_ptr
+    cdef acc_t* row_out
     cdef RowCache cache
     cdef char* out_row
     cdef bint direct = g.out_dtype == acc_dtype and g.out_strides[3] == sizeof(acc_t)
@@ -199,8 +207,8 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
         return 0
     while table_size < 4 * nslots:
         table_size *= 2
-    scratch = <char*>malloc((nslots + 3) * wp * sizeof(acc_t)
-                            + (nrows + ntaps) * sizeof(acc_t*)
+    scratch = <char*>malloc((nslots + 4) * wp * sizeof(acc_t)
+                            + (nrows + ntaps + nxtaps) * sizeof(acc_t*)
                             + 2 * nslots * sizeof(int64_t) + table_size * sizeof(int32_t))
     if scratch == NULL:
         return -1
@@ -208,9 +216,11 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
     const_row = <acc_t*>scratch + nslots * wp
     zero_row = const_row + wp
     acc = zero_row + wp
-    row_ptr = <acc_t**>(acc + wp)
+    staged = acc + wp
+    row_ptr = <acc_t**>(staged + wp)
     tap_ptr = row_ptr + nrows
-    cache.keys = <int64_t*>(tap_ptr + ntaps)
+    xtap_ptr = tap_ptr + ntaps
+    cache.keys = <int64_t*>(xtap_ptr + nxtaps)
     cache.last_used = cache.keys + nslots
     cache.table = <int32_t*>(cache.last_used + nslots)
     cache.table_mask = table_size - 1
@@ -224,6 +234,8 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
         cache.last_used[i] = -1
     for i in range(table_size):
         cache.table[i] = -1
+    for t in range(nxtaps):
+        xtap_ptr[t] = (staged if xtap_weights[t] != 0 else zero_row) + xtap_offset[t]
 
     for u in range(unit_begin, unit_end):
         b = u // units_per_batch
@@ -253,10 +265,13 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
                 tap_ptr[t] = (row_ptr[tap_row[t]] if tap_row[t] >= 0 else zero_row) + tap_offset[t]
             out_row = (dst + b * g.out_strides[0] + oz * g.out_strides[1]
                        + oy * g.out_strides[2] + x0 * g.out_strides[3])
-            if direct:
-                accumulate_taps(<acc_t*>out_row, tap_ptr, tap_weights, ntaps, width, g.stride[2])
+            row_out = <acc_t*>out_row if direct else acc
+            if nxtaps:
+                accumulate_taps(staged, tap_ptr, tap_weights, ntaps, stop - start, 1)
+                accumulate_taps(row_out, xtap_ptr, xtap_weights, nxtaps, width, g.stride[2])
             else:
-                accumulate_taps(acc, tap_ptr, tap_weights, ntaps, width, g.stride[2])
+                accumulate_taps(row_out, tap_ptr, tap_weights, ntaps, width, g.stride[2])
+            if not direct:
                 store_row(acc, out_row, g.out_dtype, out_step, width)
     free(scratch)
     return 0
@@ -302,9 +317,14 @@ cdef void plan_traversal(RowGeometry* g, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_
     g.ntiles = (g.out_height + g.tile_height - 1) // g.tile_height
 
 
-cdef int _correlate_run(const acc_t[:, :, ::1] weights, const char* src, char* dst,
-                        RowGeometry* g, acc_t cval, int nthreads) except -1:
+cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweights,
+                        const char* src, char* dst, RowGeometry* g, acc_t cval,
+                        int nthreads) except -1:
+    """Taps and traversal plan, then the parallel sweep.  ``xweights`` (may
+    be empty) is a 1D kernel along x applied after ``weights``, which then
+    has a single column."""
     cdef Py_ssize_t kd = weights.shape[0], kh = weights.shape[1], kw = weights.shape[2]
+    cdef Py_ssize_t nx = xweights.shape[0], nxtaps = 0
     cdef Py_ssize_t kz, ky, kx, nrows = 0, ntaps = 0, npadded, t, tid, team
     cdef int acc_dtype = DT_FLOAT32 if acc_t is float else DT_FLOAT64
     cdef bint row_has_taps
@@ -333,6 +353,16 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const char* src, char* d
                 row_ky[nrows] = ky
                 nrows += 1
     ntaps = (ntaps + TAPS_PER_PASS - 1) // TAPS_PER_PASS * TAPS_PER_PASS
+    cdef acc_t[::1] xtap_weights = np.zeros(nx + TAPS_PER_PASS, dtype)
+    cdef Py_ssize_t[::1] xtap_offset = np.zeros(nx + TAPS_PER_PASS, np.intp)
+    for kx in range(nx):
+        if xweights[kx] != 0:
+            xtap_weights[nxtaps] = xweights[kx]
+            xtap_offset[nxtaps] = kx * g.dilation[2]
+            nxtaps += 1
+    if nx:
+        nxtaps = max(TAPS_PER_PASS, (nxtaps + TAPS_PER_PASS - 1) // TAPS_PER_PASS * TAPS_PER_PASS)
+        kw = nx
 
     g.kernel_extent = g.dilation[2] * (kw - 1) + 1
     g.padded_width = (g.out_width - 1) * g.stride[2] + g.kernel_extent
@@ -355,15 +385,19 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const char* src, char* d
         status[tid] = correlate_units(
             src, dst, g, nunits * tid // team, nunits * (tid + 1) // team,
             &tap_weights[0], &tap_row[0], &tap_offset[0], ntaps,
-            &row_kz[0], &row_ky[0], nrows, cval, acc_dtype)
+            &row_kz[0], &row_ky[0], nrows, &xtap_weights[0], &xtap_offset[0], nxtaps,
+            cval, acc_dtype)
     if np.min(np.asarray(status)) < 0:
         raise MemoryError("imgconv: could not allocate the per-thread row buffers")
     return 0
 
 
-def correlate(cnp.ndarray x, cnp.ndarray out, cnp.ndarray weights, stride, dilation,
-              pad_lo, int mode, double cval, int in_dtype, int out_dtype, int nthreads):
-    """Correlate ``x`` (B, D, H, W) with ``weights`` (KD, KH, KW) into ``out``.
+def correlate(cnp.ndarray x, cnp.ndarray out, cnp.ndarray weights, cnp.ndarray xweights,
+              stride, dilation, pad_lo, int mode, double cval, int in_dtype, int out_dtype,
+              int nthreads):
+    """Correlate ``x`` (B, D, H, W) with ``weights`` (KD, KH, KW) into ``out``;
+    with a non-empty 1D ``xweights`` (and KW == 1), with the outer product
+    of the two.
 
     Private: ``imgconv._validate`` has already checked and normalised every
     argument (dtype codes, native byte order, element-aligned strides, output
@@ -391,6 +425,6 @@ def correlate(cnp.ndarray x, cnp.ndarray out, cnp.ndarray weights, stride, dilat
     cdef const char* src = <const char*>cnp.PyArray_DATA(x)
     cdef char* dst = <char*>cnp.PyArray_DATA(out)
     if weights.dtype == np.float32:
-        _correlate_run[float](weights, src, dst, &g, <float>cval, nthreads)
+        _correlate_run[float](weights, xweights, src, dst, &g, <float>cval, nthreads)
     else:
-        _correlate_run[double](weights, src, dst, &g, cval, nthreads)
+        _correlate_run[double](weights, xweights, src, dst, &g, cval, nthreads)
