@@ -5,9 +5,9 @@ the ``IMGCONV_NUM_THREADS`` environment variable > all cores available to
 this process.  Builds without OpenMP always run on one thread.
 """
 import os
-import operator
 
 from . import _openmp
+from ._validate import as_int
 
 __all__ = ["set_num_threads", "get_num_threads", "resolve_threads", "openmp_enabled"]
 
@@ -28,12 +28,7 @@ def _available_cores():
 
 
 def _as_thread_count(value, name):
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a positive integer or None, got {value!r}")
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a positive integer or None, got {value!r}") from None
+    n = as_int(value, name, "a positive integer or None")
     if n < 1:
         raise ValueError(f"{name} must be >= 1, got {n}")
     return n

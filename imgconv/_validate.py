@@ -116,16 +116,21 @@ def output_dtype(dtype, compute, name="dtype"):
 # --------------------------------------------------------------------------
 # Axes and per-axis parameters
 # --------------------------------------------------------------------------
+def as_int(value, name, expected="an int"):
+    """``value`` as a Python int (bool rejected), else a TypeError naming ``name``."""
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(f"{name} must be {expected}, got {value!r}")
+
+
 def spatial_axes(ndim, channel_axis, name="x"):
     """The spatial axes of an ``ndim``-dimensional input and the normalised
     channel axis (None or a non-negative int)."""
     if channel_axis is not None:
-        if isinstance(channel_axis, bool):
-            raise TypeError(f"channel_axis must be an int or None, got {channel_axis!r}")
-        try:
-            channel_axis = operator.index(channel_axis)
-        except TypeError:
-            raise TypeError(f"channel_axis must be an int or None, got {channel_axis!r}") from None
+        channel_axis = as_int(channel_axis, "channel_axis", "an int or None")
         if not -ndim <= channel_axis < ndim:
             raise ValueError(f"channel_axis={channel_axis} is out of range for {name} "
                              f"with {ndim} dimensions")
@@ -351,12 +356,7 @@ def output_array(inp, spatial_shape, dtype, out):
 def spatial_axis(axis, inp, name="axis"):
     """An array axis of ``inp.x`` (negative allowed), which must be spatial;
     returned as the index among the spatial axes."""
-    if isinstance(axis, bool):
-        raise TypeError(f"{name} must be an int, got {axis!r}")
-    try:
-        axis = operator.index(axis)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, got {axis!r}") from None
+    axis = as_int(axis, name)
     ndim = inp.x.ndim
     if not -ndim <= axis < ndim:
         raise ValueError(f"{name}={axis} is out of range for an input with {ndim} dimensions")

@@ -104,3 +104,30 @@ def ref_convolve_kernel(w, origin=0):
     origin = _tuple(origin, w.ndim)
     flipped = w[(slice(None, None, -1),) * w.ndim]
     return flipped, tuple(-o - (1 - k % 2) for o, k in zip(origin, w.shape))
+
+
+def layouts(x):
+    """Views of x's values with other strides, byte order, alignment, writeability."""
+    yield "fortran", np.asfortranarray(x)
+    big = np.zeros(tuple(2 * n + 1 for n in x.shape), x.dtype)
+    sl = tuple(slice(1, None, 2) for _ in x.shape)
+    big[sl] = x
+    yield "strided", big[sl]
+    rev = x[(slice(None, None, -1),) * x.ndim].copy()
+    yield "negative", rev[(slice(None, None, -1),) * x.ndim]
+    if x.dtype.itemsize > 1:
+        yield "bigendian", x.astype(x.dtype.newbyteorder(">"))
+    yield "transposed", np.ascontiguousarray(x.T).T
+    yield "readonly", readonly(x.copy())
+    # misaligned: a float view starting one byte into a buffer
+    if x.dtype.itemsize > 1:
+        buf = np.zeros(x.nbytes + 1, np.uint8)
+        mis = buf[1:].view(x.dtype).reshape(x.shape)
+        mis[...] = x
+        yield "misaligned", mis
+
+
+def readonly(a):
+    """``a``, made read-only."""
+    a.flags.writeable = False
+    return a

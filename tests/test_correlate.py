@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import imgconv as ic
 from imgconv._validate import SCIPY_MODE
-from reference import (CANONICAL, full_pads, pad_array, ref_convolve_kernel, ref_correlate,
+from reference import (layouts, CANONICAL, full_pads, pad_array, ref_convolve_kernel, ref_correlate,
                        same_pads)
 
 ndi = pytest.importorskip("scipy.ndimage")
@@ -704,31 +704,6 @@ def test_out_with_matching_dtype_argument():
 # ---------------------------------------------------------------------------
 # input layouts: strides, byte order, Fortran order; input never modified
 # ---------------------------------------------------------------------------
-def _layouts(x):
-    yield "fortran", np.asfortranarray(x)
-    big = np.zeros(tuple(2 * n + 1 for n in x.shape), x.dtype)
-    sl = tuple(slice(1, None, 2) for _ in x.shape)
-    big[sl] = x
-    yield "strided", big[sl]
-    rev = x[(slice(None, None, -1),) * x.ndim].copy()
-    yield "negative", rev[(slice(None, None, -1),) * x.ndim]
-    if x.dtype.itemsize > 1:
-        yield "bigendian", x.astype(x.dtype.newbyteorder(">"))
-    yield "transposed", np.ascontiguousarray(x.T).T
-    yield "readonly", _readonly(x.copy())
-    # misaligned: a float view starting one byte into a buffer
-    if x.dtype.itemsize > 1:
-        buf = np.zeros(x.nbytes + 1, np.uint8)
-        mis = buf[1:].view(x.dtype).reshape(x.shape)
-        mis[...] = x
-        yield "misaligned", mis
-
-
-def _readonly(a):
-    a.flags.writeable = False
-    return a
-
-
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "float32", "float64",
                                    "bool", "int8", "float16", "int64"])
 @pytest.mark.parametrize("rank", [1, 2, 3])
@@ -738,7 +713,7 @@ def test_layouts_give_same_result(dtype, rank):
     w = rng.standard_normal((3, 2, 3)[:rank])
     want = ic.correlate(x, w, mode="symmetric", stride=2, padding=1)
     want_same = ic.convolve(x, w, mode="wrap")
-    for name, xv in _layouts(x):
+    for name, xv in layouts(x):
         np.testing.assert_array_equal(xv, x)
         before = xv.copy()
         got = ic.correlate(xv, w, mode="symmetric", stride=2, padding=1)

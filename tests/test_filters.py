@@ -36,7 +36,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import imgconv as ic  # noqa: E402
 from imgconv._validate import SCIPY_MODE  # noqa: E402
-from reference import (CANONICAL, full_pads, ref_convolve_kernel, ref_correlate,  # noqa: E402
+from reference import (CANONICAL, layouts, full_pads, ref_convolve_kernel, ref_correlate,  # noqa: E402
                        same_pads)
 
 CANONICAL_MODES = ["zero", "replicate", "reflect", "symmetric", "wrap"]
@@ -106,23 +106,6 @@ def per_channel(func, x, channel_axis):
     """func applied to each channel of x, restacked along the channel axis."""
     parts = [func(np.take(x, i, axis=channel_axis)) for i in range(x.shape[channel_axis])]
     return np.stack(parts, axis=channel_axis % x.ndim)
-
-
-def layouts(x):
-    """Views of x's values with other strides / byte order / writeability."""
-    yield "fortran", np.asfortranarray(x)
-    big = np.zeros(tuple(2 * n + 1 for n in x.shape), x.dtype)
-    sl = tuple(slice(1, None, 2) for _ in x.shape)
-    big[sl] = x
-    yield "strided", big[sl]
-    rev = x[(slice(None, None, -1),) * x.ndim].copy()
-    yield "negative", rev[(slice(None, None, -1),) * x.ndim]
-    if x.dtype.itemsize > 1:
-        yield "bigendian", x.astype(x.dtype.newbyteorder(">"))
-    yield "transposed", np.ascontiguousarray(x.T).T
-    ro = x.copy()
-    ro.flags.writeable = False
-    yield "readonly", ro
 
 
 # --- reference filters (float64, spatial axes only) -------------------------
