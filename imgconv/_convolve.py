@@ -114,7 +114,7 @@ def choose_method(method, inp, weights, geom):
         return "separable", factors
     from . import _fft
 
-    channels = 1 if inp.channel_axis is None else inp.x.shape[inp.channel_axis]
+    channels = inp.channels
     costs = {"direct": channels * direct_cost(geom.out_shape, weights)}
     if factors is not None and inp.rank > 1:
         costs["separable"] = channels * separable_cost(inp, factors, geom)
@@ -199,9 +199,9 @@ def run(inp, weights, geom, method, out, threads):
 
 
 def _correlate(x, kernel, *, flip, mode, cval, padding, stride, dilation, origin,
-               channel_axis, dtype, out, method, backend, threads):
+               channel_axis, axes, dtype, out, method, backend, threads):
     select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis)
+    inp = v.filter_input(x, mode, cval, channel_axis, axes)
     weights = v.as_kernel(kernel, inp.rank, inp.compute)
     origin = v.check_origin(origin, weights.shape)
     if flip:
@@ -241,6 +241,11 @@ _PARAMS_DOC = """
         as scipy.ndimage.
     channel_axis : int or None
         Axis of ``x`` holding channels, filtered independently with the same kernel.
+    axes : int or sequence of int, optional
+        The axes to filter (as scipy.ndimage), in the order the kernel's
+        dimensions and per-axis arguments refer to; every other axis is
+        filtered independently, e.g. ``axes=(1, 2)`` filters a stack of
+        images slice by slice.  Default: all axes but ``channel_axis``.
     dtype : dtype, optional
         Output dtype; default float32 for float32 and integer inputs up to 16 bits,
         float64 otherwise.  Integer outputs are rounded to nearest and saturated.
@@ -268,21 +273,21 @@ _PARAMS_DOC = """
 
 
 def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
-              origin=0, channel_axis=None, dtype=None, out=None, method="auto",
+              origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",
               backend="auto", threads=None):
     return _correlate(x, kernel, flip=False, mode=mode, cval=cval, padding=padding,
                       stride=stride, dilation=dilation, origin=origin,
-                      channel_axis=channel_axis, dtype=dtype, out=out, method=method,
-                      backend=backend, threads=threads)
+                      channel_axis=channel_axis, axes=axes, dtype=dtype, out=out,
+                      method=method, backend=backend, threads=threads)
 
 
 def convolve(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
-             origin=0, channel_axis=None, dtype=None, out=None, method="auto",
+             origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",
              backend="auto", threads=None):
     return _correlate(x, kernel, flip=True, mode=mode, cval=cval, padding=padding,
                       stride=stride, dilation=dilation, origin=origin,
-                      channel_axis=channel_axis, dtype=dtype, out=out, method=method,
-                      backend=backend, threads=threads)
+                      channel_axis=channel_axis, axes=axes, dtype=dtype, out=out,
+                      method=method, backend=backend, threads=threads)
 
 
 correlate.__doc__ = """Correlate ``x`` with ``kernel`` (no flip), in 1D, 2D or 3D.

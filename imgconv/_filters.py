@@ -58,7 +58,11 @@ def _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads, sc
     return run_separable(inp, factors, geom, out, threads)
 
 
-def _common_doc(extra=""):
+def _common_doc(extra="", axes=True):
+    axes_doc = """
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        follow this order, and every other axis is filtered independently.""" if axes else ""
     return """
     mode : str
         Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
@@ -66,7 +70,7 @@ def _common_doc(extra=""):
     cval : float
         Value outside the image for mode 'zero'.""" + extra + """
     channel_axis : int or None
-        Axis holding channels, filtered independently.
+        Axis holding channels, filtered independently.""" + axes_doc + """
     dtype : dtype, optional
         Output dtype (default float32 for float32 and integer inputs up to 16
         bits, else float64); integers are rounded and saturated.
@@ -90,7 +94,7 @@ def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chan
     axis : int
         Array axis to filter along.
     origin : int
-        Shift of the centre tap.""" + _common_doc() + """
+        Shift of the centre tap.""" + _common_doc(axes=False) + """
     Examples
     --------
     >>> import numpy as np, imgconv as ic
@@ -130,7 +134,7 @@ def convolve1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chann
 
 
 def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilation=1,
-              channel_axis=None, dtype=None, out=None, backend="auto", threads=None):
+              channel_axis=None, axes=None, dtype=None, out=None, backend="auto", threads=None):
     """Separable filter: one 1D kernel per spatial axis, applied in turn.
 
     Equals :func:`imgconv.correlate` with the outer product of the kernels
@@ -154,7 +158,7 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
            [0.0625, 0.125 , 0.0625]], dtype=float32)
     """
     select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis)
+    inp = v.filter_input(x, mode, cval, channel_axis, axes)
     if isinstance(kernels, np.ndarray) and kernels.ndim != 1 or isinstance(kernels, (str, bytes)):
         raise TypeError("kernels must be a sequence with one 1D kernel (or None) per spatial axis")
     try:
@@ -188,7 +192,7 @@ def gaussian_kernel1d(sigma, order, radius):
 
 
 def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", cval=0.0,
-             channel_axis=None, dtype=None, out=None, backend="auto", threads=None):
+             channel_axis=None, axes=None, dtype=None, out=None, backend="auto", threads=None):
     """Gaussian filter (= ``scipy.ndimage.gaussian_filter``), optionally a derivative.
 
     Parameters
@@ -216,7 +220,7 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
     (8, 16, 16)
     """
     select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis)
+    inp = v.filter_input(x, mode, cval, channel_axis, axes)
     sigmas = v.per_axis_float(sigma, inp.rank, "sigma", minimum=0.0)
     orders = v.per_axis(order, inp.rank, "order", minimum=0)
     truncate = v.per_axis_float(truncate, 1, "truncate", minimum=0.0)[0]
@@ -235,8 +239,8 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
                         scipy_order=range(inp.rank))
 
 
-def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, dtype=None, out=None,
-        backend="auto", threads=None):
+def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=None, dtype=None,
+        out=None, backend="auto", threads=None):
     """Mean over a box of ``size`` samples per axis (= ``scipy.ndimage.uniform_filter``).
 
     Running sums along each axis: the cost per sample does not depend on the
@@ -257,7 +261,7 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, dtype
     array([0.33333333, 1.        , 2.        , 3.        , 4.        , 4.66666667])
     """
     select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis)
+    inp = v.filter_input(x, mode, cval, channel_axis, axes)
     sizes = v.per_axis(size, inp.rank, "size", minimum=1)
     origin = v.check_origin(origin, sizes)
     geom = Geometry(inp, sizes, "same", 1, 1, origin)
@@ -284,9 +288,9 @@ def _derivative_factors(inp, axis, operator):
     return [deriv if a == axis else smooth for a in range(inp.rank)]
 
 
-def _gradient(x, axis, operator, mode, cval, channel_axis, dtype, out, backend, threads):
+def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, backend, threads):
     select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis)
+    inp = v.filter_input(x, mode, cval, channel_axis, axes)
     if axis is not None:
         a = v.spatial_axis(axis, inp)
         return _run_factors(inp, _derivative_factors(inp, a, operator), 0, 1, 1, dtype, out,
@@ -328,19 +332,22 @@ def _operator_doc(name, smooth, example):
     """
 
 
-def sobel(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, dtype=None, out=None,
-          backend="auto", threads=None):
-    return _gradient(x, axis, "sobel", mode, cval, channel_axis, dtype, out, backend, threads)
+def sobel(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
+          out=None, backend="auto", threads=None):
+    return _gradient(x, axis, "sobel", mode, cval, channel_axis, axes, dtype, out, backend,
+                     threads)
 
 
-def prewitt(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, dtype=None, out=None,
-            backend="auto", threads=None):
-    return _gradient(x, axis, "prewitt", mode, cval, channel_axis, dtype, out, backend, threads)
+def prewitt(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
+            out=None, backend="auto", threads=None):
+    return _gradient(x, axis, "prewitt", mode, cval, channel_axis, axes, dtype, out, backend,
+                     threads)
 
 
-def scharr(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, dtype=None, out=None,
-           backend="auto", threads=None):
-    return _gradient(x, axis, "scharr", mode, cval, channel_axis, dtype, out, backend, threads)
+def scharr(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
+           out=None, backend="auto", threads=None):
+    return _gradient(x, axis, "scharr", mode, cval, channel_axis, axes, dtype, out, backend,
+                     threads)
 
 
 sobel.__doc__ = _operator_doc("sobel", "[1, 2, 1]",
@@ -352,7 +359,7 @@ scharr.__doc__ = _operator_doc("scharr", "[3, 10, 3]",
 
 
 def gradient_magnitude(x, operator="sobel", *, mode="reflect", cval=0.0, channel_axis=None,
-                       dtype=None, out=None, backend="auto", threads=None):
+                       axes=None, dtype=None, out=None, backend="auto", threads=None):
     """Gradient magnitude ``sqrt(sum_a d_a(x)**2)`` with a derivative operator.
 
     Parameters
@@ -370,10 +377,11 @@ def gradient_magnitude(x, operator="sobel", *, mode="reflect", cval=0.0, channel
     """
     if operator not in OPERATORS:
         raise ValueError(f"operator must be one of {tuple(OPERATORS)}, got {operator!r}")
-    return _gradient(x, None, operator, mode, cval, channel_axis, dtype, out, backend, threads)
+    return _gradient(x, None, operator, mode, cval, channel_axis, axes, dtype, out, backend,
+                     threads)
 
 
-def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, dtype=None, out=None,
+def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None, out=None,
             backend="auto", threads=None):
     """Discrete Laplacian: sum over spatial axes of ``[1, -2, 1]`` (= ``scipy.ndimage.laplace``).
 
@@ -390,7 +398,7 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, dtype=None, out=N
     array([ 1.,  2.,  2.,  2., -7.])
     """
     select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis)
+    inp = v.filter_input(x, mode, cval, channel_axis, axes)
     stencil = np.zeros((3,) * inp.rank, inp.compute)
     centre = (1,) * inp.rank
     stencil[centre] = -2.0 * inp.rank

@@ -126,20 +126,38 @@ def as_int(value, name, expected="an int"):
     raise TypeError(f"{name} must be {expected}, got {value!r}")
 
 
-def spatial_axes(ndim, channel_axis, name="x"):
-    """The spatial axes of an ``ndim``-dimensional input and the normalised
-    channel axis (None or a non-negative int)."""
+def spatial_axes(ndim, channel_axis, axes=None, name="x"):
+    """The filtered axes of an ``ndim``-dimensional input (``axes`` in the
+    caller's order, default: every axis but the channel axis) and the
+    normalised channel axis (None or a non-negative int)."""
     if channel_axis is not None:
         channel_axis = as_int(channel_axis, "channel_axis", "an int or None")
         if not -ndim <= channel_axis < ndim:
             raise ValueError(f"channel_axis={channel_axis} is out of range for {name} "
                              f"with {ndim} dimensions")
         channel_axis %= ndim
-    axes = tuple(a for a in range(ndim) if a != channel_axis)
+    if axes is None:
+        axes = tuple(a for a in range(ndim) if a != channel_axis)
+        if not 1 <= len(axes) <= 3:
+            hint = " (pass channel_axis or axes)" if len(axes) > 3 else ""
+            raise ValueError(f"{name} has {len(axes)} spatial dimensions; imgconv filters "
+                             f"1D, 2D and 3D data{hint}")
+        return axes, channel_axis
+    if isinstance(axes, (numbers.Integral, np.integer)) and not isinstance(axes, bool):
+        axes = (axes,)
+    try:
+        axes = tuple(as_int(a, "axes", "a sequence of ints") for a in axes)
+    except TypeError:
+        raise TypeError(f"axes must be an int or a sequence of ints, got {axes!r}") from None
+    if any(not -ndim <= a < ndim for a in axes):
+        raise ValueError(f"axes={axes} is out of range for {name} with {ndim} dimensions")
+    axes = tuple(a % ndim for a in axes)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"axes={axes} repeats an axis")
+    if channel_axis in axes:
+        raise ValueError(f"axes={axes} includes the channel axis {channel_axis}")
     if not 1 <= len(axes) <= 3:
-        hint = " (is one axis channels? pass channel_axis)" if len(axes) == 4 else ""
-        raise ValueError(f"{name} has {len(axes)} spatial dimensions; imgconv filters "
-                         f"1D, 2D and 3D data{hint}")
+        raise ValueError(f"axes must name 1 to 3 axes, got {axes}")
     return axes, channel_axis
 
 
@@ -314,7 +332,8 @@ class FilterInput(NamedTuple):
     """An input array and the arguments every filter shares, normalised."""
 
     x: np.ndarray            # supported dtype, native byte order, element strides
-    axes: tuple              # spatial axes of x
+    axes: tuple              # filtered axes of x, in the order kernels and
+                             # per-axis arguments refer to them
     channel_axis: object     # None or a non-negative int
     compute: np.dtype        # float32 or float64
     mode: str                # canonical mode name
@@ -329,17 +348,27 @@ class FilterInput(NamedTuple):
     def spatial_shape(self):
         return tuple(self.x.shape[a] for a in self.axes)
 
+    @property
+    def batch_axes(self):
+        """The axes filtered independently: channels and unfiltered axes."""
+        return tuple(a for a in range(self.x.ndim) if a not in self.axes)
+
+    @property
+    def channels(self):
+        """How many independent signals the filtered axes hold."""
+        return int(np.prod([self.x.shape[a] for a in self.batch_axes]))
+
     def full_shape(self, spatial_shape):
-        """Array shape for ``spatial_shape`` with this input's channel axis."""
-        shape = list(spatial_shape)
-        if self.channel_axis is not None:
-            shape.insert(self.channel_axis, self.x.shape[self.channel_axis])
+        """Array shape with the filtered axes resized to ``spatial_shape``."""
+        shape = list(self.x.shape)
+        for a, n in zip(self.axes, spatial_shape):
+            shape[a] = n
         return tuple(shape)
 
 
-def filter_input(x, mode="reflect", cval=0.0, channel_axis=None):
+def filter_input(x, mode="reflect", cval=0.0, channel_axis=None, axes=None):
     x = as_input_array(x)
-    axes, channel_axis = spatial_axes(x.ndim, channel_axis)
+    axes, channel_axis = spatial_axes(x.ndim, channel_axis, axes)
     mode = canonical_mode(mode)
     return FilterInput(x, axes, channel_axis, compute_dtype(x.dtype), mode, MODE_CODES[mode],
                        check_cval(cval))
@@ -363,6 +392,8 @@ def spatial_axis(axis, inp, name="axis"):
     axis %= ndim
     if axis == inp.channel_axis:
         raise ValueError(f"{name}={axis} is the channel axis; filters run along spatial axes")
+    if axis not in inp.axes:
+        raise ValueError(f"{name}={axis} is not one of the filtered axes {inp.axes}")
     return inp.axes.index(axis)
 
 
