@@ -27,6 +27,7 @@ Differences from the direct method, by nature of the FFT:
   method, and integer outputs whose exact value is ``m + 0.5`` may round to
   either neighbour.
 """
+import itertools
 import math
 
 import numpy as np
@@ -174,6 +175,105 @@ def _kernel_spectrum(fft, wd, fft_shape, kwargs):
 
 
 # --------------------------------------------------------------------------
+# Overlap-save tiling
+# --------------------------------------------------------------------------
+#: Transform lengths tried for overlap-save tiles, per number of spatial axes:
+#: 5-smooth and not powers of two (pocketfft runs those slower at these sizes).
+TILE_LENGTHS = {1: (4320, 8640, 17280, 34560), 2: (540, 720, 864, 1080, 1440, 2160),
+                3: (120, 144, 180, 240)}
+
+#: An axis is cut into tiles only when its padded length is more than this
+#: many times the tile transform length.
+TILE_MIN_RATIO = 1.5
+
+#: Tiles are transformed in chunks of about this many bytes (real samples).
+CHUNK_BYTES = 16 << 20
+
+
+def _axis_tiles(n_out, stride, extent, length):
+    """``(length, q, count)``: ``count`` tiles of ``q`` outputs along one axis,
+    each read from ``(q - 1) * stride + extent <= length`` padded samples, as
+    few and as even as possible; None when the kernel does not fit."""
+    most = (length - extent) // stride + 1
+    if most < 1:
+        return None
+    count = -(-n_out // most)
+    return length, -(-n_out // count), count
+
+
+def _tile_plan(out_spatial, stride, extent, fast_len):
+    """Per spatial axis ``(N, q, count)``: the transform length and ``count``
+    tiles of ``q`` outputs (``count == 1``: the axis is transformed whole).
+
+    Tiles are tried on the axes much longer than a tile, with the lengths of
+    ``TILE_LENGTHS``, and the plan with the least ``samples * log2(transform
+    size)`` wins (the waste of the overlaps and of a partial last tile
+    included); ties go to the whole transform."""
+    rank = len(extent)
+    choices = []
+    for n_out, s, k in zip(out_spatial, stride, extent):
+        padded = (n_out - 1) * s + k
+        axis = [(fast_len(padded), n_out, 1)]
+        for length in TILE_LENGTHS.get(rank, ()):
+            if padded > TILE_MIN_RATIO * length:
+                tiles = _axis_tiles(n_out, s, k, length)
+                if tiles is not None:
+                    axis.append(tiles)
+        choices.append(axis)
+
+    def cost(plan):
+        samples = math.prod(length * count for length, _, count in plan)
+        size = math.prod(length for length, _, _ in plan)
+        return samples * max(math.log2(size), 1.0)
+
+    return min(itertools.product(*choices), key=cost)
+
+
+def _split_axes(a, nb, counts):
+    """View of ``a`` with each axis after the first ``nb`` split into
+    ``(tiles, q)`` for ``(tiles, q)`` in ``counts`` (always possible as a view)."""
+    shape, strides = a.shape[:nb], a.strides[:nb]
+    for (tiles, q), stride in zip(counts, a.strides[nb:]):
+        shape += (tiles, q)
+        strides += (stride * q, stride)
+    return np.lib.stride_tricks.as_strided(a, shape, strides)
+
+
+def _store_tiles(y, outm, nb, plan, stride, add):
+    """Write the outputs held by the tiles ``y`` (batch axes, tile grid axes,
+    then the transform axes) into ``outm``, plus ``add`` when not None.
+
+    Tile ``j`` holds outputs ``j*q ... j*q + q - 1`` at positions ``0, s, 2s,
+    ...``; per axis the full tiles form one block and a partial last tile a
+    second one, each stored at once through a split view of ``outm``."""
+    rank = len(plan)
+    per_axis = []
+    for (_, q, _), n_out, s in zip(plan, outm.shape[nb:], stride):
+        full, rest = divmod(n_out, q)
+        blocks = []
+        if full:
+            blocks.append((slice(0, full), q, slice(0, full * q)))
+        if rest:
+            blocks.append((slice(full, full + 1), rest, slice(full * q, n_out)))
+        per_axis.append([(tiles, slice(0, (q - 1) * s + 1, s), out, q)
+                         for tiles, q, out in blocks])
+    # (batch, t1, q1, t2, q2, ...) from (batch, t1, t2, ..., q1, q2, ...)
+    order = tuple(range(nb)) + tuple(a for i in range(rank) for a in (nb + i, nb + rank + i))
+    for blocks in itertools.product(*per_axis):
+        src = y[(slice(None),) * nb + tuple(b[0] for b in blocks) + tuple(b[1] for b in blocks)]
+        src = src.transpose(order)
+        dst = outm[(slice(None),) * nb + tuple(b[2] for b in blocks)]
+        dst = _split_axes(dst, nb, [(src.shape[nb + 2 * i], q) for i, (_, _, _, q)
+                                    in enumerate(blocks)])
+        if add is None:
+            v.store(src, dst)
+        elif dst.dtype.kind == "f":
+            np.add(src, add, out=dst)
+        else:
+            v.store(src + add, dst)
+
+
+# --------------------------------------------------------------------------
 # The method
 # --------------------------------------------------------------------------
 def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation, mode, cval,
@@ -239,14 +339,24 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
     wd = _dilated(weights, dilation)
     extent = wd.shape
     # the padded samples the outputs read: (o - 1) * s + K per axis
-    lengths = tuple((o - 1) * s + K for o, s, K in zip(out_spatial, stride, extent))
-    for n, lo, hi, length in zip(xm.shape[nb:], pad_lo, pad_hi, lengths):
-        if length > n + lo + hi:
+    for n, lo, hi, o, s, k in zip(xm.shape[nb:], pad_lo, pad_hi, out_spatial, stride, extent):
+        if (o - 1) * s + k > n + lo + hi:
             raise ValueError("out has more samples than the geometry gives")
 
     fft, fast_len, takes_workers = _fft_backend()
     kwargs = {"workers": int(threads)} if takes_workers else {}
-    fft_shape = tuple(fast_len(length) for length in lengths)
+    # Overlap-save: per axis, `count` tiles of `q` outputs, tile j reading the
+    # padded samples from j*q*s on, (q - 1)*s + K of them, transformed with N
+    # samples (zero-filled); a valid correlation does not wrap around.  One
+    # tile of all outputs is the plain whole-array transform.
+    plan = _tile_plan(out_spatial, stride, extent, fast_len)
+    fft_shape = tuple(length for length, _, _ in plan)
+    steps = tuple(q * s for (_, q, _), s in zip(plan, stride))
+    spans = tuple((q - 1) * s + k for (_, q, _), s, k in zip(plan, stride, extent))
+    # the last tile may read past the samples the outputs need: the padding
+    # rule goes on there (any finite value would do)
+    lengths = tuple((count - 1) * step + span
+                    for (_, _, count), step, span in zip(plan, steps, spans))
     axes = tuple(range(nb, nb + rank))
 
     xp = _padded(xm, rank, pad_lo, lengths, mode, cval, compute)
@@ -256,23 +366,40 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
     offset = _channel_offset(xp, axes, x.dtype.kind in "iu")
     if offset is not None:
         xp -= offset
-    spectrum = fft.rfftn(xp, s=fft_shape, axes=axes, **kwargs)
-    del xp
+    # (batch..., tile grid..., span...): a view, the transforms copy it zero-filled
+    tiles = np.lib.stride_tricks.sliding_window_view(xp, spans, axis=axes)
+    tiles = tiles[(slice(None),) * nb + tuple(slice(None, None, step) for step in steps)]
+    taxes = tuple(range(nb + rank, nb + 2 * rank))
     kspec = _kernel_spectrum(fft, wd, fft_shape, kwargs)
     np.conjugate(kspec, out=kspec)  # correlation, not convolution
-    spectrum *= kspec
-    del kspec
-    if takes_workers:
-        kwargs["overwrite_x"] = True
-    full = fft.irfftn(spectrum, s=fft_shape, axes=axes, **kwargs)
-    del spectrum
-    if full.dtype != compute:  # numpy < 2 computes in float64 only
-        full = full.astype(compute)
-    valid = full[(slice(None),) * nb + tuple(slice(0, (o - 1) * s + 1, s)
-                                             for o, s in zip(out_spatial, stride))]
+    add = None
     if offset is not None:
-        valid += (offset * weights.sum(dtype=np.float64)).astype(compute)
-    v.store(valid, outm)
+        add = (offset * weights.sum(dtype=np.float64)).astype(compute)
+        add = add.reshape(add.shape[:nb] + (1,) * (2 * rank))
+    # The tiles go through in chunks along the first tiled axis, a few MB
+    # each: less memory, and the allocator reuses the chunks' buffers.
+    axis = next((i for i, (_, _, count) in enumerate(plan) if count > 1), 0)
+    count, q = plan[axis][2], plan[axis][1]
+    per_tile = math.prod(tiles.shape[:nb]) * math.prod(fft_shape) * compute.itemsize
+    per_chunk = max(1, int(CHUNK_BYTES // (per_tile * math.prod(
+        c for i, (_, _, c) in enumerate(plan) if i != axis))))
+    if takes_workers:
+        ikwargs = dict(kwargs, overwrite_x=True)
+    else:
+        ikwargs = kwargs
+    for first in range(0, count, per_chunk):
+        last = min(first + per_chunk, count)
+        chunk = tiles[(slice(None),) * (nb + axis) + (slice(first, last),)]
+        spectrum = fft.rfftn(chunk, s=fft_shape, axes=taxes, **kwargs)
+        spectrum *= kspec
+        y = fft.irfftn(spectrum, s=fft_shape, axes=taxes, **ikwargs)
+        del spectrum
+        if y.dtype != compute:  # numpy < 2 computes in float64 only
+            y = y.astype(compute)
+        dst = outm[(slice(None),) * (nb + axis)
+                   + (slice(first * q, min(last * q, outm.shape[nb + axis])),)]
+        _store_tiles(y, dst, nb, plan, stride, add)
+        del y
     return out
 
 

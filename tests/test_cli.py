@@ -12,13 +12,18 @@ import imgconv as ic
 SAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "samples")
 
 
+def _command():
+    """The installed console script; else ``python -m imgconv``."""
+    script = os.path.join(os.path.dirname(sys.executable), "imgconv")
+    return [script] if os.path.exists(script) else [sys.executable, "-m", "imgconv"]
+
+
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "imgconv", *args], capture_output=True,
-                          text=True, cwd=cwd, env={**os.environ, "PYTHONPATH": _package_root()})
-
-
-def _package_root():
-    return os.path.dirname(os.path.dirname(os.path.abspath(ic.__file__)))
+    # never from the repository root: its unbuilt imgconv/ would shadow the installed one
+    cwd = cwd or os.path.dirname(os.path.abspath(__file__))
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(ic.__file__)))
+    return subprocess.run([*_command(), *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": package_root})
 
 
 @pytest.fixture
