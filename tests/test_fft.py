@@ -1,5 +1,6 @@
 """The FFT method (imgconv._fft) against the direct kernel."""
 import builtins
+import os
 import sys
 
 import numpy as np
@@ -263,7 +264,11 @@ def test_module_does_not_import_scipy():
     import subprocess
     code = ("import sys, imgconv, imgconv._fft; "
             "sys.exit(any(m == 'scipy' or m.startswith('scipy.') for m in sys.modules))")
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    # outside the source tree, whose unbuilt imgconv/ would shadow the installed one
+    root = os.path.dirname(os.path.dirname(os.path.abspath(ic.__file__)))
+    result = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(__file__),
+                            env={**os.environ, "PYTHONPATH": root})
+    assert result.returncode == 0
 
 
 # ---------------------------------------------------------------------------
