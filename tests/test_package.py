@@ -190,3 +190,19 @@ def test_torch_tensor_input_is_rejected_clearly():
     torch = pytest.importorskip("torch")
     with pytest.raises(TypeError, match="numpy array"):
         ic.correlate(torch.ones(5, 5), np.ones((3, 3)))
+
+
+def test_readme_python_example_runs(monkeypatch):
+    """The README's Python block, run as written from the repository root."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    readme = os.path.join(root, "README.md")
+    if not os.path.exists(readme):
+        pytest.skip("README.md not beside the tests")
+    text = open(readme, encoding="utf-8").read()
+    block = text.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(root)
+    namespace = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["small"].shape == (128, 128) and namespace["small"].dtype == np.uint8
+    assert namespace["smooth"].shape == (64, 64, 64)
+    assert namespace["blurred"].shape == (256, 256, 3)
