@@ -8,9 +8,20 @@ correlation of a length-``P`` signal never wraps around when the transform
 length is ``N >= P``, the transforms need only ``N = fast_len(P)`` samples per
 axis (not ``P + K - 1``).
 
-scipy.fft is used when installed (pocketfft with threads, single precision
-kept for float32); otherwise numpy.fft (single thread).  Neither is imported
-until a transform is actually run, so ``import imgconv`` stays light.
+Large arrays go through in tiles (overlap-save): along an axis much longer
+than a good transform length, the outputs are cut into tiles of ``q``, each
+computed from its own ``(q - 1)*stride + K`` padded samples with a transform
+of a fixed length ``N`` from a short list (:data:`TILE_LENGTHS`), chosen by
+:func:`_tile_plan`.  Tiles of about a megabyte fit the caches: a 4096**2
+image with a 31**2 kernel takes 720**2 tiles in about half the time of one
+4320**2 transform, a long 1D signal ten times less.  Boxes of tiles are spread
+over the threads (one transform thread each), so the copies and products run
+in parallel too, and only a box per thread is in flight (memory: the padded
+input plus a few megabytes per thread).
+
+scipy.fft is used when installed (pocketfft, single precision kept for
+float32); otherwise numpy.fft.  Neither is imported until a transform is
+actually run, so ``import imgconv`` stays light.
 
 Each channel's mean is subtracted before the transforms and ``mean * sum(w)``
 added back after (exact by linearity), so a large offset (uint16 CT, bright
@@ -18,9 +29,10 @@ images) does not inflate the rounding errors.
 
 Differences from the direct method, by nature of the FFT:
 
-* a NaN or infinity anywhere in the (padded) input, or in the kernel, spreads
-  to the whole output of its channel, including under zero weights (the direct
-  kernel skips zero taps, so there a NaN under a zero weight stays put);
+* a NaN or infinity in the (padded) input, or in the kernel, spreads to the
+  whole tile of its channel (the whole output for an untiled array),
+  including under zero weights (the direct kernel skips zero taps, so there a
+  NaN under a zero weight stays put);
 * rounding errors are spread over the whole output, at about
   ``eps * log2(N) * sum|w| * max|x|``, rather than relative to each sample, so
   small values next to large ones are less accurate than with the direct
@@ -29,20 +41,25 @@ Differences from the direct method, by nature of the FFT:
 """
 import itertools
 import math
+import threading
 
 import numpy as np
 
 from . import _validate as v
 
-__all__ = ["fft_correlate", "fft_cost", "direct_cost", "store", "FFT_COST_CONSTANT"]
+__all__ = ["fft_correlate", "fft_cost", "direct_cost", "FFT_COST_CONSTANT"]
 
-#: Cost per ``N log2 N`` unit of one real FFT of ``N`` samples, in units of one
+#: Cost per ``N log2 N`` unit of one real FFT of ``N`` samples (tiles, with
+#: the factor of :func:`_plan_cost` for large ones), in units of one
 #: multiply-add of the direct kernel (see :func:`fft_cost`).  Calibrated with
-#: float32 on a 2-core x86-64 (AVX2) machine, direct kernel and scipy's
-#: pocketfft both on 2 threads: the model's crossover (kernel side 23-25 on
-#: 1024**2 and 4096**2 images, 9 on a 128**3 volume) sits at the measured one
-#: (about 25, 25 and 8).
-FFT_COST_CONSTANT = 8.0
+#: float32 on a 2-core x86-64 (AVX2) machine, direct kernel (55-60 GFMA/s in
+#: 2D, 35-50 in 3D) and the tiled transforms both on 2 threads; times
+#: :data:`FFT_COST_3D` for volumes, where the direct kernel is slower per tap.
+#: Measured crossovers (kernel side): about 19 on 512**2 and 1024**2 images,
+#: 18 on 2048**2, 17 on 4096**2, 7 on 128**3 and 256**3 volumes; the model's
+#: are 21, 19, 18, 18, 7 and 7.
+FFT_COST_CONSTANT = 7.0
+FFT_COST_3D = 0.85
 
 
 # --------------------------------------------------------------------------
@@ -178,16 +195,33 @@ def _kernel_spectrum(fft, wd, fft_shape, kwargs):
 # Overlap-save tiling
 # --------------------------------------------------------------------------
 #: Transform lengths tried for overlap-save tiles, per number of spatial axes:
-#: 5-smooth and not powers of two (pocketfft runs those slower at these sizes).
-TILE_LENGTHS = {1: (4320, 8640, 17280, 34560), 2: (540, 720, 864, 1080, 1440, 2160),
-                3: (120, 144, 180, 240)}
+#: 5-smooth, not powers of two (pocketfft runs those slower at these sizes).
+#: Measured with float32 on 2 threads: tiles of these sizes cost about the
+#: same per ``samples * log2(samples)``, and much less than a whole transform
+#: of a large array (4096**2 image, 31**2 kernel: 720**2 tiles 90 ms, whole
+#: 4320**2 190 ms; 256**3 volume, 9**3 kernel: 72**3 tiles 135 ms, whole
+#: 270**3 200 ms; a 10**6-sample signal: 3.4 ms against 32 ms).
+TILE_LENGTHS = {1: (2160, 4320, 8640, 17280, 34560),
+                2: (540, 720, 864, 1080, 1440, 2160),
+                3: (48, 72, 96, 144, 192)}
 
 #: An axis is cut into tiles only when its padded length is more than this
 #: many times the tile transform length.
 TILE_MIN_RATIO = 1.5
 
-#: Tiles are transformed in chunks of about this many bytes (real samples).
-CHUNK_BYTES = 16 << 20
+#: Transforms get slower per ``samples * log2(samples)`` as they outgrow the
+#: caches: :func:`_plan_cost` counts ``1 + samples / LARGE_TILE`` (at most 2)
+#: per unit of a tile, run a box per thread, and ``1 + samples / LARGE_WHOLE``
+#: (at most 2) for a single whole-array transform, whose products and copies
+#: also run on one thread.  Measured on 2 threads against tiles of 540**2 or
+#: 48**3: 720**2 tiles 1.1x, 1080**2 1.3x; a whole 540**2 transform 1.3x,
+#: 1080**2 to 4320**2 or 135**3 to 270**3 ones 1.5x to 2.2x.
+LARGE_TILE = 1 << 22
+LARGE_WHOLE = 1 << 20
+
+#: Tiles are transformed in boxes of about this many bytes of real samples,
+#: one box per thread at a time.
+CHUNK_BYTES = 4 << 20
 
 
 def _axis_tiles(n_out, stride, extent, length):
@@ -205,28 +239,48 @@ def _tile_plan(out_spatial, stride, extent, fast_len):
     """Per spatial axis ``(N, q, count)``: the transform length and ``count``
     tiles of ``q`` outputs (``count == 1``: the axis is transformed whole).
 
-    Tiles are tried on the axes much longer than a tile, with the lengths of
-    ``TILE_LENGTHS``, and the plan with the least ``samples * log2(transform
-    size)`` wins (the waste of the overlaps and of a partial last tile
-    included); ties go to the whole transform."""
-    rank = len(extent)
+    Tiles with the lengths of ``TILE_LENGTHS`` are tried on the axes longer
+    than ``TILE_MIN_RATIO`` times the tile, and the plan of least
+    :func:`_plan_cost` wins; ties go to the whole transform."""
     choices = []
     for n_out, s, k in zip(out_spatial, stride, extent):
         padded = (n_out - 1) * s + k
         axis = [(fast_len(padded), n_out, 1)]
-        for length in TILE_LENGTHS.get(rank, ()):
+        for length in TILE_LENGTHS.get(len(extent), ()):
             if padded > TILE_MIN_RATIO * length:
                 tiles = _axis_tiles(n_out, s, k, length)
                 if tiles is not None:
                     axis.append(tiles)
         choices.append(axis)
+    return min(itertools.product(*choices), key=_plan_cost)
 
-    def cost(plan):
-        samples = math.prod(length * count for length, _, count in plan)
-        size = math.prod(length for length, _, _ in plan)
-        return samples * max(math.log2(size), 1.0)
 
-    return min(itertools.product(*choices), key=cost)
+def _plan_cost(plan):
+    """``samples * log2(size) * factor`` for the transforms of a plan, ``size``
+    the samples of one tile, ``factor`` as told at :data:`LARGE_TILE`: the
+    overlaps and a partial last tile count as work, large transforms (a single
+    one sooner) as slower."""
+    size = math.prod(length for length, _, _ in plan)
+    tiles = math.prod(count for _, _, count in plan)
+    factor = min(2.0, 1.0 + size / (LARGE_TILE if tiles > 1 else LARGE_WHOLE))
+    return size * tiles * max(math.log2(size), 1.0) * factor
+
+
+def _tile_boxes(counts, tile_bytes, threads):
+    """The tile grid (``counts`` tiles per axis) cut into boxes of about
+    ``CHUNK_BYTES`` of transforms (at least one tile), and into at least two
+    boxes per thread where there are enough tiles (for balance), as even as
+    possible: per box, ``(first, stop)`` per grid axis, the largest first."""
+    per_box = max(1, min(int(CHUNK_BYTES // tile_bytes), -(-math.prod(counts) // (2 * threads))))
+    sizes = []
+    for count in reversed(counts):
+        size = min(count, per_box)
+        size = -(-count // -(-count // size))
+        sizes.append(size)
+        per_box = max(1, per_box // size)
+    ranges = [[(first, min(first + size, count)) for first in range(0, count, size)]
+              for count, size in zip(counts, reversed(sizes))]
+    return list(itertools.product(*ranges))
 
 
 def _split_axes(a, nb, counts):
@@ -239,32 +293,32 @@ def _split_axes(a, nb, counts):
     return np.lib.stride_tricks.as_strided(a, shape, strides)
 
 
-def _store_tiles(y, outm, nb, plan, stride, add):
+def _store_tiles(y, outm, nb, qs, steps, add):
     """Write the outputs held by the tiles ``y`` (batch axes, tile grid axes,
-    then the transform axes) into ``outm``, plus ``add`` when not None.
+    then the tile axes) into ``outm``, plus ``add`` when not None.
 
-    Tile ``j`` holds outputs ``j*q ... j*q + q - 1`` at positions ``0, s, 2s,
-    ...``; per axis the full tiles form one block and a partial last tile a
-    second one, each stored at once through a split view of ``outm``."""
-    rank = len(plan)
+    Tile ``j`` holds ``qs[i]`` outputs along axis ``i`` (outputs ``j*q ...
+    j*q + q - 1``), every ``steps[i]`` samples from 0; per axis the full tiles
+    form one block and a partial last tile a second one, each stored at once
+    through a split view of ``outm``."""
+    rank = len(qs)
     per_axis = []
-    for (_, q, _), n_out, s in zip(plan, outm.shape[nb:], stride):
+    for q, n_out, step in zip(qs, outm.shape[nb:], steps):
         full, rest = divmod(n_out, q)
         blocks = []
         if full:
             blocks.append((slice(0, full), q, slice(0, full * q)))
         if rest:
             blocks.append((slice(full, full + 1), rest, slice(full * q, n_out)))
-        per_axis.append([(tiles, slice(0, (q - 1) * s + 1, s), out, q)
-                         for tiles, q, out in blocks])
+        per_axis.append([(tiles, slice(0, (count - 1) * step + 1, step), out, count)
+                         for tiles, count, out in blocks])
     # (batch, t1, q1, t2, q2, ...) from (batch, t1, t2, ..., q1, q2, ...)
     order = tuple(range(nb)) + tuple(a for i in range(rank) for a in (nb + i, nb + rank + i))
     for blocks in itertools.product(*per_axis):
         src = y[(slice(None),) * nb + tuple(b[0] for b in blocks) + tuple(b[1] for b in blocks)]
         src = src.transpose(order)
         dst = outm[(slice(None),) * nb + tuple(b[2] for b in blocks)]
-        dst = _split_axes(dst, nb, [(src.shape[nb + 2 * i], q) for i, (_, _, _, q)
-                                    in enumerate(blocks)])
+        dst = _split_axes(dst, nb, [(src.shape[nb + 2 * i], b[3]) for i, b in enumerate(blocks)])
         if add is None:
             v.store(src, dst)
         elif dst.dtype.kind == "f":
@@ -309,7 +363,8 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
         d*(k-1) - 1) / s) + 1``, channel axes as in ``x``), any supported
         dtype and strides; integer dtypes get rounded, saturated values.
     threads : int
-        Passed to scipy.fft as ``workers``; ignored with the numpy fallback.
+        Threads: boxes of tiles run on that many threads, or a single
+        (whole-array) transform passes it to scipy.fft as ``workers``.
 
     Returns
     -------
@@ -319,7 +374,7 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
     Notes
     -----
     A NaN or infinity anywhere in the input or the kernel makes the whole
-    channel's output NaN (or garbage), even under zero weights; the direct
+    tile's (or channel's) output NaN, even under zero weights; the direct
     method confines it to the outputs whose nonzero taps read it.  Rounding
     errors scale with ``sum|w| * max|x|`` over the whole array.
     """
@@ -344,62 +399,93 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
             raise ValueError("out has more samples than the geometry gives")
 
     fft, fast_len, takes_workers = _fft_backend()
-    kwargs = {"workers": int(threads)} if takes_workers else {}
-    # Overlap-save: per axis, `count` tiles of `q` outputs, tile j reading the
-    # padded samples from j*q*s on, (q - 1)*s + K of them, transformed with N
-    # samples (zero-filled); a valid correlation does not wrap around.  One
-    # tile of all outputs is the plain whole-array transform.
+    # Overlap-save: per axis, `count` tiles of `q` outputs, tile j transforming
+    # the N padded samples from j*q*s on.  Its outputs read the first
+    # (q - 1)*s + K <= N of them and do not wrap around (a valid correlation);
+    # the rest only reach the wrapped-around outputs, which are dropped, so
+    # they are simply the next padded samples.  One tile of all outputs is the
+    # whole-array transform.
     plan = _tile_plan(out_spatial, stride, extent, fast_len)
     fft_shape = tuple(length for length, _, _ in plan)
     steps = tuple(q * s for (_, q, _), s in zip(plan, stride))
-    spans = tuple((q - 1) * s + k for (_, q, _), s, k in zip(plan, stride, extent))
-    # the last tile may read past the samples the outputs need: the padding
-    # rule goes on there (any finite value would do)
-    lengths = tuple((count - 1) * step + span
-                    for (_, _, count), step, span in zip(plan, steps, spans))
+    # past the samples the outputs need, the padding rule goes on (any finite
+    # value would do)
+    lengths = tuple((count - 1) * step + length
+                    for (length, _, count), step in zip(plan, steps))
     axes = tuple(range(nb, nb + rank))
-
     xp = _padded(xm, rank, pad_lo, lengths, mode, cval, compute)
     # Rounding errors of the transforms scale with the largest magnitude, so
     # take out each channel's mean first (images often sit on a large offset,
     # e.g. uint16 CT) and add back mean * sum(w) at the end: exact by linearity.
     offset = _channel_offset(xp, axes, x.dtype.kind in "iu")
-    if offset is not None:
-        xp -= offset
-    # (batch..., tile grid..., span...): a view, the transforms copy it zero-filled
-    tiles = np.lib.stride_tricks.sliding_window_view(xp, spans, axis=axes)
-    tiles = tiles[(slice(None),) * nb + tuple(slice(None, None, step) for step in steps)]
-    taxes = tuple(range(nb + rank, nb + 2 * rank))
-    kspec = _kernel_spectrum(fft, wd, fft_shape, kwargs)
-    np.conjugate(kspec, out=kspec)  # correlation, not convolution
     add = None
     if offset is not None:
+        xp -= offset
         add = (offset * weights.sum(dtype=np.float64)).astype(compute)
         add = add.reshape(add.shape[:nb] + (1,) * (2 * rank))
-    # The tiles go through in chunks along the first tiled axis, a few MB
-    # each: less memory, and the allocator reuses the chunks' buffers.
-    axis = next((i for i, (_, _, count) in enumerate(plan) if count > 1), 0)
-    count, q = plan[axis][2], plan[axis][1]
-    per_tile = math.prod(tiles.shape[:nb]) * math.prod(fft_shape) * compute.itemsize
-    per_chunk = max(1, int(CHUNK_BYTES // (per_tile * math.prod(
-        c for i, (_, _, c) in enumerate(plan) if i != axis))))
-    if takes_workers:
-        ikwargs = dict(kwargs, overwrite_x=True)
-    else:
-        ikwargs = kwargs
-    for first in range(0, count, per_chunk):
-        last = min(first + per_chunk, count)
-        chunk = tiles[(slice(None),) * (nb + axis) + (slice(first, last),)]
-        spectrum = fft.rfftn(chunk, s=fft_shape, axes=taxes, **kwargs)
+    # (batch..., tile grid..., N...), a view
+    tiles = np.lib.stride_tricks.sliding_window_view(xp, fft_shape, axis=axes)
+    tiles = tiles[(slice(None),) * nb + tuple(slice(None, None, step) for step in steps)]
+    del xp
+    taxes = tuple(range(nb + rank, nb + 2 * rank))
+    kspec = _kernel_spectrum(fft, wd, fft_shape, {"workers": int(threads)} if takes_workers
+                             else {})
+    np.conjugate(kspec, out=kspec)  # correlation, not convolution
+
+    # the rows of a tile (along all but the last axis) that hold its outputs
+    rows = tuple(slice(0, (q - 1) * s + 1, s) for (_, q, _), s in zip(plan[:-1], stride[:-1]))
+
+    def run_box(box, workers):
+        """Transform the tiles of ``box`` (a range per grid axis) and store
+        their outputs."""
+        kwargs = {"workers": workers} if takes_workers else {}
+        spectrum = fft.rfftn(tiles[(slice(None),) * nb + tuple(slice(*r) for r in box)],
+                             axes=taxes, **kwargs)
         spectrum *= kspec
-        y = fft.irfftn(spectrum, s=fft_shape, axes=taxes, **ikwargs)
+        # the inverse one axis at a time, in place, each pass keeping only the
+        # rows of the outputs for the next ones
+        inverse = dict(kwargs, overwrite_x=True) if takes_workers else kwargs
+        for axis, keep in zip(taxes[:-1], rows):
+            spectrum = fft.ifft(spectrum, axis=axis, **inverse)
+            spectrum = spectrum[(slice(None),) * axis + (keep,)]
+        y = fft.irfft(spectrum, n=fft_shape[-1], axis=-1, **kwargs)
         del spectrum
         if y.dtype != compute:  # numpy < 2 computes in float64 only
             y = y.astype(compute)
-        dst = outm[(slice(None),) * (nb + axis)
-                   + (slice(first * q, min(last * q, outm.shape[nb + axis])),)]
-        _store_tiles(y, dst, nb, plan, stride, add)
-        del y
+        dst = outm[(slice(None),) * nb + tuple(
+            slice(first * q, min(stop * q, n)) for (first, stop), (_, q, _), n
+            in zip(box, plan, out_spatial))]
+        _store_tiles(y, dst, nb, [q for _, q, _ in plan], (1,) * (rank - 1) + stride[-1:], add)
+
+    boxes = _tile_boxes([count for _, _, count in plan],
+                        math.prod(xm.shape[:nb]) * math.prod(fft_shape) * compute.itemsize,
+                        max(1, int(threads)))
+
+    # Boxes of tiles go to `threads` threads (the transforms release the GIL),
+    # so that the products and stores run in parallel too; a single box gets
+    # all the threads inside its transforms.
+    parallel = min(int(threads), len(boxes))
+    if parallel <= 1:
+        for box in boxes:
+            run_box(box, int(threads))
+        return out
+    from concurrent.futures import ThreadPoolExecutor
+
+    shared = iter(boxes)
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                box = next(shared, None)
+            if box is None:
+                return
+            run_box(box, max(1, int(threads) // parallel))
+
+    with ThreadPoolExecutor(parallel) as pool:
+        jobs = [pool.submit(worker) for _ in range(parallel)]
+        for job in jobs:
+            job.result()
     return out
 
 
@@ -422,25 +508,27 @@ def fft_cost(shape, kshape, batch=1):
         Spatial shape of the input, unpadded.
     kshape : tuple of int
         Spatial extent of the kernel, dilation included (``d*(k-1) + 1``).
-        The transforms are taken as ``n + k - 1`` samples long per axis:
-        exact for padding='same' with stride 1.
+        The outputs are taken as ``shape`` (padding='same', stride 1), so
+        ``n + k - 1`` padded samples per axis.
     batch : int
-        Number of channels: each needs a forward and an inverse transform,
-        the kernel's transform is shared (and pruned: it costs about
-        ``1/rank`` of a full one).
+        Number of channels: each needs a forward and an inverse transform of
+        every tile; the kernel's transform is shared (and pruned: it costs
+        about ``1/rank`` of a full one).
 
     Returns
     -------
     float
-        ``FFT_COST_CONSTANT * N * log2(N) * (2*batch + 1/rank)``, with ``N``
-        the number of samples of one transform.
+        ``FFT_COST_CONSTANT * (2 * batch * _plan_cost(plan) + S * log2(S) /
+        rank)`` for the plan :func:`fft_correlate` would use, ``S`` the
+        samples of one tile (times ``FFT_COST_3D`` in 3D).
     """
     rank = max(len(shape), 1)
-    n_total = 1
-    for n, k in zip(shape, kshape):
-        n_total *= _fft_len(int(n) + int(k) - 1)
-    transforms = 2 * int(batch) + 1.0 / rank
-    return FFT_COST_CONSTANT * n_total * max(math.log2(n_total), 1.0) * transforms
+    plan = _tile_plan(tuple(int(n) for n in shape), (1,) * len(shape),
+                      tuple(int(k) for k in kshape), _fft_len)
+    size = math.prod(length for length, _, _ in plan)
+    kernel = size * max(math.log2(size), 1.0) / rank
+    constant = FFT_COST_CONSTANT * (FFT_COST_3D if len(shape) == 3 else 1.0)
+    return constant * (2 * int(batch) * _plan_cost(plan) + kernel)
 
 
 def direct_cost(out_shape, nnz_taps):

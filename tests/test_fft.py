@@ -230,6 +230,164 @@ def test_large_kernel_2d(rng):
 
 
 # ---------------------------------------------------------------------------
+# overlap-save tiles
+# ---------------------------------------------------------------------------
+@pytest.fixture
+def small_tiles(monkeypatch):
+    """Force tiles of ``length`` samples (per axis where the kernel fits and
+    the axis needs more than one): small arrays then go through the tiled
+    path.  Returns a setter and the list of plans used."""
+    plans = []
+
+    def use(length, chunk_bytes=None):
+        def plan(out_spatial, stride, extent, fast_len):
+            result = []
+            for n_out, s, k in zip(out_spatial, stride, extent):
+                tiles = _fft._axis_tiles(n_out, s, k, length)
+                if tiles is None or tiles[2] == 1:
+                    tiles = (fast_len((n_out - 1) * s + k), n_out, 1)
+                result.append(tiles)
+            plans.append(tuple(result))
+            return tuple(result)
+
+        monkeypatch.setattr(_fft, "_tile_plan", plan)
+        if chunk_bytes is not None:
+            monkeypatch.setattr(_fft, "CHUNK_BYTES", chunk_bytes)
+
+    use.plans = plans
+    return use
+
+
+def tiled(plans):
+    return plans and all(any(count > 1 for _, _, count in plan) for plan in plans)
+
+
+TILED_CASES = [
+    # (x shape, kernel shape, channel_axis, padding, stride, dilation, tile length)
+    ((50,), (5,), None, "same", 1, 1, 12),
+    ((61,), (4,), None, [(7, 2)], 3, 2, 16),         # stride, dilation, padding past the image
+    ((37, 41), (5, 4), None, "same", 1, 1, 12),      # partial last tiles
+    ((37, 41), (3, 5), None, "full", (2, 3), (2, 1), 16),
+    ((30, 29, 3), (4, 4), -1, [(0, 5), (7, 1)], 1, 2, 12),  # channels last, asymmetric
+    ((2, 33, 27), (3, 3), 0, "valid", (1, 2), 1, 8),  # channels first
+    ((40, 9), (5, 3), None, "same", 1, 1, 12),       # one axis too short to tile
+    ((17, 18, 19), (3, 4, 3), None, "same", 1, 1, 8),
+    ((17, 18, 19), (3, 2, 3), None, "same", (1, 2, 3), (2, 1, 3), 10),
+    ((13, 2, 15, 14), (3, 3, 3), 1, "valid", 1, 1, 8),  # 3D, channels in the middle
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", TILED_CASES, ids=lambda c: f"{c[0]}-{c[1]}-{c[3]}-{c[6]}")
+def test_tiles_match_direct(rng, small_tiles, mode, case):
+    shape, kshape, channel_axis, padding, stride, dilation, length = case
+    small_tiles(length)
+    x = rand(rng, shape)
+    w = rand(rng, kshape)
+    fft, direct, scale = run_both(x, w, mode=mode, cval=1.5, padding=padding, stride=stride,
+                                  dilation=dilation, channel_axis=channel_axis)
+    assert tiled(small_tiles.plans)
+    assert_close(fft, direct, scale)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("chunk_bytes", [1, 4096, 1 << 30])   # a tile, a few, all per box
+def test_tiles_boxes_and_threads(rng, small_tiles, threads, chunk_bytes):
+    small_tiles(12, chunk_bytes)
+    x = rand(rng, (45, 38, 2), "float64")
+    fft, direct, scale = run_both(x, rand(rng, (5, 3), "float64"), mode="symmetric",
+                                  channel_axis=-1, stride=(1, 2), threads=threads)
+    assert tiled(small_tiles.plans)
+    assert_close(fft, direct, scale)
+
+
+@pytest.mark.parametrize("in_dtype,out_dtype", [("uint8", None), ("uint16", "int16"),
+                                                ("int32", "float64"), ("float64", "uint8")])
+def test_tiles_dtypes(rng, small_tiles, in_dtype, out_dtype):
+    small_tiles(16, 2048)
+    x = rand(rng, (40, 35), in_dtype)
+    if in_dtype == "uint16":
+        x += 30000   # a large offset, taken out before the transforms
+    fft, direct, scale = run_both(x, rng.random((5, 5)) - 0.3, mode="reflect", dtype=out_dtype)
+    assert tiled(small_tiles.plans)
+    assert_close(fft, direct, scale)
+
+
+def test_tiles_strided_output(rng, small_tiles):
+    small_tiles(12, 1)
+    x = rand(rng, (40, 3, 50), "float32")[::2, :, ::-1].transpose(2, 0, 1)   # (50, 20, 3)
+
+    def strided_out(shape, dtype):
+        return np.zeros((shape[0] * 2, shape[1] + 3, shape[2] * 2), dtype)[::2, 3:, ::2]
+
+    fft, direct, scale = run_both(x, rand(rng, (4, 3)), mode="wrap", channel_axis=2,
+                                  dilation=(2, 1), out_layout=strided_out)
+    assert tiled(small_tiles.plans) and not fft.flags.c_contiguous
+    assert_close(fft, direct, scale)
+
+
+def test_tiles_through_correlate(rng, small_tiles):
+    small_tiles(16, 4096)
+    x = rand(rng, (70, 66))
+    w = rand(rng, (7, 9))
+    direct = ic.correlate(x, w, mode="reflect", method="direct")
+    fft = ic.correlate(x, w, mode="reflect", method="fft")
+    assert tiled(small_tiles.plans)
+    assert np.abs(fft - direct).max() <= 1e-4 * np.abs(w).sum() * np.abs(x).max()
+
+
+def test_tiles_without_scipy(no_scipy, rng, small_tiles):
+    small_tiles(12, 4096)
+    fft, direct, scale = run_both(rand(rng, (30, 26, 2)), rand(rng, (5, 3)), mode="reflect",
+                                  channel_axis=-1, stride=(2, 1), dilation=(1, 2))
+    assert tiled(small_tiles.plans)
+    assert_close(fft, direct, scale)
+
+
+def test_tile_plan():
+    fast = _fft._fft_len
+    # a large image goes in tiles of a listed length on every axis ...
+    plan = _fft._tile_plan((4096, 4096), (1, 1), (31, 31), fast)
+    for length, q, count in plan:
+        assert length in _fft.TILE_LENGTHS[2] and count > 1
+    # ... a small one whole; so does a 1D signal shorter than a tile
+    assert _fft._tile_plan((300, 400), (1, 1), (31, 31), fast) == ((fast(330), 300, 1),
+                                                                  (fast(430), 400, 1))
+    assert _fft._tile_plan((1000,), (1,), (15,), fast) == ((fast(1014), 1000, 1),)
+    # long signals and large volumes in tiles
+    assert _fft._tile_plan((10 ** 6,), (1,), (255,), fast)[0][2] > 1
+    assert all(count > 1 for _, _, count in _fft._tile_plan((256,) * 3, (1,) * 3, (9,) * 3, fast))
+    # the tiles cover the outputs, each within its transform, as evenly as possible
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        rank = int(rng.integers(1, 4))
+        n_out = tuple(int(n) for n in rng.integers(1, 5000 if rank < 3 else 400, rank))
+        stride = tuple(int(s) for s in rng.integers(1, 4, rank))
+        extent = tuple(int(k) for k in rng.integers(1, 60 if rank < 3 else 20, rank))
+        for (length, q, count), n, s, k in zip(_fft._tile_plan(n_out, stride, extent, fast),
+                                               n_out, stride, extent):
+            assert (q - 1) * s + k <= length
+            assert (count - 1) * q < n <= count * q
+
+
+def test_tile_boxes():
+    for counts in [(1,), (7,), (3, 5), (4, 1, 6), (2, 2, 2)]:
+        for tile_bytes in (1, 1000, 1 << 40):
+            for threads in (1, 2, 5):
+                boxes = _fft._tile_boxes(counts, tile_bytes, threads)
+                seen = np.zeros(counts, int)
+                for box in boxes:
+                    seen[tuple(slice(first, stop) for first, stop in box)] += 1
+                assert (seen == 1).all()
+                first = [stop - start for start, stop in boxes[0]]
+                assert all(stop - start <= size for box in boxes
+                           for (start, stop), size in zip(box, first))
+    # enough boxes for the threads, a tile per box at the least
+    assert len(_fft._tile_boxes((4, 4), 1, 2)) >= 4
+    assert len(_fft._tile_boxes((3, 3), 1 << 40, 2)) == 9
+
+
+# ---------------------------------------------------------------------------
 # scipy is optional
 # ---------------------------------------------------------------------------
 @pytest.fixture
@@ -306,3 +464,10 @@ def test_cost_model():
     assert _fft.fft_cost((1024, 1024), (31, 31)) < _fft.direct_cost((1024, 1024), 31 * 31)
     assert _fft.fft_cost((128,) * 3, (5,) * 3) > _fft.direct_cost((128,) * 3, 5 ** 3)
     assert _fft.fft_cost((128,) * 3, (13,) * 3) < _fft.direct_cost((128,) * 3, 13 ** 3)
+    # tiled: a 31**2 kernel on 4096**2 (about 2.5x faster than direct), 256**3 volumes
+    assert _fft.fft_cost((4096, 4096), (31, 31)) < 0.5 * _fft.direct_cost((4096, 4096), 31 * 31)
+    assert _fft.fft_cost((4096, 4096), (15, 15)) > _fft.direct_cost((4096, 4096), 15 * 15)
+    assert _fft.fft_cost((256,) * 3, (5,) * 3) > _fft.direct_cost((256,) * 3, 5 ** 3)
+    assert _fft.fft_cost((256,) * 3, (9,) * 3) < _fft.direct_cost((256,) * 3, 9 ** 3)
+    # a long 1D signal: the tiles keep the cost linear in its length
+    assert _fft.fft_cost((10 ** 7,), (255,)) < 12 * _fft.fft_cost((10 ** 6,), (255,))
