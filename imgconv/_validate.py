@@ -409,8 +409,8 @@ def per_axis_float(value, rank, name, minimum=None, strict=False):
                             f"got {value!r}") from None
         if len(values) != rank:
             raise ValueError(f"{name} needs {rank} values (one per spatial axis), got {len(values)}")
-    if any(v != v for v in values):
-        raise ValueError(f"{name} must not be NaN, got {value!r}")
+    if any(not np.isfinite(v) for v in values):
+        raise ValueError(f"{name} must be finite, got {value!r}")
     if minimum is not None and any(v < minimum or (strict and v == minimum) for v in values):
         op = ">" if strict else ">="
         raise ValueError(f"{name} must be {op} {minimum} on every axis, got {value!r}")

@@ -1222,3 +1222,12 @@ def test_nan_stays_local_with_direct(func, mode, dtype, kshape, shape):
     want = ref_nd(func, np.nan_to_num(x, nan=0.0), w, mode, 0.0)
     assert_method_close(got[~expect_nan], want[~expect_nan], np.nan_to_num(x), w,
                         COMPUTE[dtype])
+
+
+@pytest.mark.parametrize("kwargs", [{"sigma": float("inf")}, {"sigma": float("nan")},
+                                    {"sigma": 1.0, "truncate": float("inf")},
+                                    {"sigma": 1.0, "spacing": float("nan")}])
+def test_gaussian_non_finite_arguments(kwargs):
+    name = [k for k, v in kwargs.items() if not np.isfinite(v)][0]
+    with pytest.raises(ValueError, match=f"{name} must be finite"):
+        ic.gaussian(np.ones((4, 4)), **kwargs)
