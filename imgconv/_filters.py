@@ -83,7 +83,17 @@ def _common_doc(extra="", axes=True):
 
 def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, channel_axis=None,
                 dtype=None, out=None, backend="auto", threads=None):
-    """Correlate along one axis with a 1D kernel (= ``scipy.ndimage.correlate1d``).
+    select_backend(x, backend)
+    inp = v.filter_input(x, mode, cval, channel_axis)
+    a = v.spatial_axis(axis, inp)
+    factors = [None] * inp.rank
+    factors[a] = _weights_1d(weights, inp.compute)
+    origins = [0] * inp.rank
+    origins[a] = origin
+    return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads)
+
+
+correlate1d.__doc__ = """Correlate along one axis with a 1D kernel (= ``scipy.ndimage.correlate1d``).
 
     Parameters
     ----------
@@ -101,14 +111,6 @@ def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chan
     >>> ic.correlate1d(np.arange(5.0), [1, 0, -1])
     array([ 0., -2., -2., -2.,  0.])
     """
-    select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis)
-    a = v.spatial_axis(axis, inp)
-    factors = [None] * inp.rank
-    factors[a] = _weights_1d(weights, inp.compute)
-    origins = [0] * inp.rank
-    origins[a] = origin
-    return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads)
 
 
 def convolve1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, channel_axis=None,
@@ -135,7 +137,23 @@ def convolve1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chann
 
 def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilation=1,
               channel_axis=None, axes=None, dtype=None, out=None, backend="auto", threads=None):
-    """Separable filter: one 1D kernel per spatial axis, applied in turn.
+    select_backend(x, backend)
+    inp = v.filter_input(x, mode, cval, channel_axis, axes)
+    if isinstance(kernels, np.ndarray) and kernels.ndim != 1 or isinstance(kernels, (str, bytes)):
+        raise TypeError("kernels must be a sequence with one 1D kernel (or None) per spatial axis")
+    try:
+        kernels = list(kernels)
+    except TypeError:
+        raise TypeError("kernels must be a sequence with one 1D kernel (or None) per spatial axis") from None
+    if len(kernels) != inp.rank:
+        raise ValueError(f"kernels has {len(kernels)} entries but the input has {inp.rank} "
+                         "spatial axes; give one 1D kernel (or None) per axis")
+    factors = [None if k is None else _weights_1d(k, inp.compute, f"kernels[{i}]")
+               for i, k in enumerate(kernels)]
+    return _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads)
+
+
+sepfilter.__doc__ = """Separable filter: one 1D kernel per spatial axis, applied in turn.
 
     Equals :func:`imgconv.correlate` with the outer product of the kernels
     (padding 'same'), computed as one pass per axis.
@@ -151,26 +169,12 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
     Examples
     --------
     >>> import numpy as np, imgconv as ic
-    >>> img = np.zeros((5, 5), np.float32); img[2, 2] = 16
-    >>> ic.sepfilter(img, [[1, 2, 1], [1, 2, 1]], mode='zero')[1:4, 1:4] / 16
-    array([[0.0625, 0.125 , 0.0625],
-           [0.125 , 0.25  , 0.125 ],
-           [0.0625, 0.125 , 0.0625]], dtype=float32)
+    >>> img = np.zeros((5, 5), np.float32); img[2, 2] = 1
+    >>> ic.sepfilter(img, [[1, 2, 1], [1, 2, 1]], mode='zero')[1:4, 1:4]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]], dtype=float32)
     """
-    select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis, axes)
-    if isinstance(kernels, np.ndarray) and kernels.ndim != 1 or isinstance(kernels, (str, bytes)):
-        raise TypeError("kernels must be a sequence with one 1D kernel (or None) per spatial axis")
-    try:
-        kernels = list(kernels)
-    except TypeError:
-        raise TypeError("kernels must be a sequence with one 1D kernel (or None) per spatial axis") from None
-    if len(kernels) != inp.rank:
-        raise ValueError(f"kernels has {len(kernels)} entries but the input has {inp.rank} "
-                         "spatial axes; give one 1D kernel (or None) per axis")
-    factors = [None if k is None else _weights_1d(k, inp.compute, f"kernels[{i}]")
-               for i, k in enumerate(kernels)]
-    return _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads)
 
 
 def gaussian_kernel1d(sigma, order, radius):
@@ -193,32 +197,6 @@ def gaussian_kernel1d(sigma, order, radius):
 
 def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", cval=0.0,
              channel_axis=None, axes=None, dtype=None, out=None, backend="auto", threads=None):
-    """Gaussian filter (= ``scipy.ndimage.gaussian_filter``), optionally a derivative.
-
-    Parameters
-    ----------
-    x : array_like
-        Image or volume.
-    sigma : float or sequence of float
-        Standard deviation per spatial axis (pixels, or physical units with
-        ``spacing``); 0 leaves an axis unsmoothed.
-    order : int or sequence of int
-        Derivative order per axis (0 = smoothing only).
-    truncate : float
-        Kernel radius ``int(truncate * sigma + 0.5)`` pixels.
-    spacing : float or sequence of float, optional
-        Voxel size per spatial axis (array order, e.g. from a NIfTI header);
-        sigma is then in the same physical units.""" + _common_doc() + """
-    Examples
-    --------
-    >>> import numpy as np, imgconv as ic
-    >>> img = np.zeros((9, 9), np.float32); img[4, 4] = 1
-    >>> float(ic.gaussian(img, 1.0).sum().round(4))
-    1.0
-    >>> vol = np.random.default_rng(0).random((8, 16, 16), dtype=np.float32)
-    >>> ic.gaussian(vol, 1.0, spacing=(2.5, 0.8, 0.8)).shape   # sigma 1 mm
-    (8, 16, 16)
-    """
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
     sigmas = v.per_axis_float(sigma, inp.rank, "sigma", minimum=0.0)
@@ -239,27 +217,36 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
                         scipy_order=range(inp.rank))
 
 
-def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=None, dtype=None,
-        out=None, backend="auto", threads=None):
-    """Mean over a box of ``size`` samples per axis (= ``scipy.ndimage.uniform_filter``).
-
-    Running sums along each axis: the cost per sample does not depend on the
-    size.  As in scipy, a NaN or inf spreads along the rest of its line.
+gaussian.__doc__ = """Gaussian filter (= ``scipy.ndimage.gaussian_filter``), optionally a derivative.
 
     Parameters
     ----------
     x : array_like
         Image or volume.
-    size : int or sequence of int
-        Box size per spatial axis (>= 1).
-    origin : int or sequence of int
-        Shift of the box centre ``size//2 + origin``.""" + _common_doc() + """
+    sigma : float or sequence of float
+        Standard deviation per spatial axis (pixels, or physical units with
+        ``spacing``); 0 leaves an axis unsmoothed.
+    order : int or sequence of int
+        Derivative order per axis (0 = smoothing only).
+    truncate : float
+        Kernel radius ``int(truncate * sigma + 0.5)`` pixels.
+    spacing : float or sequence of float, optional
+        Voxel size per spatial axis (array order, e.g. from a NIfTI header);
+        sigma is then in the same physical units.""" + _common_doc() + """
     Examples
     --------
     >>> import numpy as np, imgconv as ic
-    >>> ic.box(np.arange(6.0), 3, mode='replicate')
-    array([0.33333333, 1.        , 2.        , 3.        , 4.        , 4.66666667])
+    >>> img = np.zeros((9, 9), np.float32); img[4, 4] = 1
+    >>> float(ic.gaussian(img, 1.0, mode='zero').sum().round(4))
+    1.0
+    >>> vol = np.random.default_rng(0).random((8, 16, 16), dtype=np.float32)
+    >>> ic.gaussian(vol, 1.0, spacing=(2.5, 0.8, 0.8)).shape   # sigma 1 mm
+    (8, 16, 16)
     """
+
+
+def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=None, dtype=None,
+        out=None, backend="auto", threads=None):
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
     sizes = v.per_axis(size, inp.rank, "size", minimum=1)
@@ -276,6 +263,27 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
         _cpu.box_pass(inp, current, a, sizes[a], geom.pad_lo[a], target, threads)
         current = target
     return out
+
+
+box.__doc__ = """Mean over a box of ``size`` samples per axis (= ``scipy.ndimage.uniform_filter``).
+
+    Running sums along each axis: the cost per sample does not depend on the
+    size.  As in scipy, a NaN or inf spreads along the rest of its line.
+
+    Parameters
+    ----------
+    x : array_like
+        Image or volume.
+    size : int or sequence of int
+        Box size per spatial axis (>= 1).
+    origin : int or sequence of int
+        Shift of the box centre ``size//2 + origin``.""" + _common_doc() + """
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> ic.box(np.arange(5.0), 3, mode='replicate').round(3)
+    array([0.333, 1.   , 2.   , 3.   , 3.667])
+    """
 
 
 def _derivative_first(axis, rank):
@@ -360,7 +368,13 @@ scharr.__doc__ = _operator_doc("scharr", "[3, 10, 3]",
 
 def gradient_magnitude(x, operator="sobel", *, mode="reflect", cval=0.0, channel_axis=None,
                        axes=None, dtype=None, out=None, backend="auto", threads=None):
-    """Gradient magnitude ``sqrt(sum_a d_a(x)**2)`` with a derivative operator.
+    if operator not in OPERATORS:
+        raise ValueError(f"operator must be one of {tuple(OPERATORS)}, got {operator!r}")
+    return _gradient(x, None, operator, mode, cval, channel_axis, axes, dtype, out, backend,
+                     threads)
+
+
+gradient_magnitude.__doc__ = """Gradient magnitude ``sqrt(sum_a d_a(x)**2)`` with a derivative operator.
 
     Parameters
     ----------
@@ -375,28 +389,10 @@ def gradient_magnitude(x, operator="sobel", *, mode="reflect", cval=0.0, channel
     >>> ic.gradient_magnitude(ramp, 'prewitt')[1, 2]
     np.float32(6.0)
     """
-    if operator not in OPERATORS:
-        raise ValueError(f"operator must be one of {tuple(OPERATORS)}, got {operator!r}")
-    return _gradient(x, None, operator, mode, cval, channel_axis, axes, dtype, out, backend,
-                     threads)
 
 
 def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None, out=None,
             backend="auto", threads=None):
-    """Discrete Laplacian: sum over spatial axes of ``[1, -2, 1]`` (= ``scipy.ndimage.laplace``).
-
-    Computed as one pass with the (2 * rank + 1)-tap stencil.
-
-    Parameters
-    ----------
-    x : array_like
-        Image or volume.""" + _common_doc() + """
-    Examples
-    --------
-    >>> import numpy as np, imgconv as ic
-    >>> ic.laplace(np.array([0., 1., 4., 9., 16.]), mode='replicate')
-    array([ 1.,  2.,  2.,  2., -7.])
-    """
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
     stencil = np.zeros((3,) * inp.rank, inp.compute)
@@ -410,3 +406,19 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=
     geom = Geometry(inp, stencil.shape, "same", 1, 1, 0)
     out = v.output_array(inp, geom.out_shape, dtype, out)
     return run(inp, stencil, geom, "direct", out, threads)
+
+
+laplace.__doc__ = """Discrete Laplacian: sum over spatial axes of ``[1, -2, 1]`` (= ``scipy.ndimage.laplace``).
+
+    Computed as one pass with the (2 * rank + 1)-tap stencil.
+
+    Parameters
+    ----------
+    x : array_like
+        Image or volume.""" + _common_doc() + """
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> ic.laplace(np.array([0., 1., 4., 9., 16.]), mode='replicate')
+    array([ 1.,  2.,  2.,  2., -7.])
+    """

@@ -16,7 +16,14 @@ _default_threads = None
 
 
 def openmp_enabled():
-    """True if imgconv's kernels were compiled with OpenMP (else they run serially)."""
+    """True if imgconv's kernels were compiled with OpenMP (else they run serially).
+
+    Examples
+    --------
+    >>> import imgconv as ic
+    >>> ic.openmp_enabled() in (True, False)
+    True
+    """
     return _openmp.openmp_enabled()
 
 

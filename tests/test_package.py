@@ -206,3 +206,9 @@ def test_readme_python_example_runs(monkeypatch):
     assert namespace["small"].shape == (128, 128) and namespace["small"].dtype == np.uint8
     assert namespace["smooth"].shape == (64, 64, 64)
     assert namespace["blurred"].shape == (256, 256, 3)
+
+
+@pytest.mark.parametrize("name", [n for n in ic.__all__ if callable(getattr(ic, n))])
+def test_public_functions_have_docstrings_with_examples(name):
+    doc = getattr(ic, name).__doc__ or ""
+    assert "Examples" in doc and ">>>" in doc, f"ic.{name} lacks a docstring example"
