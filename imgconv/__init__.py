@@ -7,7 +7,6 @@ Examples
 >>> ic.correlate(img, np.ones((3, 3)) / 9).shape
 (64, 64)
 """
-from . import _io
 from ._convolve import convolve, correlate
 from ._filters import (box, convolve1d, correlate1d, gaussian, gradient_magnitude, laplace,
                        prewitt, scharr, sepfilter, sobel)

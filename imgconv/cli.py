@@ -148,6 +148,7 @@ def _to_storable(result, source_dtype, out_path):
 def run_filter(args):
     import numpy as np
     import imgconv as ic
+    from ._io import _extension as check_extension
 
     specs = args.filter or (["kernel"] if args.kernel else [DEFAULT_FILTER])
     chain = [parse_filter_spec(s) for s in specs]
@@ -164,7 +165,7 @@ def run_filter(args):
     if os.path.exists(out_path) and not args.overwrite:
         raise UserError(f"{out_path}: already exists (use --overwrite to replace it)")
     try:
-        ic._io._extension(out_path)  # unknown output type: fail before the work
+        check_extension(out_path)  # unknown output type: fail before the work
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
