@@ -1,5 +1,8 @@
 """imgconv: fast 2D/3D image and volume filtering (Cython + OpenMP).
 
+The public functions are imported on first use, so ``import imgconv`` (and
+the ``imgconv`` command's ``--help``) loads neither numpy nor the kernels.
+
 Examples
 --------
 >>> import numpy as np, imgconv as ic
@@ -7,14 +10,39 @@ Examples
 >>> ic.correlate(img, np.ones((3, 3)) / 9).shape
 (64, 64)
 """
-from ._convolve import convolve, correlate
-from ._filters import (box, convolve1d, correlate1d, gaussian, gradient_magnitude, laplace,
-                       prewitt, scharr, sepfilter, sobel)
-from ._io import read, write
-from ._threads import get_num_threads, openmp_enabled, set_num_threads
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["correlate", "convolve", "correlate1d", "convolve1d", "sepfilter", "gaussian", "box",
-           "sobel", "prewitt", "scharr", "laplace", "gradient_magnitude", "set_num_threads", "get_num_threads", "openmp_enabled",
-           "read", "write", "__version__"]
+# public name -> the module that defines it (imported on first access)
+_EXPORTS = {
+    "correlate": "._convolve", "convolve": "._convolve",
+    "correlate1d": "._filters", "convolve1d": "._filters", "sepfilter": "._filters",
+    "gaussian": "._filters", "box": "._filters", "sobel": "._filters", "prewitt": "._filters",
+    "scharr": "._filters", "laplace": "._filters", "gradient_magnitude": "._filters",
+    "set_num_threads": "._threads", "get_num_threads": "._threads",
+    "openmp_enabled": "._threads",
+    "read": "._io", "write": "._io", "ImageMeta": "._io",
+    "pool": "._pool", "max_pool": "._pool", "avg_pool": "._pool",
+    "dilate": "._morphology", "erode": "._morphology", "opening": "._morphology",
+    "closing": "._morphology", "morph_gradient": "._morphology", "tophat": "._morphology",
+    "blackhat": "._morphology",
+    "footprints": ".footprints",   # a submodule
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'imgconv' has no attribute {name!r}")
+    value = importlib.import_module(module, __name__)
+    if not module.endswith("." + name):
+        value = getattr(value, name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

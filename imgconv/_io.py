@@ -1,115 +1,615 @@
-"""Reading and writing images and arrays.
+"""Reading and writing images, stacks and volumes, with their metadata.
 
-PNG/JPEG/BMP/TIFF go through Pillow, ``.npy`` through numpy.  Writes are
-atomic: the data go to a temporary file in the target folder, which is renamed
-into place only once complete, so a failure never leaves a partial file.
+=============  =====================  ==========================================
+format         extensions             read / written through
+=============  =====================  ==========================================
+PNG            ``.png``               Pillow: uint8 grey, grey+alpha, RGB, RGBA;
+                                      uint16 grey
+JPEG           ``.jpg`` ``.jpeg``     Pillow: uint8 grey, RGB
+BMP            ``.bmp``               Pillow: uint8 grey, RGB
+TIFF           ``.tif`` ``.tiff``     tifffile (extra ``imgconv[tiff]``): any
+                                      numeric dtype, multi-page stacks, voxel
+                                      spacing; without it Pillow reads and writes
+                                      single pages
+NumPy          ``.npy``               numpy; files over 64 MiB are memory-mapped
+NIfTI          ``.nii`` ``.nii.gz``   nibabel (extra ``imgconv[medical]``)
+=============  =====================  ==========================================
+
+Every write is atomic: the data go to a hidden temporary file in the target
+folder, which is renamed into place only once complete, so a failure (a full
+disk, an exception, Ctrl-C) never leaves a partial file behind.
 """
 import os
-import tempfile
+import secrets
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["read", "write", "IMAGE_EXTENSIONS"]
+__all__ = ["read", "write", "ImageMeta", "EXTENSIONS", "FLOAT_FORMATS", "split_extension",
+           "file_format"]
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-ARRAY_EXTENSIONS = (".npy",)
+#: extension -> format name
+EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".bmp": "bmp", ".tif": "tiff",
+              ".tiff": "tiff", ".npy": "npy", ".nii": "nifti", ".nii.gz": "nifti"}
+#: formats that hold float32 exactly
+FLOAT_FORMATS = frozenset({"tiff", "npy", "nifti"})
+#: .npy files at least this large are memory-mapped (read-only) by default
+MMAP_THRESHOLD = 64 << 20
+
+_PILLOW_FORMAT = {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP", "tiff": "TIFF"}
+_INSTALL_HINT = {"tifffile": "tiff", "nibabel": "medical"}
 
 
-def _extension(path):
-    ext = os.path.splitext(os.fspath(path))[1].lower()
-    if ext not in IMAGE_EXTENSIONS + ARRAY_EXTENSIONS:
-        supported = ", ".join(IMAGE_EXTENSIONS + ARRAY_EXTENSIONS)
-        raise ValueError(f"{path}: unsupported file type {ext or '(none)'!r}; supported: {supported}")
-    return ext
+# --------------------------------------------------------------------------
+# Metadata
+# --------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class ImageMeta:
+    """What a file says about its array beyond the values: returned by
+    ``read(path, with_meta=True)`` and taken by ``write(path, array, meta=...)``.
+
+    Parameters
+    ----------
+    format : str, optional
+        'png', 'jpeg', 'bmp', 'tiff', 'npy' or 'nifti' (the file read).
+    channel_axis : int or None
+        Axis holding colour channels (-1 for RGB, RGBA and grey+alpha
+        images), None when every axis is spatial (greyscale images, stacks,
+        volumes, ``.npy`` arrays).
+    spacing : tuple of float, optional
+        Voxel size per spatial axis, in array-axis order (the order of
+        ``shape``, channel axis left out), e.g. ``(slice, row, column)``
+        for a volume; None when the file does not say.
+    unit : str, optional
+        Unit of ``spacing`` ('mm', 'um', ...).
+    axis_labels : tuple of str, optional
+        What each array axis is, e.g. ``('k (S)', 'j (A)', 'i (R)')`` for a
+        NIfTI volume: array axis 0 is NIfTI's third voxel index ``k``,
+        running towards superior.
+    affine : ndarray, optional
+        NIfTI's 4x4 voxel-to-world matrix, for voxel indices ``(i, j, k)``:
+        ``i`` is the *last* array axis (see :func:`read`).
+    header : nibabel header, optional
+        The NIfTI header, written back with the array.
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> meta = ic.ImageMeta(spacing=(2.5, 0.8, 0.8), unit="mm")
+    >>> meta.resampled((2, 2, 2)).spacing
+    (5.0, 1.6, 1.6)
+    """
+
+    format: str = None
+    channel_axis: int = None
+    spacing: tuple = None
+    unit: str = None
+    axis_labels: tuple = None
+    affine: np.ndarray = None
+    header: object = None
+
+    def spatial_axes(self, ndim):
+        """The array axes of an ``ndim``-dimensional array that are not channels.
+
+        Examples
+        --------
+        >>> import imgconv as ic
+        >>> ic.ImageMeta(channel_axis=-1).spatial_axes(3)
+        (0, 1)
+        """
+        channel = None if self.channel_axis is None else self.channel_axis % ndim
+        return tuple(a for a in range(ndim) if a != channel)
+
+    def resampled(self, step, offset=0.0):
+        """Metadata of an array resampled from this one: along array axis
+        ``a``, output index ``i`` sits at input index ``step[a] * i + offset[a]``
+        (a stride ``s`` is ``step=s, offset=0``; a ``k``-wide pooling window
+        with stride ``s`` and low padding ``p`` is ``step=s, offset=(k-1)/2-p``).
+
+        ``step`` has one entry per array axis (1 for the channel axis),
+        ``offset`` one per array axis or a single number; the spacing
+        of every spatial axis is multiplied by its step and a NIfTI affine
+        moves its origin to the new first voxel.
+
+        Examples
+        --------
+        >>> import numpy as np, imgconv as ic
+        >>> meta = ic.ImageMeta(spacing=(1.0, 1.0), affine=np.eye(4))
+        >>> m = meta.resampled((2, 3), offset=(0.5, 1))
+        >>> m.spacing, m.affine[:2, 3].tolist()
+        ((2.0, 3.0), [1.0, 0.5])
+        """
+        steps = np.asarray(step, float)
+        ndim = steps.size
+        offsets = np.broadcast_to(np.asarray(offset, float), (ndim,))
+        changes = {}
+        if self.spacing is not None:
+            axes = self.spatial_axes(ndim)
+            changes["spacing"] = tuple(float(s * steps[a]) for s, a in zip(self.spacing, axes))
+        if self.affine is not None:
+            voxel = np.eye(4)
+            for a in range(ndim):
+                v = ndim - 1 - a  # array axis a is NIfTI voxel axis ndim-1-a
+                if v < 3:
+                    voxel[v, v], voxel[v, 3] = steps[a], offsets[a]
+            changes["affine"] = np.asarray(self.affine, float) @ voxel
+        return replace(self, **changes)
 
 
-def read(path):
-    """Read an image (PNG/JPEG/BMP/TIFF) or a ``.npy`` array.
+# --------------------------------------------------------------------------
+# Paths and optional packages
+# --------------------------------------------------------------------------
+def split_extension(path):
+    """``(stem, extension)`` of ``path``, treating ``.nii.gz`` as one extension.
 
-    Greyscale images come back as ``(H, W)``, colour ones as ``(H, W, C)``
-    (RGB or RGBA), in the file's own dtype (uint8, uint16, ...).
+    Examples
+    --------
+    >>> from imgconv._io import split_extension
+    >>> split_extension("scans/head.nii.gz")
+    ('scans/head', '.nii.gz')
+    """
+    path = os.fspath(path)
+    if path.lower().endswith(".nii.gz"):
+        return path[:-7], path[-7:]
+    return os.path.splitext(path)
+
+
+def file_format(path):
+    """The format name of ``path`` from its extension; ValueError if unsupported.
+
+    Examples
+    --------
+    >>> from imgconv._io import file_format
+    >>> file_format("a.TIF"), file_format("b.nii.gz")
+    ('tiff', 'nifti')
+    """
+    ext = split_extension(path)[1].lower()
+    if ext not in EXTENSIONS:
+        supported = " ".join(EXTENSIONS)
+        raise ValueError(f"{os.fspath(path)}: unsupported file type {ext or '(no extension)'!r}; "
+                         f"supported: {supported}")
+    return EXTENSIONS[ext]
+
+
+def _optional(name):
+    """The module ``name``, or None when it is not installed."""
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+def _require(name, path, what):
+    module = _optional(name)
+    if module is None:
+        raise ImportError(f"{path}: {what} needs the '{name}' package: "
+                          f"pip install 'imgconv[{_INSTALL_HINT[name]}]' (or pip install {name})")
+    return module
+
+
+# --------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------
+def read(path, *, with_meta=False, mmap=None):
+    """Read an image, a TIFF stack, a ``.npy`` array or a NIfTI volume.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``.png``, ``.jpg``/``.jpeg``, ``.bmp``, ``.tif``/``.tiff``, ``.npy``,
+        ``.nii`` or ``.nii.gz``.
+    with_meta : bool
+        Also return an :class:`ImageMeta` (channel axis, voxel spacing, NIfTI
+        affine and header), for :func:`write` to store again.
+    mmap : bool, optional
+        Memory-map a ``.npy`` file (read-only) instead of loading it; default:
+        only files of 64 MiB or more.
+
+    Returns
+    -------
+    array : ndarray
+        In the file's own dtype.  Greyscale images are ``(H, W)``, colour
+        images ``(H, W, C)`` (RGB, RGBA, or grey+alpha with C = 2); palette,
+        CMYK and 1-bit images are converted to RGB(A)/grey.  TIFF stacks are
+        ``(pages, H, W[, C])``.  NIfTI volumes come back **slowest axis first**,
+        ``(k, j, i)`` = ``(z, y, x)`` for an axial scan -- the transpose of
+        nibabel's ``(i, j, k)`` and the order the voxels are stored in, so the
+        array is C-contiguous; integer data with a NIfTI scale slope/intercept
+        come back scaled, as float32 (float64 for 32-bit integers).
+    meta : ImageMeta
+        Only with ``with_meta=True``.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, PermissionError
+        The path is missing, a folder, or unreadable.
+    ValueError
+        Unknown extension, or a corrupt or truncated file.
+    ImportError
+        A NIfTI file without nibabel, or a multi-page TIFF without tifffile
+        (the message says what to install).
 
     Examples
     --------
     >>> import numpy as np, imgconv as ic, tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "a.npy")
-    >>> ic.write(path, np.eye(3, dtype=np.float32))
-    >>> ic.read(path).dtype
-    dtype('float32')
+    >>> path = os.path.join(tempfile.mkdtemp(), "vol.tif")
+    >>> vol = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    >>> ic.write(path, vol, meta=ic.ImageMeta(spacing=(2.0, 0.5, 0.5), unit="mm"))
+    >>> again, meta = ic.read(path, with_meta=True)
+    >>> bool((again == vol).all()), meta.spacing, meta.channel_axis
+    (True, (2.0, 0.5, 0.5), None)
     """
     path = os.fspath(path)
-    ext = _extension(path)
     if os.path.isdir(path):
-        raise IsADirectoryError(f"{path}: is a directory, not an image")
+        raise IsADirectoryError(f"{path}: is a directory, not an image file")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
-    if ext == ".npy":
-        try:
-            return np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise ValueError(f"{path}: not a readable .npy file ({exc})") from None
+    fmt = file_format(path)
+    if not os.access(path, os.R_OK):
+        raise PermissionError(f"{path}: permission denied")
+    reader = {"npy": _read_npy, "nifti": _read_nifti, "tiff": _read_tiff}.get(fmt, _read_pillow)
+    try:
+        array, meta = reader(path, mmap) if fmt == "npy" else reader(path)
+    except PermissionError as exc:
+        raise PermissionError(f"{path}: permission denied ({exc.strerror})") from None
+    meta = replace(meta, format=fmt)
+    return (array, meta) if with_meta else array
+
+
+def _plane_labels(ndim, channel_axis):
+    labels = ["z", "y", "x"][-ndim:] if channel_axis is None else ["y", "x", "channel"]
+    return tuple(["axis %d" % a for a in range(ndim - len(labels))] + labels)
+
+
+def _read_npy(path, mmap):
+    if mmap is None:
+        mmap = os.path.getsize(path) >= MMAP_THRESHOLD
+    try:
+        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable .npy file ({exc})") from None
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{path}: holds several arrays, not one")
+    return array, ImageMeta(axis_labels=tuple(f"axis {a}" for a in range(array.ndim)))
+
+
+def _read_pillow(path):
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
+            if getattr(img, "n_frames", 1) > 1:
+                raise ValueError("has several pages; multi-page files are read as TIFF stacks "
+                                 "(install tifffile for TIFF)")
+            rawmode = getattr(getattr(img, "png", None), "im_rawmode", "") or ""
+            if img.mode in ("RGB", "RGBA") and ";16" in rawmode:
+                raise ValueError("is a 16-bit colour PNG, which Pillow reads only as 8 bits per "
+                                 "channel; convert it to TIFF to keep the 16 bits")
             img.load()
-            if img.mode == "P":
-                img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-            elif img.mode in ("1", "CMYK", "YCbCr", "LAB", "HSV"):
-                img = img.convert("L" if img.mode == "1" else "RGB")
-            elif img.mode == "I;16B":
-                img = img.convert("I;16")
-            return np.asarray(img).copy()
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            array = np.asarray(_plain_mode(img)).copy()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        if isinstance(exc, PermissionError):
+            raise
         raise ValueError(f"{path}: cannot read image ({exc})") from None
+    channel_axis = -1 if array.ndim == 3 else None
+    return array, ImageMeta(channel_axis=channel_axis,
+                            axis_labels=_plane_labels(array.ndim, channel_axis))
 
 
-def write(path, array, *, overwrite=True):
-    """Write ``array`` to ``path`` atomically (temporary file, then rename).
+def _plain_mode(img):
+    """``img`` in a mode numpy maps to grey, grey+alpha, RGB or RGBA."""
+    if img.mode == "P":
+        return img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode == "PA":
+        return img.convert("RGBA")
+    if img.mode == "1":
+        return img.convert("L")
+    if img.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        return img.convert("RGB")
+    if img.mode == "I;16B":
+        return img.convert("I;16")
+    return img
 
-    Images need uint8 (or uint16 greyscale for PNG/TIFF); ``.npy`` takes any
-    array.  ``overwrite=False`` refuses to replace an existing file.
+
+def _read_tiff(path):
+    tifffile = _optional("tifffile")
+    if tifffile is None:
+        return _read_pillow(path)
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            array = series.asarray()
+            axes = series.axes
+            spacing, unit = _tiff_spacing(tif, axes)
+    except ValueError as exc:
+        if "imagecodecs" in str(exc):  # a compression tifffile cannot decode alone
+            return _read_pillow(path)
+        raise ValueError(f"{path}: cannot read TIFF ({exc})") from None
+    except (tifffile.TiffFileError, OSError, EOFError, IndexError, KeyError) as exc:
+        if isinstance(exc, PermissionError):
+            raise
+        raise ValueError(f"{path}: cannot read TIFF ({exc})") from None
+    channel_axis = next((i for i, a in enumerate(axes) if a in "SC"), None)
+    if channel_axis == array.ndim - 1:
+        channel_axis = -1
+    labels = tuple({"S": "channel", "C": "channel", "Q": "z (page)", "I": "z (page)"}.get(a, a.lower())
+                   for a in axes)
+    if spacing is not None and len(spacing) != array.ndim - (channel_axis is not None):
+        spacing = None
+    return array, ImageMeta(channel_axis=channel_axis, spacing=spacing, unit=unit,
+                            axis_labels=labels)
+
+
+def _tiff_spacing(tif, axes):
+    """Spacing stored by imgconv (tifffile's JSON description) or ImageJ's."""
+    shaped = tif.shaped_metadata
+    if shaped and shaped[0].get("spacing") is not None:
+        return tuple(float(s) for s in shaped[0]["spacing"]), shaped[0].get("unit")
+    imagej = tif.imagej_metadata
+    if not imagej or imagej.get("unit") in (None, "pixel", "pixels"):
+        return None, None
+    tags = tif.pages[0].tags
+    sizes = {}
+    for axis, tag in (("X", "XResolution"), ("Y", "YResolution")):
+        if tag in tags:
+            num, den = tags[tag].value
+            sizes[axis] = den / num if num else 1.0
+    sizes["Z"] = float(imagej.get("spacing", 1.0))
+    spatial = [a for a in axes if a in "ZYX"]
+    return tuple(sizes.get(a, 1.0) for a in spatial), imagej["unit"]
+
+
+def _read_nifti(path):
+    nib = _require("nibabel", path, "reading NIfTI")
+    try:
+        img = nib.load(path)
+        header = img.header
+        slope, inter = header.get_slope_inter()
+        on_disk = header.get_data_dtype()
+        scaled = slope not in (None, 1) or inter not in (None, 0)
+        if scaled and on_disk.kind in "iub" and on_disk.itemsize <= 2:
+            data = img.get_fdata(dtype=np.float32)
+        else:
+            data = np.asanyarray(img.dataobj)
+    except Exception as exc:  # nibabel raises many types on damaged files
+        if isinstance(exc, PermissionError):
+            raise
+        raise ValueError(f"{path}: cannot read NIfTI ({type(exc).__name__}: {exc})") from None
+    if data.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: NIfTI data of type {data.dtype} (e.g. RGB) is not supported")
+    ndim = data.ndim
+    zooms = header.get_zooms()[:ndim]
+    space_unit = header.get_xyzt_units()[0]
+    codes = nib.aff2axcodes(img.affine)
+    names = "ijktuvw"
+    labels = tuple(f"{names[v]} ({codes[v]})" if v < 3 and codes[v] else names[v]
+                   for v in reversed(range(ndim)))
+    # zooms are float32: their shortest repr gives the value as written (0.8, not 0.800000011920929)
+    spacing = tuple(float(str(np.float32(z))) for z in reversed(zooms))
+    return data.T, ImageMeta(spacing=spacing,
+                             unit=None if space_unit == "unknown" else space_unit,
+                             axis_labels=labels, affine=np.array(img.affine), header=header)
+
+
+# --------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------
+def write(path, array, *, meta=None, overwrite=True):
+    """Write ``array`` to ``path`` atomically, in the format its extension names.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write; its folder must exist.  The extension picks the
+        format (see :func:`read`).
+    array : array_like
+        PNG holds uint8 (grey, grey+alpha, RGB, RGBA) and uint16 grey; JPEG
+        and BMP uint8 grey and RGB.  TIFF, ``.npy`` and NIfTI hold any
+        numeric dtype exactly (float32 stays float32: NIfTI float data are
+        written unscaled).  TIFF writes a 3D array without a channel axis as
+        a stack of pages (needs tifffile for anything Pillow cannot hold).
+    meta : ImageMeta, optional
+        From :func:`read`, or made by hand: ``channel_axis`` tells a
+        ``(H, W, 3)`` colour image from a 3-page stack (without ``meta``, an
+        array whose last axis has 2 to 4 entries is written as colour); TIFF stores ``spacing`` and
+        ``unit``; NIfTI keeps ``header`` and ``affine`` (or, without an
+        affine, puts ``spacing`` on the diagonal).  PNG, JPEG, BMP and
+        ``.npy`` store no spacing.
+    overwrite : bool
+        False refuses to replace an existing file (FileExistsError), checked
+        atomically at the final rename.
+
+    Raises
+    ------
+    ValueError
+        Unknown extension, or an array the format cannot hold (the message
+        names the formats that can).
+    FileNotFoundError, IsADirectoryError, FileExistsError, PermissionError
+        A missing folder, a path that is a folder, an existing file with
+        ``overwrite=False``, an unwritable folder.
+    ImportError
+        NIfTI without nibabel, or a TIFF that needs tifffile.
 
     Examples
     --------
     >>> import numpy as np, imgconv as ic, tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "a.png")
-    >>> ic.write(path, np.zeros((4, 4), np.uint8))
-    >>> ic.read(path).shape
+    >>> folder = tempfile.mkdtemp()
+    >>> ic.write(os.path.join(folder, "a.png"), np.zeros((4, 4), np.uint8))
+    >>> ic.read(os.path.join(folder, "a.png")).shape
     (4, 4)
+    >>> ic.write(os.path.join(folder, "a.png"), np.ones((4, 4), np.uint8), overwrite=False)
+    Traceback (most recent call last):
+    ...
+    FileExistsError: ...a.png: already exists
+    >>> os.listdir(folder)  # nothing half-written left behind
+    ['a.png']
     """
     path = os.fspath(path)
-    ext = _extension(path)
-    array = np.asarray(array)
-    if not overwrite and os.path.exists(path):
-        raise FileExistsError(f"{path}: already exists (use --overwrite to replace it)")
-    if ext != ".npy":
-        _check_image_array(path, ext, array)
+    fmt = file_format(path)
+    array = np.asanyarray(array)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: cannot store an array of type {array.dtype}; "
+                         "images and volumes hold real numbers")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path}: is a directory")
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".imgconv-", suffix=ext, dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if ext == ".npy":
-                np.save(f, array, allow_pickle=False)
-            else:
-                from PIL import Image
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{path}: the folder {folder} does not exist")
+    encode = _encoder(path, fmt, array, meta)  # checks the array fits before any file exists
+    _atomic_write(path, split_extension(path)[1], encode, overwrite)
 
-                fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}.get(
-                    ext, ext[1:].upper())
-                Image.fromarray(array).save(f, format=fmt)
-        os.replace(tmp, path)
+
+def _is_colour(array, meta):
+    """Whether the last axis holds colour channels: ``meta`` decides when given."""
+    if meta is not None:
+        return meta.channel_axis is not None and meta.channel_axis % array.ndim == array.ndim - 1
+    return array.ndim == 3 and 2 <= array.shape[-1] <= 4
+
+
+def _encoder(path, fmt, array, meta):
+    """A function writing ``array`` to a given path, once ``array`` is known to fit."""
+    if fmt == "npy":
+        def encode(target):
+            with open(target, "wb") as f:
+                np.save(f, array, allow_pickle=False)
+        return encode
+    if fmt == "nifti":
+        return _nifti_encoder(path, array, meta)
+    colour = _is_colour(array, meta)
+    if fmt == "tiff":
+        tifffile = _optional("tifffile")
+        if tifffile is not None:
+            return _tifffile_encoder(tifffile, array, meta, colour)
+        if meta is not None and meta.spacing is not None:
+            _require("tifffile", path, "storing the voxel spacing in a TIFF")
+    mode = _pillow_mode(path, fmt, array, colour)
+
+    def encode(target):
+        from PIL import Image
+
+        Image.fromarray(np.ascontiguousarray(array), mode=mode).save(
+            target, format=_PILLOW_FORMAT[fmt])
+    return encode
+
+
+# (format, dtype, channels) -> Pillow mode; channels 0 = greyscale (H, W)
+_PILLOW_MODES = {
+    ("png", "uint8", 0): "L", ("png", "uint8", 2): "LA", ("png", "uint8", 3): "RGB",
+    ("png", "uint8", 4): "RGBA", ("png", "uint16", 0): "I;16",
+    ("jpeg", "uint8", 0): "L", ("jpeg", "uint8", 3): "RGB",
+    ("bmp", "uint8", 0): "L", ("bmp", "uint8", 3): "RGB",
+    ("tiff", "uint8", 0): "L", ("tiff", "uint8", 2): "LA", ("tiff", "uint8", 3): "RGB",
+    ("tiff", "uint8", 4): "RGBA", ("tiff", "uint16", 0): "I;16", ("tiff", "int32", 0): "I",
+    ("tiff", "float32", 0): "F",
+}
+
+
+def _pillow_mode(path, fmt, array, colour):
+    channels = array.shape[-1] if colour and array.ndim == 3 else (0 if array.ndim == 2 else None)
+    dtype = array.dtype.newbyteorder("=").name if array.dtype.kind != "b" else "bool"
+    mode = _PILLOW_MODES.get((fmt, dtype, channels))
+    if mode is None:
+        kinds = sorted({f"{d} {'grey' if c == 0 else {2: 'grey+alpha', 3: 'RGB', 4: 'RGBA'}[c]}"
+                        for f, d, c in _PILLOW_MODES if f == fmt})
+        what = (f"a {array.dtype} array of shape {array.shape}"
+                + ("" if colour or array.ndim == 2 else " (not a 2D image)"))
+        hint = ("install tifffile for any dtype and stacks" if fmt == "tiff"
+                else "write .tif, .npy or .nii.gz to keep it as it is")
+        raise ValueError(f"{path}: {fmt.upper()} cannot hold {what}; it holds "
+                         f"{', '.join(kinds)} ({hint})")
+    return mode
+
+
+def _tifffile_encoder(tifffile, array, meta, colour):
+    data = array.astype(np.uint8) if array.dtype == np.bool_ else np.ascontiguousarray(array)
+    options = {"photometric": "minisblack", "metadata": {}}
+    if colour:
+        channels = data.shape[-1]
+        options["photometric"] = "rgb" if channels >= 3 else "minisblack"
+        extra = channels - (3 if channels >= 3 else 1)
+        if extra:
+            options["extrasamples"] = ["unassalpha"] + ["unspecified"] * (extra - 1)
+        options["planarconfig"] = "contig"
+    if meta is not None and meta.spacing is not None:
+        options["metadata"] = {"spacing": [float(s) for s in meta.spacing], "unit": meta.unit}
+    options["bigtiff"] = data.nbytes > 2**32 - 2**25
+
+    def encode(target):
+        tifffile.imwrite(target, data, **options)
+    return encode
+
+
+def _nifti_encoder(path, array, meta):
+    nib = _require("nibabel", path, "writing NIfTI")
+    if meta is not None and meta.channel_axis is not None:
+        raise ValueError(f"{path}: NIfTI holds volumes, not colour images (channel_axis="
+                         f"{meta.channel_axis}); write .png, .tif or .npy instead")
+    if not 1 <= array.ndim <= 7:
+        raise ValueError(f"{path}: NIfTI holds 1 to 7 dimensions, got shape {array.shape}")
+    data = array.astype(np.uint8) if array.dtype == np.bool_ else array
+    if data.dtype == np.float16:
+        data = data.astype(np.float32)
+    data = np.asarray(data).T  # back to NIfTI's (i, j, k) voxel order
+    header = None if meta is None or meta.header is None else meta.header.copy()
+    affine = None if meta is None or meta.affine is None else np.asarray(meta.affine, float)
+    if affine is None:
+        affine = np.eye(4)
+        spacing = () if meta is None or meta.spacing is None else tuple(reversed(meta.spacing))
+        for v, size in enumerate(spacing[:3]):
+            affine[v, v] = size
+    image_class = nib.Nifti1Image
+    if header is not None and isinstance(header, nib.Nifti2Header):
+        image_class = nib.Nifti2Image
+    img = image_class(data, affine, header=header)
+    img.set_data_dtype(data.dtype)
+    if header is None:
+        if meta is not None and meta.unit in ("mm", "meter", "micron"):
+            img.header.set_xyzt_units(meta.unit)
+    elif int(header["qform_code"]) > 0 and not np.allclose(header.get_qform(), affine):
+        img.set_qform(affine, int(header["qform_code"]))
+
+    def encode(target):
+        nib.save(img, target)
+    return encode
+
+
+def _atomic_write(path, suffix, encode, overwrite):
+    """Run ``encode`` on a new hidden file beside ``path``, then rename it into place."""
+    folder, name = os.path.split(os.path.abspath(path))
+    while True:
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp{suffix}")
+        try:
+            # created with the umask's permissions, unlike tempfile's 0600
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
+    try:
+        encode(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _rename_no_clobber(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
 
 
-def _check_image_array(path, ext, array):
-    ok_dtype = array.dtype == np.uint8 or (
-        array.dtype == np.uint16 and array.ndim == 2 and ext in (".png", ".tif", ".tiff"))
-    if not ok_dtype:
-        raise ValueError(f"{path}: {ext} images hold uint8 (or 16-bit greyscale PNG/TIFF); "
-                         f"got {array.dtype} — write .npy to keep other dtypes")
-    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
-        raise ValueError(f"{path}: an image must be (H, W), (H, W, 3) or (H, W, 4); "
-                         f"got shape {array.shape}")
+def _rename_no_clobber(tmp, path):
+    """Rename ``tmp`` to ``path`` unless ``path`` exists (atomically where
+    the file system has hard links)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(f"{path}: already exists") from None
+    except OSError:  # no hard links here (some network and FAT file systems)
+        if os.path.lexists(path):
+            raise FileExistsError(f"{path}: already exists") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)

@@ -148,7 +148,7 @@ def _to_storable(result, source_dtype, out_path):
 def run_filter(args):
     import numpy as np
     import imgconv as ic
-    from ._io import _extension as check_extension
+    from ._io import file_format as check_extension
 
     specs = args.filter or (["kernel"] if args.kernel else [DEFAULT_FILTER])
     chain = [parse_filter_spec(s) for s in specs]
