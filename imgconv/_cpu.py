@@ -29,14 +29,14 @@ def as_4d(a, inp):
     return [v.reshape(v.shape[:1] + (1,) * (3 - inp.rank) + v.shape[1:]) for v in views]
 
 
-def _pairs(x, out, inp):
-    """Matching 4D views of ``x`` and ``out``; one pair per batch entry when
-    their batch axes do not merge alike."""
-    xs, outs = as_4d(x, inp), as_4d(out, inp)
-    if len(xs) == 1 and len(outs) == 1:
-        return [(xs[0], outs[0])]
-    explode = lambda views: [v[i:i + 1] for v in views for i in range(v.shape[0])]
-    return list(zip(explode(xs), explode(outs)))
+def _pairs(inp, *arrays):
+    """Matching 4D views of ``arrays`` (laid out like ``inp.x``); one tuple
+    per batch entry when their batch axes do not merge alike."""
+    views = [as_4d(a, inp) for a in arrays]
+    if all(len(v) == 1 for v in views):
+        return [tuple(v[0] for v in views)]
+    explode = lambda vs: [v[i:i + 1] for v in vs for i in range(v.shape[0])]
+    return list(zip(*(explode(v) for v in views)))
 
 
 def _as_3(values, fill, rank):
@@ -68,7 +68,7 @@ def correlate(inp, x, weights, pad_lo, stride, dilation, cval, out, threads, xwe
     taps = np.count_nonzero(weights) + (0 if xweights is None else np.count_nonzero(xweights))
     nthreads = resolve_threads(threads, work=out.size * max(1, taps))
     xweights = _NO_X_KERNEL[weights.dtype] if xweights is None else xweights
-    for x4, out4 in _pairs(x, out, inp):
+    for x4, out4 in _pairs(inp, x, out):
         weights3 = weights.reshape(_as_3(weights.shape, 1, rank))
         stride3, dilation3 = _as_3(stride, 1, rank), _as_3(dilation, 1, rank)
         pad3 = _as_3(pad_lo, 0, rank)
@@ -90,7 +90,77 @@ def correlate(inp, x, weights, pad_lo, stride, dilation, cval, out, threads, xwe
 def box_pass(inp, x, axis, size, pad_lo, out, threads):
     """Mean over ``size`` samples along spatial axis ``axis`` by running sums."""
     nthreads = resolve_threads(threads, work=out.size * 4)
-    for x4, out4 in _pairs(x, out, inp):
+    for x4, out4 in _pairs(inp, x, out):
         kernels.box_pass(x4, out4, 4 - inp.rank + axis, size, pad_lo, inp.code, inp.cval,
                          v.DTYPE_CODES[x.dtype], v.DTYPE_CODES[out.dtype], nthreads)
+    return out
+
+
+def extreme_box(inp, out, size, centre, is_max, pad_value, threads):
+    """Running max or min over a box of ``size`` cells whose centre cell is
+    ``centre`` (per spatial axis): one O(1)-per-sample pass along depth, then
+    one along height with the width pass fused into it."""
+    rank = inp.rank
+    size3, centre3 = _as_3(size, 1, rank), _as_3(centre, 0, rank)
+    nthreads = resolve_threads(threads, work=out.size * 4)
+    code = v.DTYPE_CODES[out.dtype]
+    for x4, out4 in _pairs(inp, inp.x, out):
+        source = x4
+        if size3[0] > 1:
+            target = out4 if size3[1:] == (1, 1) else np.empty(x4.shape, x4.dtype)
+            planes_in, planes_out = _merged_planes(source), _merged_planes(target)
+            if planes_in is None or planes_out is None:
+                planes_in, planes_out = source.transpose(0, 2, 1, 3), target.transpose(0, 2, 1, 3)
+            kernels.extreme_pass(planes_in, planes_out, size3[0], centre3[0], 1, 0, inp.code,
+                                 pad_value, is_max, code, nthreads)
+            source = target
+        if size3[0] == 1 or size3[1:] != (1, 1):
+            kernels.extreme_pass(source, out4, size3[1], centre3[1], size3[2], centre3[2],
+                                 inp.code, pad_value, is_max, code, nthreads)
+    return out
+
+
+def footprint_runs(footprint):
+    """A 3D boolean footprint as its nonempty rows (z, y) and the runs of
+    consecutive True cells in each: (row index, first x, length), by row."""
+    row_z, row_y, run_row, run_start, run_length = [], [], [], [], []
+    for z, y in zip(*np.nonzero(footprint.any(axis=2))):
+        edges = np.diff(np.concatenate(([0], footprint[z, y].astype(np.int8), [0])))
+        starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        run_row += [len(row_z)] * len(starts)
+        run_start += list(starts)
+        run_length += list(stops - starts)
+        row_z.append(z)
+        row_y.append(y)
+    return tuple(np.asarray(a, np.intp) for a in (row_z, row_y, run_row, run_start, run_length))
+
+
+def extreme_footprint(inp, out, footprint, centre, is_max, pad_value, threads):
+    """Max or min over any footprint: out[p] = op of the padded input at
+    p + (cell - centre) for every True cell of ``footprint``."""
+    rank = inp.rank
+    fp3 = footprint.reshape((1,) * (3 - rank) + footprint.shape)
+    centre3 = _as_3(centre, 0, rank)
+    runs = footprint_runs(fp3)
+    nthreads = resolve_threads(threads, work=out.size * max(1, len(runs[2])))
+    code = v.DTYPE_CODES[out.dtype]
+    for x4, out4 in _pairs(inp, inp.x, out):
+        kernels.extreme_footprint(x4, out4, fp3.shape, centre3, *runs, inp.code, pad_value,
+                                  is_max, code, nthreads)
+    return out
+
+
+def pool(inp, out, indices, geom, op, p, identity, scales, threads):
+    """Pooling of ``inp.x`` into ``out`` (and flat argmax/argmin ``indices``)."""
+    rank = inp.rank
+    size3 = _as_3(geom.size, 1, rank)
+    nthreads = resolve_threads(threads, work=out.size * int(np.prod(size3)))
+    inv = [np.ones(1)] * (3 - rank) + [np.ascontiguousarray(s, np.float64) for s in scales]
+    arrays = (inp.x, out) if indices is None else (inp.x, out, indices)
+    for views in _pairs(inp, *arrays):
+        kernels.pool(views[0], views[1], None if indices is None else views[2], size3,
+                     _as_3(geom.stride, 1, rank), _as_3(geom.dilation, 1, rank),
+                     _as_3(geom.pad_lo, 0, rank), _as_3(geom.extent, 1, rank), op, inp.code, p,
+                     identity, *inv, v.DTYPE_CODES[inp.x.dtype], v.DTYPE_CODES[out.dtype],
+                     inp.compute == np.float64, nthreads)
     return out

@@ -278,15 +278,16 @@ def as_kernel(kernel, rank, dtype, name="kernel"):
     return np.ascontiguousarray(k, dtype=dtype)
 
 
-def check_out(out, shape, dtype, x, name="out"):
-    """``out`` if it can receive a result of ``shape``; ``dtype`` None takes its dtype."""
+def check_out(out, shape, dtype, x, name="out", allow_bool=False):
+    """``out`` if it can receive a result of ``shape``; ``dtype`` None takes
+    its dtype.  ``allow_bool``: a bool ``out`` is fine (results of bool inputs)."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(out).__name__}")
     if out.shape != tuple(shape):
         raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
     if dtype is not None and out.dtype != dtype:
         raise ValueError(f"{name} has dtype {out.dtype} but dtype={dtype} was asked for")
-    if out.dtype not in DTYPE_CODES:
+    if out.dtype not in DTYPE_CODES and not (allow_bool and out.dtype == bool):
         raise TypeError(f"{name} has unsupported dtype {out.dtype}; choose one of "
                         f"{', '.join(str(d) for d in SUPPORTED_DTYPES)} in native byte order")
     if not out.flags.writeable:
@@ -415,3 +416,164 @@ def per_axis_float(value, rank, name, minimum=None, strict=False):
         op = ">" if strict else ">="
         raise ValueError(f"{name} must be {op} {minimum} on every axis, got {value!r}")
     return values
+
+
+# --------------------------------------------------------------------------
+# Pooling
+# --------------------------------------------------------------------------
+#: pooling operations and the codes the kernels use
+POOL_OPS = {"max": 0, "min": 1, "avg": 2, "lp": 3}
+
+
+class PoolGeometry(NamedTuple):
+    """Per spatial axis: window size, stride, dilation, padding, and the
+    output length; ``extent`` = n + pad_lo + pad_hi (padded positions at or
+    beyond it lie outside every window)."""
+
+    size: tuple
+    stride: tuple
+    dilation: tuple
+    pad_lo: tuple
+    pad_hi: tuple
+    out_shape: tuple
+    extent: tuple
+
+
+def pool_op(op, p, count_include_pad, return_indices, mode):
+    """The op's code and its exponent, after checking which arguments apply."""
+    if not isinstance(op, str) or op.lower() not in POOL_OPS:
+        raise ValueError(f"op must be one of {', '.join(POOL_OPS)}; got {op!r}")
+    op = op.lower()
+    if op == "lp":
+        if (not isinstance(p, (numbers.Real, np.number)) or isinstance(p, bool)
+                or not np.isfinite(p) or p <= 0):
+            raise ValueError(f"p must be a finite number > 0 for op='lp', got {p!r}")
+        p = float(p)
+    elif p != 2:
+        raise ValueError(f"p={p!r} only applies to op='lp' (op is {op!r})")
+    if count_include_pad not in (True, False):
+        raise TypeError(f"count_include_pad must be True or False, got {count_include_pad!r}")
+    if not count_include_pad:
+        if op != "avg":
+            raise ValueError(f"count_include_pad=False only applies to op='avg' (op is {op!r})")
+        if canonical_mode(mode) != "zero":
+            raise ValueError("count_include_pad=False only applies with mode='zero': with "
+                             f"mode={mode!r} the padded cells hold image values and count")
+    if return_indices not in (True, False):
+        raise TypeError(f"return_indices must be True or False, got {return_indices!r}")
+    if return_indices and op not in ("max", "min"):
+        raise ValueError(f"return_indices=True needs op='max' or 'min', not {op!r}")
+    return op, POOL_OPS[op], (p if op == "lp" else 2.0)
+
+
+def pool_geometry(spatial_shape, size, stride, padding, dilation, ceil_mode):
+    """Window geometry of a pooling call (torch's rules).
+
+    ``stride`` None means ``size`` (non-overlapping windows).  Each padding
+    side may be at most half the window (``size // 2``), so every window
+    holds an input sample.  Output length per axis:
+    (n + p_lo + p_hi - d*(k-1) - 1) / s + 1, rounded down, or up with
+    ``ceil_mode`` -- but the last window must start inside the input or the
+    left padding.
+    """
+    rank = len(spatial_shape)
+    size = per_axis(size, rank, "size", minimum=1)
+    stride = size if stride is None else per_axis(stride, rank, "stride", minimum=1)
+    dilation = per_axis(dilation, rank, "dilation", minimum=1)
+    if ceil_mode not in (True, False):
+        raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+    if isinstance(padding, str):
+        raise TypeError(f"padding must be an int or per-axis ints / (lo, hi) pairs for "
+                        f"pooling, got {padding!r}")
+    pad_lo, pad_hi = padding_amounts(padding, size, dilation, (0,) * rank)
+    out_shape = []
+    for n, k, s, d, lo, hi in zip(spatial_shape, size, stride, dilation, pad_lo, pad_hi):
+        if max(lo, hi) > k // 2:
+            raise ValueError(f"padding {(lo, hi)} is more than half the window size {k}: "
+                             f"each side may pad at most size // 2 = {k // 2}")
+        span = n + lo + hi - d * (k - 1) - 1
+        if span < 0:
+            raise ValueError(f"the window (size {k}, dilation {d}) is larger than the padded "
+                             f"input ({n} + {lo} + {hi} samples) along an axis")
+        length = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (length - 1) * s >= n + lo:
+            length -= 1
+        out_shape.append(length)
+    extent = tuple(n + lo + hi for n, lo, hi in zip(spatial_shape, pad_lo, pad_hi))
+    return PoolGeometry(size, stride, dilation, pad_lo, pad_hi, tuple(out_shape), extent)
+
+
+def window_counts(geom, spatial_shape, count_include_pad):
+    """For each axis, how many cells each output's window counts: those
+    inside the padded extent, or only the input samples."""
+    counts = []
+    for n, k, s, d, lo, extent, m in zip(spatial_shape, geom.size, geom.stride, geom.dilation,
+                                         geom.pad_lo, geom.extent, geom.out_shape):
+        positions = np.arange(m)[:, None] * s + np.arange(k)[None, :] * d
+        inside = positions < extent
+        if not count_include_pad:
+            inside &= (positions >= lo) & (positions < lo + n)
+        counts.append(inside.sum(axis=1))
+    return counts
+
+
+# --------------------------------------------------------------------------
+# Morphology
+# --------------------------------------------------------------------------
+def as_footprint(footprint, size, rank):
+    """A boolean footprint with ``rank`` dimensions: ``footprint`` (any real
+    array of 0/1 values, with up to ``rank`` dimensions; missing leading axes
+    get length 1) or, without one, a box of ``size`` (default 3)."""
+    if footprint is None:
+        size = 3 if size is None else size
+        return np.ones(per_axis(size, rank, "size", minimum=1), bool)
+    if size is not None:
+        raise ValueError("give either footprint or size, not both")
+    try:
+        fp = np.asarray(footprint)
+    except Exception as exc:
+        raise TypeError("footprint must be an array of booleans") from exc
+    if fp.dtype.kind not in "biuf":
+        raise TypeError(f"footprint must hold booleans, got dtype {fp.dtype}")
+    if fp.ndim > rank:
+        raise ValueError(f"footprint has {fp.ndim} dimensions but the input has {rank} "
+                         f"spatial dimensions")
+    if fp.size == 0:
+        raise ValueError(f"footprint is empty (shape {fp.shape})")
+    if fp.dtype != bool:
+        if not np.all((fp == 0) | (fp == 1)):
+            bad = fp[(fp != 0) & (fp != 1)].flat[0]
+            raise ValueError(f"footprint must hold booleans (0 or 1), got the value {bad!r}")
+        fp = fp != 0
+    if not fp.any():
+        raise ValueError("footprint has no True cell")
+    return fp.reshape((1,) * (rank - fp.ndim) + fp.shape)
+
+
+def morphology_pad_value(dtype, mode, cval, is_max):
+    """The value constant padding uses, in ``dtype``: with ``mode`` None the
+    one that leaves the result unchanged (the dtype's minimum for a maximum,
+    its maximum for a minimum; -inf/+inf for floats), with 'zero' ``cval``
+    saturated to the dtype's range."""
+    if mode is None:
+        if cval is not None:
+            raise ValueError("cval needs mode='zero' (the default mode pads with the "
+                             "neutral value of the operation)")
+        if dtype.kind == "f":
+            return -np.inf if is_max else np.inf
+        if dtype == bool:
+            return 0.0 if is_max else 1.0
+        info = np.iinfo(dtype)
+        return float(info.min if is_max else info.max)
+    mode = canonical_mode(mode)
+    if mode != "zero":
+        if cval is not None:
+            raise ValueError(f"cval only applies with mode='zero', not mode={mode!r}")
+        return 0.0
+    cval = 0.0 if cval is None else check_cval(cval)
+    if dtype == bool:
+        return float(cval != 0)
+    if dtype.kind != "f":
+        info = np.iinfo(dtype)
+        cval = float(np.clip(np.rint(cval), info.min, info.max)) if not np.isnan(cval) else 0.0
+    return cval

@@ -101,9 +101,9 @@ cdef struct PaddedRow:
     const Py_ssize_t* table
 
 
-cdef inline void load_row_typed(const src_t* src, Py_ssize_t step, acc_t* buf,
+cdef inline void load_row_typed(const src_t* src, Py_ssize_t step, dst_t* buf,
                                 Py_ssize_t start, Py_ssize_t stop, const PaddedRow* row,
-                                acc_t cval) noexcept nogil:
+                                dst_t cval) noexcept nogil:
     """buf[j - start] = padded position j of one source row, type-converted,
     for j in [start, stop).
 
@@ -115,19 +115,19 @@ cdef inline void load_row_typed(const src_t* src, Py_ssize_t step, acc_t* buf,
     cdef Py_ssize_t lo = min(max(row.interior_lo, start), stop)
     cdef Py_ssize_t hi = min(max(row.interior_hi, lo), stop)
     cdef const src_t* inner = src + (lo - row.pad_lo) * step
-    cdef acc_t* dst = buf + (lo - start)
+    cdef dst_t* dst = buf + (lo - start)
     for j in range(start, lo):
         idx = row.table[j]
-        buf[j - start] = <acc_t>src[idx * step] if idx >= 0 else cval
+        buf[j - start] = <dst_t>src[idx * step] if idx >= 0 else cval
     if step == 1:
         for j in range(hi - lo):
-            dst[j] = <acc_t>inner[j]
+            dst[j] = <dst_t>inner[j]
     else:
         for j in range(hi - lo):
-            dst[j] = <acc_t>inner[j * step]
+            dst[j] = <dst_t>inner[j * step]
     for j in range(hi, stop):
         idx = row.table[j]
-        buf[j - start] = <acc_t>src[idx * step] if idx >= 0 else cval
+        buf[j - start] = <dst_t>src[idx * step] if idx >= 0 else cval
 
 
 cdef void load_row(const char* src, int dtype, Py_ssize_t step, acc_t* buf, Py_ssize_t start,

@@ -4,3 +4,5 @@
 include "common.pxi"
 include "correlate.pxi"
 include "running.pxi"
+include "extreme.pxi"
+include "pool.pxi"

@@ -1,0 +1,141 @@
+"""Pooling: max, min, average and Lp over windows with stride, padding and
+dilation (torch's geometry, imgconv's boundary modes)."""
+import numpy as np
+
+from . import _cpu
+from . import _validate as v
+from ._dispatch import select_backend
+
+
+def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mode=False,
+         count_include_pad=True, mode="zero", return_indices=False, channel_axis=None,
+         axes=None, dtype=None, out=None, backend="auto", threads=None):
+    """Pool windows of ``size`` samples, ``stride`` apart, into one value each.
+
+    Parameters
+    ----------
+    x : ndarray
+        1D, 2D or 3D input, optionally with a channel axis.  bool inputs give
+        bool results for max/min.
+    size : int or sequence of int
+        Window size per spatial axis.
+    stride : int or sequence of int, optional
+        Step between windows; default ``size`` (non-overlapping windows, as
+        torch and ``skimage.measure.block_reduce``).  Smaller strides give
+        overlapping windows.
+    padding : int or sequence
+        Samples added before and after each axis: an int, one int per axis or
+        one ``(lo, hi)`` pair per axis; each side at most ``size // 2``
+        (torch's rule, so every window holds an input sample).
+    dilation : int or sequence of int
+        Spacing between the samples of a window.
+    op : {'max', 'min', 'avg', 'lp'}
+        The reduction.  'lp' is ``(sum |v|**p) ** (1/p)``, the Lp norm of the
+        window (torch's ``lp_pool`` without the sign handling, equal to it for
+        non-negative inputs).
+    p : float
+        The exponent of ``op='lp'`` (> 0); any other op takes no ``p``.
+    ceil_mode : bool
+        Round the output length up instead of down (torch's rule: the last
+        window must still start inside the input or the left padding).
+        Window cells past the padded input are left out, and not counted.
+    count_include_pad : bool
+        For ``op='avg'`` with ``mode='zero'``: whether the padded cells count
+        in the divisor (True, torch's default) or only input samples do.
+    mode : str
+        What padded cells hold.  ``'zero'`` (default) means torch's padding:
+        -inf for max (+inf for min), so padding never wins, and 0 for avg and
+        lp.  Any other mode (``'replicate'``, ``'reflect'``, ``'symmetric'``,
+        ``'wrap'``) fills them with image values, which take part in every op
+        and count in averages.
+    return_indices : bool
+        With ``op='max'`` or ``'min'``, also return the flat index of each
+        result in its input plane (``z*H*W + y*W + x``), as torch's
+        ``max_pool2d(..., return_indices=True)``: the first such sample in
+        scan order, or the last NaN if the window holds one.
+    channel_axis, axes : optional
+        As in :func:`imgconv.correlate`.
+    dtype : dtype, optional
+        Output dtype.  Default: the input's dtype for max/min, the compute
+        type (float32, or float64 for 32-bit integers and float64) for avg
+        and lp.  Integer outputs are rounded and saturated.
+    out : ndarray, optional
+        Array to write the result into.
+    backend, threads : optional
+        As in :func:`imgconv.correlate`.
+
+    Returns
+    -------
+    ndarray, or (ndarray, ndarray of int64) with ``return_indices``
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> x = np.arange(16, dtype=np.float32).reshape(4, 4)
+    >>> ic.pool(x, 2)
+    array([[ 5.,  7.],
+           [13., 15.]], dtype=float32)
+    >>> ic.pool(x, 2, op="avg")
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]], dtype=float32)
+    >>> values, where = ic.pool(x, 3, stride=1, return_indices=True)
+    >>> where
+    array([[10, 11],
+           [14, 15]])
+    """
+    select_backend(x, backend)
+    is_bool = isinstance(x, np.ndarray) and x.dtype == bool
+    op_name, op_code, p = v.pool_op(op, p, count_include_pad, return_indices, mode)
+    inp = v.filter_input(x, mode, 0.0, channel_axis, axes)
+    geom = v.pool_geometry(inp.spatial_shape, size, stride, padding, dilation, ceil_mode)
+    extreme = op_name in ("max", "min")
+    shape = inp.full_shape(geom.out_shape)
+    native = np.dtype(bool) if is_bool else inp.x.dtype
+    if extreme:
+        if out is not None:
+            out = v.check_out(out, shape, None if dtype is None else v.output_dtype(dtype, inp.compute),
+                              inp.x, allow_bool=is_bool)
+        wanted = (out.dtype if out is not None
+                  else native if dtype is None else v.output_dtype(dtype, inp.compute))
+        target = out if out is not None and out.dtype == native else np.empty(shape, native)
+        kernel_out = target.view(np.uint8) if is_bool else target
+        identity = v.morphology_pad_value(native, None, None, op_name == "max")
+        scales = [np.ones(n) for n in geom.out_shape]
+    else:
+        out = v.output_array(inp, geom.out_shape, dtype, out)
+        target = kernel_out = out
+        identity = 0.0
+        counts = v.window_counts(geom, inp.spatial_shape, count_include_pad)
+        with np.errstate(divide="ignore"):
+            scales = [np.where(c > 0, 1.0 / np.maximum(c, 1), np.nan) for c in counts]
+    indices = np.empty(shape, np.int64) if return_indices else None
+    _cpu.pool(inp, kernel_out, indices, geom, op_code, p, identity, scales, threads)
+    if extreme and target.dtype != wanted:
+        out = v.store(target, out if out is not None else np.empty(shape, wanted))
+    else:
+        out = target
+    return (out, indices) if return_indices else out
+
+
+def max_pool(x, size, **kwargs):
+    """Max pooling: :func:`pool` with ``op='max'``.
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> ic.max_pool(np.array([[1, 5], [3, 2]], np.uint8), 2)
+    array([[5]], dtype=uint8)
+    """
+    return pool(x, size, op="max", **kwargs)
+
+
+def avg_pool(x, size, **kwargs):
+    """Average pooling: :func:`pool` with ``op='avg'``.
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> ic.avg_pool(np.array([[1, 5], [3, 2]], np.uint8), 2)
+    array([[2.75]], dtype=float32)
+    """
+    return pool(x, size, op="avg", **kwargs)

@@ -1,0 +1,89 @@
+"""Flat footprints (structuring elements) for morphology: boolean arrays.
+
+Examples
+--------
+>>> from imgconv import footprints
+>>> footprints.disk(1).astype(int)
+array([[0, 1, 0],
+       [1, 1, 1],
+       [0, 1, 0]])
+"""
+import numpy as np
+
+from . import _validate as v
+
+__all__ = ["box", "disk", "ball", "cross"]
+
+
+def box(size, ndim=2):
+    """An all-True box: ``size`` per axis (an int for a cube), ``ndim`` axes.
+
+    Examples
+    --------
+    >>> from imgconv import footprints
+    >>> footprints.box(3).shape, footprints.box((1, 5, 3), 3).shape
+    ((3, 3), (1, 5, 3))
+    """
+    ndim = v.as_int(ndim, "ndim")
+    if not 1 <= ndim <= 3:
+        raise ValueError(f"ndim must be 1, 2 or 3, got {ndim}")
+    return np.ones(v.per_axis(size, ndim, "size", minimum=1), bool)
+
+
+def _radius(radius):
+    radius = v.as_int(radius, "radius")
+    if radius < 0:
+        raise ValueError(f"radius must be >= 0, got {radius}")
+    return radius
+
+
+def _euclidean(radius, ndim):
+    radius = _radius(radius)
+    grid = np.ogrid[(slice(-radius, radius + 1),) * ndim]
+    return sum(g * g for g in grid) <= radius * radius
+
+
+def disk(radius):
+    """The cells within Euclidean distance ``radius`` of the centre, in 2D
+    (size 2*radius + 1; as ``skimage.morphology.disk``).
+
+    Examples
+    --------
+    >>> from imgconv import footprints
+    >>> int(footprints.disk(2).sum())
+    13
+    """
+    return _euclidean(radius, 2)
+
+
+def ball(radius):
+    """The cells within Euclidean distance ``radius`` of the centre, in 3D
+    (as ``skimage.morphology.ball``).
+
+    Examples
+    --------
+    >>> from imgconv import footprints
+    >>> footprints.ball(1).sum()
+    np.int64(7)
+    """
+    return _euclidean(radius, 3)
+
+
+def cross(ndim=2, radius=1):
+    """The centre and its neighbours along each axis up to ``radius``: the
+    cross of ``scipy.ndimage.generate_binary_structure(ndim, 1)`` for radius 1.
+
+    Examples
+    --------
+    >>> from imgconv import footprints
+    >>> footprints.cross(2).astype(int)
+    array([[0, 1, 0],
+           [1, 1, 1],
+           [0, 1, 0]])
+    """
+    ndim = v.as_int(ndim, "ndim")
+    if not 1 <= ndim <= 3:
+        raise ValueError(f"ndim must be 1, 2 or 3, got {ndim}")
+    radius = _radius(radius)
+    grid = np.ogrid[(slice(-radius, radius + 1),) * ndim]
+    return sum((g != 0).astype(int) for g in grid) <= 1 if ndim > 1 else np.ones(2 * radius + 1, bool)

@@ -1,0 +1,536 @@
+# Running maximum and minimum: grey-scale dilation and erosion.
+#
+# Values stay in the array's own dtype (a maximum is exact in any type), so a
+# uint8 image runs 32 lanes to an AVX2 vector.  A NaN anywhere in a window
+# makes the result NaN, as numpy.maximum does.
+#
+# Along the contiguous axis, a window of L samples is the extreme of two
+# overlapping power-of-two windows read from a "ladder" (level m of a row
+# holds the extremes over 2**m samples): about log2(L) vector passes, which
+# beats a scalar recurrence for every window up to LADDER_MAX_WINDOW; longer
+# windows use the van Herk / Gil-Werman recurrence (three comparisons per
+# sample, whatever L).  Along outer axes the samples are whole rows, so van
+# Herk / Gil-Werman runs on contiguous rows at three vector row operations per
+# output row; windows of up to DIRECT_MAX_WINDOW rows are combined directly.
+
+cdef enum:
+    LADDER_MAX_WINDOW = 64
+    DIRECT_MAX_WINDOW = 3
+    # row storage per thread for passes along outer axes: column blocks are
+    # narrowed so their rows stay in the L2 cache
+    EXTREME_BLOCK_KIB = 256
+
+
+cdef inline src_t max2(src_t a, src_t b) noexcept nogil:
+    if src_t is float or src_t is double:
+        return a if a != a else (a if a > b else b)
+    return a if a > b else b
+
+
+cdef inline src_t min2(src_t a, src_t b) noexcept nogil:
+    if src_t is float or src_t is double:
+        return a if a != a else (a if a < b else b)
+    return a if a < b else b
+
+
+cdef void combine(src_t* dst, const src_t* a, const src_t* b, Py_ssize_t n,
+                  bint is_max) noexcept nogil:
+    """dst[i] = op(a[i], b[i]), op being max or min; dst is neither a nor b."""
+    cdef Py_ssize_t i
+    if is_max:
+        for i in range(n):
+            dst[i] = max2(a[i], b[i])
+    else:
+        for i in range(n):
+            dst[i] = min2(a[i], b[i])
+
+
+cdef void combine_into(src_t* acc, const src_t* b, Py_ssize_t n, bint is_max) noexcept nogil:
+    """acc[i] = op(acc[i], b[i])."""
+    cdef Py_ssize_t i
+    if is_max:
+        for i in range(n):
+            acc[i] = max2(acc[i], b[i])
+    else:
+        for i in range(n):
+            acc[i] = min2(acc[i], b[i])
+
+
+cdef void combine3_into(src_t* acc, const src_t* a, const src_t* b, Py_ssize_t n,
+                        bint is_max) noexcept nogil:
+    """acc[i] = op(acc[i], a[i], b[i])."""
+    cdef Py_ssize_t i
+    if is_max:
+        for i in range(n):
+            acc[i] = max2(acc[i], max2(a[i], b[i]))
+    else:
+        for i in range(n):
+            acc[i] = min2(acc[i], min2(a[i], b[i]))
+
+
+cdef inline void fill_row(src_t* dst, src_t value, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] = value
+
+
+cdef inline void copy_row(src_t* dst, const src_t* src, Py_ssize_t step, Py_ssize_t n) noexcept nogil:
+    """dst[i] = src[i * step]; with step 1 a memcpy."""
+    cdef Py_ssize_t i
+    if step == 1:
+        memcpy(dst, src, n * sizeof(src_t))
+    else:
+        for i in range(n):
+            dst[i] = src[i * step]
+
+
+cdef inline void scatter_row(src_t* dst, Py_ssize_t step, const src_t* src, Py_ssize_t n) noexcept nogil:
+    """dst[i * step] = src[i]."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i * step] = src[i]
+
+
+cdef Py_ssize_t ladder_levels(Py_ssize_t window) noexcept nogil:
+    """Levels a ladder needs for windows up to ``window``: floor(log2(window)) + 1."""
+    cdef Py_ssize_t levels = 1
+    while (<Py_ssize_t>1 << levels) <= window:
+        levels += 1
+    return levels
+
+
+cdef void build_ladder(src_t* ladder, Py_ssize_t width, Py_ssize_t levels,
+                       bint is_max) noexcept nogil:
+    """From level 0 (``width`` samples), fill levels 1 .. levels-1:
+    ladder[m * width + i] = op of level-0 samples i .. i + 2**m - 1."""
+    cdef Py_ssize_t m, half
+    for m in range(1, levels):
+        half = <Py_ssize_t>1 << (m - 1)
+        if width - 2 * half + 1 > 0:
+            combine(ladder + m * width, ladder + (m - 1) * width,
+                    ladder + (m - 1) * width + half, width - 2 * half + 1, is_max)
+
+
+cdef inline void window_from_ladder(src_t* dst, const src_t* ladder, Py_ssize_t width,
+                                    Py_ssize_t start, Py_ssize_t window, Py_ssize_t n,
+                                    bint first, bint is_max) noexcept nogil:
+    """dst[i] = (first) or op(dst[i], ...) the op of level-0 samples
+    start + i .. start + i + window - 1, for i < n."""
+    cdef Py_ssize_t m = ladder_levels(window) - 1
+    cdef const src_t* level = ladder + m * width + start
+    cdef Py_ssize_t shift = window - (<Py_ssize_t>1 << m)
+    if first:
+        if shift == 0:
+            memcpy(dst, level, n * sizeof(src_t))
+        else:
+            combine(dst, level, level + shift, n, is_max)
+    elif shift == 0:
+        combine_into(dst, level, n, is_max)
+    else:
+        combine3_into(dst, level, level + shift, n, is_max)
+
+
+cdef void van_herk_row(src_t* dst, const src_t* src, Py_ssize_t n, Py_ssize_t window,
+                       src_t* suffix, bint is_max) noexcept nogil:
+    """dst[i] = op(src[i .. i + window - 1]) for i < n (``src`` holds
+    n + window - 1 samples) by van Herk / Gil-Werman: per block of ``window``
+    samples, suffix extremes of the block and prefix extremes of the next."""
+    cdef Py_ssize_t t, last
+    cdef src_t prefix
+    cdef Py_ssize_t base = 0
+    while base < n:
+        suffix[window - 1] = src[base + window - 1]
+        for t in range(window - 2, -1, -1):
+            suffix[t] = max2(src[base + t], suffix[t + 1]) if is_max else min2(src[base + t], suffix[t + 1])
+        dst[base] = suffix[0]
+        last = min(window, n - base)
+        prefix = src[base + window]
+        for t in range(1, last):
+            if t > 1:
+                prefix = (max2(prefix, src[base + window + t - 1]) if is_max
+                          else min2(prefix, src[base + window + t - 1]))
+            dst[base + t] = max2(suffix[t], prefix) if is_max else min2(suffix[t], prefix)
+        base += window
+
+
+cdef void extreme_row_x(src_t* dst, src_t* ladder, Py_ssize_t n, Py_ssize_t window,
+                        bint is_max) noexcept nogil:
+    """dst[i] = op of ladder[i .. i + window - 1] for i < n, where ``ladder``
+    holds the n + window - 1 samples of a padded row as its level 0 and has
+    room for ladder_levels(window) levels (or, past LADDER_MAX_WINDOW, for
+    ``window`` more samples of scratch)."""
+    cdef Py_ssize_t width = n + window - 1
+    if window == 1:
+        memcpy(dst, ladder, n * sizeof(src_t))
+    elif window <= LADDER_MAX_WINDOW:
+        build_ladder(ladder, width, ladder_levels(window), is_max)
+        window_from_ladder(dst, ladder, width, 0, window, n, True, is_max)
+    else:
+        van_herk_row(dst, ladder, n, window, ladder + width, is_max)
+
+
+cdef Py_ssize_t row_scratch_length(Py_ssize_t n, Py_ssize_t window) noexcept nogil:
+    """Samples extreme_row_x needs in ``ladder`` for rows of n outputs."""
+    if window <= LADDER_MAX_WINDOW:
+        return (n + window - 1) * ladder_levels(window)
+    return n + 2 * window
+
+
+# --------------------------------------------------------------------------
+# One pass along an outer axis, with the contiguous axis optionally fused
+# --------------------------------------------------------------------------
+cdef struct ExtremePass:
+    Py_ssize_t lines, count, height, width     # (B, L, N, W): lines = B * L
+    Py_ssize_t in_strides[4]
+    Py_ssize_t out_strides[4]                  # bytes
+    Py_ssize_t window, pad_lo                  # along N
+    Py_ssize_t x_window                        # along W (1: no fused x pass)
+    Py_ssize_t block, nblocks                  # column blocks (x_window == 1 only)
+    int mode
+    bint is_max
+    PaddedRow xrow
+
+
+cdef void pass_row(const ExtremePass* g, const char* line, Py_ssize_t position, Py_ssize_t x0,
+                   Py_ssize_t width, src_t* dst, src_t* ladder, src_t cval) noexcept nogil:
+    """dst = padded position ``position`` of a line along N (columns x0 ..
+    x0 + width - 1), reduced along W when the pass fuses x."""
+    cdef Py_ssize_t index = map_index(position - g.pad_lo, g.height, g.mode)
+    cdef const src_t* src
+    cdef Py_ssize_t step = g.in_strides[3] // sizeof(src_t)
+    if index < 0:
+        fill_row(dst, cval, width)
+        return
+    src = <const src_t*>(line + index * g.in_strides[2] + x0 * g.in_strides[3])
+    if g.x_window == 1:
+        copy_row(dst, src, step, width)
+    else:
+        load_row_typed(src, step, ladder, 0, width + g.x_window - 1, &g.xrow, cval)
+        extreme_row_x(dst, ladder, width, g.x_window, g.is_max)
+
+
+cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
+                            Py_ssize_t unit_begin, Py_ssize_t unit_end, src_t cval) noexcept nogil:
+    """Units [unit_begin, unit_end) of a pass: a unit is one column block of
+    one line.  Returns 0, or -1 if the scratch could not be allocated."""
+    cdef Py_ssize_t k = g.window
+    cdef Py_ssize_t width_max = g.block
+    cdef Py_ssize_t ladder_len = row_scratch_length(width_max, g.x_window) if g.x_window > 1 else 0
+    cdef Py_ssize_t u, line, x0, width, i, t, base, j
+    cdef Py_ssize_t out_step = g.out_strides[3] // sizeof(src_t)
+    cdef const char* line_src
+    cdef char* line_out
+    cdef src_t* dst
+    cdef src_t* rows
+    cdef src_t* suffix
+    cdef src_t* following
+    cdef src_t* swap
+    cdef src_t* prefix
+    cdef src_t* result
+    cdef src_t* ladder
+    cdef src_t* scratch
+    if unit_begin >= unit_end:
+        return 0
+    scratch = <src_t*>malloc((2 * k + 2) * width_max * sizeof(src_t) + ladder_len * sizeof(src_t))
+    if scratch == NULL:
+        return -1
+    # direct: a ring of k rows; van Herk: k suffix rows, then the k raw rows
+    # of the next block
+    rows = scratch
+    prefix = scratch + 2 * k * width_max
+    result = prefix + width_max
+    ladder = result + width_max
+    for u in range(unit_begin, unit_end):
+        line = u // g.nblocks
+        x0 = (u % g.nblocks) * g.block
+        width = min(g.block, g.width - x0)
+        line_src = src + (line // g.count) * g.in_strides[0] + (line % g.count) * g.in_strides[1]
+        line_out = (out + (line // g.count) * g.out_strides[0] + (line % g.count) * g.out_strides[1]
+                    + x0 * g.out_strides[3])
+        if k <= DIRECT_MAX_WINDOW:
+            for j in range(k - 1):
+                pass_row(g, line_src, j, x0, width, rows + j * width_max, ladder, cval)
+            for i in range(g.height):
+                j = (i + k - 1) % k
+                pass_row(g, line_src, i + k - 1, x0, width, rows + j * width_max, ladder, cval)
+                dst = <src_t*>(line_out + i * g.out_strides[2]) if out_step == 1 else result
+                if k == 1:
+                    memcpy(dst, rows, width * sizeof(src_t))
+                else:
+                    combine(dst, rows, rows + width_max, width, g.is_max)
+                    for j in range(2, k):
+                        combine_into(dst, rows + j * width_max, width, g.is_max)
+                if out_step != 1:
+                    scatter_row(<src_t*>(line_out + i * g.out_strides[2]), out_step, result, width)
+            continue
+        suffix = rows
+        following = rows + k * width_max
+        base = 0
+        while base < g.height:
+            if base == 0:
+                for t in range(k - 1):
+                    pass_row(g, line_src, t, x0, width, suffix + t * width_max, ladder, cval)
+            else:
+                swap = suffix
+                suffix = following
+                following = swap
+            pass_row(g, line_src, base + k - 1, x0, width, suffix + (k - 1) * width_max, ladder, cval)
+            for t in range(k - 2, -1, -1):
+                combine_into(suffix + t * width_max, suffix + (t + 1) * width_max, width, g.is_max)
+            for t in range(min(k, g.height - base)):
+                dst = <src_t*>(line_out + (base + t) * g.out_strides[2]) if out_step == 1 else result
+                if t == 0:
+                    memcpy(dst, suffix, width * sizeof(src_t))
+                else:
+                    pass_row(g, line_src, base + k + t - 1, x0, width,
+                             following + (t - 1) * width_max, ladder, cval)
+                    if t == 1:
+                        combine(dst, suffix + width_max, following, width, g.is_max)
+                    else:
+                        if t == 2:
+                            combine(prefix, following, following + width_max, width, g.is_max)
+                        else:
+                            combine_into(prefix, following + (t - 1) * width_max, width, g.is_max)
+                        combine(dst, suffix + t * width_max, prefix, width, g.is_max)
+                if out_step != 1:
+                    scatter_row(<src_t*>(line_out + (base + t) * g.out_strides[2]), out_step,
+                                result, width)
+            base += k
+    free(scratch)
+    return 0
+
+
+cdef int _extreme_pass_run(src_t* typed, const char* src, char* out, ExtremePass* g,
+                           double cval, int nthreads) except -1:
+    cdef Py_ssize_t nunits, tid, team
+    cdef Py_ssize_t budget = EXTREME_BLOCK_KIB * 1024 // sizeof(src_t) // (2 * g.window + 2)
+    cdef Py_ssize_t[::1] xtable
+    g.block = g.width
+    if g.x_window == 1 and g.width > budget:
+        g.block = min(g.width, max(64, budget // 64 * 64))
+    g.nblocks = (g.width + g.block - 1) // g.block
+    if g.x_window > 1:
+        xtable = np.empty(g.width + g.x_window, np.intp)
+        fill_index_table(&xtable[0], g.width + g.x_window - 1, g.xrow.pad_lo, g.width, g.mode)
+        g.xrow.interior_lo = min(g.xrow.pad_lo, g.width + g.x_window - 1)
+        g.xrow.interior_hi = min(g.xrow.pad_lo + g.width, g.width + g.x_window - 1)
+        g.xrow.table = &xtable[0]
+    nunits = g.lines * g.nblocks
+    nthreads = max(1, min(nthreads, nunits))
+    cdef int[::1] status = np.zeros(nthreads, np.intc)
+    cdef src_t value = <src_t>cval
+    with nogil, parallel(num_threads=nthreads):
+        tid = threadid()
+        team = omp_get_num_threads()
+        status[tid] = extreme_pass_units(src, out, g, nunits * tid // team,
+                                         nunits * (tid + 1) // team, value)
+    if np.min(np.asarray(status)) < 0:
+        raise MemoryError("imgconv: could not allocate the per-thread row buffers")
+    return 0
+
+
+def extreme_pass(cnp.ndarray x, cnp.ndarray out, Py_ssize_t window, Py_ssize_t pad_lo,
+                 Py_ssize_t x_window, Py_ssize_t x_pad_lo, int mode, double cval, bint is_max,
+                 int dtype, int nthreads):
+    """Running max (``is_max``) or min over ``window`` samples along axis 2 of
+    (B, L, N, W) ``x`` and, fused into the same sweep, over ``x_window``
+    samples along axis 3, into ``out`` of the same shape and dtype.
+
+    Output i along an axis takes padded positions i .. i + window - 1, where
+    position j reads sample j - pad_lo (boundary ``mode``, ``cval`` for the
+    constant mode, already a value of the dtype).
+    """
+    cdef ExtremePass g
+    cdef int i
+    g.lines = x.shape[0] * x.shape[1]
+    g.count = x.shape[1]
+    g.height = x.shape[2]
+    g.width = x.shape[3]
+    for i in range(4):
+        g.in_strides[i] = x.strides[i]
+        g.out_strides[i] = out.strides[i]
+    g.window = window
+    g.pad_lo = pad_lo
+    g.x_window = x_window
+    g.xrow.pad_lo = x_pad_lo
+    g.mode = mode
+    g.is_max = is_max
+    cdef const char* src = <const char*>cnp.PyArray_DATA(x)
+    cdef char* dst = <char*>cnp.PyArray_DATA(out)
+    if dtype == DT_UINT8:
+        _extreme_pass_run(<uint8_t*>NULL, src, dst, &g, cval, nthreads)
+    elif dtype == DT_UINT16:
+        _extreme_pass_run(<uint16_t*>NULL, src, dst, &g, cval, nthreads)
+    elif dtype == DT_INT16:
+        _extreme_pass_run(<int16_t*>NULL, src, dst, &g, cval, nthreads)
+    elif dtype == DT_INT32:
+        _extreme_pass_run(<int32_t*>NULL, src, dst, &g, cval, nthreads)
+    elif dtype == DT_FLOAT32:
+        _extreme_pass_run(<float*>NULL, src, dst, &g, cval, nthreads)
+    else:
+        _extreme_pass_run(<double*>NULL, src, dst, &g, cval, nthreads)
+
+
+# --------------------------------------------------------------------------
+# Any footprint: each footprint row is a few runs of consecutive samples, and
+# a run of length L is two reads of one ladder level of the source row
+# --------------------------------------------------------------------------
+cdef struct FootprintGeometry:
+    Py_ssize_t nbatch, depth, height, width
+    Py_ssize_t in_strides[4]
+    Py_ssize_t out_strides[4]
+    Py_ssize_t fz, fy, cz, cy            # footprint planes/rows and centre
+    Py_ssize_t padded_width, levels
+    Py_ssize_t nrows, nruns
+    int mode
+    bint is_max
+    PaddedRow xrow
+
+
+cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
+                         const Py_ssize_t* row_z, const Py_ssize_t* row_y,
+                         const Py_ssize_t* run_row, const Py_ssize_t* run_start,
+                         const Py_ssize_t* run_length, Py_ssize_t unit_begin,
+                         Py_ssize_t unit_end, src_t cval) noexcept nogil:
+    """Output rows [unit_begin, unit_end), numbered (batch, plane, row).
+
+    The ladder of each source row a footprint row reads is kept in slot
+    (footprint plane, source row mod footprint height), so going down a plane
+    builds each ladder once.
+    """
+    cdef Py_ssize_t nslots = g.fz * g.fy
+    cdef Py_ssize_t ladder_size = g.padded_width * g.levels
+    cdef Py_ssize_t u, b, z, y, r, iz, iy, mz, my, slot, q
+    cdef Py_ssize_t out_step = g.out_strides[3] // sizeof(src_t)
+    cdef Py_ssize_t in_step = g.in_strides[3] // sizeof(src_t)
+    cdef int64_t key
+    cdef src_t* scratch
+    cdef src_t* ladders
+    cdef src_t* result
+    cdef src_t* dst
+    cdef int64_t* keys
+    cdef src_t** row_ladder
+    if unit_begin >= unit_end:
+        return 0
+    scratch = <src_t*>malloc((nslots * ladder_size + g.width) * sizeof(src_t)
+                             + nslots * sizeof(int64_t) + g.nrows * sizeof(src_t*))
+    if scratch == NULL:
+        return -1
+    ladders = scratch
+    result = ladders + nslots * ladder_size
+    keys = <int64_t*>(result + g.width)
+    row_ladder = <src_t**>(keys + nslots)
+    for slot in range(nslots):
+        keys[slot] = -3
+    for u in range(unit_begin, unit_end):
+        b = u // (g.depth * g.height)
+        z = (u // g.height) % g.depth
+        y = u % g.height
+        for r in range(g.nrows):
+            iz = z + row_z[r] - g.cz
+            iy = y + row_y[r] - g.cy
+            mz = map_index(iz, g.depth, g.mode)
+            my = map_index(iy, g.height, g.mode)
+            key = -2 if (mz < 0 or my < 0) else (b * g.depth + mz) * g.height + my
+            q = iy % g.fy
+            slot = row_z[r] * g.fy + (q + g.fy if q < 0 else q)
+            row_ladder[r] = ladders + slot * ladder_size
+            if keys[slot] != key:
+                keys[slot] = key
+                if key == -2:
+                    fill_row(row_ladder[r], cval, g.padded_width)
+                else:
+                    load_row_typed(<const src_t*>(src + b * g.in_strides[0] + mz * g.in_strides[1]
+                                                  + my * g.in_strides[2]),
+                                   in_step, row_ladder[r], 0, g.padded_width, &g.xrow, cval)
+                build_ladder(row_ladder[r], g.padded_width, g.levels, g.is_max)
+        dst = (<src_t*>(out + b * g.out_strides[0] + z * g.out_strides[1] + y * g.out_strides[2])
+               if out_step == 1 else result)
+        for q in range(g.nruns):
+            window_from_ladder(dst, row_ladder[run_row[q]], g.padded_width, run_start[q],
+                               run_length[q], g.width, q == 0, g.is_max)
+        if out_step != 1:
+            scatter_row(<src_t*>(out + b * g.out_strides[0] + z * g.out_strides[1]
+                                 + y * g.out_strides[2]), out_step, result, g.width)
+    free(scratch)
+    return 0
+
+
+cdef int _extreme_footprint_run(src_t* typed, const char* src, char* out, FootprintGeometry* g,
+                                const Py_ssize_t[::1] row_z, const Py_ssize_t[::1] row_y,
+                                const Py_ssize_t[::1] run_row, const Py_ssize_t[::1] run_start,
+                                const Py_ssize_t[::1] run_length, double cval,
+                                int nthreads) except -1:
+    cdef Py_ssize_t nunits = g.nbatch * g.depth * g.height, tid, team
+    nthreads = max(1, min(nthreads, nunits))
+    cdef int[::1] status = np.zeros(nthreads, np.intc)
+    cdef src_t value = <src_t>cval
+    with nogil, parallel(num_threads=nthreads):
+        tid = threadid()
+        team = omp_get_num_threads()
+        status[tid] = footprint_units(src, out, g, &row_z[0], &row_y[0], &run_row[0],
+                                      &run_start[0], &run_length[0], nunits * tid // team,
+                                      nunits * (tid + 1) // team, value)
+    if np.min(np.asarray(status)) < 0:
+        raise MemoryError("imgconv: could not allocate the per-thread row buffers")
+    return 0
+
+
+def extreme_footprint(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
+                      const Py_ssize_t[::1] row_z, const Py_ssize_t[::1] row_y,
+                      const Py_ssize_t[::1] run_row, const Py_ssize_t[::1] run_start,
+                      const Py_ssize_t[::1] run_length, int mode, double cval, bint is_max,
+                      int dtype, int nthreads):
+    """Max (``is_max``) or min of (B, D, H, W) ``x`` over a footprint, into
+    ``out`` (same shape and dtype):
+    out[b, z, y, x] = op over footprint cells (fz, fy, fx) of the padded
+    input at (z + fz - cz, y + fy - cy, x + fx - cx).
+
+    The footprint comes as its nonempty rows (``row_z``, ``row_y``) and the
+    runs of consecutive cells in each (``run_row``, first cell ``run_start``,
+    ``run_length``), ordered by row.
+    """
+    cdef FootprintGeometry g
+    cdef int i
+    cdef Py_ssize_t longest = np.max(np.asarray(run_length))
+    g.nbatch = x.shape[0]
+    g.depth = x.shape[1]
+    g.height = x.shape[2]
+    g.width = x.shape[3]
+    for i in range(4):
+        g.in_strides[i] = x.strides[i]
+        g.out_strides[i] = out.strides[i]
+    g.fz, g.fy = footprint_shape[0], footprint_shape[1]
+    g.cz, g.cy = centre[0], centre[1]
+    g.padded_width = g.width + footprint_shape[2] - 1
+    g.levels = ladder_levels(longest)
+    g.nrows = row_z.shape[0]
+    g.nruns = run_row.shape[0]
+    g.mode = mode
+    g.is_max = is_max
+    cdef Py_ssize_t[::1] xtable = np.empty(g.padded_width, np.intp)
+    fill_index_table(&xtable[0], g.padded_width, centre[2], g.width, mode)
+    g.xrow.pad_lo = centre[2]
+    g.xrow.interior_lo = min(<Py_ssize_t>centre[2], g.padded_width)
+    g.xrow.interior_hi = min(centre[2] + g.width, g.padded_width)
+    g.xrow.table = &xtable[0]
+    cdef const char* src = <const char*>cnp.PyArray_DATA(x)
+    cdef char* dst = <char*>cnp.PyArray_DATA(out)
+    if dtype == DT_UINT8:
+        _extreme_footprint_run(<uint8_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
+                               cval, nthreads)
+    elif dtype == DT_UINT16:
+        _extreme_footprint_run(<uint16_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
+                               cval, nthreads)
+    elif dtype == DT_INT16:
+        _extreme_footprint_run(<int16_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
+                               cval, nthreads)
+    elif dtype == DT_INT32:
+        _extreme_footprint_run(<int32_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
+                               cval, nthreads)
+    elif dtype == DT_FLOAT32:
+        _extreme_footprint_run(<float*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
+                               cval, nthreads)
+    else:
+        _extreme_footprint_run(<double*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
+                               cval, nthreads)
