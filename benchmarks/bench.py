@@ -6,7 +6,7 @@ and prints a Markdown table of median wall times and peer/imgconv ratios
 
 Run it from the repository root::
 
-    pip install -e .[bench]          # scipy + opencv-python-headless
+    pip install -e .[bench]          # scipy, opencv-python-headless, scikit-image
     pip install torch                # optional, CPU build is enough
     python benchmarks/bench.py                     # full run
     python benchmarks/bench.py --quick             # smaller inputs, fewer runs
@@ -47,9 +47,10 @@ cv2 = _optional_import("cv2")
 ndimage = _optional_import("scipy.ndimage")
 torch = _optional_import("torch")
 F = _optional_import("torch.nn.functional") if torch is not None else None
+skimage_measure = _optional_import("skimage.measure")
 
 #: Column order of the table; the first entry is the reference library.
-LIBRARIES = ("imgconv", "cv2", "scipy", "torch")
+LIBRARIES = ("imgconv", "cv2", "scipy", "torch", "skimage")
 REFERENCE = LIBRARIES[0]
 PEERS = LIBRARIES[1:]
 AVAILABLE = {
@@ -57,6 +58,7 @@ AVAILABLE = {
     "cv2": cv2 is not None,
     "scipy": ndimage is not None,
     "torch": F is not None,
+    "skimage": skimage_measure is not None,
 }
 #: Relative max abs difference above which a peer's result is flagged.
 TOLERANCE = 1e-3
@@ -161,6 +163,30 @@ def gaussian_runners(sigma, with_cv2):
     return runners
 
 
+def dilation_runners(size):
+    """Grey dilation by a ``size`` box, reflect borders (the padding matters
+    only at the border; every library reads the same values there)."""
+    return {
+        "imgconv": lambda x: ic.dilate(x, size=size, mode="reflect"),
+        "cv2": lambda x: cv2.dilate(x, np.ones((size, size), np.uint8),
+                                    borderType=cv2.BORDER_REFLECT_101),
+        "scipy": lambda x: ndimage.grey_dilation(x, size=(size,) * x.ndim, mode="mirror"),
+    }
+
+
+def max_pool_runners(ndim):
+    """Non-overlapping 2**ndim max pooling."""
+    def torch_pool(x):
+        pool = F.max_pool2d if ndim == 2 else F.max_pool3d
+        with torch.inference_mode():
+            return pool(torch.from_numpy(x)[None, None], 2)[0, 0]
+    return {
+        "imgconv": lambda x: ic.max_pool(x, 2),
+        "torch": torch_pool,
+        "skimage": lambda x: skimage_measure.block_reduce(x, (2,) * ndim, np.max),
+    }
+
+
 WORKLOADS = [
     Workload("2D f32 {n}² 3×3", 4096, 1024, random_image_and_kernel(2, 3), CORRELATE_2D),
     Workload("2D f32 {n}² 7×7", 4096, 1024, random_image_and_kernel(2, 7), CORRELATE_2D),
@@ -182,6 +208,13 @@ WORKLOADS = [
         "cv2": lambda x: cv2.blur(x, (15, 15), borderType=cv2.BORDER_REFLECT_101),
         "scipy": lambda x: ndimage.uniform_filter(x, 15, mode="mirror"),
     }),
+    Workload("2D u8 {n}² dilation 3×3", 4096, 1024, random_image(2, np.uint8), dilation_runners(3)),
+    Workload("2D u8 {n}² dilation 15×15", 4096, 1024, random_image(2, np.uint8),
+             dilation_runners(15)),
+    Workload("3D f32 {n}³ dilation 5³", 256, 96, random_image(3), {
+        "imgconv": dilation_runners(5)["imgconv"], "scipy": dilation_runners(5)["scipy"]}),
+    Workload("2D f32 {n}² max pool 2×2", 4096, 1024, random_image(2), max_pool_runners(2)),
+    Workload("3D f32 {n}³ max pool 2³", 256, 96, random_image(3), max_pool_runners(3)),
 ]
 
 

@@ -96,27 +96,35 @@ def box_pass(inp, x, axis, size, pad_lo, out, threads):
     return out
 
 
+#: Box depths up to this are combined directly inside the height/width sweep
+#: (one pass, no intermediate volume); deeper boxes take a van Herk pass of
+#: their own, whose cost does not grow with the depth.
+FUSED_DEPTH_MAX = 7
+
+
 def extreme_box(inp, out, size, centre, is_max, pad_value, threads):
     """Running max or min over a box of ``size`` cells whose centre cell is
-    ``centre`` (per spatial axis): one O(1)-per-sample pass along depth, then
-    one along height with the width pass fused into it."""
+    ``centre`` (per spatial axis): one sweep along height (van Herk) with the
+    width pass and a short depth window fused into it; a long depth window
+    first takes an O(1)-per-sample pass of its own."""
     rank = inp.rank
-    size3, centre3 = _as_3(size, 1, rank), _as_3(centre, 0, rank)
+    (kz, ky, kx), (cz, cy, cx) = _as_3(size, 1, rank), _as_3(centre, 0, rank)
     nthreads = resolve_threads(threads, work=out.size * 4)
     code = v.DTYPE_CODES[out.dtype]
     for x4, out4 in _pairs(inp, inp.x, out):
         source = x4
-        if size3[0] > 1:
-            target = out4 if size3[1:] == (1, 1) else np.empty(x4.shape, x4.dtype)
+        if kz > FUSED_DEPTH_MAX:
+            target = out4 if (ky, kx) == (1, 1) else np.empty(x4.shape, x4.dtype)
             planes_in, planes_out = _merged_planes(source), _merged_planes(target)
             if planes_in is None or planes_out is None:
                 planes_in, planes_out = source.transpose(0, 2, 1, 3), target.transpose(0, 2, 1, 3)
-            kernels.extreme_pass(planes_in, planes_out, size3[0], centre3[0], 1, 0, inp.code,
-                                 pad_value, is_max, code, nthreads)
-            source = target
-        if size3[0] == 1 or size3[1:] != (1, 1):
-            kernels.extreme_pass(source, out4, size3[1], centre3[1], size3[2], centre3[2],
-                                 inp.code, pad_value, is_max, code, nthreads)
+            kernels.extreme_pass(planes_in, planes_out, kz, cz, 1, 0, 1, 0, inp.code, pad_value,
+                                 is_max, code, nthreads)
+            if (ky, kx) == (1, 1):
+                continue
+            source, kz, cz = target, 1, 0
+        kernels.extreme_pass(source, out4, ky, cy, kx, cx, kz, cz, inp.code, pad_value, is_max,
+                             code, nthreads)
     return out
 
 

@@ -185,27 +185,43 @@ cdef struct ExtremePass:
     Py_ssize_t out_strides[4]                  # bytes
     Py_ssize_t window, pad_lo                  # along N
     Py_ssize_t x_window                        # along W (1: no fused x pass)
+    Py_ssize_t z_window, z_pad_lo              # along L (1: no fused L pass)
     Py_ssize_t block, nblocks                  # column blocks (x_window == 1 only)
     int mode
     bint is_max
     PaddedRow xrow
 
 
-cdef void pass_row(const ExtremePass* g, const char* line, Py_ssize_t position, Py_ssize_t x0,
-                   Py_ssize_t width, src_t* dst, src_t* ladder, src_t cval) noexcept nogil:
-    """dst = padded position ``position`` of a line along N (columns x0 ..
-    x0 + width - 1), reduced along W when the pass fuses x."""
+cdef void pass_row(const ExtremePass* g, const char* item, Py_ssize_t plane, Py_ssize_t position,
+                   Py_ssize_t x0, Py_ssize_t width, src_t* dst, src_t* ladder, src_t* staged,
+                   src_t cval) noexcept nogil:
+    """dst = padded position ``position`` along N of the line at ``plane``
+    of batch item ``item`` (columns x0 .. x0 + width - 1), first combined
+    over the fused window along L (directly: z_window is small), then
+    reduced along W when the pass fuses x."""
     cdef Py_ssize_t index = map_index(position - g.pad_lo, g.height, g.mode)
-    cdef const src_t* src
     cdef Py_ssize_t step = g.in_strides[3] // sizeof(src_t)
-    if index < 0:
-        fill_row(dst, cval, width)
-        return
-    src = <const src_t*>(line + index * g.in_strides[2] + x0 * g.in_strides[3])
-    if g.x_window == 1:
-        copy_row(dst, src, step, width)
-    else:
-        load_row_typed(src, step, ladder, 0, width + g.x_window - 1, &g.xrow, cval)
+    cdef Py_ssize_t length = width if g.x_window == 1 else width + g.x_window - 1
+    cdef Py_ssize_t tz, source_plane
+    cdef src_t* target = dst if g.x_window == 1 else ladder
+    cdef src_t* row
+    cdef const src_t* src
+    for tz in range(g.z_window):
+        source_plane = (plane if g.z_window == 1
+                        else map_index(plane + tz - g.z_pad_lo, g.count, g.mode))
+        row = target if tz == 0 else staged
+        if index < 0 or source_plane < 0:
+            fill_row(row, cval, length)
+        else:
+            src = <const src_t*>(item + source_plane * g.in_strides[1] + index * g.in_strides[2]
+                                 + x0 * g.in_strides[3])
+            if g.x_window == 1:
+                copy_row(row, src, step, width)
+            else:
+                load_row_typed(src, step, row, 0, length, &g.xrow, cval)
+        if tz > 0:
+            combine_into(target, staged, length, g.is_max)
+    if g.x_window > 1:
         extreme_row_x(dst, ladder, width, g.x_window, g.is_max)
 
 
@@ -218,7 +234,8 @@ cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
     cdef Py_ssize_t ladder_len = row_scratch_length(width_max, g.x_window) if g.x_window > 1 else 0
     cdef Py_ssize_t u, line, x0, width, i, t, base, j
     cdef Py_ssize_t out_step = g.out_strides[3] // sizeof(src_t)
-    cdef const char* line_src
+    cdef const char* item_src
+    cdef Py_ssize_t plane
     cdef char* line_out
     cdef src_t* dst
     cdef src_t* rows
@@ -228,10 +245,12 @@ cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
     cdef src_t* prefix
     cdef src_t* result
     cdef src_t* ladder
+    cdef src_t* staged
     cdef src_t* scratch
     if unit_begin >= unit_end:
         return 0
-    scratch = <src_t*>malloc((2 * k + 2) * width_max * sizeof(src_t) + ladder_len * sizeof(src_t))
+    cdef Py_ssize_t staged_len = width_max + g.x_window - 1
+    scratch = <src_t*>malloc(((2 * k + 2) * width_max + ladder_len + staged_len) * sizeof(src_t))
     if scratch == NULL:
         return -1
     # direct: a ring of k rows; van Herk: k suffix rows, then the k raw rows
@@ -240,19 +259,23 @@ cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
     prefix = scratch + 2 * k * width_max
     result = prefix + width_max
     ladder = result + width_max
+    staged = ladder + ladder_len
     for u in range(unit_begin, unit_end):
         line = u // g.nblocks
         x0 = (u % g.nblocks) * g.block
         width = min(g.block, g.width - x0)
-        line_src = src + (line // g.count) * g.in_strides[0] + (line % g.count) * g.in_strides[1]
+        item_src = src + (line // g.count) * g.in_strides[0]
+        plane = line % g.count
         line_out = (out + (line // g.count) * g.out_strides[0] + (line % g.count) * g.out_strides[1]
                     + x0 * g.out_strides[3])
         if k <= DIRECT_MAX_WINDOW:
             for j in range(k - 1):
-                pass_row(g, line_src, j, x0, width, rows + j * width_max, ladder, cval)
+                pass_row(g, item_src, plane, j, x0, width, rows + j * width_max, ladder, staged,
+                         cval)
             for i in range(g.height):
                 j = (i + k - 1) % k
-                pass_row(g, line_src, i + k - 1, x0, width, rows + j * width_max, ladder, cval)
+                pass_row(g, item_src, plane, i + k - 1, x0, width, rows + j * width_max, ladder,
+                         staged, cval)
                 dst = <src_t*>(line_out + i * g.out_strides[2]) if out_step == 1 else result
                 if k == 1:
                     memcpy(dst, rows, width * sizeof(src_t))
@@ -269,12 +292,14 @@ cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
         while base < g.height:
             if base == 0:
                 for t in range(k - 1):
-                    pass_row(g, line_src, t, x0, width, suffix + t * width_max, ladder, cval)
+                    pass_row(g, item_src, plane, t, x0, width, suffix + t * width_max, ladder,
+                             staged, cval)
             else:
                 swap = suffix
                 suffix = following
                 following = swap
-            pass_row(g, line_src, base + k - 1, x0, width, suffix + (k - 1) * width_max, ladder, cval)
+            pass_row(g, item_src, plane, base + k - 1, x0, width, suffix + (k - 1) * width_max,
+                     ladder, staged, cval)
             for t in range(k - 2, -1, -1):
                 combine_into(suffix + t * width_max, suffix + (t + 1) * width_max, width, g.is_max)
             for t in range(min(k, g.height - base)):
@@ -282,8 +307,8 @@ cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
                 if t == 0:
                     memcpy(dst, suffix, width * sizeof(src_t))
                 else:
-                    pass_row(g, line_src, base + k + t - 1, x0, width,
-                             following + (t - 1) * width_max, ladder, cval)
+                    pass_row(g, item_src, plane, base + k + t - 1, x0, width,
+                             following + (t - 1) * width_max, ladder, staged, cval)
                     if t == 1:
                         combine(dst, suffix + width_max, following, width, g.is_max)
                     else:
@@ -330,11 +355,14 @@ cdef int _extreme_pass_run(src_t* typed, const char* src, char* out, ExtremePass
 
 
 def extreme_pass(cnp.ndarray x, cnp.ndarray out, Py_ssize_t window, Py_ssize_t pad_lo,
-                 Py_ssize_t x_window, Py_ssize_t x_pad_lo, int mode, double cval, bint is_max,
-                 int dtype, int nthreads):
+                 Py_ssize_t x_window, Py_ssize_t x_pad_lo, Py_ssize_t z_window,
+                 Py_ssize_t z_pad_lo, int mode, double cval, bint is_max, int dtype,
+                 int nthreads):
     """Running max (``is_max``) or min over ``window`` samples along axis 2 of
     (B, L, N, W) ``x`` and, fused into the same sweep, over ``x_window``
-    samples along axis 3, into ``out`` of the same shape and dtype.
+    samples along axis 3 and ``z_window`` samples along axis 1 (combined
+    directly, so meant for short windows), into ``out`` of the same shape and
+    dtype.
 
     Output i along an axis takes padded positions i .. i + window - 1, where
     position j reads sample j - pad_lo (boundary ``mode``, ``cval`` for the
@@ -352,6 +380,8 @@ def extreme_pass(cnp.ndarray x, cnp.ndarray out, Py_ssize_t window, Py_ssize_t p
     g.window = window
     g.pad_lo = pad_lo
     g.x_window = x_window
+    g.z_window = z_window
+    g.z_pad_lo = z_pad_lo
     g.xrow.pad_lo = x_pad_lo
     g.mode = mode
     g.is_max = is_max
