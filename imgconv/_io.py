@@ -270,7 +270,7 @@ def _read_npy(path, mmap):
         raise ValueError(f"{path}: not a readable .npy file ({exc})") from None
     if not isinstance(array, np.ndarray):
         raise ValueError(f"{path}: holds several arrays, not one")
-    return array, ImageMeta(axis_labels=tuple(f"axis {a}" for a in range(array.ndim)))
+    return array, ImageMeta()
 
 
 def _read_pillow(path):

@@ -1,0 +1,252 @@
+"""The ``imgconv`` command line (console script ``imgconv``, also ``python -m imgconv``).
+
+    imgconv filter INPUT... [-o OUT | --outdir DIR] [-f NAME[:k=v,...]]... [--kernel SPEC|FILE]
+    imgconv pool INPUT... --size K [--op max|avg|min|lp] ...
+    imgconv morph OP INPUT... [--footprint box:5|disk:3|ball:2|cross:1|FILE] ...
+    imgconv info FILE...
+    imgconv filters
+
+Exit status: 0 success, 1 a file or value could not be processed, 2 a usage
+error (argparse).  Errors are one line on stderr; ``--debug`` shows tracebacks.
+This module imports no numpy: ``--help``, ``--version`` and ``filters``
+answer at once; the commands load the library when they run.
+"""
+import argparse
+import sys
+
+from . import _options as opt
+from ._chain import DEFAULT_FILTER, describe_filters
+from ._options import UsageError, UserError
+
+__all__ = ["main", "build_parser"]
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _typed(parse):
+    """An argparse type from an _options parser: bad text is a usage error."""
+    def convert(text):
+        try:
+            return parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {opt.describe(parse)}, got {text!r}") from None
+    convert.__name__ = parse.__name__
+    return convert
+
+
+# --------------------------------------------------------------------------
+# The parser
+# --------------------------------------------------------------------------
+def _common_options():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error")
+    return common
+
+
+def _batch_options(common):
+    """Inputs, outputs and the options every array-producing command shares."""
+    batch = argparse.ArgumentParser(add_help=False, parents=[common])
+    where = batch.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", metavar="OUT",
+                       help="output file (one input only; its extension picks the format)")
+    where.add_argument("--outdir", metavar="DIR",
+                       help="write results here, keeping the inputs' folder tree below their "
+                            "common folder (default: beside each input)")
+    batch.add_argument("--overwrite", action="store_true",
+                       help="replace existing output files (never an input)")
+    batch.add_argument("--dtype", choices=opt.DTYPES, metavar="T",
+                       help=f"output dtype: {', '.join(opt.DTYPES)} (default: float32 for TIFF/.npy/NIfTI; the input's "
+                            "uint8/uint16 for PNG/JPEG/BMP)")
+    batch.add_argument("--output-range", choices=opt.OUTPUT_RANGES, metavar="R",
+                       help="how float results become integers: clip (round and saturate), "
+                            "rescale (min..max to the full range), abs (|x|, then clip); "
+                            "default for PNG/JPEG/BMP by the result: clip for smoothing, "
+                            "rescale for signed derivatives, abs for gradient magnitudes")
+    axes = batch.add_mutually_exclusive_group()
+    axes.add_argument("--axes", type=_typed(opt.integers), metavar="A,B",
+                      help="array axes to filter, e.g. 1,2 (the rest are filtered "
+                           "independently)")
+    axes.add_argument("--slicewise", action="store_true",
+                      help="filter a volume slice by slice in 2D (its last two spatial axes)")
+    batch.add_argument("--mode", choices=opt.MODES, metavar="M",
+                       help="boundary mode: reflect (default; c b | a b c d | c b, scipy's "
+                            "'mirror'), symmetric, replicate, wrap, zero (with --cval), or an "
+                            "alias: " + ", ".join(m for m in opt.MODES if m not in (
+                                "reflect", "symmetric", "replicate", "wrap", "zero")))
+    batch.add_argument("--cval", type=_typed(opt.number), metavar="C", help="value outside for mode zero")
+    batch.add_argument("--threads", type=_positive_int, metavar="N", help="threads (default: all cores)")
+    batch.add_argument("-q", "--quiet", action="store_true",
+                       help="print nothing on success and no progress bar")
+    batch.add_argument("-v", "--verbose", action="store_true",
+                       help="print the method chosen and the time taken per step")
+    return batch
+
+
+def _add_inputs(parser):
+    parser.add_argument("input", nargs="+", metavar="INPUT",
+                        help="image, TIFF stack, .npy or NIfTI file; several files or globs "
+                             "('data/**/*.png') make a batch")
+
+
+def _add_filter(sub, batch):
+    f = sub.add_parser(
+        "filter", parents=[batch], help="filter images and volumes",
+        description=f"Filter each INPUT and write <stem>_<filters><ext> beside it "
+                    f"(default filter: {DEFAULT_FILTER}; 'imgconv filters' lists them).",
+        epilog="Examples: imgconv filter photo.png -f sobel | "
+               "imgconv filter scan.nii.gz -f gaussian:sigma=2 --physical | "
+               "imgconv filter 'in/**/*.png' --outdir out -f box:size=5")
+    _add_inputs(f)
+    f.add_argument("-f", "--filter", action="append", metavar="NAME[:k=v,...]",
+                   help="filter and parameters; repeat to chain left to right "
+                        "(-f gaussian:sigma=2 -f sobel); per-axis values as 2x1x1")
+    f.add_argument("--kernel", metavar="SPEC|FILE",
+                   help="custom kernel: '1,2,1;2,4,2;1,2,1' (3D slices split by '/'), .npy "
+                        "or whitespace text file; alone it runs -f kernel")
+    f.add_argument("--normalize", action="store_true",
+                   help="divide kernels by their sum (a zero-sum kernel is left as it is)")
+    f.add_argument("--padding", type=_typed(opt.padding),
+                   help="same (default), valid, full or pixels, for kernel filters")
+    f.add_argument("--stride", type=_typed(opt.integers), help="stride for kernel filters")
+    f.add_argument("--dilation", type=_typed(opt.integers), help="dilation for kernel filters")
+    f.add_argument("--physical", action="store_true",
+                   help="gaussian sigma in the file's spacing units (mm for NIfTI)")
+    f.set_defaults(run=_run_filter)
+
+
+def _add_pool(sub, batch):
+    p = sub.add_parser("pool", parents=[batch], help="max/avg/min/Lp pooling",
+                       description="Pool each INPUT and write <stem>_<op>pool<ext>.")
+    _add_inputs(p)
+    p.add_argument("--size", type=_typed(opt.integers), required=True,
+                   help="window size (int or per-axis AxB)")
+    p.add_argument("--stride", type=_typed(opt.integers), help="default: the size")
+    p.add_argument("--padding", type=_typed(opt.integers), help="pixels per side (default 0)")
+    p.add_argument("--dilation", type=_typed(opt.integers), help="default 1")
+    p.add_argument("--op", choices=("max", "avg", "min", "lp"), default="max")
+    p.add_argument("--p", type=_typed(opt.number), help="exponent of --op lp (default 2)")
+    p.add_argument("--ceil-mode", action="store_true",
+                   help="keep a last partial window (as torch ceil_mode)")
+    p.add_argument("--exclude-pad", action="store_true",
+                   help="avg: divide by the pixels inside the image only")
+    p.set_defaults(run=_run_pool)
+
+
+def _add_morph(sub, batch):
+    m = sub.add_parser("morph", parents=[batch], help="grey/binary morphology",
+                       description="Apply OP to each INPUT and write <stem>_<op><ext>.")
+    m.add_argument("op", choices=("dilate", "erode", "open", "close", "gradient", "tophat",
+                                  "blackhat"), metavar="OP",
+                   help="dilate, erode, open, close, gradient, tophat or blackhat")
+    _add_inputs(m)
+    m.add_argument("--footprint", metavar="SHAPE|FILE",
+                   help="box:5 (or box:5x3), disk:3 (2D), ball:2 (3D), cross:1, a .npy/text "
+                        "file or inline 0/1 text")
+    m.add_argument("--size", type=_typed(opt.integers),
+                   help="box footprint size (default 3) when no --footprint")
+    m.add_argument("--origin", type=_typed(opt.integers), help="shift of the footprint centre")
+    m.set_defaults(run=_run_morph)
+
+
+def build_parser():
+    """The argparse parser of the ``imgconv`` command."""
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="imgconv", description="Fast image and volume filtering (imgconv).")
+    parser.add_argument("--version", action="version", version=f"imgconv {__version__}")
+    parser.add_argument("--debug", action="store_true", default=False,
+                        help="show the traceback of an error")
+    common = _common_options()
+    batch = _batch_options(common)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_filter(sub, batch)
+    _add_pool(sub, batch)
+    _add_morph(sub, batch)
+    info = sub.add_parser("info", parents=[common], help="shape, dtype, range, spacing of files",
+                          description="Describe each FILE: format, shape, dtype, value range, "
+                                      "voxel spacing per array axis, NIfTI orientation.")
+    info.add_argument("file", nargs="+", metavar="FILE")
+    info.add_argument("--json", action="store_true", help="one JSON object per file")
+    info.set_defaults(run=_run_info)
+    filters = sub.add_parser("filters", parents=[common],
+                             help="list the filters with their parameters and defaults")
+    filters.set_defaults(run=_run_filters)
+    return parser
+
+
+# --------------------------------------------------------------------------
+# Commands (the library is imported only here)
+# --------------------------------------------------------------------------
+def _run_filter(args):
+    from ._commands import FilterChain, run_operation
+
+    return run_operation(args, FilterChain(args))
+
+
+def _run_pool(args):
+    from ._commands import Pool, run_operation
+
+    return run_operation(args, Pool(args))
+
+
+def _run_morph(args):
+    from ._commands import Morph, run_operation
+
+    return run_operation(args, Morph(args))
+
+
+def _run_info(args):
+    from ._commands import run_info
+
+    return run_info(args)
+
+
+def _run_filters(args):
+    print(describe_filters())
+    return 0
+
+
+def main(argv=None):
+    """Run the ``imgconv`` command; returns the exit status.
+
+    Examples
+    --------
+    >>> from imgconv.cli import main
+    >>> main(["filters"])  # doctest: +ELLIPSIS
+    Filters for 'imgconv filter ...
+    0
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("imgconv: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        if isinstance(exc, UsageError):
+            parser.print_usage(sys.stderr)
+            print(f"imgconv {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        if not isinstance(exc, UserError):
+            text = f"{text} (unexpected {type(exc).__name__}; --debug shows the traceback)"
+        print(f"imgconv: error: {text}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Arrays from command-line text (kernels, footprints), and what happens to a
+result before it is written: the output dtype and range, the alpha channel."""
+import os
+import re
+
+import numpy as np
+
+from .. import _validate as v
+from ._options import UserError
+
+_KERNEL_TEXT_HELP = ("kernel text like '1,2,1;2,4,2;1,2,1' (values split by ',', rows by ';', "
+                     "3D slices by '/')")
+
+
+# --------------------------------------------------------------------------
+# Kernels and footprints
+# --------------------------------------------------------------------------
+def _parse_table(text, slice_split, row_split, value_split):
+    """Nested lists of floats: slices of rows of values."""
+    slices = []
+    for block in re.split(slice_split, text):
+        rows = [[float(value) for value in re.split(value_split, row.strip()) if value]
+                for row in re.split(row_split, block) if row.strip()]
+        if rows:
+            slices.append(rows)
+    return slices
+
+
+def _table_to_array(slices, source):
+    rows = [len(row) for rows in slices for row in rows]
+    if not rows:
+        raise UserError(f"{source}: the kernel is empty")
+    if len(set(rows)) > 1 or len({len(s) for s in slices}) > 1:
+        raise UserError(f"{source}: every row (and every slice) must have the same length")
+    kernel = np.array(slices, dtype=np.float64)
+    while kernel.ndim > 1 and kernel.shape[0] == 1:
+        kernel = kernel[0]
+    return kernel
+
+
+def read_kernel(spec, source="--kernel"):
+    """A kernel from inline text, a ``.npy`` file or a text file (values split
+    by whitespace or ',', rows by lines, 3D slices by blank lines or '/')."""
+    where = f"{source} {spec}"
+    if os.path.isfile(spec):
+        try:
+            if spec.lower().endswith(".npy"):
+                kernel = np.load(spec, allow_pickle=False)
+            else:
+                with open(spec, encoding="utf-8") as f:
+                    text = "\n".join(line.split("#", 1)[0].rstrip() for line in f)
+                kernel = _table_to_array(_parse_table(text.strip(), r"\n\s*\n|/", r"\n|;",
+                                                      r"[\s,]+"), where)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise UserError(f"{where}: cannot read the kernel file ({exc})") from None
+    elif spec.lower().endswith((".npy", ".txt", ".csv")):
+        raise UserError(f"{where}: no such kernel file")
+    else:
+        try:
+            kernel = _table_to_array(_parse_table(spec, "/", ";", r"[\s,]+"), where)
+        except ValueError:
+            raise UserError(f"{source} {spec!r}: not a file, and not {_KERNEL_TEXT_HELP}") from None
+    if kernel.dtype.kind not in "biuf" or kernel.size == 0 or not np.all(np.isfinite(kernel)):
+        raise UserError(f"{where}: the kernel must hold finite numbers")
+    return kernel
+
+
+def normalize_kernel(kernel):
+    """``kernel / kernel.sum()``; a zero-sum kernel (an edge detector) as it is."""
+    total = float(np.sum(kernel, dtype=np.float64))
+    if abs(total) <= 1e-12 * float(np.abs(kernel).sum()):
+        return kernel
+    return kernel / total
+
+
+def read_footprint(spec, rank):
+    """A bool footprint: 'box:5' (or 5x3), 'disk:R' (2D), 'ball:R' (3D),
+    'cross:R', a file or inline text of 0/1 values."""
+    from .. import footprints
+
+    name, colon, size = spec.partition(":")
+    shapes = {"box": lambda s: footprints.box(s, rank), "disk": footprints.disk,
+              "ball": footprints.ball, "cross": lambda r: footprints.cross(rank, radius=r)}
+    if colon and name.strip().lower() in shapes and not os.path.exists(spec):
+        name = name.strip().lower()
+        try:
+            parts = [int(p) for p in re.split(r"[x,]", size)]
+        except ValueError:
+            raise UserError(f"--footprint {spec}: the size must be an int (or AxB for box)") from None
+        if len(parts) > 1 and name != "box":
+            raise UserError(f"--footprint {spec}: {name} takes one radius")
+        wanted = {"disk": 2, "ball": 3}.get(name)
+        if wanted is not None and wanted != rank:
+            raise UserError(f"--footprint {spec}: a {name} is {wanted}D but the filtered axes "
+                            f"are {rank}D (use box or cross, or --axes/--slicewise)")
+        try:
+            return np.asarray(shapes[name](parts[0] if len(parts) == 1 else tuple(parts)), bool)
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"--footprint {spec}: {exc}") from None
+    kernel = read_kernel(spec, "--footprint")
+    if not np.isin(kernel, (0, 1)).all():
+        raise UserError(f"--footprint {spec}: a footprint holds 0 and 1 only")
+    return kernel.astype(bool)
+
+
+# --------------------------------------------------------------------------
+# Output dtype and range
+# --------------------------------------------------------------------------
+def to_dtype(result, dtype, output_range):
+    """``result`` as ``dtype``: float types take the values as they are;
+    integer types map them by ``output_range``: 'clip' rounds and saturates
+    (the library's ``dtype=`` rule), 'abs' takes the absolute value first,
+    'rescale' maps [min, max] of the finite values linearly onto the type's range."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return result.astype(dtype, copy=False)
+    info = np.iinfo(dtype)
+    work_type = np.float64 if info.bits > 16 or result.dtype == np.float64 else np.float32
+    if output_range == "clip" and result.dtype == dtype:
+        return result
+    work = np.asarray(result, dtype=work_type)
+    if output_range == "abs":
+        work = np.abs(work)
+    elif output_range == "rescale":
+        finite = work[np.isfinite(work)]
+        low, high = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
+        if high > low:
+            work = (work - low) * (work_type(info.max - info.min) / work_type(high - low)) + info.min
+        else:
+            work = np.full_like(work, info.min)
+    return v.store(work, np.empty(work.shape, dtype))
+
+
+def image_dtype(fmt, source_dtype, colour):
+    """The integer dtype a PNG/JPEG/BMP output gets: the input's uint8/uint16
+    where the format holds it (16 bits: greyscale PNG only), else uint8."""
+    if source_dtype == np.uint16 and fmt == "png" and not colour:
+        return np.dtype(np.uint16)
+    return np.dtype(np.uint8)
+
+
+# --------------------------------------------------------------------------
+# Alpha channel and resampling
+# --------------------------------------------------------------------------
+def split_alpha(array, channel_axis):
+    """``(colour, alpha)``: grey+alpha and RGBA images (2 or 4 channels on the
+    last axis) lose their last channel, kept aside; others come back whole."""
+    if channel_axis is None or channel_axis % array.ndim != array.ndim - 1:
+        return array, None
+    if array.shape[-1] not in (2, 4):
+        return array, None
+    colour = array[..., :-1]
+    if colour.shape[-1] == 1:
+        colour = colour[..., 0]
+    return colour, array[..., -1]
+
+
+def resample_nearest(array, shape, step, offset):
+    """``array`` sampled at index ``round(step * i + offset)`` (clipped) along
+    each axis, giving ``shape``."""
+    index = [np.clip(np.rint(np.arange(n) * s + o).astype(np.intp), 0, m - 1)
+             for n, s, o, m in zip(shape, step, offset, array.shape)]
+    return array[np.ix_(*index)]
+
+
+def attach_alpha(result, alpha, was_grey_alpha):
+    """Put ``alpha`` (already of ``result``'s spatial shape) back as the last channel,
+    in ``result``'s dtype: scaled between unsigned integer types of different
+    widths (so opaque stays opaque), value for value otherwise."""
+    if result.dtype != alpha.dtype:
+        src, dst = alpha.dtype, result.dtype
+        if src.kind == "u" and dst.kind == "u":
+            alpha = np.rint(alpha * (np.iinfo(dst).max / np.iinfo(src).max))
+        alpha = alpha.astype(dst)
+    if was_grey_alpha:
+        result = result[..., None]
+    return np.concatenate([result, alpha[..., None]], axis=-1)

@@ -1,0 +1,475 @@
+"""What 'imgconv filter', 'pool', 'morph', 'info' and 'filters' do."""
+import os
+from dataclasses import replace
+
+import numpy as np
+
+import imgconv as ic
+from .. import _validate as v
+from .._io import FLOAT_FORMATS, file_format
+from . import _arrays, _batch
+from ._chain import DEFAULT_RANGE, FILTERS, output_kind, parse_chain, resolve_params, takes
+from ._options import UsageError, UserError
+
+
+class Image:
+    """One input file, read, with what the operations need to know about its axes."""
+
+    def __init__(self, path, args):
+        array, self.meta = ic.read(path, with_meta=True)
+        self.path = path
+        self.source_dtype = array.dtype
+        self.data, self.alpha = _arrays.split_alpha(array, self.meta.channel_axis)
+        self.grey_alpha = self.alpha is not None and self.data.ndim < array.ndim
+        self.channel_axis = None if self.grey_alpha else self.meta.channel_axis
+        self.axes, self.filtered = self._axes(args)
+
+    def _axes(self, args):
+        """``axes`` for the library (None: all spatial) and the filtered array axes."""
+        ndim = self.data.ndim
+        spatial = [a for a in range(ndim)
+                   if self.channel_axis is None or a != self.channel_axis % ndim]
+        axes = getattr(args, "axes", None)
+        if getattr(args, "slicewise", False):
+            if len(spatial) < 3:
+                raise UserError(f"{self.path}: --slicewise needs a volume (3 spatial axes); "
+                                f"this has {len(spatial)}")
+            axes = tuple(spatial[-2:])
+        try:
+            filtered, _ = v.spatial_axes(ndim, self.channel_axis, axes, name=self.path)
+        except (TypeError, ValueError) as exc:
+            option = "--axes" if axes is not None else "its shape"
+            raise UserError(f"{exc} ({option}; shape {self.data.shape})"
+                            + ("; use --axes or --slicewise" if axes is None else "")) from None
+        return axes, filtered
+
+    @property
+    def is_volume(self):
+        return self.data.ndim - (self.channel_axis is not None) >= 3
+
+    def spacing(self):
+        """Voxel size along the filtered axes, from the file."""
+        if self.meta.spacing is None:
+            raise UserError(f"{self.path}: --physical needs the voxel spacing, which this file "
+                            "does not store (NIfTI does; else give gaussian:spacing=AxBxC)")
+        by_axis = dict(zip(self.meta.spatial_axes(self.meta_ndim), self.meta.spacing))
+        return tuple(by_axis[a] for a in self.filtered)
+
+    @property
+    def meta_ndim(self):
+        return self.data.ndim + (1 if self.grey_alpha else 0)
+
+    def common(self, threads):
+        return {"channel_axis": self.channel_axis, "axes": self.axes, "threads": threads}
+
+
+class Resampling:
+    """Where output index i sits in the input, per array axis: step * i + offset."""
+
+    def __init__(self, ndim):
+        self.step = [1.0] * ndim
+        self.offset = [0.0] * ndim
+
+    def then(self, axes, step, offset):
+        for a, s, o in zip(axes, step, offset):
+            self.offset[a] += self.step[a] * o
+            self.step[a] *= s
+
+    @property
+    def identity(self):
+        return all(s == 1 for s in self.step) and not any(self.offset)
+
+
+# --------------------------------------------------------------------------
+# Operations: one per command
+# --------------------------------------------------------------------------
+class FilterChain:
+    """imgconv filter: the -f chain, left to right."""
+
+    METHODS = {"gaussian": "separable 1D passes", "sepfilter": "separable 1D passes",
+               "sobel": "separable 1D passes", "prewitt": "separable 1D passes",
+               "scharr": "separable 1D passes", "gradient_magnitude": "separable 1D passes",
+               "box": "running sums", "laplace": "direct stencil",
+               "correlate1d": "one 1D pass", "convolve1d": "one 1D pass"}
+
+    def __init__(self, args):
+        specs = args.filter or (["kernel"] if args.kernel is not None else ["gaussian:sigma=1"])
+        self.chain = parse_chain(specs)
+        self.args = args
+        self.globals = {name: getattr(args, name) for name in
+                        ("mode", "cval", "kernel", "padding", "stride", "dilation")
+                        if getattr(args, name) is not None}
+        self._check_options()
+        self.params = [self._load_kernel(resolve_params(step, self.globals), step)
+                       for step in self.chain]
+        self.suffix = "_".join(step.name for step in self.chain)
+        self.steps = len(self.chain)
+        self.default_range = DEFAULT_RANGE[output_kind(self.chain, self.params)]
+
+    def _check_options(self):
+        for name, flag in (("kernel", "--kernel"), ("padding", "--padding"),
+                           ("stride", "--stride"), ("dilation", "--dilation")):
+            if name in self.globals and not takes(self.chain, name):
+                users = ", ".join(n for n, d in FILTERS.items() if name in d.params)
+                raise UserError(f"{flag} applies to {users}; none of them is in the -f chain")
+        if self.args.normalize and not takes(self.chain, "kernel"):
+            raise UserError("--normalize applies to custom kernels; no kernel filter is in the "
+                            "-f chain")
+        if self.args.physical:
+            gaussians = [s for s in self.chain if s.name == "gaussian"]
+            if not gaussians:
+                raise UserError("--physical applies to gaussian (sigma in spacing units); "
+                                "there is no gaussian in the -f chain")
+            for step in gaussians:
+                if "spacing" in step.params:
+                    raise UserError(f"-f {step.spec}: spacing= and --physical both set the "
+                                    "spacing; give one")
+
+    def _load_kernel(self, params, step):
+        if "kernel" not in step.definition.params:
+            return params
+        spec = params.get("kernel")
+        if spec is None:
+            raise UserError(f"-f {step.spec}: needs a kernel: --kernel SPEC|FILE or "
+                            f"{step.name}:kernel=FILE")
+        kernel = _arrays.read_kernel(spec, "--kernel" if "kernel" not in step.params
+                                     else f"-f {step.spec}: kernel")
+        if self.args.normalize:
+            kernel = _arrays.normalize_kernel(kernel)
+        if step.name in ("correlate1d", "convolve1d") and kernel.ndim != 1:
+            raise UserError(f"-f {step.spec}: needs a 1D kernel, got shape {kernel.shape}")
+        if step.name == "sepfilter" and kernel.ndim > 2:
+            raise UserError(f"-f {step.spec}: needs a 1D kernel or one row per axis, got shape "
+                            f"{kernel.shape}")
+        return {**params, "kernel": kernel}
+
+    def run(self, image, report, threads):
+        result = image.data
+        resampling = Resampling(image.data.ndim)
+        for step, params in zip(self.chain, self.params):
+            call = self._arguments(step, params, image)
+            with _batch.Timer() as timer:
+                try:
+                    result = getattr(ic, step.definition.function)(result, **call,
+                                                                   **image.common(threads))
+                except (ValueError, TypeError) as exc:
+                    raise UserError(f"{image.path}: -f {step.spec}: {exc}") from None
+            report.info(f"{image.path}: {step.spec}: {self._method(step, call, result, image)}, "
+                        f"{timer.ms:.1f} ms")
+            self._track(step, call, image, resampling)
+            report.step(f"{os.path.basename(image.path)}: {step.name}")
+        return result, resampling
+
+    def _arguments(self, step, params, image):
+        call = {k: val for k, val in params.items() if not k.startswith("_")}
+        if "kernel" in call:
+            kernel = call.pop("kernel")
+            if step.name == "sepfilter":
+                rank = len(image.filtered)
+                rows = [kernel] * rank if kernel.ndim == 1 else list(kernel)
+                if len(rows) != rank:
+                    raise UserError(f"-f {step.spec}: {len(rows)} kernel rows for {rank} "
+                                    "filtered axes; give a 1D kernel or one row per axis")
+                call["kernels"] = rows
+            else:
+                call["weights" if step.name.endswith("1d") else "kernel"] = kernel
+        if step.name == "gaussian" and self.args.physical:
+            call["spacing"] = image.spacing()
+        return call
+
+    def _method(self, step, call, result, image):
+        threads = self.args.threads or ic.get_num_threads()
+        if step.definition.function in ("correlate", "convolve"):
+            from .._convolve import Geometry, choose_method
+
+            inp = v.filter_input(image.data, call["mode"], call["cval"], image.channel_axis,
+                                 image.axes)
+            weights = v.as_kernel(call["kernel"], inp.rank, inp.compute)
+            geom = Geometry(inp, weights.shape, call["padding"], call["stride"],
+                            call["dilation"], call["origin"])
+            method = choose_method(call["method"], inp, weights, geom)[0]
+            how = f"method {method}" + (" (chosen by cost)" if call["method"] == "auto" else "")
+        else:
+            how = self.METHODS[step.definition.function]
+        if call.get("spacing") is not None:
+            how += f", sigma in units of spacing {call['spacing']}"
+        return f"{how}, {threads} threads, {result.dtype} {result.shape}"
+
+    def _track(self, step, call, image, resampling):
+        """Record how a strided or padded correlation moved the samples."""
+        if not {"stride", "padding"} & set(call):
+            return
+        rank = len(image.filtered)
+        stride = v.per_axis(call.get("stride", 1), rank, "stride")
+        dilation = v.per_axis(call.get("dilation", 1), rank, "dilation")
+        padding = call.get("padding", "same")
+        if isinstance(padding, str) and padding == "same":
+            offset = (0,) * rank
+        else:
+            kshape = np.shape(call.get("kernel", call.get("kernels", [[0]])[0]))
+            kshape = kshape if len(kshape) == rank else kshape * rank
+            pad_lo, _ = v.padding_amounts(padding, kshape, dilation, (0,) * rank)
+            offset = tuple(d * (k - 1) / 2 - p for d, k, p in zip(dilation, kshape, pad_lo))
+        resampling.then(image.filtered, stride, offset)
+
+
+class Pool:
+    """imgconv pool."""
+
+    def __init__(self, args):
+        self.args = args
+        self.suffix = f"{args.op}pool"
+        self.steps = 1
+        self.default_range = "clip"
+
+    def run(self, image, report, threads):
+        a = self.args
+        options = {"stride": a.stride, "padding": a.padding if a.padding is not None else 0,
+                   "dilation": a.dilation if a.dilation is not None else 1, "op": a.op,
+                   "ceil_mode": a.ceil_mode, "count_include_pad": not a.exclude_pad}
+        if a.p is not None:
+            if a.op != "lp":
+                raise UserError("--p applies to --op lp only")
+            options["p"] = a.p
+        if a.mode is not None:
+            options["mode"] = a.mode
+        if a.cval is not None:
+            options["cval"] = a.cval
+        with _batch.Timer() as timer:
+            try:
+                result = ic.pool(image.data, a.size, **options, **image.common(threads))
+            except (ValueError, TypeError) as exc:
+                raise UserError(f"{image.path}: {exc}") from None
+        report.info(f"{image.path}: {a.op} pool {a.size}: {timer.ms:.1f} ms")
+        report.step(f"{os.path.basename(image.path)}: pool")
+        rank = len(image.filtered)
+        size = v.per_axis(a.size, rank, "--size")
+        stride = size if a.stride is None else v.per_axis(a.stride, rank, "--stride")
+        dilation = v.per_axis(options["dilation"], rank, "--dilation")
+        pad = v.per_axis(options["padding"], rank, "--padding")
+        resampling = Resampling(image.data.ndim)
+        resampling.then(image.filtered, stride,
+                        [d * (k - 1) / 2 - p for d, k, p in zip(dilation, size, pad)])
+        return result, resampling
+
+
+MORPH_OPS = {"dilate": "dilate", "erode": "erode", "open": "opening", "close": "closing",
+             "gradient": "morph_gradient", "tophat": "tophat", "blackhat": "blackhat"}
+
+
+class Morph:
+    """imgconv morph OP."""
+
+    def __init__(self, args):
+        self.args = args
+        self.suffix = args.op
+        self.steps = 1
+        self.default_range = "clip"
+        if args.footprint is not None and args.size is not None:
+            raise UserError("--footprint and --size both give the footprint; use one")
+
+    def run(self, image, report, threads):
+        a = self.args
+        options = {"origin": a.origin if a.origin is not None else 0}
+        if a.footprint is not None:
+            options["footprint"] = _arrays.read_footprint(a.footprint, len(image.filtered))
+        else:
+            options["size"] = a.size if a.size is not None else 3
+        for name in ("mode", "cval"):
+            if getattr(a, name) is not None:
+                options[name] = getattr(a, name)
+        function = getattr(ic, MORPH_OPS[a.op])
+        with _batch.Timer() as timer:
+            try:
+                result = function(image.data, **options, **image.common(threads))
+            except (ValueError, TypeError) as exc:
+                raise UserError(f"{image.path}: {exc}") from None
+        report.info(f"{image.path}: {a.op}: {timer.ms:.1f} ms")
+        report.step(f"{os.path.basename(image.path)}: {a.op}")
+        return result, Resampling(image.data.ndim)
+
+
+# --------------------------------------------------------------------------
+# Running an operation over the inputs
+# --------------------------------------------------------------------------
+def run_operation(args, operation):
+    inputs = _batch.expand_inputs(args.input)
+    if args.output and len(inputs) > 1:
+        raise UsageError(f"-o names one output but there are {len(inputs)} inputs; "
+                         "use --outdir DIR for a batch")
+    batch = len(inputs) > 1
+    report = _batch.Reporter(args.quiet, args.verbose, batch, operation.steps, len(inputs))
+    input_paths = [item.path for item in inputs]
+    try:
+        for item in inputs:
+            out = _batch.output_path(item, operation.suffix, args.output, args.outdir)
+            try:
+                _process(item.path, out, input_paths, args, operation, report, batch)
+            except _Skipped as skip:
+                report.counts["skipped"] += 1
+                if not args.quiet:
+                    report.error(str(skip))
+            except Exception as exc:
+                if args.debug or not isinstance(exc, _REPORTED):
+                    raise
+                report.counts["failed"] += 1
+                report.error(_one_line(exc, item.path))
+                if not batch:
+                    return 1
+    finally:
+        report.close()
+    report.summary()
+    return 1 if report.counts["failed"] else 0
+
+
+class _Skipped(Exception):
+    pass
+
+
+_REPORTED = (UserError, ValueError, TypeError, OSError, ImportError, MemoryError)
+
+
+def _one_line(exc, path):
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        text = f"{path}: out of memory ({text})"
+    elif path not in text and not text.startswith("-"):
+        text = f"{path}: {text}"
+    return " ".join(text.split())
+
+
+def _process(path, out, input_paths, args, operation, report, batch):
+    if any(_batch.same_file(out, p) for p in input_paths):
+        raise UserError(f"{out}: refusing to overwrite an input file")
+    if os.path.lexists(out) and not args.overwrite:
+        message = f"{out}: already exists (use --overwrite to replace it)"
+        if batch:
+            raise _Skipped(f"skipped {message}")
+        raise UserError(message)
+    out_format = file_format(out)  # an unknown output type fails before the work
+    with _batch.Timer() as timer:
+        image = Image(path, args)
+    report.info(f"{path}: read {image.meta.format} {image.source_dtype} "
+                f"{tuple(image.data.shape)}, {timer.ms:.1f} ms")
+    if batch or image.is_volume:
+        report.start_bar(os.path.basename(path))
+    threads = args.threads
+    result, resampling = operation.run(image, report, threads)
+    final = _to_output(result, image, out, out_format, args, operation)
+    if image.alpha is not None:
+        alpha = image.alpha
+        if not resampling.identity or alpha.shape != final.shape[:alpha.ndim]:
+            alpha = _arrays.resample_nearest(alpha, final.shape[:alpha.ndim], resampling.step,
+                                             resampling.offset)
+        final = _arrays.attach_alpha(final, alpha, image.grey_alpha)
+    meta = _output_meta(image.meta, resampling)
+    if args.outdir:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with _batch.Timer() as timer:
+        try:
+            ic.write(out, final, meta=meta, overwrite=args.overwrite)
+        except FileExistsError:
+            raise UserError(f"{out}: already exists (use --overwrite to replace it)") from None
+    report.info(f"{out}: wrote {final.dtype} {final.shape}, {timer.ms:.1f} ms")
+    report.step()
+    report.written(out)
+
+
+def _to_output(result, image, out, out_format, args, operation):
+    """The result in the dtype ``out`` gets (see the README's output table)."""
+    colour = image.channel_axis is not None
+    if args.dtype is not None:
+        dtype = np.dtype(args.dtype)
+    elif out_format in FLOAT_FORMATS:
+        dtype = result.dtype
+    else:
+        dtype = _arrays.image_dtype(out_format, image.source_dtype, colour)
+    if dtype.kind == "f":
+        if args.output_range is not None:
+            raise UserError(f"{out}: --output-range applies to integer outputs; this one keeps "
+                            f"{dtype} (add --dtype uint8, or write .png)")
+        return result.astype(dtype, copy=False)
+    how = args.output_range or (operation.default_range if out_format not in FLOAT_FORMATS
+                                else "clip")
+    return _arrays.to_dtype(result, dtype, how)
+
+
+def _output_meta(meta, resampling):
+    if not resampling.identity:
+        meta = meta.resampled(resampling.step, resampling.offset)
+    if meta.header is not None and "cal_max" in meta.header:
+        # the display window of the input does not fit the filtered values
+        header = meta.header.copy()
+        header["cal_min"] = header["cal_max"] = 0
+        meta = replace(meta, header=header)
+    return meta
+
+
+# --------------------------------------------------------------------------
+# imgconv info
+# --------------------------------------------------------------------------
+def describe_file(path):
+    """Facts about one file, as a dict (what 'imgconv info' prints)."""
+    array, meta = ic.read(path, with_meta=True)
+    facts = {"file": path, "format": meta.format, "shape": list(array.shape),
+             "dtype": str(array.dtype), "axes": list(meta.axis_labels or ()),
+             "channel_axis": meta.channel_axis}
+    if array.size and array.dtype.kind in "biuf":
+        finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
+        if finite.size:
+            facts["min"], facts["max"] = finite.min().item(), finite.max().item()
+            facts["mean"] = float(finite.mean(dtype=np.float64))
+        if finite.size != array.size:
+            facts["non_finite"] = int(array.size - finite.size)
+    if meta.spacing is not None:
+        spatial = meta.spatial_axes(array.ndim)
+        labels = meta.axis_labels or tuple(f"axis {a}" for a in range(array.ndim))
+        facts["spacing"] = [{"axis": a, "label": labels[a], "size": s}
+                            for a, s in zip(spatial, meta.spacing)]
+        facts["unit"] = meta.unit
+    if meta.affine is not None:
+        import nibabel
+
+        facts["orientation"] = "".join(c or "?" for c in nibabel.aff2axcodes(meta.affine))
+        facts["affine"] = np.round(meta.affine, 6).tolist()
+    return facts
+
+
+def format_facts(facts):
+    lines = [f"{facts['file']}:",
+             f"  format   {facts['format']}",
+             f"  shape    {tuple(facts['shape'])}" + (
+                 f"   axes: {', '.join(facts['axes'])}" if facts["axes"] else ""),
+             f"  dtype    {facts['dtype']}"]
+    if "min" in facts:
+        lines.append(f"  range    {facts['min']:.6g} .. {facts['max']:.6g}   "
+                     f"mean {facts['mean']:.6g}")
+    if "non_finite" in facts:
+        lines.append(f"  non-finite values: {facts['non_finite']}")
+    if "spacing" in facts:
+        unit = f" {facts['unit']}" if facts.get("unit") else ""
+        parts = [f"axis {s['axis']} = {s['label']}: {s['size']:g}{unit}" for s in facts["spacing"]]
+        lines.append(f"  spacing  {'; '.join(parts)}")
+    else:
+        lines.append("  spacing  not stored")
+    if "orientation" in facts:
+        lines.append(f"  orientation  {facts['orientation']} (NIfTI voxel axes i, j, k = array "
+                     "axes -1, -2, -3)")
+    return "\n".join(lines)
+
+
+def run_info(args):
+    import json
+
+    failed = 0
+    for path in args.file:
+        try:
+            facts = describe_file(path)
+        except _REPORTED as exc:
+            if args.debug:
+                raise
+            print(f"imgconv: error: {_one_line(exc, path)}", file=__import__("sys").stderr)
+            failed += 1
+            continue
+        print(json.dumps(facts) if args.json else format_facts(facts))
+    return 1 if failed else 0
