@@ -364,9 +364,11 @@ def _read_nifti(path):
     try:
         img = nib.load(path)
         header = img.header
-        slope, inter = header.get_slope_inter()
+        # nibabel moves scl_slope/scl_inter from the header to the array proxy
+        slope = getattr(img.dataobj, "slope", 1.0)
+        inter = getattr(img.dataobj, "inter", 0.0)
         on_disk = header.get_data_dtype()
-        scaled = slope not in (None, 1) or inter not in (None, 0)
+        scaled = slope != 1 or inter != 0
         if scaled and on_disk.kind in "iub" and on_disk.itemsize <= 2:
             data = img.get_fdata(dtype=np.float32)
         else:
@@ -482,13 +484,12 @@ def _encoder(path, fmt, array, meta):
             return _tifffile_encoder(tifffile, array, meta, colour)
         if meta is not None and meta.spacing is not None:
             _require("tifffile", path, "storing the voxel spacing in a TIFF")
-    mode = _pillow_mode(path, fmt, array, colour)
+    _check_pillow_mode(path, fmt, array, colour)
 
     def encode(target):
         from PIL import Image
 
-        Image.fromarray(np.ascontiguousarray(array), mode=mode).save(
-            target, format=_PILLOW_FORMAT[fmt])
+        Image.fromarray(np.ascontiguousarray(array)).save(target, format=_PILLOW_FORMAT[fmt])
     return encode
 
 
@@ -504,7 +505,9 @@ _PILLOW_MODES = {
 }
 
 
-def _pillow_mode(path, fmt, array, colour):
+def _check_pillow_mode(path, fmt, array, colour):
+    """The Pillow mode ``array`` is written in (as Pillow infers it from the
+    array); ValueError if the format cannot hold it."""
     channels = array.shape[-1] if colour and array.ndim == 3 else (0 if array.ndim == 2 else None)
     dtype = array.dtype.newbyteorder("=").name if array.dtype.kind != "b" else "bool"
     mode = _PILLOW_MODES.get((fmt, dtype, channels))

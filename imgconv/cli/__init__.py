@@ -79,10 +79,12 @@ def _batch_options(common):
     axes.add_argument("--slicewise", action="store_true",
                       help="filter a volume slice by slice in 2D (its last two spatial axes)")
     batch.add_argument("--mode", choices=opt.MODES, metavar="M",
-                       help="boundary mode: reflect (default; c b | a b c d | c b, scipy's "
-                            "'mirror'), symmetric, replicate, wrap, zero (with --cval), or an "
-                            "alias: " + ", ".join(m for m in opt.MODES if m not in (
-                                "reflect", "symmetric", "replicate", "wrap", "zero")))
+                       help="boundary mode: reflect (c b | a b c d | c b, scipy's 'mirror'), "
+                            "symmetric, replicate, wrap, zero (with --cval), or an alias ("
+                            + ", ".join(m for m in opt.MODES if m not in (
+                                "reflect", "symmetric", "replicate", "wrap", "zero"))
+                            + "); default: reflect for filter, zero (torch's padding) for "
+                            "pool, the value that never wins for morph")
     batch.add_argument("--cval", type=_typed(opt.number), metavar="C", help="value outside for mode zero")
     batch.add_argument("--threads", type=_positive_int, metavar="N", help="threads (default: all cores)")
     batch.add_argument("-q", "--quiet", action="store_true",

@@ -221,6 +221,11 @@ class Pool:
         self.suffix = f"{args.op}pool"
         self.steps = 1
         self.default_range = "clip"
+        if args.cval is not None:
+            raise UserError("--cval: pool takes no padding value (mode zero pads max with "
+                            "-inf, min with +inf, avg and lp with 0)")
+        if args.p is not None and args.op != "lp":
+            raise UserError("--p applies to --op lp only")
 
     def run(self, image, report, threads):
         a = self.args
@@ -228,13 +233,9 @@ class Pool:
                    "dilation": a.dilation if a.dilation is not None else 1, "op": a.op,
                    "ceil_mode": a.ceil_mode, "count_include_pad": not a.exclude_pad}
         if a.p is not None:
-            if a.op != "lp":
-                raise UserError("--p applies to --op lp only")
             options["p"] = a.p
         if a.mode is not None:
             options["mode"] = a.mode
-        if a.cval is not None:
-            options["cval"] = a.cval
         with _batch.Timer() as timer:
             try:
                 result = ic.pool(image.data, a.size, **options, **image.common(threads))
@@ -284,7 +285,9 @@ class Morph:
                 result = function(image.data, **options, **image.common(threads))
             except (ValueError, TypeError) as exc:
                 raise UserError(f"{image.path}: {exc}") from None
-        report.info(f"{image.path}: {a.op}: {timer.ms:.1f} ms")
+        shape = np.shape(options["footprint"]) if "footprint" in options else options["size"]
+        report.info(f"{image.path}: {a.op} with footprint {a.footprint or 'box'} {shape}, "
+                    f"{timer.ms:.1f} ms")
         report.step(f"{os.path.basename(image.path)}: {a.op}")
         return result, Resampling(image.data.ndim)
 
@@ -313,7 +316,7 @@ def run_operation(args, operation):
                 if args.debug or not isinstance(exc, _REPORTED):
                     raise
                 report.counts["failed"] += 1
-                report.error(_one_line(exc, item.path))
+                report.error(_one_line(exc, item.path, out))
                 if not batch:
                     return 1
     finally:
@@ -329,13 +332,13 @@ class _Skipped(Exception):
 _REPORTED = (UserError, ValueError, TypeError, OSError, ImportError, MemoryError)
 
 
-def _one_line(exc, path):
+def _one_line(exc, path, out=None):
+    """The error as one line naming the file (unless it names a path or option already)."""
     text = str(exc) or type(exc).__name__
     if isinstance(exc, MemoryError):
-        text = f"{path}: out of memory ({text})"
-    elif path not in text and not text.startswith("-"):
-        text = f"{path}: {text}"
-    return " ".join(text.split())
+        text = f"out of memory ({text})"
+    named = path in text or (out is not None and out in text) or text.startswith("-")
+    return " ".join((text if named else f"{path}: {text}").split())
 
 
 def _process(path, out, input_paths, args, operation, report, batch):
