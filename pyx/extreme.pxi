@@ -19,6 +19,8 @@ cdef enum:
     # row storage per thread for passes along outer axes: column blocks are
     # narrowed so their rows stay in the L2 cache
     EXTREME_BLOCK_KIB = 256
+    # ladders of an arbitrary footprint's rows, per thread
+    FOOTPRINT_LADDER_MIB = 8
 
 
 cdef inline src_t max2(src_t a, src_t b) noexcept nogil:
@@ -186,7 +188,7 @@ cdef struct ExtremePass:
     Py_ssize_t window, pad_lo                  # along N
     Py_ssize_t x_window                        # along W (1: no fused x pass)
     Py_ssize_t z_window, z_pad_lo              # along L (1: no fused L pass)
-    Py_ssize_t block, nblocks                  # column blocks (x_window == 1 only)
+    Py_ssize_t block, nblocks                  # column blocks
     int mode
     bint is_max
     PaddedRow xrow
@@ -213,12 +215,11 @@ cdef void pass_row(const ExtremePass* g, const char* item, Py_ssize_t plane, Py_
         if index < 0 or source_plane < 0:
             fill_row(row, cval, length)
         else:
-            src = <const src_t*>(item + source_plane * g.in_strides[1] + index * g.in_strides[2]
-                                 + x0 * g.in_strides[3])
+            src = <const src_t*>(item + source_plane * g.in_strides[1] + index * g.in_strides[2])
             if g.x_window == 1:
-                copy_row(row, src, step, width)
+                copy_row(row, src + x0 * step, step, width)
             else:
-                load_row_typed(src, step, row, 0, length, &g.xrow, cval)
+                load_row_typed(src, step, row, x0, x0 + length, &g.xrow, cval)
         if tz > 0:
             combine_into(target, staged, length, g.is_max)
     if g.x_window > 1:
@@ -328,11 +329,13 @@ cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
 cdef int _extreme_pass_run(src_t* typed, const char* src, char* out, ExtremePass* g,
                            double cval, int nthreads) except -1:
     cdef Py_ssize_t nunits, tid, team
-    cdef Py_ssize_t budget = EXTREME_BLOCK_KIB * 1024 // sizeof(src_t) // (2 * g.window + 2)
+    cdef Py_ssize_t rows = 2 * g.window + 3 + (ladder_levels(g.x_window) if g.x_window > 1 else 0)
+    cdef Py_ssize_t budget = EXTREME_BLOCK_KIB * 1024 // sizeof(src_t) // rows
     cdef Py_ssize_t[::1] xtable
     g.block = g.width
-    if g.x_window == 1 and g.width > budget:
-        g.block = min(g.width, max(64, budget // 64 * 64))
+    if g.width > budget:
+        # narrower blocks, but not so narrow that the x halo dominates
+        g.block = min(g.width, max(256, 4 * g.x_window, budget // 64 * 64))
     g.nblocks = (g.width + g.block - 1) // g.block
     if g.x_window > 1:
         xtable = np.empty(g.width + g.x_window, np.intp)
@@ -410,7 +413,9 @@ cdef struct FootprintGeometry:
     Py_ssize_t in_strides[4]
     Py_ssize_t out_strides[4]
     Py_ssize_t fz, fy, cz, cy            # footprint planes/rows and centre
-    Py_ssize_t padded_width, levels
+    Py_ssize_t fx                        # footprint columns
+    Py_ssize_t strip, nstrips            # output columns per strip (bounds the ladders' memory)
+    Py_ssize_t padded_width, levels      # per strip
     Py_ssize_t nrows, nruns
     int mode
     bint is_max
@@ -422,7 +427,7 @@ cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
                          const Py_ssize_t* run_row, const Py_ssize_t* run_start,
                          const Py_ssize_t* run_length, Py_ssize_t unit_begin,
                          Py_ssize_t unit_end, src_t cval) noexcept nogil:
-    """Output rows [unit_begin, unit_end), numbered (batch, plane, row).
+    """Output rows [unit_begin, unit_end), numbered (batch, strip, plane, row).
 
     The ladder of each source row a footprint row reads is kept in slot
     (footprint plane, source row mod footprint height), so going down a plane
@@ -430,7 +435,7 @@ cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
     """
     cdef Py_ssize_t nslots = g.fz * g.fy
     cdef Py_ssize_t ladder_size = g.padded_width * g.levels
-    cdef Py_ssize_t u, b, z, y, r, iz, iy, mz, my, slot, q
+    cdef Py_ssize_t u, b, z, y, r, iz, iy, mz, my, slot, q, strip, x0, width
     cdef Py_ssize_t out_step = g.out_strides[3] // sizeof(src_t)
     cdef Py_ssize_t in_step = g.in_strides[3] // sizeof(src_t)
     cdef int64_t key
@@ -442,46 +447,52 @@ cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
     cdef src_t** row_ladder
     if unit_begin >= unit_end:
         return 0
-    scratch = <src_t*>malloc((nslots * ladder_size + g.width) * sizeof(src_t)
+    scratch = <src_t*>malloc((nslots * ladder_size + g.strip) * sizeof(src_t)
                              + nslots * sizeof(int64_t) + g.nrows * sizeof(src_t*))
     if scratch == NULL:
         return -1
     ladders = scratch
     result = ladders + nslots * ladder_size
-    keys = <int64_t*>(result + g.width)
+    keys = <int64_t*>(result + g.strip)
     row_ladder = <src_t**>(keys + nslots)
     for slot in range(nslots):
         keys[slot] = -3
     for u in range(unit_begin, unit_end):
-        b = u // (g.depth * g.height)
+        b = u // (g.nstrips * g.depth * g.height)
+        strip = (u // (g.depth * g.height)) % g.nstrips
         z = (u // g.height) % g.depth
         y = u % g.height
+        x0 = strip * g.strip
+        width = min(g.strip, g.width - x0)
         for r in range(g.nrows):
             iz = z + row_z[r] - g.cz
             iy = y + row_y[r] - g.cy
             mz = map_index(iz, g.depth, g.mode)
             my = map_index(iy, g.height, g.mode)
-            key = -2 if (mz < 0 or my < 0) else (b * g.depth + mz) * g.height + my
+            key = -2 if (mz < 0 or my < 0) else (((b * g.nstrips + strip) * g.depth + mz)
+                                                 * g.height + my)
             q = iy % g.fy
             slot = row_z[r] * g.fy + (q + g.fy if q < 0 else q)
             row_ladder[r] = ladders + slot * ladder_size
             if keys[slot] != key:
                 keys[slot] = key
                 if key == -2:
-                    fill_row(row_ladder[r], cval, g.padded_width)
+                    fill_row(row_ladder[r], cval, width + g.fx - 1)
                 else:
                     load_row_typed(<const src_t*>(src + b * g.in_strides[0] + mz * g.in_strides[1]
                                                   + my * g.in_strides[2]),
-                                   in_step, row_ladder[r], 0, g.padded_width, &g.xrow, cval)
-                build_ladder(row_ladder[r], g.padded_width, g.levels, g.is_max)
-        dst = (<src_t*>(out + b * g.out_strides[0] + z * g.out_strides[1] + y * g.out_strides[2])
-               if out_step == 1 else result)
+                                   in_step, row_ladder[r], x0, x0 + width + g.fx - 1, &g.xrow,
+                                   cval)
+                build_ladder(row_ladder[r], width + g.fx - 1, g.levels, g.is_max)
+        dst = (<src_t*>(out + b * g.out_strides[0] + z * g.out_strides[1] + y * g.out_strides[2]
+                        + x0 * g.out_strides[3]) if out_step == 1 else result)
         for q in range(g.nruns):
-            window_from_ladder(dst, row_ladder[run_row[q]], g.padded_width, run_start[q],
-                               run_length[q], g.width, q == 0, g.is_max)
+            window_from_ladder(dst, row_ladder[run_row[q]], width + g.fx - 1, run_start[q],
+                               run_length[q], width, q == 0, g.is_max)
         if out_step != 1:
             scatter_row(<src_t*>(out + b * g.out_strides[0] + z * g.out_strides[1]
-                                 + y * g.out_strides[2]), out_step, result, g.width)
+                                 + y * g.out_strides[2] + x0 * g.out_strides[3]), out_step,
+                        result, width)
     free(scratch)
     return 0
 
@@ -491,7 +502,15 @@ cdef int _extreme_footprint_run(src_t* typed, const char* src, char* out, Footpr
                                 const Py_ssize_t[::1] run_row, const Py_ssize_t[::1] run_start,
                                 const Py_ssize_t[::1] run_length, double cval,
                                 int nthreads) except -1:
-    cdef Py_ssize_t nunits = g.nbatch * g.depth * g.height, tid, team
+    # ladders of all slots within FOOTPRINT_LADDER_MIB per thread
+    cdef Py_ssize_t budget = FOOTPRINT_LADDER_MIB * 1024 * 1024 // sizeof(src_t) // (
+        g.fz * g.fy * g.levels)
+    g.strip = g.width
+    if g.width + g.fx - 1 > budget:
+        g.strip = min(g.width, max(256, 4 * g.fx, budget - g.fx + 1))
+    g.nstrips = (g.width + g.strip - 1) // g.strip
+    g.padded_width = g.strip + g.fx - 1
+    cdef Py_ssize_t nunits = g.nbatch * g.nstrips * g.depth * g.height, tid, team
     nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)
     cdef src_t value = <src_t>cval
@@ -532,17 +551,18 @@ def extreme_footprint(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
         g.out_strides[i] = out.strides[i]
     g.fz, g.fy = footprint_shape[0], footprint_shape[1]
     g.cz, g.cy = centre[0], centre[1]
-    g.padded_width = g.width + footprint_shape[2] - 1
+    g.fx = footprint_shape[2]
     g.levels = ladder_levels(longest)
     g.nrows = row_z.shape[0]
     g.nruns = run_row.shape[0]
     g.mode = mode
     g.is_max = is_max
-    cdef Py_ssize_t[::1] xtable = np.empty(g.padded_width, np.intp)
-    fill_index_table(&xtable[0], g.padded_width, centre[2], g.width, mode)
+    cdef Py_ssize_t full_width = g.width + g.fx - 1
+    cdef Py_ssize_t[::1] xtable = np.empty(full_width, np.intp)
+    fill_index_table(&xtable[0], full_width, centre[2], g.width, mode)
     g.xrow.pad_lo = centre[2]
-    g.xrow.interior_lo = min(<Py_ssize_t>centre[2], g.padded_width)
-    g.xrow.interior_hi = min(centre[2] + g.width, g.padded_width)
+    g.xrow.interior_lo = min(<Py_ssize_t>centre[2], full_width)
+    g.xrow.interior_hi = min(centre[2] + g.width, full_width)
     g.xrow.table = &xtable[0]
     cdef const char* src = <const char*>cnp.PyArray_DATA(x)
     cdef char* dst = <char*>cnp.PyArray_DATA(out)
