@@ -1,4 +1,5 @@
 """What 'imgconv filter', 'pool', 'morph', 'info' and 'filters' do."""
+import inspect
 import os
 from dataclasses import replace
 
@@ -59,8 +60,15 @@ class Image:
     def meta_ndim(self):
         return self.data.ndim + (1 if self.grey_alpha else 0)
 
-    def common(self, threads):
-        return {"channel_axis": self.channel_axis, "axes": self.axes, "threads": threads}
+    def common(self, function, threads):
+        """The arguments every library call gets; ``axes`` only where it is taken."""
+        arguments = {"channel_axis": self.channel_axis, "threads": threads}
+        if "axes" in inspect.signature(function).parameters:
+            arguments["axes"] = self.axes
+        elif self.axes is not None:
+            raise UserError(f"--axes/--slicewise do not apply to {function.__name__} "
+                            "(it filters along its axis= parameter)")
+        return arguments
 
 
 class Resampling:
@@ -149,9 +157,9 @@ class FilterChain:
         for step, params in zip(self.chain, self.params):
             call = self._arguments(step, params, image)
             with _batch.Timer() as timer:
+                function = getattr(ic, step.definition.function)
                 try:
-                    result = getattr(ic, step.definition.function)(result, **call,
-                                                                   **image.common(threads))
+                    result = function(result, **call, **image.common(function, threads))
                 except (ValueError, TypeError) as exc:
                     raise UserError(f"{image.path}: -f {step.spec}: {exc}") from None
             report.info(f"{image.path}: {step.spec}: {self._method(step, call, result, image)}, "
@@ -238,7 +246,7 @@ class Pool:
             options["mode"] = a.mode
         with _batch.Timer() as timer:
             try:
-                result = ic.pool(image.data, a.size, **options, **image.common(threads))
+                result = ic.pool(image.data, a.size, **options, **image.common(ic.pool, threads))
             except (ValueError, TypeError) as exc:
                 raise UserError(f"{image.path}: {exc}") from None
         report.info(f"{image.path}: {a.op} pool {a.size}: {timer.ms:.1f} ms")
@@ -282,7 +290,7 @@ class Morph:
         function = getattr(ic, MORPH_OPS[a.op])
         with _batch.Timer() as timer:
             try:
-                result = function(image.data, **options, **image.common(threads))
+                result = function(image.data, **options, **image.common(function, threads))
             except (ValueError, TypeError) as exc:
                 raise UserError(f"{image.path}: {exc}") from None
         shape = np.shape(options["footprint"]) if "footprint" in options else options["size"]
@@ -341,7 +349,17 @@ def _one_line(exc, path, out=None):
     return " ".join((text if named else f"{path}: {text}").split())
 
 
+def _check_input(path):
+    """Fail early, before output checks, on inputs that cannot be read."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path}: is a directory, not an image file")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    file_format(path)
+
+
 def _process(path, out, input_paths, args, operation, report, batch):
+    _check_input(path)
     if any(_batch.same_file(out, p) for p in input_paths):
         raise UserError(f"{out}: refusing to overwrite an input file")
     if os.path.lexists(out) and not args.overwrite:
