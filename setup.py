@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 OPENMP_TEST = textwrap.dedent(
     """
@@ -99,9 +100,23 @@ extensions = [
 if is_x86_64() and sys.platform != "win32" and _compiles("int main(void){return 0;}", ["-mavx2", "-mfma"]):
     extensions.append(kernel_extension("_kernels_avx2", ["-mavx2", "-mfma"]))
 
+jobs = os.cpu_count() or 1
+
+
+class ParallelBuildExt(build_ext):
+    """build_ext compiling the extensions side by side unless told otherwise."""
+
+    def finalize_options(self):
+        if self.parallel is None:
+            self.parallel = jobs
+        super().finalize_options()
+
+
 setup(
+    cmdclass={"build_ext": ParallelBuildExt},
     ext_modules=cythonize(
         extensions,
+        nthreads=jobs,
         compiler_directives={
             "language_level": 3,
             "boundscheck": False,
