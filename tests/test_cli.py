@@ -480,8 +480,10 @@ def test_batch_never_overwrites_another_input(tmp_path):
     (["filter", "{shapes}", "-f", "box", "--physical"], "--physical applies to gaussian"),
     (["filter", "{tmp}/vol.npy", "--physical"], "needs the voxel spacing"),
     (["filter", "{shapes}", "--slicewise"], "--slicewise needs a volume"),
-    (["filter", "{shapes}", "--axes", "5"], "out of range"),
-    (["filter", "{tmp}/vol4d.npy"], "4 spatial dimensions"),
+    (["filter", "{shapes}", "--axes", "5"], "--axes: axes=(5,) is out of range"),
+    (["filter", "{shapes}", "--axes", "0", "--kernel", "1,2,1", "-f", "correlate1d"],
+     "--axes/--slicewise do not apply to correlate1d"),
+    (["filter", "{tmp}/vol4d.npy"], "has 4 spatial axes; filters take 1 to 3"),
     (["filter", "{shapes}", "-o", "{tmp}/out.xyz"], "unsupported file type"),
     (["filter", "{shapes}", "-o", "{tmp}/nowhere/out.png"], "does not exist"),
     (["filter", "{shapes}", "-o", "{tmp}/out.npy", "--output-range", "abs"],
@@ -492,7 +494,6 @@ def test_batch_never_overwrites_another_input(tmp_path):
       "correlate1d:axis=3"], "axis"),
     (["filter", "{shapes}", "-f", "sepfilter", "--kernel", "1,2,1;1,1,1;1,0,1"], "3 kernel rows"),
     (["pool", "{shapes}", "--size", "2", "--p", "3"], "--p applies to --op lp only"),
-    (["pool", "{shapes}", "--size", "2", "--cval", "1"], "--cval: pool takes no"),
     (["morph", "dilate", "{shapes}", "--footprint", "ball:2"], "a ball is 3D"),
     (["morph", "dilate", "{shapes}", "--footprint", "disk:2", "--size", "3"], "use one"),
     (["morph", "dilate", "{shapes}", "--footprint", "1,2;0,1"], "holds 0 and 1 only"),
@@ -521,6 +522,7 @@ def test_user_errors_are_one_line_exit_1(shapes, tmp_path, args, message):
     (["filter"], "required"),
     (["bogus"], "invalid choice"),
     (["pool", "{shapes}"], "--size"),
+    (["pool", "{shapes}", "--size", "2", "--cval", "1"], "unrecognized arguments: --cval"),
     (["morph", "shrink", "{shapes}"], "invalid choice"),
 ])
 def test_usage_errors_exit_2(shapes, tmp_path, args, message):

@@ -85,13 +85,18 @@ def _batch_options(common):
                                 "reflect", "symmetric", "replicate", "wrap", "zero"))
                             + "); default: reflect for filter, zero (torch's padding) for "
                             "pool, the value that never wins for morph")
-    batch.add_argument("--cval", type=_typed(opt.number), metavar="C", help="value outside for mode zero")
     batch.add_argument("--threads", type=_positive_int, metavar="N", help="threads (default: all cores)")
     batch.add_argument("-q", "--quiet", action="store_true",
                        help="print nothing on success and no progress bar")
     batch.add_argument("-v", "--verbose", action="store_true",
                        help="print the method chosen and the time taken per step")
     return batch
+
+
+def _add_cval(parser):
+    """--cval, for filter and morph (pool pads with each op's neutral value instead)."""
+    parser.add_argument("--cval", type=_typed(opt.number), metavar="C",
+                        help="value outside the image for --mode zero")
 
 
 def _add_inputs(parser):
@@ -117,31 +122,32 @@ def _add_filter(sub, batch):
                         "or whitespace text file; alone it runs -f kernel")
     f.add_argument("--normalize", action="store_true",
                    help="divide kernels by their sum (a zero-sum kernel is left as it is)")
-    f.add_argument("--padding", type=_typed(opt.padding),
+    f.add_argument("--padding", type=_typed(opt.padding), metavar="P",
                    help="same (default), valid, full or pixels, for kernel filters")
-    f.add_argument("--stride", type=_typed(opt.integers), help="stride for kernel filters")
-    f.add_argument("--dilation", type=_typed(opt.integers), help="dilation for kernel filters")
+    f.add_argument("--stride", type=_typed(opt.integers), metavar="S", help="stride for kernel filters")
+    f.add_argument("--dilation", type=_typed(opt.integers), metavar="D", help="dilation for kernel filters")
+    _add_cval(f)
     f.add_argument("--physical", action="store_true",
                    help="gaussian sigma in the file's spacing units (mm for NIfTI)")
-    f.set_defaults(run=_run_filter)
+    f.set_defaults(run=_run_filter, command_parser=f)
 
 
 def _add_pool(sub, batch):
     p = sub.add_parser("pool", parents=[batch], help="max/avg/min/Lp pooling",
                        description="Pool each INPUT and write <stem>_<op>pool<ext>.")
     _add_inputs(p)
-    p.add_argument("--size", type=_typed(opt.integers), required=True,
+    p.add_argument("--size", type=_typed(opt.integers), required=True, metavar="K",
                    help="window size (int or per-axis AxB)")
-    p.add_argument("--stride", type=_typed(opt.integers), help="default: the size")
-    p.add_argument("--padding", type=_typed(opt.integers), help="pixels per side (default 0)")
-    p.add_argument("--dilation", type=_typed(opt.integers), help="default 1")
+    p.add_argument("--stride", type=_typed(opt.integers), metavar="S", help="default: the size")
+    p.add_argument("--padding", type=_typed(opt.integers), metavar="P", help="pixels per side (default 0)")
+    p.add_argument("--dilation", type=_typed(opt.integers), metavar="D", help="default 1")
     p.add_argument("--op", choices=("max", "avg", "min", "lp"), default="max")
     p.add_argument("--p", type=_typed(opt.number), help="exponent of --op lp (default 2)")
     p.add_argument("--ceil-mode", action="store_true",
                    help="keep a last partial window (as torch ceil_mode)")
     p.add_argument("--exclude-pad", action="store_true",
                    help="avg: divide by the pixels inside the image only")
-    p.set_defaults(run=_run_pool)
+    p.set_defaults(run=_run_pool, command_parser=p)
 
 
 def _add_morph(sub, batch):
@@ -154,10 +160,11 @@ def _add_morph(sub, batch):
     m.add_argument("--footprint", metavar="SHAPE|FILE",
                    help="box:5 (or box:5x3), disk:3 (2D), ball:2 (3D), cross:1, a .npy/text "
                         "file or inline 0/1 text")
-    m.add_argument("--size", type=_typed(opt.integers),
+    m.add_argument("--size", type=_typed(opt.integers), metavar="K",
                    help="box footprint size (default 3) when no --footprint")
-    m.add_argument("--origin", type=_typed(opt.integers), help="shift of the footprint centre")
-    m.set_defaults(run=_run_morph)
+    _add_cval(m)
+    m.add_argument("--origin", type=_typed(opt.integers), metavar="O", help="shift of the footprint centre")
+    m.set_defaults(run=_run_morph, command_parser=m)
 
 
 def build_parser():
@@ -240,7 +247,7 @@ def main(argv=None):
         if args.debug:
             raise
         if isinstance(exc, UsageError):
-            parser.print_usage(sys.stderr)
+            getattr(args, "command_parser", parser).print_usage(sys.stderr)
             print(f"imgconv {args.command}: error: {exc}", file=sys.stderr)
             return 2
         text = " ".join(str(exc).split()) or type(exc).__name__

@@ -39,9 +39,11 @@ class Image:
         try:
             filtered, _ = v.spatial_axes(ndim, self.channel_axis, axes, name=self.path)
         except (TypeError, ValueError) as exc:
-            option = "--axes" if axes is not None else "its shape"
-            raise UserError(f"{exc} ({option}; shape {self.data.shape})"
-                            + ("; use --axes or --slicewise" if axes is None else "")) from None
+            if axes is None:
+                raise UserError(f"{self.path}: shape {self.data.shape} has {len(spatial)} "
+                                "spatial axes; filters take 1 to 3: pick them with --axes "
+                                "(or --slicewise)") from None
+            raise UserError(f"--axes: {exc}") from None
         return axes, filtered
 
     @property
@@ -229,9 +231,6 @@ class Pool:
         self.suffix = f"{args.op}pool"
         self.steps = 1
         self.default_range = "clip"
-        if args.cval is not None:
-            raise UserError("--cval: pool takes no padding value (mode zero pads max with "
-                            "-inf, min with +inf, avg and lp with 0)")
         if args.p is not None and args.op != "lp":
             raise UserError("--p applies to --op lp only")
 
