@@ -438,6 +438,7 @@ def test_batch_goes_on_past_failures_and_skips_existing(tmp_path):
     again = run_cli("filter", files[0], files[2], "-f", "box")
     assert again.returncode == 0
     assert "0 written, 2 skipped (existing output), 0 failed" in again.stderr
+    assert f"imgconv: skipped {data / 'a' / 'one_box.png'}: already exists" in again.stderr
     quiet = run_cli("filter", files[0], files[2], "-f", "box", "--overwrite", "-q")
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
 

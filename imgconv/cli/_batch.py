@@ -87,6 +87,7 @@ class Reporter:
         self.quiet = quiet
         self.verbose = verbose
         self.batch = batch
+        self.steps_per_file = steps_per_file
         self.total = steps_per_file * files
         self.bar = None
         self.counts = {"written": 0, "skipped": 0, "failed": 0}
@@ -111,8 +112,16 @@ class Reporter:
                 self.bar.set_description(description, refresh=False)
             self.bar.update(1)
 
+    def file_done(self, index):
+        """Move the bar to the end of file ``index`` (also when it failed or was skipped)."""
+        if self.bar is not None:
+            self.bar.update((index + 1) * self.steps_per_file - self.bar.n)
+
     def error(self, text):
         self._stderr(f"imgconv: error: {text}")
+
+    def notice(self, text):
+        self._stderr(f"imgconv: {text}")
 
     def info(self, text):
         if self.verbose:

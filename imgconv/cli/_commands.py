@@ -308,24 +308,27 @@ def run_operation(args, operation):
         raise UsageError(f"-o names one output but there are {len(inputs)} inputs; "
                          "use --outdir DIR for a batch")
     batch = len(inputs) > 1
-    report = _batch.Reporter(args.quiet, args.verbose, batch, operation.steps, len(inputs))
+    # steps per file: the operation's, then the write
+    report = _batch.Reporter(args.quiet, args.verbose, batch, operation.steps + 1, len(inputs))
     input_paths = [item.path for item in inputs]
     try:
-        for item in inputs:
+        for index, item in enumerate(inputs):
             out = _batch.output_path(item, operation.suffix, args.output, args.outdir)
             try:
                 _process(item.path, out, input_paths, args, operation, report, batch)
             except _Skipped as skip:
                 report.counts["skipped"] += 1
                 if not args.quiet:
-                    report.error(str(skip))
+                    report.notice(str(skip))
             except Exception as exc:
-                if args.debug or not isinstance(exc, _REPORTED):
+                if args.debug:
                     raise
                 report.counts["failed"] += 1
                 report.error(_one_line(exc, item.path, out))
                 if not batch:
                     return 1
+            finally:
+                report.file_done(index)
     finally:
         report.close()
     report.summary()
@@ -344,6 +347,8 @@ def _one_line(exc, path, out=None):
     text = str(exc) or type(exc).__name__
     if isinstance(exc, MemoryError):
         text = f"out of memory ({text})"
+    elif not isinstance(exc, _REPORTED):  # a bug, not a user mistake
+        text = f"{text} (unexpected {type(exc).__name__}; --debug shows the traceback)"
     named = path in text or (out is not None and out in text) or text.startswith("-")
     return " ".join((text if named else f"{path}: {text}").split())
 
