@@ -19,7 +19,10 @@ _PARAMETERS = """
     ----------
     x : ndarray
         1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
-        bool for binary morphology), optionally with a channel axis.
+        bool for binary morphology), optionally with a channel axis.  Other
+        real dtypes run widened and keep their dtype: exact for int8, float16
+        and uint32; int64/uint64 go through float64, so values beyond 2**53
+        come back rounded to float64 precision.
     footprint : array of bool, optional
         The flat structuring element, with up to as many dimensions as ``x``
         has spatial axes (missing leading axes get length 1); for example
@@ -49,7 +52,7 @@ _PARAMETERS = """
     Returns
     -------
     ndarray
-        Same shape and dtype as ``x`` (bool for bool input).
+        Same shape and dtype as ``x`` (native byte order; bool for bool input).
 """
 
 
@@ -58,7 +61,9 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
     select_backend(x, backend)
     is_bool = np.asarray(x).dtype == bool
     inp = v.filter_input(x, "zero" if mode is None else mode, 0.0, channel_axis, axes)
-    native = np.dtype(bool) if is_bool else inp.x.dtype
+    # the result keeps the input's dtype; dtypes the kernels lack (int8, float16,
+    # uint32, int64, ...) run widened (inp.x) and are narrowed back
+    native = np.dtype(bool) if is_bool else _result_dtype(x, inp.x.dtype)
     pad_value = v.morphology_pad_value(native, mode, cval, is_max)
     fp = v.as_footprint(footprint, size, inp.rank)
     origin = v.check_origin(origin, fp.shape)
@@ -67,17 +72,60 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
         fp = fp[(slice(None, None, -1),) * fp.ndim]
         centre = tuple(k - 1 - c for k, c in zip(fp.shape, centre))
     out = _output(out, inp.x.shape, native, x)
-    kernel_out = out.view(np.uint8) if is_bool else out
+    if is_bool:
+        kernel_out = out.view(np.uint8)
+    elif native != inp.x.dtype:
+        kernel_out = np.empty(inp.x.shape, inp.x.dtype)
+    else:
+        kernel_out = out
     if fp.all():
         _cpu.extreme_box(inp, kernel_out, fp.shape, centre, is_max, pad_value, threads)
     else:
         _cpu.extreme_footprint(inp, kernel_out, fp, centre, is_max, pad_value, threads)
+    if kernel_out is not out and not is_bool:
+        _narrow(kernel_out, out)
     return out
+
+
+def _result_dtype(x, kernel_dtype):
+    """The input's dtype in native byte order, where it is a real number type."""
+    dtype = np.asarray(x).dtype
+    return dtype.newbyteorder("=") if dtype.kind in "iuf" else kernel_dtype
+
+
+def _narrow(wide, out):
+    """Copy extremes computed in a wider dtype into ``out``: exact for the
+    input's own values; padding values saturate to ``out``'s range."""
+    if out.dtype.kind == "f":
+        with np.errstate(over="ignore"):
+            np.copyto(out, wide, casting="unsafe")
+        return
+    info = np.iinfo(out.dtype)
+    if wide.dtype.kind in "iu":
+        np.copyto(out, np.clip(wide, info.min, info.max), casting="unsafe")
+        return
+    # float64 -> 64-bit integers: float(info.max) rounds up to 2**63, out of range
+    high, low = wide >= float(info.max), wide <= float(info.min)
+    with np.errstate(invalid="ignore"):
+        np.copyto(out, np.where(high | low, 0, wide), casting="unsafe")
+    out[high] = info.max
+    out[low] = info.min
+
+
+#: a kernel dtype of each item size, to check ``out`` arrays of other dtypes
+_SAME_SIZE = {1: np.uint8, 2: np.int16, 4: np.int32, 8: np.float64}
 
 
 def _output(out, shape, dtype, x):
     if out is None:
         return np.empty(shape, dtype)
+    if isinstance(out, np.ndarray) and out.shape == tuple(shape) and out.dtype != dtype:
+        raise ValueError(f"out has dtype {out.dtype}, the result has dtype {dtype}")
+    if isinstance(out, np.ndarray) and dtype != bool and dtype not in v.DTYPE_CODES:
+        # a dtype the kernels lack (the result is narrowed into it): the same
+        # checks (shape, writeable, aligned, no overlap) on a view of it
+        v.check_out(out.view(_SAME_SIZE[dtype.itemsize]), shape, None, np.asarray(x))
+        return out
     return v.check_out(out, shape, dtype, np.asarray(x), allow_bool=dtype == bool)
 
 
@@ -97,14 +145,20 @@ def opening(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
             axes=None, out=None, backend="auto", threads=None):
     options = dict(size=size, mode=mode, cval=cval, origin=origin, channel_axis=channel_axis,
                    axes=axes, backend=backend, threads=threads)
-    return dilate(erode(x, footprint, **options), footprint, out=out, **options)
+    eroded = erode(x, footprint, **options)
+    if out is not None:   # out may not be the input, as for every filter
+        _output(out, eroded.shape, eroded.dtype, x)
+    return dilate(eroded, footprint, out=out, **options)
 
 
 def closing(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
             axes=None, out=None, backend="auto", threads=None):
     options = dict(size=size, mode=mode, cval=cval, origin=origin, channel_axis=channel_axis,
                    axes=axes, backend=backend, threads=threads)
-    return erode(dilate(x, footprint, **options), footprint, out=out, **options)
+    dilated = dilate(x, footprint, **options)
+    if out is not None:   # out may not be the input, as for every filter
+        _output(out, dilated.shape, dilated.dtype, x)
+    return erode(dilated, footprint, out=out, **options)
 
 
 def _difference(a, b, out, x):
@@ -114,10 +168,20 @@ def _difference(a, b, out, x):
         return np.logical_and(a, np.logical_not(b), out=out)
     if a.dtype.kind == "f":
         return np.subtract(a, b, out=out)
-    wide = np.subtract(a, b, dtype=np.int64)
     info = np.iinfo(a.dtype)
-    np.clip(wide, info.min, info.max, out=wide)
-    np.copyto(out, wide, casting="unsafe")
+    if info.bits < 64:
+        wide = np.subtract(a, b, dtype=np.int64)
+        np.clip(wide, info.min, info.max, out=wide)
+        np.copyto(out, wide, casting="unsafe")
+        return out
+    # 64-bit integers: subtract with wraparound, then saturate where it wrapped
+    # (out is a new array or the caller's, never a or b)
+    np.subtract(a, b, out=out)
+    if a.dtype.kind == "u":
+        out[a < b] = 0
+    else:
+        out[(a >= 0) & (b < 0) & (out < 0)] = info.max
+        out[(a < 0) & (b >= 0) & (out >= 0)] = info.min
     return out
 
 
