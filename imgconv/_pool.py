@@ -95,8 +95,11 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
         if out is not None:
             out = v.check_out(out, shape, None if dtype is None else v.output_dtype(dtype, inp.compute),
                               inp.x, allow_bool=is_bool)
+        # max/min of int8, float16, int64... run widened and return the input's dtype
+        given = np.asarray(x).dtype
         wanted = (out.dtype if out is not None
-                  else native if dtype is None else v.output_dtype(dtype, inp.compute))
+                  else v.output_dtype(dtype, inp.compute) if dtype is not None
+                  else given.newbyteorder("=") if given.kind in "iuf" else native)
         target = out if out is not None and out.dtype == native else np.empty(shape, native)
         kernel_out = target.view(np.uint8) if is_bool else target
         identity = v.morphology_pad_value(native, None, None, op_name == "max")

@@ -338,3 +338,12 @@ def test_bad_inputs():
         ic.max_pool(np.zeros((0, 4), np.float32), 2)
     with pytest.raises(NotImplementedError, match="backend"):
         ic.max_pool(np.zeros((4, 4), np.float32), 2, backend="cuda")
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.float16, np.uint32, np.int64, ">f4", "<i2"])
+def test_max_min_keep_other_dtypes(dtype):
+    x = (RNG.standard_normal((6, 8)) * 100).astype(dtype)
+    for op, reduce in (("max", np.max), ("min", np.min)):
+        got = ic.pool(x, 2, op=op)
+        assert got.dtype == np.dtype(dtype).newbyteorder("=")
+        np.testing.assert_array_equal(got, reduce(x.reshape(3, 2, 4, 2), axis=(1, 3)))
