@@ -9,7 +9,8 @@ import imgconv as ic
 from .. import _validate as v
 from .._io import FLOAT_FORMATS, file_format
 from . import _arrays, _batch
-from ._chain import DEFAULT_RANGE, FILTERS, output_kind, parse_chain, resolve_params, takes
+from ._chain import (DEFAULT_FILTER, DEFAULT_RANGE, FILTERS, GLOBAL_PARAMS, output_kind, parse_chain,
+                     resolve_params, takes)
 from ._options import UsageError, UserError
 
 
@@ -103,11 +104,10 @@ class FilterChain:
                "correlate1d": "one 1D pass", "convolve1d": "one 1D pass"}
 
     def __init__(self, args):
-        specs = args.filter or (["kernel"] if args.kernel is not None else ["gaussian:sigma=1"])
+        specs = args.filter or (["kernel"] if args.kernel is not None else [DEFAULT_FILTER])
         self.chain = parse_chain(specs)
         self.args = args
-        self.globals = {name: getattr(args, name) for name in
-                        ("mode", "cval", "kernel", "padding", "stride", "dilation")
+        self.globals = {name: getattr(args, name) for name in GLOBAL_PARAMS
                         if getattr(args, name) is not None}
         self._check_options()
         self.params = [self._load_kernel(resolve_params(step, self.globals), step)
@@ -158,20 +158,23 @@ class FilterChain:
         resampling = Resampling(image.data.ndim)
         for step, params in zip(self.chain, self.params):
             call = self._arguments(step, params, image)
+            function = getattr(ic, step.definition.function)
+            source = result
             with _batch.Timer() as timer:
-                function = getattr(ic, step.definition.function)
                 try:
-                    result = function(result, **call, **image.common(function, threads))
+                    result = function(source, **call, **image.common(function, threads))
                 except (ValueError, TypeError) as exc:
                     raise UserError(f"{image.path}: -f {step.spec}: {exc}") from None
-            report.info(f"{image.path}: {step.spec}: {self._method(step, call, result, image)}, "
-                        f"{timer.ms:.1f} ms")
+            if report.verbose:
+                report.info(f"{image.path}: {step.spec}: "
+                            f"{self._method(step, call, source, result, image)}, "
+                            f"{timer.ms:.1f} ms")
             self._track(step, call, image, resampling)
             report.step(f"{os.path.basename(image.path)}: {step.name}")
         return result, resampling
 
     def _arguments(self, step, params, image):
-        call = {k: val for k, val in params.items() if not k.startswith("_")}
+        call = dict(params)
         if "kernel" in call:
             kernel = call.pop("kernel")
             if step.name == "sepfilter":
@@ -187,12 +190,13 @@ class FilterChain:
             call["spacing"] = image.spacing()
         return call
 
-    def _method(self, step, call, result, image):
+    def _method(self, step, call, source, result, image):
+        """How the step ran, for -v: for correlate/convolve, the method 'auto' chose."""
         threads = self.args.threads or ic.get_num_threads()
         if step.definition.function in ("correlate", "convolve"):
             from .._convolve import Geometry, choose_method
 
-            inp = v.filter_input(image.data, call["mode"], call["cval"], image.channel_axis,
+            inp = v.filter_input(source, call["mode"], call["cval"], image.channel_axis,
                                  image.axes)
             weights = v.as_kernel(call["kernel"], inp.rank, inp.compute)
             geom = Geometry(inp, weights.shape, call["padding"], call["stride"],
@@ -212,12 +216,11 @@ class FilterChain:
         rank = len(image.filtered)
         stride = v.per_axis(call.get("stride", 1), rank, "stride")
         dilation = v.per_axis(call.get("dilation", 1), rank, "dilation")
-        padding = call.get("padding", "same")
+        padding = call.get("padding", "same")  # sepfilter has only 'same'
         if isinstance(padding, str) and padding == "same":
             offset = (0,) * rank
         else:
-            kshape = np.shape(call.get("kernel", call.get("kernels", [[0]])[0]))
-            kshape = kshape if len(kshape) == rank else kshape * rank
+            kshape = call["kernel"].shape
             pad_lo, _ = v.padding_amounts(padding, kshape, dilation, (0,) * rank)
             offset = tuple(d * (k - 1) / 2 - p for d, k, p in zip(dilation, kshape, pad_lo))
         resampling.then(image.filtered, stride, offset)
