@@ -5,7 +5,7 @@ format         extensions             read / written through
 =============  =====================  ==========================================
 PNG            ``.png``               Pillow: uint8 grey, grey+alpha, RGB, RGBA;
                                       uint16 grey
-JPEG           ``.jpg`` ``.jpeg``     Pillow: uint8 grey, RGB
+JPEG           ``.jpg`` ``.jpeg``     Pillow: uint8 grey, RGB (written at quality 95)
 BMP            ``.bmp``               Pillow: uint8 grey, RGB
 TIFF           ``.tif`` ``.tiff``     tifffile (extra ``imgconv[tiff]``): any
                                       numeric dtype, multi-page stacks, voxel
@@ -489,7 +489,10 @@ def _encoder(path, fmt, array, meta):
     def encode(target):
         from PIL import Image
 
-        Image.fromarray(np.ascontiguousarray(array)).save(target, format=_PILLOW_FORMAT[fmt])
+        # JPEG: quality 95 (OpenCV's default) rather than Pillow's 75
+        options = {"quality": 95} if fmt == "jpeg" else {}
+        Image.fromarray(np.ascontiguousarray(array)).save(target, format=_PILLOW_FORMAT[fmt],
+                                                          **options)
     return encode
 
 
