@@ -73,7 +73,8 @@ def test_jpeg_is_close(tmp_path, ext, shape):
         array = np.stack([array, array // 2, 255 - array], axis=-1)
     again, meta = roundtrip(tmp_path, "a" + ext, array)
     assert again.shape == array.shape and again.dtype == np.uint8
-    assert np.abs(again.astype(int) - array).mean() < 0.6  # quality 95 (Pillow default 75: ~0.9)
+    # quality 95 (Pillow's default 75 errs about 3 times as much)
+    assert np.abs(again.astype(int) - array).mean() < (0.6 if len(shape) == 2 else 1.5)
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16", "int32", "float32", "float64",
