@@ -245,6 +245,18 @@ def test_normalize_divides_by_sum_but_not_zero_sum(tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "z.npy"), ic.correlate(image, edge), rtol=1e-6)
 
 
+def test_lower_dimensional_kernels_get_leading_axes(tmp_path):
+    vol = np.random.default_rng(11).random((5, 6, 7)).astype(np.float32)
+    src = save_npy(tmp_path, "v.npy", vol)
+    assert run_cli("filter", src, "--kernel=-1,0,1", "-o", tmp_path / "row.npy").returncode == 0
+    np.testing.assert_allclose(np.load(tmp_path / "row.npy"),
+                               ic.correlate(vol, np.array([[[-1, 0, 1]]])), rtol=1e-6)
+    assert run_cli("filter", src, "--kernel", "1,2;3,4", "-f", "convolve",
+                   "-o", tmp_path / "plane.npy").returncode == 0
+    np.testing.assert_allclose(np.load(tmp_path / "plane.npy"),
+                               ic.convolve(vol, np.array([[[1, 2], [3, 4]]])), rtol=1e-6)
+
+
 def test_global_geometry_options_reach_kernel_filters(tmp_path):
     image = np.random.default_rng(5).random((20, 21)).astype(np.float32)
     src = save_npy(tmp_path, "a.npy", image)
@@ -473,7 +485,8 @@ def test_batch_never_overwrites_another_input(tmp_path):
     (["filter", "{shapes}", "--kernel", "1,2;3"], "same length"),
     (["filter", "{shapes}", "--kernel", "1,a,1"], "not a file"),
     (["filter", "{shapes}", "--kernel", "{tmp}/none.npy"], "no such kernel file"),
-    (["filter", "{shapes}", "--kernel", "1,1,1;1,1,1;1,1,1/1,1,1;1,1,1;1,1,1"], "dimensions"),
+    (["filter", "{shapes}", "--kernel", "1,1,1;1,1,1;1,1,1/1,1,1;1,1,1;1,1,1"],
+     "kernel has 3 dimensions but the input has 2"),
     (["filter", "{shapes}", "-f", "correlate"], "needs a kernel"),
     (["filter", "{shapes}", "--kernel", "1,1", "-f", "box"], "--kernel applies to"),
     (["filter", "{shapes}", "--stride", "2"], "--stride applies to"),

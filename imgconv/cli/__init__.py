@@ -65,8 +65,9 @@ def _batch_options(common):
     batch.add_argument("--overwrite", action="store_true",
                        help="replace existing output files (never an input)")
     batch.add_argument("--dtype", choices=opt.DTYPES, metavar="T",
-                       help=f"output dtype: {', '.join(opt.DTYPES)} (default: float32 for TIFF/.npy/NIfTI; the input's "
-                            "uint8/uint16 for PNG/JPEG/BMP)")
+                       help=f"output dtype: {', '.join(opt.DTYPES)} (default: the result's own "
+                            "for TIFF/.npy/NIfTI, float32 for filters; the input's uint8/uint16 "
+                            "for PNG/JPEG/BMP)")
     batch.add_argument("--output-range", choices=opt.OUTPUT_RANGES, metavar="R",
                        help="how float results become integers: clip (round and saturate), "
                             "rescale (min..max to the full range), abs (|x|, then clip); "
@@ -110,16 +111,20 @@ def _add_filter(sub, batch):
         "filter", parents=[batch], help="filter images and volumes",
         description=f"Filter each INPUT and write <stem>_<filters><ext> beside it "
                     f"(default filter: {DEFAULT_FILTER}; 'imgconv filters' lists them).",
-        epilog="Examples: imgconv filter photo.png -f sobel | "
-               "imgconv filter scan.nii.gz -f gaussian:sigma=2 --physical | "
-               "imgconv filter 'in/**/*.png' --outdir out -f box:size=5")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  imgconv filter photo.png -f sobel\n"
+               "  imgconv filter scan.nii.gz -f gaussian:sigma=2 --physical\n"
+               "  imgconv filter 'in/**/*.png' --outdir out -f box:size=5\n"
+               "  imgconv filter img.png --kernel=-1,0,1 --dtype float32 -o dx.tif")
     _add_inputs(f)
     f.add_argument("-f", "--filter", action="append", metavar="NAME[:k=v,...]",
                    help="filter and parameters; repeat to chain left to right "
                         "(-f gaussian:sigma=2 -f sobel); per-axis values as 2x1x1")
     f.add_argument("--kernel", metavar="SPEC|FILE",
                    help="custom kernel: '1,2,1;2,4,2;1,2,1' (3D slices split by '/'), .npy "
-                        "or whitespace text file; alone it runs -f kernel")
+                        "or whitespace text file; alone it runs -f kernel; one starting with "
+                        "'-' is written --kernel=-1,0,1")
     f.add_argument("--normalize", action="store_true",
                    help="divide kernels by their sum (a zero-sum kernel is left as it is)")
     f.add_argument("--padding", type=_typed(opt.padding), metavar="P",

@@ -184,8 +184,13 @@ class FilterChain:
                     raise UserError(f"-f {step.spec}: {len(rows)} kernel rows for {rank} "
                                     "filtered axes; give a 1D kernel or one row per axis")
                 call["kernels"] = rows
+            elif step.name.endswith("1d"):
+                call["weights"] = kernel
             else:
-                call["weights" if step.name.endswith("1d") else "kernel"] = kernel
+                # fewer dimensions than filtered axes: the missing leading axes get length 1
+                # (a row kernel runs along the rows), as footprints do
+                rank = len(image.filtered)
+                call["kernel"] = kernel.reshape((1,) * (rank - kernel.ndim) + kernel.shape)
         if step.name == "gaussian" and self.args.physical:
             call["spacing"] = image.spacing()
         return call
