@@ -19,6 +19,8 @@ cdef enum:
     # row storage per thread for passes along outer axes: column blocks are
     # narrowed so their rows stay in the L2 cache
     EXTREME_BLOCK_KIB = 256
+    # source rows a tile with a fused depth window reads, per thread
+    FUSED_PLANES_KIB = 512
     # ladders of an arbitrary footprint's rows, per thread
     FOOTPRINT_LADDER_MIB = 8
 
@@ -189,9 +191,42 @@ cdef struct ExtremePass:
     Py_ssize_t x_window                        # along W (1: no fused x pass)
     Py_ssize_t z_window, z_pad_lo              # along L (1: no fused L pass)
     Py_ssize_t block, nblocks                  # column blocks
+    Py_ssize_t tile, ntiles                    # row tiles (a fused depth window only)
     int mode
     bint is_max
     PaddedRow xrow
+
+
+cdef void combine_value_into(src_t* acc, src_t value, Py_ssize_t n, bint is_max) noexcept nogil:
+    """acc[i] = op(acc[i], value)."""
+    cdef Py_ssize_t i
+    if is_max:
+        for i in range(n):
+            acc[i] = max2(acc[i], value)
+    else:
+        for i in range(n):
+            acc[i] = min2(acc[i], value)
+
+
+cdef void combine_row_into(src_t* acc, const src_t* src, Py_ssize_t step, Py_ssize_t start,
+                           Py_ssize_t stop, const PaddedRow* row, src_t cval,
+                           bint is_max) noexcept nogil:
+    """acc[j - start] = op(acc[j - start], padded position j of a source row)
+    for j in [start, stop): the interior straight from the source (unit
+    step), only the borders through the table."""
+    cdef Py_ssize_t j, idx
+    cdef Py_ssize_t lo = min(max(row.interior_lo, start), stop)
+    cdef Py_ssize_t hi = min(max(row.interior_hi, lo), stop)
+    cdef src_t value
+    for j in range(start, lo):
+        idx = row.table[j]
+        value = src[idx * step] if idx >= 0 else cval
+        acc[j - start] = max2(acc[j - start], value) if is_max else min2(acc[j - start], value)
+    combine_into(acc + (lo - start), src + (lo - row.pad_lo), hi - lo, is_max)
+    for j in range(hi, stop):
+        idx = row.table[j]
+        value = src[idx * step] if idx >= 0 else cval
+        acc[j - start] = max2(acc[j - start], value) if is_max else min2(acc[j - start], value)
 
 
 cdef void pass_row(const ExtremePass* g, const char* item, Py_ssize_t plane, Py_ssize_t position,
@@ -206,34 +241,45 @@ cdef void pass_row(const ExtremePass* g, const char* item, Py_ssize_t plane, Py_
     cdef Py_ssize_t length = width if g.x_window == 1 else width + g.x_window - 1
     cdef Py_ssize_t tz, source_plane
     cdef src_t* target = dst if g.x_window == 1 else ladder
-    cdef src_t* row
     cdef const src_t* src
     for tz in range(g.z_window):
         source_plane = (plane if g.z_window == 1
                         else map_index(plane + tz - g.z_pad_lo, g.count, g.mode))
-        row = target if tz == 0 else staged
         if index < 0 or source_plane < 0:
-            fill_row(row, cval, length)
-        else:
-            src = <const src_t*>(item + source_plane * g.in_strides[1] + index * g.in_strides[2])
-            if g.x_window == 1:
-                copy_row(row, src + x0 * step, step, width)
+            if tz == 0:
+                fill_row(target, cval, length)
             else:
-                load_row_typed(src, step, row, x0, x0 + length, &g.xrow, cval)
-        if tz > 0:
+                combine_value_into(target, cval, length, g.is_max)
+            continue
+        src = <const src_t*>(item + source_plane * g.in_strides[1] + index * g.in_strides[2])
+        if tz == 0:
+            if g.x_window == 1:
+                copy_row(target, src + x0 * step, step, width)
+            else:
+                load_row_typed(src, step, target, x0, x0 + length, &g.xrow, cval)
+        elif step != 1:
+            # later rows combine straight from the source when it is contiguous
+            if g.x_window == 1:
+                copy_row(staged, src + x0 * step, step, width)
+            else:
+                load_row_typed(src, step, staged, x0, x0 + length, &g.xrow, cval)
             combine_into(target, staged, length, g.is_max)
+        elif g.x_window == 1:
+            combine_into(target, src + x0, width, g.is_max)
+        else:
+            combine_row_into(target, src, 1, x0, x0 + length, &g.xrow, cval, g.is_max)
     if g.x_window > 1:
         extreme_row_x(dst, ladder, width, g.x_window, g.is_max)
 
 
 cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
                             Py_ssize_t unit_begin, Py_ssize_t unit_end, src_t cval) noexcept nogil:
-    """Units [unit_begin, unit_end) of a pass: a unit is one column block of
-    one line.  Returns 0, or -1 if the scratch could not be allocated."""
+    """Units [unit_begin, unit_end) of a pass: a unit is one row tile of one
+    column block of one line.  Returns 0, or -1 if the scratch could not be allocated."""
     cdef Py_ssize_t k = g.window
     cdef Py_ssize_t width_max = g.block
     cdef Py_ssize_t ladder_len = row_scratch_length(width_max, g.x_window) if g.x_window > 1 else 0
-    cdef Py_ssize_t u, line, x0, width, i, t, base, j
+    cdef Py_ssize_t u, b, x0, y0, width, count, i, t, base, j
     cdef Py_ssize_t out_step = g.out_strides[3] // sizeof(src_t)
     cdef const char* item_src
     cdef Py_ssize_t plane
@@ -262,21 +308,25 @@ cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
     ladder = result + width_max
     staged = ladder + ladder_len
     for u in range(unit_begin, unit_end):
-        line = u // g.nblocks
-        x0 = (u % g.nblocks) * g.block
+        # units go (batch, column block, row tile, plane): consecutive planes
+        # of one tile share the rows of a fused depth window
+        b = u // (g.nblocks * g.ntiles * g.count)
+        x0 = (u // (g.ntiles * g.count)) % g.nblocks * g.block
+        y0 = (u // g.count) % g.ntiles * g.tile
+        plane = u % g.count
         width = min(g.block, g.width - x0)
-        item_src = src + (line // g.count) * g.in_strides[0]
-        plane = line % g.count
-        line_out = (out + (line // g.count) * g.out_strides[0] + (line % g.count) * g.out_strides[1]
+        count = min(g.tile, g.height - y0)
+        item_src = src + b * g.in_strides[0]
+        line_out = (out + b * g.out_strides[0] + plane * g.out_strides[1] + y0 * g.out_strides[2]
                     + x0 * g.out_strides[3])
         if k <= DIRECT_MAX_WINDOW:
             for j in range(k - 1):
-                pass_row(g, item_src, plane, j, x0, width, rows + j * width_max, ladder, staged,
-                         cval)
-            for i in range(g.height):
-                j = (i + k - 1) % k
-                pass_row(g, item_src, plane, i + k - 1, x0, width, rows + j * width_max, ladder,
+                pass_row(g, item_src, plane, y0 + j, x0, width, rows + j * width_max, ladder,
                          staged, cval)
+            for i in range(count):
+                j = (i + k - 1) % k
+                pass_row(g, item_src, plane, y0 + i + k - 1, x0, width, rows + j * width_max,
+                         ladder, staged, cval)
                 dst = <src_t*>(line_out + i * g.out_strides[2]) if out_step == 1 else result
                 if k == 1:
                     memcpy(dst, rows, width * sizeof(src_t))
@@ -290,25 +340,25 @@ cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
         suffix = rows
         following = rows + k * width_max
         base = 0
-        while base < g.height:
+        while base < count:
             if base == 0:
                 for t in range(k - 1):
-                    pass_row(g, item_src, plane, t, x0, width, suffix + t * width_max, ladder,
+                    pass_row(g, item_src, plane, y0 + t, x0, width, suffix + t * width_max, ladder,
                              staged, cval)
             else:
                 swap = suffix
                 suffix = following
                 following = swap
-            pass_row(g, item_src, plane, base + k - 1, x0, width, suffix + (k - 1) * width_max,
-                     ladder, staged, cval)
+            pass_row(g, item_src, plane, y0 + base + k - 1, x0, width,
+                     suffix + (k - 1) * width_max, ladder, staged, cval)
             for t in range(k - 2, -1, -1):
                 combine_into(suffix + t * width_max, suffix + (t + 1) * width_max, width, g.is_max)
-            for t in range(min(k, g.height - base)):
+            for t in range(min(k, count - base)):
                 dst = <src_t*>(line_out + (base + t) * g.out_strides[2]) if out_step == 1 else result
                 if t == 0:
                     memcpy(dst, suffix, width * sizeof(src_t))
                 else:
-                    pass_row(g, item_src, plane, base + k + t - 1, x0, width,
+                    pass_row(g, item_src, plane, y0 + base + k + t - 1, x0, width,
                              following + (t - 1) * width_max, ladder, staged, cval)
                     if t == 1:
                         combine(dst, suffix + width_max, following, width, g.is_max)
@@ -337,13 +387,22 @@ cdef int _extreme_pass_run(src_t* typed, const char* src, char* out, ExtremePass
         # narrower blocks, but not so narrow that the x halo dominates
         g.block = min(g.width, max(256, 4 * g.x_window, budget // 64 * 64))
     g.nblocks = (g.width + g.block - 1) // g.block
+    # With a fused depth window, a plane's rows are read again by the next
+    # z_window - 1 planes: sweep tiles of rows through the planes so those
+    # rows are still in L2 (at the cost of window - 1 halo rows per tile).
+    g.tile = g.height
+    if g.z_window > 1:
+        g.tile = max(4 * g.window, FUSED_PLANES_KIB * 1024 // sizeof(src_t)
+                     // (g.z_window * g.block) - g.window + 1)
+        g.tile = min(g.tile, g.height)
+    g.ntiles = (g.height + g.tile - 1) // g.tile
     if g.x_window > 1:
         xtable = np.empty(g.width + g.x_window, np.intp)
         fill_index_table(&xtable[0], g.width + g.x_window - 1, g.xrow.pad_lo, g.width, g.mode)
         g.xrow.interior_lo = min(g.xrow.pad_lo, g.width + g.x_window - 1)
         g.xrow.interior_hi = min(g.xrow.pad_lo + g.width, g.width + g.x_window - 1)
         g.xrow.table = &xtable[0]
-    nunits = g.lines * g.nblocks
+    nunits = g.lines * g.nblocks * g.ntiles
     nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)
     cdef src_t value = <src_t>cval

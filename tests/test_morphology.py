@@ -1210,3 +1210,16 @@ def test_errors_leave_out_untouched(op):
     with pytest.raises(ValueError):
         op(X, mode="reflect", cval=1, out=out)
     assert (out == 7.0).all()
+
+
+@pytest.mark.parametrize("size", [(3, 3, 3), (5, 4, 1), (2, 7, 5)])
+@pytest.mark.parametrize("mode", ["reflect", "wrap"])
+def test_fused_depth_in_row_tiles(size, mode):
+    # wide float64 rows with a short depth window: the sweep runs in row tiles
+    # (the rows of z_window planes must fit a per-thread budget); tiles and
+    # their halos must give the untiled answer
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 45, 2100))
+    for op, ref in ((ic.dilate, ndi.grey_dilation), (ic.erode, ndi.grey_erosion)):
+        np.testing.assert_array_equal(op(x, size=size, mode=mode),
+                                      ref(x, size=size, mode=SCIPY_MODE[mode]))
