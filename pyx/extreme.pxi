@@ -389,12 +389,16 @@ cdef int _extreme_pass_run(src_t* typed, const char* src, char* out, ExtremePass
     g.nblocks = (g.width + g.block - 1) // g.block
     # With a fused depth window, a plane's rows are read again by the next
     # z_window - 1 planes: sweep tiles of rows through the planes so those
-    # rows are still in L2 (at the cost of window - 1 halo rows per tile).
+    # rows are still in L2 (each tile costs window - 1 halo rows).
     g.tile = g.height
     if g.z_window > 1:
         g.tile = max(4 * g.window, FUSED_PLANES_KIB * 1024 // sizeof(src_t)
                      // (g.z_window * g.block) - g.window + 1)
         g.tile = min(g.tile, g.height)
+    # few lines (a 2D image is one line): tiles are what the threads share
+    cdef Py_ssize_t wanted = 4 * nthreads
+    if g.lines * g.nblocks < wanted:
+        g.tile = min(g.tile, max(8 * g.window, -(-g.height // (wanted // (g.lines * g.nblocks)))))
     g.ntiles = (g.height + g.tile - 1) // g.tile
     if g.x_window > 1:
         xtable = np.empty(g.width + g.x_window, np.intp)
