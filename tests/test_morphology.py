@@ -1223,3 +1223,19 @@ def test_fused_depth_in_row_tiles(size, mode):
     for op, ref in ((ic.dilate, ndi.grey_dilation), (ic.erode, ndi.grey_erosion)):
         np.testing.assert_array_equal(op(x, size=size, mode=mode),
                                       ref(x, size=size, mode=SCIPY_MODE[mode]))
+
+
+@pytest.mark.parametrize("size", [(3, 3), (2, 5), (9, 4), (30, 1)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_single_line_in_row_tiles(size, threads):
+    # a 2D image is one line for the height pass: its rows are cut into tiles
+    # (with halos) for the threads; direct (<= 3 rows) and van Herk windows
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 255, (301, 57)).astype(np.uint8)
+    for mode in ("reflect", "wrap", "zero"):
+        np.testing.assert_array_equal(
+            ic.dilate(x, size=size, mode=mode, threads=threads),
+            ndi.grey_dilation(x, size=size, mode=SCIPY_MODE[mode]))
+        np.testing.assert_array_equal(
+            ic.erode(x, size=size, mode=mode, threads=threads),
+            ndi.grey_erosion(x, size=size, mode=SCIPY_MODE[mode]))
