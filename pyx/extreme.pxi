@@ -19,8 +19,6 @@ cdef enum:
     # row storage per thread for passes along outer axes: column blocks are
     # narrowed so their rows stay in the L2 cache
     EXTREME_BLOCK_KIB = 256
-    # source rows a tile with a fused depth window reads, per thread
-    FUSED_PLANES_KIB = 512
     # ladders of an arbitrary footprint's rows, per thread
     FOOTPRINT_LADDER_MIB = 8
 
@@ -191,7 +189,7 @@ cdef struct ExtremePass:
     Py_ssize_t x_window                        # along W (1: no fused x pass)
     Py_ssize_t z_window, z_pad_lo              # along L (1: no fused L pass)
     Py_ssize_t block, nblocks                  # column blocks
-    Py_ssize_t tile, ntiles                    # row tiles (a fused depth window only)
+    Py_ssize_t tile, ntiles                    # row tiles (when lines are too few for the threads)
     int mode
     bint is_max
     PaddedRow xrow
@@ -309,7 +307,7 @@ cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
     staged = ladder + ladder_len
     for u in range(unit_begin, unit_end):
         # units go (batch, column block, row tile, plane): consecutive planes
-        # of one tile share the rows of a fused depth window
+        # share the rows of a fused depth window
         b = u // (g.nblocks * g.ntiles * g.count)
         x0 = (u // (g.ntiles * g.count)) % g.nblocks * g.block
         y0 = (u // g.count) % g.ntiles * g.tile
@@ -387,14 +385,7 @@ cdef int _extreme_pass_run(src_t* typed, const char* src, char* out, ExtremePass
         # narrower blocks, but not so narrow that the x halo dominates
         g.block = min(g.width, max(256, 4 * g.x_window, budget // 64 * 64))
     g.nblocks = (g.width + g.block - 1) // g.block
-    # With a fused depth window, a plane's rows are read again by the next
-    # z_window - 1 planes: sweep tiles of rows through the planes so those
-    # rows are still in L2 (each tile costs window - 1 halo rows).
     g.tile = g.height
-    if g.z_window > 1:
-        g.tile = max(4 * g.window, FUSED_PLANES_KIB * 1024 // sizeof(src_t)
-                     // (g.z_window * g.block) - g.window + 1)
-        g.tile = min(g.tile, g.height)
     # few lines (a 2D image is one line): tiles are what the threads share
     cdef Py_ssize_t wanted = 4 * nthreads
     if g.lines * g.nblocks < wanted:
