@@ -24,15 +24,18 @@ cdef enum:
 
 
 cdef inline src_t max2(src_t a, src_t b) noexcept nogil:
+    # `a > b ? a : b` is one maxps (NaN in b wins); a NaN in a is added back
+    cdef src_t larger = a if a > b else b
     if src_t is float or src_t is double:
-        return a if a != a else (a if a > b else b)
-    return a if a > b else b
+        return a if a != a else larger
+    return larger
 
 
 cdef inline src_t min2(src_t a, src_t b) noexcept nogil:
+    cdef src_t smaller = a if a < b else b
     if src_t is float or src_t is double:
-        return a if a != a else (a if a < b else b)
-    return a if a < b else b
+        return a if a != a else smaller
+    return smaller
 
 
 cdef void combine(src_t* dst, const src_t* a, const src_t* b, Py_ssize_t n,
