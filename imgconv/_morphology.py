@@ -224,7 +224,7 @@ dilate.__doc__ = """Grey-scale (or binary) dilation: the maximum over the mirror
     array([[7, 7, 7],
            [7, 7, 7],
            [7, 7, 7]], dtype=uint8)
-    >>> ic.dilate(x, ic.footprints.cross(2)).astype(bool).sum()
+    >>> int(ic.dilate(x, ic.footprints.cross(2)).astype(bool).sum())
     5
 """
 
@@ -238,7 +238,7 @@ erode.__doc__ = """Grey-scale (or binary) erosion: the minimum over the footprin
     --------
     >>> import numpy as np, imgconv as ic
     >>> x = np.ones((5, 5), bool); x[2, 2] = False
-    >>> ic.erode(x, size=3).sum()
+    >>> int(ic.erode(x, size=3).sum())
     16
 """
 

@@ -63,8 +63,8 @@ def ball(radius):
     Examples
     --------
     >>> from imgconv import footprints
-    >>> footprints.ball(1).sum()
-    np.int64(7)
+    >>> int(footprints.ball(1).sum())
+    7
     """
     return _euclidean(radius, 3)
 

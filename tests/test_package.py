@@ -68,7 +68,8 @@ def restore_threads():
 
 
 @pytest.mark.parametrize("module", ["imgconv", "imgconv._convolve", "imgconv._filters", "imgconv._threads", "imgconv._io",
-                                    "imgconv.cli"])
+                                    "imgconv.cli", "imgconv._pool", "imgconv._morphology",
+                                    "imgconv.footprints"])
 def test_doctests(module, restore_threads):
     import importlib
     mod = importlib.import_module(module)
