@@ -59,11 +59,11 @@ _PARAMETERS = """
 def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, backend,
              threads, is_max):
     select_backend(x, backend)
-    is_bool = np.asarray(x).dtype == bool
     inp = v.filter_input(x, "zero" if mode is None else mode, 0.0, channel_axis, axes)
     # the result keeps the input's dtype; dtypes the kernels lack (int8, float16,
     # uint32, int64, ...) run widened (inp.x) and are narrowed back
-    native = np.dtype(bool) if is_bool else _result_dtype(x, inp.x.dtype)
+    native = v.extreme_dtype(x)
+    is_bool = native == bool
     pad_value = v.morphology_pad_value(native, mode, cval, is_max)
     fp = v.as_footprint(footprint, size, inp.rank)
     origin = v.check_origin(origin, fp.shape)
@@ -83,33 +83,8 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
     else:
         _cpu.extreme_footprint(inp, kernel_out, fp, centre, is_max, pad_value, threads)
     if kernel_out is not out and not is_bool:
-        _narrow(kernel_out, out)
+        v.store(kernel_out, out)   # exact for the input's values; padding saturates
     return out
-
-
-def _result_dtype(x, kernel_dtype):
-    """The input's dtype in native byte order, where it is a real number type."""
-    dtype = np.asarray(x).dtype
-    return dtype.newbyteorder("=") if dtype.kind in "iuf" else kernel_dtype
-
-
-def _narrow(wide, out):
-    """Copy extremes computed in a wider dtype into ``out``: exact for the
-    input's own values; padding values saturate to ``out``'s range."""
-    if out.dtype.kind == "f":
-        with np.errstate(over="ignore"):
-            np.copyto(out, wide, casting="unsafe")
-        return
-    info = np.iinfo(out.dtype)
-    if wide.dtype.kind in "iu":
-        np.copyto(out, np.clip(wide, info.min, info.max), casting="unsafe")
-        return
-    # float64 -> 64-bit integers: float(info.max) rounds up to 2**63, out of range
-    high, low = wide >= float(info.max), wide <= float(info.min)
-    with np.errstate(invalid="ignore"):
-        np.copyto(out, np.where(high | low, 0, wide), casting="unsafe")
-    out[high] = info.max
-    out[low] = info.min
 
 
 #: a kernel dtype of each item size, to check ``out`` arrays of other dtypes

@@ -84,22 +84,21 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
            [14, 15]])
     """
     select_backend(x, backend)
-    is_bool = isinstance(x, np.ndarray) and x.dtype == bool
     op_name, op_code, p = v.pool_op(op, p, count_include_pad, return_indices, mode)
     inp = v.filter_input(x, mode, 0.0, channel_axis, axes)
     geom = v.pool_geometry(inp.spatial_shape, size, stride, padding, dilation, ceil_mode)
     extreme = op_name in ("max", "min")
     shape = inp.full_shape(geom.out_shape)
-    native = np.dtype(bool) if is_bool else inp.x.dtype
+    kept = v.extreme_dtype(x)
+    is_bool = kept == bool
+    native = kept if is_bool else inp.x.dtype       # what the kernel writes
     if extreme:
         if out is not None:
             out = v.check_out(out, shape, None if dtype is None else v.output_dtype(dtype, inp.compute),
                               inp.x, allow_bool=is_bool)
         # max/min of int8, float16, int64... run widened and return the input's dtype
-        given = np.asarray(x).dtype
         wanted = (out.dtype if out is not None
-                  else v.output_dtype(dtype, inp.compute) if dtype is not None
-                  else given.newbyteorder("=") if given.kind in "iuf" else native)
+                  else v.output_dtype(dtype, inp.compute) if dtype is not None else kept)
         target = out if out is not None and out.dtype == native else np.empty(shape, native)
         kernel_out = target.view(np.uint8) if is_bool else target
         identity = v.morphology_pad_value(native, None, None, op_name == "max")

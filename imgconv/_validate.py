@@ -100,6 +100,13 @@ def as_input_array(x, name="x"):
     return x
 
 
+def extreme_dtype(x):
+    """The dtype a maximum or minimum of (checked) ``x`` keeps: x's own, in
+    native byte order and bool included, even where the kernels run it
+    widened (int8, float16, uint32, 64-bit integers)."""
+    return np.asarray(x).dtype.newbyteorder("=")
+
+
 def output_dtype(dtype, compute, name="dtype"):
     if dtype is None:
         return compute
@@ -308,7 +315,8 @@ def store(result, out):
     modified.
     """
     if out.dtype.kind == "f":
-        np.copyto(out, result, casting="unsafe")
+        with np.errstate(over="ignore"):  # saturating to +-inf is the rule
+            np.copyto(out, result, casting="unsafe")
         return out
     info = np.iinfo(out.dtype)
     # int32 limits are not float32 numbers: saturate in float64 as the kernel does
@@ -316,7 +324,14 @@ def store(result, out):
     tmp = np.rint(result, dtype=work)
     np.clip(tmp, info.min, info.max, out=tmp)  # NaN stays NaN, +-inf saturate
     np.nan_to_num(tmp, copy=False, nan=0.0)
-    np.copyto(out, tmp, casting="unsafe")
+    if info.bits < 64:
+        np.copyto(out, tmp, casting="unsafe")
+        return out
+    # float(info.max) rounds up to 2**63 (2**64), one past the range: those
+    # saturate explicitly (64-bit outputs hold results narrowed back to int64/uint64)
+    top = tmp >= float(info.max)
+    np.copyto(out, tmp, casting="unsafe", where=~top)
+    out[top] = info.max
     return out
 
 

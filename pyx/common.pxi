@@ -54,6 +54,14 @@ ctypedef fused acc_t:
     double
 
 
+cdef int check_scratch(int[::1] status) except -1:
+    """After a parallel sweep: MemoryError if a thread (status -1) could not
+    allocate its scratch buffers."""
+    if np.min(np.asarray(status)) < 0:
+        raise MemoryError("imgconv: could not allocate the per-thread scratch buffers")
+    return 0
+
+
 cdef inline Py_ssize_t map_index(Py_ssize_t i, Py_ssize_t n, int mode) noexcept nogil:
     """Index of the input sample that padding position ``i`` reads, or -1 for cval.
 

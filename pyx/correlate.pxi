@@ -387,8 +387,7 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
             &tap_weights[0], &tap_row[0], &tap_offset[0], ntaps,
             &row_kz[0], &row_ky[0], nrows, &xtap_weights[0], &xtap_offset[0], nxtaps,
             cval, acc_dtype)
-    if np.min(np.asarray(status)) < 0:
-        raise MemoryError("imgconv: could not allocate the per-thread row buffers")
+    check_scratch(status)
     return 0
 
 

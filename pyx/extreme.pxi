@@ -409,8 +409,7 @@ cdef int _extreme_pass_run(src_t* typed, const char* src, char* out, ExtremePass
         team = omp_get_num_threads()
         status[tid] = extreme_pass_units(src, out, g, nunits * tid // team,
                                          nunits * (tid + 1) // team, value)
-    if np.min(np.asarray(status)) < 0:
-        raise MemoryError("imgconv: could not allocate the per-thread row buffers")
+    check_scratch(status)
     return 0
 
 
@@ -577,8 +576,7 @@ cdef int _extreme_footprint_run(src_t* typed, const char* src, char* out, Footpr
         status[tid] = footprint_units(src, out, g, &row_z[0], &row_y[0], &run_row[0],
                                       &run_start[0], &run_length[0], nunits * tid // team,
                                       nunits * (tid + 1) // team, value)
-    if np.min(np.asarray(status)) < 0:
-        raise MemoryError("imgconv: could not allocate the per-thread row buffers")
+    check_scratch(status)
     return 0
 
 

@@ -246,8 +246,7 @@ cdef int _pool_extreme_run(src_t* typed, const char* src, char* out, char* indic
         team = omp_get_num_threads()
         status[tid] = pool_extreme_units(src, out, indices, g, nunits * tid // team,
                                          nunits * (tid + 1) // team, value)
-    if np.min(np.asarray(status)) < 0:
-        raise MemoryError("imgconv: could not allocate the per-thread row buffers")
+    check_scratch(status)
     return 0
 
 
@@ -262,8 +261,7 @@ cdef int _pool_sum_run(acc_t* typed, const char* src, char* out, PoolGeometry* g
         team = omp_get_num_threads()
         status[tid] = pool_sum_units(src, out, g, &inv_z[0], &inv_y[0], &inv_x[0],
                                      nunits * tid // team, nunits * (tid + 1) // team, typed)
-    if np.min(np.asarray(status)) < 0:
-        raise MemoryError("imgconv: could not allocate the per-thread row buffers")
+    check_scratch(status)
     return 0
 
 

@@ -141,5 +141,4 @@ def box_pass(cnp.ndarray x, cnp.ndarray out, int axis, Py_ssize_t size, Py_ssize
                                 n, width, size, pad_lo, mode, cval, scratch, scratch + buf_len,
                                 scratch + 2 * buf_len, scratch + 3 * buf_len)
             free(scratch)
-    if np.min(np.asarray(status)) < 0:
-        raise MemoryError("imgconv: could not allocate the per-thread line buffers")
+    check_scratch(status)
