@@ -17,6 +17,17 @@ cdef enum:
     # Row cache per thread.  Measured: wider strips beat L1/L2-sized ones,
     # because long contiguous source reads stream best from memory.
     CACHE_BUDGET_KIB = 2048
+    # In-place reads have no copies to stream: the source rows a tile sweeps
+    # should stay in L2.
+    IN_PLACE_BUDGET_KIB = 512
+    MAX_BORDER_COLUMNS = 64
+
+
+cdef extern from "weighted_sum.h":
+    void weighted_sum_float(float* out, float** rows, const float* w, Py_ssize_t ntaps,
+                            Py_ssize_t n) noexcept nogil
+    void weighted_sum_double(double* out, double** rows, const double* w,
+                             Py_ssize_t ntaps, Py_ssize_t n) noexcept nogil
 
 
 cdef inline void accumulate_pass4(acc_t* acc, acc_t** p, const acc_t* w,
@@ -28,62 +39,34 @@ cdef inline void accumulate_pass4(acc_t* acc, acc_t** p, const acc_t* w,
     cdef const acc_t* p1 = p[1]
     cdef const acc_t* p2 = p[2]
     cdef const acc_t* p3 = p[3]
-    if step == 1:
-        if first:
-            for x in range(n):
-                acc[x] = w0 * p0[x] + w1 * p1[x] + w2 * p2[x] + w3 * p3[x]
-        else:
-            for x in range(n):
-                acc[x] += w0 * p0[x] + w1 * p1[x] + w2 * p2[x] + w3 * p3[x]
-    else:
-        if first:
-            for x in range(n):
-                acc[x] = (w0 * p0[x * step] + w1 * p1[x * step]
-                          + w2 * p2[x * step] + w3 * p3[x * step])
-        else:
-            for x in range(n):
-                acc[x] += (w0 * p0[x * step] + w1 * p1[x * step]
-                           + w2 * p2[x * step] + w3 * p3[x * step])
-
-
-cdef inline void accumulate_pass8(acc_t* acc, acc_t** p, const acc_t* w,
-                                  Py_ssize_t n, bint first) noexcept nogil:
-    """acc[x] (+)= sum of w[t] * p[t][x] over eight taps (unit step): loads, not
-    accumulator traffic, bound this loop, so more taps per pass is faster."""
-    cdef Py_ssize_t x
-    cdef acc_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
-    cdef acc_t w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7]
-    cdef const acc_t* p0 = p[0]
-    cdef const acc_t* p1 = p[1]
-    cdef const acc_t* p2 = p[2]
-    cdef const acc_t* p3 = p[3]
-    cdef const acc_t* p4 = p[4]
-    cdef const acc_t* p5 = p[5]
-    cdef const acc_t* p6 = p[6]
-    cdef const acc_t* p7 = p[7]
     if first:
         for x in range(n):
-            acc[x] = ((w0 * p0[x] + w1 * p1[x] + w2 * p2[x] + w3 * p3[x])
-                      + (w4 * p4[x] + w5 * p5[x] + w6 * p6[x] + w7 * p7[x]))
+            acc[x] = (w0 * p0[x * step] + w1 * p1[x * step]
+                      + w2 * p2[x * step] + w3 * p3[x * step])
     else:
         for x in range(n):
-            acc[x] += ((w0 * p0[x] + w1 * p1[x] + w2 * p2[x] + w3 * p3[x])
-                       + (w4 * p4[x] + w5 * p5[x] + w6 * p6[x] + w7 * p7[x]))
+            acc[x] += (w0 * p0[x * step] + w1 * p1[x * step]
+                       + w2 * p2[x * step] + w3 * p3[x * step])
 
 
 cdef inline void accumulate_taps(acc_t* acc, acc_t** ptrs, const acc_t* w,
                                  Py_ssize_t ntaps, Py_ssize_t n,
                                  Py_ssize_t step) noexcept nogil:
-    """acc[x] = sum_t w[t] * ptrs[t][x * step]; ntaps is a multiple of 4."""
+    """acc[x] = sum_t w[t] * ptrs[t][x * step]; ntaps is a multiple of 4.
+
+    Unit steps keep the sum in registers (weighted_sum.h); strided outputs
+    accumulate four taps per pass over the row."""
     cdef Py_ssize_t t = 0, x
+    if step == 1:
+        if acc_t is float:
+            weighted_sum_float(acc, ptrs, w, ntaps, n)
+        else:
+            weighted_sum_double(acc, ptrs, w, ntaps, n)
+        return
     if ntaps == 0:
         for x in range(n):
             acc[x] = 0
         return
-    if step == 1:
-        while ntaps - t >= 8:
-            accumulate_pass8(acc, ptrs + t, w + t, n, t == 0)
-            t += 8
     while t < ntaps:
         accumulate_pass4(acc, ptrs + t, w + t, n, step, t == 0)
         t += 4
@@ -105,6 +88,11 @@ cdef struct RowGeometry:
     int mode
     # padded rows: positions 0 .. padded_width - 1, mapped onto source rows by xrow
     Py_ssize_t padded_width, kernel_extent
+    Py_ssize_t extent_z, extent_y   # kernel extents along z and y (with dilation)
+    # interior outputs read the source in place (see correlate_units); the
+    # border columns of one side read at most border_positions positions
+    bint in_place
+    Py_ssize_t border_positions
     PaddedRow xrow
     # traversal: the output is cut into strips of strip_width columns (so the
     # cached rows of a tall kernel stay bounded); within a strip, rows go in
@@ -166,10 +154,89 @@ cdef inline Py_ssize_t itemsize(int dtype) noexcept nogil:
     return 8
 
 
+cdef enum:
+    # rows of border columns gathered at a time (bounds that scratch)
+    COLUMN_CHUNK = 256
+
+
+cdef void interior_rows(const char* src, char* dst, const RowGeometry* g, Py_ssize_t b,
+                        Py_ssize_t oz, Py_ssize_t ya, Py_ssize_t yb, Py_ssize_t x_lo,
+                        Py_ssize_t x_hi, const acc_t* tap_weights, const Py_ssize_t* tap_row,
+                        const Py_ssize_t* tap_offset, Py_ssize_t ntaps,
+                        const Py_ssize_t* row_kz, const Py_ssize_t* row_ky,
+                        acc_t** tap_ptr) noexcept nogil:
+    """Output rows [ya, yb) of plane ``oz``, columns [x_lo, x_hi), whose
+    windows lie inside the source: the taps read the source in place (no
+    row copies, no bounds tests) and step one output row at a time."""
+    cdef Py_ssize_t t, k, oy
+    cdef Py_ssize_t row_step = g.stride[1] * (g.in_strides[2] // <Py_ssize_t>sizeof(acc_t))
+    cdef const char* plane = src + b * g.in_strides[0]
+    cdef char* out_plane = dst + b * g.out_strides[0] + oz * g.out_strides[1] + x_lo * g.out_strides[3]
+    for t in range(ntaps):
+        k = tap_row[t]
+        tap_ptr[t] = <acc_t*>(plane
+                              + (oz * g.stride[0] - g.pad_lo[0] + row_kz[k] * g.dilation[0]) * g.in_strides[1]
+                              + (ya * g.stride[1] - g.pad_lo[1] + row_ky[k] * g.dilation[1]) * g.in_strides[2]
+                              ) + (x_lo - g.pad_lo[2] + tap_offset[t])
+    for oy in range(ya, yb):
+        accumulate_taps(<acc_t*>(out_plane + oy * g.out_strides[2]), tap_ptr, tap_weights, ntaps,
+                        x_hi - x_lo, 1)
+        for t in range(ntaps):
+            tap_ptr[t] += row_step
+
+
+cdef void border_columns(const char* src, char* dst, const RowGeometry* g, Py_ssize_t b,
+                         Py_ssize_t oz, Py_ssize_t ya, Py_ssize_t yb, Py_ssize_t x_lo,
+                         Py_ssize_t x_hi, const acc_t* tap_weights, const Py_ssize_t* tap_row,
+                         const Py_ssize_t* tap_offset, Py_ssize_t ntaps,
+                         const Py_ssize_t* row_kz, const Py_ssize_t* row_ky, Py_ssize_t nrows,
+                         acc_t cval, acc_t* columns, acc_t* column_out,
+                         acc_t** tap_ptr) noexcept nogil:
+    """Output columns [x_lo, x_hi) of rows [ya, yb) of plane ``oz`` (rows
+    whose windows lie inside the source along z and y, columns that cross
+    its x border).  The padded positions these columns read are gathered,
+    per kernel row, into column buffers running down the output rows, so
+    the few border columns are summed by vectors along y, in the same tap
+    order as everywhere else."""
+    cdef Py_ssize_t t, k, i, j, x, y0, n, mx
+    cdef Py_ssize_t p_lo = x_lo * g.stride[2]
+    cdef Py_ssize_t npos = (x_hi - x_lo - 1) * g.stride[2] + g.kernel_extent
+    cdef Py_ssize_t in_x = g.in_strides[3] // <Py_ssize_t>sizeof(acc_t)
+    cdef Py_ssize_t out_row = g.out_strides[2] // <Py_ssize_t>sizeof(acc_t)
+    cdef const acc_t* sample
+    cdef acc_t* out_col
+    if x_hi <= x_lo:
+        return
+    y0 = ya
+    while y0 < yb:
+        n = min(<Py_ssize_t>COLUMN_CHUNK, yb - y0)
+        for k in range(nrows):
+            for i in range(n):
+                sample = <const acc_t*>(
+                    src + b * g.in_strides[0]
+                    + (oz * g.stride[0] - g.pad_lo[0] + row_kz[k] * g.dilation[0]) * g.in_strides[1]
+                    + ((y0 + i) * g.stride[1] - g.pad_lo[1] + row_ky[k] * g.dilation[1])
+                    * g.in_strides[2])
+                for j in range(npos):
+                    mx = g.xrow.table[p_lo + j]
+                    columns[(k * npos + j) * COLUMN_CHUNK + i] = sample[mx * in_x] if mx >= 0 else cval
+        for x in range(x_lo, x_hi):
+            for t in range(ntaps):
+                tap_ptr[t] = columns + (tap_row[t] * npos + (x - x_lo) * g.stride[2]
+                                        + tap_offset[t]) * COLUMN_CHUNK
+            accumulate_taps(column_out, tap_ptr, tap_weights, ntaps, n, 1)
+            out_col = <acc_t*>(dst + b * g.out_strides[0] + oz * g.out_strides[1]
+                               + y0 * g.out_strides[2] + x * g.out_strides[3])
+            for i in range(n):
+                out_col[i * out_row] = column_out[i]
+        y0 += n
+
+
 cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
                          Py_ssize_t unit_begin, Py_ssize_t unit_end,
                          const acc_t* tap_weights, const Py_ssize_t* tap_row,
                          const Py_ssize_t* tap_offset, Py_ssize_t ntaps,
+                         Py_ssize_t nonzero_taps,
                          const Py_ssize_t* row_kz, const Py_ssize_t* row_ky,
                          Py_ssize_t nrows, const acc_t* xtap_weights,
                          const Py_ssize_t* xtap_offset, Py_ssize_t nxtaps, acc_t cval,
@@ -181,6 +248,12 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
     source rows.  With ``nxtaps`` > 0 the filter is separable in x: the taps
     (all at x offset 0) first combine whole padded rows into a staging row,
     which the x taps then filter, so no intermediate image is written.
+
+    When source and output rows hold compute-type values contiguously and
+    the x stride is 1, the outputs whose windows lie inside the source
+    (nearly all of a volume) skip the row cache: ``interior_rows`` reads
+    the source in place and ``border_columns`` covers the x borders of those
+    rows; the cache serves the rest.
     Returns 0, or -1 if the scratch memory could not be allocated.
     """
     cdef Py_ssize_t wp = max(g.strip_padded, g.strip_width)
@@ -188,6 +261,12 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
     cdef Py_ssize_t table_size = 1
     cdef Py_ssize_t u, r, k, t, b, strip, tile, oz, oy, oy_end, iz, iy, mz, my, i
     cdef Py_ssize_t x0, width, start, stop
+    # in-place rows: [y_in_lo, y_in_hi) of a plane inside the source along
+    # z, columns [x_in_lo, x_in_hi) of a strip inside it along x
+    cdef Py_ssize_t y_in_lo = 0, y_in_hi = 0, x_in_lo, x_in_hi, ya, yb
+    cdef bint in_place = g.in_place and nxtaps == 0 and nonzero_taps > 0
+    cdef acc_t* columns = NULL
+    cdef acc_t* column_out
     cdef Py_ssize_t units_per_strip = g.ntiles * g.out_depth
     cdef Py_ssize_t units_per_batch = g.nstrips * units_per_strip
     cdef acc_t* const_row
@@ -212,6 +291,15 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
                             + 2 * nslots * sizeof(int64_t) + table_size * sizeof(int32_t))
     if scratch == NULL:
         return -1
+    if in_place:
+        columns = <acc_t*>malloc((nrows * g.border_positions + 1) * COLUMN_CHUNK * sizeof(acc_t))
+        if columns == NULL:
+            free(scratch)
+            return -1
+        column_out = columns + nrows * g.border_positions * COLUMN_CHUNK
+        y_in_lo = min((g.pad_lo[1] + g.stride[1] - 1) // g.stride[1], g.out_height)
+        y_in_hi = (g.height - g.extent_y + g.pad_lo[1]) // g.stride[1] + 1
+        y_in_hi = max(min(y_in_hi, g.out_height), y_in_lo) if g.height >= g.extent_y else y_in_lo
     cache.buffers = scratch
     const_row = <acc_t*>scratch + nslots * wp
     zero_row = const_row + wp
@@ -247,7 +335,27 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
         start = x0 * g.stride[2]
         stop = start + (width - 1) * g.stride[2] + g.kernel_extent
         oy_end = min((tile + 1) * g.tile_height, g.out_height)
+        ya = yb = oy_end
+        iz = oz * g.stride[0] - g.pad_lo[0]
+        if in_place and iz >= 0 and iz + g.extent_z <= g.depth:
+            x_in_lo = min(max(g.pad_lo[2] - x0, 0), width)
+            x_in_hi = min(max(g.pad_lo[2] + g.width - g.kernel_extent + 1 - x0, x_in_lo), width)
+            ya = min(max(y_in_lo, tile * g.tile_height), oy_end)
+            yb = min(max(y_in_hi, ya), oy_end)
+            if x_in_hi > x_in_lo and yb > ya:
+                interior_rows(src, dst, g, b, oz, ya, yb, x0 + x_in_lo, x0 + x_in_hi, tap_weights,
+                              tap_row, tap_offset, nonzero_taps, row_kz, row_ky, tap_ptr)
+                border_columns(src, dst, g, b, oz, ya, yb, x0, x0 + x_in_lo, tap_weights, tap_row,
+                               tap_offset, nonzero_taps, row_kz, row_ky, nrows, cval,
+                               columns, column_out, tap_ptr)
+                border_columns(src, dst, g, b, oz, ya, yb, x0 + x_in_hi, x0 + width, tap_weights,
+                               tap_row, tap_offset, nonzero_taps, row_kz, row_ky, nrows, cval,
+                               columns, column_out, tap_ptr)
+            else:
+                ya = yb = oy_end
         for oy in range(tile * g.tile_height, oy_end):
+            if ya <= oy < yb:
+                continue
             cache.generation += 1
             for k in range(nrows):
                 iz = oz * g.stride[0] - g.pad_lo[0] + row_kz[k] * g.dilation[0]
@@ -274,20 +382,22 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
             if not direct:
                 store_row(acc, out_row, g.out_dtype, out_step, width)
     free(scratch)
+    free(columns)
     return 0
 
 
 cdef void plan_traversal(RowGeometry* g, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t nrows,
-                         Py_ssize_t elem_size) noexcept:
+                         Py_ssize_t elem_size, Py_ssize_t budget_kib) noexcept:
     """Choose the strip width, the row-tile height and the cache size, so the
-    cached rows of one thread stay within CACHE_BUDGET_KIB.
+    cached rows of one thread stay within ``budget_kib`` (for in-place
+    reads, the source rows a tile sweeps).
 
     Images (one output plane) sweep row by row (a unit is one row of a strip)
     and need only the rows of two consecutive output rows.  Volumes sweep a
     tile of rows through all planes: the cache then holds the tile's rows of
     kd + 1 source planes.
     """
-    cdef Py_ssize_t budget = (CACHE_BUDGET_KIB * 1024) // elem_size   # values
+    cdef Py_ssize_t budget = (budget_kib * 1024) // elem_size   # values
     cdef Py_ssize_t rows_per_plane, width
     cdef Py_ssize_t new_planes = min(g.stride[0], kd)
     # enough for the rows of two consecutive output rows (with unit dilation
@@ -352,6 +462,7 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
                 row_kz[nrows] = kz
                 row_ky[nrows] = ky
                 nrows += 1
+    cdef Py_ssize_t nonzero_taps = ntaps
     ntaps = (ntaps + TAPS_PER_PASS - 1) // TAPS_PER_PASS * TAPS_PER_PASS
     cdef acc_t[::1] xtap_weights = np.zeros(nx + TAPS_PER_PASS, dtype)
     cdef Py_ssize_t[::1] xtap_offset = np.zeros(nx + TAPS_PER_PASS, np.intp)
@@ -365,6 +476,8 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
         kw = nx
 
     g.kernel_extent = g.dilation[2] * (kw - 1) + 1
+    g.extent_z = g.dilation[0] * (kd - 1) + 1
+    g.extent_y = g.dilation[1] * (kh - 1) + 1
     g.padded_width = (g.out_width - 1) * g.stride[2] + g.kernel_extent
     cdef Py_ssize_t[::1] xtable = np.empty(g.padded_width, np.intp)
     fill_index_table(&xtable[0], g.padded_width, g.pad_lo[2], g.width, g.mode)
@@ -373,7 +486,16 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     g.xrow.interior_hi = max(min(g.pad_lo[2] + g.width, g.padded_width), g.xrow.interior_lo)
     g.xrow.table = &xtable[0]
 
-    plan_traversal(g, kd, kh, nrows, sizeof(acc_t))
+    # In place: source and output rows hold compute-type values contiguously,
+    # unit x stride, and borders narrow enough for border_columns.
+    cdef Py_ssize_t border_cols = max(min(max(g.pad_lo[2], 0), g.out_width),
+                                      g.out_width - max(g.pad_lo[2] + g.width - g.kernel_extent + 1, 0))
+    g.border_positions = max(border_cols, 1) - 1 + g.kernel_extent
+    g.in_place = (g.in_dtype == acc_dtype and g.in_strides[3] == sizeof(acc_t)
+                  and g.out_dtype == acc_dtype and g.out_strides[3] == sizeof(acc_t)
+                  and g.stride[2] == 1 and nx == 0 and border_cols <= MAX_BORDER_COLUMNS)
+    plan_traversal(g, kd, kh, nrows, sizeof(acc_t),
+                   IN_PLACE_BUDGET_KIB if g.in_place else CACHE_BUDGET_KIB)
     cdef Py_ssize_t nunits = g.nbatch * g.nstrips * g.ntiles * g.out_depth
     nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)
@@ -384,7 +506,7 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
         team = omp_get_num_threads()
         status[tid] = correlate_units(
             src, dst, g, nunits * tid // team, nunits * (tid + 1) // team,
-            &tap_weights[0], &tap_row[0], &tap_offset[0], ntaps,
+            &tap_weights[0], &tap_row[0], &tap_offset[0], ntaps, nonzero_taps,
             &row_kz[0], &row_ky[0], nrows, &xtap_weights[0], &xtap_offset[0], nxtaps,
             cval, acc_dtype)
     check_scratch(status)

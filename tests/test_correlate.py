@@ -926,3 +926,72 @@ def test_volume_channels_and_threads_vs_reference():
         for c in range(3):
             want = ref_correlate(x[c], w, "wrap", 0, *same_pads(w.shape), (1, 2, 1), 1)
             assert_close(got[c], want, x[c], w, F32)
+
+
+# ---------------------------------------------------------------------------
+# in-place interior reads: float rows read straight from the source, border
+# columns gathered down the rows; everything else goes through the row cache
+# ---------------------------------------------------------------------------
+def _x_strided(x):
+    """The same values with a non-unit x stride, so the kernel takes the row
+    cache for every output (the in-place path needs contiguous rows)."""
+    wide = np.zeros(x.shape[:-1] + (2 * x.shape[-1],), x.dtype)
+    wide[..., ::2] = x
+    return wide[..., ::2]
+
+
+@HYPO
+@given(data=st.data())
+def test_in_place_interior_matches_row_cache_and_reference(data):
+    rank = data.draw(st.integers(2, 3), label="rank")
+    shape = tuple(data.draw(st.lists(st.integers(1, 40), min_size=rank, max_size=rank),
+                            label="shape"))
+    kshape = tuple(data.draw(st.lists(st.integers(1, 5), min_size=rank, max_size=rank),
+                             label="kshape"))
+    dilation = tuple(data.draw(st.lists(st.integers(1, 2), min_size=rank, max_size=rank),
+                               label="dilation"))
+    # the x stride stays 1 (outputs along a row are then contiguous)
+    stride = tuple(data.draw(st.lists(st.integers(1, 3), min_size=rank - 1,
+                                      max_size=rank - 1), label="stride")) + (1,)
+    padding = tuple((data.draw(st.integers(0, 6)), data.draw(st.integers(0, 6)))
+                    for _ in range(rank))
+    mode = data.draw(st.sampled_from(CANONICAL_MODES), label="mode")
+    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    seed = data.draw(st.integers(0, 2 ** 32 - 1), label="seed")
+    rng = np.random.default_rng(seed)
+    x = random_array(rng, shape, dtype)
+    w = rng.standard_normal(kshape)
+    w[rng.random(kshape) < 0.2] = 0
+    lo, hi = zip(*padding)
+    try:
+        want = ref_correlate(x, w, mode, 2.5, lo, hi, stride, dilation)
+    except ValueError:
+        return  # empty output
+    kwargs = dict(mode=mode, cval=2.5, padding=padding, stride=stride, dilation=dilation)
+    got = ic.correlate(x, w, **kwargs)
+    assert_close(got, want, x, w, dtype, cval=2.5)
+    # the same sums in the same order, whichever path computed each output
+    np.testing.assert_array_equal(got, ic.correlate(_x_strided(x), w, **kwargs))
+
+
+@pytest.mark.parametrize("mode", CANONICAL_MODES)
+@pytest.mark.parametrize("shape,kshape,padding", [
+    ((4, 300, 9), (3, 3, 3), "same"),          # border columns gathered in chunks of rows
+    ((3, 5, 200), (1, 1, 9), ((0, 0), (0, 0), (70, 90))),  # wide borders: row cache
+    ((4, 20, 37), (3, 1, 17), "same"),         # x borders wider than a vector
+    ((6, 10, 12), (5, 5, 5), "full"),
+])
+def test_in_place_interior_edge_geometries(mode, shape, kshape, padding):
+    rng = np.random.default_rng(len(shape) + sum(kshape))
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal(kshape)
+    got = ic.correlate(x, w, mode=mode, cval=-3.0, padding=padding)
+    lo, hi = _pads(padding, kshape, 1, 1)
+    assert_close(got, ref_correlate(x, w, mode, -3.0, lo, hi), x, w, F32, cval=-3.0)
+    np.testing.assert_array_equal(
+        got, ic.correlate(_x_strided(x), w, mode=mode, cval=-3.0, padding=padding))
+    # also with rows read backwards along y and z (negative strides)
+    flipped = x[::-1, ::-1]
+    np.testing.assert_array_equal(
+        ic.correlate(flipped, w, mode=mode, cval=-3.0, padding=padding),
+        ic.correlate(np.ascontiguousarray(flipped), w, mode=mode, cval=-3.0, padding=padding))
