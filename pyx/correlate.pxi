@@ -92,6 +92,7 @@ cdef struct RowGeometry:
     # interior outputs read the source in place (see correlate_units); the
     # border columns of one side read at most border_positions positions
     bint in_place
+    bint in_place_staged    # the same for kernels separable in x
     Py_ssize_t border_positions
     PaddedRow xrow
     # traversal: the output is cut into strips of strip_width columns (so the
@@ -232,6 +233,46 @@ cdef void border_columns(const char* src, char* dst, const RowGeometry* g, Py_ss
         y0 += n
 
 
+cdef void interior_rows_staged(const char* src, char* dst, const RowGeometry* g, Py_ssize_t b,
+                               Py_ssize_t oz, Py_ssize_t ya, Py_ssize_t yb,
+                               const acc_t* tap_weights, const Py_ssize_t* tap_row,
+                               Py_ssize_t ntaps, const Py_ssize_t* row_kz,
+                               const Py_ssize_t* row_ky, const acc_t* xtap_weights,
+                               acc_t** xtap_ptr, Py_ssize_t nxtaps, acc_t staged_cval,
+                               acc_t* staged, acc_t* acc, bint direct_out, Py_ssize_t out_step,
+                               acc_t** tap_ptr) noexcept nogil:
+    """``interior_rows`` for a kernel separable in x (one whole-row strip):
+    the taps combine the source rows in place into the staging row's
+    interior; its padding is then filled by the boundary rule from that
+    interior (the x padding of the source commutes with combining rows; the
+    constant cval becomes ``staged_cval``), and the x taps filter it."""
+    cdef Py_ssize_t t, k, oy, q
+    cdef Py_ssize_t q_lo = g.xrow.interior_lo, q_hi = g.xrow.interior_hi
+    cdef Py_ssize_t row_step = g.stride[1] * (g.in_strides[2] // <Py_ssize_t>sizeof(acc_t))
+    cdef const char* plane = src + b * g.in_strides[0]
+    cdef char* out_row
+    cdef acc_t* row_out
+    for t in range(ntaps):
+        k = tap_row[t]
+        tap_ptr[t] = <acc_t*>(plane
+                              + (oz * g.stride[0] - g.pad_lo[0] + row_kz[k] * g.dilation[0]) * g.in_strides[1]
+                              + (ya * g.stride[1] - g.pad_lo[1] + row_ky[k] * g.dilation[1]) * g.in_strides[2]
+                              ) + (q_lo - g.pad_lo[2])
+    for oy in range(ya, yb):
+        accumulate_taps(staged + q_lo, tap_ptr, tap_weights, ntaps, q_hi - q_lo, 1)
+        for q in range(q_lo):
+            staged[q] = staged[g.xrow.table[q] + g.pad_lo[2]] if g.xrow.table[q] >= 0 else staged_cval
+        for q in range(q_hi, g.padded_width):
+            staged[q] = staged[g.xrow.table[q] + g.pad_lo[2]] if g.xrow.table[q] >= 0 else staged_cval
+        out_row = dst + b * g.out_strides[0] + oz * g.out_strides[1] + oy * g.out_strides[2]
+        row_out = <acc_t*>out_row if direct_out else acc
+        accumulate_taps(row_out, xtap_ptr, xtap_weights, nxtaps, g.out_width, g.stride[2])
+        if not direct_out:
+            store_row(acc, out_row, g.out_dtype, out_step, g.out_width)
+        for t in range(ntaps):
+            tap_ptr[t] += row_step
+
+
 cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
                          Py_ssize_t unit_begin, Py_ssize_t unit_end,
                          const acc_t* tap_weights, const Py_ssize_t* tap_row,
@@ -265,6 +306,8 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
     # z, columns [x_in_lo, x_in_hi) of a strip inside it along x
     cdef Py_ssize_t y_in_lo = 0, y_in_hi = 0, x_in_lo, x_in_hi, ya, yb
     cdef bint in_place = g.in_place and nxtaps == 0 and nonzero_taps > 0
+    cdef bint in_place_staged = g.in_place_staged and nxtaps > 0 and nonzero_taps > 0
+    cdef acc_t staged_cval = 0
     cdef acc_t* columns = NULL
     cdef acc_t* column_out
     cdef Py_ssize_t units_per_strip = g.ntiles * g.out_depth
@@ -291,15 +334,16 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
                             + 2 * nslots * sizeof(int64_t) + table_size * sizeof(int32_t))
     if scratch == NULL:
         return -1
+    if in_place or in_place_staged:
+        y_in_lo = min((g.pad_lo[1] + g.stride[1] - 1) // g.stride[1], g.out_height)
+        y_in_hi = (g.height - g.extent_y + g.pad_lo[1]) // g.stride[1] + 1
+        y_in_hi = max(min(y_in_hi, g.out_height), y_in_lo) if g.height >= g.extent_y else y_in_lo
     if in_place:
         columns = <acc_t*>malloc((nrows * g.border_positions + 1) * COLUMN_CHUNK * sizeof(acc_t))
         if columns == NULL:
             free(scratch)
             return -1
         column_out = columns + nrows * g.border_positions * COLUMN_CHUNK
-        y_in_lo = min((g.pad_lo[1] + g.stride[1] - 1) // g.stride[1], g.out_height)
-        y_in_hi = (g.height - g.extent_y + g.pad_lo[1]) // g.stride[1] + 1
-        y_in_hi = max(min(y_in_hi, g.out_height), y_in_lo) if g.height >= g.extent_y else y_in_lo
     cache.buffers = scratch
     const_row = <acc_t*>scratch + nslots * wp
     zero_row = const_row + wp
@@ -324,6 +368,11 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
         cache.table[i] = -1
     for t in range(nxtaps):
         xtap_ptr[t] = (staged if xtap_weights[t] != 0 else zero_row) + xtap_offset[t]
+    if in_place_staged:
+        # what the taps make of a row of cval, summed as for any row
+        for t in range(nonzero_taps):
+            tap_ptr[t] = const_row
+        accumulate_taps(&staged_cval, tap_ptr, tap_weights, nonzero_taps, 1, 1)
 
     for u in range(unit_begin, unit_end):
         b = u // units_per_batch
@@ -353,6 +402,12 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
                                columns, column_out, tap_ptr)
             else:
                 ya = yb = oy_end
+        elif in_place_staged and iz >= 0 and iz + g.extent_z <= g.depth:
+            ya = min(max(y_in_lo, tile * g.tile_height), oy_end)
+            yb = min(max(y_in_hi, ya), oy_end)
+            interior_rows_staged(src, dst, g, b, oz, ya, yb, tap_weights, tap_row, nonzero_taps,
+                                 row_kz, row_ky, xtap_weights, xtap_ptr, nxtaps, staged_cval,
+                                 staged, acc, direct, out_step, tap_ptr)
         for oy in range(tile * g.tile_height, oy_end):
             if ya <= oy < yb:
                 continue
@@ -494,8 +549,18 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     g.in_place = (g.in_dtype == acc_dtype and g.in_strides[3] == sizeof(acc_t)
                   and g.out_dtype == acc_dtype and g.out_strides[3] == sizeof(acc_t)
                   and g.stride[2] == 1 and nx == 0 and border_cols <= MAX_BORDER_COLUMNS)
+    # Separable in x: rows combined in place into the staging row, whose
+    # padding is then copied from its own interior, so every padded position
+    # must map into the part of the row the output reads.
+    cdef bint staged_ok = (nx > 0 and g.in_dtype == acc_dtype
+                           and g.in_strides[3] == sizeof(acc_t))
+    cdef Py_ssize_t q
+    for q in range(g.padded_width):
+        if xtable[q] >= 0 and not (g.xrow.interior_lo <= xtable[q] + g.pad_lo[2] < g.xrow.interior_hi):
+            staged_ok = False
     plan_traversal(g, kd, kh, nrows, sizeof(acc_t),
-                   IN_PLACE_BUDGET_KIB if g.in_place else CACHE_BUDGET_KIB)
+                   IN_PLACE_BUDGET_KIB if g.in_place or staged_ok else CACHE_BUDGET_KIB)
+    g.in_place_staged = staged_ok and g.nstrips == 1
     cdef Py_ssize_t nunits = g.nbatch * g.nstrips * g.ntiles * g.out_depth
     nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)

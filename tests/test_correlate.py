@@ -995,3 +995,31 @@ def test_in_place_interior_edge_geometries(mode, shape, kshape, padding):
     np.testing.assert_array_equal(
         ic.correlate(flipped, w, mode=mode, cval=-3.0, padding=padding),
         ic.correlate(np.ascontiguousarray(flipped), w, mode=mode, cval=-3.0, padding=padding))
+
+
+@HYPO
+@given(data=st.data())
+def test_in_place_separable_rows_match_row_cache_and_reference(data):
+    rank = data.draw(st.integers(2, 3), label="rank")
+    shape = tuple(data.draw(st.lists(st.integers(1, 30), min_size=rank, max_size=rank),
+                            label="shape"))
+    sizes = data.draw(st.lists(st.integers(1, 7), min_size=rank, max_size=rank), label="sizes")
+    dilation = tuple(data.draw(st.lists(st.integers(1, 2), min_size=rank, max_size=rank),
+                               label="dilation"))
+    stride = tuple(data.draw(st.lists(st.integers(1, 2), min_size=rank, max_size=rank),
+                             label="stride"))
+    mode = data.draw(st.sampled_from(CANONICAL_MODES), label="mode")
+    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    seed = data.draw(st.integers(0, 2 ** 32 - 1), label="seed")
+    rng = np.random.default_rng(seed)
+    x = random_array(rng, shape, dtype)
+    kernels = [rng.standard_normal(k) for k in sizes]
+    w = kernels[0]
+    for k in kernels[1:]:
+        w = np.multiply.outer(w, k)
+    lo, hi = same_pads(w.shape, dilation)
+    want = ref_correlate(x, w, mode, -0.5, lo, hi, stride, dilation)
+    kwargs = dict(mode=mode, cval=-0.5, stride=stride, dilation=dilation)
+    got = ic.sepfilter(x, kernels, **kwargs)
+    assert_close(got, want, x, w, dtype, cval=-0.5)
+    np.testing.assert_array_equal(got, ic.sepfilter(_x_strided(x), kernels, **kwargs))
