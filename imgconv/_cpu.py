@@ -87,6 +87,35 @@ def correlate(inp, x, weights, pad_lo, stride, dilation, cval, out, threads, xwe
     return out
 
 
+#: The fused z/y/x sweep keeps one plane per thread; larger planes take the
+#: pass-by-pass route (whose scratch is one row cache per thread).
+PLANE_BUFFER_MAX_BYTES = 32 << 20
+
+
+def separable_volume(inp, factors, pad_lo, stride, dilation, cval_z, cval_yx, out, threads):
+    """Correlate a volume with the outer product of three 1D ``factors`` in
+    one sweep over its planes (z pass, then the fused y-x pass, per plane),
+    without an intermediate volume.  Returns ``out``, or None (having done
+    nothing) when the layout or the padding does not allow it: the source
+    planes must hold compute-type values contiguously."""
+    if inp.rank != 3 or inp.x.dtype != inp.compute:
+        return None
+    pairs = _pairs(inp, inp.x, out)
+    itemsize = inp.compute.itemsize
+    for x4, _ in pairs:
+        if (x4.strides[3] != itemsize or x4.strides[2] != x4.shape[3] * itemsize
+                or x4.shape[2] * x4.shape[3] * itemsize > PLANE_BUFFER_MAX_BYTES):
+            return None
+    taps = sum(np.count_nonzero(f) for f in factors)
+    nthreads = resolve_threads(threads, work=out.size * max(1, taps))
+    zw, yw, xw = (np.ascontiguousarray(f, inp.compute) for f in factors)
+    for x4, out4 in pairs:
+        if not kernels.separable_volume(x4, out4, zw, yw, xw, stride, dilation, pad_lo, inp.code,
+                                        cval_z, cval_yx, v.DTYPE_CODES[out.dtype], nthreads):
+            return None
+    return out
+
+
 def box_pass(inp, x, axis, size, pad_lo, out, threads):
     """Mean over ``size`` samples along spatial axis ``axis`` by running sums."""
     nthreads = resolve_threads(threads, work=out.size * 4)

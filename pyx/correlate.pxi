@@ -2,14 +2,21 @@
 # with unit D/H axes, channels and stacks as the batch axis. Any stride,
 # dilation, padding and boundary mode; any input/output dtype and strides.
 #
-# How it is fast (OpenCV's recipe): each source row that a tap reads is copied
-# once per thread into a padded, type-converted row buffer (a small LRU cache
-# of rows, keyed by the source row), so the inner loops never test bounds.
-# Every nonzero tap is then a (weight, pointer into a buffer) pair, and the
-# output row accumulates four taps per pass over contiguous memory, which the
-# compiler turns into vector FMAs.  Zero taps are skipped.
-
-
+# How it is fast:
+# - Every nonzero tap is a (weight, pointer) pair; a block of outputs sums
+#   all its taps in registers before one store (weighted_sum.h), so the
+#   inner loop is vector FMAs on contiguous memory.  Zero taps are skipped.
+# - Outputs whose windows lie inside the source, when it already holds
+#   compute-type values in contiguous rows, read it in place: no copies, no
+#   bounds tests, pointers stepping one row at a time.  The border columns of
+#   those rows are gathered into buffers running down the rows and summed
+#   with the same vectors.
+# - Everything else (border rows and planes, other dtypes and layouts)
+#   follows OpenCV's recipe: each source row a tap reads is copied once per
+#   thread into a padded, type-converted row buffer (a small cache of rows,
+#   keyed by source row), so those loops never test bounds either.
+# Every path sums the taps of an output in the same order, so a result does
+# not depend on the path, the layout or the thread count.
 
 
 cdef enum:
@@ -52,7 +59,8 @@ cdef inline void accumulate_pass4(acc_t* acc, acc_t** p, const acc_t* w,
 cdef inline void accumulate_taps(acc_t* acc, acc_t** ptrs, const acc_t* w,
                                  Py_ssize_t ntaps, Py_ssize_t n,
                                  Py_ssize_t step) noexcept nogil:
-    """acc[x] = sum_t w[t] * ptrs[t][x * step]; ntaps is a multiple of 4.
+    """acc[x] = sum_t w[t] * ptrs[t][x * step]; for strided outputs ntaps is
+    a multiple of 4.
 
     Unit steps keep the sum in registers (weighted_sum.h); strided outputs
     accumulate four taps per pass over the row."""
@@ -271,6 +279,17 @@ cdef void interior_rows_staged(const char* src, char* dst, const RowGeometry* g,
             store_row(acc, out_row, g.out_dtype, out_step, g.out_width)
         for t in range(ntaps):
             tap_ptr[t] += row_step
+
+
+cdef bint pads_from_interior(const PaddedRow* row, Py_ssize_t padded_width) noexcept nogil:
+    """Whether every padded position of a staging row maps into the part of
+    the row that holds source samples (so the padding can be copied from
+    there, as the in-place separable paths do)."""
+    cdef Py_ssize_t q
+    for q in range(padded_width):
+        if row.table[q] >= 0 and not (row.interior_lo <= row.table[q] + row.pad_lo < row.interior_hi):
+            return False
+    return True
 
 
 cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
@@ -553,11 +572,8 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     # padding is then copied from its own interior, so every padded position
     # must map into the part of the row the output reads.
     cdef bint staged_ok = (nx > 0 and g.in_dtype == acc_dtype
-                           and g.in_strides[3] == sizeof(acc_t))
-    cdef Py_ssize_t q
-    for q in range(g.padded_width):
-        if xtable[q] >= 0 and not (g.xrow.interior_lo <= xtable[q] + g.pad_lo[2] < g.xrow.interior_hi):
-            staged_ok = False
+                           and g.in_strides[3] == sizeof(acc_t)
+                           and pads_from_interior(&g.xrow, g.padded_width))
     plan_traversal(g, kd, kh, nrows, sizeof(acc_t),
                    IN_PLACE_BUDGET_KIB if g.in_place or staged_ok else CACHE_BUDGET_KIB)
     g.in_place_staged = staged_ok and g.nstrips == 1
@@ -614,3 +630,170 @@ def correlate(cnp.ndarray x, cnp.ndarray out, cnp.ndarray weights, cnp.ndarray x
         _correlate_run[float](weights, xweights, src, dst, &g, <float>cval, nthreads)
     else:
         _correlate_run[double](weights, xweights, src, dst, &g, cval, nthreads)
+
+
+cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
+                          Py_ssize_t unit_begin, Py_ssize_t unit_end,
+                          const acc_t* zw, Py_ssize_t nz, const Py_ssize_t* z_offset,
+                          const acc_t* yw, Py_ssize_t ny, const Py_ssize_t* y_offset,
+                          const acc_t* xw, Py_ssize_t nx, const Py_ssize_t* x_offset,
+                          const acc_t* const_plane, acc_t cval_z, acc_t cval_yx,
+                          int acc_dtype) noexcept nogil:
+    """Output planes [unit_begin, unit_end) (numbered over batch, plane) of a
+    kernel separable in z, y and x, one plane at a time: the z taps combine
+    whole source planes (read in place) into a plane buffer, whose rows the
+    y taps combine into a padded staging row that the x taps filter.  The
+    same sums, in the same order, as a z pass followed by a fused y-x pass,
+    without the intermediate volume.  Returns 0, or -1 if out of memory."""
+    cdef Py_ssize_t plane_size = g.height * g.width
+    cdef Py_ssize_t u, b, oz, oy, t, q, mz, my
+    cdef Py_ssize_t q_lo = g.xrow.interior_lo, q_hi = g.xrow.interior_hi
+    cdef Py_ssize_t wp = 3 * g.padded_width + g.out_width
+    cdef bint direct_out = g.out_dtype == acc_dtype and g.out_strides[3] == sizeof(acc_t)
+    cdef Py_ssize_t out_step = g.out_strides[3] // itemsize(g.out_dtype)
+    cdef acc_t staged_cval = 0
+    cdef char* out_row
+    cdef acc_t* row_out
+    cdef acc_t* plane = <acc_t*>malloc((plane_size + wp) * sizeof(acc_t)
+                                       + (nz + ny + nx) * sizeof(acc_t*))
+    if plane == NULL:
+        return -1
+    cdef acc_t* staged = plane + plane_size
+    cdef acc_t* acc = staged + g.padded_width
+    cdef acc_t* const_row = acc + g.out_width
+    cdef acc_t* zero_row = const_row + g.padded_width
+    cdef acc_t** zptr = <acc_t**>(zero_row + g.padded_width)
+    cdef acc_t** yptr = zptr + nz
+    cdef acc_t** xptr = yptr + ny
+    for q in range(g.padded_width):
+        const_row[q] = cval_yx
+        zero_row[q] = 0
+    for t in range(nx):
+        # zero taps (padding to whole passes) read zeros: no NaN leaks in
+        xptr[t] = (staged if xw[t] != 0 else zero_row) + x_offset[t]
+    for t in range(ny):
+        yptr[t] = const_row
+    accumulate_taps(&staged_cval, yptr, yw, ny, 1, 1)
+    for u in range(unit_begin, unit_end):
+        b = u // g.out_depth
+        oz = u % g.out_depth
+        for t in range(nz):
+            mz = map_index(oz * g.stride[0] - g.pad_lo[0] + z_offset[t], g.depth, g.mode)
+            zptr[t] = (<acc_t*>(src + b * g.in_strides[0] + mz * g.in_strides[1]) if mz >= 0
+                       else <acc_t*>const_plane)
+        accumulate_taps(plane, zptr, zw, nz, plane_size, 1)
+        for oy in range(g.out_height):
+            for t in range(ny):
+                my = map_index(oy * g.stride[1] - g.pad_lo[1] + y_offset[t], g.height, g.mode)
+                yptr[t] = (plane + my * g.width + (q_lo - g.pad_lo[2]) if my >= 0
+                           else const_row)
+            if q_hi > q_lo:
+                accumulate_taps(staged + q_lo, yptr, yw, ny, q_hi - q_lo, 1)
+            for q in range(q_lo):
+                staged[q] = staged[g.xrow.table[q] + g.pad_lo[2]] if g.xrow.table[q] >= 0 else staged_cval
+            for q in range(q_hi, g.padded_width):
+                staged[q] = staged[g.xrow.table[q] + g.pad_lo[2]] if g.xrow.table[q] >= 0 else staged_cval
+            out_row = dst + b * g.out_strides[0] + oz * g.out_strides[1] + oy * g.out_strides[2]
+            row_out = <acc_t*>out_row if direct_out else acc
+            accumulate_taps(row_out, xptr, xw, nx, g.out_width, g.stride[2])
+            if not direct_out:
+                store_row(acc, out_row, g.out_dtype, out_step, g.out_width)
+    free(plane)
+    return 0
+
+
+cdef int _separable_run(const acc_t[::1] zw_all, const acc_t[::1] yw_all, const acc_t[::1] xw_all,
+                        const char* src, char* dst, RowGeometry* g, acc_t cval_z, acc_t cval_yx,
+                        int nthreads) except -1:
+    """Taps of the three 1D kernels (nonzero ones; x padded to whole passes),
+    then the sweep over planes."""
+    dtype = np.float32 if acc_t is float else np.float64
+    cdef Py_ssize_t nz = 0, ny = 0, nx = 0, k, tid, team
+    cdef int acc_dtype = DT_FLOAT32 if acc_t is float else DT_FLOAT64
+    cdef acc_t[::1] zw = np.zeros(zw_all.shape[0], dtype)
+    cdef acc_t[::1] yw = np.zeros(yw_all.shape[0], dtype)
+    cdef acc_t[::1] xw = np.zeros(xw_all.shape[0] + TAPS_PER_PASS, dtype)
+    cdef Py_ssize_t[::1] z_offset = np.zeros(zw_all.shape[0], np.intp)
+    cdef Py_ssize_t[::1] y_offset = np.zeros(yw_all.shape[0], np.intp)
+    cdef Py_ssize_t[::1] x_offset = np.zeros(xw_all.shape[0] + TAPS_PER_PASS, np.intp)
+    for k in range(zw_all.shape[0]):
+        if zw_all[k] != 0:
+            zw[nz] = zw_all[k]
+            z_offset[nz] = k * g.dilation[0]
+            nz += 1
+    for k in range(yw_all.shape[0]):
+        if yw_all[k] != 0:
+            yw[ny] = yw_all[k]
+            y_offset[ny] = k * g.dilation[1]
+            ny += 1
+    for k in range(xw_all.shape[0]):
+        if xw_all[k] != 0:
+            xw[nx] = xw_all[k]
+            x_offset[nx] = k * g.dilation[2]
+            nx += 1
+    nx = max(TAPS_PER_PASS, (nx + TAPS_PER_PASS - 1) // TAPS_PER_PASS * TAPS_PER_PASS)
+    cdef acc_t[::1] const_plane = np.full(g.height * g.width if g.mode == MODE_ZERO else 1,
+                                          cval_z, dtype)
+    cdef Py_ssize_t nunits = g.nbatch * g.out_depth
+    nthreads = max(1, min(nthreads, nunits))
+    cdef int[::1] status = np.zeros(nthreads, np.intc)
+    with nogil, parallel(num_threads=nthreads):
+        tid = threadid()
+        team = omp_get_num_threads()
+        status[tid] = separable_planes(
+            src, dst, g, nunits * tid // team, nunits * (tid + 1) // team,
+            &zw[0], nz, &z_offset[0], &yw[0], ny, &y_offset[0], &xw[0], nx, &x_offset[0],
+            &const_plane[0], cval_z, cval_yx, acc_dtype)
+    check_scratch(status)
+    return 0
+
+
+def separable_volume(cnp.ndarray x, cnp.ndarray out, cnp.ndarray zw, cnp.ndarray yw,
+                     cnp.ndarray xw, stride, dilation, pad_lo, int mode, double cval_z,
+                     double cval_yx, int out_dtype, int nthreads):
+    """Correlate ``x`` (B, D, H, W), whose planes hold compute-type values
+    contiguously, with the outer product of the 1D kernels ``zw``, ``yw``,
+    ``xw`` (compute-typed) into ``out``: a z pass padded with ``cval_z``, then
+    a y-x pass padded with ``cval_yx``, plane by plane.  Returns False
+    (doing nothing) when the x padding does not allow it.
+
+    Private: ``imgconv._validate`` has already checked and normalised every
+    argument; the caller checks the plane layout.
+    """
+    cdef RowGeometry g
+    cdef int i
+    g.nbatch = x.shape[0]
+    g.depth = x.shape[1]
+    g.height = x.shape[2]
+    g.width = x.shape[3]
+    g.out_depth = out.shape[1]
+    g.out_height = out.shape[2]
+    g.out_width = out.shape[3]
+    for i in range(4):
+        g.in_strides[i] = x.strides[i]
+        g.out_strides[i] = out.strides[i]
+    for i in range(3):
+        g.stride[i] = stride[i]
+        g.dilation[i] = dilation[i]
+        g.pad_lo[i] = pad_lo[i]
+    g.mode = mode
+    g.in_dtype = DT_FLOAT32 if x.dtype == np.float32 else DT_FLOAT64
+    g.out_dtype = out_dtype
+    g.kernel_extent = g.dilation[2] * (xw.shape[0] - 1) + 1
+    g.padded_width = (g.out_width - 1) * g.stride[2] + g.kernel_extent
+    cdef Py_ssize_t[::1] xtable = np.empty(g.padded_width, np.intp)
+    fill_index_table(&xtable[0], g.padded_width, g.pad_lo[2], g.width, g.mode)
+    g.xrow.pad_lo = g.pad_lo[2]
+    g.xrow.interior_lo = min(g.pad_lo[2], g.padded_width)
+    g.xrow.interior_hi = max(min(g.pad_lo[2] + g.width, g.padded_width), g.xrow.interior_lo)
+    g.xrow.table = &xtable[0]
+    if not pads_from_interior(&g.xrow, g.padded_width):
+        return False
+    cdef const char* src = <const char*>cnp.PyArray_DATA(x)
+    cdef char* dst = <char*>cnp.PyArray_DATA(out)
+    if x.dtype == np.float32:
+        _separable_run[float](zw, yw, xw, src, dst, &g, <float>cval_z, <float>cval_yx, nthreads)
+    else:
+        _separable_run[double](zw, yw, xw, src, dst, &g, cval_z, cval_yx, nthreads)
+    return True
+
