@@ -241,6 +241,43 @@ cdef void border_columns(const char* src, char* dst, const RowGeometry* g, Py_ss
         y0 += n
 
 
+cdef void set_geometry(RowGeometry* g, cnp.ndarray x, cnp.ndarray out, stride, dilation,
+                       pad_lo, int mode) except *:
+    """The shapes, strides and per-axis geometry of (B, D, H, W) ``x`` and ``out``."""
+    cdef int i
+    g.nbatch, g.depth, g.height, g.width = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    g.out_depth, g.out_height, g.out_width = out.shape[1], out.shape[2], out.shape[3]
+    for i in range(4):
+        g.in_strides[i] = x.strides[i]
+        g.out_strides[i] = out.strides[i]
+    for i in range(3):
+        g.stride[i] = stride[i]
+        g.dilation[i] = dilation[i]
+        g.pad_lo[i] = pad_lo[i]
+    g.mode = mode
+
+
+cdef void set_x_padding(RowGeometry* g, Py_ssize_t* table) noexcept:
+    """How the padded rows map onto source rows (``table``: padded_width entries)."""
+    fill_index_table(table, g.padded_width, g.pad_lo[2], g.width, g.mode)
+    g.xrow.pad_lo = g.pad_lo[2]
+    g.xrow.interior_lo = min(g.pad_lo[2], g.padded_width)
+    g.xrow.interior_hi = max(min(g.pad_lo[2] + g.width, g.padded_width), g.xrow.interior_lo)
+    g.xrow.table = table
+
+
+cdef inline void pad_staging_row(acc_t* staged, const RowGeometry* g,
+                                 acc_t staged_cval) noexcept nogil:
+    """Fill the padding of a staging row whose interior (the positions that
+    hold source samples) is computed: copied from the interior by the
+    boundary rule, or ``staged_cval`` (what the taps made of cval)."""
+    cdef Py_ssize_t q
+    for q in range(g.xrow.interior_lo):
+        staged[q] = staged[g.xrow.table[q] + g.pad_lo[2]] if g.xrow.table[q] >= 0 else staged_cval
+    for q in range(g.xrow.interior_hi, g.padded_width):
+        staged[q] = staged[g.xrow.table[q] + g.pad_lo[2]] if g.xrow.table[q] >= 0 else staged_cval
+
+
 cdef void interior_rows_staged(const char* src, char* dst, const RowGeometry* g, Py_ssize_t b,
                                Py_ssize_t oz, Py_ssize_t ya, Py_ssize_t yb,
                                const acc_t* tap_weights, const Py_ssize_t* tap_row,
@@ -254,7 +291,7 @@ cdef void interior_rows_staged(const char* src, char* dst, const RowGeometry* g,
     interior; its padding is then filled by the boundary rule from that
     interior (the x padding of the source commutes with combining rows; the
     constant cval becomes ``staged_cval``), and the x taps filter it."""
-    cdef Py_ssize_t t, k, oy, q
+    cdef Py_ssize_t t, k, oy
     cdef Py_ssize_t q_lo = g.xrow.interior_lo, q_hi = g.xrow.interior_hi
     cdef Py_ssize_t row_step = g.stride[1] * (g.in_strides[2] // <Py_ssize_t>sizeof(acc_t))
     cdef const char* plane = src + b * g.in_strides[0]
@@ -268,10 +305,7 @@ cdef void interior_rows_staged(const char* src, char* dst, const RowGeometry* g,
                               ) + (q_lo - g.pad_lo[2])
     for oy in range(ya, yb):
         accumulate_taps(staged + q_lo, tap_ptr, tap_weights, ntaps, q_hi - q_lo, 1)
-        for q in range(q_lo):
-            staged[q] = staged[g.xrow.table[q] + g.pad_lo[2]] if g.xrow.table[q] >= 0 else staged_cval
-        for q in range(q_hi, g.padded_width):
-            staged[q] = staged[g.xrow.table[q] + g.pad_lo[2]] if g.xrow.table[q] >= 0 else staged_cval
+        pad_staging_row(staged, g, staged_cval)
         out_row = dst + b * g.out_strides[0] + oz * g.out_strides[1] + oy * g.out_strides[2]
         row_out = <acc_t*>out_row if direct_out else acc
         accumulate_taps(row_out, xtap_ptr, xtap_weights, nxtaps, g.out_width, g.stride[2])
@@ -554,11 +588,7 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     g.extent_y = g.dilation[1] * (kh - 1) + 1
     g.padded_width = (g.out_width - 1) * g.stride[2] + g.kernel_extent
     cdef Py_ssize_t[::1] xtable = np.empty(g.padded_width, np.intp)
-    fill_index_table(&xtable[0], g.padded_width, g.pad_lo[2], g.width, g.mode)
-    g.xrow.pad_lo = g.pad_lo[2]
-    g.xrow.interior_lo = min(g.pad_lo[2], g.padded_width)
-    g.xrow.interior_hi = max(min(g.pad_lo[2] + g.width, g.padded_width), g.xrow.interior_lo)
-    g.xrow.table = &xtable[0]
+    set_x_padding(g, &xtable[0])
 
     # In place: source and output rows hold compute-type values contiguously,
     # unit x stride, and borders narrow enough for border_columns.
@@ -606,22 +636,7 @@ def correlate(cnp.ndarray x, cnp.ndarray out, cnp.ndarray weights, cnp.ndarray x
     shape from the geometry, compute-typed C-contiguous weights).
     """
     cdef RowGeometry g
-    cdef int i
-    g.nbatch = x.shape[0]
-    g.depth = x.shape[1]
-    g.height = x.shape[2]
-    g.width = x.shape[3]
-    g.out_depth = out.shape[1]
-    g.out_height = out.shape[2]
-    g.out_width = out.shape[3]
-    for i in range(4):
-        g.in_strides[i] = x.strides[i]
-        g.out_strides[i] = out.strides[i]
-    for i in range(3):
-        g.stride[i] = stride[i]
-        g.dilation[i] = dilation[i]
-        g.pad_lo[i] = pad_lo[i]
-    g.mode = mode
+    set_geometry(&g, x, out, stride, dilation, pad_lo, mode)
     g.in_dtype = in_dtype
     g.out_dtype = out_dtype
     cdef const char* src = <const char*>cnp.PyArray_DATA(x)
@@ -689,10 +704,7 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
                            else const_row)
             if q_hi > q_lo:
                 accumulate_taps(staged + q_lo, yptr, yw, ny, q_hi - q_lo, 1)
-            for q in range(q_lo):
-                staged[q] = staged[g.xrow.table[q] + g.pad_lo[2]] if g.xrow.table[q] >= 0 else staged_cval
-            for q in range(q_hi, g.padded_width):
-                staged[q] = staged[g.xrow.table[q] + g.pad_lo[2]] if g.xrow.table[q] >= 0 else staged_cval
+            pad_staging_row(staged, g, staged_cval)
             out_row = dst + b * g.out_strides[0] + oz * g.out_strides[1] + oy * g.out_strides[2]
             row_out = <acc_t*>out_row if direct_out else acc
             accumulate_taps(row_out, xptr, xw, nx, g.out_width, g.stride[2])
@@ -761,32 +773,13 @@ def separable_volume(cnp.ndarray x, cnp.ndarray out, cnp.ndarray zw, cnp.ndarray
     argument; the caller checks the plane layout.
     """
     cdef RowGeometry g
-    cdef int i
-    g.nbatch = x.shape[0]
-    g.depth = x.shape[1]
-    g.height = x.shape[2]
-    g.width = x.shape[3]
-    g.out_depth = out.shape[1]
-    g.out_height = out.shape[2]
-    g.out_width = out.shape[3]
-    for i in range(4):
-        g.in_strides[i] = x.strides[i]
-        g.out_strides[i] = out.strides[i]
-    for i in range(3):
-        g.stride[i] = stride[i]
-        g.dilation[i] = dilation[i]
-        g.pad_lo[i] = pad_lo[i]
-    g.mode = mode
+    set_geometry(&g, x, out, stride, dilation, pad_lo, mode)
     g.in_dtype = DT_FLOAT32 if x.dtype == np.float32 else DT_FLOAT64
     g.out_dtype = out_dtype
     g.kernel_extent = g.dilation[2] * (xw.shape[0] - 1) + 1
     g.padded_width = (g.out_width - 1) * g.stride[2] + g.kernel_extent
     cdef Py_ssize_t[::1] xtable = np.empty(g.padded_width, np.intp)
-    fill_index_table(&xtable[0], g.padded_width, g.pad_lo[2], g.width, g.mode)
-    g.xrow.pad_lo = g.pad_lo[2]
-    g.xrow.interior_lo = min(g.pad_lo[2], g.padded_width)
-    g.xrow.interior_hi = max(min(g.pad_lo[2] + g.width, g.padded_width), g.xrow.interior_lo)
-    g.xrow.table = &xtable[0]
+    set_x_padding(&g, &xtable[0])
     if not pads_from_interior(&g.xrow, g.padded_width):
         return False
     cdef const char* src = <const char*>cnp.PyArray_DATA(x)
