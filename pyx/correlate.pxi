@@ -27,7 +27,10 @@ cdef enum:
     # In-place reads have no copies to stream: the source rows a tile sweeps
     # should stay in L2.
     IN_PLACE_BUDGET_KIB = 512
+    # border_columns' gathers: at most this many columns per side, and this
+    # much buffer per thread (else the row cache serves the border too)
     MAX_BORDER_COLUMNS = 64
+    BORDER_BUFFER_MAX_KIB = 8192
 
 
 cdef extern from "weighted_sum.h":
@@ -597,7 +600,9 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     g.border_positions = max(border_cols, 1) - 1 + g.kernel_extent
     g.in_place = (g.in_dtype == acc_dtype and g.in_strides[3] == sizeof(acc_t)
                   and g.out_dtype == acc_dtype and g.out_strides[3] == sizeof(acc_t)
-                  and g.stride[2] == 1 and nx == 0 and border_cols <= MAX_BORDER_COLUMNS)
+                  and g.stride[2] == 1 and nx == 0 and border_cols <= MAX_BORDER_COLUMNS
+                  and nrows * g.border_positions * COLUMN_CHUNK * sizeof(acc_t)
+                  <= BORDER_BUFFER_MAX_KIB * 1024)
     # Separable in x: rows combined in place into the staging row, whose
     # padding is then copied from its own interior, so every padded position
     # must map into the part of the row the output reads.
