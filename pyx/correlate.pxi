@@ -69,6 +69,9 @@ cdef inline void accumulate_taps(acc_t* acc, acc_t** ptrs, const acc_t* w,
     accumulate four taps per pass over the row."""
     cdef Py_ssize_t t = 0, x
     if step == 1:
+        # the zero taps that pad the list to whole passes add nothing here
+        while ntaps > 0 and w[ntaps - 1] == 0:
+            ntaps -= 1
         if acc_t is float:
             weighted_sum_float(acc, ptrs, w, ntaps, n)
         else:
