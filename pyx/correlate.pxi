@@ -174,6 +174,31 @@ cdef enum:
     COLUMN_CHUNK = 256
 
 
+cdef inline const char* source_row(const char* src, const RowGeometry* g, Py_ssize_t b,
+                                   Py_ssize_t oz, Py_ssize_t oy, Py_ssize_t kz,
+                                   Py_ssize_t ky) noexcept nogil:
+    """Start of the source row that kernel row (kz, ky) reads for output row
+    ``oy`` of plane ``oz``, a row inside the source."""
+    return (src + b * g.in_strides[0]
+            + (oz * g.stride[0] - g.pad_lo[0] + kz * g.dilation[0]) * g.in_strides[1]
+            + (oy * g.stride[1] - g.pad_lo[1] + ky * g.dilation[1]) * g.in_strides[2])
+
+
+cdef inline void point_taps_in_place(acc_t** tap_ptr, const char* src, const RowGeometry* g,
+                                     Py_ssize_t b, Py_ssize_t oz, Py_ssize_t oy,
+                                     Py_ssize_t position, const Py_ssize_t* tap_row,
+                                     const Py_ssize_t* tap_offset, Py_ssize_t ntaps,
+                                     const Py_ssize_t* row_kz,
+                                     const Py_ssize_t* row_ky) noexcept nogil:
+    """tap_ptr[t] = the source sample tap t reads for padded position
+    ``position`` of output row ``oy`` of plane ``oz`` (all inside the source)."""
+    cdef Py_ssize_t t, k
+    for t in range(ntaps):
+        k = tap_row[t]
+        tap_ptr[t] = (<acc_t*>source_row(src, g, b, oz, oy, row_kz[k], row_ky[k])
+                      + (position - g.pad_lo[2] + tap_offset[t]))
+
+
 cdef void interior_rows(const char* src, char* dst, const RowGeometry* g, Py_ssize_t b,
                         Py_ssize_t oz, Py_ssize_t ya, Py_ssize_t yb, Py_ssize_t x_lo,
                         Py_ssize_t x_hi, const acc_t* tap_weights, const Py_ssize_t* tap_row,
@@ -183,16 +208,10 @@ cdef void interior_rows(const char* src, char* dst, const RowGeometry* g, Py_ssi
     """Output rows [ya, yb) of plane ``oz``, columns [x_lo, x_hi), whose
     windows lie inside the source: the taps read the source in place (no
     row copies, no bounds tests) and step one output row at a time."""
-    cdef Py_ssize_t t, k, oy
+    cdef Py_ssize_t t, oy
     cdef Py_ssize_t row_step = g.stride[1] * (g.in_strides[2] // <Py_ssize_t>sizeof(acc_t))
-    cdef const char* plane = src + b * g.in_strides[0]
     cdef char* out_plane = dst + b * g.out_strides[0] + oz * g.out_strides[1] + x_lo * g.out_strides[3]
-    for t in range(ntaps):
-        k = tap_row[t]
-        tap_ptr[t] = <acc_t*>(plane
-                              + (oz * g.stride[0] - g.pad_lo[0] + row_kz[k] * g.dilation[0]) * g.in_strides[1]
-                              + (ya * g.stride[1] - g.pad_lo[1] + row_ky[k] * g.dilation[1]) * g.in_strides[2]
-                              ) + (x_lo - g.pad_lo[2] + tap_offset[t])
+    point_taps_in_place(tap_ptr, src, g, b, oz, ya, x_lo, tap_row, tap_offset, ntaps, row_kz, row_ky)
     for oy in range(ya, yb):
         accumulate_taps(<acc_t*>(out_plane + oy * g.out_strides[2]), tap_ptr, tap_weights, ntaps,
                         x_hi - x_lo, 1)
@@ -227,11 +246,7 @@ cdef void border_columns(const char* src, char* dst, const RowGeometry* g, Py_ss
         n = min(<Py_ssize_t>COLUMN_CHUNK, yb - y0)
         for k in range(nrows):
             for i in range(n):
-                sample = <const acc_t*>(
-                    src + b * g.in_strides[0]
-                    + (oz * g.stride[0] - g.pad_lo[0] + row_kz[k] * g.dilation[0]) * g.in_strides[1]
-                    + ((y0 + i) * g.stride[1] - g.pad_lo[1] + row_ky[k] * g.dilation[1])
-                    * g.in_strides[2])
+                sample = <const acc_t*>source_row(src, g, b, oz, y0 + i, row_kz[k], row_ky[k])
                 for j in range(npos):
                     mx = g.xrow.table[p_lo + j]
                     columns[(k * npos + j) * COLUMN_CHUNK + i] = sample[mx * in_x] if mx >= 0 else cval
@@ -284,10 +299,36 @@ cdef inline void pad_staging_row(acc_t* staged, const RowGeometry* g,
         staged[q] = staged[g.xrow.table[q] + g.pad_lo[2]] if g.xrow.table[q] >= 0 else staged_cval
 
 
+cdef inline acc_t sum_of_constant(acc_t* const_row, acc_t** tap_ptr, const acc_t* w,
+                                  Py_ssize_t ntaps) noexcept nogil:
+    """What the taps make of rows of ``const_row[0]`` (cval), summed exactly
+    as for any row (``tap_ptr`` is scratch for ``ntaps`` pointers)."""
+    cdef Py_ssize_t t
+    cdef acc_t total = 0
+    for t in range(ntaps):
+        tap_ptr[t] = const_row
+    accumulate_taps(&total, tap_ptr, w, ntaps, 1, 1)
+    return total
+
+
+cdef inline void filter_staged_row(acc_t* staged, const RowGeometry* g, acc_t staged_cval,
+                                   acc_t** xtap_ptr, const acc_t* xtap_weights,
+                                   Py_ssize_t nxtaps, char* out_row, acc_t* acc,
+                                   bint direct_out, Py_ssize_t out_step) noexcept nogil:
+    """Pad a staging row whose interior is computed, filter it with the x
+    taps, and store the output row."""
+    pad_staging_row(staged, g, staged_cval)
+    accumulate_taps(<acc_t*>out_row if direct_out else acc, xtap_ptr, xtap_weights, nxtaps,
+                    g.out_width, g.stride[2])
+    if not direct_out:
+        store_row(acc, out_row, g.out_dtype, out_step, g.out_width)
+
+
 cdef void interior_rows_staged(const char* src, char* dst, const RowGeometry* g, Py_ssize_t b,
                                Py_ssize_t oz, Py_ssize_t ya, Py_ssize_t yb,
                                const acc_t* tap_weights, const Py_ssize_t* tap_row,
-                               Py_ssize_t ntaps, const Py_ssize_t* row_kz,
+                               const Py_ssize_t* tap_offset, Py_ssize_t ntaps,
+                               const Py_ssize_t* row_kz,
                                const Py_ssize_t* row_ky, const acc_t* xtap_weights,
                                acc_t** xtap_ptr, Py_ssize_t nxtaps, acc_t staged_cval,
                                acc_t* staged, acc_t* acc, bint direct_out, Py_ssize_t out_step,
@@ -297,26 +338,16 @@ cdef void interior_rows_staged(const char* src, char* dst, const RowGeometry* g,
     interior; its padding is then filled by the boundary rule from that
     interior (the x padding of the source commutes with combining rows; the
     constant cval becomes ``staged_cval``), and the x taps filter it."""
-    cdef Py_ssize_t t, k, oy
+    cdef Py_ssize_t t, oy
     cdef Py_ssize_t q_lo = g.xrow.interior_lo, q_hi = g.xrow.interior_hi
     cdef Py_ssize_t row_step = g.stride[1] * (g.in_strides[2] // <Py_ssize_t>sizeof(acc_t))
-    cdef const char* plane = src + b * g.in_strides[0]
-    cdef char* out_row
-    cdef acc_t* row_out
-    for t in range(ntaps):
-        k = tap_row[t]
-        tap_ptr[t] = <acc_t*>(plane
-                              + (oz * g.stride[0] - g.pad_lo[0] + row_kz[k] * g.dilation[0]) * g.in_strides[1]
-                              + (ya * g.stride[1] - g.pad_lo[1] + row_ky[k] * g.dilation[1]) * g.in_strides[2]
-                              ) + (q_lo - g.pad_lo[2])
+    point_taps_in_place(tap_ptr, src, g, b, oz, ya, q_lo, tap_row, tap_offset, ntaps, row_kz,
+                        row_ky)
     for oy in range(ya, yb):
         accumulate_taps(staged + q_lo, tap_ptr, tap_weights, ntaps, q_hi - q_lo, 1)
-        pad_staging_row(staged, g, staged_cval)
-        out_row = dst + b * g.out_strides[0] + oz * g.out_strides[1] + oy * g.out_strides[2]
-        row_out = <acc_t*>out_row if direct_out else acc
-        accumulate_taps(row_out, xtap_ptr, xtap_weights, nxtaps, g.out_width, g.stride[2])
-        if not direct_out:
-            store_row(acc, out_row, g.out_dtype, out_step, g.out_width)
+        filter_staged_row(staged, g, staged_cval, xtap_ptr, xtap_weights, nxtaps,
+                          dst + b * g.out_strides[0] + oz * g.out_strides[1] + oy * g.out_strides[2],
+                          acc, direct_out, out_step)
         for t in range(ntaps):
             tap_ptr[t] += row_step
 
@@ -428,10 +459,7 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
     for t in range(nxtaps):
         xtap_ptr[t] = (staged if xtap_weights[t] != 0 else zero_row) + xtap_offset[t]
     if in_place_staged:
-        # what the taps make of a row of cval, summed as for any row
-        for t in range(nonzero_taps):
-            tap_ptr[t] = const_row
-        accumulate_taps(&staged_cval, tap_ptr, tap_weights, nonzero_taps, 1, 1)
+        staged_cval = sum_of_constant(const_row, tap_ptr, tap_weights, nonzero_taps)
 
     for u in range(unit_begin, unit_end):
         b = u // units_per_batch
@@ -464,7 +492,8 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
         elif in_place_staged and iz >= 0 and iz + g.extent_z <= g.depth:
             ya = min(max(y_in_lo, tile * g.tile_height), oy_end)
             yb = min(max(y_in_hi, ya), oy_end)
-            interior_rows_staged(src, dst, g, b, oz, ya, yb, tap_weights, tap_row, nonzero_taps,
+            interior_rows_staged(src, dst, g, b, oz, ya, yb, tap_weights, tap_row, tap_offset,
+                                 nonzero_taps,
                                  row_kz, row_ky, xtap_weights, xtap_ptr, nxtaps, staged_cval,
                                  staged, acc, direct, out_step, tap_ptr)
         for oy in range(tile * g.tile_height, oy_end):
@@ -675,8 +704,6 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
     cdef bint direct_out = g.out_dtype == acc_dtype and g.out_strides[3] == sizeof(acc_t)
     cdef Py_ssize_t out_step = g.out_strides[3] // itemsize(g.out_dtype)
     cdef acc_t staged_cval = 0
-    cdef char* out_row
-    cdef acc_t* row_out
     cdef acc_t* plane = <acc_t*>malloc((plane_size + wp) * sizeof(acc_t)
                                        + (nz + ny + nx) * sizeof(acc_t*))
     if plane == NULL:
@@ -694,9 +721,7 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
     for t in range(nx):
         # zero taps (padding to whole passes) read zeros: no NaN leaks in
         xptr[t] = (staged if xw[t] != 0 else zero_row) + x_offset[t]
-    for t in range(ny):
-        yptr[t] = const_row
-    accumulate_taps(&staged_cval, yptr, yw, ny, 1, 1)
+    staged_cval = sum_of_constant(const_row, yptr, yw, ny)
     for u in range(unit_begin, unit_end):
         b = u // g.out_depth
         oz = u % g.out_depth
@@ -712,12 +737,9 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
                            else const_row)
             if q_hi > q_lo:
                 accumulate_taps(staged + q_lo, yptr, yw, ny, q_hi - q_lo, 1)
-            pad_staging_row(staged, g, staged_cval)
-            out_row = dst + b * g.out_strides[0] + oz * g.out_strides[1] + oy * g.out_strides[2]
-            row_out = <acc_t*>out_row if direct_out else acc
-            accumulate_taps(row_out, xptr, xw, nx, g.out_width, g.stride[2])
-            if not direct_out:
-                store_row(acc, out_row, g.out_dtype, out_step, g.out_width)
+            filter_staged_row(staged, g, staged_cval, xptr, xw, nx,
+                              dst + b * g.out_strides[0] + oz * g.out_strides[1]
+                              + oy * g.out_strides[2], acc, direct_out, out_step)
     free(plane)
     return 0
 

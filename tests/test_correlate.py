@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import imgconv as ic
+from strategies import per_axis
 from imgconv._validate import SCIPY_MODE
 from reference import (layouts, CANONICAL, full_pads, pad_array, ref_convolve_kernel, ref_correlate,
                        same_pads)
@@ -944,15 +945,11 @@ def _x_strided(x):
 @given(data=st.data())
 def test_in_place_interior_matches_row_cache_and_reference(data):
     rank = data.draw(st.integers(2, 3), label="rank")
-    shape = tuple(data.draw(st.lists(st.integers(1, 40), min_size=rank, max_size=rank),
-                            label="shape"))
-    kshape = tuple(data.draw(st.lists(st.integers(1, 5), min_size=rank, max_size=rank),
-                             label="kshape"))
-    dilation = tuple(data.draw(st.lists(st.integers(1, 2), min_size=rank, max_size=rank),
-                               label="dilation"))
+    shape = per_axis(data, rank, 1, 40, "shape")
+    kshape = per_axis(data, rank, 1, 5, "kshape")
+    dilation = per_axis(data, rank, 1, 2, "dilation")
     # the x stride stays 1 (outputs along a row are then contiguous)
-    stride = tuple(data.draw(st.lists(st.integers(1, 3), min_size=rank - 1,
-                                      max_size=rank - 1), label="stride")) + (1,)
+    stride = per_axis(data, rank - 1, 1, 3, "stride") + (1,)
     padding = tuple((data.draw(st.integers(0, 6)), data.draw(st.integers(0, 6)))
                     for _ in range(rank))
     mode = data.draw(st.sampled_from(CANONICAL_MODES), label="mode")
@@ -1001,13 +998,10 @@ def test_in_place_interior_edge_geometries(mode, shape, kshape, padding):
 @given(data=st.data())
 def test_in_place_separable_rows_match_row_cache_and_reference(data):
     rank = data.draw(st.integers(2, 3), label="rank")
-    shape = tuple(data.draw(st.lists(st.integers(1, 30), min_size=rank, max_size=rank),
-                            label="shape"))
-    sizes = data.draw(st.lists(st.integers(1, 7), min_size=rank, max_size=rank), label="sizes")
-    dilation = tuple(data.draw(st.lists(st.integers(1, 2), min_size=rank, max_size=rank),
-                               label="dilation"))
-    stride = tuple(data.draw(st.lists(st.integers(1, 2), min_size=rank, max_size=rank),
-                             label="stride"))
+    shape = per_axis(data, rank, 1, 30, "shape")
+    sizes = list(per_axis(data, rank, 1, 7, "sizes"))
+    dilation = per_axis(data, rank, 1, 2, "dilation")
+    stride = per_axis(data, rank, 1, 2, "stride")
     mode = data.draw(st.sampled_from(CANONICAL_MODES), label="mode")
     dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
     seed = data.draw(st.integers(0, 2 ** 32 - 1), label="seed")

@@ -35,6 +35,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import imgconv as ic  # noqa: E402
+from strategies import per_axis  # noqa: E402
 from imgconv._validate import SCIPY_MODE  # noqa: E402
 from reference import (CANONICAL, layouts, full_pads, ref_convolve_kernel, ref_correlate,  # noqa: E402
                        same_pads)
@@ -1257,11 +1258,10 @@ def plane_sweeps(monkeypatch):
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_plane_sweep_matches_passes_and_reference(plane_sweeps, data):
-    shape = tuple(data.draw(st.lists(st.integers(1, 14), min_size=3, max_size=3), label="shape"))
-    sizes = data.draw(st.lists(st.integers(1, 6), min_size=3, max_size=3), label="sizes")
-    stride = tuple(data.draw(st.lists(st.integers(1, 3), min_size=3, max_size=3), label="stride"))
-    dilation = tuple(data.draw(st.lists(st.integers(1, 2), min_size=3, max_size=3),
-                               label="dilation"))
+    shape = per_axis(data, 3, 1, 14, "shape")
+    sizes = list(per_axis(data, 3, 1, 6, "sizes"))
+    stride = per_axis(data, 3, 1, 3, "stride")
+    dilation = per_axis(data, 3, 1, 2, "dilation")
     mode = data.draw(st.sampled_from(sorted(set(CANONICAL.values()))), label="mode")
     dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
     seed = data.draw(st.integers(0, 2 ** 32 - 1), label="seed")
