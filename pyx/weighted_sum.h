@@ -17,6 +17,9 @@
 
 #include <stddef.h>
 
+/* how many consecutive windows a sliding weighted sum computes at once */
+#define IMGCONV_SLIDING_OUTPUTS 4
+
 #if defined(__GNUC__) || defined(__clang__)
 
 #if defined(__AVX__)
@@ -37,6 +40,8 @@
 #endif
 /* 8 accumulators leave half of the 16 vector registers for the loads */
 #define IMGCONV_BLOCK_VECTORS 8
+/* sliding sums: 4 windows of 2 vectors, again 8 accumulators */
+#define IMGCONV_SLIDING_VECTORS 2
 
 #define IMGCONV_DEFINE_WEIGHTED_SUM(T, NAME)                                         \
 typedef T NAME##_vec __attribute__((vector_size(IMGCONV_VECTOR_BYTES),               \
@@ -96,6 +101,62 @@ static inline void NAME(T* out, T* const* rows, const T* w, ptrdiff_t ntaps,    
             out[x] = sum;                                                            \
         }                                                                            \
     }                                                                                \
+}                                                                                    \
+                                                                                     \
+static inline void NAME##_sliding_block(T* const* out, T* const* rows, const T* w,   \
+                                        ptrdiff_t ntaps, ptrdiff_t x)                \
+{                                                                                    \
+    enum { LANES = IMGCONV_VECTOR_BYTES / sizeof(T), P = IMGCONV_SLIDING_OUTPUTS,    \
+           V = IMGCONV_SLIDING_VECTORS };                                            \
+    NAME##_vec acc[IMGCONV_SLIDING_OUTPUTS][IMGCONV_SLIDING_VECTORS], v[V];          \
+    ptrdiff_t s;                                                                     \
+    int i, p, j;                                                                     \
+    for (p = 0; p < P; p++)                                                          \
+        for (j = 0; j < V; j++)                                                      \
+            acc[p][j] = (NAME##_vec){0};                                             \
+    /* row s feeds output p with tap s - p: the first and last P - 1 rows feed  \
+       only some outputs (constant trip counts, so the accumulators stay in     \
+       registers) */                                                                 \
+    for (i = 0; i < P - 1; i++) {                                                    \
+        for (j = 0; j < V; j++)                                                      \
+            v[j] = *(const NAME##_vec*)(rows[i] + x + j * LANES);                    \
+        for (p = 0; p <= i; p++)                                                     \
+            for (j = 0; j < V; j++)                                                  \
+                acc[p][j] += w[i - p] * v[j];                                        \
+    }                                                                                \
+    for (s = P - 1; s < ntaps; s++) {                                                \
+        for (j = 0; j < V; j++)                                                      \
+            v[j] = *(const NAME##_vec*)(rows[s] + x + j * LANES);                    \
+        for (p = 0; p < P; p++)                                                      \
+            for (j = 0; j < V; j++)                                                  \
+                acc[p][j] += w[s - p] * v[j];                                        \
+    }                                                                                \
+    for (i = 0; i < P - 1; i++) {                                                    \
+        for (j = 0; j < V; j++)                                                      \
+            v[j] = *(const NAME##_vec*)(rows[ntaps + i] + x + j * LANES);            \
+        for (p = i + 1; p < P; p++)                                                  \
+            for (j = 0; j < V; j++)                                                  \
+                acc[p][j] += w[ntaps + i - p] * v[j];                                \
+    }                                                                                \
+    for (p = 0; p < P; p++)                                                          \
+        for (j = 0; j < V; j++)                                                      \
+            *(NAME##_vec*)(out[p] + x + j * LANES) = acc[p][j];                      \
+}                                                                                    \
+                                                                                     \
+static inline void NAME##_sliding(T* const* out, T* const* rows, const T* w,         \
+                                  ptrdiff_t ntaps, ptrdiff_t n)                      \
+{                                                                                    \
+    enum { CHUNK = IMGCONV_SLIDING_VECTORS * (IMGCONV_VECTOR_BYTES / sizeof(T)) };   \
+    ptrdiff_t x;                                                                     \
+    int p;                                                                           \
+    if (n < CHUNK || ntaps < IMGCONV_SLIDING_OUTPUTS - 1) {                          \
+        for (p = 0; p < IMGCONV_SLIDING_OUTPUTS; p++)                                \
+            NAME(out[p], rows + p, w, ntaps, n);                                     \
+        return;                                                                      \
+    }                                                                                \
+    for (x = 0; x + CHUNK < n; x += CHUNK)                                           \
+        NAME##_sliding_block(out, rows, w, ntaps, x);                                \
+    NAME##_sliding_block(out, rows, w, ntaps, n - CHUNK);                            \
 }
 
 #else  /* no vector extensions */
@@ -110,6 +171,14 @@ static inline void NAME(T* out, T* const* rows, const T* w, ptrdiff_t ntaps,    
     for (t = 0; t < ntaps; t++)                                                      \
         for (x = 0; x < n; x++)                                                      \
             out[x] += w[t] * rows[t][x];                                             \
+}                                                                                    \
+                                                                                     \
+static inline void NAME##_sliding(T* const* out, T* const* rows, const T* w,         \
+                                  ptrdiff_t ntaps, ptrdiff_t n)                      \
+{                                                                                    \
+    int p;                                                                           \
+    for (p = 0; p < IMGCONV_SLIDING_OUTPUTS; p++)                                    \
+        NAME(out[p], rows + p, w, ntaps, n);                                         \
 }
 
 #endif

@@ -1284,6 +1284,30 @@ def test_plane_sweep_matches_passes_and_reference(plane_sweeps, data):
         assert swept  # the cost model chose the 1D passes
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mode", ["zero", "symmetric"])
+def test_plane_sweep_sliding_groups(plane_sweeps, threads, dtype, mode):
+    """Consecutive planes share one sliding z sum in groups of four; a group
+    never crosses a thread's share or a channel, leftovers are summed one
+    plane at a time, and NaN and inf stay in their own windows."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 13, 9, 21)).astype(dtype)
+    x[1, 6, 4, 10] = np.inf
+    x[2, 0, 0, 0] = np.nan
+    x[0, 12, 8, 20] = -np.inf
+    kernels = [rng.standard_normal(5), rng.standard_normal(3), rng.standard_normal(4)]
+    kwargs = dict(mode=mode, cval=0.5, channel_axis=0, threads=threads)
+    got = ic.sepfilter(x, kernels, **kwargs)
+    assert plane_sweeps == [True]
+    np.testing.assert_array_equal(got, ic.sepfilter(np.asfortranarray(x), kernels, **kwargs))
+    w = np.multiply.outer(np.multiply.outer(kernels[0], kernels[1]), kernels[2])
+    with np.errstate(invalid="ignore"):
+        for c in range(3):
+            want = ref_correlate(x[c], w, mode, 0.5, *same_pads(w.shape))
+            np.testing.assert_allclose(got[c], want, rtol=1e-5, atol=1e-4 * np.abs(x[c][np.isfinite(x[c])]).max() * np.abs(w).sum())
+
+
 @pytest.mark.parametrize("mode", ["zero", "reflect", "wrap"])
 @pytest.mark.parametrize("order", [0, (1, 0, 2)])
 def test_gaussian_volume_sweep_vs_scipy(plane_sweeps, mode, order):
