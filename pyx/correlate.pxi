@@ -93,6 +93,32 @@ cdef inline void accumulate_taps(acc_t* acc, acc_t** ptrs, const acc_t* w,
         t += 4
 
 
+cdef inline void accumulate_sliding(acc_t** out, acc_t** rows, const acc_t* w,
+                                    Py_ssize_t ntaps, Py_ssize_t n) noexcept nogil:
+    """out[i][x] = sum_t w[t] * rows[i + t][x] for IMGCONV_SLIDING_OUTPUTS
+    consecutive windows i: each row is loaded once for every window holding
+    it; every window sums its taps as accumulate_taps would."""
+    if acc_t is float:
+        weighted_sum_float_sliding(out, rows, w, ntaps, n)
+    else:
+        weighted_sum_double_sliding(out, rows, w, ntaps, n)
+
+
+cdef inline bint slides(const Py_ssize_t* offset, Py_ssize_t ntaps, Py_ssize_t stride,
+                        Py_ssize_t dilation) noexcept nogil:
+    """Whether the next output's taps are this output's moved by one row:
+    unit stride and dilation, no zero tap between the first and the last."""
+    return (stride == 1 and dilation == 1 and ntaps > 0
+            and offset[ntaps - 1] - offset[0] == ntaps - 1)
+
+
+cdef inline Py_ssize_t window_offset(const Py_ssize_t* offset, Py_ssize_t ntaps,
+                                     Py_ssize_t s) noexcept nogil:
+    """Offset of row s of consecutive sliding windows: the taps' own, then
+    the rows that each following window adds."""
+    return offset[min(s, ntaps - 1)] + max(s - ntaps + 1, 0)
+
+
 cdef struct RowGeometry:
     # source geometry
     Py_ssize_t nbatch, depth, height, width
@@ -700,42 +726,45 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
                           int acc_dtype) noexcept nogil:
     """Output planes [unit_begin, unit_end) (numbered over batch, plane) of a
     kernel separable in z, y and x: the z taps combine whole source planes
-    (read in place) into plane buffers, whose rows the y taps combine into a
-    padded staging row that the x taps filter.  The same sums, in the same
-    order, as a z pass followed by a fused y-x pass, without the intermediate
-    volume.
+    (read in place) into plane buffers, whose rows the y taps combine into
+    padded staging rows that the x taps filter.  The same sums, in the same
+    order, as a z pass followed by a fused y-x pass, without the
+    intermediate volume.
 
-    When the z taps are consecutive planes (unit stride and dilation, no zero
-    tap inside), IMGCONV_SLIDING_OUTPUTS consecutive planes share one sliding
-    sum: each source plane is loaded once for all of them.  Source planes sit
-    a multiple of 4 KiB apart, so the caches hold only a few of the same
-    offsets at once; fewer loads per tap is what speeds the z taps up.
-    Returns 0, or -1 if out of memory."""
+    Where the taps slide (``slides``), IMGCONV_SLIDING_OUTPUTS consecutive
+    planes, and rows, share one sliding sum that loads each source plane or
+    row once for all of them.  Source planes sit a multiple of 4 KiB apart,
+    so the caches hold only a few of the same offsets at once: fewer loads
+    per tap is what speeds the z taps up.  Returns 0, or -1 if out of
+    memory."""
     cdef Py_ssize_t plane_size = g.height * g.width
-    cdef Py_ssize_t u, b, oz, t, q, mz, p, nplanes = 1
-    cdef Py_ssize_t wp = 3 * g.padded_width + g.out_width
-    cdef bint sliding = (g.stride[0] == 1 and g.dilation[0] == 1 and nz > 0
-                         and z_offset[nz - 1] - z_offset[0] == nz - 1
+    cdef Py_ssize_t u, b, oz, t, q, mz, p, i, nplanes = 1
+    cdef Py_ssize_t nrows = IMGCONV_SLIDING_OUTPUTS
+    cdef Py_ssize_t wp = (nrows + 2) * g.padded_width + g.out_width
+    cdef bint sliding = (slides(z_offset, nz, g.stride[0], g.dilation[0])
                          and IMGCONV_SLIDING_OUTPUTS * plane_size * sizeof(acc_t)
                          <= SLIDING_PLANES_MAX_KIB * 1024)
     cdef acc_t staged_cval = 0
     if sliding:
         nplanes = IMGCONV_SLIDING_OUTPUTS
     cdef acc_t* planes = <acc_t*>malloc((nplanes * plane_size + wp) * sizeof(acc_t)
-                                        + (nz + nplanes - 1 + ny + nx + nplanes)
-                                        * sizeof(acc_t*))
+                                        + (nz + nplanes - 1 + ny + nrows - 1 + nx + nplanes
+                                           + nrows) * sizeof(acc_t*))
     if planes == NULL:
         return -1
     cdef acc_t* staged = planes + nplanes * plane_size
-    cdef acc_t* acc = staged + g.padded_width
+    cdef acc_t* acc = staged + nrows * g.padded_width
     cdef acc_t* const_row = acc + g.out_width
     cdef acc_t* zero_row = const_row + g.padded_width
     cdef acc_t** zptr = <acc_t**>(zero_row + g.padded_width)
     cdef acc_t** yptr = zptr + nz + nplanes - 1
-    cdef acc_t** xptr = yptr + ny
+    cdef acc_t** xptr = yptr + ny + nrows - 1
     cdef acc_t** plane_ptr = xptr + nx
-    for p in range(nplanes):
-        plane_ptr[p] = planes + p * plane_size
+    cdef acc_t** staged_ptr = plane_ptr + nplanes
+    for i in range(nplanes):
+        plane_ptr[i] = planes + i * plane_size
+    for i in range(nrows):
+        staged_ptr[i] = staged + i * g.padded_width + g.xrow.interior_lo
     for q in range(g.padded_width):
         const_row[q] = cval_yx
         zero_row[q] = 0
@@ -747,27 +776,21 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
     while u < unit_end:
         b = u // g.out_depth
         oz = u % g.out_depth
-        if sliding and u + nplanes <= unit_end and oz + nplanes <= g.out_depth:
-            p = nplanes
-        else:
-            p = 1
-        # tap t of plane oz + i reads source plane zptr[i + t]
+        p = nplanes if u + nplanes <= unit_end and oz + nplanes <= g.out_depth else 1
         for t in range(nz + p - 1):
-            mz = map_index(oz * g.stride[0] - g.pad_lo[0] + z_offset[min(t, nz - 1)]
-                           + max(t - nz + 1, 0), g.depth, g.mode)
+            mz = map_index(oz * g.stride[0] - g.pad_lo[0] + window_offset(z_offset, nz, t),
+                           g.depth, g.mode)
             zptr[t] = (<acc_t*>(src + b * g.in_strides[0] + mz * g.in_strides[1]) if mz >= 0
                        else <acc_t*>const_plane)
         if p > 1:
-            if acc_t is float:
-                weighted_sum_float_sliding(plane_ptr, zptr, zw, nz, plane_size)
-            else:
-                weighted_sum_double_sliding(plane_ptr, zptr, zw, nz, plane_size)
+            accumulate_sliding(plane_ptr, zptr, zw, nz, plane_size)
         else:
             accumulate_taps(planes, zptr, zw, nz, plane_size, 1)
-        for t in range(p):
-            filter_plane_rows(plane_ptr[t], g, dst + b * g.out_strides[0]
-                              + (oz + t) * g.out_strides[1], yptr, yw, ny, y_offset,
-                              const_row, staged, staged_cval, xptr, xw, nx, acc, acc_dtype)
+        for i in range(p):
+            filter_plane_rows(plane_ptr[i], g, dst + b * g.out_strides[0]
+                              + (oz + i) * g.out_strides[1], yptr, yw, ny, y_offset,
+                              const_row, staged, staged_ptr, staged_cval, xptr, xw, nx, acc,
+                              acc_dtype)
         u += p
     free(planes)
     return 0
@@ -776,24 +799,43 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
 cdef inline void filter_plane_rows(acc_t* plane, const RowGeometry* g, char* out_plane,
                                    acc_t** yptr, const acc_t* yw, Py_ssize_t ny,
                                    const Py_ssize_t* y_offset, acc_t* const_row,
-                                   acc_t* staged, acc_t staged_cval, acc_t** xptr,
-                                   const acc_t* xw, Py_ssize_t nx, acc_t* acc,
+                                   acc_t* staged, acc_t** staged_ptr, acc_t staged_cval,
+                                   acc_t** xptr, const acc_t* xw, Py_ssize_t nx, acc_t* acc,
                                    int acc_dtype) noexcept nogil:
     """The y and x stages of separable_planes: every output row of one plane
-    from its z-combined ``plane``."""
-    cdef Py_ssize_t oy, t, my
+    from its z-combined ``plane``, IMGCONV_SLIDING_OUTPUTS rows at a time
+    where the y taps slide (``staged``: that many staging rows, whose
+    interiors ``staged_ptr`` points to; ``xptr``: the x taps on the first)."""
+    cdef Py_ssize_t oy = 0, t, my, i, n, shift
     cdef Py_ssize_t q_lo = g.xrow.interior_lo, q_hi = g.xrow.interior_hi
     cdef bint direct_out = g.out_dtype == acc_dtype and g.out_strides[3] == sizeof(acc_t)
     cdef Py_ssize_t out_step = g.out_strides[3] // itemsize(g.out_dtype)
-    for oy in range(g.out_height):
-        for t in range(ny):
-            my = map_index(oy * g.stride[1] - g.pad_lo[1] + y_offset[t], g.height, g.mode)
+    cdef bint sliding = slides(y_offset, ny, g.stride[1], g.dilation[1]) and q_hi > q_lo
+    while oy < g.out_height:
+        n = (IMGCONV_SLIDING_OUTPUTS if sliding and oy + IMGCONV_SLIDING_OUTPUTS <= g.out_height
+             else 1)
+        for t in range(ny + n - 1):
+            my = map_index(oy * g.stride[1] - g.pad_lo[1] + window_offset(y_offset, ny, t),
+                           g.height, g.mode)
             yptr[t] = (plane + my * g.width + (q_lo - g.pad_lo[2]) if my >= 0
                        else const_row)
-        if q_hi > q_lo:
+        if n > 1:
+            accumulate_sliding(staged_ptr, yptr, yw, ny, q_hi - q_lo)
+        elif q_hi > q_lo:
             accumulate_taps(staged + q_lo, yptr, yw, ny, q_hi - q_lo, 1)
-        filter_staged_row(staged, g, staged_cval, xptr, xw, nx,
-                          out_plane + oy * g.out_strides[2], acc, direct_out, out_step)
+        for i in range(n):
+            # the x taps read staging row i (the zero taps stay on the zero row)
+            shift = i * g.padded_width
+            for t in range(nx):
+                if xw[t] != 0:
+                    xptr[t] += shift
+            filter_staged_row(staged + shift, g, staged_cval, xptr, xw, nx,
+                              out_plane + (oy + i) * g.out_strides[2], acc, direct_out,
+                              out_step)
+            for t in range(nx):
+                if xw[t] != 0:
+                    xptr[t] -= shift
+        oy += n
 
 
 cdef int _separable_run(const acc_t[::1] zw_all, const acc_t[::1] yw_all, const acc_t[::1] xw_all,
