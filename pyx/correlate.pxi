@@ -261,32 +261,62 @@ cdef void border_columns(const char* src, char* dst, const RowGeometry* g, Py_ss
                          acc_t** tap_ptr) noexcept nogil:
     """Output columns [x_lo, x_hi) of rows [ya, yb) of plane ``oz`` (rows
     whose windows lie inside the source along z and y, columns that cross
-    its x border).  The padded positions these columns read are gathered,
-    per kernel row, into column buffers running down the output rows, so
-    the few border columns are summed by vectors along y, in the same tap
-    order as everywhere else."""
-    cdef Py_ssize_t t, k, i, j, x, y0, n, mx
+    its x border).  The padded positions these columns read are gathered
+    into column buffers running down the output rows, so the few border
+    columns are summed by vectors along y, in the same tap order as
+    everywhere else."""
+    cdef Py_ssize_t t, k, i, j, x, y0, n, mx, r, kzi, nkz, prev
     cdef Py_ssize_t p_lo = x_lo * g.stride[2]
     cdef Py_ssize_t npos = (x_hi - x_lo - 1) * g.stride[2] + g.kernel_extent
     cdef Py_ssize_t in_x = g.in_strides[3] // <Py_ssize_t>sizeof(acc_t)
     cdef Py_ssize_t out_row = g.out_strides[2] // <Py_ssize_t>sizeof(acc_t)
+    # With unit y stride the rows of one kernel plane read one column window
+    # shifted by a row each: gathered once per kernel plane (if that fits the
+    # buffer), the kernel rows point into it.  Else once per kernel row.
+    cdef Py_ssize_t span = COLUMN_CHUNK + g.extent_y - 1
     cdef const acc_t* sample
     cdef acc_t* out_col
     if x_hi <= x_lo:
         return
+    nkz = 1
+    for k in range(1, nrows):
+        nkz += row_kz[k] != row_kz[k - 1]
+    cdef bint per_plane = g.stride[1] == 1 and nkz * span <= nrows * COLUMN_CHUNK
     y0 = ya
     while y0 < yb:
         n = min(<Py_ssize_t>COLUMN_CHUNK, yb - y0)
-        for k in range(nrows):
-            for i in range(n):
-                sample = <const acc_t*>source_row(src, g, b, oz, y0 + i, row_kz[k], row_ky[k])
-                for j in range(npos):
-                    mx = g.xrow.table[p_lo + j]
-                    columns[(k * npos + j) * COLUMN_CHUNK + i] = sample[mx * in_x] if mx >= 0 else cval
+        if per_plane:
+            kzi = -1
+            for k in range(nrows):
+                if k > 0 and row_kz[k] == row_kz[k - 1]:
+                    continue
+                kzi += 1
+                for r in range(n + g.extent_y - 1):
+                    sample = <const acc_t*>source_row(src, g, b, oz, y0 + r, row_kz[k], 0)
+                    for j in range(npos):
+                        mx = g.xrow.table[p_lo + j]
+                        columns[(kzi * npos + j) * span + r] = sample[mx * in_x] if mx >= 0 else cval
+        else:
+            for k in range(nrows):
+                for i in range(n):
+                    sample = <const acc_t*>source_row(src, g, b, oz, y0 + i, row_kz[k], row_ky[k])
+                    for j in range(npos):
+                        mx = g.xrow.table[p_lo + j]
+                        columns[(k * npos + j) * COLUMN_CHUNK + i] = sample[mx * in_x] if mx >= 0 else cval
         for x in range(x_lo, x_hi):
+            kzi = 0
+            prev = tap_row[0]
             for t in range(ntaps):
-                tap_ptr[t] = columns + (tap_row[t] * npos + (x - x_lo) * g.stride[2]
-                                        + tap_offset[t]) * COLUMN_CHUNK
+                k = tap_row[t]
+                if per_plane:
+                    if row_kz[k] != row_kz[prev]:
+                        kzi += 1
+                    prev = k
+                    tap_ptr[t] = columns + ((kzi * npos + (x - x_lo) * g.stride[2] + tap_offset[t])
+                                            * span + row_ky[k] * g.dilation[1])
+                else:
+                    tap_ptr[t] = columns + (k * npos + (x - x_lo) * g.stride[2]
+                                            + tap_offset[t]) * COLUMN_CHUNK
             accumulate_taps(column_out, tap_ptr, tap_weights, ntaps, n, 1)
             out_col = <acc_t*>(dst + b * g.out_strides[0] + oz * g.out_strides[1]
                                + y0 * g.out_strides[2] + x * g.out_strides[3])
