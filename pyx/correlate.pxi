@@ -93,6 +93,34 @@ cdef inline void accumulate_taps(acc_t* acc, acc_t** ptrs, const acc_t* w,
         t += 4
 
 
+cdef Py_ssize_t keep_nonzero(const acc_t[::1] kernel, Py_ssize_t dilation, acc_t[::1] weights,
+                             Py_ssize_t[::1] offsets) noexcept:
+    """Copy the nonzero taps of the 1D ``kernel`` (weight, and offset index *
+    dilation) to the front of ``weights`` and ``offsets``; returns how many."""
+    cdef Py_ssize_t k, n = 0
+    for k in range(kernel.shape[0]):
+        if kernel[k] != 0:
+            weights[n] = kernel[k]
+            offsets[n] = k * dilation
+            n += 1
+    return n
+
+
+cdef inline Py_ssize_t whole_passes(Py_ssize_t ntaps) noexcept nogil:
+    """x taps padded with zero taps to whole passes (at least one): strided
+    rows accumulate TAPS_PER_PASS taps at a time."""
+    return max(TAPS_PER_PASS, (ntaps + TAPS_PER_PASS - 1) // TAPS_PER_PASS * TAPS_PER_PASS)
+
+
+cdef inline void point_x_taps(acc_t** xptr, acc_t* staged, acc_t* zero_row, const acc_t* xw,
+                              const Py_ssize_t* x_offset, Py_ssize_t nx) noexcept nogil:
+    """The x taps on a staging row; the zero taps that pad them to whole
+    passes read zeros, so no NaN leaks in."""
+    cdef Py_ssize_t t
+    for t in range(nx):
+        xptr[t] = (staged if xw[t] != 0 else zero_row) + x_offset[t]
+
+
 cdef inline void accumulate_sliding(acc_t** out, acc_t** rows, const acc_t* w,
                                     Py_ssize_t ntaps, Py_ssize_t n) noexcept nogil:
     """out[i][x] = sum_t w[t] * rows[i + t][x] for IMGCONV_SLIDING_OUTPUTS
@@ -252,6 +280,22 @@ cdef void interior_rows(const char* src, char* dst, const RowGeometry* g, Py_ssi
             tap_ptr[t] += row_step
 
 
+cdef inline void gather_columns(acc_t* columns, Py_ssize_t column_len, const char* src,
+                                const RowGeometry* g, Py_ssize_t b, Py_ssize_t oz, Py_ssize_t y,
+                                Py_ssize_t kz, Py_ssize_t ky, Py_ssize_t count, Py_ssize_t p_lo,
+                                Py_ssize_t npos, acc_t cval) noexcept nogil:
+    """columns[j * column_len + r] = padded position p_lo + j of the source
+    row that kernel row (kz, ky) reads for output row y + r, r < count."""
+    cdef Py_ssize_t r, j, mx
+    cdef Py_ssize_t in_x = g.in_strides[3] // <Py_ssize_t>sizeof(acc_t)
+    cdef const acc_t* sample
+    for r in range(count):
+        sample = <const acc_t*>source_row(src, g, b, oz, y + r, kz, ky)
+        for j in range(npos):
+            mx = g.xrow.table[p_lo + j]
+            columns[j * column_len + r] = sample[mx * in_x] if mx >= 0 else cval
+
+
 cdef void border_columns(const char* src, char* dst, const RowGeometry* g, Py_ssize_t b,
                          Py_ssize_t oz, Py_ssize_t ya, Py_ssize_t yb, Py_ssize_t x_lo,
                          Py_ssize_t x_hi, const acc_t* tap_weights, const Py_ssize_t* tap_row,
@@ -264,64 +308,56 @@ cdef void border_columns(const char* src, char* dst, const RowGeometry* g, Py_ss
     its x border).  The padded positions these columns read are gathered
     into column buffers running down the output rows, so the few border
     columns are summed by vectors along y, in the same tap order as
-    everywhere else."""
-    cdef Py_ssize_t t, k, i, j, x, y0, n, mx, r, kzi, nkz, prev
+    everywhere else.
+
+    With unit y stride the rows of one kernel plane read one column window,
+    shifted by a row each: it is gathered once per kernel plane (when that
+    fits the buffer) and the kernel rows point into it at their shifts.
+    Otherwise each kernel row gathers its own columns."""
+    cdef Py_ssize_t t, k, i, x, y0, n, group
     cdef Py_ssize_t p_lo = x_lo * g.stride[2]
     cdef Py_ssize_t npos = (x_hi - x_lo - 1) * g.stride[2] + g.kernel_extent
-    cdef Py_ssize_t in_x = g.in_strides[3] // <Py_ssize_t>sizeof(acc_t)
     cdef Py_ssize_t out_row = g.out_strides[2] // <Py_ssize_t>sizeof(acc_t)
-    # With unit y stride the rows of one kernel plane read one column window
-    # shifted by a row each: gathered once per kernel plane (if that fits the
-    # buffer), the kernel rows point into it.  Else once per kernel row.
-    cdef Py_ssize_t span = COLUMN_CHUNK + g.extent_y - 1
-    cdef const acc_t* sample
+    cdef Py_ssize_t nkz = 1
     cdef acc_t* out_col
     if x_hi <= x_lo:
         return
-    nkz = 1
     for k in range(1, nrows):
         nkz += row_kz[k] != row_kz[k - 1]
-    cdef bint per_plane = g.stride[1] == 1 and nkz * span <= nrows * COLUMN_CHUNK
+    cdef bint per_plane = (g.stride[1] == 1
+                           and nkz * (COLUMN_CHUNK + g.extent_y - 1) <= nrows * COLUMN_CHUNK)
+    # values per gathered column, and the column row a kernel row starts at
+    cdef Py_ssize_t column_len = COLUMN_CHUNK + g.extent_y - 1 if per_plane else COLUMN_CHUNK
+    cdef Py_ssize_t row_shift = g.dilation[1] if per_plane else 0
     y0 = ya
     while y0 < yb:
         n = min(<Py_ssize_t>COLUMN_CHUNK, yb - y0)
-        if per_plane:
-            kzi = -1
-            for k in range(nrows):
-                if k > 0 and row_kz[k] == row_kz[k - 1]:
-                    continue
-                kzi += 1
-                for r in range(n + g.extent_y - 1):
-                    sample = <const acc_t*>source_row(src, g, b, oz, y0 + r, row_kz[k], 0)
-                    for j in range(npos):
-                        mx = g.xrow.table[p_lo + j]
-                        columns[(kzi * npos + j) * span + r] = sample[mx * in_x] if mx >= 0 else cval
-        else:
-            for k in range(nrows):
-                for i in range(n):
-                    sample = <const acc_t*>source_row(src, g, b, oz, y0 + i, row_kz[k], row_ky[k])
-                    for j in range(npos):
-                        mx = g.xrow.table[p_lo + j]
-                        columns[(k * npos + j) * COLUMN_CHUNK + i] = sample[mx * in_x] if mx >= 0 else cval
+        group = -1
+        for k in range(nrows):
+            if per_plane and k > 0 and row_kz[k] == row_kz[k - 1]:
+                continue
+            group += 1
+            gather_columns(columns + group * npos * column_len, column_len, src, g, b, oz, y0,
+                           row_kz[k], 0 if per_plane else row_ky[k],
+                           n + g.extent_y - 1 if per_plane else n, p_lo, npos, cval)
+        # the taps of column x_lo; each next column is stride[2] positions on
+        group = 0
+        for t in range(ntaps):
+            k = tap_row[t]
+            if not per_plane:
+                group = k
+            elif t > 0 and row_kz[k] != row_kz[tap_row[t - 1]]:
+                group += 1
+            tap_ptr[t] = (columns + (group * npos + tap_offset[t]) * column_len
+                          + row_ky[k] * row_shift)
         for x in range(x_lo, x_hi):
-            kzi = 0
-            prev = tap_row[0]
-            for t in range(ntaps):
-                k = tap_row[t]
-                if per_plane:
-                    if row_kz[k] != row_kz[prev]:
-                        kzi += 1
-                    prev = k
-                    tap_ptr[t] = columns + ((kzi * npos + (x - x_lo) * g.stride[2] + tap_offset[t])
-                                            * span + row_ky[k] * g.dilation[1])
-                else:
-                    tap_ptr[t] = columns + (k * npos + (x - x_lo) * g.stride[2]
-                                            + tap_offset[t]) * COLUMN_CHUNK
             accumulate_taps(column_out, tap_ptr, tap_weights, ntaps, n, 1)
             out_col = <acc_t*>(dst + b * g.out_strides[0] + oz * g.out_strides[1]
                                + y0 * g.out_strides[2] + x * g.out_strides[3])
             for i in range(n):
                 out_col[i * out_row] = column_out[i]
+            for t in range(ntaps):
+                tap_ptr[t] += g.stride[2] * column_len
         y0 += n
 
 
@@ -519,8 +555,7 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
         cache.last_used[i] = -1
     for i in range(table_size):
         cache.table[i] = -1
-    for t in range(nxtaps):
-        xtap_ptr[t] = (staged if xtap_weights[t] != 0 else zero_row) + xtap_offset[t]
+    point_x_taps(xtap_ptr, staged, zero_row, xtap_weights, xtap_offset, nxtaps)
     if in_place_staged:
         staged_cval = sum_of_constant(const_row, tap_ptr, tap_weights, nonzero_taps)
 
@@ -672,13 +707,8 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     ntaps = (ntaps + TAPS_PER_PASS - 1) // TAPS_PER_PASS * TAPS_PER_PASS
     cdef acc_t[::1] xtap_weights = np.zeros(nx + TAPS_PER_PASS, dtype)
     cdef Py_ssize_t[::1] xtap_offset = np.zeros(nx + TAPS_PER_PASS, np.intp)
-    for kx in range(nx):
-        if xweights[kx] != 0:
-            xtap_weights[nxtaps] = xweights[kx]
-            xtap_offset[nxtaps] = kx * g.dilation[2]
-            nxtaps += 1
     if nx:
-        nxtaps = max(TAPS_PER_PASS, (nxtaps + TAPS_PER_PASS - 1) // TAPS_PER_PASS * TAPS_PER_PASS)
+        nxtaps = whole_passes(keep_nonzero(xweights, g.dilation[2], xtap_weights, xtap_offset))
         kw = nx
 
     g.kernel_extent = g.dilation[2] * (kw - 1) + 1
@@ -769,8 +799,8 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
     memory."""
     cdef Py_ssize_t plane_size = g.height * g.width
     cdef Py_ssize_t u, b, oz, t, q, mz, p, i, nplanes = 1
-    cdef Py_ssize_t nrows = IMGCONV_SLIDING_OUTPUTS
-    cdef Py_ssize_t wp = (nrows + 2) * g.padded_width + g.out_width
+    cdef Py_ssize_t nstaged = IMGCONV_SLIDING_OUTPUTS
+    cdef Py_ssize_t wp = (nstaged + 2) * g.padded_width + g.out_width
     cdef bint sliding = (slides(z_offset, nz, g.stride[0], g.dilation[0])
                          and IMGCONV_SLIDING_OUTPUTS * plane_size * sizeof(acc_t)
                          <= SLIDING_PLANES_MAX_KIB * 1024)
@@ -778,29 +808,27 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
     if sliding:
         nplanes = IMGCONV_SLIDING_OUTPUTS
     cdef acc_t* planes = <acc_t*>malloc((nplanes * plane_size + wp) * sizeof(acc_t)
-                                        + (nz + nplanes - 1 + ny + nrows - 1 + nx + nplanes
-                                           + nrows) * sizeof(acc_t*))
+                                        + (nz + nplanes - 1 + ny + nstaged - 1 + nstaged * nx
+                                           + nplanes + nstaged) * sizeof(acc_t*))
     if planes == NULL:
         return -1
     cdef acc_t* staged = planes + nplanes * plane_size
-    cdef acc_t* acc = staged + nrows * g.padded_width
+    cdef acc_t* acc = staged + nstaged * g.padded_width
     cdef acc_t* const_row = acc + g.out_width
     cdef acc_t* zero_row = const_row + g.padded_width
     cdef acc_t** zptr = <acc_t**>(zero_row + g.padded_width)
     cdef acc_t** yptr = zptr + nz + nplanes - 1
-    cdef acc_t** xptr = yptr + ny + nrows - 1
-    cdef acc_t** plane_ptr = xptr + nx
+    cdef acc_t** xptr = yptr + ny + nstaged - 1     # nx per staging row
+    cdef acc_t** plane_ptr = xptr + nstaged * nx
     cdef acc_t** staged_ptr = plane_ptr + nplanes
     for i in range(nplanes):
         plane_ptr[i] = planes + i * plane_size
-    for i in range(nrows):
+    for i in range(nstaged):
         staged_ptr[i] = staged + i * g.padded_width + g.xrow.interior_lo
+        point_x_taps(xptr + i * nx, staged + i * g.padded_width, zero_row, xw, x_offset, nx)
     for q in range(g.padded_width):
         const_row[q] = cval_yx
         zero_row[q] = 0
-    for t in range(nx):
-        # zero taps (padding to whole passes) read zeros: no NaN leaks in
-        xptr[t] = (staged if xw[t] != 0 else zero_row) + x_offset[t]
     staged_cval = sum_of_constant(const_row, yptr, yw, ny)
     u = unit_begin
     while u < unit_end:
@@ -835,8 +863,8 @@ cdef inline void filter_plane_rows(acc_t* plane, const RowGeometry* g, char* out
     """The y and x stages of separable_planes: every output row of one plane
     from its z-combined ``plane``, IMGCONV_SLIDING_OUTPUTS rows at a time
     where the y taps slide (``staged``: that many staging rows, whose
-    interiors ``staged_ptr`` points to; ``xptr``: the x taps on the first)."""
-    cdef Py_ssize_t oy = 0, t, my, i, n, shift
+    interiors ``staged_ptr`` points to; ``xptr``: the nx x taps on each)."""
+    cdef Py_ssize_t oy = 0, t, my, i, n, row_len = g.padded_width
     cdef Py_ssize_t q_lo = g.xrow.interior_lo, q_hi = g.xrow.interior_hi
     cdef bint direct_out = g.out_dtype == acc_dtype and g.out_strides[3] == sizeof(acc_t)
     cdef Py_ssize_t out_step = g.out_strides[3] // itemsize(g.out_dtype)
@@ -854,17 +882,9 @@ cdef inline void filter_plane_rows(acc_t* plane, const RowGeometry* g, char* out
         elif q_hi > q_lo:
             accumulate_taps(staged + q_lo, yptr, yw, ny, q_hi - q_lo, 1)
         for i in range(n):
-            # the x taps read staging row i (the zero taps stay on the zero row)
-            shift = i * g.padded_width
-            for t in range(nx):
-                if xw[t] != 0:
-                    xptr[t] += shift
-            filter_staged_row(staged + shift, g, staged_cval, xptr, xw, nx,
+            filter_staged_row(staged + i * row_len, g, staged_cval, xptr + i * nx, xw, nx,
                               out_plane + (oy + i) * g.out_strides[2], acc, direct_out,
                               out_step)
-            for t in range(nx):
-                if xw[t] != 0:
-                    xptr[t] -= shift
         oy += n
 
 
@@ -874,7 +894,7 @@ cdef int _separable_run(const acc_t[::1] zw_all, const acc_t[::1] yw_all, const 
     """Taps of the three 1D kernels (nonzero ones; x padded to whole passes),
     then the sweep over planes."""
     dtype = np.float32 if acc_t is float else np.float64
-    cdef Py_ssize_t nz = 0, ny = 0, nx = 0, k, tid, team
+    cdef Py_ssize_t nz, ny, nx, tid, team
     cdef int acc_dtype = DT_FLOAT32 if acc_t is float else DT_FLOAT64
     cdef acc_t[::1] zw = np.zeros(zw_all.shape[0], dtype)
     cdef acc_t[::1] yw = np.zeros(yw_all.shape[0], dtype)
@@ -882,22 +902,9 @@ cdef int _separable_run(const acc_t[::1] zw_all, const acc_t[::1] yw_all, const 
     cdef Py_ssize_t[::1] z_offset = np.zeros(zw_all.shape[0], np.intp)
     cdef Py_ssize_t[::1] y_offset = np.zeros(yw_all.shape[0], np.intp)
     cdef Py_ssize_t[::1] x_offset = np.zeros(xw_all.shape[0] + TAPS_PER_PASS, np.intp)
-    for k in range(zw_all.shape[0]):
-        if zw_all[k] != 0:
-            zw[nz] = zw_all[k]
-            z_offset[nz] = k * g.dilation[0]
-            nz += 1
-    for k in range(yw_all.shape[0]):
-        if yw_all[k] != 0:
-            yw[ny] = yw_all[k]
-            y_offset[ny] = k * g.dilation[1]
-            ny += 1
-    for k in range(xw_all.shape[0]):
-        if xw_all[k] != 0:
-            xw[nx] = xw_all[k]
-            x_offset[nx] = k * g.dilation[2]
-            nx += 1
-    nx = max(TAPS_PER_PASS, (nx + TAPS_PER_PASS - 1) // TAPS_PER_PASS * TAPS_PER_PASS)
+    nz = keep_nonzero(zw_all, g.dilation[0], zw, z_offset)
+    ny = keep_nonzero(yw_all, g.dilation[1], yw, y_offset)
+    nx = whole_passes(keep_nonzero(xw_all, g.dilation[2], xw, x_offset))
     cdef acc_t[::1] const_plane = np.full(g.height * g.width if g.mode == MODE_ZERO else 1,
                                           cval_z, dtype)
     cdef Py_ssize_t nunits = g.nbatch * g.out_depth
