@@ -109,6 +109,17 @@ cdef struct PaddedRow:
     const Py_ssize_t* table
 
 
+cdef void set_padded_row(PaddedRow* row, Py_ssize_t* table, Py_ssize_t length,
+                         Py_ssize_t pad_lo, Py_ssize_t n, int mode) noexcept nogil:
+    """``row``: ``length`` padded positions over a source row of ``n``
+    samples that starts ``pad_lo`` positions in (``table``: length entries)."""
+    fill_index_table(table, length, pad_lo, n, mode)
+    row.pad_lo = pad_lo
+    row.interior_lo = min(pad_lo, length)
+    row.interior_hi = max(min(pad_lo + n, length), row.interior_lo)
+    row.table = table
+
+
 cdef inline void load_row_typed(const src_t* src, Py_ssize_t step, dst_t* buf,
                                 Py_ssize_t start, Py_ssize_t stop, const PaddedRow* row,
                                 dst_t cval) noexcept nogil:

@@ -377,15 +377,6 @@ cdef void set_geometry(RowGeometry* g, cnp.ndarray x, cnp.ndarray out, stride, d
     g.mode = mode
 
 
-cdef void set_x_padding(RowGeometry* g, Py_ssize_t* table) noexcept:
-    """How the padded rows map onto source rows (``table``: padded_width entries)."""
-    fill_index_table(table, g.padded_width, g.pad_lo[2], g.width, g.mode)
-    g.xrow.pad_lo = g.pad_lo[2]
-    g.xrow.interior_lo = min(g.pad_lo[2], g.padded_width)
-    g.xrow.interior_hi = max(min(g.pad_lo[2] + g.width, g.padded_width), g.xrow.interior_lo)
-    g.xrow.table = table
-
-
 cdef inline void pad_staging_row(acc_t* staged, const RowGeometry* g,
                                  acc_t staged_cval) noexcept nogil:
     """Fill the padding of a staging row whose interior (the positions that
@@ -716,7 +707,7 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     g.extent_y = g.dilation[1] * (kh - 1) + 1
     g.padded_width = (g.out_width - 1) * g.stride[2] + g.kernel_extent
     cdef Py_ssize_t[::1] xtable = np.empty(g.padded_width, np.intp)
-    set_x_padding(g, &xtable[0])
+    set_padded_row(&g.xrow, &xtable[0], g.padded_width, g.pad_lo[2], g.width, g.mode)
 
     # In place: source and output rows hold compute-type values contiguously,
     # unit x stride, and borders narrow enough for border_columns.
@@ -940,7 +931,7 @@ def separable_volume(cnp.ndarray x, cnp.ndarray out, cnp.ndarray zw, cnp.ndarray
     g.kernel_extent = g.dilation[2] * (xw.shape[0] - 1) + 1
     g.padded_width = (g.out_width - 1) * g.stride[2] + g.kernel_extent
     cdef Py_ssize_t[::1] xtable = np.empty(g.padded_width, np.intp)
-    set_x_padding(&g, &xtable[0])
+    set_padded_row(&g.xrow, &xtable[0], g.padded_width, g.pad_lo[2], g.width, g.mode)
     if not pads_from_interior(&g.xrow, g.padded_width):
         return False
     cdef const char* src = <const char*>cnp.PyArray_DATA(x)

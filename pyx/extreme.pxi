@@ -396,10 +396,8 @@ cdef int _extreme_pass_run(src_t* typed, const char* src, char* out, ExtremePass
     g.ntiles = (g.height + g.tile - 1) // g.tile
     if g.x_window > 1:
         xtable = np.empty(g.width + g.x_window, np.intp)
-        fill_index_table(&xtable[0], g.width + g.x_window - 1, g.xrow.pad_lo, g.width, g.mode)
-        g.xrow.interior_lo = min(g.xrow.pad_lo, g.width + g.x_window - 1)
-        g.xrow.interior_hi = min(g.xrow.pad_lo + g.width, g.width + g.x_window - 1)
-        g.xrow.table = &xtable[0]
+        set_padded_row(&g.xrow, &xtable[0], g.width + g.x_window - 1, g.xrow.pad_lo, g.width,
+                       g.mode)
     nunits = g.lines * g.nblocks * g.ntiles
     nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)
@@ -614,11 +612,7 @@ def extreme_footprint(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
     g.is_max = is_max
     cdef Py_ssize_t full_width = g.width + g.fx - 1
     cdef Py_ssize_t[::1] xtable = np.empty(full_width, np.intp)
-    fill_index_table(&xtable[0], full_width, centre[2], g.width, mode)
-    g.xrow.pad_lo = centre[2]
-    g.xrow.interior_lo = min(<Py_ssize_t>centre[2], full_width)
-    g.xrow.interior_hi = min(centre[2] + g.width, full_width)
-    g.xrow.table = &xtable[0]
+    set_padded_row(&g.xrow, &xtable[0], full_width, centre[2], g.width, mode)
     cdef const char* src = <const char*>cnp.PyArray_DATA(x)
     cdef char* dst = <char*>cnp.PyArray_DATA(out)
     if dtype == DT_UINT8:

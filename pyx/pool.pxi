@@ -306,13 +306,9 @@ def pool(cnp.ndarray x, cnp.ndarray out, indices, size, stride, dilation, pad_lo
     g.out_dtype = out_dtype
     g.padded_width = (g.out_width - 1) * g.stride[2] + (g.size[2] - 1) * g.dilation[2] + 1
     cdef Py_ssize_t[::1] xtable = np.empty(g.padded_width, np.intp)
-    fill_index_table(&xtable[0], g.padded_width, g.pad_lo[2], g.width, mode)
+    set_padded_row(&g.xrow, &xtable[0], g.padded_width, g.pad_lo[2], g.width, mode)
     for i in range(g.extent[2], g.padded_width):
         xtable[i] = -1
-    g.xrow.pad_lo = g.pad_lo[2]
-    g.xrow.interior_lo = min(g.pad_lo[2], g.padded_width)
-    g.xrow.interior_hi = max(min(g.pad_lo[2] + g.width, g.padded_width), g.xrow.interior_lo)
-    g.xrow.table = &xtable[0]
     if indices is not None:
         index_array = indices
         index_data = <char*>cnp.PyArray_DATA(index_array)

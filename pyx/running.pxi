@@ -94,12 +94,8 @@ def box_pass(cnp.ndarray x, cnp.ndarray out, int axis, Py_ssize_t size, Py_ssize
         out_strides[i] = out.strides[i]
     n = shape[axis]
     cdef Py_ssize_t[::1] table = np.empty(n + size, np.intp)
-    fill_index_table(&table[0], n + size - 1, pad_lo, n, mode)
     cdef PaddedRow row
-    row.pad_lo = pad_lo
-    row.interior_lo = min(pad_lo, n + size - 1)
-    row.interior_hi = min(pad_lo + n, n + size - 1)
-    row.table = &table[0]
+    set_padded_row(&row, &table[0], n + size - 1, pad_lo, n, mode)
     # The lines along `axis`, numbered over the other outer axes.
     cdef Py_ssize_t other = 1 if axis != 1 else 2
     cdef Py_ssize_t nother = shape[other] if axis != 3 else shape[1] * shape[2]
