@@ -1286,16 +1286,19 @@ def test_plane_sweep_matches_passes_and_reference(plane_sweeps, data):
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("mode", ["zero", "symmetric"])
-def test_plane_sweep_sliding_groups(plane_sweeps, threads, dtype, mode):
+@pytest.mark.parametrize("mode", ["zero", "symmetric", "wrap"])
+@pytest.mark.parametrize("depth", [13, 41])
+def test_plane_sweep_sliding_groups(plane_sweeps, threads, dtype, mode, depth):
     """Consecutive planes share one sliding z sum in groups of four; a group
     never crosses a thread's share or a channel, leftovers are summed one
-    plane at a time, and NaN and inf stay in their own windows."""
+    plane at a time, and NaN and inf stay in their own windows.  The planes
+    it reads are copied into a ring of 8 slots: windows that wrap around the
+    volume, and the next channel, must not read a stale copy."""
     rng = np.random.default_rng(11)
-    x = rng.standard_normal((3, 13, 9, 21)).astype(dtype)
+    x = rng.standard_normal((3, depth, 9, 21)).astype(dtype)
     x[1, 6, 4, 10] = np.inf
     x[2, 0, 0, 0] = np.nan
-    x[0, 12, 8, 20] = -np.inf
+    x[0, depth - 1, 8, 20] = -np.inf
     kernels = [rng.standard_normal(5), rng.standard_normal(3), rng.standard_normal(4)]
     kwargs = dict(mode=mode, cval=0.5, channel_axis=0, threads=threads)
     got = ic.sepfilter(x, kernels, **kwargs)
