@@ -35,8 +35,11 @@ cdef enum:
     SLIDING_PLANES_MAX_KIB = 8192
     # ... and copy the source planes they read into a ring of at most this
     # much per thread (measured: a ring that outgrows the caches is slower
-    # than reading the source in place)
+    # than reading the source in place), when a window reads at least this
+    # many planes (measured: with fewer, the copies cost more than the cache
+    # conflicts they avoid)
     PLANE_RING_MAX_KIB = 6144
+    PLANE_RING_MIN_SLOTS = 16
     # ring slots start this many bytes apart modulo 4 KiB
     PLANE_RING_SKEW = 64
 
@@ -837,7 +840,8 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
         ring.plane_bytes = plane_size * sizeof(acc_t)
         ring.slot_stride = ((ring.plane_bytes + 4095) // 4096 * 4096
                             + PLANE_RING_SKEW)
-        if ring.nslots * ring.slot_stride <= PLANE_RING_MAX_KIB * 1024:
+        if (ring.nslots >= PLANE_RING_MIN_SLOTS
+                and ring.nslots * ring.slot_stride <= PLANE_RING_MAX_KIB * 1024):
             ring.planes = <char*>malloc(ring.nslots * (ring.slot_stride + sizeof(char*)))
             if ring.planes == NULL:
                 return -1

@@ -1292,14 +1292,14 @@ def test_plane_sweep_sliding_groups(plane_sweeps, threads, dtype, mode, depth):
     """Consecutive planes share one sliding z sum in groups of four; a group
     never crosses a thread's share or a channel, leftovers are summed one
     plane at a time, and NaN and inf stay in their own windows.  The planes
-    it reads are copied into a ring of 8 slots: windows that wrap around the
+    it reads are copied into a ring of 16 slots: windows that wrap around the
     volume, and the next channel, must not read a stale copy."""
     rng = np.random.default_rng(11)
     x = rng.standard_normal((3, depth, 9, 21)).astype(dtype)
     x[1, 6, 4, 10] = np.inf
     x[2, 0, 0, 0] = np.nan
     x[0, depth - 1, 8, 20] = -np.inf
-    kernels = [rng.standard_normal(5), rng.standard_normal(3), rng.standard_normal(4)]
+    kernels = [rng.standard_normal(13), rng.standard_normal(3), rng.standard_normal(4)]
     kwargs = dict(mode=mode, cval=0.5, channel_axis=0, threads=threads)
     got = ic.sepfilter(x, kernels, **kwargs)
     assert plane_sweeps == [True]
