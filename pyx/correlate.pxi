@@ -840,7 +840,11 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
         ring.plane_bytes = plane_size * sizeof(acc_t)
         ring.slot_stride = ((ring.plane_bytes + 4095) // 4096 * 4096
                             + PLANE_RING_SKEW)
+        # a thread's first window copies nslots - 1 planes it shares with
+        # the thread before; with at least 2 * nslots planes of its own those
+        # copies stay a minority, and all rings together under half the input
         if (ring.nslots >= PLANE_RING_MIN_SLOTS
+                and unit_end - unit_begin >= 2 * ring.nslots
                 and ring.nslots * ring.slot_stride <= PLANE_RING_MAX_KIB * 1024):
             ring.planes = <char*>malloc(ring.nslots * (ring.slot_stride + sizeof(char*)))
             if ring.planes == NULL:
