@@ -88,7 +88,8 @@ def correlate(inp, x, weights, pad_lo, stride, dilation, cval, out, threads, xwe
 
 
 #: The fused z/y/x sweep keeps one plane per thread (four for its sliding z
-#: sums, when they fit in 8 MiB); larger planes take the pass-by-pass route
+#: sums, when they fit in 8 MiB, and for long z kernels a ring of copied
+#: source planes of at most 6 MiB); larger planes take the pass-by-pass route
 #: (whose scratch is one row cache per thread).
 PLANE_BUFFER_MAX_BYTES = 32 << 20
 

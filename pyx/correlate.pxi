@@ -786,6 +786,32 @@ cdef struct PlaneRing:
     Py_ssize_t nslots, slot_stride, plane_bytes
 
 
+cdef int open_plane_ring(PlaneRing* ring, Py_ssize_t nslots, Py_ssize_t plane_bytes,
+                         Py_ssize_t nunits) noexcept nogil:
+    """A ring of ``nslots`` planes for a thread sweeping ``nunits`` output
+    planes, allocated only where it pays (else ring.planes stays NULL).
+    Returns 0, or -1 if out of memory."""
+    ring.planes = NULL
+    ring.sources = NULL
+    ring.nslots = nslots
+    ring.plane_bytes = plane_bytes
+    ring.slot_stride = (plane_bytes + 4095) // 4096 * 4096 + PLANE_RING_SKEW
+    # a thread's first window copies nslots - 1 planes it shares with the
+    # thread before; with at least 2 * nslots planes of its own those copies
+    # stay a minority, and all rings together under half the input
+    if (nslots < PLANE_RING_MIN_SLOTS or nunits < 2 * nslots
+            or nslots * ring.slot_stride > PLANE_RING_MAX_KIB * 1024):
+        return 0
+    ring.planes = <char*>malloc(nslots * (ring.slot_stride + sizeof(char*)))
+    if ring.planes == NULL:
+        return -1
+    ring.sources = <const char**>(ring.planes + nslots * ring.slot_stride)
+    cdef Py_ssize_t i
+    for i in range(nslots):
+        ring.sources[i] = NULL
+    return 0
+
+
 cdef inline const char* ring_plane(PlaneRing* ring, Py_ssize_t position,
                                    const char* source) noexcept nogil:
     """The ring's copy of ``source``, the plane at padded z ``position``,
@@ -831,27 +857,12 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
     cdef acc_t staged_cval = 0
     cdef const char* source
     cdef PlaneRing ring
-    ring.planes = NULL
-    ring.sources = NULL
-    ring.nslots = ring.slot_stride = ring.plane_bytes = 0
     if sliding:
         nplanes = IMGCONV_SLIDING_OUTPUTS
-        ring.nslots = nz + nplanes - 1
-        ring.plane_bytes = plane_size * sizeof(acc_t)
-        ring.slot_stride = ((ring.plane_bytes + 4095) // 4096 * 4096
-                            + PLANE_RING_SKEW)
-        # a thread's first window copies nslots - 1 planes it shares with
-        # the thread before; with at least 2 * nslots planes of its own those
-        # copies stay a minority, and all rings together under half the input
-        if (ring.nslots >= PLANE_RING_MIN_SLOTS
-                and unit_end - unit_begin >= 2 * ring.nslots
-                and ring.nslots * ring.slot_stride <= PLANE_RING_MAX_KIB * 1024):
-            ring.planes = <char*>malloc(ring.nslots * (ring.slot_stride + sizeof(char*)))
-            if ring.planes == NULL:
-                return -1
-            ring.sources = <const char**>(ring.planes + ring.nslots * ring.slot_stride)
-            for i in range(ring.nslots):
-                ring.sources[i] = NULL
+    # ring slots need windows of consecutive positions: sliding ones
+    if open_plane_ring(&ring, nz + nplanes - 1 if sliding else 0,
+                       plane_size * sizeof(acc_t), unit_end - unit_begin) < 0:
+        return -1
     cdef acc_t* planes = <acc_t*>malloc((nplanes * plane_size + wp) * sizeof(acc_t)
                                         + (nz + nplanes - 1 + ny + nstaged - 1 + nstaged * nx
                                            + nplanes + nstaged) * sizeof(acc_t*))
