@@ -2,7 +2,7 @@
 between direct, separable and FFT evaluation."""
 import numpy as np
 
-from . import _cpu
+from . import _cpu, _fft
 from . import _validate as v
 from ._dispatch import select_backend
 
@@ -50,6 +50,8 @@ def separable_factors(weights):
     reproduces ``weights`` to that tolerance."""
     if weights.ndim == 1:
         return [weights]
+    if not np.isfinite(weights).all():
+        return None
     w = weights.astype(np.float64)
     scale = np.abs(w).max()
     if scale == 0:
@@ -75,10 +77,6 @@ def separable_factors(weights):
     if np.abs(recon - w).max() > 10 * rtol * scale * np.sqrt(w.size):
         return None
     return [f.astype(weights.dtype) for f in factors]
-
-
-def direct_cost(out_shape, weights):
-    return float(np.prod(out_shape)) * max(1, np.count_nonzero(weights))
 
 
 def separable_cost(inp, factors, geom):
@@ -114,16 +112,27 @@ def choose_method(method, inp, weights, geom):
             raise ValueError("method='separable' needs a rank-1 (separable) kernel; this one is "
                              "not rank-1 within the tolerance: use 'direct', 'fft' or 'auto'")
         return "separable", factors
-    from . import _fft
-
     channels = inp.channels
-    costs = {"direct": channels * direct_cost(geom.out_shape, weights)}
+    costs = {"direct": channels * _fft.direct_cost(geom.out_shape,
+                                                   max(1, np.count_nonzero(weights)))}
     if factors is not None and inp.rank > 1:
         costs["separable"] = channels * separable_cost(inp, factors, geom)
     extent = tuple(d * (k - 1) + 1 for k, d in zip(weights.shape, geom.dilation))
     costs["fft"] = _fft.fft_cost(inp.spatial_shape, extent, batch=channels)
     best = min(costs, key=costs.get)
+    if best == "fft" and not (np.isfinite(weights).all() and all_finite(inp.x)):
+        # a transform would spread a NaN or inf to every output: sum the taps
+        del costs["fft"]
+        best = min(costs, key=costs.get)
     return best, factors if best == "separable" else None
+
+
+def all_finite(x):
+    """Whether ``x`` holds no NaN or inf (min and max say so, without a
+    boolean array the size of ``x``)."""
+    if x.dtype.kind != "f" or x.size == 0:
+        return True
+    return bool(np.isfinite(np.min(x)) and np.isfinite(np.max(x)))
 
 
 # --------------------------------------------------------------------------
@@ -148,7 +157,8 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
         return v.store(inp.x, out)
     last = inp.rank - 1
     order_matters = scipy_cval and inp.mode == "zero" and cval != 0
-    if len(order) > 1 and last in order and not order_matters:
+    if (len(order) > 1 and last in order and not order_matters
+            and _cpu.fused_rows_fit(inp, geom, factors, [a for a in order if a != last][-1])):
         order.remove(last)
         passes = [[a] for a in order[:-1]] + [[order[-1], last]]
     else:
@@ -197,8 +207,6 @@ def run(inp, weights, geom, method, out, threads):
     if method == "separable":
         return run_separable(inp, factors, geom, out, threads)
     if method == "fft":
-        from . import _fft
-
         return _fft.fft_correlate(inp.x, weights, spatial_axes=inp.axes, pad_lo=geom.pad_lo,
                                   pad_hi=geom.pad_hi, stride=geom.stride, dilation=geom.dilation,
                                   mode=inp.mode, cval=inp.cval, out=out,
@@ -267,7 +275,7 @@ _PARAMS_DOC = """
         in float32, 1e-12 in float64); 'fft' multiplies spectra (scipy.fft with
         ``threads`` workers if scipy is installed, else numpy.fft; a NaN or
         inf anywhere spreads everywhere).  'auto' (default) picks the cheapest
-        by a cost model.  All agree to float rounding: about 1e-6 of
+        by a cost model, never 'fft' for data or a kernel holding NaN or inf.  All agree to float rounding: about 1e-6 of
         ``sum(|kernel|) * max(|x|)`` in float32, 1e-12 in float64.
     backend : {'auto', 'cpu'}
         'auto' runs on the array's own device (numpy: the CPU kernels).

@@ -87,6 +87,22 @@ def correlate(inp, x, weights, pad_lo, stride, dilation, cval, out, threads, xwe
     return out
 
 
+#: A pass fused with the x pass caches, per thread, every padded source row
+#: its window holds (as wide as the x window): beyond this (very long
+#: kernels on both axes) the two passes run one after the other instead.
+FUSED_ROWS_MAX_BYTES = 32 << 20
+
+
+def fused_rows_fit(inp, geom, factors, axis):
+    """Whether the pass along ``axis`` can run fused with the x pass: its
+    row cache fits FUSED_ROWS_MAX_BYTES."""
+    last = inp.rank - 1
+    rows = len(factors[axis]) + geom.stride[axis] + 1
+    width = ((geom.out_shape[last] - 1) * geom.stride[last]
+             + geom.dilation[last] * (len(factors[last]) - 1) + 1)
+    return rows * width * inp.compute.itemsize <= FUSED_ROWS_MAX_BYTES
+
+
 #: The fused z/y/x sweep keeps one plane per thread (four for its sliding z
 #: sums, when they fit in 8 MiB, and for long z kernels a ring of copied
 #: source planes of at most 6 MiB); larger planes take the pass-by-pass route

@@ -5,11 +5,14 @@ Each public function is thin: it normalises its arguments through
 ``imgconv._validate`` and hands 1D factors or small kernels to the runner in
 ``imgconv._convolve``, which picks direct or separable evaluation by cost.
 """
+import math
+
 import numpy as np
 
 from . import _cpu
 from . import _validate as v
-from ._convolve import Geometry, run, run_separable, separable_cost, direct_cost
+from ._convolve import Geometry, run, run_separable, separable_cost
+from ._fft import direct_cost
 from ._dispatch import select_backend
 
 __all__ = ["correlate1d", "convolve1d", "sepfilter", "gaussian", "box", "sobel", "prewitt",
@@ -50,10 +53,12 @@ def _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads, sc
         order = [a for a in scipy_order if factors[a] is not None]
         return run_separable(inp, factors, geom, out, threads, scipy_cval=True, order=order)
     if any(f is not None for f in factors) and inp.rank > 1:
-        dense = np.ones((), inp.compute)
-        for f in factors:
-            dense = np.multiply.outer(dense, np.ones(1, inp.compute) if f is None else f)
-        if direct_cost(geom.out_shape, dense) < separable_cost(inp, factors, geom):
+        # the outer product's nonzero taps, counted without building it
+        taps = math.prod(int(np.count_nonzero(f)) for f in factors if f is not None)
+        if direct_cost(geom.out_shape, max(1, taps)) < separable_cost(inp, factors, geom):
+            dense = np.ones((), inp.compute)
+            for f in factors:
+                dense = np.multiply.outer(dense, np.ones(1, inp.compute) if f is None else f)
             return run(inp, dense, geom, "direct", out, threads)
     return run_separable(inp, factors, geom, out, threads)
 

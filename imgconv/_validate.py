@@ -193,9 +193,20 @@ def per_axis(value, rank, name, minimum=None):
     return values
 
 
+#: The longest padded axis or dilated kernel (samples): the kernels keep
+#: per-sample tables and row buffers that long.
+MAX_AXIS_SAMPLES = 1 << 28
+
+
 def output_length(n, k, dilation, stride, pad_lo, pad_hi):
     """DESIGN.md's geometry: floor((n + p_lo + p_hi - d*(k-1) - 1) / s) + 1."""
-    return (n + pad_lo + pad_hi - dilation * (k - 1) - 1) // stride + 1
+    extent = dilation * (k - 1) + 1
+    if extent > MAX_AXIS_SAMPLES or n + pad_lo + pad_hi > MAX_AXIS_SAMPLES:
+        raise ValueError(
+            f"padding and dilation are too large: an axis of {n} samples, padded by "
+            f"({pad_lo}, {pad_hi}), with a kernel spanning {extent} samples (dilation "
+            f"{dilation}); imgconv supports at most 2**28 samples per padded axis or kernel")
+    return (n + pad_lo + pad_hi - extent) // stride + 1
 
 
 def check_origin(origin, kshape):

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 import imgconv as ic
 from strategies import per_axis
-from imgconv._validate import SCIPY_MODE
+from imgconv._convolve import Geometry, choose_method
+from imgconv._validate import SCIPY_MODE, filter_input
 from reference import (layouts, CANONICAL, full_pads, pad_array, ref_convolve_kernel, ref_correlate,
                        same_pads)
 
@@ -783,6 +784,44 @@ def test_nan_spreads_only_under_nonzero_weights(mode, dtype):
     np.testing.assert_array_equal(np.isnan(gotc),
                                   np.isnan(ndi.convolve(x.astype(float), w,
                                                         mode=SCIPY_MODE[mode])))
+
+
+@pytest.mark.parametrize("method", ["auto", "direct"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_kernel_gives_what_ieee_says(method, bad):
+    # every window holds the bad tap: a NaN weight makes every output NaN,
+    # an inf one every output inf (the samples are positive).  (scipy.ndimage
+    # drops a NaN weight as if it were zero; torch, like imgconv, does not.)
+    x = np.random.default_rng(1).random((7, 9, 8), np.float32) + 0.5
+    w = np.ones((3, 3, 3))
+    w[1, 0, 2] = bad
+    got = ic.correlate(x, w, mode="reflect", method=method)
+    want = ref_correlate(x, w, "reflect")
+    assert np.isnan(want).all() if np.isnan(bad) else np.isposinf(want).all()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    with pytest.raises(ValueError, match="method='separable' needs a rank-1"):
+        ic.correlate(x, np.full((3, 3, 3), bad), method="separable")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_auto_never_transforms_non_finite_data(bad):
+    # 'auto' takes the FFT for this kernel, but not when it would spread a
+    # NaN or inf: the result then matches the direct sums
+    rng = np.random.default_rng(2)
+    x = rng.random((96, 100), np.float32)
+    w = rng.random((31, 31))
+    inp = filter_input(x)
+    assert choose_method("auto", inp, w, Geometry(inp, w.shape, "same", 1, 1, 0))[0] == "fft"
+    x[40, 50] = bad
+    got = ic.correlate(x, w)
+    want = ic.correlate(x, w, method="direct")
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    assert np.isfinite(got).sum() == np.isfinite(want).sum() > 0
+    w[3, 4] = bad
+    np.testing.assert_array_equal(np.isnan(ic.correlate(x, w)),
+                                  np.isnan(ic.correlate(x, w, method="direct")))
 
 
 def test_nan_under_zero_weight_with_many_taps():

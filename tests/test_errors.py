@@ -196,6 +196,15 @@ def test_bad_padding_value(f, padding, exc):
         f(X, W, padding=padding)
 
 
+@pytest.mark.parametrize("kwargs", [dict(padding=10 ** 12), dict(dilation=10 ** 12),
+                                    dict(padding=((0, 0), (2 ** 28, 0))),
+                                    dict(dilation=(1, 2 ** 27), padding="valid")])
+def test_padding_or_dilation_too_large(f, kwargs):
+    # a clear error, not a MemoryError from a table of that many samples
+    with pytest.raises(ValueError, match="padding and dilation are too large"):
+        f(X, W, **kwargs)
+
+
 def test_padding_string_case_insensitive(f):
     np.testing.assert_array_equal(f(X, W, padding="VALID"), f(X, W, padding="valid"))
 

@@ -36,7 +36,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import imgconv as ic  # noqa: E402
 from strategies import per_axis  # noqa: E402
-from imgconv._validate import SCIPY_MODE  # noqa: E402
+from imgconv._validate import SCIPY_MODE, filter_input  # noqa: E402
 from reference import (CANONICAL, layouts, full_pads, ref_convolve_kernel, ref_correlate,  # noqa: E402
                        same_pads)
 
@@ -661,6 +661,28 @@ def test_sepfilter_equals_correlate_with_outer_kernel(rank, mode):
     # 1D kernels as lists and tuples
     got = ic.sepfilter(x, [None if k is None else list(k) for k in kernels], mode=mode)
     assert_close(got, ic.correlate(x, w, mode=mode, method="direct"), x, np.abs(w).sum(), F64)
+
+
+@pytest.mark.parametrize("shape,sigma", [((20, 30), 1e4), ((6, 7, 8), (0, 4000.0, 4000.0))])
+def test_gaussian_sigma_far_beyond_the_image(shape, sigma):
+    # kernels of ~10^5 taps on both axes a fused pass would combine: run
+    # pass by pass (the fused pass would cache rows of the whole x window for
+    # every y tap, 8-25 GB here), without building the dense outer product
+    from imgconv import _cpu
+    from imgconv._convolve import Geometry
+
+    inp = filter_input(np.zeros(shape))
+    taps = int(8 * max(np.atleast_1d(sigma))) + 1
+    factors = [np.ones(taps)] * len(shape)
+    assert not _cpu.fused_rows_fit(inp, Geometry(inp, (taps,) * len(shape), "same", 1, 1, 0),
+                                   factors, len(shape) - 2)
+    x = np.random.default_rng(19).random(shape)
+    got = ic.gaussian(x, sigma, mode="wrap")
+    want = ndi.gaussian_filter(x, sigma, mode="grid-wrap")
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    got32 = ic.gaussian(x.astype(np.float32), sigma, mode="reflect")
+    want32 = ndi.gaussian_filter(x, sigma, mode="mirror")
+    np.testing.assert_allclose(got32, want32, rtol=0, atol=2e-3)
 
 
 @pytest.mark.parametrize("shape,channel_axis", [((29, 38, 3), -1), ((3, 29, 38), 0),
