@@ -155,6 +155,7 @@ def extreme_box(inp, out, size, centre, is_max, pad_value, threads):
     width pass and a short depth window fused into it; a long depth window
     first takes an O(1)-per-sample pass of its own."""
     rank = inp.rank
+    size, centre = _clip_box(size, centre, inp.spatial_shape)
     (kz, ky, kx), (cz, cy, cx) = _as_3(size, 1, rank), _as_3(centre, 0, rank)
     nthreads = resolve_threads(threads, work=out.size * 4)
     code = v.DTYPE_CODES[out.dtype]
@@ -173,6 +174,16 @@ def extreme_box(inp, out, size, centre, is_max, pad_value, threads):
         kernels.extreme_pass(source, out4, ky, cy, kx, cx, kz, cz, inp.code, pad_value, is_max,
                              code, nthreads)
     return out
+
+
+def _clip_box(size, centre, shape):
+    """A box no more than 2n cells either side of its centre on an axis of n
+    samples, with the same maxima and minima: in every mode, 2n padded cells
+    beyond the edge repeat every value that any longer reach would (a period
+    of the padding, or constant values), so a box reaching further only
+    costs time (quadratic in the size, for sizes far beyond the image)."""
+    clipped = [(min(c, 2 * n), min(k - 1 - c, 2 * n)) for k, c, n in zip(size, centre, shape)]
+    return tuple(lo + hi + 1 for lo, hi in clipped), tuple(lo for lo, _ in clipped)
 
 
 def footprint_runs(footprint):

@@ -217,7 +217,9 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
                 raise ValueError(f"order={n} on axis {inp.axes[a]} needs sigma > 0 there")
             factors.append(None)
         else:
-            factors.append(gaussian_kernel1d(s, n, int(truncate * s + 0.5)).astype(inp.compute))
+            radius = int(truncate * s + 0.5)
+            v.check_kernel_length(2 * radius + 1, f"sigma={s:g} with truncate={truncate:g}")
+            factors.append(gaussian_kernel1d(s, n, radius).astype(inp.compute))
     return _run_factors(inp, factors, 0, 1, 1, dtype, out, threads,
                         scipy_order=range(inp.rank))
 

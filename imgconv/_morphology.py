@@ -78,7 +78,7 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
         kernel_out = np.empty(inp.x.shape, inp.x.dtype)
     else:
         kernel_out = out
-    if fp.all():
+    if footprint is None or fp.all():
         _cpu.extreme_box(inp, kernel_out, fp.shape, centre, is_max, pad_value, threads)
     else:
         _cpu.extreme_footprint(inp, kernel_out, fp, centre, is_max, pad_value, threads)

@@ -198,6 +198,15 @@ def per_axis(value, rank, name, minimum=None):
 MAX_AXIS_SAMPLES = 1 << 28
 
 
+def check_kernel_length(length, what):
+    """``length`` (taps along an axis) within MAX_AXIS_SAMPLES, else a
+    ValueError saying ``what`` made it so long."""
+    if length > MAX_AXIS_SAMPLES:
+        raise ValueError(f"{what} makes a kernel of {length} taps along an axis; imgconv "
+                         f"supports at most 2**28")
+    return length
+
+
 def output_length(n, k, dilation, stride, pad_lo, pad_hi):
     """DESIGN.md's geometry: floor((n + p_lo + p_hi - d*(k-1) - 1) / s) + 1."""
     extent = dilation * (k - 1) + 1
@@ -551,8 +560,11 @@ def as_footprint(footprint, size, rank):
     array of 0/1 values, with up to ``rank`` dimensions; missing leading axes
     get length 1) or, without one, a box of ``size`` (default 3)."""
     if footprint is None:
-        size = 3 if size is None else size
-        return np.ones(per_axis(size, rank, "size", minimum=1), bool)
+        shape = per_axis(3 if size is None else size, rank, "size", minimum=1)
+        for n in shape:
+            check_kernel_length(n, f"size={size!r}")
+        # a box costs the same whatever its size: no array of that size either
+        return np.broadcast_to(np.True_, shape)
     if size is not None:
         raise ValueError("give either footprint or size, not both")
     try:

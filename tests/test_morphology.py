@@ -643,6 +643,30 @@ def test_box_sizes_along_contiguous_axis_scipy():
                     assert_same(got, want, (f.__name__, k, origin, mode))
 
 
+def test_box_far_beyond_the_image():
+    """Boxes reaching up to 3n + 2 cells past an axis of n samples on either
+    side (every mode repeats its values within 2n padded cells, so the box is
+    clipped there, with the same result) against scipy; and a box of 10**6
+    on a tiny image is as quick as a small one."""
+    from imgconv._cpu import _clip_box
+
+    assert _clip_box((10 ** 6, 7, 5), (0, 3, 2), (4, 5, 6)) == ((9, 7, 5), (0, 3, 2))
+    assert _clip_box((10 ** 6,), (10 ** 6 - 1,), (4,)) == ((9,), (8,))
+    rng = np.random.default_rng(44)
+    for n in (1, 2, 3, 5):
+        x = random_image((n, n + 1), "float32", rng)
+        for k in range(1, 6 * n + 6):
+            for origin in extreme_origins(k):
+                for mode in MODES:
+                    for f, g in ((ic.erode, ndi.grey_erosion), (ic.dilate, ndi.grey_dilation)):
+                        got = call(f, x, size=(k, k), mode=mode, cval=0.5, origin=origin)
+                        want = g(x, size=(k, k), mode=SCIPY_MODE[mode], cval=0.5, origin=origin)
+                        assert_same(got, want, (f.__name__, n, k, origin, mode))
+    x = random_image((20, 30), "uint8", rng)
+    assert (ic.dilate(x, size=10 ** 6) == x.max()).all()
+    assert (ic.erode(x, size=(10 ** 6, 1), mode="wrap") == x.min(axis=0)).all()
+
+
 @pytest.mark.parametrize("dtype", ["uint8", "int32", "float64", "bool"])
 def test_box_sizes_along_outer_axes(dtype):
     """Windows of 1..12 along depth and height (direct up to 3, van Herk past),
@@ -1078,7 +1102,7 @@ def op(request):
     return ALL_OPS[request.param]
 
 
-@pytest.mark.parametrize("size", [0, -1, (3, 0), (0, 3)])
+@pytest.mark.parametrize("size", [0, -1, (3, 0), (0, 3), 10 ** 12, (3, 2 ** 28 + 1)])
 def test_bad_size(op, size):
     with pytest.raises(ValueError, match="size"):
         op(X, size=size)
