@@ -317,7 +317,7 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, bac
         np.square(d, out=d)
         total = d if total is None else np.add(total, d, out=total)
     np.sqrt(total, out=total)
-    if out is None and (dtype is None or np.dtype(dtype) == total.dtype):
+    if out is None and (dtype is None or v.output_dtype(dtype, inp.compute) == total.dtype):
         return total
     result = v.output_array(inp, inp.spatial_shape, dtype, out)
     v.store(total, result)
@@ -375,7 +375,7 @@ scharr.__doc__ = _operator_doc("scharr", "[3, 10, 3]",
 
 def gradient_magnitude(x, operator="sobel", *, mode="reflect", cval=0.0, channel_axis=None,
                        axes=None, dtype=None, out=None, backend="auto", threads=None):
-    if operator not in OPERATORS:
+    if not isinstance(operator, str) or operator not in OPERATORS:
         raise ValueError(f"operator must be one of {tuple(OPERATORS)}, got {operator!r}")
     return _gradient(x, None, operator, mode, cval, channel_axis, axes, dtype, out, backend,
                      threads)

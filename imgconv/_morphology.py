@@ -94,6 +94,8 @@ _SAME_SIZE = {1: np.uint8, 2: np.int16, 4: np.int32, 8: np.float64}
 def _output(out, shape, dtype, x):
     if out is None:
         return np.empty(shape, dtype)
+    if isinstance(out, np.ndarray) and type(out) is not np.ndarray:
+        out = out.view(np.ndarray)
     if isinstance(out, np.ndarray) and out.shape == tuple(shape) and out.dtype != dtype:
         raise ValueError(f"out has dtype {out.dtype}, the result has dtype {dtype}")
     if isinstance(out, np.ndarray) and dtype != bool and dtype not in v.DTYPE_CODES:

@@ -16,7 +16,9 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
     ----------
     x : ndarray
         1D, 2D or 3D input, optionally with a channel axis.  bool inputs give
-        bool results for max/min.
+        bool results for max/min.  int64/uint64 go through float64, so values
+        beyond 2**53 come back rounded to float64 precision (and an index
+        then points at the first sample that rounds to the maximum).
     size : int or sequence of int
         Window size per spatial axis.
     stride : int or sequence of int, optional

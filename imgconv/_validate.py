@@ -82,6 +82,9 @@ def as_input_array(x, name="x"):
             x = np.asarray(x)
         except Exception as exc:
             raise TypeError(f"{name} must be an array, got {type(x).__name__}") from exc
+    elif type(x) is not np.ndarray:
+        # subclasses (np.matrix stays 2D whatever its reshape) as plain arrays
+        x = x.view(np.ndarray)
     dtype = x.dtype
     if dtype.kind not in "biuf":
         raise TypeError(f"{name} has unsupported dtype {dtype}; imgconv takes real numbers "
@@ -168,8 +171,14 @@ def spatial_axes(ndim, channel_axis, axes=None, name="x"):
     return axes, channel_axis
 
 
+#: The longest padded axis or dilated kernel (samples): the kernels keep
+#: per-sample tables and row buffers that long.
+MAX_AXIS_SAMPLES = 1 << 28
+
+
 def per_axis(value, rank, name, minimum=None):
-    """An int or a sequence of ``rank`` ints as a tuple of ``rank`` ints."""
+    """An int or a sequence of ``rank`` ints as a tuple of ``rank`` ints, each
+    at most MAX_AXIS_SAMPLES in size."""
     if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
         values = (int(value),) * rank
     else:
@@ -190,12 +199,17 @@ def per_axis(value, rank, name, minimum=None):
             raise TypeError(f"{name} must contain ints, got {value!r}")
     if minimum is not None and any(v < minimum for v in values):
         raise ValueError(f"{name} must be >= {minimum} on every axis, got {value!r}")
+    if any(abs(v) > MAX_AXIS_SAMPLES for v in values):
+        raise ValueError(f"{name} must be at most 2**28 on every axis, got {value!r}")
     return values
 
 
-#: The longest padded axis or dilated kernel (samples): the kernels keep
-#: per-sample tables and row buffers that long.
-MAX_AXIS_SAMPLES = 1 << 28
+def as_flag(value, name):
+    """``value`` as a bool: True, False (or 1, 0), else a TypeError."""
+    if isinstance(value, (bool, np.bool_)) or (
+            isinstance(value, (numbers.Integral, np.integer)) and value in (0, 1)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 def check_kernel_length(length, what):
@@ -310,6 +324,8 @@ def check_out(out, shape, dtype, x, name="out", allow_bool=False):
     its dtype.  ``allow_bool``: a bool ``out`` is fine (results of bool inputs)."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(out).__name__}")
+    if type(out) is not np.ndarray:
+        out = out.view(np.ndarray)    # the same memory, reshapeable (np.matrix is not)
     if out.shape != tuple(shape):
         raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
     if dtype is not None and out.dtype != dtype:
@@ -486,16 +502,14 @@ def pool_op(op, p, count_include_pad, return_indices, mode):
         p = float(p)
     elif p != 2:
         raise ValueError(f"p={p!r} only applies to op='lp' (op is {op!r})")
-    if count_include_pad not in (True, False):
-        raise TypeError(f"count_include_pad must be True or False, got {count_include_pad!r}")
+    count_include_pad = as_flag(count_include_pad, "count_include_pad")
     if not count_include_pad:
         if op != "avg":
             raise ValueError(f"count_include_pad=False only applies to op='avg' (op is {op!r})")
         if canonical_mode(mode) != "zero":
             raise ValueError("count_include_pad=False only applies with mode='zero': with "
                              f"mode={mode!r} the padded cells hold image values and count")
-    if return_indices not in (True, False):
-        raise TypeError(f"return_indices must be True or False, got {return_indices!r}")
+    return_indices = as_flag(return_indices, "return_indices")
     if return_indices and op not in ("max", "min"):
         raise ValueError(f"return_indices=True needs op='max' or 'min', not {op!r}")
     return op, POOL_OPS[op], (p if op == "lp" else 2.0)
@@ -515,14 +529,14 @@ def pool_geometry(spatial_shape, size, stride, padding, dilation, ceil_mode):
     size = per_axis(size, rank, "size", minimum=1)
     stride = size if stride is None else per_axis(stride, rank, "stride", minimum=1)
     dilation = per_axis(dilation, rank, "dilation", minimum=1)
-    if ceil_mode not in (True, False):
-        raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+    ceil_mode = as_flag(ceil_mode, "ceil_mode")
     if isinstance(padding, str):
         raise TypeError(f"padding must be an int or per-axis ints / (lo, hi) pairs for "
                         f"pooling, got {padding!r}")
     pad_lo, pad_hi = padding_amounts(padding, size, dilation, (0,) * rank)
     out_shape = []
     for n, k, s, d, lo, hi in zip(spatial_shape, size, stride, dilation, pad_lo, pad_hi):
+        check_kernel_length(d * (k - 1) + 1, f"size={k} with dilation={d}")
         if max(lo, hi) > k // 2:
             raise ValueError(f"padding {(lo, hi)} is more than half the window size {k}: "
                              f"each side may pad at most size // 2 = {k // 2}")
@@ -544,11 +558,13 @@ def window_counts(geom, spatial_shape, count_include_pad):
     counts = []
     for n, k, s, d, lo, extent, m in zip(spatial_shape, geom.size, geom.stride, geom.dilation,
                                          geom.pad_lo, geom.extent, geom.out_shape):
-        positions = np.arange(m)[:, None] * s + np.arange(k)[None, :] * d
-        inside = positions < extent
-        if not count_include_pad:
-            inside &= (positions >= lo) & (positions < lo + n)
-        counts.append(inside.sum(axis=1))
+        # window j reads positions j*s + t*d, t < k: count the t landing in
+        # [first, stop), without a table of them
+        start = np.arange(m, dtype=np.int64) * s
+        first, stop = (0, extent) if count_include_pad else (lo, lo + n)
+        t_lo = np.clip(-((start - first) // d), 0, k)              # ceil((first - start) / d)
+        t_hi = np.clip((stop - 1 - start) // d + 1, 0, k)
+        counts.append(np.maximum(t_hi - t_lo, 0))
     return counts
 
 

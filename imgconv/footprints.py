@@ -34,6 +34,7 @@ def _radius(radius):
     radius = v.as_int(radius, "radius")
     if radius < 0:
         raise ValueError(f"radius must be >= 0, got {radius}")
+    v.check_kernel_length(2 * radius + 1, f"radius={radius}")
     return radius
 
 

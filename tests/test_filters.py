@@ -1353,3 +1353,15 @@ def test_gaussian_volume_sweep_vs_scipy(plane_sweeps, mode, order):
     strided[...] = x
     np.testing.assert_array_equal(got, ic.gaussian(strided, (1.0, 2.0, 1.5), order=order,
                                                    mode=mode, cval=cval))
+
+
+def test_derivative_bad_dtype_and_operator():
+    x = np.ones((5, 6))
+    for f in (lambda **kw: ic.sobel(x, **kw), lambda **kw: ic.gradient_magnitude(x, **kw)):
+        with pytest.raises(TypeError, match="dtype must be a numpy dtype"):
+            f(dtype=1.5)
+        with pytest.raises(TypeError, match="dtype must be a numpy dtype"):
+            f(dtype="foo")
+    for operator in ([], "bogus", None):
+        with pytest.raises(ValueError, match="operator must be one of"):
+            ic.gradient_magnitude(x, operator=operator)

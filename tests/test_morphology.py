@@ -330,6 +330,11 @@ def test_cross_and_box():
     (footprints.box, ((3, 0),), ValueError, "size"),
     (footprints.box, (3, 4), ValueError, "ndim"),
     (footprints.box, ((3, 3), 3), ValueError, "size"),
+    # beyond 2**28 cells a side: a clear error, not numpy's "array is too big"
+    (footprints.disk, (2 ** 70,), ValueError, "radius=.* at most 2\\*\\*28"),
+    (footprints.ball, (2 ** 27,), ValueError, "radius=.* at most 2\\*\\*28"),
+    (footprints.cross, (2, 2 ** 40), ValueError, "radius=.* at most 2\\*\\*28"),
+    (footprints.box, (2 ** 40,), ValueError, "size must be at most 2\\*\\*28"),
 ])
 def test_footprint_helper_errors(fn, args, exc, match):
     with pytest.raises(exc, match=match):

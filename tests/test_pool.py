@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import imgconv as ic
+from imgconv import _validate as v
 from reference import CANONICAL, NP_PAD_MODE, layouts
 
 RNG = np.random.default_rng(1234)
@@ -322,13 +323,52 @@ def test_lp_pool_matches_torch_on_non_negative_input(p):
     (dict(size=(2, 2, 2)), ValueError, "size needs 2 values"),
     (dict(size=9), ValueError, "larger than the padded input"),
     (dict(size=2, ceil_mode="yes"), TypeError, "ceil_mode"),
+    (dict(size=2, ceil_mode=np.array([1, 1])), TypeError, "ceil_mode must be True or False"),
+    (dict(size=2, op="avg", count_include_pad=np.array([0, 1])), TypeError,
+     "count_include_pad must be True or False"),
+    (dict(size=2, return_indices=np.array([1])), TypeError, "return_indices must be True"),
     (dict(size=2, dtype=np.complex64), TypeError, "dtype"),
+    # beyond 2**28: a clear error, not an OverflowError, minutes of work or a
+    # table of gigabytes
+    (dict(size=2, stride=2 ** 63), ValueError, "stride must be at most 2\\*\\*28"),
+    (dict(size=1, dilation=2 ** 64), ValueError, "dilation must be at most 2\\*\\*28"),
+    (dict(size=(1, 2 ** 28 + 1), padding=(0, 2 ** 27)), ValueError, "size must be at most"),
+    (dict(size=(1, 2 ** 27 + 1), dilation=(1, 3), padding=(0, 2 ** 26)), ValueError,
+     "size=134217729 with dilation=3 makes a kernel"),
 ])
 def test_bad_arguments(kwargs, error, match):
     x = np.zeros((5, 6), np.float32)
     size = kwargs.pop("size")
     with pytest.raises(error, match=match):
         ic.pool(x, size, **kwargs)
+
+
+def test_window_counts_without_a_table():
+    """count_include_pad's counts against a table of every window position."""
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        n, k, s, d = (int(v) for v in rng.integers(1, 9, 4))
+        lo, hi = (int(v) for v in rng.integers(0, k // 2 + 1, 2))
+        if n + lo + hi < d * (k - 1) + 1:
+            continue
+        geom = v.pool_geometry((n,), k, s, ((lo, hi),), d, bool(rng.integers(2)))
+        m = geom.out_shape[0]
+        positions = np.arange(m)[:, None] * s + np.arange(k)[None, :] * d
+        for include in (True, False):
+            inside = positions < n + lo + hi
+            if not include:
+                inside &= (positions >= lo) & (positions < lo + n)
+            got = v.window_counts(geom, (n,), include)[0]
+            np.testing.assert_array_equal(got, inside.sum(axis=1), err_msg=str((n, k, s, d, lo, hi)))
+
+
+def test_long_windows_on_a_small_input():
+    # a window of 2**20 + 1 cells, half of it padding on each side: the
+    # averages count only the input's 16 samples
+    x = RNG.random((3, 16)).astype(np.float32)
+    got = ic.avg_pool(x, (1, 2 ** 20 + 1), stride=1, padding=(0, 2 ** 19), count_include_pad=False)
+    np.testing.assert_allclose(got, np.broadcast_to(x.mean(axis=1, keepdims=True), (3, 16)),
+                               rtol=1e-5)
 
 
 def test_bad_inputs():
