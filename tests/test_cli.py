@@ -231,6 +231,23 @@ def test_kernels_inline_npy_and_text_files(tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "conv.npy"), ic.convolve(vol, kernel), rtol=1e-6)
 
 
+def test_kernel_text_with_spaces_inside_a_filter_spec(tmp_path):
+    """',' separates -f parameters, so a kernel in -f is written with spaces;
+    --kernel takes ',' with or without spaces around it."""
+    image = np.random.default_rng(12).random((12, 13)).astype(np.float32)
+    src = save_npy(tmp_path, "a.npy", image)
+    result = run_cli("filter", src, "-f", "correlate:kernel=1 2 1;0 0 0;-1 -3 -1,method=direct",
+                     "-o", tmp_path / "spec.npy")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "spec.npy"), ic.correlate(image, KERNEL_2D),
+                               rtol=1e-6)
+    result = run_cli("filter", src, "--kernel", " 1, 2, 1 ; 0 0 0; -1,-3 , -1 ",
+                     "-o", tmp_path / "option.npy")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "option.npy"), ic.correlate(image, KERNEL_2D),
+                               rtol=1e-6)
+
+
 def test_normalize_divides_by_sum_but_not_zero_sum(tmp_path):
     image = np.random.default_rng(4).random((12, 13)).astype(np.float32)
     src = save_npy(tmp_path, "a.npy", image)
@@ -455,6 +472,24 @@ def test_batch_goes_on_past_failures_and_skips_existing(tmp_path):
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
 
 
+def test_batch_skips_an_output_that_is_another_input(tmp_path):
+    """A glob run twice finds the first run's results among its inputs: their
+    outputs exist, so they are skipped, as any existing output, not failed."""
+    data = _tree(tmp_path)
+    pattern = str(data / "**" / "*.png")
+    first = run_cli("filter", pattern, "--outdir", data / "out", "-f", "box")
+    assert first.returncode == 0, first.stderr
+    results = {name: (data / "out" / name).read_bytes() for name in listing(data / "out")}
+    again = run_cli("filter", pattern, "--outdir", data / "out", "-f", "box")
+    assert again.returncode == 0, again.stderr
+    assert "3 written, 3 skipped (existing output), 0 failed" in again.stderr
+    assert (f"imgconv: skipped {data / 'out' / 'a' / 'one_box.png'}: already exists (it is "
+            "also an input)") in again.stderr
+    assert "error" not in again.stderr
+    for name, content in results.items():
+        assert (data / "out" / name).read_bytes() == content
+
+
 def test_batch_never_overwrites_another_input(tmp_path):
     data = _tree(tmp_path)
     one = data / "a" / "one.png"
@@ -513,16 +548,44 @@ def test_batch_never_overwrites_another_input(tmp_path):
     (["morph", "dilate", "{shapes}", "--footprint", "1,2;0,1"], "holds 0 and 1 only"),
     (["morph", "dilate", "{shapes}", "--footprint", "star:3"], "not a file"),
     (["info", "{tmp}/missing.nii.gz"], "no such file"),
+    # strict specs: an empty field or a Python-only number is a typo, not a value
+    (["filter", "{shapes}", "--kernel", "1,,2"], "--kernel '1,,2': empty value"),
+    (["filter", "{shapes}", "--kernel", "1,2;3,4;"], "--kernel '1,2;3,4;': empty row"),
+    (["filter", "{shapes}", "--kernel", "1_0,2"], "'1_0' is not a number"),
+    (["morph", "dilate", "{shapes}", "--footprint", "1,,1"], "--footprint '1,,1': empty value"),
+    (["morph", "dilate", "{shapes}", "--footprint", "box:1_0"], "the size must be an int"),
+    (["filter", "{shapes}", "-f", "gaussian:sigma=1_0"], "sigma must be float"),
+    (["filter", "{shapes}", "-f", "gaussian:sigma=2x1_0"], "sigma must be float"),
+    (["filter", "{shapes}", "-f", "sobel:axis=1_0"], "axis must be int"),
+    (["filter", "{shapes}", "-f", "gaussian:sigma=2,,,,truncate=3,,"],
+     "-f gaussian:sigma=2,,,,truncate=3,,: empty parameter"),
+    (["filter", "{shapes}", "-f", "gaussian:sigma=2,"], "empty parameter"),
+    (["filter", "{shapes}", "-f", "gaussian:2"], "'2' is not k=v"),
+    (["filter", "{shapes}", "-f", "correlate:kernel=1,2,1"],
+     ("',' separates parameters", "--kernel", "correlate:kernel=1 2 1")),
+    # an output that is a directory fails before any work, with or without --overwrite
+    (["filter", "{shapes}", "-o", "{tmp}/dir.png"], "dir.png: is a directory"),
+    (["filter", "{shapes}", "-o", "{tmp}/dir.png", "--overwrite", "-v"], "dir.png: is a directory"),
+    # huge footprints: a quick, clear error instead of gigabytes
+    (["morph", "dilate", "{shapes}", "--footprint", "disk:20000"],
+     ("--footprint disk:20000: a 40001x40001 footprint", "box:N")),
+    (["morph", "dilate", "{tmp}/vol.npy", "--footprint", "ball:134217728"],
+     "--footprint ball:134217728:"),
+    (["morph", "dilate", "{shapes}", "--footprint", "cross:134217727"],
+     "--footprint cross:134217727:"),
+    (["morph", "dilate", "{shapes}", "--footprint", "box:300000000"],
+     "--footprint box:300000000: size must be at most 2**28"),
 ])
 def test_user_errors_are_one_line_exit_1(shapes, tmp_path, args, message):
     (tmp_path / "notes.txt").write_text("text")
+    (tmp_path / "dir.png").mkdir()
     (tmp_path / "broken.png").write_bytes(b"garbage")
     np.save(tmp_path / "vol.npy", np.zeros((3, 4, 5), np.float32))
     np.save(tmp_path / "vol4d.npy", np.zeros((2, 3, 4, 5), np.float32))
     before = listing(tmp_path)
     args = [a.format(shapes=shapes, tmp=tmp_path) for a in args]
     result = run_cli(*args, cwd=tmp_path)
-    assert_error(result, 1, message)
+    assert_error(result, 1, *(message if isinstance(message, tuple) else (message,)))
     assert listing(tmp_path) == before  # nothing written
 
 
@@ -530,6 +593,8 @@ def test_user_errors_are_one_line_exit_1(shapes, tmp_path, args, message):
     (["filter", "{shapes}", "{shapes}2", "-o", "{tmp}/o.png"], "-o names one output"),
     (["filter", "{shapes}", "-o", "{tmp}/o.png", "--outdir", "{tmp}"], "not allowed with"),
     (["filter", "{shapes}", "--threads", "0"], "positive integer"),
+    (["filter", "{shapes}", "--threads", "1_0"], "positive integer"),
+    (["filter", "{shapes}", "--stride", "1_0"], "--stride"),
     (["filter", "{shapes}", "--mode", "bounce"], "invalid choice"),
     (["filter", "{shapes}", "--stride", "two"], "--stride"),
     (["filter", "{shapes}", "--axes", "1", "--slicewise"], "not allowed with"),
@@ -582,22 +647,78 @@ def test_debug_shows_the_traceback(tmp_path):
     assert "FileNotFoundError" in result.stderr
 
 
+def _misbehaving_temp_files(behaviour):
+    """Code that makes the writes to imgconv's hidden temporary outputs
+    ('.NAME.HEX.tmpEXT') misbehave after a few bytes: 'full' raises ENOSPC (a
+    full disk); 'stall' prints STALLED and sleeps (a long write, to be killed).
+    It patches builtins.open, which Pillow and imgconv's own writers both use,
+    so it holds whichever of them writes the bytes."""
+    return f"""
+        import builtins, errno, os, sys, time
+        real_open = builtins.open
+
+        class Misbehaving:
+            def __init__(self, f):
+                self.f = f
+            def write(self, data):
+                self.f.write(bytes(data)[:5])
+                self.f.flush()
+                if {behaviour!r} == "full":
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                print("STALLED", flush=True)
+                time.sleep(60)
+            def __getattr__(self, name):
+                return getattr(self.f, name)
+            def __enter__(self):
+                return self
+            def __exit__(self, *exc):
+                self.f.close()
+
+        def patched_open(file, mode="r", *args, **kwargs):
+            f = real_open(file, mode, *args, **kwargs)
+            name = os.path.basename(str(file)) if isinstance(file, (str, os.PathLike)) else ""
+            return Misbehaving(f) if "w" in mode and ".tmp" in name else f
+
+        builtins.open = patched_open
+    """
+
+
 def test_failed_write_leaves_no_partial_file(shapes, tmp_path):
     """A writer that dies half-way (disk full) leaves neither output nor temp file."""
-    code = f"""
-        import sys
-        from PIL import Image
-        def broken_save(self, target, *args, **kwargs):
-            with open(target, "wb") as f:
-                f.write(b"half an image")
-            raise OSError(28, "No space left on device")
-        Image.Image.save = broken_save
+    code = _misbehaving_temp_files("full") + f"""
         from imgconv.cli import main
         sys.exit(main(["filter", {str(shapes)!r}, "-f", "box"]))
     """
     before = listing(tmp_path)
     result = run_python(code, cwd=tmp_path)
     assert_error(result, 1, "No space left on device")
+    assert listing(tmp_path) == before
+    assert not any(name.startswith(".") for name in os.listdir(tmp_path))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_mid_write_leaves_no_temp_file(shapes, tmp_path):
+    """kill, timeout and batch schedulers stop with SIGTERM: the same clean-up
+    as Ctrl-C (the temporary output is deleted), exit status 128 + 15."""
+    import signal
+
+    code = _misbehaving_temp_files("stall") + f"""
+        from imgconv.cli import main
+        sys.exit(main(["filter", {str(shapes)!r}, "-f", "box", "-o", "out.png"]))
+    """
+    before = listing(tmp_path)
+    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=tmp_path,
+                               env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        assert process.stdout.readline().strip() == "STALLED"
+        assert any(".tmp" in name for name in os.listdir(tmp_path))  # half-written
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert stderr.strip() == "imgconv: terminated (SIGTERM)"
     assert listing(tmp_path) == before
     assert not any(name.startswith(".") for name in os.listdir(tmp_path))
 
@@ -708,6 +829,78 @@ def test_morph_footprints(volume, shapes, tmp_path):
         result = run_cli("morph", "erode", src, *args, "-o", out)
         assert result.returncode == 0, (args, result.stderr)
         np.testing.assert_array_equal(np.load(out), expected())
+
+
+def test_morph_box_footprint_builds_no_array(shapes, tmp_path):
+    """box:N runs the library's O(1)-per-pixel box (size=), whatever N: no
+    N x N array (box:99999 once built 10 GB)."""
+    code = f"""
+        import sys
+        import imgconv.footprints
+
+        def no_box(*args, **kwargs):
+            raise AssertionError("a dense box footprint was built")
+        imgconv.footprints.box = no_box
+        from imgconv.cli import main
+        sys.exit(main(["morph", "dilate", "--footprint", "box:99999", {str(shapes)!r},
+                       "-o", "big.npy"]))
+    """
+    result = run_python(code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    image = ic.read(shapes)
+    np.testing.assert_array_equal(np.load(tmp_path / "big.npy"), ic.dilate(image, size=99999))
+    assert run_cli("morph", "erode", shapes, "--footprint", "box:5x3", "-o",
+                   tmp_path / "rect.npy").returncode == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "rect.npy"),
+                                  ic.erode(image, np.ones((5, 3), bool)))
+
+
+def test_info_goes_on_past_unreadable_files(shapes, tmp_path):
+    """Each file that cannot be read is one error line naming it, whatever
+    the reader raised; the others are still described; exit status 1."""
+    (tmp_path / "broken.png").write_bytes(b"garbage")
+    result = run_cli("info", "broken.png", "missing.png", shapes, cwd=tmp_path)
+    assert result.returncode == 1
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 2 and "Traceback" not in result.stderr
+    assert errors[0].startswith("imgconv: error: broken.png: ")
+    assert errors[1] == "imgconv: error: missing.png: no such file"
+    assert f"{shapes}:" in result.stdout and "(256, 256)" in result.stdout
+    # an error type the CLI does not expect (Pillow's DecompressionBombError on a
+    # huge PNG) is no different
+    code = f"""
+        import sys
+        import imgconv
+        from PIL import Image
+        read = imgconv.read
+
+        def bomb_for_big(path, **kwargs):
+            if "big" in str(path):
+                raise Image.DecompressionBombError("Image size (196000000 pixels) exceeds limit")
+            return read(path, **kwargs)
+        imgconv.read = bomb_for_big
+        from imgconv.cli import main
+        sys.exit(main(["info", "--json", "big.png", {str(shapes)!r}]))
+    """
+    result = run_python(code, cwd=tmp_path)
+    assert_error(result, 1, "imgconv: error: big.png: Image size (196000000 pixels)")
+    assert json.loads(result.stdout)["shape"] == [256, 256]
+
+
+def test_info_json_is_strict_json(tmp_path):
+    """NaN or infinite numbers (a NIfTI pixdim of NaN) are null, not bare NaN."""
+    img = nib.Nifti1Image(np.ones((4, 5, 6), np.float32), np.eye(4))
+    img.header["pixdim"][2] = np.nan
+    nib.save(img, tmp_path / "nan.nii.gz")
+    result = run_cli("info", "--json", tmp_path / "nan.nii.gz")
+    assert result.returncode == 0, result.stderr
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+    facts = json.loads(result.stdout, parse_constant=refuse)
+    assert [s["size"] for s in facts["spacing"]] == [1.0, None, 1.0]
+    text = run_cli("info", tmp_path / "nan.nii.gz")
+    assert text.returncode == 0 and "axis 1 = j (A): nan" in text.stdout
 
 
 def test_info(volume, shapes):

@@ -7,11 +7,13 @@
     imgconv filters
 
 Exit status: 0 success, 1 a file or value could not be processed, 2 a usage
-error (argparse).  Errors are one line on stderr; ``--debug`` shows tracebacks.
+error (argparse), 130 interrupted (Ctrl-C), 128 + N stopped by signal N
+(143 for SIGTERM).  Errors are one line on stderr; ``--debug`` shows tracebacks.
 This module imports no numpy: ``--help``, ``--version`` and ``filters``
 answer at once; the commands load the library when they run.
 """
 import argparse
+import signal
 import sys
 
 from . import _options as opt
@@ -23,7 +25,7 @@ __all__ = ["main", "build_parser"]
 
 def _positive_int(text):
     try:
-        value = int(text)
+        value = opt.integer(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
@@ -163,8 +165,8 @@ def _add_morph(sub, batch):
                    help="dilate, erode, open, close, gradient, tophat or blackhat")
     _add_inputs(m)
     m.add_argument("--footprint", metavar="SHAPE|FILE",
-                   help="box:5 (or box:5x3), disk:3 (2D), ball:2 (3D), cross:1, a .npy/text "
-                        "file or inline 0/1 text")
+                   help="box:5 (or box:5x3; any size, O(1) per pixel), disk:3 (2D), ball:2 "
+                        "(3D), cross:1 (up to 2**24 cells), a .npy/text file or inline 0/1 text")
     m.add_argument("--size", type=_typed(opt.integers), metavar="K",
                    help="box footprint size (default 3) when no --footprint")
     _add_cval(m)
@@ -231,6 +233,44 @@ def _run_filters(args):
     return 0
 
 
+class Terminated(BaseException):
+    """Raised by the signal handler on SIGTERM/SIGHUP: like KeyboardInterrupt it
+    unwinds through every ``except BaseException``/``finally`` (the atomic
+    writer deletes its temporary file) and past the per-file ``except Exception``
+    of a batch, which must not take it for a failed file."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: signals that stop the command through Terminated: by default Python dies on
+#: them at once, leaving a half-written temporary output behind
+_TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
+def _terminate(signum, frame):
+    # a second signal kills at once (the default action), as a second Ctrl-C
+    # would be expected to, in case the clean-up itself got stuck
+    signal.signal(signum, signal.SIG_DFL)
+    raise Terminated(signum)
+
+
+def _handle_signals(previous):
+    """Install the handlers, noting the ones they replace in ``previous`` (to
+    put back).  A signal already ignored (``nohup`` ignores SIGHUP) stays
+    ignored; and only the main thread may set handlers: elsewhere (main()
+    called from a thread) the defaults stay."""
+    for signum in _TERMINATING:
+        try:
+            if signal.getsignal(signum) is signal.SIG_IGN:
+                continue
+            previous[signum] = signal.signal(signum, _terminate)
+        except (ValueError, OSError):
+            break
+
+
 def main(argv=None):
     """Run the ``imgconv`` command; returns the exit status.
 
@@ -243,6 +283,19 @@ def main(argv=None):
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = {}
+    try:
+        _handle_signals(previous)
+        return _run(args, parser)
+    except Terminated as stop:
+        print(f"imgconv: terminated ({signal.Signals(stop.signum).name})", file=sys.stderr)
+        return 128 + stop.signum
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run(args, parser):
     try:
         return args.run(args)
     except KeyboardInterrupt:

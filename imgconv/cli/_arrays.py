@@ -6,8 +6,12 @@ import re
 import numpy as np
 
 from .. import _validate as v
+from . import _options as opt
 from ._options import UserError
 
+#: between two values: one ',' (with spaces around it) or spaces alone; so
+#: '1,,2' keeps an empty value between its commas, which is an error
+_VALUE_SPLIT = r"\s*,\s*|\s+"
 _KERNEL_TEXT_HELP = ("kernel text like '1,2,1;2,4,2;1,2,1' (values split by ',', rows by ';', "
                      "3D slices by '/')")
 
@@ -15,12 +19,29 @@ _KERNEL_TEXT_HELP = ("kernel text like '1,2,1;2,4,2;1,2,1' (values split by ',',
 # --------------------------------------------------------------------------
 # Kernels and footprints
 # --------------------------------------------------------------------------
-def _parse_table(text, slice_split, row_split, value_split):
-    """Nested lists of floats: slices of rows of values."""
+class _TableError(ValueError):
+    """Kernel text with an empty value, row or slice: '1,,2', '1,2;', '1/'."""
+
+
+def _values(row, value_split):
+    """The numbers of one row; an empty one ('1,,2', a trailing ',') is an error,
+    not skipped: a lost value would silently shift the kernel."""
+    values = re.split(value_split, row.strip())
+    if "" in values:
+        raise _TableError(f"empty value in row {row.strip()!r}")
+    return [opt.number(value) for value in values]
+
+
+def _parse_table(text, slice_split, row_split, value_split, strict_rows=True):
+    """Nested lists of floats: slices of rows of values.  ``strict_rows``:
+    an empty row or slice is an error (inline text: '1,2;;3,4' or '1,2;');
+    files skip empty rows instead (comments leave them behind)."""
     slices = []
     for block in re.split(slice_split, text):
-        rows = [[float(value) for value in re.split(value_split, row.strip()) if value]
-                for row in re.split(row_split, block) if row.strip()]
+        rows = re.split(row_split, block)
+        if strict_rows and any(not row.strip() for row in rows):
+            raise _TableError("empty row or slice (';;', '//', or ';' or '/' at an end)")
+        rows = [_values(row, value_split) for row in rows if row.strip()]
         if rows:
             slices.append(rows)
     return slices
@@ -50,16 +71,19 @@ def read_kernel(spec, source="--kernel"):
                 with open(spec, encoding="utf-8") as f:
                     text = "\n".join(line.split("#", 1)[0].rstrip() for line in f)
                 kernel = _table_to_array(_parse_table(text.strip(), r"\n\s*\n|/", r"\n|;",
-                                                      r"[\s,]+"), where)
+                                                      _VALUE_SPLIT, strict_rows=False), where)
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise UserError(f"{where}: cannot read the kernel file ({exc})") from None
     elif spec.lower().endswith((".npy", ".txt", ".csv")):
         raise UserError(f"{where}: no such kernel file")
     else:
         try:
-            kernel = _table_to_array(_parse_table(spec, "/", ";", r"[\s,]+"), where)
-        except ValueError:
-            raise UserError(f"{source} {spec!r}: not a file, and not {_KERNEL_TEXT_HELP}") from None
+            kernel = _table_to_array(_parse_table(spec, "/", ";", _VALUE_SPLIT), where)
+        except _TableError as exc:
+            raise UserError(f"{source} {spec!r}: {exc}; write {_KERNEL_TEXT_HELP}") from None
+        except ValueError as exc:
+            raise UserError(f"{source} {spec!r}: not a file, and not {_KERNEL_TEXT_HELP}: "
+                            f"{exc}") from None
     if kernel.dtype.kind not in "biuf" or kernel.size == 0 or not np.all(np.isfinite(kernel)):
         raise UserError(f"{where}: the kernel must hold finite numbers")
     return kernel
@@ -73,30 +97,62 @@ def normalize_kernel(kernel):
     return kernel / total
 
 
-def read_footprint(spec, rank):
-    """A bool footprint: 'box:5' (or 5x3), 'disk:R' (2D), 'ball:R' (3D),
-    'cross:R', a file or inline text of 0/1 values."""
+#: the most cells a disk/ball/cross footprint may have (2**24: a disk of radius
+#: 2047, a ball of radius 127).  It is built as a dense array, with an int64
+#: grid as large on the way, and morphology costs a pass per footprint row: far
+#: beyond this a typo like disk:20000 would only run out of memory or time
+MAX_FOOTPRINT_CELLS = 1 << 24
+
+
+def footprint_options(spec, rank):
+    """The footprint arguments of a morphology call from ``--footprint``:
+    ``{'size': ...}`` for 'box:5' (or 5x3: the library's O(1)-per-pixel box,
+    with no array of that size), else ``{'footprint': bool array}`` for
+    'disk:R' (2D), 'ball:R' (3D), 'cross:R', a file or inline 0/1 text."""
     from .. import footprints
 
     name, colon, size = spec.partition(":")
-    shapes = {"box": lambda s: footprints.box(s, rank), "disk": footprints.disk,
-              "ball": footprints.ball, "cross": lambda r: footprints.cross(rank, radius=r)}
-    if colon and name.strip().lower() in shapes and not os.path.exists(spec):
-        name = name.strip().lower()
-        try:
-            parts = [int(p) for p in re.split(r"[x,]", size)]
-        except ValueError:
-            raise UserError(f"--footprint {spec}: the size must be an int (or AxB for box)") from None
-        if len(parts) > 1 and name != "box":
-            raise UserError(f"--footprint {spec}: {name} takes one radius")
-        wanted = {"disk": 2, "ball": 3}.get(name)
-        if wanted is not None and wanted != rank:
-            raise UserError(f"--footprint {spec}: a {name} is {wanted}D but the filtered axes "
-                            f"are {rank}D (use box or cross, or --axes/--slicewise)")
-        try:
-            return np.asarray(shapes[name](parts[0] if len(parts) == 1 else tuple(parts)), bool)
-        except (ValueError, TypeError) as exc:
-            raise UserError(f"--footprint {spec}: {exc}") from None
+    name = name.strip().lower()
+    if not (colon and name in ("box", "disk", "ball", "cross") and not os.path.exists(spec)):
+        return {"footprint": _footprint_from_values(spec)}
+    try:
+        parts = [opt.integer(p) for p in re.split(r"[x,]", size)]
+    except ValueError:
+        raise UserError(f"--footprint {spec}: the size must be an int (or AxB for box)") from None
+    if len(parts) > 1 and name != "box":
+        raise UserError(f"--footprint {spec}: {name} takes one radius")
+    wanted = {"disk": 2, "ball": 3}.get(name)
+    if wanted is not None and wanted != rank:
+        raise UserError(f"--footprint {spec}: a {name} is {wanted}D but the filtered axes "
+                        f"are {rank}D (use box or cross, or --axes/--slicewise)")
+    value = parts[0] if len(parts) == 1 else tuple(parts)
+    try:
+        if name == "box":
+            v.as_footprint(None, value, rank)  # checks the size; builds no array
+            return {"size": value}
+        _check_footprint_cells(spec, value, rank)
+        shape = {"disk": footprints.disk, "ball": footprints.ball,
+                 "cross": lambda r: footprints.cross(rank, radius=r)}[name]
+        return {"footprint": np.asarray(shape(value), bool)}
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"--footprint {spec}: {exc}") from None
+
+
+def _check_footprint_cells(spec, radius, rank):
+    """Refuse a footprint too large to build before building it."""
+    if radius < 0:
+        return  # the library says why
+    cells = (2 * radius + 1) ** rank
+    if cells > MAX_FOOTPRINT_CELLS:
+        side = "x".join([str(2 * radius + 1)] * rank)
+        raise UserError(f"--footprint {spec}: a {side} footprint ({cells:.3g} cells) is beyond "
+                        f"the command's limit of {MAX_FOOTPRINT_CELLS} cells (a disk of radius "
+                        "2047, a ball of radius 127); box:N has no such limit (it costs the "
+                        "same at any size)")
+
+
+def _footprint_from_values(spec):
+    """A footprint file, or inline 0/1 text."""
     kernel = read_kernel(spec, "--footprint")
     if not np.isin(kernel, (0, 1)).all():
         raise UserError(f"--footprint {spec}: a footprint holds 0 and 1 only")

@@ -32,7 +32,8 @@ def _kernel_result(params):
 
 _MODE = {"mode": Param(opt.choice(*opt.MODES), "reflect", "boundary mode (--mode)"),
          "cval": Param(opt.number, 0.0, "value outside the image for mode zero (--cval)")}
-_KERNEL = {"kernel": Param(opt.text, None, "kernel file or text (default: --kernel)")}
+_KERNEL = {"kernel": Param(opt.text, None, "kernel file, or text with spaces between values "
+                                           "('1 2 1;2 4 2;1 2 1'; default: --kernel)")}
 _GEOMETRY = {
     "padding": Param(opt.padding, "same", "same, valid, full or pixels (--padding)"),
     "stride": Param(opt.integers, 1, "output every stride-th pixel (--stride)"),
@@ -110,9 +111,30 @@ class Step(NamedTuple):
     params: dict
 
 
-def _split_params(rest):
-    """'sigma=2,truncate=3' -> ['sigma=2', 'truncate=3'] (per-axis values use 'x')."""
-    return [item.strip() for item in rest.split(",") if item.strip()]
+def _split_params(spec, rest):
+    """'sigma=2,truncate=3' -> ['sigma=2', 'truncate=3'] (per-axis values use 'x').
+    An empty item ('sigma=2,,truncate=3', a trailing ',') is an error rather
+    than skipped: it is a typo, or a value that lost its parameter name."""
+    if not rest.strip():
+        return []  # 'gaussian' or 'gaussian:': the defaults
+    items = [item.strip() for item in rest.split(",")]
+    if "" in items:
+        raise UserError(f"-f {spec}: empty parameter (',,' or ',' at an end); write "
+                        "NAME:k=v,k=v")
+    return items
+
+
+def _not_key_value(spec, name, definition, item, items):
+    """The error for an item without '=': most often a kernel written inline
+    with ',' (which separates the parameters of -f)."""
+    if "kernel" in definition.params and any(i.partition("=")[0].strip().lower() == "kernel"
+                                             for i in items):
+        return UserError(f"-f {spec}: ',' separates parameters, so a kernel in -f cannot hold "
+                         f"','; give it with --kernel (--kernel '1,2,1;2,4,2;1,2,1'), as a "
+                         f"file ({name}:kernel=k.npy), or with spaces between its values "
+                         f"(-f '{name}:kernel=1 2 1;2 4 2;1 2 1')")
+    known = ", ".join(definition.params) or "none"
+    return UserError(f"-f {spec}: {item!r} is not k=v (parameters of {name}: {known})")
 
 
 def parse_step(spec):
@@ -124,10 +146,13 @@ def parse_step(spec):
                         "(see 'imgconv filters')")
     definition = FILTERS[name]
     values = {}
-    for item in _split_params(rest):
+    items = _split_params(spec, rest)
+    for item in items:
         key, eq, value = item.partition("=")
         key = key.strip().lower()
-        if not eq or key not in definition.params:
+        if not eq:
+            raise _not_key_value(spec, name, definition, item, items)
+        if key not in definition.params:
             known = ", ".join(definition.params) or "none"
             raise UserError(f"-f {spec}: unknown parameter {item!r} for {name} "
                             f"(its parameters: {known})")

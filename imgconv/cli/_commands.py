@@ -1,6 +1,8 @@
 """What 'imgconv filter', 'pool', 'morph', 'info' and 'filters' do."""
 import inspect
+import math
 import os
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -288,7 +290,7 @@ class Morph:
         a = self.args
         options = {"origin": a.origin if a.origin is not None else 0}
         if a.footprint is not None:
-            options["footprint"] = _arrays.read_footprint(a.footprint, len(image.filtered))
+            options.update(_arrays.footprint_options(a.footprint, len(image.filtered)))
         else:
             options["size"] = a.size if a.size is not None else 3
         for name in ("mode", "cval"):
@@ -370,15 +372,32 @@ def _check_input(path):
     file_format(path)
 
 
+def _check_output(out, path, input_paths, args, batch):
+    """Fail, or in a batch skip, before any work on an output that must not or
+    cannot be written (rather than after all the filtering)."""
+    if os.path.isdir(out):
+        raise IsADirectoryError(f"{out}: is a directory; the output must be a file name")
+    folder = os.path.dirname(os.path.abspath(out))
+    if not args.outdir and not os.path.isdir(folder):  # --outdir makes its folders
+        raise FileNotFoundError(f"{out}: the folder {folder} does not exist")
+    if _batch.same_file(out, path):
+        raise UserError(f"{out}: refusing to overwrite an input file")
+    is_input = any(_batch.same_file(out, p) for p in input_paths)
+    exists = os.path.lexists(out)
+    if exists and not args.overwrite and batch:
+        # another input of the batch is an existing output like any other (a glob
+        # run twice finds the first run's results); --overwrite still spares it
+        why = "it is also an input" if is_input else "use --overwrite to replace it"
+        raise _Skipped(f"skipped {out}: already exists ({why})")
+    if is_input:
+        raise UserError(f"{out}: refusing to overwrite an input file")
+    if exists and not args.overwrite:
+        raise UserError(f"{out}: already exists (use --overwrite to replace it)")
+
+
 def _process(path, out, input_paths, args, operation, report, batch):
     _check_input(path)
-    if any(_batch.same_file(out, p) for p in input_paths):
-        raise UserError(f"{out}: refusing to overwrite an input file")
-    if os.path.lexists(out) and not args.overwrite:
-        message = f"{out}: already exists (use --overwrite to replace it)"
-        if batch:
-            raise _Skipped(f"skipped {message}")
-        raise UserError(message)
+    _check_output(out, path, input_paths, args, batch)
     out_format = file_format(out)  # an unknown output type fails before the work
     with _batch.Timer() as timer:
         image = Image(path, args)
@@ -491,18 +510,35 @@ def format_facts(facts):
     return "\n".join(lines)
 
 
+def _json_safe(value):
+    """``value`` with every NaN or infinity as None: JSON has no such numbers
+    (json.dumps would write bare NaN, which strict parsers refuse), e.g. the
+    spacing of a NIfTI header whose pixdim holds NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
+
+
 def run_info(args):
+    """Describe every file; one that cannot be read is an error line naming it,
+    and the others are still described (exit status 1 at the end)."""
     import json
 
     failed = 0
     for path in args.file:
         try:
             facts = describe_file(path)
-        except _REPORTED as exc:
+            text = (json.dumps(_json_safe(facts), allow_nan=False) if args.json
+                    else format_facts(facts))
+        except Exception as exc:  # any reader's error (Pillow's DecompressionBombError...)
             if args.debug:
                 raise
-            print(f"imgconv: error: {_one_line(exc, path)}", file=__import__("sys").stderr)
+            print(f"imgconv: error: {_one_line(exc, path)}", file=sys.stderr, flush=True)
             failed += 1
             continue
-        print(json.dumps(facts) if args.json else format_facts(facts))
+        print(text, flush=True)
     return 1 if failed else 0

@@ -10,6 +10,11 @@ OUTPUT_RANGES = ("clip", "rescale", "abs")
 DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
 
 _PER_AXIS_SPLIT = re.compile(r"[x,]")
+# Plain ASCII numbers only: Python's int() and float() also take '1_0' (= 10)
+# and non-ASCII digits, which on a command line are typos, not numbers.
+_INT = re.compile(r"[+-]?\d+", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|inf|infinity|nan)",
+                    re.ASCII | re.IGNORECASE)
 
 
 class UserError(Exception):
@@ -22,10 +27,14 @@ class UsageError(UserError):
 
 def number(text):
     """A finite or infinite float (the library judges the range)."""
+    if not _FLOAT.fullmatch(text.strip()):
+        raise ValueError(f"{text!r} is not a number")
     return float(text)
 
 
 def integer(text):
+    if not _INT.fullmatch(text.strip()):
+        raise ValueError(f"{text!r} is not an integer")
     return int(text)
 
 
@@ -45,7 +54,7 @@ integers = _per_axis(integer)
 
 
 def axis_or_none(text):
-    return None if text.strip().lower() == "none" else int(text)
+    return None if text.strip().lower() == "none" else integer(text)
 
 
 def padding(text):
@@ -72,5 +81,5 @@ def describe(parse):
     """How a parser's values are written, for help texts."""
     return {"number": "float", "integer": "int", "numbers": "float or per-axis AxBxC",
             "integers": "int or per-axis AxBxC", "axis_or_none": "int or none",
-            "padding": "same|valid|full|int|AxB", "text": "file"}.get(parse.__name__,
+            "padding": "same|valid|full|int|AxB", "text": "file or text"}.get(parse.__name__,
                                                                       parse.__name__)
