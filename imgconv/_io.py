@@ -16,11 +16,30 @@ NIfTI          ``.nii`` ``.nii.gz``   nibabel (extra ``imgconv[medical]``)
 =============  =====================  ==========================================
 
 Every write is atomic: the data go to a hidden temporary file in the target
-folder, which is renamed into place only once complete, so a failure (a full
-disk, an exception, Ctrl-C) never leaves a partial file behind.
+folder, which is renamed into place only once complete and synced to disk, so
+a failure (a full disk, an exception, Ctrl-C) never leaves a partial file
+behind, and every write error is raised, naming the file.
+
+Reading applies a JPEG's or PNG's EXIF orientation, as viewers and
+``cv2.imread`` do (TIFF pages keep their stored layout, as tifffile and ImageJ
+read them).  Images of any pixel count are read (Pillow's decompression-bomb
+limit is lifted); what is refused is a file whose decoded array would not fit
+in memory, checked from its header before any pixel is decoded.  Only regular
+files are read: a named pipe or a device would block or never end.  What
+Pillow, tifffile and nibabel warn or log while imgconv reads or writes through
+them is kept off stderr; when a read fails, the first of it goes into the
+error's message.
 """
+import contextlib
+import errno
+import logging
+import math
 import os
 import secrets
+import stat
+import struct
+import threading
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -38,6 +57,26 @@ MMAP_THRESHOLD = 64 << 20
 
 _PILLOW_FORMAT = {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP", "tiff": "TIFF"}
 _INSTALL_HINT = {"tifffile": "tiff", "nibabel": "medical"}
+#: bytes per pixel Pillow decodes a mode into (every other mode takes 4)
+_PILLOW_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+#: the loggers whose lines imgconv keeps off stderr (see _library_messages):
+#: nibabel reports header fixes through 'nibabel.global'; Pillow warns through
+#: the warnings module
+_LIBRARY_LOGGERS = ("tifffile", "nibabel", "nibabel.global")
+#: spellings of a length unit (lower case) -> NIfTI's name for it (ImageJ writes
+#: micro-metres as the escape \u00B5m in a TIFF's description)
+_NIFTI_UNITS = {"mm": "mm", "millimeter": "mm", "millimetre": "mm",
+                "um": "micron", "\u00b5m": "micron", "\u03bcm": "micron", "\\u00b5m": "micron",
+                "micron": "micron", "microns": "micron", "micrometer": "micron",
+                "micrometre": "micron", "m": "meter", "meter": "meter", "metre": "meter"}
+#: what a path that is not a regular file is, from its stat mode
+_FILE_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+class _Unreadable(ValueError):
+    """A file imgconv refuses; the message names the file already, so readers
+    pass it on as it is rather than wrapping it in "cannot read"."""
 
 
 # --------------------------------------------------------------------------
@@ -188,6 +227,103 @@ def _require(name, path, what):
 
 
 # --------------------------------------------------------------------------
+# What the libraries say, and how much they may allocate
+# --------------------------------------------------------------------------
+@contextlib.contextmanager
+def _library_messages(said):
+    """Append to ``said`` what Pillow, tifffile and nibabel warn, or log at
+    WARNING or above, inside the block, instead of letting it reach stderr:
+    the command line's errors are one line, and a failed read adds the first
+    of these messages to its own."""
+    def take(record):
+        # a logger filter: it sees a record before any handler, including the
+        # console handler nibabel gives its own logger, and Python's last resort
+        if record.levelno < logging.WARNING:
+            return True
+        try:
+            said.append(record.getMessage())
+        except Exception:  # a malformed record: its raw text will do
+            said.append(str(record.msg))
+        return False
+
+    loggers = [logging.getLogger(name) for name in _LIBRARY_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(take)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                yield said
+            finally:
+                said.extend(str(w.message) for w in caught)
+    finally:
+        for logger in loggers:
+            logger.removeFilter(take)
+
+
+def _with_messages(text, said):
+    """``text`` followed by the first of the libraries' messages, on one line."""
+    said = list(dict.fromkeys(" ".join(m.split()) for m in said if m.strip()))
+    if not said:
+        return text
+    first = said[0] if len(said[0]) <= 200 else said[0][:197] + "..."
+    more = f" and {len(said) - 1} more" if len(said) > 1 else ""
+    return f"{text} [the reader said: {first}{more}]"
+
+
+_PILLOW_SETTINGS_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def _pillow_settings():
+    """Pillow's global settings as imgconv reads with, inside the block: no
+    decompression-bomb limit (it refuses valid scientific images of 180
+    million pixels and warns from 90 million; imgconv checks the memory
+    needed instead, see :func:`_check_fits`), and truncated files refused,
+    never padded.  A lock keeps two threads from restoring them out of order."""
+    from PIL import Image, ImageFile
+
+    with _PILLOW_SETTINGS_LOCK:
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        truncated, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+            ImageFile.LOAD_TRUNCATED_IMAGES = truncated
+
+
+def _available_memory():
+    """Bytes of memory a read may use: Linux's MemAvailable, else the
+    physical memory; None when neither is known."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_fits(path, shape, itemsize, copies=1):
+    """Refuse a file whose decoded array (``shape`` of ``itemsize``-byte items,
+    from its header) would not fit in memory, ``copies`` times over (a reader
+    may hold several at once).  A forged header claiming 100000 x 100000
+    pixels thus fails here, before anything is allocated."""
+    nbytes = math.prod(int(n) for n in shape) * itemsize
+    available = _available_memory()
+    if available is not None and copies * nbytes > available:
+        size = " x ".join(str(int(n)) for n in shape)
+        needs = f"{copies} x {nbytes / 2**30:.1f}" if copies > 1 else f"{nbytes / 2**30:.1f}"
+        raise _Unreadable(f"{path}: too large to read: its {size} array needs {needs} GiB "
+                          f"of memory, and {available / 2**30:.1f} GiB is available")
+
+
+# --------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------
 def read(path, *, with_meta=False, mmap=None):
@@ -210,7 +346,9 @@ def read(path, *, with_meta=False, mmap=None):
     array : ndarray
         In the file's own dtype.  Greyscale images are ``(H, W)``, colour
         images ``(H, W, C)`` (RGB, RGBA, or grey+alpha with C = 2); palette,
-        CMYK and 1-bit images are converted to RGB(A)/grey.  TIFF stacks are
+        CMYK and 1-bit images are converted to RGB(A)/grey; an EXIF
+        orientation is applied, so the array is upright as viewers show it
+        (and a written copy needs no orientation tag).  TIFF stacks are
         ``(pages, H, W[, C])``.  NIfTI volumes come back **slowest axis first**,
         ``(k, j, i)`` = ``(z, y, x)`` for an axial scan -- the transpose of
         nibabel's ``(i, j, k)`` and the order the voxels are stored in, so the
@@ -224,10 +362,13 @@ def read(path, *, with_meta=False, mmap=None):
     FileNotFoundError, IsADirectoryError, PermissionError
         The path is missing, a folder, or unreadable.
     ValueError
-        Unknown extension, or a corrupt or truncated file.
+        Unknown extension, a corrupt or truncated file, one whose array
+        would not fit in memory, or a path that is not a regular file (a
+        named pipe, a device).
     ImportError
-        A NIfTI file without nibabel, or a multi-page TIFF without tifffile
-        (the message says what to install).
+        A NIfTI file without nibabel, a multi-page TIFF without tifffile,
+        or a TIFF compressed in a way that needs imagecodecs and Pillow
+        cannot decode (the message says what to install).
 
     Examples
     --------
@@ -244,16 +385,32 @@ def read(path, *, with_meta=False, mmap=None):
         raise IsADirectoryError(f"{path}: is a directory, not an image file")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
+    _check_regular(path)
     fmt = file_format(path)
     if not os.access(path, os.R_OK):
         raise PermissionError(f"{path}: permission denied")
     reader = {"npy": _read_npy, "nifti": _read_nifti, "tiff": _read_tiff}.get(fmt, _read_pillow)
+    said = []
     try:
-        array, meta = reader(path, mmap) if fmt == "npy" else reader(path)
+        with _library_messages(said):
+            array, meta = reader(path, mmap) if fmt == "npy" else reader(path)
     except PermissionError as exc:
         raise PermissionError(f"{path}: permission denied ({exc.strerror})") from None
+    except ValueError as exc:
+        if not said:
+            raise
+        raise ValueError(_with_messages(str(exc), said)) from None
     meta = replace(meta, format=fmt)
     return (array, meta) if with_meta else array
+
+
+def _check_regular(path):
+    """Refuse what is not a regular file: opening a named pipe waits for a
+    writer, forever if none comes, and a device never ends."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _FILE_KINDS if test(mode)), "a special file")
+        raise ValueError(f"{path}: is {kind}, not an image file")
 
 
 def _plane_labels(ndim, channel_axis):
@@ -277,7 +434,7 @@ def _read_pillow(path):
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
+        with _pillow_settings(), Image.open(path) as img:
             if getattr(img, "n_frames", 1) > 1:
                 raise ValueError("has several pages; multi-page files are read as TIFF stacks "
                                  "(install tifffile for TIFF)")
@@ -285,8 +442,15 @@ def _read_pillow(path):
             if img.mode in ("RGB", "RGBA") and ";16" in rawmode:
                 raise ValueError("is a 16-bit colour PNG, which Pillow reads only as 8 bits per "
                                  "channel; convert it to TIFF to keep the 16 bits")
+            # Pillow's pixels, their export to numpy, and the array's own copy
+            _check_fits(path, (img.height, img.width), _PILLOW_PIXEL_BYTES.get(img.mode, 4),
+                        copies=3)
             img.load()
+            if img.format != "TIFF":  # TIFF pages keep their stored layout, as tifffile reads them
+                _upright(img)
             array = np.asarray(_plain_mode(img)).copy()
+    except _Unreadable:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         if isinstance(exc, PermissionError):
             raise
@@ -294,6 +458,17 @@ def _read_pillow(path):
     channel_axis = -1 if array.ndim == 3 else None
     return array, ImageMeta(channel_axis=channel_axis,
                             axis_labels=_plane_labels(array.ndim, channel_axis))
+
+
+def _upright(img):
+    """Turn the loaded ``img`` in place as its EXIF orientation says, as viewers
+    and ``cv2.imread`` do; a broken EXIF block is ignored, as viewers ignore it."""
+    from PIL import ImageOps
+
+    try:
+        ImageOps.exif_transpose(img, in_place=True)
+    except Exception:  # EXIF parsing raises many types on damaged blocks
+        pass
 
 
 def _plain_mode(img):
@@ -315,16 +490,23 @@ def _read_tiff(path):
     tifffile = _optional("tifffile")
     if tifffile is None:
         return _read_pillow(path)
+    series = None
     try:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
-            array = series.asarray()
             axes = series.axes
             spacing, unit = _tiff_spacing(tif, axes)
+            _check_fits(path, series.shape, series.dtype.itemsize)
+            array = series.asarray()
+    except _Unreadable:
+        raise
     except ValueError as exc:
-        if "imagecodecs" in str(exc):  # a compression tifffile cannot decode alone
-            return _read_pillow(path)
-        raise ValueError(f"{path}: cannot read TIFF ({exc})") from None
+        if "imagecodecs" not in str(exc):
+            raise ValueError(f"{path}: cannot read TIFF ({exc})") from None
+        # a compression tifffile decodes only with imagecodecs: Pillow may decode it
+        if series is None or len(series.pages) == 1:
+            return _read_tiff_page_with_pillow(path, exc)
+        array = _read_tiff_pages_with_pillow(path, series, exc)
     except (tifffile.TiffFileError, OSError, EOFError, IndexError, KeyError) as exc:
         if isinstance(exc, PermissionError):
             raise
@@ -338,6 +520,46 @@ def _read_tiff(path):
         spacing = None
     return array, ImageMeta(channel_axis=channel_axis, spacing=spacing, unit=unit,
                             axis_labels=labels)
+
+
+def _needs_imagecodecs(path, exc, detail=None):
+    """The ImportError for a TIFF tifffile cannot decode without imagecodecs
+    (``exc`` is what tifffile said) and Pillow could not either."""
+    why = f" (and Pillow cannot decode it: {detail})" if detail else ""
+    return ImportError(f"{path}: cannot read TIFF: {exc}{why}; pip install imagecodecs")
+
+
+def _read_tiff_page_with_pillow(path, exc):
+    """A one-page TIFF tifffile needs imagecodecs for, read by Pillow."""
+    try:
+        return _read_pillow(path)
+    except _Unreadable:
+        raise
+    except ValueError as failed:
+        raise _needs_imagecodecs(path, exc, str(failed).removeprefix(f"{path}: ")) from None
+
+
+def _read_tiff_pages_with_pillow(path, series, exc):
+    """The pages of ``series`` (a multi-page TIFF tifffile needs imagecodecs
+    for) as Pillow decodes them, in the series' shape: ImageJ and microscope
+    stacks are often LZW-compressed, which Pillow reads."""
+    from PIL import Image, ImageSequence
+
+    try:
+        with _pillow_settings(), Image.open(path) as img:
+            pages = np.stack([np.asarray(_plain_mode(page))
+                              for page in ImageSequence.Iterator(img)])
+    except (OSError, SyntaxError, ValueError, EOFError) as failed:
+        if isinstance(failed, PermissionError):
+            raise
+        raise _needs_imagecodecs(path, exc, failed) from None
+    shape = tuple(series.shape)
+    # the pages must be the series' own: same values, same layout (not planar)
+    if (pages.dtype != series.dtype or pages.size != math.prod(shape)
+            or pages.shape[1:] != shape[len(shape) - pages.ndim + 1:]):
+        raise _needs_imagecodecs(path, exc, f"it reads {pages.shape[0]} pages of "
+                                 f"{pages.shape[1:]} {pages.dtype}, not {shape} {series.dtype}")
+    return pages.reshape(shape)
 
 
 def _tiff_spacing(tif, axes):
@@ -362,8 +584,11 @@ def _tiff_spacing(tif, axes):
 def _read_nifti(path):
     nib = _require("nibabel", path, "reading NIfTI")
     try:
-        img = nib.load(path)
+        img = _load_nifti(nib, path)
         header = img.header
+        if path.lower().endswith(".gz"):  # decompressed into memory, not memory-mapped
+            _check_fits(path, header.get_data_shape(), header.get_data_dtype().itemsize,
+                        copies=2)  # scaled integers come back as float32 besides
         # nibabel moves scl_slope/scl_inter from the header to the array proxy
         slope = getattr(img.dataobj, "slope", 1.0)
         inter = getattr(img.dataobj, "inter", 0.0)
@@ -374,7 +599,7 @@ def _read_nifti(path):
         else:
             data = np.asanyarray(img.dataobj)
     except Exception as exc:  # nibabel raises many types on damaged files
-        if isinstance(exc, PermissionError):
+        if isinstance(exc, (PermissionError, _Unreadable)):
             raise
         raise ValueError(f"{path}: cannot read NIfTI ({type(exc).__name__}: {exc})") from None
     if data.dtype.kind not in "biuf":
@@ -391,6 +616,24 @@ def _read_nifti(path):
     return data.T, ImageMeta(spacing=spacing,
                              unit=None if space_unit == "unknown" else space_unit,
                              axis_labels=labels, affine=np.array(img.affine), header=header)
+
+
+def _load_nifti(nib, path):
+    """``nib.load(path)``, for the file ``path`` names whatever the case of its
+    extension: given 'a.Nii.gz', nib.load opens 'a.nii.gz'.  NIfTI-1 or -2
+    by the header's first field, its own size (348 or 540 bytes)."""
+    from nibabel.filebasedimages import ImageFileError
+
+    with nib.openers.ImageOpener(path) as f:  # gunzips a .gz of any case
+        head = f.read(540)
+    sizes = {struct.pack(order + "i", size): size for order in "<>" for size in (348, 540)}
+    size = sizes.get(head[:4])
+    if size is None:
+        raise ImageFileError("empty file" if not head else "not a NIfTI-1 or NIfTI-2 file")
+    if len(head) < size:
+        raise ImageFileError(f"truncated header: {len(head)} of {size} bytes")
+    image_class = nib.Nifti2Image if size == 540 else nib.Nifti1Image
+    return image_class.from_file_map(image_class.make_file_map({"image": path}))
 
 
 # --------------------------------------------------------------------------
@@ -429,6 +672,9 @@ def write(path, array, *, meta=None, overwrite=True):
     FileNotFoundError, IsADirectoryError, FileExistsError, PermissionError
         A missing folder, a path that is a folder, an existing file with
         ``overwrite=False``, an unwritable folder.
+    OSError
+        Writing failed (a full disk): the message names ``path``, and
+        nothing is left behind.
     ImportError
         NIfTI without nibabel, or a TIFF that needs tifffile.
 
@@ -457,8 +703,10 @@ def write(path, array, *, meta=None, overwrite=True):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{path}: the folder {folder} does not exist")
-    encode = _encoder(path, fmt, array, meta)  # checks the array fits before any file exists
-    _atomic_write(path, split_extension(path)[1], encode, overwrite)
+    with _library_messages([]):  # kept off stderr; a failed write raises its own error
+        encode = _encoder(path, fmt, array, meta)  # checks the array fits before any file exists
+        # a lower-case extension on the temporary file: nibabel, given '.Nii', writes '.nii'
+        _atomic_write(path, split_extension(path)[1].lower(), encode, overwrite)
 
 
 def _is_colour(array, meta):
@@ -493,7 +741,33 @@ def _encoder(path, fmt, array, meta):
         options = {"quality": 95} if fmt == "jpeg" else {}
         Image.fromarray(np.ascontiguousarray(array)).save(target, format=_PILLOW_FORMAT[fmt],
                                                           **options)
+        if fmt != "png":  # PNG goes through Python's file object, whose write errors raise
+            _check_written(target)
     return encode
+
+
+def _check_written(target):
+    """Raise OSError when the image Pillow has just written does not decode
+    in full: Pillow writes the pixels of a BMP, JPEG or TIFF straight to the
+    file descriptor and ignores a short write, so on a full disk it returns
+    having written part of the file (and the fsync that follows succeeds)."""
+    from PIL import Image
+
+    try:
+        with _pillow_settings(), Image.open(target) as img:
+            img.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        if _disk_full(target):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from None
+        raise OSError(errno.EIO, f"the file written does not read back ({exc})") from None
+
+
+def _disk_full(path):
+    """Whether the file system holding ``path`` has no space left (False when unknown)."""
+    try:
+        return os.statvfs(os.path.dirname(os.path.abspath(path))).f_bavail == 0
+    except (AttributeError, OSError):  # no statvfs on Windows
+        return False
 
 
 # (format, dtype, channels) -> Pillow mode; channels 0 = greyscale (H, W)
@@ -563,20 +837,56 @@ def _nifti_encoder(path, array, meta):
         spacing = () if meta is None or meta.spacing is None else tuple(reversed(meta.spacing))
         for v, size in enumerate(spacing[:3]):
             affine[v, v] = size
+    if header is not None:
+        if header.get_data_shape() != data.shape:  # the affine of a header without forms
+            header.set_data_shape(data.shape)      # depends on it
+        if _move_grid(header, affine):
+            # the header's own affine: nibabel then leaves its qform and sform alone,
+            # where a different one would overwrite both (qform code 0, sform code 2)
+            affine = header.get_best_affine()
     image_class = nib.Nifti1Image
     if header is not None and isinstance(header, nib.Nifti2Header):
         image_class = nib.Nifti2Image
     img = image_class(data, affine, header=header)
     img.set_data_dtype(data.dtype)
-    if header is None:
-        if meta is not None and meta.unit in ("mm", "meter", "micron"):
-            img.header.set_xyzt_units(meta.unit)
-    elif int(header["qform_code"]) > 0 and not np.allclose(header.get_qform(), affine):
-        img.set_qform(affine, int(header["qform_code"]))
+    if header is None and meta is not None and meta.unit is not None:
+        unit = _NIFTI_UNITS.get(str(meta.unit).strip().lower())
+        if unit is not None:
+            img.header.set_xyzt_units(unit)
 
     def encode(target):
         nib.save(img, target)
     return encode
+
+
+def _move_grid(header, affine):
+    """Make ``affine`` the NIfTI ``header``'s affine by moving its voxel grid:
+    the qform and the sform (each with its own code, the qform its voxel sizes
+    too) both take the change ``V`` with ``affine = best @ V`` (``best`` the
+    header's affine, sform before qform), so a stride or a pooling moves and
+    scales both alike, and an unchanged grid leaves both as they were.
+
+    Returns False, changing nothing, when the header's affine is singular
+    (then nibabel puts ``affine`` in the sform and the qform)."""
+    best = header.get_best_affine()
+    try:
+        change = np.linalg.solve(best, affine)
+    except np.linalg.LinAlgError:
+        return False
+    if np.allclose(change, np.eye(4)):
+        return True
+    qform, qform_code = header.get_qform(coded=True)
+    sform, sform_code = header.get_sform(coded=True)
+    if qform_code:
+        header.set_qform(qform @ change, code=int(qform_code))  # sets the voxel sizes too
+    if sform_code:
+        header.set_sform(sform @ change, code=int(sform_code))
+    if not qform_code:  # voxel sizes follow the qform where there is one; here, the new grid
+        zooms = list(header.get_zooms())
+        sizes = np.linalg.norm(affine[:3, :3], axis=0)
+        zooms[:3] = sizes[:len(zooms[:3])]
+        header.set_zooms(zooms)
+    return True
 
 
 def _atomic_write(path, suffix, encode, overwrite):
@@ -590,20 +900,45 @@ def _atomic_write(path, suffix, encode, overwrite):
             break
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise _write_error(path, exc) from None
     try:
         encode(tmp)
         with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+            os.fsync(f.fileno())  # a full disk may only show here (delayed allocation, NFS)
         if overwrite:
             os.replace(tmp, path)
         else:
             _rename_no_clobber(tmp, path)
-    except BaseException:
+    except BaseException as exc:
+        # the error first: the disk is still full while the temporary file exists
+        error = (_write_error(path, exc)
+                 if isinstance(exc, OSError) and not isinstance(exc, FileExistsError) else None)
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-        raise
+        if error is None:
+            raise
+    else:
+        return
+    # raised out here, the library's exception is not kept as its context: its
+    # frames would keep a file open (nibabel does not close it on errors)
+    raise error
+
+
+def _write_error(path, exc):
+    """``exc`` again (same OSError type and errno), its message naming ``path``
+    rather than the hidden temporary file, and the full disk a short write
+    without errno (numpy's and tifffile's "65536 requested and 1980 written")
+    comes from."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno is None and _disk_full(path):
+        reason = f"{os.strerror(errno.ENOSPC)}: {reason}"
+    kind = type(exc) if type(exc).__module__ == "builtins" else OSError
+    error = kind(f"{path}: cannot write ({reason})")
+    error.errno = exc.errno
+    return error
 
 
 def _rename_no_clobber(tmp, path):

@@ -1,9 +1,12 @@
 """imgconv.read / imgconv.write: round trips for every format and dtype,
 metadata, errors, atomic writes."""
+import gc
 import gzip
 import os
+import re
 import struct
 import sys
+import warnings
 import zlib
 
 import numpy as np
@@ -407,3 +410,329 @@ def test_meta_and_helpers():
     assert meta.resampled((2, 1, 1)).spacing == (4.0, 3.0)
     assert _io.split_extension("a/b.NII.GZ") == ("a/b", ".NII.GZ")
     assert _io.file_format("x.jpeg") == "jpeg"
+
+
+# ---------------------------------------------------------------------------
+# full disks: every write error raises, naming the file, and leaves nothing
+# ---------------------------------------------------------------------------
+NOISE = random_array((300, 300, 3), np.uint8)
+NOISY_VOLUME = random_array((20, 64, 64), np.float32)
+WRITES = [("a.bmp", NOISE), ("a.jpg", NOISE), ("a.png", NOISE), ("a.tif", NOISE),
+          ("a.npy", NOISE), ("a.nii.gz", NOISY_VOLUME), ("a.nii", NOISY_VOLUME)]
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64 KiB tmpfs (root only), unmounted afterwards."""
+    import subprocess
+
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    folder = tmp_path / "full"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        gc.collect()  # a file a failed writer left open keeps the tmpfs busy
+        if subprocess.run(["umount", str(folder)]).returncode != 0:
+            subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("name,array", WRITES)
+def test_full_disk_is_an_error(full_disk, name, array):
+    """Pillow used to truncate BMP and JPEG silently (rc 0, a 16 KiB file)."""
+    target = full_disk / name
+    message = f"{target}: cannot write (No space left on device"
+    with pytest.raises(OSError, match=re.escape(message)):
+        ic.write(target, array)
+    assert os.listdir(full_disk) == []
+
+
+@pytest.mark.parametrize("name", ["a.bmp", "a.jpg", "a.tif"])
+def test_a_silently_short_pillow_write_is_an_error(tmp_path, monkeypatch, name):
+    """Pillow writes BMP, JPEG and TIFF pixels to the file descriptor and
+    ignores a short write: it returns, the file cut short.  Simulated here."""
+    from PIL import Image
+
+    if name.endswith(".tif"):
+        monkeypatch.setitem(sys.modules, "tifffile", None)  # TIFF through Pillow
+    save = Image.Image.save
+
+    def cut_short(self, target, *args, **kwargs):
+        save(self, target, *args, **kwargs)
+        os.truncate(target, os.path.getsize(target) * 2 // 3)
+    monkeypatch.setattr(Image.Image, "save", cut_short)
+    target = tmp_path / name
+    message = f"{target}: cannot write (the file written does not read back"
+    with pytest.raises(OSError, match=re.escape(message)):
+        ic.write(target, NOISE if not name.endswith(".tif") else NOISE[..., 0])
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("name,array", WRITES)
+def test_a_failed_fsync_leaves_nothing(tmp_path, monkeypatch, name, array):
+    """A full disk that shows only at fsync (delayed allocation, NFS)."""
+    target = tmp_path / name
+    target.write_bytes(b"old contents")
+
+    def full(fd):
+        raise OSError(28, "No space left on device (simulated)")
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match=re.escape(f"{target}: cannot write")) as error:
+        ic.write(target, array)
+    assert error.value.errno == 28 and ".tmp" not in str(error.value)
+    assert os.listdir(tmp_path) == [name]  # no temporary file left behind
+    assert target.read_bytes() == b"old contents"
+
+
+# ---------------------------------------------------------------------------
+# NIfTI: the case of the extension, qform and sform, units
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["v.Nii", "v.Nii.gz", "v.nii.Gz", "v.NII.GZ", "v.nIi"])
+def test_nifti_mixed_case_extensions(tmp_path, name):
+    """nibabel, given 'v.Nii', writes and reads 'v.nii': once a 0-byte output."""
+    vol = random_array((4, 5, 6), np.int16)
+    again, meta = roundtrip(tmp_path, name, vol, meta=ic.ImageMeta(spacing=(3.0, 2.0, 1.0)))
+    np.testing.assert_array_equal(again, vol)
+    assert meta.spacing == (3.0, 2.0, 1.0)
+    assert os.listdir(tmp_path) == [name]  # the file itself, no hidden leftover
+    lower = tmp_path / name.lower()
+    (tmp_path / name).rename(lower)  # a real NIfTI file, for nibabel too
+    np.testing.assert_array_equal(np.asanyarray(nib.load(lower).dataobj), vol.T)
+
+
+def test_nifti2_with_a_mixed_case_extension(tmp_path):
+    vol = random_array((6, 5, 4), np.float32)
+    nib.save(nib.Nifti2Image(vol, np.diag([2.0, 3.0, 4.0, 1.0])), tmp_path / "n2.nii.gz")
+    (tmp_path / "n2.nii.gz").rename(tmp_path / "N2.Nii.gz")
+    again, meta = ic.read(tmp_path / "N2.Nii.gz", with_meta=True)
+    np.testing.assert_array_equal(again, vol.T)
+    assert isinstance(meta.header, nib.Nifti2Header) and meta.spacing == (4.0, 3.0, 2.0)
+
+
+def _qform_sform_image(qform_code=1):
+    sform = np.diag([-0.8, 1.2, 2.5, 1.0])
+    sform[:3, 3] = [10, -20, 30]
+    img = nib.Nifti1Image(random_array((12, 10, 8), np.int16), sform)
+    qform = sform.copy()
+    qform[:3, 3] = [1, 2, 3]
+    img.set_qform(qform if qform_code else None, qform_code)
+    img.set_sform(sform, 2)
+    return img
+
+
+def test_nifti_keeps_qform_and_sform(tmp_path):
+    """The qform was overwritten by the sform though the header was kept."""
+    img = _qform_sform_image()
+    nib.save(img, tmp_path / "qs.nii.gz")
+    vol, meta = ic.read(tmp_path / "qs.nii.gz", with_meta=True)
+    ic.write(tmp_path / "out.nii.gz", vol, meta=meta)
+    out = nib.load(tmp_path / "out.nii.gz").header
+    np.testing.assert_allclose(out.get_qform(), img.header.get_qform())
+    np.testing.assert_allclose(out.get_sform(), img.header.get_sform())
+    assert (out["qform_code"], out["sform_code"]) == (1, 2)
+    assert out.get_zooms() == img.header.get_zooms()
+
+
+@pytest.mark.parametrize("qform_code", [1, 0])
+def test_resampling_moves_qform_and_sform_alike(tmp_path, qform_code):
+    img = _qform_sform_image(qform_code)
+    nib.save(img, tmp_path / "qs.nii.gz")
+    vol, meta = ic.read(tmp_path / "qs.nii.gz", with_meta=True)
+    half = meta.resampled((2, 2, 2), offset=0.5)  # a 2-wide pooling, stride 2
+    ic.write(tmp_path / "half.nii.gz", vol[::2, ::2, ::2], meta=half)
+    out = nib.load(tmp_path / "half.nii.gz").header
+    # voxel (i, j, k) of the output is voxel (2i + 0.5, ...) of the input, in both spaces
+    grid = np.diag([2.0, 2.0, 2.0, 1.0])
+    grid[:3, 3] = 0.5
+    np.testing.assert_allclose(out.get_sform(), img.header.get_sform() @ grid, atol=1e-5)
+    assert (out["qform_code"], out["sform_code"]) == (qform_code, 2)
+    if qform_code:
+        np.testing.assert_allclose(out.get_qform(), img.header.get_qform() @ grid, atol=1e-5)
+    np.testing.assert_allclose(out.get_zooms(), [1.6, 2.4, 5.0], rtol=1e-6)
+    assert ic.read(tmp_path / "half.nii.gz", with_meta=True)[1].spacing == (5.0, 2.4, 1.6)
+
+
+@pytest.mark.parametrize("unit,nifti_unit", [
+    ("um", "micron"), ("\u00b5m", "micron"), ("\u03bcm", "micron"), ("micron", "micron"),
+    ("\\u00B5m", "micron"), ("mm", "mm"), ("m", "meter"), ("nm", "unknown"), (None, "unknown")])
+def test_nifti_units(tmp_path, unit, nifti_unit):
+    """TIFF spacing in 'um' became NIfTI unit 'unknown': only 'micron' was mapped."""
+    ic.write(tmp_path / "v.nii", np.zeros((2, 3, 4), np.float32),
+             meta=ic.ImageMeta(spacing=(1.0, 2.0, 3.0), unit=unit))
+    assert nib.load(tmp_path / "v.nii").header.get_xyzt_units()[0] == nifti_unit
+
+
+# ---------------------------------------------------------------------------
+# Pillow reads: EXIF orientation, pixel counts, memory
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("orientation,upright", [
+    (1, lambda a: a), (2, lambda a: a[:, ::-1]), (3, lambda a: a[::-1, ::-1]),
+    (6, lambda a: np.rot90(a, -1)), (8, lambda a: np.rot90(a, 1))])
+def test_exif_orientation_is_applied(tmp_path, orientation, upright):
+    from PIL import Image
+
+    array = random_array((6, 9, 3), np.uint8)
+    exif = Image.Exif()
+    exif[274] = orientation
+    Image.fromarray(array).save(tmp_path / "o.png", exif=exif)
+    np.testing.assert_array_equal(ic.read(tmp_path / "o.png"), upright(array))
+
+
+def test_exif_rotated_jpeg_reads_upright_and_writes_no_tag(tmp_path):
+    from PIL import Image
+
+    array = np.zeros((40, 80), np.uint8)
+    array[:, :40] = 255  # left half white
+    exif = Image.Exif()
+    exif[274] = 6  # shown turned 90 degrees clockwise: the white half on top
+    Image.fromarray(array).save(tmp_path / "rot.jpg", exif=exif, quality=95)
+    upright = ic.read(tmp_path / "rot.jpg")
+    assert upright.shape == (80, 40)
+    assert upright[:40].mean() > 250 and upright[40:].mean() < 5
+    ic.write(tmp_path / "out.jpg", upright)
+    with Image.open(tmp_path / "out.jpg") as out:
+        assert out.size == (40, 80) and 274 not in out.getexif()
+
+
+def test_no_pixel_count_limit_nor_warning(tmp_path, monkeypatch):
+    """Pillow refuses 180-megapixel images and warns from 90: imgconv reads them."""
+    from PIL import Image
+
+    array = random_array((64, 64), np.uint8)
+    ic.write(tmp_path / "a.png", array)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 64 x 64 counts as a "bomb"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(ic.read(tmp_path / "a.png"), array)
+    assert Image.MAX_IMAGE_PIXELS == 1000  # Pillow's setting restored
+
+
+def _png_header_only(path, width, height):
+    def chunk(tag, data):
+        return (struct.pack(">I", len(data)) + tag + data
+                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height,
+                                                                         8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b""))
+
+
+def test_forged_size_is_refused_before_allocating(tmp_path, monkeypatch):
+    _png_header_only(tmp_path / "forged.png", 100000, 100000)
+    monkeypatch.setattr(_io, "_available_memory", lambda: 16 << 30)
+    with pytest.raises(ValueError, match=r"forged\.png: too large to read: its 100000 x 100000 "
+                                         r"array needs 3 x 9\.3 GiB"):
+        ic.read(tmp_path / "forged.png")
+
+
+@pytest.mark.parametrize("name,array", [("a.png", random_array((64, 64), np.uint8)),
+                                        ("a.tif", random_array((4, 64, 64), np.float32)),
+                                        ("a.nii.gz", random_array((4, 64, 64), np.float32))])
+def test_too_large_for_memory(tmp_path, monkeypatch, name, array):
+    ic.write(tmp_path / name, array)
+    monkeypatch.setattr(_io, "_available_memory", lambda: 1000)
+    with pytest.raises(ValueError, match=f"{name}: too large to read: .* 0.0 GiB is available"):
+        ic.read(tmp_path / name)
+
+
+# ---------------------------------------------------------------------------
+# TIFF stacks compressed in ways tifffile decodes only with imagecodecs
+# ---------------------------------------------------------------------------
+def _lzw_pages(path, pages):
+    from PIL import Image
+
+    images = [Image.fromarray(page) for page in pages]
+    images[0].save(path, save_all=True, append_images=images[1:], compression="tiff_lzw")
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
+def test_multi_page_lzw_tiff(tmp_path, dtype):
+    """ImageJ and microscope stacks: tifffile needs imagecodecs, Pillow decodes them."""
+    pages = random_array((4, 9, 11), dtype)
+    _lzw_pages(tmp_path / "lzw.tif", pages)
+    again, meta = ic.read(tmp_path / "lzw.tif", with_meta=True)
+    assert again.dtype == pages.dtype
+    np.testing.assert_array_equal(again, pages)
+    assert meta.channel_axis is None and meta.axis_labels[1:] == ("y", "x")
+
+
+def test_undecodable_tiff_names_imagecodecs(tmp_path, monkeypatch):
+    if _io._optional("imagecodecs") is not None:
+        pytest.skip("imagecodecs is installed: tifffile decodes LZW itself")
+    from PIL import Image
+
+    _lzw_pages(tmp_path / "lzw.tif", random_array((3, 9, 11), np.uint8))
+    _lzw_pages(tmp_path / "one.tif", random_array((1, 9, 11), np.uint8))
+
+    def no_decoder(*args, **kwargs):
+        raise OSError("decoder tiff_lzw not available")
+    monkeypatch.setattr(Image, "open", no_decoder)  # a Pillow built without libtiff
+    for name in ("lzw.tif", "one.tif"):
+        with pytest.raises(ImportError, match=f"{name}: .*pip install imagecodecs") as error:
+            ic.read(tmp_path / name)
+        assert "install tifffile" not in str(error.value)
+
+
+# ---------------------------------------------------------------------------
+# what the libraries print; special files
+# ---------------------------------------------------------------------------
+def _python(code, cwd):
+    """Run ``code`` in a fresh interpreter: what reaches its stderr, uncaptured."""
+    import subprocess
+    import textwrap
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(ic.__file__)))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, cwd=cwd, env={**os.environ, "PYTHONPATH": root}, timeout=60)
+
+
+def test_library_logs_stay_off_stderr(tmp_path):
+    # nibabel logs its fix of negative voxel sizes; tifffile a bad page offset
+    img = nib.Nifti1Image(np.zeros((4, 5, 6), np.int16), np.eye(4))
+    img.header["pixdim"][1:4] = [-1.0, 2.0, 3.0]
+    nib.save(img, tmp_path / "neg.nii")
+    tifffile.imwrite(tmp_path / "m.tif", random_array((3, 20, 30), np.uint8),
+                     photometric="minisblack")
+    data = bytearray((tmp_path / "m.tif").read_bytes())
+    with tifffile.TiffFile(tmp_path / "m.tif") as tif:
+        page = tif.pages[0]
+        next_ifd = page.offset + 2 + 12 * len(page.tags)
+    data[next_ifd:next_ifd + 4] = struct.pack("<I", 10**8)  # past the end
+    (tmp_path / "bad.tif").write_bytes(data[:300])
+    result = _python("""
+        import imgconv as ic
+        vol, meta = ic.read("neg.nii", with_meta=True)
+        print(meta.spacing)
+        ic.write("out.nii", vol, meta=meta)
+        try:
+            ic.read("bad.tif")
+        except ValueError as exc:
+            print("ERROR", exc)
+    """, cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "(3.0, 2.0, 1.0)" and len(lines) == 2
+    assert lines[1].startswith("ERROR bad.tif: cannot read TIFF")
+    assert "invalid page offset" in lines[1]  # what tifffile logged, in the error
+
+
+def test_special_files_are_refused(tmp_path):
+    """A FIFO hung forever: opening it waits for a writer."""
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    os.mkfifo(tmp_path / "f.png")
+    os.symlink(os.devnull, tmp_path / "null.npy")
+    result = _python("""
+        import imgconv as ic
+        for name in ("f.png", "null.npy"):
+            try:
+                ic.read(name)
+            except ValueError as exc:
+                print(exc)
+    """, cwd=tmp_path)  # in a subprocess with a timeout: a regression hangs
+    assert result.stdout.splitlines() == ["f.png: is a named pipe (FIFO), not an image file",
+                                          "null.npy: is a character device, not an image file"]
