@@ -95,6 +95,10 @@ def kernel_extension(name, extra_flags=()):
 
 extensions = [
     kernel_extension("_openmp"),
+    # numpy's allocator hooks (PyDataMem_SetHandler) came with its 1.22 C API
+    Extension("imgconv._buffer_pool", ["pyx/_buffer_pool.pyx"], extra_compile_args=base_flags,
+              include_dirs=common["include_dirs"],
+              define_macros=macros + [("NPY_TARGET_VERSION", "NPY_1_22_API_VERSION")]),
     kernel_extension("_kernels_baseline"),
 ]
 if is_x86_64() and sys.platform != "win32" and _compiles("int main(void){return 0;}", ["-mavx2", "-mfma"]):

@@ -355,6 +355,7 @@ def environment(threads, quick):
         "threads": threads,
         "kernel_variant": _dispatch.KERNEL_VARIANT,
         "openmp": ic.openmp_enabled(),
+        "buffer_pool_bytes": ic.get_buffer_pool_limit(),
         "quick": quick,
         "python": platform.python_version(),
         "versions": versions,
@@ -412,6 +413,9 @@ def parse_args(argv=None):
                         help="smaller inputs and fewer runs, for a smoke test")
     parser.add_argument("--only", metavar="SUBSTRING", default=None,
                         help="run only workloads whose name contains SUBSTRING")
+    parser.add_argument("--no-buffer-pool", action="store_true",
+                        help="turn imgconv's buffer pool off, so that every result pays for "
+                             "fresh pages as on a first call (the peers always do)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--json", metavar="PATH", default=None,
                         help="also write raw results (all run times) to PATH")
@@ -432,6 +436,8 @@ def main(argv=None):
     ic.set_num_threads(args.threads)  # None: imgconv's default, all available cores
     threads = ic.get_num_threads()
     set_threads(threads)
+    if args.no_buffer_pool:
+        ic.set_buffer_pool_limit(0)
     env = environment(threads, args.quick)
     missing = [lib for lib in PEERS if not AVAILABLE[lib]]
 
@@ -440,7 +446,8 @@ def main(argv=None):
           + (f" | missing peers: {', '.join(missing)}" if missing else ""))
     print(f"median of up to {args.repeats} runs after a warm-up, "
           f"≤{args.budget:g} s per library and workload"
-          + (" | quick mode (smaller inputs)" if args.quick else ""), flush=True)
+          + (" | quick mode (smaller inputs)" if args.quick else "")
+          + f" | imgconv buffer pool: {ic.get_buffer_pool_limit() >> 20} MiB", flush=True)
 
     rng = np.random.default_rng(args.seed)
     records = []

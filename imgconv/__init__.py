@@ -22,6 +22,8 @@ _EXPORTS = {
     "scharr": "._filters", "laplace": "._filters", "gradient_magnitude": "._filters",
     "set_num_threads": "._threads", "get_num_threads": "._threads",
     "openmp_enabled": "._threads",
+    "set_buffer_pool_limit": "._buffers", "get_buffer_pool_limit": "._buffers",
+    "free_buffer_pool": "._buffers",
     "read": "._io", "write": "._io", "ImageMeta": "._io",
     "pool": "._pool", "max_pool": "._pool", "avg_pool": "._pool",
     "dilate": "._morphology", "erode": "._morphology", "opening": "._morphology",

@@ -3,6 +3,7 @@ between direct, separable and FFT evaluation."""
 import numpy as np
 
 from . import _cpu, _fft
+from ._buffers import empty
 from . import _validate as v
 from ._dispatch import select_backend
 
@@ -185,7 +186,7 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
         elif pingpong and scratch is not None:
             target = scratch
         else:
-            target = scratch = np.empty(inp.full_shape(shape), inp.compute)
+            target = scratch = empty(inp.full_shape(shape), inp.compute)
         a = axes[0]
         kshape = [1] * inp.rank
         kshape[a] = len(factors[a])

@@ -7,6 +7,7 @@ channels become the batch axis and missing spatial axes get length 1.
 import numpy as np
 
 from . import _validate as v
+from ._buffers import empty
 from ._dispatch import kernels
 from ._threads import resolve_threads
 
@@ -162,7 +163,7 @@ def extreme_box(inp, out, size, centre, is_max, pad_value, threads):
     for x4, out4 in _pairs(inp, inp.x, out):
         source = x4
         if kz > FUSED_DEPTH_MAX:
-            target = out4 if (ky, kx) == (1, 1) else np.empty(x4.shape, x4.dtype)
+            target = out4 if (ky, kx) == (1, 1) else empty(x4.shape, x4.dtype)
             planes_in, planes_out = _merged_planes(source), _merged_planes(target)
             if planes_in is None or planes_out is None:
                 planes_in, planes_out = source.transpose(0, 2, 1, 3), target.transpose(0, 2, 1, 3)

@@ -46,6 +46,7 @@ import threading
 import numpy as np
 
 from . import _validate as v
+from ._buffers import empty
 
 __all__ = ["fft_correlate", "fft_cost", "direct_cost", "FFT_COST_CONSTANT"]
 
@@ -113,7 +114,7 @@ def _padded(xm, rank, pad_lo, lengths, mode, cval, compute):
     nb = xm.ndim - rank
     shape = xm.shape[nb:]
     if mode == "zero":
-        buf = np.empty(xm.shape[:nb] + tuple(lengths), dtype=compute)
+        buf = empty(xm.shape[:nb] + tuple(lengths), dtype=compute)
         dst, src = [slice(None)] * nb, [slice(None)] * nb
         for n, lo, length in zip(shape, pad_lo, lengths):
             stop = min(n, length - lo)

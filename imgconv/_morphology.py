@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _cpu
 from . import _validate as v
+from ._buffers import empty
 from ._dispatch import select_backend
 
 _PARAMETERS = """
@@ -75,7 +76,7 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
     if is_bool:
         kernel_out = out.view(np.uint8)
     elif native != inp.x.dtype:
-        kernel_out = np.empty(inp.x.shape, inp.x.dtype)
+        kernel_out = empty(inp.x.shape, inp.x.dtype)
     else:
         kernel_out = out
     if footprint is None or fp.all():
@@ -93,7 +94,7 @@ _SAME_SIZE = {1: np.uint8, 2: np.int16, 4: np.int32, 8: np.float64}
 
 def _output(out, shape, dtype, x):
     if out is None:
-        return np.empty(shape, dtype)
+        return empty(shape, dtype)
     if isinstance(out, np.ndarray) and type(out) is not np.ndarray:
         out = out.view(np.ndarray)
     if isinstance(out, np.ndarray) and out.shape == tuple(shape) and out.dtype != dtype:

@@ -4,6 +4,7 @@ import numpy as np
 
 from . import _cpu
 from . import _validate as v
+from ._buffers import empty
 from ._dispatch import select_backend
 
 
@@ -101,7 +102,7 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
         # max/min of int8, float16, int64... run widened and return the input's dtype
         wanted = (out.dtype if out is not None
                   else v.output_dtype(dtype, inp.compute) if dtype is not None else kept)
-        target = out if out is not None and out.dtype == native else np.empty(shape, native)
+        target = out if out is not None and out.dtype == native else empty(shape, native)
         kernel_out = target.view(np.uint8) if is_bool else target
         identity = v.morphology_pad_value(native, None, None, op_name == "max")
         scales = [np.ones(n) for n in geom.out_shape]
@@ -112,10 +113,10 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
         counts = v.window_counts(geom, inp.spatial_shape, count_include_pad)
         with np.errstate(divide="ignore"):
             scales = [np.where(c > 0, 1.0 / np.maximum(c, 1), np.nan) for c in counts]
-    indices = np.empty(shape, np.int64) if return_indices else None
+    indices = empty(shape, np.int64) if return_indices else None
     _cpu.pool(inp, kernel_out, indices, geom, op_code, p, identity, scales, threads)
     if extreme and target.dtype != wanted:
-        out = v.store(target, out if out is not None else np.empty(shape, wanted))
+        out = v.store(target, out if out is not None else empty(shape, wanted))
     else:
         out = target
     return (out, indices) if return_indices else out

@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _buffers
+
 # --------------------------------------------------------------------------
 # Boundary modes
 # --------------------------------------------------------------------------
@@ -430,7 +432,7 @@ def output_array(inp, spatial_shape, dtype, out):
     """``out`` checked against the result's shape and dtype, or a new array."""
     shape = inp.full_shape(spatial_shape)
     if out is None:
-        return np.empty(shape, output_dtype(dtype, inp.compute))
+        return _buffers.empty(shape, output_dtype(dtype, inp.compute))
     return check_out(out, shape, None if dtype is None else output_dtype(dtype, inp.compute), inp.x)
 
 

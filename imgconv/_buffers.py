@@ -1,0 +1,112 @@
+"""Where imgconv's results and intermediate arrays come from: a pool that
+keeps large freed arrays for the next call (see ``pyx/_buffer_pool.pyx``).
+
+A fresh large array costs the operating system a page fault and a page
+clear per page on first touch (about 5 ms per 64 MiB); a reused block
+costs nothing.  The pool holds at most a limit of bytes, 1 GiB or an eighth
+of the memory by default, in at most 16 blocks; the oldest go first.
+"""
+import os
+import re
+
+from . import _buffer_pool, _validate
+
+__all__ = ["set_buffer_pool_limit", "get_buffer_pool_limit", "free_buffer_pool", "empty"]
+
+_ENV_VAR = "IMGCONV_BUFFER_POOL_LIMIT"
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _parse_size(text, name):
+    match = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)(?:I?B)?\s*", text, re.IGNORECASE)
+    if match is None:
+        raise ValueError(f"{name} must be a number of bytes such as 0, 268435456 or 256M, "
+                         f"got {text!r}")
+    return int(match.group(1)) * _UNITS[match.group(2).upper()]
+
+
+def _default_limit():
+    env = os.environ.get(_ENV_VAR, "").strip()
+    if env:
+        return _parse_size(env, _ENV_VAR)
+    memory = _physical_memory()
+    return 1 << 30 if memory is None else min(1 << 30, memory // 8)
+
+
+def set_buffer_pool_limit(nbytes):
+    """Set how many bytes of freed imgconv results are kept for reuse.
+
+    Large arrays that imgconv allocates (results and intermediates) go back
+    to a pool when they are freed, and the next call that needs an array of
+    about the same size reuses one instead of asking the operating system
+    for fresh pages, which it must fault in and clear (about 5 ms per
+    256**3 float32 volume, as long as a 3x3x3 filter of it).  Blocks under
+    1 MiB are not pooled; at most 16 are held, the oldest dropped first.
+    The arrays themselves are ordinary numpy arrays that own their data.
+
+    Parameters
+    ----------
+    nbytes : int or None
+        The most bytes the pool holds (>= 0); 0 turns it off and frees what
+        it holds.  ``None`` restores the default: the
+        ``IMGCONV_BUFFER_POOL_LIMIT`` environment variable (bytes, or with a
+        K/M/G suffix), else 1 GiB or an eighth of the memory, if less.
+
+    Examples
+    --------
+    >>> import imgconv as ic
+    >>> ic.set_buffer_pool_limit(256 * 2**20)
+    >>> ic.get_buffer_pool_limit()
+    268435456
+    >>> ic.set_buffer_pool_limit(None)
+    """
+    if nbytes is None:
+        limit = _default_limit()
+    else:
+        limit = _validate.as_int(nbytes, "nbytes", "a number of bytes or None")
+        if limit < 0:
+            raise ValueError(f"nbytes must be >= 0, got {limit}")
+    _buffer_pool.set_limit(min(limit, 2**63 - 1))
+
+
+def get_buffer_pool_limit():
+    """The most bytes of freed arrays the pool keeps (0: no pool).
+
+    Examples
+    --------
+    >>> import imgconv as ic
+    >>> ic.get_buffer_pool_limit() >= 0
+    True
+    """
+    return _buffer_pool.get_limit()
+
+
+def free_buffer_pool():
+    """Free the arrays the pool holds now; returns how many bytes that was.
+
+    The limit stays: later calls fill the pool again.
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> ic.box(np.ones((512, 512)), 3).shape   # a 2 MiB result, freed at once
+    (512, 512)
+    >>> ic.free_buffer_pool() >= 0
+    True
+    """
+    return _buffer_pool.release_all()
+
+
+def empty(shape, dtype):
+    """An uninitialised array from the pool (np.empty when it is off)."""
+    return _buffer_pool.empty(shape, dtype)
+
+
+set_buffer_pool_limit(None)

@@ -1,0 +1,166 @@
+"""The buffer pool: imgconv's results come from it, freed ones are reused,
+it keeps to its limit, and reuse never changes a result."""
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import imgconv as ic
+from imgconv import _buffer_pool
+
+get_handler_name = pytest.importorskip("numpy._core.multiarray").get_handler_name
+
+MIB = 1 << 20
+
+
+@pytest.fixture(autouse=True)
+def fresh_pool():
+    ic.set_buffer_pool_limit(256 * MIB)
+    ic.free_buffer_pool()
+    yield
+    ic.set_buffer_pool_limit(None)
+
+
+def block(nbytes):
+    return _buffer_pool.empty(nbytes // 4, np.float32)
+
+
+def test_results_come_from_the_pool_and_own_their_data():
+    y = ic.box(np.ones((512, 600), np.float32), 3)
+    assert get_handler_name(y) == _buffer_pool.HANDLER_NAME
+    assert y.flags.owndata and y.flags.writeable and y.base is None
+    assert y.ctypes.data % 64 == 0
+
+
+def test_a_freed_result_is_reused_and_stale_values_never_show():
+    x = np.random.default_rng(0).random((64, 64, 64), dtype=np.float32)
+    w = np.random.default_rng(1).random((3, 3, 3), dtype=np.float32)
+    expected = ic.correlate(x, w)
+    address = expected.ctypes.data
+    stale = ic.correlate(x, w)
+    stale[...] = np.nan
+    stale_address = stale.ctypes.data
+    del stale
+    again = ic.correlate(x, w)
+    assert again.ctypes.data == stale_address != address
+    np.testing.assert_array_equal(again, expected)
+
+
+def test_the_pool_holds_freed_blocks_up_to_its_limit():
+    ic.set_buffer_pool_limit(5 * MIB)
+    a, b, c = block(2 * MIB), block(2 * MIB), block(2 * MIB)
+    del a
+    assert _buffer_pool.held_bytes() == 2 * MIB
+    del b
+    assert _buffer_pool.held_bytes() == 4 * MIB
+    del c   # the oldest goes to make room
+    assert _buffer_pool.held_bytes() == 4 * MIB
+    big = block(6 * MIB)
+    del big   # larger than the limit: freed
+    assert _buffer_pool.held_bytes() == 4 * MIB
+
+
+def test_at_most_16_blocks_are_held():
+    blocks = [block(MIB) for _ in range(20)]
+    del blocks
+    assert _buffer_pool.held_bytes() == 16 * MIB
+
+
+def test_small_arrays_are_not_held():
+    small = block(MIB - 64)
+    del small
+    assert _buffer_pool.held_bytes() == 0
+
+
+def test_a_block_is_reused_only_with_little_waste():
+    a = block(4 * MIB)
+    address = a.ctypes.data
+    del a
+    b = block(3 * MIB)            # 4/3 of the size: not reused
+    assert b.ctypes.data != address
+    c = block(7 * MIB // 2)       # 8/7 of the size: reused
+    assert c.ctypes.data == address
+
+
+def test_limit_zero_turns_the_pool_off_and_frees_it():
+    a = block(2 * MIB)
+    del a
+    assert _buffer_pool.held_bytes() == 2 * MIB
+    ic.set_buffer_pool_limit(0)
+    assert _buffer_pool.held_bytes() == 0
+    y = ic.box(np.ones((512, 600), np.float32), 3)
+    assert get_handler_name(y) != _buffer_pool.HANDLER_NAME
+    del y
+    assert _buffer_pool.held_bytes() == 0
+
+
+def test_free_buffer_pool_keeps_the_limit():
+    a = block(2 * MIB)
+    del a
+    assert ic.free_buffer_pool() == 2 * MIB
+    assert _buffer_pool.held_bytes() == 0
+    assert ic.get_buffer_pool_limit() == 256 * MIB
+
+
+def test_arrays_from_the_pool_resize_like_any_other():
+    a = ic.box(np.arange(512 * 600, dtype=np.float32).reshape(512, 600), 1)
+    expected = a.copy()
+    a.resize((700, 600), refcheck=False)
+    np.testing.assert_array_equal(a[:512], expected)
+    a.resize((100, 600), refcheck=False)
+    np.testing.assert_array_equal(a, expected[:100])
+    del a
+
+
+def test_threads_sharing_the_pool_get_correct_results():
+    rng = np.random.default_rng(2)
+    images = [rng.random((n, 700), dtype=np.float32) for n in (400, 401, 500)]
+    expected = [ic.box(im, 5) for im in images]
+    errors = []
+
+    def work(seed):
+        order = np.random.default_rng(seed).permutation(30) % len(images)
+        for i in order:
+            if not np.array_equal(ic.box(images[i], 5), expected[i]):
+                errors.append(i)
+
+    def churn():
+        for limit in (0, 3 * MIB, 64 * MIB) * 10:
+            ic.set_buffer_pool_limit(limit)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    threads.append(threading.Thread(target=churn))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+@pytest.mark.parametrize("value, error", [(-1, ValueError), (1.5, TypeError), ("1G", TypeError),
+                                          (True, TypeError)])
+def test_bad_limits_are_refused(value, error):
+    with pytest.raises(error, match="nbytes"):
+        ic.set_buffer_pool_limit(value)
+    assert ic.get_buffer_pool_limit() == 256 * MIB
+
+
+@pytest.mark.parametrize("text, limit", [("0", 0), ("268435456", 256 * MIB), ("256M", 256 * MIB),
+                                         ("2g", 2 << 30), ("64 MiB", 64 * MIB)])
+def test_the_environment_variable_sets_the_default(text, limit):
+    code = "import imgconv as ic; print(ic.get_buffer_pool_limit())"
+    env = {**os.environ, "IMGCONV_BUFFER_POOL_LIMIT": text}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert int(run.stdout) == limit
+
+
+def test_a_bad_environment_variable_is_a_clear_error():
+    code = "import numpy as np, imgconv as ic; ic.box(np.ones(9), 3)"
+    env = {**os.environ, "IMGCONV_BUFFER_POOL_LIMIT": "lots"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "IMGCONV_BUFFER_POOL_LIMIT must be a number of bytes" in run.stderr
