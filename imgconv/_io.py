@@ -651,12 +651,16 @@ def write(path, array, *, meta=None, overwrite=True):
         PNG holds uint8 (grey, grey+alpha, RGB, RGBA) and uint16 grey; JPEG
         and BMP uint8 grey and RGB.  TIFF, ``.npy`` and NIfTI hold any
         numeric dtype exactly (float32 stays float32: NIfTI float data are
-        written unscaled).  TIFF writes a 3D array without a channel axis as
-        a stack of pages (needs tifffile for anything Pillow cannot hold).
+        written unscaled).  TIFF writes pages of the last two spatial axes
+        (needs tifffile for anything Pillow cannot hold), with a last channel
+        axis as the samples of each pixel and an earlier one as an axis of
+        pages; it records the axes, so :func:`read` returns the same shape and
+        channel axis.
     meta : ImageMeta, optional
         From :func:`read`, or made by hand: ``channel_axis`` tells a
         ``(H, W, 3)`` colour image from a 3-page stack (without ``meta``, an
-        array whose last axis has 2 to 4 entries is written as colour); TIFF stores ``spacing`` and
+        array of 3 or more dimensions whose last axis has 2 to 4 entries is
+        written as colour); TIFF stores ``spacing`` and
         ``unit``; NIfTI keeps ``header`` and ``affine`` (or, without an
         affine, puts ``spacing`` on the diagonal).  PNG, JPEG, BMP and
         ``.npy`` store no spacing.
@@ -668,7 +672,9 @@ def write(path, array, *, meta=None, overwrite=True):
     ------
     ValueError
         Unknown extension, or an array the format cannot hold (the message
-        names the formats that can).
+        names the formats that can; TIFF needs two spatial axes besides the
+        channels, and no channel axis between the rows and the columns), or
+        a ``meta.channel_axis`` out of range.
     FileNotFoundError, IsADirectoryError, FileExistsError, PermissionError
         A missing folder, a path that is a folder, an existing file with
         ``overwrite=False``, an unwritable folder.
@@ -709,11 +715,18 @@ def write(path, array, *, meta=None, overwrite=True):
         _atomic_write(path, split_extension(path)[1].lower(), encode, overwrite)
 
 
-def _is_colour(array, meta):
-    """Whether the last axis holds colour channels: ``meta`` decides when given."""
-    if meta is not None:
-        return meta.channel_axis is not None and meta.channel_axis % array.ndim == array.ndim - 1
-    return array.ndim == 3 and 2 <= array.shape[-1] <= 4
+def _channel_axis(path, array, meta):
+    """The array axis holding channels (counted from 0), or None: ``meta``
+    decides when given; without it, a last axis of 2 to 4 entries (grey+alpha,
+    RGB, RGBA), at any rank."""
+    if meta is None:
+        return array.ndim - 1 if array.ndim >= 3 and 2 <= array.shape[-1] <= 4 else None
+    if meta.channel_axis is None:
+        return None
+    if not -array.ndim <= meta.channel_axis < array.ndim:
+        raise ValueError(f"{path}: channel_axis={meta.channel_axis} is out of range for shape "
+                         f"{array.shape}")
+    return meta.channel_axis % array.ndim
 
 
 def _encoder(path, fmt, array, meta):
@@ -725,11 +738,13 @@ def _encoder(path, fmt, array, meta):
         return encode
     if fmt == "nifti":
         return _nifti_encoder(path, array, meta)
-    colour = _is_colour(array, meta)
+    channel = _channel_axis(path, array, meta)
+    colour = channel == array.ndim - 1
     if fmt == "tiff":
+        axes = _tiff_axes(path, array.shape, channel)
         tifffile = _optional("tifffile")
         if tifffile is not None:
-            return _tifffile_encoder(tifffile, array, meta, colour)
+            return _tifffile_encoder(tifffile, array, meta, axes)
         if meta is not None and meta.spacing is not None:
             _require("tifffile", path, "storing the voxel spacing in a TIFF")
     _check_pillow_mode(path, fmt, array, colour)
@@ -785,14 +800,15 @@ _PILLOW_MODES = {
 def _check_pillow_mode(path, fmt, array, colour):
     """The Pillow mode ``array`` is written in (as Pillow infers it from the
     array); ValueError if the format cannot hold it."""
-    channels = array.shape[-1] if colour and array.ndim == 3 else (0 if array.ndim == 2 else None)
+    channels = (array.shape[-1] if colour and array.ndim == 3
+                else 0 if array.ndim == 2 and not colour else None)
     dtype = array.dtype.newbyteorder("=").name if array.dtype.kind != "b" else "bool"
     mode = _PILLOW_MODES.get((fmt, dtype, channels))
     if mode is None:
         kinds = sorted({f"{d} {'grey' if c == 0 else {2: 'grey+alpha', 3: 'RGB', 4: 'RGBA'}[c]}"
                         for f, d, c in _PILLOW_MODES if f == fmt})
         what = (f"a {array.dtype} array of shape {array.shape}"
-                + ("" if colour or array.ndim == 2 else " (not a 2D image)"))
+                + ("" if array.ndim - colour == 2 else " (not a 2D image)"))
         hint = ("install tifffile for any dtype and stacks" if fmt == "tiff"
                 else "write .tif, .npy or .nii.gz to keep it as it is")
         raise ValueError(f"{path}: {fmt.upper()} cannot hold {what}; it holds "
@@ -800,18 +816,53 @@ def _check_pillow_mode(path, fmt, array, colour):
     return mode
 
 
-def _tifffile_encoder(tifffile, array, meta, colour):
-    data = array.astype(np.uint8) if array.dtype == np.bool_ else np.ascontiguousarray(array)
-    options = {"photometric": "minisblack", "metadata": {}}
-    if colour:
-        channels = data.shape[-1]
-        options["photometric"] = "rgb" if channels >= 3 else "minisblack"
-        extra = channels - (3 if channels >= 3 else 1)
-        if extra:
-            options["extrasamples"] = ["unassalpha"] + ["unspecified"] * (extra - 1)
+def _tiff_axes(path, shape, channel):
+    """tifffile's letters for the axes of an array of ``shape`` with channels
+    on axis ``channel`` (or None): the last two spatial axes are the rows and
+    columns of each page, the others count pages (Q); channels are the samples
+    of each pixel (S) when last, else an axis of pages (C, as ImageJ's
+    hyperstacks).  Written into the file, they bring the channel axis back
+    on reading, whatever the channel count."""
+    spatial = len(shape) - (channel is not None)
+    if spatial < 2:
+        besides = "" if channel is None else f" with channel axis {channel}"
+        raise ValueError(f"{path}: TIFF holds images of rows and columns; shape {shape}"
+                         f"{besides} has {spatial} spatial {'axis' if spatial == 1 else 'axes'} "
+                         "(write .npy, or add an axis of length 1)")
+    if channel == len(shape) - 2:
+        raise ValueError(f"{path}: the channel axis {channel} of shape {shape} lies between the "
+                         "rows and the columns, where TIFF cannot store it; move it last or "
+                         "before the rows (np.moveaxis)")
+    letters = ["Q"] * (spatial - 2) + ["Y", "X"]
+    if channel is not None:
+        letters.insert(channel, "S" if channel == len(shape) - 1 else "C")
+    return "".join(letters)
+
+
+def _sample_options(channels):
+    """tifffile options for pixels of ``channels`` samples.  The last of 2 or 4
+    is alpha, as imgconv reads grey+alpha and RGBA; 5 and more are plain
+    bands, not RGB plus alpha; a single sample is a grey pixel (tifffile
+    refuses 'contig' for it, there being nothing to interleave)."""
+    options = {"photometric": "rgb" if channels in (3, 4) else "minisblack"}
+    extra = channels - (3 if channels in (3, 4) else 1)
+    if extra:
         options["planarconfig"] = "contig"
+        options["extrasamples"] = (["unassalpha"] if channels in (2, 4)
+                                   else ["unspecified"] * extra)
+    return options
+
+
+def _tifffile_encoder(tifffile, array, meta, axes):
+    data = array.astype(np.uint8) if array.dtype == np.bool_ else np.ascontiguousarray(array)
+    options = {"photometric": "minisblack"}
+    if axes.endswith("S"):
+        options.update(_sample_options(data.shape[-1]))
+    # tifffile writes these into the first page's description and reads them back
+    metadata = {"axes": axes}
     if meta is not None and meta.spacing is not None:
-        options["metadata"] = {"spacing": [float(s) for s in meta.spacing], "unit": meta.unit}
+        metadata.update(spacing=[float(s) for s in meta.spacing], unit=meta.unit)
+    options["metadata"] = metadata
     options["bigtiff"] = data.nbytes > 2**32 - 2**25
 
     def encode(target):

@@ -473,21 +473,60 @@ def test_batch_goes_on_past_failures_and_skips_existing(tmp_path):
 
 
 def test_batch_skips_an_output_that_is_another_input(tmp_path):
-    """A glob run twice finds the first run's results among its inputs: their
-    outputs exist, so they are skipped, as any existing output, not failed."""
+    """A glob run twice, writing beside its inputs, finds the first run's
+    results among its inputs: their outputs exist, so they are skipped, as
+    any existing output, not failed."""
     data = _tree(tmp_path)
     pattern = str(data / "**" / "*.png")
-    first = run_cli("filter", pattern, "--outdir", data / "out", "-f", "box")
+    first = run_cli("filter", pattern, "-f", "box")
     assert first.returncode == 0, first.stderr
-    results = {name: (data / "out" / name).read_bytes() for name in listing(data / "out")}
-    again = run_cli("filter", pattern, "--outdir", data / "out", "-f", "box")
+    results = {name: (data / name).read_bytes() for name in listing(data) if "_box" in name}
+    assert len(results) == 3
+    again = run_cli("filter", pattern, "-f", "box")
     assert again.returncode == 0, again.stderr
-    assert "3 written, 3 skipped (existing output), 0 failed" in again.stderr
-    assert (f"imgconv: skipped {data / 'out' / 'a' / 'one_box.png'}: already exists (it is "
+    assert "3 skipped (existing output), 0 failed" in again.stderr
+    assert (f"imgconv: skipped {data / 'a' / 'one_box.png'}: already exists (it is "
             "also an input)") in again.stderr
     assert "error" not in again.stderr
     for name, content in results.items():
-        assert (data / "out" / name).read_bytes() == content
+        assert (data / name).read_bytes() == content
+
+
+def test_batch_outdir_inside_the_searched_tree_holds_no_inputs(tmp_path):
+    """--outdir inside the folder a glob searches: what lies there is results,
+    so a second run finds the same three inputs (not out/a/one_box.png as a
+    fourth, giving out/out/a/one_box_box.png); a file named on its own is an
+    input wherever it lies."""
+    data = _tree(tmp_path)
+    out = data / "out"
+    first = run_cli("filter", "data/**/*.png", "--outdir", "data/out", "-f", "box", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    expected = ["a/one_box.png", "a/two_box.png", "b/c/three_box.png"]
+    assert listing(out) == expected
+    assert "left out" not in first.stderr
+    results = {name: (out / name).read_bytes() for name in expected}
+    # the same folder spelt otherwise: absolute, through a symbolic link
+    (tmp_path / "link").symlink_to(out, target_is_directory=True)
+    for outdir in (out, tmp_path / "link"):
+        again = run_cli("filter", data / "**" / "*.png", "--outdir", outdir, "-f", "box")
+        assert again.returncode == 0, again.stderr
+        assert "0 written, 3 skipped (existing output), 0 failed" in again.stderr
+        assert (f"imgconv: left out 3 files the patterns match in --outdir {outdir}: "
+                "results, not inputs") in again.stderr
+        assert listing(out) == expected
+    forced = run_cli("filter", data / "**" / "*.png", "--outdir", out, "-f", "box",
+                     "--overwrite", "-q")
+    assert (forced.returncode, forced.stdout, forced.stderr) == (0, "", "")
+    assert {name: (out / name).read_bytes() for name in listing(out)} == results
+    named = run_cli("filter", data / "**" / "*.png", out / "a" / "one_box.png", "--outdir", out,
+                    "-f", "box")
+    assert named.returncode == 0, named.stderr
+    assert named.stdout == f"{out / 'out' / 'a' / 'one_box_box.png'}\n"
+    assert "left out 2 files" in named.stderr
+    assert "1 written, 3 skipped (existing output), 0 failed" in named.stderr
+    only_results = run_cli("filter", out / "**" / "*.png", "--outdir", out)
+    assert_error(only_results, 1, f"{out / '**' / '*.png'}: matches only files in --outdir "
+                                  f"{out}, which holds results, not inputs")
 
 
 def test_batch_never_overwrites_another_input(tmp_path):
@@ -917,6 +956,73 @@ def test_info(volume, shapes):
     assert facts["shape"] == [10, 12, 14] and facts["dtype"] == "int16"
     assert [s["size"] for s in facts["spacing"]] == pytest.approx([2.5, 0.7, 0.8])
     assert facts["min"] == vol.min() and facts["max"] == vol.max()
+
+
+# ---------------------------------------------------------------------------
+# a reader that stops early (| head -1)
+# ---------------------------------------------------------------------------
+READER_GONE = 141  # 128 + SIGPIPE, as the shell reports for cat or yes there
+
+
+def _first_line_then_close(args, cwd):
+    """Run the command into a pipe, read one line and close the pipe, as
+    ``| head -1`` does; (that line, exit status, stderr)."""
+    process = subprocess.Popen([*_command(), *map(str, args)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, cwd=cwd, env=_env(), text=True)
+    try:
+        line = process.stdout.readline()
+        process.stdout.close()
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    return line, process.returncode, stderr
+
+
+def _into_a_pipe_nobody_reads(args, cwd):
+    """Run the command with stdout a pipe whose reader has already gone (an
+    output smaller than a pipe's buffer would otherwise all fit in before
+    any reader could leave)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([*_command(), *map(str, args)], stdout=write_end,
+                              stderr=subprocess.PIPE, cwd=cwd, env=_env(), text=True,
+                              timeout=120)
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+def test_info_into_head_stops_quietly(tmp_path):
+    # 300 descriptions (about 60 kB) outgrow the pipe: the writer meets the closed end
+    save_npy(tmp_path, "a.npy", np.arange(20, dtype=np.float32).reshape(4, 5))
+    line, status, stderr = _first_line_then_close(["info", *["a.npy"] * 300], tmp_path)
+    assert line == "a.npy:\n"
+    assert (status, stderr) == (READER_GONE, "")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+@pytest.mark.parametrize("args", [["filters"], ["info", "shapes.png"],
+                                  ["info", "--json", "shapes.png", "shapes.png"]])
+def test_listings_into_a_closed_pipe_stop_quietly(shapes, args):
+    result = _into_a_pipe_nobody_reads(args, shapes.parent)
+    assert (result.returncode, result.stderr) == (READER_GONE, "")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+def test_batch_into_a_closed_pipe_stops_after_the_file_written(tmp_path):
+    """The batch stops as a tool killed by SIGPIPE would: the first result is
+    complete (its path could not be listed), no file is counted failed, and
+    no temporary file is left."""
+    data = _tree(tmp_path)
+    result = _into_a_pipe_nobody_reads(["filter", "data/**/*.png", "--outdir", "out",
+                                        "-f", "box"], tmp_path)
+    assert (result.returncode, result.stderr) == (READER_GONE, "")
+    assert listing(tmp_path / "out") == ["a/one_box.png"]
+    np.testing.assert_array_equal(
+        ic.read(tmp_path / "out" / "a" / "one_box.png"),
+        np.clip(np.rint(ic.box(ic.read(data / "a" / "one.png"), 3)), 0, 255))
+    assert not any(name.startswith(".") for name in os.listdir(tmp_path / "out" / "a"))
 
 
 def test_readme_first_command_from_a_copy_of_samples(tmp_path):

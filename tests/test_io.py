@@ -8,6 +8,7 @@ import struct
 import sys
 import warnings
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -138,6 +139,83 @@ def test_imagej_tiff_spacing(tmp_path):
     assert meta.spacing == pytest.approx((2.0, 0.25, 0.5)) and meta.unit == "um"
 
 
+def _tiff_pages(path):
+    """(page count, samples per pixel, photometric name, extra samples) of a TIFF."""
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        return len(tif.pages), page.samplesperpixel, page.photometric.name, tuple(page.extrasamples)
+
+
+UNASSALPHA, UNSPECIFIED = 2, 0  # TIFF ExtraSamples codes
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
+@pytest.mark.parametrize("channels,photometric,extra", [
+    (1, "MINISBLACK", ()), (2, "MINISBLACK", (UNASSALPHA,)), (3, "RGB", ()),
+    (4, "RGB", (UNASSALPHA,)), (5, "MINISBLACK", (UNSPECIFIED,) * 4)])
+@pytest.mark.parametrize("spatial", [(6, 7), (4, 6, 7)])
+def test_tiff_keeps_a_last_channel_axis(tmp_path, dtype, channels, photometric, extra, spatial):
+    """Images and volumes with any number of channels: each plane is one page
+    whose pixels hold the channels; alpha only where imgconv means it (2 and 4
+    channels), so a 5-band image is not taken for RGB plus alpha elsewhere."""
+    array = random_array((*spatial, channels), dtype)
+    spacing = (3.0, 0.5, 0.25)[-len(spatial):]
+    again, meta = roundtrip(tmp_path, "c.tif", array,
+                            meta=ic.ImageMeta(channel_axis=-1, spacing=spacing, unit="um"))
+    assert again.dtype == array.dtype and again.shape == array.shape
+    np.testing.assert_array_equal(again, array)
+    assert meta.channel_axis == -1 and meta.spacing == spacing and meta.unit == "um"
+    pages = int(np.prod(spatial[:-2]))
+    assert _tiff_pages(tmp_path / "c.tif") == (pages, channels, photometric, extra)
+
+
+@pytest.mark.parametrize("shape,channel_axis", [
+    ((6, 7, 2), -1), ((6, 7, 3), -1), ((4, 6, 7, 3), -1), ((4, 6, 7, 4), -1),
+    ((2, 4, 6, 7, 2), -1), ((6, 7, 1), None), ((6, 7, 5), None), ((4, 6, 7, 5), None)])
+def test_tiff_without_meta_a_last_axis_of_2_to_4_is_colour(tmp_path, shape, channel_axis):
+    """write's rule without meta, at any rank: (D, H, W, 3) is a colour volume,
+    stored as D RGB pages, not as D*H pages of W x 3."""
+    array = random_array(shape, np.uint16)
+    again, meta = roundtrip(tmp_path, "a.tif", array)
+    np.testing.assert_array_equal(again, array)
+    assert again.shape == shape and meta.channel_axis == channel_axis
+    if channel_axis is not None:
+        assert _tiff_pages(tmp_path / "a.tif")[:2] == (int(np.prod(shape[:-3])), shape[-1])
+
+
+def test_tiff_keeps_a_channel_axis_before_the_rows(tmp_path):
+    """An ImageJ hyperstack (ZCYX) reads with channel_axis=1; written back with
+    its meta, the channels stay an axis of pages, and read as channels."""
+    array = random_array((3, 2, 6, 7), np.uint16)
+    tifffile.imwrite(tmp_path / "ij.tif", array, imagej=True, metadata={"axes": "ZCYX"})
+    stack, meta = ic.read(tmp_path / "ij.tif", with_meta=True)
+    assert meta.channel_axis == 1
+    again, meta = roundtrip(tmp_path, "again.tif", stack,
+                            meta=replace(meta, spacing=(2.0, 0.5, 0.5), unit="um"))
+    np.testing.assert_array_equal(again, array)
+    assert meta.channel_axis == 1 and meta.spacing == (2.0, 0.5, 0.5)
+    assert _tiff_pages(tmp_path / "again.tif")[:2] == (6, 1)
+
+
+@pytest.mark.parametrize("with_tifffile", [True, False])
+@pytest.mark.parametrize("array,channel_axis,message", [
+    (np.zeros(5, np.uint8), None, r"TIFF holds images .* shape \(5,\) has 1 spatial axis"),
+    (np.zeros((), np.uint8), None, r"shape \(\) has 0 spatial axes"),
+    (np.zeros((6, 7), np.uint8), -1, r"shape \(6, 7\) with channel axis 1 has 1 spatial axis"),
+    (np.zeros((4, 3, 7), np.uint8), 1,
+     r"channel axis 1 of shape \(4, 3, 7\) lies between the rows and the columns"),
+    (np.zeros((6, 7, 3), np.uint8), 3, r"channel_axis=3 is out of range for shape \(6, 7, 3\)"),
+    (np.zeros((6, 7, 3), np.uint8), -4, r"channel_axis=-4 is out of range"),
+])
+def test_tiff_refuses_what_it_cannot_hold(tmp_path, monkeypatch, with_tifffile, array,
+                                          channel_axis, message):
+    if not with_tifffile:
+        monkeypatch.setitem(sys.modules, "tifffile", None)
+    with pytest.raises(ValueError, match=message):
+        ic.write(tmp_path / "a.tif", array, meta=ic.ImageMeta(channel_axis=channel_axis))
+    assert os.listdir(tmp_path) == []
+
+
 def test_tiff_without_tifffile_uses_pillow(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tifffile", None)  # import tifffile -> ImportError
     for dtype, shape in [("uint8", (6, 7)), ("uint8", (6, 7, 3)), ("uint16", (6, 7)),
@@ -263,6 +341,10 @@ def test_write_refuses_what_the_format_cannot_hold(tmp_path, name, array, messag
 def test_png_stack_needs_meta_to_be_colour(tmp_path):
     with pytest.raises(ValueError, match="not a 2D image"):
         ic.write(tmp_path / "a.png", np.zeros((4, 4, 3), np.uint8), meta=ic.ImageMeta())
+    # a channel axis is not dropped to write grey rows: (4, 4) with channels is 1D
+    with pytest.raises(ValueError, match="not a 2D image"):
+        ic.write(tmp_path / "a.png", np.zeros((4, 4), np.uint8),
+                 meta=ic.ImageMeta(channel_axis=-1))
     with pytest.raises(ValueError, match="colour images"):
         ic.write(tmp_path / "a.nii", np.zeros((4, 4, 3), np.uint8),
                  meta=ic.ImageMeta(channel_axis=-1))

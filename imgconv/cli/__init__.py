@@ -8,11 +8,14 @@
 
 Exit status: 0 success, 1 a file or value could not be processed, 2 a usage
 error (argparse), 130 interrupted (Ctrl-C), 128 + N stopped by signal N
-(143 for SIGTERM).  Errors are one line on stderr; ``--debug`` shows tracebacks.
+(143 for SIGTERM), 141 (SIGPIPE's) when the reader of stdout has gone
+(``imgconv info FILE | head -1``).  Errors are one line on stderr; ``--debug``
+shows tracebacks.
 This module imports no numpy: ``--help``, ``--version`` and ``filters``
 answer at once; the commands load the library when they run.
 """
 import argparse
+import os
 import signal
 import sys
 
@@ -63,7 +66,8 @@ def _batch_options(common):
                        help="output file (one input only; its extension picks the format)")
     where.add_argument("--outdir", metavar="DIR",
                        help="write results here, keeping the inputs' folder tree below their "
-                            "common folder (default: beside each input)")
+                            "common folder (default: beside each input); globs leave out the "
+                            "files in DIR, which are results")
     batch.add_argument("--overwrite", action="store_true",
                        help="replace existing output files (never an input)")
     batch.add_argument("--dtype", choices=opt.DTYPES, metavar="T",
@@ -105,7 +109,8 @@ def _add_cval(parser):
 def _add_inputs(parser):
     parser.add_argument("input", nargs="+", metavar="INPUT",
                         help="image, TIFF stack, .npy or NIfTI file; several files or globs "
-                             "('data/**/*.png') make a batch")
+                             "('data/**/*.png') make a batch (a glob leaves out files in "
+                             "--outdir; a file named on its own is always an input)")
 
 
 def _add_filter(sub, batch):
@@ -271,6 +276,14 @@ def _handle_signals(previous):
             break
 
 
+#: exit status when the reader of stdout has gone (``imgconv info F | head -1``):
+#: 128 + SIGPIPE, what the shell reports for cat, grep or yes stopped there by
+#: the signal, so ``set -o pipefail`` scripts that allow it for them allow it
+#: for imgconv; 0 would say every line was delivered, and 1 (the Python docs'
+#: choice) that a file failed
+READER_GONE = 141
+
+
 def main(argv=None):
     """Run the ``imgconv`` command; returns the exit status.
 
@@ -281,6 +294,37 @@ def main(argv=None):
     Filters for 'imgconv filter ...
     0
     """
+    try:
+        try:
+            return _main(argv)
+        finally:
+            # what print() still buffers goes now, where a closed pipe can be
+            # caught, rather than at the interpreter's exit (a traceback there)
+            if sys.stdout is not None:
+                sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_closed_streams()
+        return READER_GONE
+
+
+def _silence_closed_streams():
+    """Point stdout and stderr, where their reader has gone, at os.devnull: the
+    bytes they still buffer would raise again at the interpreter's final
+    flush (the Python docs' recipe for SIGPIPE).  The command stops quietly,
+    as a tool killed by SIGPIPE does; outputs written so far are complete."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except BrokenPipeError:
+                os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _main(argv):
     parser = build_parser()
     args = parser.parse_args(argv)
     previous = {}
@@ -301,6 +345,8 @@ def _run(args, parser):
     except KeyboardInterrupt:
         print("imgconv: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # the reader has gone, which is no error: main() ends quietly
     except Exception as exc:
         if args.debug:
             raise

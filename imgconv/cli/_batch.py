@@ -26,22 +26,21 @@ def _glob_base(pattern):
     return os.path.dirname(head) or "."
 
 
-def expand_inputs(patterns):
-    """Input paths, with wildcards expanded here (for shells that do not, or
-    quoted patterns; '**' spans folders).  A pattern keeps only the files
-    with an image extension it matches and must match at least one; a plain
-    path is kept as given (a missing one fails when it is read)."""
-    from .._io import EXTENSIONS, split_extension
-
-    found, bases, seen = [], [], set()
+def expand_inputs(patterns, outdir=None):
+    """The inputs, with wildcards expanded here (for shells that do not, or
+    quoted patterns; '**' spans folders), and the files left out.  A pattern
+    keeps the files with an image extension it matches, except those in
+    ``outdir``: they are results, and a run repeated would otherwise filter
+    the first run's outputs again (out/a_gaussian_gaussian.png).  A pattern
+    must match at least one file it keeps; a plain path is kept as given,
+    wherever it lies (a missing one fails when it is read)."""
+    found, bases, seen, left_out = [], [], set(), []
     for pattern in patterns:
         if os.path.exists(pattern) or not _GLOB_CHARS.search(pattern):
             paths = [pattern]
         else:
-            paths = [p for p in sorted(glob.glob(pattern, recursive=True))
-                     if os.path.isfile(p) and split_extension(p)[1].lower() in EXTENSIONS]
-            if not paths:
-                raise UserError(f"{pattern}: matches no image files")
+            paths, inside = _glob_images(pattern, outdir)
+            left_out += inside
             bases.append(os.path.abspath(_glob_base(pattern)))
         for path in paths:
             key = os.path.realpath(path)
@@ -50,7 +49,39 @@ def expand_inputs(patterns):
                 found.append(path)
     folders = [os.path.dirname(os.path.abspath(p)) for p in found] + bases
     root = os.path.commonpath(folders) if folders else os.getcwd()
-    return [Input(p, root) for p in found]
+    # a file left out by a pattern but named on its own is an input all the same
+    left_out = [p for p in left_out if os.path.realpath(p) not in seen]
+    return [Input(p, root) for p in found], left_out
+
+
+def _glob_images(pattern, outdir):
+    """The image files ``pattern`` matches outside the folder ``outdir``, and those in it."""
+    from .._io import EXTENSIONS, split_extension
+
+    matches = [p for p in sorted(glob.glob(pattern, recursive=True))
+               if os.path.isfile(p) and split_extension(p)[1].lower() in EXTENSIONS]
+    if not matches:
+        raise UserError(f"{pattern}: matches no image files")
+    results = outdir and _spellings(outdir)
+    kept, inside = [], []
+    for path in matches:
+        (inside if results and _lies_in(path, results) else kept).append(path)
+    if not kept:
+        raise UserError(f"{pattern}: matches only files in --outdir {outdir}, which holds "
+                        "results, not inputs (name such a file on its own to process it)")
+    return kept, inside
+
+
+def _spellings(path):
+    """``path`` absolute, and with its symbolic links resolved: a file lies in a
+    folder when either spelling does (an outdir reached through a link, or a
+    link inside it)."""
+    return os.path.abspath(path), os.path.realpath(path)
+
+
+def _lies_in(path, folder_spellings):
+    return any(os.path.commonpath([p, f]) == f
+               for p, f in zip(_spellings(path), folder_spellings))
 
 
 def output_path(item, suffix, output=None, outdir=None):

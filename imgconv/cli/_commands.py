@@ -313,13 +313,16 @@ class Morph:
 # Running an operation over the inputs
 # --------------------------------------------------------------------------
 def run_operation(args, operation):
-    inputs = _batch.expand_inputs(args.input)
+    inputs, left_out = _batch.expand_inputs(args.input, args.outdir)
     if args.output and len(inputs) > 1:
         raise UsageError(f"-o names one output but there are {len(inputs)} inputs; "
                          "use --outdir DIR for a batch")
     batch = len(inputs) > 1
     # steps per file: the operation's, then the write
     report = _batch.Reporter(args.quiet, args.verbose, batch, operation.steps + 1, len(inputs))
+    if left_out and not args.quiet:
+        report.notice(f"left out {len(left_out)} file{'s' if len(left_out) > 1 else ''} the "
+                      f"patterns match in --outdir {args.outdir}: results, not inputs")
     input_paths = [item.path for item in inputs]
     try:
         for index, item in enumerate(inputs):
@@ -330,6 +333,8 @@ def run_operation(args, operation):
                 report.counts["skipped"] += 1
                 if not args.quiet:
                     report.notice(str(skip))
+            except BrokenPipeError:
+                raise  # stdout's reader has gone: the batch stops (see cli.main), no file failed
             except Exception as exc:
                 if args.debug:
                     raise
