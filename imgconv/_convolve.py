@@ -247,7 +247,8 @@ _PARAMS_DOC = """
         (with ``cval``), or an alias ('mirror', 'reflect101', 'nearest', 'edge',
         'circular', 'constant').
     cval : float
-        Value outside the image for mode 'zero'.
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError rather than being ignored.
     padding : {'same', 'valid', 'full'}, int, or per-axis ints / (lo, hi) pairs
         'same' keeps the size (``ceil(n / stride)`` with a stride); 'valid' pads
         nothing; 'full' pads ``dilation * (k - 1)`` on both sides.

@@ -74,7 +74,8 @@ def _common_doc(extra="", axes=True):
         Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
         'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
     cval : float
-        Value outside the image for mode 'zero'.""" + extra + """
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.""" + extra + """
     channel_axis : int or None
         Axis holding channels, filtered independently.""" + axes_doc + """
     dtype : dtype, optional

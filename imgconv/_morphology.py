@@ -39,7 +39,8 @@ _PARAMETERS = """
         everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
         False by default; pass ``mode='zero'`` for that.
     cval : float, optional
-        Padding value, only with ``mode='zero'``.
+        Padding value, only with ``mode='zero'``; given with any other mode
+        (or the default None) it raises ValueError.
     origin : int or sequence of int
         Shifts the footprint's centre cell to ``k // 2 + origin``
         (scipy.ndimage's rule).

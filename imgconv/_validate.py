@@ -424,8 +424,10 @@ def filter_input(x, mode="reflect", cval=0.0, channel_axis=None, axes=None):
     x = as_input_array(x)
     axes, channel_axis = spatial_axes(x.ndim, channel_axis, axes)
     mode = canonical_mode(mode)
-    return FilterInput(x, axes, channel_axis, compute_dtype(x.dtype), mode, MODE_CODES[mode],
-                       check_cval(cval))
+    cval = check_cval(cval)
+    if mode != "zero" and cval != 0:
+        raise ValueError(f"cval only applies with mode='zero', not mode={mode!r}")
+    return FilterInput(x, axes, channel_axis, compute_dtype(x.dtype), mode, MODE_CODES[mode], cval)
 
 
 def output_array(inp, spatial_shape, dtype, out):

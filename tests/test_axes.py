@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import imgconv as ic
+from reference import cval_for
 
 ndi = pytest.importorskip("scipy.ndimage")
 
@@ -19,8 +20,9 @@ def per_slice(func, x, axis):
 def test_stack_filtered_slice_by_slice(method, mode):
     stack = RNG.random((4, 17, 19)).astype(np.float32)
     w = RNG.standard_normal((5, 3))
-    got = ic.correlate(stack, w, axes=(1, 2), mode=mode, cval=0.5, method=method)
-    expected = per_slice(lambda s: ic.correlate(s, w, mode=mode, cval=0.5, method="direct"),
+    cval = cval_for(mode, 0.5)
+    got = ic.correlate(stack, w, axes=(1, 2), mode=mode, cval=cval, method=method)
+    expected = per_slice(lambda s: ic.correlate(s, w, mode=mode, cval=cval, method="direct"),
                          stack, 0)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 

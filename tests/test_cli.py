@@ -143,6 +143,8 @@ def test_cli_knows_every_mode_alias():
     from imgconv.cli import _options
 
     assert set(_options.MODES) == set(_validate.MODE_ALIASES)
+    assert set(_options.ZERO_MODES) == {m for m, c in _validate.MODE_ALIASES.items()
+                                        if c == "zero"}
 
 
 # ---------------------------------------------------------------------------
@@ -283,6 +285,39 @@ def test_global_geometry_options_reach_kernel_filters(tmp_path):
     want = ic.correlate(image, np.ones((2, 2)), padding=1, stride=2, dilation=2, mode="zero",
                         cval=3)
     np.testing.assert_allclose(np.load(tmp_path / "o.npy"), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--cval", "5", "-f", "gaussian:mode=zero", "-f", "sobel"],
+     lambda x: ic.sobel(ic.gaussian(x, 1.0, mode="zero", cval=5))),
+    (["--mode", "zero", "--cval=-2", "-f", "box", "-f", "sobel:axis=0,mode=wrap"],
+     lambda x: ic.sobel(ic.box(x, 3, mode="zero", cval=-2), 0, mode="wrap")),
+    (["--cval", "3", "-f", "laplace:mode=constant", "-f", "gaussian:mode=zeros,cval=1",
+      "-f", "box:mode=edge"],
+     lambda x: ic.box(ic.gaussian(ic.laplace(x, mode="zero", cval=3), 1.0, mode="zero", cval=1),
+                      3, mode="replicate")),
+])
+def test_cval_reaches_only_the_mode_zero_steps(tmp_path, args, expected):
+    """One --cval serves a chain that mixes modes: it pads the steps whose mode
+    (their own mode=, else --mode) is zero, and the others run without it."""
+    image = np.random.default_rng(13).random((17, 19)).astype(np.float32)
+    src = save_npy(tmp_path, "a.npy", image)
+    result = run_cli("filter", src, *args, "-o", tmp_path / "o.npy")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "o.npy"), expected(image), rtol=1e-6,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["filter", "--cval", "2"], "--cval applies with mode zero, and no step of the -f chain"),
+    (["morph", "erode", "--cval", "2"], "--cval applies with --mode zero"),
+])
+def test_cval_without_mode_zero_fails_once_before_reading(shapes, tmp_path, args, message):
+    # a batch gets one error line, not one per file
+    other = shutil.copy(shapes, tmp_path / "other.png")
+    result = run_cli(*args, shapes, other, "--outdir", tmp_path / "out")
+    assert_error(result, 1, message)
+    assert not (tmp_path / "out").exists()
 
 
 # ---------------------------------------------------------------------------
@@ -566,6 +601,22 @@ def test_batch_never_overwrites_another_input(tmp_path):
     (["filter", "{shapes}", "--stride", "2"], "--stride applies to"),
     (["filter", "{shapes}", "--normalize"], "--normalize applies to custom kernels"),
     (["filter", "{shapes}", "-f", "box", "--physical"], "--physical applies to gaussian"),
+    # cval pads mode zero only (and every step's mode defaults to reflect)
+    (["filter", "{shapes}", "--cval", "2"],
+     ("--cval applies with mode zero", "add --mode zero, or mode=zero to a step")),
+    (["filter", "{shapes}", "--cval", "0", "-f", "sobel"], "--cval applies with mode zero"),
+    (["filter", "{shapes}", "--cval", "2", "--mode", "zero", "-f", "sobel:mode=wrap"],
+     "--cval applies with mode zero"),
+    (["filter", "{shapes}", "-f", "sobel:cval=2"],
+     "-f sobel:cval=2: cval applies with mode zero, and this step's mode is reflect"),
+    (["filter", "{shapes}", "--mode", "wrap", "-f", "gaussian:mode=zero", "-f", "box:cval=1"],
+     "-f box:cval=1: cval applies with mode zero, and this step's mode is wrap"),
+    (["filter", "{shapes}", "--cval", "1", "--kernel", "1,1", "-f", "correlate:mode=zero",
+      "-f", "convolve:cval=0,mode=mirror"], "this step's mode is mirror"),
+    (["morph", "erode", "{shapes}", "--cval", "5"],
+     "--cval applies with --mode zero (without --mode, morph pads with the value that never wins)"),
+    (["morph", "dilate", "{shapes}", "--cval", "0", "--mode", "reflect"],
+     "--cval applies with --mode zero, not --mode reflect"),
     (["filter", "{tmp}/vol.npy", "--physical"], "needs the voxel spacing"),
     (["filter", "{shapes}", "--slicewise"], "--slicewise needs a volume"),
     (["filter", "{shapes}", "--axes", "5"], "--axes: axes=(5,) is out of range"),

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import imgconv as ic
+from imgconv._validate import MODE_ALIASES
 
 FUNCS = [ic.correlate, ic.convolve]
 X = np.ones((6, 7), np.float32)
@@ -173,6 +174,48 @@ def test_unknown_mode_lists_valid_modes(f, mode):
 def test_cval_not_real(f, cval):
     with pytest.raises(TypeError, match="cval must be a real number"):
         f(X, W, mode="zero", cval=cval)
+
+
+#: every filter taking ``cval``, called on an image with keyword arguments
+CVAL_FILTERS = {
+    "correlate": lambda x, **kw: ic.correlate(x, W, **kw),
+    "convolve": lambda x, **kw: ic.convolve(x, W, **kw),
+    "correlate1d": lambda x, **kw: ic.correlate1d(x, [1.0, -2.0, 0.5], **kw),
+    "convolve1d": lambda x, **kw: ic.convolve1d(x, [1.0, -2.0, 0.5], axis=0, **kw),
+    "sepfilter": lambda x, **kw: ic.sepfilter(x, [[1.0, 2.0], [0.5, 1.0, -1.0]], **kw),
+    "gaussian": lambda x, **kw: ic.gaussian(x, 1.0, **kw),
+    "box": lambda x, **kw: ic.box(x, 3, **kw),
+    "sobel": ic.sobel,
+    "sobel_axis0": lambda x, **kw: ic.sobel(x, axis=0, **kw),
+    "prewitt": ic.prewitt,
+    "scharr": ic.scharr,
+    "laplace": ic.laplace,
+    "gradient_magnitude": ic.gradient_magnitude,
+}
+NONZERO_MODES = sorted(m for m, c in MODE_ALIASES.items() if c != "zero")
+ZERO_MODES = sorted(m for m, c in MODE_ALIASES.items() if c == "zero")
+XR = np.random.default_rng(0).standard_normal((6, 7))
+
+
+@pytest.mark.parametrize("mode", NONZERO_MODES)
+@pytest.mark.parametrize("name", list(CVAL_FILTERS))
+def test_nonzero_cval_needs_zero_mode(name, mode):
+    # no silently ignored arguments: only mode 'zero' pads with cval
+    run = CVAL_FILTERS[name]
+    msg = rf"cval only applies with mode='zero', not mode='{MODE_ALIASES[mode]}'"
+    for cval in [2.5, -1, np.float32(0.5), 1e-300, np.nan, np.inf]:
+        with pytest.raises(ValueError, match=msg):
+            run(XR, mode=mode, cval=cval)
+    want = run(XR, mode=mode)
+    for cval in [0, 0.0, -0.0, np.float32(0), np.int64(0)]:
+        np.testing.assert_array_equal(run(XR, mode=mode, cval=cval), want)
+
+
+@pytest.mark.parametrize("mode", ZERO_MODES)
+@pytest.mark.parametrize("name", list(CVAL_FILTERS))
+def test_nonzero_cval_with_zero_mode_pads_with_it(name, mode):
+    run = CVAL_FILTERS[name]
+    assert not np.array_equal(run(XR, mode=mode, cval=2.5), run(XR, mode=mode))
 
 
 @pytest.mark.parametrize("padding", [-1, (1, -1), ((0, 1), (-2, 0)), ((0, -1), 1)])

@@ -9,6 +9,7 @@ import pytest
 import imgconv as ic
 from imgconv import _fft
 from imgconv import _validate as v
+from reference import cval_for
 
 MODES = ["zero", "replicate", "reflect", "symmetric", "wrap"]
 
@@ -96,8 +97,8 @@ def test_geometry_and_modes_float32(rng, mode, case):
     shape, kshape, channel_axis, padding, stride, dilation = case
     x = rand(rng, shape)
     w = rand(rng, kshape)
-    fft, direct, scale = run_both(x, w, mode=mode, cval=1.5, padding=padding, stride=stride,
-                                  dilation=dilation, channel_axis=channel_axis)
+    fft, direct, scale = run_both(x, w, mode=mode, cval=cval_for(mode, 1.5), padding=padding,
+                                  stride=stride, dilation=dilation, channel_axis=channel_axis)
     assert_close(fft, direct, scale)
 
 
@@ -107,8 +108,8 @@ def test_geometry_and_modes_float64(rng, mode, case):
     shape, kshape, channel_axis, padding, stride, dilation = case
     x = rand(rng, shape, "float64")
     w = rand(rng, kshape, "float64")
-    fft, direct, scale = run_both(x, w, mode=mode, cval=-2.0, padding=padding, stride=stride,
-                                  dilation=dilation, channel_axis=channel_axis)
+    fft, direct, scale = run_both(x, w, mode=mode, cval=cval_for(mode, -2.0), padding=padding,
+                                  stride=stride, dilation=dilation, channel_axis=channel_axis)
     assert fft.dtype == np.float64
     assert_close(fft, direct, scale)
 
@@ -125,8 +126,8 @@ def test_output_reads_padding_only(rng):
     # stride larger than the image: the only output sample lies in the low padding
     x = rand(rng, (4,))
     for mode in MODES:
-        fft, direct, scale = run_both(x, [1.0, 2.0], mode=mode, cval=3.0, padding=[(10, 0)],
-                                      stride=20)
+        fft, direct, scale = run_both(x, [1.0, 2.0], mode=mode, cval=cval_for(mode, 3.0),
+                                      padding=[(10, 0)], stride=20)
         assert_close(fft, direct, scale)
 
 
@@ -284,8 +285,8 @@ def test_tiles_match_direct(rng, small_tiles, mode, case):
     small_tiles(length)
     x = rand(rng, shape)
     w = rand(rng, kshape)
-    fft, direct, scale = run_both(x, w, mode=mode, cval=1.5, padding=padding, stride=stride,
-                                  dilation=dilation, channel_axis=channel_axis)
+    fft, direct, scale = run_both(x, w, mode=mode, cval=cval_for(mode, 1.5), padding=padding,
+                                  stride=stride, dilation=dilation, channel_axis=channel_axis)
     assert tiled(small_tiles.plans)
     assert_close(fft, direct, scale)
 
@@ -411,7 +412,8 @@ def no_scipy(monkeypatch):
 def test_without_scipy(no_scipy, rng, mode):
     assert _fft._fft_backend()[0] is np.fft
     fft, direct, scale = run_both(rand(rng, (19, 22, 2)), rand(rng, (5, 3)), mode=mode,
-                                  cval=1.0, channel_axis=-1, stride=(2, 1), dilation=(1, 3))
+                                  cval=cval_for(mode, 1.0), channel_axis=-1, stride=(2, 1),
+                                  dilation=(1, 3))
     assert_close(fft, direct, scale)
     fft, direct, scale = run_both(rand(rng, (9, 8, 7), "float64"), rand(rng, (3, 3, 3), "float64"),
                                   mode=mode, padding="full")

@@ -37,8 +37,8 @@ from hypothesis import strategies as st  # noqa: E402
 import imgconv as ic  # noqa: E402
 from strategies import per_axis  # noqa: E402
 from imgconv._validate import SCIPY_MODE, filter_input  # noqa: E402
-from reference import (CANONICAL, layouts, full_pads, ref_convolve_kernel, ref_correlate,  # noqa: E402
-                       same_pads)
+from reference import (CANONICAL, cval_for, layouts, full_pads, ref_convolve_kernel,  # noqa: E402
+                       ref_correlate, same_pads)
 
 CANONICAL_MODES = ["zero", "replicate", "reflect", "symmetric", "wrap"]
 ALL_MODES = sorted(CANONICAL)  # every alias too
@@ -324,7 +324,7 @@ def test_dtypes_and_ranks_vs_scipy(f, rank, dtype):
 @pytest.mark.parametrize("mode", ALL_MODES)
 def test_modes_vs_scipy(f, mode):
     rng = np.random.default_rng(len(mode))
-    cval = 0.0 if f.zero_cval else CVAL  # cval readings: test_zero_mode_nonzero_cval
+    cval = 0.0 if f.zero_cval else cval_for(mode, CVAL)  # readings: test_zero_mode_nonzero_cval
     for rank in (1, 2, 3):
         x = rng.standard_normal(SHAPES[rank])
         check_filter(f, x, mode, cval, err_msg=f"rank {rank}")
@@ -336,8 +336,8 @@ def test_modes_vs_scipy(f, mode):
 def test_tiny_and_one_pixel_axes(f, shape):
     rng = np.random.default_rng(3)
     x = rng.standard_normal(shape)
-    cval = 0.0 if f.zero_cval else CVAL  # cval readings: test_zero_mode_nonzero_cval
     for mode in CANONICAL_MODES:
+        cval = 0.0 if f.zero_cval else cval_for(mode, CVAL)  # readings: test_zero_mode_nonzero_cval
         check_filter(f, x, mode, cval, err_msg=mode)
 
 
@@ -498,13 +498,14 @@ ONED = {"correlate1d": ndi.correlate1d, "convolve1d": ndi.convolve1d}
 def test_1d_vs_scipy_all_axes_sizes_origins(func, rank, mode):
     rng = np.random.default_rng(rank)
     x = rng.standard_normal(SHAPES[rank])
+    cval = cval_for(mode, -CVAL)
     for axis in list(range(rank)) + list(range(-rank, 0)):
         for n in range(1, 7):
             w = rng.standard_normal(n)
             for origin in range(-(n // 2), (n - 1) // 2 + 1):
-                got = getattr(ic, func)(x, w, axis=axis, mode=mode, cval=-CVAL, origin=origin)
-                want = ONED[func](x, w, axis=axis, mode=smode(mode), cval=-CVAL, origin=origin)
-                assert_close(got, want, x, np.abs(w).sum(), F64, -CVAL,
+                got = getattr(ic, func)(x, w, axis=axis, mode=mode, cval=cval, origin=origin)
+                want = ONED[func](x, w, axis=axis, mode=smode(mode), cval=cval, origin=origin)
+                assert_close(got, want, x, np.abs(w).sum(), F64, cval,
                              err_msg=f"axis={axis} n={n} origin={origin}")
 
 
@@ -580,7 +581,7 @@ def test_1d_random_vs_scipy(data):
     mode = data.draw(st.sampled_from(ALL_MODES), label="mode")
     func = data.draw(st.sampled_from(list(ONED)), label="func")
     dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
-    cval = data.draw(st.floats(-10, 10), label="cval")
+    cval = cval_for(mode, data.draw(st.floats(-10, 10), label="cval"))
     rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed"))
     x = random_array(rng, shape, dtype)
     w = rng.standard_normal(n)
@@ -624,6 +625,7 @@ def test_sepfilter_vs_reference(rank, mode, dtype):
     rng = np.random.default_rng(rank * 7 + len(mode))
     x = random_array(rng, SHAPES[rank], dtype)
     compute = COMPUTE[dtype]
+    cval = cval_for(mode, CVAL)
     for none_axes in [(), (0,), (rank - 1,)]:
         if len(none_axes) == rank:
             continue
@@ -635,13 +637,13 @@ def test_sepfilter_vs_reference(rank, mode, dtype):
             stride = stride if np.isscalar(stride) else stride[:rank]
             dilation = dilation if np.isscalar(dilation) else dilation[:rank]
             for org in (0, origin):
-                got = ic.sepfilter(x, kernels, mode=mode, cval=CVAL, origin=org, stride=stride,
+                got = ic.sepfilter(x, kernels, mode=mode, cval=cval, origin=org, stride=stride,
                                    dilation=dilation)
-                want = sep_reference(x, kernels, mode, CVAL, org, stride, dilation)
+                want = sep_reference(x, kernels, mode, cval, org, stride, dilation)
                 s = (stride,) * rank if np.isscalar(stride) else stride
                 assert got.shape == tuple(-(-n // k) for n, k in zip(x.shape, s))
                 assert got.dtype == compute
-                assert_close(got, want, x, l1, compute, CVAL,
+                assert_close(got, want, x, l1, compute, cval,
                              err_msg=f"{kernels} origin={org} {geom}")
 
 
@@ -652,7 +654,7 @@ def test_sepfilter_equals_correlate_with_outer_kernel(rank, mode):
     x = rng.standard_normal(SHAPES[rank])
     kernels, origin = sep_case(rng, rank, (1,) if rank == 3 else ())
     w = outer_kernel(kernels)
-    cval = CVAL
+    cval = cval_for(mode, CVAL)
     for kw in [dict(), dict(origin=origin), dict(stride=2, dilation=3),
                dict(stride=(3, 1, 2)[:rank], origin=origin)]:
         got = ic.sepfilter(x, kernels, mode=mode, cval=cval, **kw)
@@ -759,7 +761,7 @@ def test_gaussian_vs_scipy(rank, mode, dtype):
     for case in gauss_cases(rank):
         order = case.get("order", 0)
         truncate = case.get("truncate", 4.0)
-        cval = CVAL  # scipy's reading of zero mode (the module docstring)
+        cval = cval_for(mode, CVAL)  # zero mode: scipy's reading (the module docstring)
         got = ic.gaussian(x, case["sigma"], mode=mode, cval=cval,
                           **{k: v for k, v in case.items() if k != "sigma"})
         want = ndi.gaussian_filter(x.astype(np.float64), case["sigma"], order=order,
@@ -775,16 +777,17 @@ def test_gaussian_spacing_is_physical_units(rank, mode):
     rng = np.random.default_rng(16)
     x = rng.standard_normal(SHAPES[rank])
     r = rank
+    cval = cval_for(mode, CVAL)
     for sigma, spacing, truncate in [
         (1.0, 0.5, 4.0), (1.5, (2.0, 0.5, 1.25)[:r], 4.0),
         ((1.0, 2.0, 0.5)[:r], (0.5, 2.0, 1.0)[:r], 3.0),
         (1.7, 2.0, 4.0),  # sigma_px = 0.85: radius int(4 * 0.85 + 0.5) = 3 pixels
         (3.0, (1.5, 3.0, 0.75)[:r], 2.2), (0.9, 0.3, 4.0),
     ]:
-        got = ic.gaussian(x, sigma, spacing=spacing, truncate=truncate, mode=mode, cval=CVAL)
+        got = ic.gaussian(x, sigma, spacing=spacing, truncate=truncate, mode=mode, cval=cval)
         sig_px = [s / p for s, p in zip(_per_axis(sigma, r), _per_axis(spacing, r))]
-        want = ndi.gaussian_filter(x, sig_px, truncate=truncate, mode=smode(mode), cval=CVAL)
-        assert_close(got, want, x, 1.0, F64, CVAL, err_msg=f"{sigma} {spacing}")
+        want = ndi.gaussian_filter(x, sig_px, truncate=truncate, mode=smode(mode), cval=cval)
+        assert_close(got, want, x, 1.0, F64, cval, err_msg=f"{sigma} {spacing}")
     # spacing 1 everywhere changes nothing
     np.testing.assert_array_equal(ic.gaussian(x, 1.3, spacing=1.0, mode=mode),
                                   ic.gaussian(x, 1.3, mode=mode))
@@ -873,7 +876,7 @@ def test_gaussian_random_vs_scipy(data):
                   for o in order)
     mode = data.draw(st.sampled_from(ALL_MODES), label="mode")
     dtype = data.draw(st.sampled_from(["float32", "float64", "uint16"]), label="dtype")
-    cval = data.draw(st.floats(-10, 10), label="cval")
+    cval = cval_for(mode, data.draw(st.floats(-10, 10), label="cval"))
     rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed"))
     x = random_array(rng, shape, dtype)
     got = ic.gaussian(x, sigma, order=order, truncate=truncate, mode=mode, cval=cval)
@@ -897,22 +900,24 @@ def test_box_vs_scipy_sizes(rank, mode, dtype):
     x = random_array(rng, SHAPES[rank], dtype)
     compute = COMPUTE[dtype]
     r = rank
+    cval = cval_for(mode, CVAL)
     for size in [1, 2, 3, 4, 7, 51, 100, (1, 2, 3)[:r], (51, 5, 30)[:r], (4, 100, 1)[:r]]:
-        got = ic.box(x, size, mode=mode, cval=CVAL)
-        want = ndi.uniform_filter(x.astype(np.float64), size, mode=smode(mode), cval=CVAL)
+        got = ic.box(x, size, mode=mode, cval=cval)
+        want = ndi.uniform_filter(x.astype(np.float64), size, mode=smode(mode), cval=cval)
         assert got.dtype == compute and got.shape == x.shape
-        assert_close(got, want, x, 1.0, compute, CVAL, box_eps(compute), err_msg=str(size))
+        assert_close(got, want, x, 1.0, compute, cval, box_eps(compute), err_msg=str(size))
 
 
 @pytest.mark.parametrize("mode", CANONICAL_MODES)
 def test_box_origins(mode):
     rng = np.random.default_rng(19)
     x = rng.standard_normal((29, 38))
+    cval = cval_for(mode, CVAL)
     for size in [(4, 5), (2, 3), (6, 1)]:
         for origin in itertools.product(*(range(-(k // 2), (k - 1) // 2 + 1) for k in size)):
-            got = ic.box(x, size, origin=origin, mode=mode, cval=CVAL)
-            want = ndi.uniform_filter(x, size, origin=origin, mode=smode(mode), cval=CVAL)
-            assert_close(got, want, x, 1.0, F64, CVAL, 1e-9, err_msg=f"{size} {origin}")
+            got = ic.box(x, size, origin=origin, mode=mode, cval=cval)
+            want = ndi.uniform_filter(x, size, origin=origin, mode=smode(mode), cval=cval)
+            assert_close(got, want, x, 1.0, F64, cval, 1e-9, err_msg=f"{size} {origin}")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "uint16"])
@@ -1016,15 +1021,16 @@ def test_sobel_and_laplace_1d_are_plain_differences():
 def test_edge_every_axis_vs_reference(op, rank, mode):
     rng = np.random.default_rng(rank)
     x = rng.standard_normal(SHAPES[rank])
+    cval = cval_for(mode, CVAL)
     for axis in [None] + list(range(rank)) + list(range(-rank, 0)):
-        got = getattr(ic, op)(x, axis=axis, mode=mode, cval=CVAL)
-        want = edge_ref(x, op, axis, smode(mode), CVAL)  # scipy's passes, scipy's order
-        assert_close(got, want, x, edge_l1(op, rank, axis), F64, CVAL, err_msg=f"axis={axis}")
+        got = getattr(ic, op)(x, axis=axis, mode=mode, cval=cval)
+        want = edge_ref(x, op, axis, smode(mode), cval)  # scipy's passes, scipy's order
+        assert_close(got, want, x, edge_l1(op, rank, axis), F64, cval, err_msg=f"axis={axis}")
     # axis=None is also the default, and gradient_magnitude's result
     np.testing.assert_array_equal(getattr(ic, op)(x, mode=mode),
                                   getattr(ic, op)(x, axis=None, mode=mode))
-    assert_close(ic.gradient_magnitude(x, operator=op, mode=mode, cval=CVAL),
-                 getattr(ic, op)(x, mode=mode, cval=CVAL), x, edge_l1(op, rank, None), F64, CVAL)
+    assert_close(ic.gradient_magnitude(x, operator=op, mode=mode, cval=cval),
+                 getattr(ic, op)(x, mode=mode, cval=cval), x, edge_l1(op, rank, None), F64, cval)
 
 
 def test_gradient_magnitude_default_is_sobel():
@@ -1074,10 +1080,11 @@ def test_edge_axis_counts_spatial_axes_with_channels(func):
 @pytest.mark.parametrize("mode", ALL_MODES)
 def test_laplace_vs_scipy_with_cval(mode):
     rng = np.random.default_rng(24)
+    cval = cval_for(mode, -3.0)
     for rank in (1, 2, 3):
         x = rng.standard_normal(SHAPES[rank])
-        got = ic.laplace(x, mode=mode, cval=-3.0)
-        assert_close(got, ndi.laplace(x, mode=smode(mode), cval=-3.0), x, 4.0 * rank, F64, -3.0)
+        got = ic.laplace(x, mode=mode, cval=cval)
+        assert_close(got, ndi.laplace(x, mode=smode(mode), cval=cval), x, 4.0 * rank, F64, cval)
 
 
 # ===========================================================================
@@ -1163,20 +1170,21 @@ def test_methods_agree(case, mode, func):
         inputs.append(rng.integers(0, 256, shape, dtype=np.uint8))
     methods = ["auto", "direct", "fft"] + (["separable"] if rank1 else [])
     f = getattr(ic, func)
+    cval = cval_for(mode, CVAL)
     for kw in method_variants(kshape):
         refs = {}
         for x in inputs:
             key = x.dtype == np.uint8  # float32 and float64 inputs hold the same values
             if key not in refs:
-                refs[key] = ref_nd(func, x, w, mode, CVAL, **kw)
+                refs[key] = ref_nd(func, x, w, mode, cval, **kw)
             want = refs[key]
             compute = COMPUTE[x.dtype.name]
             for method in methods:
-                got = f(x, w, mode=mode, cval=CVAL, method=method, **kw)
+                got = f(x, w, mode=mode, cval=cval, method=method, **kw)
                 msg = f"method={method} {kw} {x.dtype}"
                 assert got.shape == want.shape, msg
                 assert got.dtype == compute, msg
-                assert_method_close(got, want, x, w, compute, CVAL, err_msg=msg)
+                assert_method_close(got, want, x, w, compute, cval, err_msg=msg)
     if not rank1:
         with pytest.raises(ValueError, match="separable"):
             f(x32, w, method="separable")
@@ -1195,11 +1203,12 @@ def test_auto_on_kernel_rank1_up_to_rounding(func, dtype, kshape, shape):
     f = getattr(ic, func)
     sf = getattr(ndi, func)
     for mode in CANONICAL_MODES:
-        auto = f(x, w, mode=mode, cval=CVAL, method="auto")
-        direct = f(x, w, mode=mode, cval=CVAL, method="direct")
-        assert_method_close(auto, direct, x, w, compute, CVAL, err_msg=mode)
-        want = sf(x.astype(np.float64), w, mode=smode(mode), cval=CVAL)
-        assert_method_close(auto, want, x, w, compute, CVAL, err_msg=mode)
+        cval = cval_for(mode, CVAL)
+        auto = f(x, w, mode=mode, cval=cval, method="auto")
+        direct = f(x, w, mode=mode, cval=cval, method="direct")
+        assert_method_close(auto, direct, x, w, compute, cval, err_msg=mode)
+        want = sf(x.astype(np.float64), w, mode=smode(mode), cval=cval)
+        assert_method_close(auto, want, x, w, compute, cval, err_msg=mode)
 
 
 @pytest.mark.parametrize("method", ["auto", "direct", "separable", "fft"])
@@ -1294,7 +1303,8 @@ def test_plane_sweep_matches_passes_and_reference(plane_sweeps, data):
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(shape) * 10).astype(dtype)
     kernels = [rng.standard_normal(k) for k in sizes]
-    kwargs = dict(mode=mode, cval=1.5, stride=stride, dilation=dilation)
+    cval = cval_for(mode, 1.5)
+    kwargs = dict(mode=mode, cval=cval, stride=stride, dilation=dilation)
     plane_sweeps.clear()
     got = ic.sepfilter(x, kernels, **kwargs)
     swept = any(plane_sweeps)
@@ -1302,8 +1312,8 @@ def test_plane_sweep_matches_passes_and_reference(plane_sweeps, data):
     passes = ic.sepfilter(np.asfortranarray(x), kernels, **kwargs)
     np.testing.assert_array_equal(got, passes)
     w = np.multiply.outer(np.multiply.outer(kernels[0], kernels[1]), kernels[2])
-    want = ref_correlate(x, w, mode, 1.5, *same_pads(w.shape, dilation), stride, dilation)
-    scale = np.abs(w).sum() * max(np.abs(x).max(), 1.5)
+    want = ref_correlate(x, w, mode, cval, *same_pads(w.shape, dilation), stride, dilation)
+    scale = np.abs(w).sum() * max(np.abs(x).max(), abs(cval), 1.0)
     tol = 1e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
     if stride == (1, 1, 1) and np.prod(sizes) > sum(sizes) + 12:
@@ -1326,14 +1336,15 @@ def test_plane_sweep_sliding_groups(plane_sweeps, threads, dtype, mode, depth):
     x[2, 0, 0, 0] = np.nan
     x[0, depth - 1, 8, 20] = -np.inf
     kernels = [rng.standard_normal(13), rng.standard_normal(3), rng.standard_normal(4)]
-    kwargs = dict(mode=mode, cval=0.5, channel_axis=0, threads=threads)
+    cval = cval_for(mode, 0.5)
+    kwargs = dict(mode=mode, cval=cval, channel_axis=0, threads=threads)
     got = ic.sepfilter(x, kernels, **kwargs)
     assert plane_sweeps == [True]
     np.testing.assert_array_equal(got, ic.sepfilter(np.asfortranarray(x), kernels, **kwargs))
     w = np.multiply.outer(np.multiply.outer(kernels[0], kernels[1]), kernels[2])
     with np.errstate(invalid="ignore"):
         for c in range(3):
-            want = ref_correlate(x[c], w, mode, 0.5, *same_pads(w.shape))
+            want = ref_correlate(x[c], w, mode, cval, *same_pads(w.shape))
             np.testing.assert_allclose(got[c], want, rtol=1e-5, atol=1e-4 * np.abs(x[c][np.isfinite(x[c])]).max() * np.abs(w).sum())
 
 
@@ -1342,17 +1353,16 @@ def test_plane_sweep_sliding_groups(plane_sweeps, threads, dtype, mode, depth):
 def test_gaussian_volume_sweep_vs_scipy(plane_sweeps, mode, order):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((9, 17, 23)).astype(np.float32)
-    # (a nonzero cval in mode 'zero' takes scipy's pass-by-pass padding)
-    cval = 0.0 if mode == "zero" else 0.25
-    got = ic.gaussian(x, (1.0, 2.0, 1.5), order=order, mode=mode, cval=cval)
+    # cval stays 0: in mode 'zero' a nonzero one takes scipy's pass-by-pass padding
+    got = ic.gaussian(x, (1.0, 2.0, 1.5), order=order, mode=mode)
     assert plane_sweeps == [True]
     want = ndi.gaussian_filter(x.astype(np.float64), (1.0, 2.0, 1.5), order=order,
-                               mode=SCIPY_MODE[mode], cval=cval)
+                               mode=SCIPY_MODE[mode])
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
     strided = np.zeros((9, 17, 46), np.float32)[:, :, ::2]
     strided[...] = x
     np.testing.assert_array_equal(got, ic.gaussian(strided, (1.0, 2.0, 1.5), order=order,
-                                                   mode=mode, cval=cval))
+                                                   mode=mode))
 
 
 def test_derivative_bad_dtype_and_operator():

@@ -100,10 +100,9 @@ def _batch_options(common):
     return batch
 
 
-def _add_cval(parser):
+def _add_cval(parser, help_text):
     """--cval, for filter and morph (pool pads with each op's neutral value instead)."""
-    parser.add_argument("--cval", type=_typed(opt.number), metavar="C",
-                        help="value outside the image for --mode zero")
+    parser.add_argument("--cval", type=_typed(opt.number), metavar="C", help=help_text)
 
 
 def _add_inputs(parser):
@@ -138,7 +137,8 @@ def _add_filter(sub, batch):
                    help="same (default), valid, full or pixels, for kernel filters")
     f.add_argument("--stride", type=_typed(opt.integers), metavar="S", help="stride for kernel filters")
     f.add_argument("--dilation", type=_typed(opt.integers), metavar="D", help="dilation for kernel filters")
-    _add_cval(f)
+    _add_cval(f, "value outside the image, for the -f steps whose mode (--mode or mode=) "
+                 "is zero")
     f.add_argument("--physical", action="store_true",
                    help="gaussian sigma in the file's spacing units (mm for NIfTI)")
     f.set_defaults(run=_run_filter, command_parser=f)
@@ -174,7 +174,7 @@ def _add_morph(sub, batch):
                         "(3D), cross:1 (up to 2**24 cells), a .npy/text file or inline 0/1 text")
     m.add_argument("--size", type=_typed(opt.integers), metavar="K",
                    help="box footprint size (default 3) when no --footprint")
-    _add_cval(m)
+    _add_cval(m, "value outside the image; needs --mode zero")
     m.add_argument("--origin", type=_typed(opt.integers), metavar="O", help="shift of the footprint centre")
     m.set_defaults(run=_run_morph, command_parser=m)
 

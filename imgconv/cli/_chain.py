@@ -31,7 +31,7 @@ def _kernel_result(params):
 
 
 _MODE = {"mode": Param(opt.choice(*opt.MODES), "reflect", "boundary mode (--mode)"),
-         "cval": Param(opt.number, 0.0, "value outside the image for mode zero (--cval)")}
+         "cval": Param(opt.number, 0.0, "value outside the image, mode zero only (--cval)")}
 _KERNEL = {"kernel": Param(opt.text, None, "kernel file, or text with spaces between values "
                                            "('1 2 1;2 4 2;1 2 1'; default: --kernel)")}
 _GEOMETRY = {
@@ -175,13 +175,22 @@ def takes(chain, param):
     return [s for s in chain if param in s.definition.params]
 
 
+def pads_with_cval(params):
+    """Whether a step with these (resolved) parameters pads with cval: mode zero
+    only; the library refuses a nonzero cval with any other mode."""
+    return params.get("mode") in opt.ZERO_MODES
+
+
 def resolve_params(step, globals_given):
     """The parameters a step runs with: its own, else the command's options
     (``globals_given``: option name -> value, only options the user gave), else
-    the defaults (the library's own)."""
+    the defaults (the library's own).  --cval reaches only the steps whose mode
+    is zero, so one --cval serves a chain that mixes modes."""
     params = {name: param.default for name, param in step.definition.params.items()}
     params.update({k: val for k, val in globals_given.items() if k in params})
     params.update(step.params)
+    if "cval" in params and "cval" not in step.params and not pads_with_cval(params):
+        params["cval"] = step.definition.params["cval"].default
     return params
 
 
@@ -202,8 +211,8 @@ DEFAULT_RANGE = {"smooth": "clip", "signed": "rescale", "magnitude": "abs"}
 def describe_filters():
     """The text of 'imgconv filters'."""
     lines = [f"Filters for 'imgconv filter -f NAME[:param=value,...]' (default: {DEFAULT_FILTER}).",
-             "Per-axis values are written AxBxC (e.g. sigma=3x1x1); mode and cval default to "
-             "--mode and --cval.", ""]
+             "Per-axis values are written AxBxC (e.g. sigma=3x1x1); mode defaults to --mode, "
+             "and cval (the value outside the image, mode zero only) to --cval.", ""]
     for name, definition in FILTERS.items():
         lines.append(f"{name}: {definition.help}")
         for key, param in definition.params.items():
@@ -213,5 +222,6 @@ def describe_filters():
             lines.append(f"    {key}={default}  ({opt.describe(param.parse)}) {param.help}")
     lines.append("")
     lines.append("every filter also takes mode=" + "|".join(
-        ("reflect", "symmetric", "replicate", "wrap", "zero")) + " and cval=NUMBER")
+        ("reflect", "symmetric", "replicate", "wrap", "zero")) + " and, with mode=zero, "
+        "cval=NUMBER")
     return "\n".join(lines)

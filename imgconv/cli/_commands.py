@@ -11,9 +11,9 @@ import imgconv as ic
 from .. import _validate as v
 from .._io import FLOAT_FORMATS, file_format
 from . import _arrays, _batch
-from ._chain import (DEFAULT_FILTER, DEFAULT_RANGE, FILTERS, GLOBAL_PARAMS, output_kind, parse_chain,
-                     resolve_params, takes)
-from ._options import UsageError, UserError
+from ._chain import (DEFAULT_FILTER, DEFAULT_RANGE, FILTERS, GLOBAL_PARAMS, output_kind,
+                     pads_with_cval, parse_chain, resolve_params, takes)
+from ._options import ZERO_MODES, UsageError, UserError
 
 
 class Image:
@@ -112,8 +112,10 @@ class FilterChain:
         self.globals = {name: getattr(args, name) for name in GLOBAL_PARAMS
                         if getattr(args, name) is not None}
         self._check_options()
-        self.params = [self._load_kernel(resolve_params(step, self.globals), step)
-                       for step in self.chain]
+        resolved = [resolve_params(step, self.globals) for step in self.chain]
+        self._check_cval(resolved)
+        self.params = [self._load_kernel(params, step)
+                       for step, params in zip(self.chain, resolved)]
         self.suffix = "_".join(step.name for step in self.chain)
         self.steps = len(self.chain)
         self.default_range = DEFAULT_RANGE[output_kind(self.chain, self.params)]
@@ -136,6 +138,17 @@ class FilterChain:
                 if "spacing" in step.params:
                     raise UserError(f"-f {step.spec}: spacing= and --physical both set the "
                                     "spacing; give one")
+
+    def _check_cval(self, resolved):
+        """cval pads mode zero only: one given where no mode zero uses it would be
+        silently ignored, so it is an error before any file is read."""
+        for step, params in zip(self.chain, resolved):
+            if "cval" in step.params and not pads_with_cval(params):
+                raise UserError(f"-f {step.spec}: cval applies with mode zero, and this step's "
+                                f"mode is {params['mode']} (add mode=zero)")
+        if "cval" in self.globals and not any(pads_with_cval(params) for params in resolved):
+            raise UserError("--cval applies with mode zero, and no step of the -f chain uses "
+                            "it (add --mode zero, or mode=zero to a step)")
 
     def _load_kernel(self, params, step):
         if "kernel" not in step.definition.params:
@@ -285,6 +298,11 @@ class Morph:
         self.default_range = "clip"
         if args.footprint is not None and args.size is not None:
             raise UserError("--footprint and --size both give the footprint; use one")
+        if args.cval is not None and args.mode not in ZERO_MODES:
+            # checked here, before any file is read, rather than by the library per file
+            raise UserError("--cval applies with --mode zero" + (
+                f", not --mode {args.mode}" if args.mode else
+                " (without --mode, morph pads with the value that never wins)"))
 
     def run(self, image, report, threads):
         a = self.args

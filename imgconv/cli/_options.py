@@ -6,6 +6,8 @@ import re
 #: (checked against it by the tests; kept here so --help needs no numpy)
 MODES = ("reflect", "mirror", "reflect101", "symmetric", "replicate", "nearest", "edge",
          "wrap", "circular", "zero", "zeros", "constant")
+#: the aliases of mode zero, the only mode that pads with cval
+ZERO_MODES = ("zero", "zeros", "constant")
 OUTPUT_RANGES = ("clip", "rescale", "abs")
 DTYPES = ("uint8", "uint16", "int16", "int32", "float32", "float64")
 
