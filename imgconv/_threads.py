@@ -82,12 +82,31 @@ def get_num_threads():
     return _available_cores()
 
 
+# GNU OpenMP's thread pool does not survive fork(): in a child forked after
+# the parent ran a team (multiprocessing's default on Linux), the next team
+# waits forever for threads that were not copied.  Such children run serially.
+_team_started = False
+_forked_after_team = False
+
+
+def _after_fork_in_child():
+    global _forked_after_team
+    _forked_after_team = _forked_after_team or _team_started
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def resolve_threads(threads, work=None):
     """Threads for one call: ``threads=`` or the default, and no more than
-    ``work // 32768`` (small jobs are not worth waking a thread team for)."""
+    ``work // 32768`` (small jobs are not worth waking a thread team for);
+    one in a process forked after imgconv ran threads (see above)."""
+    global _team_started
     n = get_num_threads() if threads is None else _as_thread_count(threads, "threads")
-    if not openmp_enabled():
+    if not openmp_enabled() or _forked_after_team:
         return 1
     if work is not None:
         n = max(1, min(n, work // 32768))
+    _team_started = _team_started or n > 1
     return n

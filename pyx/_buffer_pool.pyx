@@ -272,13 +272,14 @@ cdef size_t drop_oldest(size_t max_bytes, Py_ssize_t max_blocks, bint set_limit)
     return dropped
 
 
+# Every holder of the lock also holds the GIL (numpy allocates and frees
+# array data with it), so a fork, which needs the GIL, never happens while the
+# lock is held and leaves the child a lock it could never take.
+
 def set_limit(size_t limit):
     """Keep at most ``limit`` bytes of freed blocks (0: no pool); frees the
     oldest held blocks beyond it.  Returns the bytes freed."""
-    cdef size_t dropped
-    with nogil:
-        dropped = drop_oldest(limit, MAX_BLOCKS, True)
-    return dropped
+    return drop_oldest(limit, MAX_BLOCKS, True)
 
 
 def get_limit():
@@ -292,7 +293,4 @@ def held_bytes():
 
 def release_all():
     """Free every held block; returns the bytes freed."""
-    cdef size_t dropped
-    with nogil:
-        dropped = drop_oldest(0, 0, False)
-    return dropped
+    return drop_oldest(0, 0, False)

@@ -164,3 +164,18 @@ def test_a_bad_environment_variable_is_a_clear_error():
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert run.returncode != 0
     assert "IMGCONV_BUFFER_POOL_LIMIT must be a number of bytes" in run.stderr
+
+
+def _box_sum(image):
+    return float(ic.box(image, 3).sum())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_uses_the_pool_it_inherits():
+    import multiprocessing
+
+    image = np.ones((700, 700), np.float32)
+    held = ic.box(image, 3)
+    del held                                  # the child starts with a block in the pool
+    with multiprocessing.get_context("fork").Pool(1) as workers:
+        assert workers.map(_box_sum, [image, image]) == [700.0 * 700] * 2

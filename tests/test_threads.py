@@ -248,3 +248,23 @@ def test_result_correct_when_openmp_grants_fewer_threads(env):
     assert float(proc.stdout.strip()) == 0.0, (
         f"with {env} and threads=4, rows assigned to threads the runtime did not start "
         f"are left unwritten (max difference {proc.stdout.strip()})")
+
+
+def _threads_and_result(image):
+    return _threads.resolve_threads(2, work=image.size * 9), ic.correlate(image, np.ones((3, 3)),
+                                                                           threads=2)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or not ic.openmp_enabled(),
+                    reason="needs fork and an OpenMP build")
+def test_a_child_forked_after_a_threaded_call_runs_serially_and_finishes():
+    # GNU OpenMP's team does not survive fork: the child's first team would hang
+    import multiprocessing
+
+    image = np.random.default_rng(0).random((512, 512), dtype=np.float32)
+    expected = ic.correlate(image, np.ones((3, 3)), threads=2)
+    with multiprocessing.get_context("fork").Pool(1) as workers:
+        threads, got = workers.apply_async(_threads_and_result, (image,)).get(timeout=120)
+    assert threads == 1
+    np.testing.assert_array_equal(got, expected)
+    assert _threads.resolve_threads(2, work=image.size * 9) == 2   # the parent keeps its team
