@@ -3,11 +3,14 @@ keeps large freed arrays for the next call (see ``pyx/_buffer_pool.pyx``).
 
 A fresh large array costs the operating system a page fault and a page
 clear per page on first touch (about 5 ms per 64 MiB); a reused block
-costs nothing.  The pool holds at most a limit of bytes, 1 GiB or an eighth
-of the memory by default, in at most 16 blocks; the oldest go first.
+costs nothing.  The pool holds at most a limit of bytes (by default 512 MiB,
+or a sixteenth of the memory this process may use if that is less) in at
+most 16 blocks; the oldest go first, and so do blocks that 32 allocations
+passed by without reusing.
 """
 import os
 import re
+import warnings
 
 from . import _buffer_pool, _validate
 
@@ -17,27 +20,54 @@ _ENV_VAR = "IMGCONV_BUFFER_POOL_LIMIT"
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
-def _physical_memory():
+_DEFAULT_LIMIT = 512 << 20
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def _usable_memory():
+    """The memory this process may use: the machine's, or less where a
+    container (cgroup) or an address-space limit says so; None if unknown."""
+    limits = []
     try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        limits.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):
-        return None
+        pass
+    for path in _CGROUP_LIMITS:
+        try:
+            with open(path) as f:
+                limits.append(int(f.read()))
+        except (OSError, ValueError):   # absent, or "max"
+            pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            limits.append(soft)
+    except (ImportError, OSError, ValueError):
+        pass
+    return min(limits) if limits else None
 
 
-def _parse_size(text, name):
-    match = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)(?:I?B)?\s*", text, re.IGNORECASE)
+def _parse_size(text):
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGT]?)(?:I?B)?\s*", text,
+                         re.IGNORECASE)
     if match is None:
-        raise ValueError(f"{name} must be a number of bytes such as 0, 268435456 or 256M, "
-                         f"got {text!r}")
-    return int(match.group(1)) * _UNITS[match.group(2).upper()]
+        return None
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
 def _default_limit():
     env = os.environ.get(_ENV_VAR, "").strip()
     if env:
-        return _parse_size(env, _ENV_VAR)
-    memory = _physical_memory()
-    return 1 << 30 if memory is None else min(1 << 30, memory // 8)
+        limit = _parse_size(env)
+        if limit is not None:
+            return limit
+        # a typo in the environment must not take every filter down with it
+        warnings.warn(f"ignoring {_ENV_VAR}={env!r}: not a number of bytes such as 0, "
+                      "268435456, 256M or 1.5G", RuntimeWarning, stacklevel=3)
+    memory = _usable_memory()
+    return _DEFAULT_LIMIT if memory is None else min(_DEFAULT_LIMIT, memory // 16)
 
 
 def set_buffer_pool_limit(nbytes):
@@ -48,8 +78,13 @@ def set_buffer_pool_limit(nbytes):
     about the same size reuses one instead of asking the operating system
     for fresh pages, which it must fault in and clear (about 5 ms per
     256**3 float32 volume, as long as a 3x3x3 filter of it).  Blocks under
-    1 MiB are not pooled; at most 16 are held, the oldest dropped first.
-    The arrays themselves are ordinary numpy arrays that own their data.
+    1 MiB are not pooled; at most 16 are held, the oldest dropped first, and
+    so are blocks that 32 allocations passed by.  When memory runs out, the
+    pool frees what it holds before an allocation fails; call
+    :func:`free_buffer_pool` to hand it back sooner.  The pool is per
+    process, and it is not used while another numpy allocator (a
+    ``PyDataMem_SetHandler`` of your own) is in place.  The arrays are
+    ordinary numpy arrays that own their data.
 
     Parameters
     ----------
@@ -57,7 +92,9 @@ def set_buffer_pool_limit(nbytes):
         The most bytes the pool holds (>= 0); 0 turns it off and frees what
         it holds.  ``None`` restores the default: the
         ``IMGCONV_BUFFER_POOL_LIMIT`` environment variable (bytes, or with a
-        K/M/G suffix), else 1 GiB or an eighth of the memory, if less.
+        K/M/G suffix such as ``1.5G``; a value that is neither is ignored
+        with a warning), else 512 MiB, or a sixteenth of the memory the
+        process may use (its container's limit included) if that is less.
 
     Examples
     --------
@@ -66,6 +103,8 @@ def set_buffer_pool_limit(nbytes):
     >>> ic.get_buffer_pool_limit()
     268435456
     >>> ic.set_buffer_pool_limit(None)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_buffer_pool.reset_lock_after_fork)
     """
     if nbytes is None:
         limit = _default_limit()
@@ -110,3 +149,5 @@ def empty(shape, dtype):
 
 
 set_buffer_pool_limit(None)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_buffer_pool.reset_lock_after_fork)

@@ -139,6 +139,26 @@ def all_finite(x):
 # --------------------------------------------------------------------------
 # Running a correlation
 # --------------------------------------------------------------------------
+def pass_targets(inp, out, npasses, same_shape, scratch_shape):
+    """The array each of ``npasses`` passes over ``inp.x`` writes, the last
+    one ``out``.  The others alternate between ``out`` and one scratch array
+    when ``out`` can hold them (compute dtype, ``same_shape`` throughout, no
+    overlap with the input), so a 3-pass filter touches one new array
+    instead of two; else each gets a new one of ``scratch_shape()``."""
+    pingpong = (same_shape and out.dtype == inp.compute
+                and not np.may_share_memory(out, inp.x))
+    scratch = None
+    for i in range(npasses):
+        remaining = npasses - 1 - i
+        if remaining == 0 or (pingpong and remaining % 2 == 0):
+            yield out
+        elif pingpong and scratch is not None:
+            yield scratch
+        else:
+            scratch = empty(scratch_shape(), inp.compute)
+            yield scratch
+
+
 def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None):
     """Correlate with the outer product of ``factors`` (None skips an axis) as
     one 1D pass per axis; the pass along the last axis runs fused with the
@@ -171,22 +191,12 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
             return out
     current = inp.x
     shape = list(inp.spatial_shape)
-    # Intermediates alternate between `out` and one scratch array when `out`
-    # can hold them (same dtype and shape throughout), so a 3-pass filter
-    # touches one new array instead of two.
-    pingpong = (out.dtype == inp.compute and geom.out_shape == inp.spatial_shape
-                and not np.may_share_memory(out, inp.x))
-    scratch = None
-    for i, axes in enumerate(passes):
+    targets = pass_targets(inp, out, len(passes), geom.out_shape == inp.spatial_shape,
+                           lambda: inp.full_shape(shape))
+    for axes in passes:
         for a in axes:
             shape[a] = geom.out_shape[a]
-        remaining = len(passes) - 1 - i
-        if remaining == 0 or (pingpong and remaining % 2 == 0):
-            target = out
-        elif pingpong and scratch is not None:
-            target = scratch
-        else:
-            target = scratch = empty(inp.full_shape(shape), inp.compute)
+        target = next(targets)
         a = axes[0]
         kshape = [1] * inp.rank
         kshape[a] = len(factors[a])

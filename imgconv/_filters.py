@@ -11,8 +11,7 @@ import numpy as np
 
 from . import _cpu
 from . import _validate as v
-from ._buffers import empty
-from ._convolve import Geometry, run, run_separable, separable_cost
+from ._convolve import Geometry, pass_targets, run, run_separable, separable_cost
 from ._fft import direct_cost
 from ._dispatch import select_backend
 
@@ -267,8 +266,8 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
         return v.store(inp.x, out)
     # the mean of a constant border is that constant, so every pass pads with cval
     current = inp.x
-    for i, a in enumerate(sorted(axes, reverse=True)):
-        target = out if i == len(axes) - 1 else empty(inp.x.shape, inp.compute)
+    targets = pass_targets(inp, out, len(axes), True, lambda: inp.x.shape)
+    for a, target in zip(sorted(axes, reverse=True), targets):
         _cpu.box_pass(inp, current, a, sizes[a], geom.pad_lo[a], target, threads)
         current = target
     return out

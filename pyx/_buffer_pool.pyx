@@ -13,6 +13,7 @@ here: :func:`empty` installs this allocator as numpy's handler around one
 threads and other code keep numpy's own allocator, and every array frees
 through the handler that allocated it.
 """
+from cpython.object cimport PyObject
 from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport uintptr_t
 from libc.stdlib cimport free, malloc
@@ -74,15 +75,22 @@ cdef extern from "numpy/ndarraytypes.h":
 
 cdef extern from "numpy/arrayobject.h":
     object PyDataMem_SetHandler(object handler)
+    object PyDataMem_GetHandler()
+    PyObject* PyDataMem_DefaultHandler
 
 
 cdef enum:
     ALIGNMENT = 64
     MAX_BLOCKS = 16
+    # a held block that this many pooled allocations passed by is dropped:
+    # sizes have moved on (a stream of images of other sizes)
+    MAX_IDLE_ALLOCATIONS = 32
 
 # Smaller blocks come back fast from malloc's own free lists.
 cdef size_t MIN_POOLED_BYTES = 1 << 20
 cdef size_t HUGE_PAGE_MIN_BYTES = 4 << 20
+# numpy's own setting (np._core.multiarray._set_madvise_hugepage), copied by empty()
+cdef bint advise_huge_pages = True
 
 
 cdef struct BlockHeader:
@@ -108,23 +116,27 @@ cdef void* new_block(size_t size) noexcept nogil:
                               & ~<uintptr_t>(ALIGNMENT - 1))
     header(data).raw = raw
     header(data).capacity = size
-    if size >= HUGE_PAGE_MIN_BYTES:
+    if advise_huge_pages and size >= HUGE_PAGE_MIN_BYTES:
         imgconv_advise_huge_pages(data, size)
     return data
 
 
 cdef struct Pool:
-    # freed blocks, oldest first
+    # freed blocks, oldest first, and the pooled allocation count (clock)
+    # when each came back
     void* blocks[MAX_BLOCKS]
+    size_t freed_at[MAX_BLOCKS]
     Py_ssize_t count
     size_t held
     size_t limit
+    size_t clock
 
 
 cdef Pool pool
 pool.count = 0
 pool.held = 0
 pool.limit = 0
+pool.clock = 0
 cdef PyThread_type_lock pool_lock = PyThread_allocate_lock()
 if pool_lock == NULL:
     raise MemoryError("imgconv could not create its buffer pool lock")
@@ -136,7 +148,10 @@ cdef void* take_block(size_t size) noexcept nogil:
     cdef Py_ssize_t i, best = -1
     cdef size_t capacity
     cdef void* block = NULL
+    cdef void* evicted[MAX_BLOCKS]
+    cdef Py_ssize_t nevicted = 0
     PyThread_acquire_lock(pool_lock, WAIT_LOCK)
+    pool.clock += 1
     for i in range(pool.count):
         capacity = header(pool.blocks[i]).capacity
         if size <= capacity <= size + size // 4:
@@ -148,7 +163,10 @@ cdef void* take_block(size_t size) noexcept nogil:
         pool.count -= 1
         for i in range(best, pool.count):
             pool.blocks[i] = pool.blocks[i + 1]
+            pool.freed_at[i] = pool.freed_at[i + 1]
+    trim_locked(pool.limit, MAX_BLOCKS, evicted, &nevicted)
     PyThread_release_lock(pool_lock)
+    release_blocks(evicted, nevicted)
     return block
 
 
@@ -161,12 +179,13 @@ cdef void release_blocks(void** blocks, Py_ssize_t n) noexcept nogil:
 cdef size_t trim_locked(size_t max_bytes, Py_ssize_t max_blocks, void** evicted,
                         Py_ssize_t* nevicted) noexcept nogil:
     """Drop the oldest blocks until the pool holds at most ``max_bytes`` in
-    at most ``max_blocks`` blocks; with the lock held.  The dropped blocks
-    go to ``evicted`` (to be freed after the lock is released); returns
-    their bytes."""
+    at most ``max_blocks`` blocks, none idle for MAX_IDLE_ALLOCATIONS; with
+    the lock held.  The dropped blocks go to ``evicted`` (to be freed after
+    the lock is released); returns their bytes."""
     cdef size_t dropped = 0
     cdef Py_ssize_t i, n = 0
-    while n < pool.count and (pool.count - n > max_blocks or pool.held - dropped > max_bytes):
+    while n < pool.count and (pool.count - n > max_blocks or pool.held - dropped > max_bytes
+                              or pool.clock - pool.freed_at[n] > MAX_IDLE_ALLOCATIONS):
         evicted[n] = pool.blocks[n]
         dropped += header(evicted[n]).capacity
         n += 1
@@ -174,6 +193,7 @@ cdef size_t trim_locked(size_t max_bytes, Py_ssize_t max_blocks, void** evicted,
     pool.held -= dropped
     for i in range(pool.count):
         pool.blocks[i] = pool.blocks[i + n]
+        pool.freed_at[i] = pool.freed_at[i + n]
     nevicted[0] = n
     return dropped
 
@@ -190,6 +210,7 @@ cdef void give_block(void* block) noexcept nogil:
         if capacity <= pool.limit:
             trim_locked(pool.limit - capacity, MAX_BLOCKS - 1, evicted, &nevicted)
             pool.blocks[pool.count] = block
+            pool.freed_at[pool.count] = pool.clock
             pool.count += 1
             pool.held += capacity
             kept = True
@@ -204,7 +225,12 @@ cdef void* pool_malloc(void* ctx, size_t size) noexcept nogil:
     size = max(size, <size_t>1)
     if size >= MIN_POOLED_BYTES:
         block = take_block(size)
-    return block if block != NULL else new_block(size)
+    if block == NULL:
+        block = new_block(size)
+    if block == NULL and drop_oldest(0, 0, False) > 0:
+        # the memory the pool holds may be what this allocation lacks
+        block = new_block(size)
+    return block
 
 
 cdef void* pool_calloc(void* ctx, size_t nelem, size_t elsize) noexcept nogil:
@@ -220,12 +246,14 @@ cdef void* pool_realloc(void* ctx, void* ptr, size_t new_size) noexcept nogil:
     if ptr == NULL:
         return pool_malloc(ctx, new_size)
     cdef size_t capacity = header(ptr).capacity
-    if new_size <= capacity:
+    # a block shrunk to less than half keeps the rest of it from the pool
+    if capacity // 2 <= new_size <= capacity:
         return ptr
     cdef void* block = pool_malloc(ctx, new_size)
-    if block != NULL:
-        memcpy(block, ptr, capacity)
-        give_block(ptr)
+    if block == NULL:
+        return ptr if new_size < capacity else NULL
+    memcpy(block, ptr, min(capacity, new_size))
+    give_block(ptr)
     return block
 
 
@@ -248,16 +276,26 @@ cdef object handler_capsule = PyCapsule_New(&handler, b"mem_handler", NULL)
 HANDLER_NAME = "imgconv_buffer_pool"
 
 
+try:
+    from numpy._core.multiarray import _get_madvise_hugepage
+except ImportError:  # numpy 1.x
+    from numpy.core.multiarray import _get_madvise_hugepage
+
+
 def empty(shape, dtype):
-    """``np.empty(shape, dtype)`` from the pool (numpy's allocator when the
-    pool's limit is 0)."""
-    if pool.limit == 0:
+    """``np.empty(shape, dtype)`` from the pool; from numpy's allocator when
+    the pool's limit is 0 or another allocator than numpy's own is in use
+    (the user's choice, which the pool must not override)."""
+    global advise_huge_pages
+    current = PyDataMem_GetHandler()
+    if pool.limit == 0 or <PyObject*>current != PyDataMem_DefaultHandler:
         return np.empty(shape, dtype)
-    previous = PyDataMem_SetHandler(handler_capsule)
+    advise_huge_pages = _get_madvise_hugepage()
+    PyDataMem_SetHandler(handler_capsule)
     try:
         return np.empty(shape, dtype)
     finally:
-        PyDataMem_SetHandler(previous)
+        PyDataMem_SetHandler(current)
 
 
 cdef size_t drop_oldest(size_t max_bytes, Py_ssize_t max_blocks, bint set_limit) noexcept nogil:
@@ -280,6 +318,14 @@ def set_limit(size_t limit):
     """Keep at most ``limit`` bytes of freed blocks (0: no pool); frees the
     oldest held blocks beyond it.  Returns the bytes freed."""
     return drop_oldest(limit, MAX_BLOCKS, True)
+
+
+def reset_lock_after_fork():
+    """A new lock for a forked child: the parent's may have been copied held."""
+    global pool_lock
+    cdef PyThread_type_lock fresh = PyThread_allocate_lock()
+    if fresh != NULL:
+        pool_lock = fresh
 
 
 def get_limit():
