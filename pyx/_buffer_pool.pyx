@@ -263,7 +263,8 @@ cdef void pool_free(void* ctx, void* ptr, size_t size) noexcept nogil:
 
 
 cdef MemHandler handler
-strncpy(handler.name, b"imgconv_buffer_pool", sizeof(handler.name) - 1)
+HANDLER_NAME = "imgconv_buffer_pool"
+strncpy(handler.name, HANDLER_NAME.encode(), sizeof(handler.name) - 1)
 handler.version = 1
 handler.allocator.ctx = NULL
 handler.allocator.malloc = pool_malloc
@@ -272,8 +273,6 @@ handler.allocator.realloc = pool_realloc
 handler.allocator.free = pool_free
 # the handler is static: arrays may outlive any reference to this module
 cdef object handler_capsule = PyCapsule_New(&handler, b"mem_handler", NULL)
-
-HANDLER_NAME = "imgconv_buffer_pool"
 
 
 try:
