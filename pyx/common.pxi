@@ -13,8 +13,14 @@ from libc.string cimport memcpy
 cnp.import_array()
 import numpy as np
 
-cdef extern from "openmp_compat.h":
-    int omp_get_num_threads() nogil
+cdef extern from "work_share.h":
+    ctypedef struct imgconv_work:
+        int nshares
+    size_t imgconv_work_bytes(int nthreads) nogil
+    void imgconv_work_init(imgconv_work* work, void* storage, int nthreads, int64_t nunits,
+                           int64_t piece) nogil
+    int64_t imgconv_work_initial(const imgconv_work* work, int tid) nogil
+    bint imgconv_work_take(imgconv_work* work, int tid, int64_t* begin, int64_t* end) nogil
 
 # Boundary modes; the Python layer maps every alias onto these codes.
 cdef enum:
@@ -52,6 +58,34 @@ ctypedef fused dst_t:
 ctypedef fused acc_t:
     float
     double
+
+
+cdef object share_work(imgconv_work* work, int nthreads, Py_ssize_t nunits, Py_ssize_t piece):
+    """Split ``nunits`` work units over ``nthreads`` threads (work_share.h),
+    owners taking ``piece`` units at a time.  Returns the storage of the
+    ranges: keep it alive while the threads run."""
+    storage = np.empty(imgconv_work_bytes(nthreads), np.uint8)
+    imgconv_work_init(work, cnp.PyArray_DATA(storage), nthreads, nunits, piece)
+    return storage
+
+
+def work_share_takes(int64_t nunits, int nthreads, int64_t piece, order):
+    """The ranges threads take, one take per entry of ``order`` (thread ids),
+    from ``nunits`` units shared as the parallel sweeps share them: a list
+    of (thread, begin, end), end == begin when the thread found none.  For
+    the tests: the takes of a sweep run serially in any interleaving."""
+    cdef imgconv_work work
+    cdef int64_t begin, end
+    storage = share_work(&work, nthreads, nunits, piece)
+    takes = []
+    for tid in order:
+        if not 0 <= tid < nthreads:
+            raise ValueError(f"thread id {tid} out of range for {nthreads} threads")
+        if imgconv_work_take(&work, tid, &begin, &end):
+            takes.append((tid, begin, end))
+        else:
+            takes.append((tid, 0, 0))
+    return takes
 
 
 cdef int check_scratch(int[::1] status) except -1:

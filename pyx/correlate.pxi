@@ -463,7 +463,7 @@ cdef bint pads_from_interior(const PaddedRow* row, Py_ssize_t padded_width) noex
 
 
 cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
-                         Py_ssize_t unit_begin, Py_ssize_t unit_end,
+                         imgconv_work* work, int tid,
                          const acc_t* tap_weights, const Py_ssize_t* tap_row,
                          const Py_ssize_t* tap_offset, Py_ssize_t ntaps,
                          Py_ssize_t nonzero_taps,
@@ -471,7 +471,8 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
                          Py_ssize_t nrows, const acc_t* xtap_weights,
                          const Py_ssize_t* xtap_offset, Py_ssize_t nxtaps, acc_t cval,
                          int acc_dtype) noexcept nogil:
-    """Compute the output rows of work units [unit_begin, unit_end).
+    """Compute the output rows of the work units thread ``tid`` takes from
+    ``work``.
 
     A unit is one output plane of one row tile of one strip of one batch item,
     numbered (batch, strip, tile, plane) so consecutive units share most
@@ -514,7 +515,8 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
     cdef bint direct = g.out_dtype == acc_dtype and g.out_strides[3] == sizeof(acc_t)
     cdef Py_ssize_t out_step = g.out_strides[3] // itemsize(g.out_dtype)
     cdef char* scratch
-    if unit_begin >= unit_end:
+    cdef int64_t unit_begin, unit_end
+    if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
         return 0
     while table_size < 4 * nslots:
         table_size *= 2
@@ -559,69 +561,72 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
     if in_place_staged:
         staged_cval = sum_of_constant(const_row, tap_ptr, tap_weights, nonzero_taps)
 
-    for u in range(unit_begin, unit_end):
-        b = u // units_per_batch
-        strip = (u % units_per_batch) // units_per_strip
-        tile = (u % units_per_strip) // g.out_depth
-        oz = u % g.out_depth
-        x0 = strip * g.strip_width
-        width = min(g.strip_width, g.out_width - x0)
-        start = x0 * g.stride[2]
-        stop = start + (width - 1) * g.stride[2] + g.kernel_extent
-        oy_end = min((tile + 1) * g.tile_height, g.out_height)
-        ya = yb = oy_end
-        iz = oz * g.stride[0] - g.pad_lo[0]
-        if in_place and iz >= 0 and iz + g.extent_z <= g.depth:
-            x_in_lo = min(max(g.pad_lo[2] - x0, 0), width)
-            x_in_hi = min(max(g.pad_lo[2] + g.width - g.kernel_extent + 1 - x0, x_in_lo), width)
-            ya = min(max(y_in_lo, tile * g.tile_height), oy_end)
-            yb = min(max(y_in_hi, ya), oy_end)
-            if x_in_hi > x_in_lo and yb > ya:
-                interior_rows(src, dst, g, b, oz, ya, yb, x0 + x_in_lo, x0 + x_in_hi, tap_weights,
-                              tap_row, tap_offset, nonzero_taps, row_kz, row_ky, tap_ptr)
-                border_columns(src, dst, g, b, oz, ya, yb, x0, x0 + x_in_lo, tap_weights, tap_row,
-                               tap_offset, nonzero_taps, row_kz, row_ky, nrows, cval,
-                               columns, column_out, tap_ptr)
-                border_columns(src, dst, g, b, oz, ya, yb, x0 + x_in_hi, x0 + width, tap_weights,
-                               tap_row, tap_offset, nonzero_taps, row_kz, row_ky, nrows, cval,
-                               columns, column_out, tap_ptr)
-            else:
-                ya = yb = oy_end
-        elif in_place_staged and iz >= 0 and iz + g.extent_z <= g.depth:
-            ya = min(max(y_in_lo, tile * g.tile_height), oy_end)
-            yb = min(max(y_in_hi, ya), oy_end)
-            interior_rows_staged(src, dst, g, b, oz, ya, yb, tap_weights, tap_row, tap_offset,
-                                 nonzero_taps,
-                                 row_kz, row_ky, xtap_weights, xtap_ptr, nxtaps, staged_cval,
-                                 staged, acc, direct, out_step, tap_ptr)
-        for oy in range(tile * g.tile_height, oy_end):
-            if ya <= oy < yb:
-                continue
-            cache.generation += 1
-            for k in range(nrows):
-                iz = oz * g.stride[0] - g.pad_lo[0] + row_kz[k] * g.dilation[0]
-                iy = oy * g.stride[1] - g.pad_lo[1] + row_ky[k] * g.dilation[1]
-                mz = map_index(iz, g.depth, g.mode)
-                my = map_index(iy, g.height, g.mode)
-                if mz < 0 or my < 0:
-                    row_ptr[k] = const_row
+    while True:
+        for u in range(unit_begin, unit_end):
+            b = u // units_per_batch
+            strip = (u % units_per_batch) // units_per_strip
+            tile = (u % units_per_strip) // g.out_depth
+            oz = u % g.out_depth
+            x0 = strip * g.strip_width
+            width = min(g.strip_width, g.out_width - x0)
+            start = x0 * g.stride[2]
+            stop = start + (width - 1) * g.stride[2] + g.kernel_extent
+            oy_end = min((tile + 1) * g.tile_height, g.out_height)
+            ya = yb = oy_end
+            iz = oz * g.stride[0] - g.pad_lo[0]
+            if in_place and iz >= 0 and iz + g.extent_z <= g.depth:
+                x_in_lo = min(max(g.pad_lo[2] - x0, 0), width)
+                x_in_hi = min(max(g.pad_lo[2] + g.width - g.kernel_extent + 1 - x0, x_in_lo), width)
+                ya = min(max(y_in_lo, tile * g.tile_height), oy_end)
+                yb = min(max(y_in_hi, ya), oy_end)
+                if x_in_hi > x_in_lo and yb > ya:
+                    interior_rows(src, dst, g, b, oz, ya, yb, x0 + x_in_lo, x0 + x_in_hi, tap_weights,
+                                  tap_row, tap_offset, nonzero_taps, row_kz, row_ky, tap_ptr)
+                    border_columns(src, dst, g, b, oz, ya, yb, x0, x0 + x_in_lo, tap_weights, tap_row,
+                                   tap_offset, nonzero_taps, row_kz, row_ky, nrows, cval,
+                                   columns, column_out, tap_ptr)
+                    border_columns(src, dst, g, b, oz, ya, yb, x0 + x_in_hi, x0 + width, tap_weights,
+                                   tap_row, tap_offset, nonzero_taps, row_kz, row_ky, nrows, cval,
+                                   columns, column_out, tap_ptr)
                 else:
-                    row_ptr[k] = cached_row(
-                        &cache, ((b * g.depth + mz) * g.height + my) * g.nstrips + strip,
-                        src + b * g.in_strides[0] + mz * g.in_strides[1] + my * g.in_strides[2],
-                        g, start, stop, cval)
-            for t in range(ntaps):
-                tap_ptr[t] = (row_ptr[tap_row[t]] if tap_row[t] >= 0 else zero_row) + tap_offset[t]
-            out_row = (dst + b * g.out_strides[0] + oz * g.out_strides[1]
-                       + oy * g.out_strides[2] + x0 * g.out_strides[3])
-            row_out = <acc_t*>out_row if direct else acc
-            if nxtaps:
-                accumulate_taps(staged, tap_ptr, tap_weights, ntaps, stop - start, 1)
-                accumulate_taps(row_out, xtap_ptr, xtap_weights, nxtaps, width, g.stride[2])
-            else:
-                accumulate_taps(row_out, tap_ptr, tap_weights, ntaps, width, g.stride[2])
-            if not direct:
-                store_row(acc, out_row, g.out_dtype, out_step, width)
+                    ya = yb = oy_end
+            elif in_place_staged and iz >= 0 and iz + g.extent_z <= g.depth:
+                ya = min(max(y_in_lo, tile * g.tile_height), oy_end)
+                yb = min(max(y_in_hi, ya), oy_end)
+                interior_rows_staged(src, dst, g, b, oz, ya, yb, tap_weights, tap_row, tap_offset,
+                                     nonzero_taps,
+                                     row_kz, row_ky, xtap_weights, xtap_ptr, nxtaps, staged_cval,
+                                     staged, acc, direct, out_step, tap_ptr)
+            for oy in range(tile * g.tile_height, oy_end):
+                if ya <= oy < yb:
+                    continue
+                cache.generation += 1
+                for k in range(nrows):
+                    iz = oz * g.stride[0] - g.pad_lo[0] + row_kz[k] * g.dilation[0]
+                    iy = oy * g.stride[1] - g.pad_lo[1] + row_ky[k] * g.dilation[1]
+                    mz = map_index(iz, g.depth, g.mode)
+                    my = map_index(iy, g.height, g.mode)
+                    if mz < 0 or my < 0:
+                        row_ptr[k] = const_row
+                    else:
+                        row_ptr[k] = cached_row(
+                            &cache, ((b * g.depth + mz) * g.height + my) * g.nstrips + strip,
+                            src + b * g.in_strides[0] + mz * g.in_strides[1] + my * g.in_strides[2],
+                            g, start, stop, cval)
+                for t in range(ntaps):
+                    tap_ptr[t] = (row_ptr[tap_row[t]] if tap_row[t] >= 0 else zero_row) + tap_offset[t]
+                out_row = (dst + b * g.out_strides[0] + oz * g.out_strides[1]
+                           + oy * g.out_strides[2] + x0 * g.out_strides[3])
+                row_out = <acc_t*>out_row if direct else acc
+                if nxtaps:
+                    accumulate_taps(staged, tap_ptr, tap_weights, ntaps, stop - start, 1)
+                    accumulate_taps(row_out, xtap_ptr, xtap_weights, nxtaps, width, g.stride[2])
+                else:
+                    accumulate_taps(row_out, tap_ptr, tap_weights, ntaps, width, g.stride[2])
+                if not direct:
+                    store_row(acc, out_row, g.out_dtype, out_step, width)
+        if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
+            break
     free(scratch)
     free(columns)
     return 0
@@ -676,7 +681,7 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     has a single column."""
     cdef Py_ssize_t kd = weights.shape[0], kh = weights.shape[1], kw = weights.shape[2]
     cdef Py_ssize_t nx = xweights.shape[0], nxtaps = 0
-    cdef Py_ssize_t kz, ky, kx, nrows = 0, ntaps = 0, npadded, t, tid, team
+    cdef Py_ssize_t kz, ky, kx, nrows = 0, ntaps = 0, npadded, t, tid
     cdef int acc_dtype = DT_FLOAT32 if acc_t is float else DT_FLOAT64
     cdef bint row_has_taps
 
@@ -740,13 +745,14 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     cdef Py_ssize_t nunits = g.nbatch * g.nstrips * g.ntiles * g.out_depth
     nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)
+    cdef imgconv_work work
+    # OpenMP may grant fewer threads than asked (OMP_THREAD_LIMIT, nesting):
+    # the team takes over the ranges of the threads that are missing
+    work_storage = share_work(&work, nthreads, nunits, 1)
     with nogil, parallel(num_threads=nthreads):
-        # OpenMP may grant fewer threads than asked (OMP_THREAD_LIMIT, nesting):
-        # split the work over the team actually running
         tid = threadid()
-        team = omp_get_num_threads()
         status[tid] = correlate_units(
-            src, dst, g, nunits * tid // team, nunits * (tid + 1) // team,
+            src, dst, g, &work, tid,
             &tap_weights[0], &tap_row[0], &tap_offset[0], ntaps, nonzero_taps,
             &row_kz[0], &row_ky[0], nrows, &xtap_weights[0], &xtap_offset[0], nxtaps,
             cval, acc_dtype)
@@ -827,14 +833,14 @@ cdef inline const char* ring_plane(PlaneRing* ring, Py_ssize_t position,
 
 
 cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
-                          Py_ssize_t unit_begin, Py_ssize_t unit_end,
+                          imgconv_work* work, int tid,
                           const acc_t* zw, Py_ssize_t nz, const Py_ssize_t* z_offset,
                           const acc_t* yw, Py_ssize_t ny, const Py_ssize_t* y_offset,
                           const acc_t* xw, Py_ssize_t nx, const Py_ssize_t* x_offset,
                           const acc_t* const_plane, acc_t cval_z, acc_t cval_yx,
                           int acc_dtype) noexcept nogil:
-    """Output planes [unit_begin, unit_end) (numbered over batch, plane) of a
-    kernel separable in z, y and x: the z taps combine whole source planes
+    """The output planes (units numbered over batch, plane) thread ``tid``
+    takes from ``work``, of a kernel separable in z, y and x: the z taps combine whole source planes
     (read in place) into plane buffers, whose rows the y taps combine into
     padded staging rows that the x taps filter.  The same sums, in the same
     order, as a z pass followed by a fused y-x pass, without the
@@ -857,11 +863,14 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
     cdef acc_t staged_cval = 0
     cdef const char* source
     cdef PlaneRing ring
+    cdef int64_t unit_begin, unit_end
+    if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
+        return 0
     if sliding:
         nplanes = IMGCONV_SLIDING_OUTPUTS
     # ring slots need windows of consecutive positions: sliding ones
     if open_plane_ring(&ring, nz + nplanes - 1 if sliding else 0,
-                       plane_size * sizeof(acc_t), unit_end - unit_begin) < 0:
+                       plane_size * sizeof(acc_t), imgconv_work_initial(work, tid)) < 0:
         return -1
     cdef acc_t* planes = <acc_t*>malloc((nplanes * plane_size + wp) * sizeof(acc_t)
                                         + (nz + nplanes - 1 + ny + nstaged - 1 + nstaged * nx
@@ -887,31 +896,34 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
         const_row[q] = cval_yx
         zero_row[q] = 0
     staged_cval = sum_of_constant(const_row, yptr, yw, ny)
-    u = unit_begin
-    while u < unit_end:
-        b = u // g.out_depth
-        oz = u % g.out_depth
-        p = nplanes if u + nplanes <= unit_end and oz + nplanes <= g.out_depth else 1
-        for t in range(nz + p - 1):
-            position = oz * g.stride[0] - g.pad_lo[0] + window_offset(z_offset, nz, t)
-            mz = map_index(position, g.depth, g.mode)
-            if mz < 0:
-                zptr[t] = <acc_t*>const_plane
-                continue
-            source = src + b * g.in_strides[0] + mz * g.in_strides[1]
-            if ring.planes != NULL:
-                source = ring_plane(&ring, position, source)
-            zptr[t] = <acc_t*>source
-        if p > 1:
-            accumulate_sliding(plane_ptr, zptr, zw, nz, plane_size)
-        else:
-            accumulate_taps(planes, zptr, zw, nz, plane_size, 1)
-        for i in range(p):
-            filter_plane_rows(plane_ptr[i], g, dst + b * g.out_strides[0]
-                              + (oz + i) * g.out_strides[1], yptr, yw, ny, y_offset,
-                              const_row, staged, staged_ptr, staged_cval, xptr, xw, nx, acc,
-                              acc_dtype)
-        u += p
+    while True:
+        u = unit_begin
+        while u < unit_end:
+            b = u // g.out_depth
+            oz = u % g.out_depth
+            p = nplanes if u + nplanes <= unit_end and oz + nplanes <= g.out_depth else 1
+            for t in range(nz + p - 1):
+                position = oz * g.stride[0] - g.pad_lo[0] + window_offset(z_offset, nz, t)
+                mz = map_index(position, g.depth, g.mode)
+                if mz < 0:
+                    zptr[t] = <acc_t*>const_plane
+                    continue
+                source = src + b * g.in_strides[0] + mz * g.in_strides[1]
+                if ring.planes != NULL:
+                    source = ring_plane(&ring, position, source)
+                zptr[t] = <acc_t*>source
+            if p > 1:
+                accumulate_sliding(plane_ptr, zptr, zw, nz, plane_size)
+            else:
+                accumulate_taps(planes, zptr, zw, nz, plane_size, 1)
+            for i in range(p):
+                filter_plane_rows(plane_ptr[i], g, dst + b * g.out_strides[0]
+                                  + (oz + i) * g.out_strides[1], yptr, yw, ny, y_offset,
+                                  const_row, staged, staged_ptr, staged_cval, xptr, xw, nx, acc,
+                                  acc_dtype)
+            u += p
+        if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
+            break
     free(ring.planes)
     free(planes)
     return 0
@@ -957,7 +969,7 @@ cdef int _separable_run(const acc_t[::1] zw_all, const acc_t[::1] yw_all, const 
     """Taps of the three 1D kernels (nonzero ones; x padded to whole passes),
     then the sweep over planes."""
     dtype = np.float32 if acc_t is float else np.float64
-    cdef Py_ssize_t nz, ny, nx, tid, team
+    cdef Py_ssize_t nz, ny, nx, tid
     cdef int acc_dtype = DT_FLOAT32 if acc_t is float else DT_FLOAT64
     cdef acc_t[::1] zw = np.zeros(zw_all.shape[0], dtype)
     cdef acc_t[::1] yw = np.zeros(yw_all.shape[0], dtype)
@@ -973,11 +985,13 @@ cdef int _separable_run(const acc_t[::1] zw_all, const acc_t[::1] yw_all, const 
     cdef Py_ssize_t nunits = g.nbatch * g.out_depth
     nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)
+    cdef imgconv_work work
+    # owners take a sliding window's planes at a time
+    work_storage = share_work(&work, nthreads, nunits, IMGCONV_SLIDING_OUTPUTS)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
-        team = omp_get_num_threads()
         status[tid] = separable_planes(
-            src, dst, g, nunits * tid // team, nunits * (tid + 1) // team,
+            src, dst, g, &work, tid,
             &zw[0], nz, &z_offset[0], &yw[0], ny, &y_offset[0], &xw[0], nx, &x_offset[0],
             &const_plane[0], cval_z, cval_yx, acc_dtype)
     check_scratch(status)

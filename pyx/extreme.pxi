@@ -274,9 +274,10 @@ cdef void pass_row(const ExtremePass* g, const char* item, Py_ssize_t plane, Py_
 
 
 cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
-                            Py_ssize_t unit_begin, Py_ssize_t unit_end, src_t cval) noexcept nogil:
-    """Units [unit_begin, unit_end) of a pass: a unit is one row tile of one
-    column block of one line.  Returns 0, or -1 if the scratch could not be allocated."""
+                            imgconv_work* work, int tid, src_t cval) noexcept nogil:
+    """The units of a pass that thread ``tid`` takes from ``work``: a unit is
+    one row tile of one column block of one line.  Returns 0, or -1 if the
+    scratch could not be allocated."""
     cdef Py_ssize_t k = g.window
     cdef Py_ssize_t width_max = g.block
     cdef Py_ssize_t ladder_len = row_scratch_length(width_max, g.x_window) if g.x_window > 1 else 0
@@ -295,7 +296,8 @@ cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
     cdef src_t* ladder
     cdef src_t* staged
     cdef src_t* scratch
-    if unit_begin >= unit_end:
+    cdef int64_t unit_begin, unit_end
+    if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
         return 0
     cdef Py_ssize_t staged_len = width_max + g.x_window - 1
     scratch = <src_t*>malloc(((2 * k + 2) * width_max + ladder_len + staged_len) * sizeof(src_t))
@@ -308,78 +310,81 @@ cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
     result = prefix + width_max
     ladder = result + width_max
     staged = ladder + ladder_len
-    for u in range(unit_begin, unit_end):
-        # units go (batch, column block, row tile, plane): consecutive planes
-        # share the rows of a fused depth window
-        b = u // (g.nblocks * g.ntiles * g.count)
-        x0 = (u // (g.ntiles * g.count)) % g.nblocks * g.block
-        y0 = (u // g.count) % g.ntiles * g.tile
-        plane = u % g.count
-        width = min(g.block, g.width - x0)
-        count = min(g.tile, g.height - y0)
-        item_src = src + b * g.in_strides[0]
-        line_out = (out + b * g.out_strides[0] + plane * g.out_strides[1] + y0 * g.out_strides[2]
-                    + x0 * g.out_strides[3])
-        if k <= DIRECT_MAX_WINDOW:
-            for j in range(k - 1):
-                pass_row(g, item_src, plane, y0 + j, x0, width, rows + j * width_max, ladder,
-                         staged, cval)
-            for i in range(count):
-                j = (i + k - 1) % k
-                pass_row(g, item_src, plane, y0 + i + k - 1, x0, width, rows + j * width_max,
-                         ladder, staged, cval)
-                dst = <src_t*>(line_out + i * g.out_strides[2]) if out_step == 1 else result
-                if k == 1:
-                    memcpy(dst, rows, width * sizeof(src_t))
-                else:
-                    combine(dst, rows, rows + width_max, width, g.is_max)
-                    for j in range(2, k):
-                        combine_into(dst, rows + j * width_max, width, g.is_max)
-                if out_step != 1:
-                    scatter_row(<src_t*>(line_out + i * g.out_strides[2]), out_step, result, width)
-            continue
-        suffix = rows
-        following = rows + k * width_max
-        base = 0
-        while base < count:
-            if base == 0:
-                for t in range(k - 1):
-                    pass_row(g, item_src, plane, y0 + t, x0, width, suffix + t * width_max, ladder,
+    while True:
+        for u in range(unit_begin, unit_end):
+            # units go (batch, column block, row tile, plane): consecutive planes
+            # share the rows of a fused depth window
+            b = u // (g.nblocks * g.ntiles * g.count)
+            x0 = (u // (g.ntiles * g.count)) % g.nblocks * g.block
+            y0 = (u // g.count) % g.ntiles * g.tile
+            plane = u % g.count
+            width = min(g.block, g.width - x0)
+            count = min(g.tile, g.height - y0)
+            item_src = src + b * g.in_strides[0]
+            line_out = (out + b * g.out_strides[0] + plane * g.out_strides[1] + y0 * g.out_strides[2]
+                        + x0 * g.out_strides[3])
+            if k <= DIRECT_MAX_WINDOW:
+                for j in range(k - 1):
+                    pass_row(g, item_src, plane, y0 + j, x0, width, rows + j * width_max, ladder,
                              staged, cval)
-            else:
-                swap = suffix
-                suffix = following
-                following = swap
-            pass_row(g, item_src, plane, y0 + base + k - 1, x0, width,
-                     suffix + (k - 1) * width_max, ladder, staged, cval)
-            for t in range(k - 2, -1, -1):
-                combine_into(suffix + t * width_max, suffix + (t + 1) * width_max, width, g.is_max)
-            for t in range(min(k, count - base)):
-                dst = <src_t*>(line_out + (base + t) * g.out_strides[2]) if out_step == 1 else result
-                if t == 0:
-                    memcpy(dst, suffix, width * sizeof(src_t))
-                else:
-                    pass_row(g, item_src, plane, y0 + base + k + t - 1, x0, width,
-                             following + (t - 1) * width_max, ladder, staged, cval)
-                    if t == 1:
-                        combine(dst, suffix + width_max, following, width, g.is_max)
+                for i in range(count):
+                    j = (i + k - 1) % k
+                    pass_row(g, item_src, plane, y0 + i + k - 1, x0, width, rows + j * width_max,
+                             ladder, staged, cval)
+                    dst = <src_t*>(line_out + i * g.out_strides[2]) if out_step == 1 else result
+                    if k == 1:
+                        memcpy(dst, rows, width * sizeof(src_t))
                     else:
-                        if t == 2:
-                            combine(prefix, following, following + width_max, width, g.is_max)
+                        combine(dst, rows, rows + width_max, width, g.is_max)
+                        for j in range(2, k):
+                            combine_into(dst, rows + j * width_max, width, g.is_max)
+                    if out_step != 1:
+                        scatter_row(<src_t*>(line_out + i * g.out_strides[2]), out_step, result, width)
+                continue
+            suffix = rows
+            following = rows + k * width_max
+            base = 0
+            while base < count:
+                if base == 0:
+                    for t in range(k - 1):
+                        pass_row(g, item_src, plane, y0 + t, x0, width, suffix + t * width_max, ladder,
+                                 staged, cval)
+                else:
+                    swap = suffix
+                    suffix = following
+                    following = swap
+                pass_row(g, item_src, plane, y0 + base + k - 1, x0, width,
+                         suffix + (k - 1) * width_max, ladder, staged, cval)
+                for t in range(k - 2, -1, -1):
+                    combine_into(suffix + t * width_max, suffix + (t + 1) * width_max, width, g.is_max)
+                for t in range(min(k, count - base)):
+                    dst = <src_t*>(line_out + (base + t) * g.out_strides[2]) if out_step == 1 else result
+                    if t == 0:
+                        memcpy(dst, suffix, width * sizeof(src_t))
+                    else:
+                        pass_row(g, item_src, plane, y0 + base + k + t - 1, x0, width,
+                                 following + (t - 1) * width_max, ladder, staged, cval)
+                        if t == 1:
+                            combine(dst, suffix + width_max, following, width, g.is_max)
                         else:
-                            combine_into(prefix, following + (t - 1) * width_max, width, g.is_max)
-                        combine(dst, suffix + t * width_max, prefix, width, g.is_max)
-                if out_step != 1:
-                    scatter_row(<src_t*>(line_out + (base + t) * g.out_strides[2]), out_step,
-                                result, width)
-            base += k
+                            if t == 2:
+                                combine(prefix, following, following + width_max, width, g.is_max)
+                            else:
+                                combine_into(prefix, following + (t - 1) * width_max, width, g.is_max)
+                            combine(dst, suffix + t * width_max, prefix, width, g.is_max)
+                    if out_step != 1:
+                        scatter_row(<src_t*>(line_out + (base + t) * g.out_strides[2]), out_step,
+                                    result, width)
+                base += k
+        if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
+            break
     free(scratch)
     return 0
 
 
 cdef int _extreme_pass_run(src_t* typed, const char* src, char* out, ExtremePass* g,
                            double cval, int nthreads) except -1:
-    cdef Py_ssize_t nunits, tid, team
+    cdef Py_ssize_t nunits, tid
     cdef Py_ssize_t rows = 2 * g.window + 3 + (ladder_levels(g.x_window) if g.x_window > 1 else 0)
     cdef Py_ssize_t budget = EXTREME_BLOCK_KIB * 1024 // sizeof(src_t) // rows
     cdef Py_ssize_t[::1] xtable
@@ -402,11 +407,12 @@ cdef int _extreme_pass_run(src_t* typed, const char* src, char* out, ExtremePass
     nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)
     cdef src_t value = <src_t>cval
+    cdef imgconv_work work
+    work_storage = share_work(&work, nthreads, nunits, 1)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
-        team = omp_get_num_threads()
-        status[tid] = extreme_pass_units(src, out, g, nunits * tid // team,
-                                         nunits * (tid + 1) // team, value)
+        status[tid] = extreme_pass_units(src, out, g, &work,
+                                         tid, value)
     check_scratch(status)
     return 0
 
@@ -479,9 +485,10 @@ cdef struct FootprintGeometry:
 cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
                          const Py_ssize_t* row_z, const Py_ssize_t* row_y,
                          const Py_ssize_t* run_row, const Py_ssize_t* run_start,
-                         const Py_ssize_t* run_length, Py_ssize_t unit_begin,
-                         Py_ssize_t unit_end, src_t cval) noexcept nogil:
-    """Output rows [unit_begin, unit_end), numbered (batch, strip, plane, row).
+                         const Py_ssize_t* run_length, imgconv_work* work,
+                         int tid, src_t cval) noexcept nogil:
+    """The output rows thread ``tid`` takes from ``work``, numbered (batch,
+    strip, plane, row).
 
     The ladder of each source row a footprint row reads is kept in slot
     (footprint plane, source row mod footprint height), so going down a plane
@@ -499,7 +506,8 @@ cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
     cdef src_t* dst
     cdef int64_t* keys
     cdef src_t** row_ladder
-    if unit_begin >= unit_end:
+    cdef int64_t unit_begin, unit_end
+    if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
         return 0
     scratch = <src_t*>malloc((nslots * ladder_size + g.strip) * sizeof(src_t)
                              + nslots * sizeof(int64_t) + g.nrows * sizeof(src_t*))
@@ -511,42 +519,45 @@ cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
     row_ladder = <src_t**>(keys + nslots)
     for slot in range(nslots):
         keys[slot] = -3
-    for u in range(unit_begin, unit_end):
-        b = u // (g.nstrips * g.depth * g.height)
-        strip = (u // (g.depth * g.height)) % g.nstrips
-        z = (u // g.height) % g.depth
-        y = u % g.height
-        x0 = strip * g.strip
-        width = min(g.strip, g.width - x0)
-        for r in range(g.nrows):
-            iz = z + row_z[r] - g.cz
-            iy = y + row_y[r] - g.cy
-            mz = map_index(iz, g.depth, g.mode)
-            my = map_index(iy, g.height, g.mode)
-            key = -2 if (mz < 0 or my < 0) else (((b * g.nstrips + strip) * g.depth + mz)
-                                                 * g.height + my)
-            q = iy % g.fy
-            slot = row_z[r] * g.fy + (q + g.fy if q < 0 else q)
-            row_ladder[r] = ladders + slot * ladder_size
-            if keys[slot] != key:
-                keys[slot] = key
-                if key == -2:
-                    fill_row(row_ladder[r], cval, width + g.fx - 1)
-                else:
-                    load_row_typed(<const src_t*>(src + b * g.in_strides[0] + mz * g.in_strides[1]
-                                                  + my * g.in_strides[2]),
-                                   in_step, row_ladder[r], x0, x0 + width + g.fx - 1, &g.xrow,
-                                   cval)
-                build_ladder(row_ladder[r], width + g.fx - 1, g.levels, g.is_max)
-        dst = (<src_t*>(out + b * g.out_strides[0] + z * g.out_strides[1] + y * g.out_strides[2]
-                        + x0 * g.out_strides[3]) if out_step == 1 else result)
-        for q in range(g.nruns):
-            window_from_ladder(dst, row_ladder[run_row[q]], width + g.fx - 1, run_start[q],
-                               run_length[q], width, q == 0, g.is_max)
-        if out_step != 1:
-            scatter_row(<src_t*>(out + b * g.out_strides[0] + z * g.out_strides[1]
-                                 + y * g.out_strides[2] + x0 * g.out_strides[3]), out_step,
-                        result, width)
+    while True:
+        for u in range(unit_begin, unit_end):
+            b = u // (g.nstrips * g.depth * g.height)
+            strip = (u // (g.depth * g.height)) % g.nstrips
+            z = (u // g.height) % g.depth
+            y = u % g.height
+            x0 = strip * g.strip
+            width = min(g.strip, g.width - x0)
+            for r in range(g.nrows):
+                iz = z + row_z[r] - g.cz
+                iy = y + row_y[r] - g.cy
+                mz = map_index(iz, g.depth, g.mode)
+                my = map_index(iy, g.height, g.mode)
+                key = -2 if (mz < 0 or my < 0) else (((b * g.nstrips + strip) * g.depth + mz)
+                                                     * g.height + my)
+                q = iy % g.fy
+                slot = row_z[r] * g.fy + (q + g.fy if q < 0 else q)
+                row_ladder[r] = ladders + slot * ladder_size
+                if keys[slot] != key:
+                    keys[slot] = key
+                    if key == -2:
+                        fill_row(row_ladder[r], cval, width + g.fx - 1)
+                    else:
+                        load_row_typed(<const src_t*>(src + b * g.in_strides[0] + mz * g.in_strides[1]
+                                                      + my * g.in_strides[2]),
+                                       in_step, row_ladder[r], x0, x0 + width + g.fx - 1, &g.xrow,
+                                       cval)
+                    build_ladder(row_ladder[r], width + g.fx - 1, g.levels, g.is_max)
+            dst = (<src_t*>(out + b * g.out_strides[0] + z * g.out_strides[1] + y * g.out_strides[2]
+                            + x0 * g.out_strides[3]) if out_step == 1 else result)
+            for q in range(g.nruns):
+                window_from_ladder(dst, row_ladder[run_row[q]], width + g.fx - 1, run_start[q],
+                                   run_length[q], width, q == 0, g.is_max)
+            if out_step != 1:
+                scatter_row(<src_t*>(out + b * g.out_strides[0] + z * g.out_strides[1]
+                                     + y * g.out_strides[2] + x0 * g.out_strides[3]), out_step,
+                            result, width)
+        if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
+            break
     free(scratch)
     return 0
 
@@ -564,16 +575,17 @@ cdef int _extreme_footprint_run(src_t* typed, const char* src, char* out, Footpr
         g.strip = min(g.width, max(256, 4 * g.fx, budget - g.fx + 1))
     g.nstrips = (g.width + g.strip - 1) // g.strip
     g.padded_width = g.strip + g.fx - 1
-    cdef Py_ssize_t nunits = g.nbatch * g.nstrips * g.depth * g.height, tid, team
+    cdef Py_ssize_t nunits = g.nbatch * g.nstrips * g.depth * g.height, tid
     nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)
     cdef src_t value = <src_t>cval
+    cdef imgconv_work work
+    work_storage = share_work(&work, nthreads, nunits, 1)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
-        team = omp_get_num_threads()
         status[tid] = footprint_units(src, out, g, &row_z[0], &row_y[0], &run_row[0],
-                                      &run_start[0], &run_length[0], nunits * tid // team,
-                                      nunits * (tid + 1) // team, value)
+                                      &run_start[0], &run_length[0], &work,
+                                      tid, value)
     check_scratch(status)
     return 0
 

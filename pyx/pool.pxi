@@ -69,10 +69,10 @@ cdef inline bint beats(src_t value, src_t best, bint is_max) noexcept nogil:
 
 
 cdef int pool_extreme_units(const char* src, char* out, char* indices, const PoolGeometry* g,
-                            Py_ssize_t unit_begin, Py_ssize_t unit_end,
+                            imgconv_work* work, int tid,
                             src_t identity) noexcept nogil:
-    """Max or min pooling of output rows [unit_begin, unit_end), numbered
-    (batch, plane, row); with ``indices`` also the flat input index of each
+    """Max or min pooling of the output rows thread ``tid`` takes from
+    ``work``, numbered (batch, plane, row); with ``indices`` also the flat input index of each
     result (the first in scan order among equals, the last NaN if any)."""
     cdef Py_ssize_t nwin = g.size[0] * g.size[1]
     cdef Py_ssize_t wp = g.padded_width, ow = g.out_width
@@ -92,7 +92,8 @@ cdef int pool_extreme_units(const char* src, char* out, char* indices, const Poo
     cdef const char** rows
     cdef int64_t* bases
     cdef char* scratch
-    if unit_begin >= unit_end:
+    cdef int64_t unit_begin, unit_end
+    if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
         return 0
     cdef Py_ssize_t acc_len = wp * ladder_levels(g.size[2])   # room for extreme_row_x
     scratch = <char*>malloc((nwin * wp + acc_len + ow) * sizeof(src_t)
@@ -104,69 +105,72 @@ cdef int pool_extreme_units(const char* src, char* out, char* indices, const Poo
     res = acc + acc_len
     rows = <const char**>(res + ow)
     bases = <int64_t*>(rows + nwin)
-    for u in range(unit_begin, unit_end):
-        b = u // (g.out_depth * g.out_height)
-        oz = (u // g.out_height) % g.out_depth
-        oy = u % g.out_height
-        nrows = window_rows(g, src, b, oz, oy, rows, bases)
-        dst = <src_t*>(out + b * g.out_strides[0] + oz * g.out_strides[1] + oy * g.out_strides[2])
-        if indices != NULL:
-            index_row = <int64_t*>(indices + b * g.index_strides[0] + oz * g.index_strides[1]
-                                   + oy * g.index_strides[2])
-            for r in range(nrows):
-                load_row_typed(<const src_t*>rows[r], in_step, rowbuf + r * wp, 0, wp, &g.xrow,
-                               identity)
-            for ox in range(ow):
-                found = False
-                best = identity
-                best_index = -1
+    while True:
+        for u in range(unit_begin, unit_end):
+            b = u // (g.out_depth * g.out_height)
+            oz = (u // g.out_height) % g.out_depth
+            oy = u % g.out_height
+            nrows = window_rows(g, src, b, oz, oy, rows, bases)
+            dst = <src_t*>(out + b * g.out_strides[0] + oz * g.out_strides[1] + oy * g.out_strides[2])
+            if indices != NULL:
+                index_row = <int64_t*>(indices + b * g.index_strides[0] + oz * g.index_strides[1]
+                                       + oy * g.index_strides[2])
                 for r in range(nrows):
-                    for tx in range(g.size[2]):
-                        j = ox * sx + tx * dx
-                        xi = g.xrow.table[j]
-                        if xi < 0:
-                            continue
-                        value = rowbuf[r * wp + j]
-                        if not found or beats(value, best, is_max):
-                            best = value
-                            best_index = bases[r] + xi
-                            found = True
-                dst[ox * out_step] = best
-                index_row[ox * g.index_strides[3] // 8] = best_index
-            continue
-        if nrows == 0:
-            fill_row(acc, identity, wp)
-        else:
-            load_row_typed(<const src_t*>rows[0], in_step, acc, 0, wp, &g.xrow, identity)
-        for r in range(1, nrows):
-            load_row_typed(<const src_t*>rows[r], in_step, rowbuf, 0, wp, &g.xrow, identity)
-            combine_into(acc, rowbuf, wp, is_max)
-        if sx == 1 and dx == 1 and out_step == 1 and 4 <= g.size[2] <= LADDER_MAX_WINDOW:
-            # long overlapping windows: log2(size) passes instead of size
-            extreme_row_x(dst, acc, ow, g.size[2], is_max)
-            continue
-        col = acc
-        for ox in range(ow):
-            res[ox] = col[ox * sx]
-        for tx in range(1, g.size[2]):
-            col = acc + tx * dx
-            if is_max:
+                    load_row_typed(<const src_t*>rows[r], in_step, rowbuf + r * wp, 0, wp, &g.xrow,
+                                   identity)
                 for ox in range(ow):
-                    res[ox] = max2(res[ox], col[ox * sx])
+                    found = False
+                    best = identity
+                    best_index = -1
+                    for r in range(nrows):
+                        for tx in range(g.size[2]):
+                            j = ox * sx + tx * dx
+                            xi = g.xrow.table[j]
+                            if xi < 0:
+                                continue
+                            value = rowbuf[r * wp + j]
+                            if not found or beats(value, best, is_max):
+                                best = value
+                                best_index = bases[r] + xi
+                                found = True
+                    dst[ox * out_step] = best
+                    index_row[ox * g.index_strides[3] // 8] = best_index
+                continue
+            if nrows == 0:
+                fill_row(acc, identity, wp)
             else:
-                for ox in range(ow):
-                    res[ox] = min2(res[ox], col[ox * sx])
-        scatter_row(dst, out_step, res, ow)
+                load_row_typed(<const src_t*>rows[0], in_step, acc, 0, wp, &g.xrow, identity)
+            for r in range(1, nrows):
+                load_row_typed(<const src_t*>rows[r], in_step, rowbuf, 0, wp, &g.xrow, identity)
+                combine_into(acc, rowbuf, wp, is_max)
+            if sx == 1 and dx == 1 and out_step == 1 and 4 <= g.size[2] <= LADDER_MAX_WINDOW:
+                # long overlapping windows: log2(size) passes instead of size
+                extreme_row_x(dst, acc, ow, g.size[2], is_max)
+                continue
+            col = acc
+            for ox in range(ow):
+                res[ox] = col[ox * sx]
+            for tx in range(1, g.size[2]):
+                col = acc + tx * dx
+                if is_max:
+                    for ox in range(ow):
+                        res[ox] = max2(res[ox], col[ox * sx])
+                else:
+                    for ox in range(ow):
+                        res[ox] = min2(res[ox], col[ox * sx])
+            scatter_row(dst, out_step, res, ow)
+        if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
+            break
     free(scratch)
     return 0
 
 
 cdef int pool_sum_units(const char* src, char* out, const PoolGeometry* g,
                         const double* inv_z, const double* inv_y, const double* inv_x,
-                        Py_ssize_t unit_begin, Py_ssize_t unit_end, acc_t* typed) noexcept nogil:
+                        imgconv_work* work, int tid, acc_t* typed) noexcept nogil:
     """Average (sum times the reciprocal counts ``inv_*``, one per output
     position along each axis) or Lp pooling ((sum of |v|**p) ** (1/p)) of
-    output rows [unit_begin, unit_end)."""
+    the output rows thread ``tid`` takes from ``work``."""
     cdef Py_ssize_t nwin = g.size[0] * g.size[1]
     cdef Py_ssize_t wp = g.padded_width, ow = g.out_width
     cdef Py_ssize_t in_step = g.in_strides[3] // itemsize(g.in_dtype)
@@ -181,7 +185,8 @@ cdef int pool_sum_units(const char* src, char* out, const PoolGeometry* g,
     cdef const char** rows
     cdef int64_t* bases
     cdef char* scratch
-    if unit_begin >= unit_end:
+    cdef int64_t unit_begin, unit_end
+    if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
         return 0
     scratch = <char*>malloc((2 * wp + ow) * sizeof(acc_t) + nwin * (sizeof(char*) + sizeof(int64_t)))
     if scratch == NULL:
@@ -191,61 +196,65 @@ cdef int pool_sum_units(const char* src, char* out, const PoolGeometry* g,
     res = rowbuf + wp
     rows = <const char**>(res + ow)
     bases = <int64_t*>(rows + nwin)
-    for u in range(unit_begin, unit_end):
-        b = u // (g.out_depth * g.out_height)
-        oz = (u // g.out_height) % g.out_depth
-        oy = u % g.out_height
-        nrows = window_rows(g, src, b, oz, oy, rows, bases)
-        for i in range(wp):
-            acc[i] = 0
-        for r in range(nrows):
-            load_row(rows[r], g.in_dtype, in_step, rowbuf, 0, wp, &g.xrow, <acc_t>0)
+    while True:
+        for u in range(unit_begin, unit_end):
+            b = u // (g.out_depth * g.out_height)
+            oz = (u // g.out_height) % g.out_depth
+            oy = u % g.out_height
+            nrows = window_rows(g, src, b, oz, oy, rows, bases)
+            for i in range(wp):
+                acc[i] = 0
+            for r in range(nrows):
+                load_row(rows[r], g.in_dtype, in_step, rowbuf, 0, wp, &g.xrow, <acc_t>0)
+                if not lp:
+                    for i in range(wp):
+                        acc[i] += rowbuf[i]
+                elif g.p == 1:
+                    for i in range(wp):
+                        acc[i] += fabs(rowbuf[i])
+                elif g.p == 2:
+                    for i in range(wp):
+                        acc[i] += rowbuf[i] * rowbuf[i]
+                else:
+                    for i in range(wp):
+                        acc[i] += <acc_t>pow(fabs(rowbuf[i]), p)
+            col = acc
+            for ox in range(ow):
+                res[ox] = col[ox * sx]
+            for tx in range(1, g.size[2]):
+                col = acc + tx * dx
+                for ox in range(ow):
+                    res[ox] += col[ox * sx]
             if not lp:
-                for i in range(wp):
-                    acc[i] += rowbuf[i]
-            elif g.p == 1:
-                for i in range(wp):
-                    acc[i] += fabs(rowbuf[i])
+                scale = <acc_t>(inv_z[oz] * inv_y[oy])
+                for ox in range(ow):
+                    res[ox] = res[ox] * scale * <acc_t>inv_x[ox]
             elif g.p == 2:
-                for i in range(wp):
-                    acc[i] += rowbuf[i] * rowbuf[i]
-            else:
-                for i in range(wp):
-                    acc[i] += <acc_t>pow(fabs(rowbuf[i]), p)
-        col = acc
-        for ox in range(ow):
-            res[ox] = col[ox * sx]
-        for tx in range(1, g.size[2]):
-            col = acc + tx * dx
-            for ox in range(ow):
-                res[ox] += col[ox * sx]
-        if not lp:
-            scale = <acc_t>(inv_z[oz] * inv_y[oy])
-            for ox in range(ow):
-                res[ox] = res[ox] * scale * <acc_t>inv_x[ox]
-        elif g.p == 2:
-            for ox in range(ow):
-                res[ox] = sqrt(res[ox])
-        elif g.p != 1:
-            for ox in range(ow):
-                res[ox] = <acc_t>pow(res[ox], root)
-        store_row(res, out + b * g.out_strides[0] + oz * g.out_strides[1] + oy * g.out_strides[2],
-                  g.out_dtype, out_step, ow)
+                for ox in range(ow):
+                    res[ox] = sqrt(res[ox])
+            elif g.p != 1:
+                for ox in range(ow):
+                    res[ox] = <acc_t>pow(res[ox], root)
+            store_row(res, out + b * g.out_strides[0] + oz * g.out_strides[1] + oy * g.out_strides[2],
+                      g.out_dtype, out_step, ow)
+        if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
+            break
     free(scratch)
     return 0
 
 
 cdef int _pool_extreme_run(src_t* typed, const char* src, char* out, char* indices,
                            PoolGeometry* g, double identity, int nthreads) except -1:
-    cdef Py_ssize_t nunits = g.nbatch * g.out_depth * g.out_height, tid, team
+    cdef Py_ssize_t nunits = g.nbatch * g.out_depth * g.out_height, tid
     nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)
     cdef src_t value = <src_t>identity
+    cdef imgconv_work work
+    work_storage = share_work(&work, nthreads, nunits, 1)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
-        team = omp_get_num_threads()
-        status[tid] = pool_extreme_units(src, out, indices, g, nunits * tid // team,
-                                         nunits * (tid + 1) // team, value)
+        status[tid] = pool_extreme_units(src, out, indices, g, &work,
+                                         tid, value)
     check_scratch(status)
     return 0
 
@@ -253,14 +262,15 @@ cdef int _pool_extreme_run(src_t* typed, const char* src, char* out, char* indic
 cdef int _pool_sum_run(acc_t* typed, const char* src, char* out, PoolGeometry* g,
                        const double[::1] inv_z, const double[::1] inv_y,
                        const double[::1] inv_x, int nthreads) except -1:
-    cdef Py_ssize_t nunits = g.nbatch * g.out_depth * g.out_height, tid, team
+    cdef Py_ssize_t nunits = g.nbatch * g.out_depth * g.out_height, tid
     nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)
+    cdef imgconv_work work
+    work_storage = share_work(&work, nthreads, nunits, 1)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
-        team = omp_get_num_threads()
         status[tid] = pool_sum_units(src, out, g, &inv_z[0], &inv_y[0], &inv_x[0],
-                                     nunits * tid // team, nunits * (tid + 1) // team, typed)
+                                     &work, tid, typed)
     check_scratch(status)
     return 0
 

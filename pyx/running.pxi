@@ -81,7 +81,7 @@ def box_pass(cnp.ndarray x, cnp.ndarray out, int axis, Py_ssize_t size, Py_ssize
     cdef Py_ssize_t shape[4]
     cdef Py_ssize_t in_strides[4]
     cdef Py_ssize_t out_strides[4]
-    cdef Py_ssize_t i, n, lines, unit, nunits, nblocks, width, x0, line, tid, team
+    cdef Py_ssize_t i, n, lines, unit, nunits, nblocks, width, x0, line, tid
     cdef Py_ssize_t in_item = x.itemsize, out_item = out.itemsize
     cdef const char* src = <const char*>cnp.PyArray_DATA(x)
     cdef char* dst = <char*>cnp.PyArray_DATA(out)
@@ -105,36 +105,41 @@ def box_pass(cnp.ndarray x, cnp.ndarray out, int axis, Py_ssize_t size, Py_ssize
     nthreads = max(1, min(nthreads, nunits))
     cdef int[::1] status = np.zeros(nthreads, np.intc)
     cdef Py_ssize_t buf_len = max(n + size, BOX_COLUMN_BLOCK)
+    cdef imgconv_work work
+    cdef int64_t first_unit, end_unit
+    work_storage = share_work(&work, nthreads, nunits, 1)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
-        team = omp_get_num_threads()
         scratch = <double*>malloc(4 * buf_len * sizeof(double))
         if scratch == NULL:
             status[tid] = -1
         else:
-            for unit in range(nunits * tid // team, nunits * (tid + 1) // team):
-                line = unit // nblocks
-                if axis == 3:
-                    # lines are rows (b, z, y)
-                    line_src = (src + (line // nother) * in_strides[0]
-                                + ((line % nother) // shape[2]) * in_strides[1]
-                                + (line % shape[2]) * in_strides[2])
-                    line_dst = (dst + (line // nother) * out_strides[0]
-                                + ((line % nother) // shape[2]) * out_strides[1]
-                                + (line % shape[2]) * out_strides[2])
-                    box_line_x(line_src, in_dtype, in_strides[3] // in_item, line_dst, out_dtype,
-                               out_strides[3] // out_item, n, size, &row, cval,
-                               scratch, scratch + buf_len)
-                else:
-                    x0 = (unit % nblocks) * BOX_COLUMN_BLOCK
-                    width = min(BOX_COLUMN_BLOCK, shape[3] - x0)
-                    line_src = (src + (line // nother) * in_strides[0]
-                                + (line % nother) * in_strides[other] + x0 * in_strides[3])
-                    line_dst = (dst + (line // nother) * out_strides[0]
-                                + (line % nother) * out_strides[other] + x0 * out_strides[3])
-                    box_columns(line_src, in_strides[axis], in_dtype, in_strides[3] // in_item,
-                                line_dst, out_strides[axis], out_dtype, out_strides[3] // out_item,
-                                n, width, size, pad_lo, mode, cval, scratch, scratch + buf_len,
-                                scratch + 2 * buf_len, scratch + 3 * buf_len)
+            # assigned here, so each thread has its own
+            first_unit = end_unit = 0
+            while imgconv_work_take(&work, tid, &first_unit, &end_unit):
+                for unit in range(first_unit, end_unit):
+                    line = unit // nblocks
+                    if axis == 3:
+                        # lines are rows (b, z, y)
+                        line_src = (src + (line // nother) * in_strides[0]
+                                    + ((line % nother) // shape[2]) * in_strides[1]
+                                    + (line % shape[2]) * in_strides[2])
+                        line_dst = (dst + (line // nother) * out_strides[0]
+                                    + ((line % nother) // shape[2]) * out_strides[1]
+                                    + (line % shape[2]) * out_strides[2])
+                        box_line_x(line_src, in_dtype, in_strides[3] // in_item, line_dst, out_dtype,
+                                   out_strides[3] // out_item, n, size, &row, cval,
+                                   scratch, scratch + buf_len)
+                    else:
+                        x0 = (unit % nblocks) * BOX_COLUMN_BLOCK
+                        width = min(BOX_COLUMN_BLOCK, shape[3] - x0)
+                        line_src = (src + (line // nother) * in_strides[0]
+                                    + (line % nother) * in_strides[other] + x0 * in_strides[3])
+                        line_dst = (dst + (line // nother) * out_strides[0]
+                                    + (line % nother) * out_strides[other] + x0 * out_strides[3])
+                        box_columns(line_src, in_strides[axis], in_dtype, in_strides[3] // in_item,
+                                    line_dst, out_strides[axis], out_dtype, out_strides[3] // out_item,
+                                    n, width, size, pad_lo, mode, cval, scratch, scratch + buf_len,
+                                    scratch + 2 * buf_len, scratch + 3 * buf_len)
             free(scratch)
     check_scratch(status)

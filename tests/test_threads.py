@@ -234,10 +234,17 @@ def test_result_correct_when_openmp_grants_fewer_threads(env):
         import numpy as np, imgconv as ic
         rng = np.random.default_rng(0)
         x = rng.standard_normal((512, 512)).astype(np.float32)
-        w = np.ones((3, 3))
-        a = ic.correlate(x, w, threads=4)
-        b = ic.correlate(x, w, threads=1)
-        print(float(np.abs(a.astype(float) - b).max()))
+        v = rng.standard_normal((40, 48, 56)).astype(np.float32)
+        calls = [  # one per parallel sweep
+            lambda t: ic.correlate(x, np.ones((3, 3)), threads=t),
+            lambda t: ic.gaussian(v, 1.5, threads=t),
+            lambda t: ic.box(x, 5, threads=t),
+            lambda t: ic.dilate(x, size=5, threads=t),
+            lambda t: ic.dilate(v, footprint=np.eye(3, dtype=bool)[None], threads=t),
+            lambda t: ic.max_pool(v, 2, threads=t),
+            lambda t: ic.avg_pool(v, 2, threads=t),
+        ]
+        print(max(float(np.abs(f(4).astype(float) - f(1)).max()) for f in calls))
     """)
     parent = os.path.dirname(os.path.dirname(os.path.abspath(ic.__file__)))
     pythonpath = os.pathsep.join([parent] + [p for p in [os.environ.get("PYTHONPATH")] if p])
