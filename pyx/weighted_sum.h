@@ -8,6 +8,15 @@
  * once (measured 2x faster on a 3x3x3 kernel).  GCC and clang keep a small
  * array of vector-extension values in registers; plain C arrays they do not.
  *
+ * Sliding sums compute IMGCONV_SLIDING_OUTPUTS consecutive windows at once,
+ * window p reading rows[g * (ntaps + P - 1) + t + p] with weight
+ * w[g * ntaps + t] for each group g: every loaded vector then feeds up to P
+ * sums, which is what lifts a 3x3x3 kernel from load-bound (each tap a load,
+ * a third of them split across cache lines) to FMA-bound.  A group is one
+ * run of taps down a column of rows (one kernel z and x, all of its y).
+ * Every path sums a window's taps in the same order (group, then tap), so a
+ * result does not depend on which path computed it.
+ *
  * The vector width follows the compile flags (32 bytes with AVX, 16 bytes
  * otherwise), so the same source serves the baseline and the AVX2 builds.
  * Compilers without vector extensions get the plain loop.
@@ -104,59 +113,103 @@ static inline void NAME(T* out, T* const* rows, const T* w, ptrdiff_t ntaps,    
 }                                                                                    \
                                                                                      \
 static inline void NAME##_sliding_block(T* const* out, T* const* rows, const T* w,   \
-                                        ptrdiff_t ntaps, ptrdiff_t x)                \
+                                        ptrdiff_t ngroups, ptrdiff_t ntaps, ptrdiff_t x) \
 {                                                                                    \
     enum { LANES = IMGCONV_VECTOR_BYTES / sizeof(T), P = IMGCONV_SLIDING_OUTPUTS,    \
            V = IMGCONV_SLIDING_VECTORS };                                            \
     NAME##_vec acc[IMGCONV_SLIDING_OUTPUTS][IMGCONV_SLIDING_VECTORS], v[V];          \
-    ptrdiff_t s;                                                                     \
+    T* const* r;                                                                     \
+    const T* wg;                                                                     \
+    ptrdiff_t g, s;                                                                  \
     int i, p, j;                                                                     \
     for (p = 0; p < P; p++)                                                          \
         for (j = 0; j < V; j++)                                                      \
             acc[p][j] = (NAME##_vec){0};                                             \
-    /* row s feeds output p with tap s - p: the first and last P - 1 rows feed  \
-       only some outputs (constant trip counts, so the accumulators stay in     \
-       registers) */                                                                 \
-    for (i = 0; i < P - 1; i++) {                                                    \
-        for (j = 0; j < V; j++)                                                      \
-            v[j] = *(const NAME##_vec*)(rows[i] + x + j * LANES);                    \
-        for (p = 0; p <= i; p++)                                                     \
+    for (g = 0; g < ngroups; g++) {                                                  \
+        r = rows + g * (ntaps + P - 1);                                              \
+        wg = w + g * ntaps;                                                          \
+        /* row s feeds output p with tap s - p: the first and last P - 1 rows   \
+           feed only some outputs (constant trip counts, so the accumulators    \
+           stay in registers) */                                                     \
+        for (i = 0; i < P - 1; i++) {                                                \
             for (j = 0; j < V; j++)                                                  \
-                acc[p][j] += w[i - p] * v[j];                                        \
-    }                                                                                \
-    for (s = P - 1; s < ntaps; s++) {                                                \
-        for (j = 0; j < V; j++)                                                      \
-            v[j] = *(const NAME##_vec*)(rows[s] + x + j * LANES);                    \
-        for (p = 0; p < P; p++)                                                      \
+                v[j] = *(const NAME##_vec*)(r[i] + x + j * LANES);                   \
+            for (p = 0; p <= i; p++)                                                 \
+                for (j = 0; j < V; j++)                                              \
+                    acc[p][j] += wg[i - p] * v[j];                                   \
+        }                                                                            \
+        for (s = P - 1; s < ntaps; s++) {                                            \
             for (j = 0; j < V; j++)                                                  \
-                acc[p][j] += w[s - p] * v[j];                                        \
-    }                                                                                \
-    for (i = 0; i < P - 1; i++) {                                                    \
-        for (j = 0; j < V; j++)                                                      \
-            v[j] = *(const NAME##_vec*)(rows[ntaps + i] + x + j * LANES);            \
-        for (p = i + 1; p < P; p++)                                                  \
+                v[j] = *(const NAME##_vec*)(r[s] + x + j * LANES);                   \
+            for (p = 0; p < P; p++)                                                  \
+                for (j = 0; j < V; j++)                                              \
+                    acc[p][j] += wg[s - p] * v[j];                                   \
+        }                                                                            \
+        for (i = 0; i < P - 1; i++) {                                                \
             for (j = 0; j < V; j++)                                                  \
-                acc[p][j] += w[ntaps + i - p] * v[j];                                \
+                v[j] = *(const NAME##_vec*)(r[ntaps + i] + x + j * LANES);           \
+            for (p = i + 1; p < P; p++)                                              \
+                for (j = 0; j < V; j++)                                              \
+                    acc[p][j] += wg[ntaps + i - p] * v[j];                           \
+        }                                                                            \
     }                                                                                \
     for (p = 0; p < P; p++)                                                          \
         for (j = 0; j < V; j++)                                                      \
             *(NAME##_vec*)(out[p] + x + j * LANES) = acc[p][j];                      \
 }                                                                                    \
                                                                                      \
-static inline void NAME##_sliding(T* const* out, T* const* rows, const T* w,         \
-                                  ptrdiff_t ntaps, ptrdiff_t n)                      \
+static inline void NAME##_sliding_vector(T* out, T* const* rows, const T* w,         \
+                                         ptrdiff_t ngroups, ptrdiff_t ntaps,         \
+                                         ptrdiff_t x)                                \
 {                                                                                    \
-    enum { CHUNK = IMGCONV_SLIDING_VECTORS * (IMGCONV_VECTOR_BYTES / sizeof(T)) };   \
-    ptrdiff_t x;                                                                     \
+    NAME##_vec acc = (NAME##_vec){0};                                                \
+    ptrdiff_t g, t;                                                                  \
+    for (g = 0; g < ngroups; g++)                                                    \
+        for (t = 0; t < ntaps; t++)                                                  \
+            acc += w[g * ntaps + t]                                                  \
+                   * *(const NAME##_vec*)(rows[g * (ntaps + IMGCONV_SLIDING_OUTPUTS - 1) \
+                                               + t] + x);                            \
+    *(NAME##_vec*)(out + x) = acc;                                                   \
+}                                                                                    \
+                                                                                     \
+/* not inlined: in a large caller the accumulators get spilled */                \
+static __attribute__((noinline)) void                                                \
+NAME##_sliding(T* const* out, T* const* rows, const T* w,                            \
+               ptrdiff_t ngroups, ptrdiff_t ntaps, ptrdiff_t n)                      \
+{                                                                                    \
+    enum { LANES = IMGCONV_VECTOR_BYTES / sizeof(T),                                 \
+           CHUNK = IMGCONV_SLIDING_VECTORS * LANES };                                \
+    ptrdiff_t x, g, t, stride = ntaps + IMGCONV_SLIDING_OUTPUTS - 1;                 \
     int p;                                                                           \
-    if (n < CHUNK || ntaps < IMGCONV_SLIDING_OUTPUTS - 1) {                          \
+    T sum;                                                                           \
+    if (n >= CHUNK && ntaps >= IMGCONV_SLIDING_OUTPUTS - 1) {                        \
+        for (x = 0; x + CHUNK < n; x += CHUNK)                                       \
+            NAME##_sliding_block(out, rows, w, ngroups, ntaps, x);                   \
+        NAME##_sliding_block(out, rows, w, ngroups, ntaps, n - CHUNK);               \
+        return;                                                                      \
+    }                                                                                \
+    /* each window on its own, summing in the same order */                          \
+    if (ngroups == 1) {                                                              \
         for (p = 0; p < IMGCONV_SLIDING_OUTPUTS; p++)                                \
             NAME(out[p], rows + p, w, ntaps, n);                                     \
         return;                                                                      \
     }                                                                                \
-    for (x = 0; x + CHUNK < n; x += CHUNK)                                           \
-        NAME##_sliding_block(out, rows, w, ntaps, x);                                \
-    NAME##_sliding_block(out, rows, w, ntaps, n - CHUNK);                            \
+    for (p = 0; p < IMGCONV_SLIDING_OUTPUTS; p++) {                                  \
+        if (n >= LANES) {                                                            \
+            for (x = 0; x + LANES < n; x += LANES)                                   \
+                NAME##_sliding_vector(out[p], rows + p, w, ngroups, ntaps, x);       \
+            NAME##_sliding_vector(out[p], rows + p, w, ngroups, ntaps, n - LANES);   \
+            continue;                                                                \
+        }                                                                            \
+        for (x = 0; x < n; x++) {                                                    \
+            sum = 0;                                                                 \
+            for (g = 0; g < ngroups; g++)                                            \
+                for (t = 0; t < ntaps; t++)                                          \
+                    sum = IMGCONV_MULADD_##T(w[g * ntaps + t],                       \
+                                             rows[g * stride + t + p][x], sum);      \
+            out[p][x] = sum;                                                         \
+        }                                                                            \
+    }                                                                                \
 }
 
 #else  /* no vector extensions */
@@ -174,11 +227,18 @@ static inline void NAME(T* out, T* const* rows, const T* w, ptrdiff_t ntaps,    
 }                                                                                    \
                                                                                      \
 static inline void NAME##_sliding(T* const* out, T* const* rows, const T* w,         \
-                                  ptrdiff_t ntaps, ptrdiff_t n)                      \
+                                  ptrdiff_t ngroups, ptrdiff_t ntaps, ptrdiff_t n)   \
 {                                                                                    \
+    ptrdiff_t x, g, t, stride = ntaps + IMGCONV_SLIDING_OUTPUTS - 1;                 \
     int p;                                                                           \
-    for (p = 0; p < IMGCONV_SLIDING_OUTPUTS; p++)                                    \
-        NAME(out[p], rows + p, w, ntaps, n);                                         \
+    for (p = 0; p < IMGCONV_SLIDING_OUTPUTS; p++) {                                  \
+        for (x = 0; x < n; x++)                                                      \
+            out[p][x] = 0;                                                           \
+        for (g = 0; g < ngroups; g++)                                                \
+            for (t = 0; t < ntaps; t++)                                              \
+                for (x = 0; x < n; x++)                                              \
+                    out[p][x] += w[g * ntaps + t] * rows[g * stride + t + p][x];     \
+    }                                                                                \
 }
 
 #endif

@@ -1034,6 +1034,46 @@ def test_in_place_interior_edge_geometries(mode, shape, kshape, padding):
 
 @HYPO
 @given(data=st.data())
+def test_sliding_interior_rows_match_row_cache_and_reference(data):
+    """Kernels whose columns are whole and at least 5 tall: interior rows go
+    four at a time through sliding sums over the columns; rows left over,
+    narrow rows (vector and scalar tails) and the borders do not."""
+    rank = data.draw(st.integers(2, 3), label="rank")
+    kh = data.draw(st.integers(5, 8), label="kernel height")
+    kshape = (data.draw(st.integers(1, 3), label="kd"),) * (rank - 2) + (
+        kh, data.draw(st.integers(1, 4), label="kw"))
+    shape = (per_axis(data, rank - 2, 1, 6, "depth")
+             + (data.draw(st.integers(kh, 30), label="height"),
+                data.draw(st.integers(1, 45), label="width")))
+    mode = data.draw(st.sampled_from(CANONICAL_MODES), label="mode")
+    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    seed = data.draw(st.integers(0, 2 ** 32 - 1), label="seed")
+    rng = np.random.default_rng(seed)
+    x = random_array(rng, shape, dtype)
+    w = rng.standard_normal(kshape)
+    # whole columns of zeros are left out of the sums, not slid over
+    w[..., rng.random(kshape[-1]) < 0.3] = 0
+    cval = cval_for(mode, 1.5)
+    lo, hi = same_pads(w.shape)
+    want = ref_correlate(x, w, mode, cval, lo, hi)
+    got = ic.correlate(x, w, mode=mode, cval=cval)
+    assert_close(got, want, x, w, dtype, cval=cval)
+    np.testing.assert_array_equal(got, ic.correlate(_x_strided(x), w, mode=mode, cval=cval))
+    np.testing.assert_array_equal(got, ic.correlate(x, w, mode=mode, cval=cval, threads=1))
+
+
+def test_sliding_rows_skip_zero_columns_so_nan_stays_put():
+    x = np.ones((12, 40), np.float32)
+    x[6, 20] = np.nan
+    w = np.ones((5, 3))
+    w[:, 2] = 0                         # the column that would read the NaN for x = 19
+    got = ic.correlate(x, w, mode="reflect")
+    nan_at = set(zip(*np.nonzero(np.isnan(got))))
+    assert nan_at == {(y, c) for y in range(4, 9) for c in (20, 21)}
+
+
+@HYPO
+@given(data=st.data())
 def test_in_place_separable_rows_match_row_cache_and_reference(data):
     rank = data.draw(st.integers(2, 3), label="rank")
     shape = per_axis(data, rank, 1, 30, "shape")
