@@ -977,6 +977,14 @@ def _x_strided(x):
     return wide[..., ::2]
 
 
+def _draw_float_image(data, shape):
+    """A mode, a float dtype, a seeded generator and a random image of it."""
+    mode = data.draw(st.sampled_from(CANONICAL_MODES), label="mode")
+    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed"))
+    return mode, dtype, rng, random_array(rng, shape, dtype)
+
+
 @HYPO
 @given(data=st.data())
 def test_in_place_interior_matches_row_cache_and_reference(data):
@@ -988,11 +996,7 @@ def test_in_place_interior_matches_row_cache_and_reference(data):
     stride = per_axis(data, rank - 1, 1, 3, "stride") + (1,)
     padding = tuple((data.draw(st.integers(0, 6)), data.draw(st.integers(0, 6)))
                     for _ in range(rank))
-    mode = data.draw(st.sampled_from(CANONICAL_MODES), label="mode")
-    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
-    seed = data.draw(st.integers(0, 2 ** 32 - 1), label="seed")
-    rng = np.random.default_rng(seed)
-    x = random_array(rng, shape, dtype)
+    mode, dtype, rng, x = _draw_float_image(data, shape)
     w = rng.standard_normal(kshape)
     w[rng.random(kshape) < 0.2] = 0
     lo, hi = zip(*padding)
@@ -1045,11 +1049,7 @@ def test_sliding_interior_rows_match_row_cache_and_reference(data):
     shape = (per_axis(data, rank - 2, 1, 6, "depth")
              + (data.draw(st.integers(kh, 30), label="height"),
                 data.draw(st.integers(1, 45), label="width")))
-    mode = data.draw(st.sampled_from(CANONICAL_MODES), label="mode")
-    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
-    seed = data.draw(st.integers(0, 2 ** 32 - 1), label="seed")
-    rng = np.random.default_rng(seed)
-    x = random_array(rng, shape, dtype)
+    mode, dtype, rng, x = _draw_float_image(data, shape)
     w = rng.standard_normal(kshape)
     # whole columns of zeros are left out of the sums, not slid over
     w[..., rng.random(kshape[-1]) < 0.3] = 0
@@ -1080,11 +1080,7 @@ def test_in_place_separable_rows_match_row_cache_and_reference(data):
     sizes = list(per_axis(data, rank, 1, 7, "sizes"))
     dilation = per_axis(data, rank, 1, 2, "dilation")
     stride = per_axis(data, rank, 1, 2, "stride")
-    mode = data.draw(st.sampled_from(CANONICAL_MODES), label="mode")
-    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
-    seed = data.draw(st.integers(0, 2 ** 32 - 1), label="seed")
-    rng = np.random.default_rng(seed)
-    x = random_array(rng, shape, dtype)
+    mode, dtype, rng, x = _draw_float_image(data, shape)
     kernels = [rng.standard_normal(k) for k in sizes]
     w = kernels[0]
     for k in kernels[1:]:
