@@ -103,8 +103,6 @@ def set_buffer_pool_limit(nbytes):
     >>> ic.get_buffer_pool_limit()
     268435456
     >>> ic.set_buffer_pool_limit(None)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_buffer_pool.reset_lock_after_fork)
     """
     if nbytes is None:
         limit = _default_limit()

@@ -67,7 +67,8 @@ def restore_threads():
     ic.set_num_threads(None)
 
 
-@pytest.mark.parametrize("module", ["imgconv", "imgconv._convolve", "imgconv._filters", "imgconv._threads", "imgconv._io",
+@pytest.mark.parametrize("module", ["imgconv", "imgconv._convolve", "imgconv._filters",
+                                    "imgconv._threads", "imgconv._buffers", "imgconv._io",
                                     "imgconv.cli", "imgconv._pool", "imgconv._morphology",
                                     "imgconv.footprints"])
 def test_doctests(module, restore_threads):
