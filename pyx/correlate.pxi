@@ -890,8 +890,9 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
                           const acc_t* const_plane, acc_t cval_z, acc_t cval_yx,
                           int acc_dtype) noexcept nogil:
     """The output planes (units numbered over batch, plane) thread ``tid``
-    takes from ``work``, of a kernel separable in z, y and x: the z taps combine whole source planes
-    (read in place) into plane buffers, whose rows the y taps combine into
+    takes from ``work``, of a kernel separable in z, y and x: the z taps
+    combine whole source planes (read in place) into plane buffers, whose
+    rows the y taps combine into
     padded staging rows that the x taps filter.  The same sums, in the same
     order, as a z pass followed by a fused y-x pass, without the
     intermediate volume.

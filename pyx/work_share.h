@@ -58,6 +58,7 @@ typedef struct {
     uint64_t* ranges;       /* range of thread t at ranges[t * IMGCONV_SHARE_STRIDE] */
     int nshares;
     int64_t nunits, grain;  /* grain: units per counted grain */
+    int64_t ngrains;
     uint32_t piece;         /* grains an owner takes at a time */
 } imgconv_work;
 
@@ -72,27 +73,27 @@ static inline size_t imgconv_work_bytes(int nthreads) {
 static inline void imgconv_work_init(imgconv_work* work, void* storage, int nthreads,
                                      int64_t nunits, int64_t piece) {
     uintptr_t aligned = ((uintptr_t)storage + 63) & ~(uintptr_t)63;
-    int64_t ngrains;
     int t;
     work->ranges = (uint64_t*)aligned;
     work->nshares = nthreads;
     work->nunits = nunits;
     work->grain = nunits / INT32_MAX + 1;
-    ngrains = (nunits + work->grain - 1) / work->grain;
+    work->ngrains = (nunits + work->grain - 1) / work->grain;
+    /* whole grains, at least one; more than all of them fits no better */
     piece = (piece + work->grain - 1) / work->grain;
-    work->piece = (uint32_t)(piece < 1 ? 1 : piece > ngrains ? (ngrains > 0 ? ngrains : 1) : piece);
-    for (t = 0; t < nthreads; t++) {
-        uint64_t first = (uint64_t)(ngrains * t / nthreads);
-        uint64_t end = (uint64_t)(ngrains * (t + 1) / nthreads);
-        work->ranges[t * IMGCONV_SHARE_STRIDE] = first << 32 | end;
-    }
+    if (piece > work->ngrains)
+        piece = work->ngrains;
+    work->piece = (uint32_t)(piece < 1 ? 1 : piece);
+    for (t = 0; t < nthreads; t++)
+        work->ranges[t * IMGCONV_SHARE_STRIDE] =
+            (uint64_t)(work->ngrains * t / nthreads) << 32
+            | (uint64_t)(work->ngrains * (t + 1) / nthreads);
 }
 
 /* Units thread ``tid`` starts with (for sizing its scratch). */
 static inline int64_t imgconv_work_initial(const imgconv_work* work, int tid) {
-    int64_t ngrains = (work->nunits + work->grain - 1) / work->grain;
-    int64_t grains = ngrains * (tid + 1) / work->nshares - ngrains * tid / work->nshares;
-    return grains * work->grain;
+    return (work->ngrains * (tid + 1) / work->nshares - work->ngrains * tid / work->nshares)
+           * work->grain;
 }
 
 /* The next units [*begin, *end) for thread ``tid``; 0 when none are left. */
