@@ -112,8 +112,9 @@ static inline void NAME(T* out, T* const* rows, const T* w, ptrdiff_t ntaps,    
     }                                                                                \
 }                                                                                    \
                                                                                      \
-static inline void NAME##_sliding_block(T* const* out, T* const* rows, const T* w,   \
-                                        ptrdiff_t ngroups, ptrdiff_t ntaps, ptrdiff_t x) \
+static inline __attribute__((always_inline)) void                                    \
+NAME##_sliding_block(T* const* out, T* const* rows, const T* w,                      \
+                     ptrdiff_t ngroups, ptrdiff_t ntaps, ptrdiff_t x)                \
 {                                                                                    \
     enum { LANES = IMGCONV_VECTOR_BYTES / sizeof(T), P = IMGCONV_SLIDING_OUTPUTS,    \
            V = IMGCONV_SLIDING_VECTORS };                                            \
@@ -172,6 +173,17 @@ static inline void NAME##_sliding_vector(T* out, T* const* rows, const T* w,    
     *(NAME##_vec*)(out + x) = acc;                                                   \
 }                                                                                    \
                                                                                      \
+static inline __attribute__((always_inline)) void                                    \
+NAME##_sliding_chunks(T* const* out, T* const* rows, const T* w,                     \
+                      ptrdiff_t ngroups, ptrdiff_t ntaps, ptrdiff_t n)               \
+{                                                                                    \
+    enum { CHUNK = IMGCONV_SLIDING_VECTORS * IMGCONV_VECTOR_BYTES / sizeof(T) };     \
+    ptrdiff_t x;                                                                     \
+    for (x = 0; x + CHUNK < n; x += CHUNK)                                           \
+        NAME##_sliding_block(out, rows, w, ngroups, ntaps, x);                       \
+    NAME##_sliding_block(out, rows, w, ngroups, ntaps, n - CHUNK);                   \
+}                                                                                    \
+                                                                                     \
 /* not inlined: in a large caller the accumulators get spilled */                \
 static __attribute__((noinline)) void                                                \
 NAME##_sliding(T* const* out, T* const* rows, const T* w,                            \
@@ -183,10 +195,14 @@ NAME##_sliding(T* const* out, T* const* rows, const T* w,                       
     int p;                                                                           \
     T sum;                                                                           \
     if (n >= CHUNK && ntaps >= IMGCONV_SLIDING_OUTPUTS - 1) {                        \
-        for (x = 0; x + CHUNK < n; x += CHUNK)                                       \
-            NAME##_sliding_block(out, rows, w, ngroups, ntaps, x);                   \
-        NAME##_sliding_block(out, rows, w, ngroups, ntaps, n - CHUNK);               \
-        return;                                                                      \
+        /* short columns get their length as a constant, which unrolls the    \
+           taps (measured: a 5x5x5 kernel 10% faster) */                             \
+        switch (ntaps) {                                                             \
+        case 3: NAME##_sliding_chunks(out, rows, w, ngroups, 3, n); return;          \
+        case 5: NAME##_sliding_chunks(out, rows, w, ngroups, 5, n); return;          \
+        case 7: NAME##_sliding_chunks(out, rows, w, ngroups, 7, n); return;          \
+        default: NAME##_sliding_chunks(out, rows, w, ngroups, ntaps, n); return;     \
+        }                                                                            \
     }                                                                                \
     /* each window on its own, summing in the same order */                          \
     if (ngroups == 1) {                                                              \
