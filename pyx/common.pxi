@@ -60,12 +60,17 @@ ctypedef fused acc_t:
     double
 
 
-cdef object share_work(imgconv_work* work, int nthreads, Py_ssize_t nunits, Py_ssize_t piece):
+cdef object share_work(imgconv_work* work, int nthreads, Py_ssize_t nunits, Py_ssize_t piece,
+                       int** status):
     """Split ``nunits`` work units over ``nthreads`` threads (work_share.h),
-    owners taking ``piece`` units at a time.  Returns the storage of the
-    ranges: keep it alive while the threads run."""
-    storage = np.empty(imgconv_work_bytes(nthreads), np.uint8)
-    imgconv_work_init(work, cnp.PyArray_DATA(storage), nthreads, nunits, piece)
+    owners taking ``piece`` units at a time; ``*status`` receives an int per
+    thread, zero, for its result (see check_scratch).  Returns the storage of
+    both: keep it alive while the threads run."""
+    cdef size_t ranges = (imgconv_work_bytes(nthreads) + 7) // 8 * 8
+    storage = np.zeros(ranges + nthreads * sizeof(int), np.uint8)
+    cdef char* base = <char*>cnp.PyArray_DATA(storage)
+    imgconv_work_init(work, base, nthreads, nunits, piece)
+    status[0] = <int*>(base + ranges)
     return storage
 
 
@@ -76,7 +81,8 @@ def work_share_takes(int64_t nunits, int nthreads, int64_t piece, order):
     the tests: the takes of a sweep run serially in any interleaving."""
     cdef imgconv_work work
     cdef int64_t begin, end
-    storage = share_work(&work, nthreads, nunits, piece)
+    cdef int* status
+    storage = share_work(&work, nthreads, nunits, piece, &status)
     takes = []
     for tid in order:
         if not 0 <= tid < nthreads:
@@ -88,11 +94,13 @@ def work_share_takes(int64_t nunits, int nthreads, int64_t piece, order):
     return takes
 
 
-cdef int check_scratch(int[::1] status) except -1:
+cdef int check_scratch(const int* status, int nthreads) except -1:
     """After a parallel sweep: MemoryError if a thread (status -1) could not
     allocate its scratch buffers."""
-    if np.min(np.asarray(status)) < 0:
-        raise MemoryError("imgconv: could not allocate the per-thread scratch buffers")
+    cdef int i
+    for i in range(nthreads):
+        if status[i] < 0:
+            raise MemoryError("imgconv: could not allocate the per-thread scratch buffers")
     return 0
 
 

@@ -109,12 +109,12 @@ cdef inline void accumulate_taps(acc_t* acc, acc_t** ptrs, const acc_t* w,
         t += 4
 
 
-cdef Py_ssize_t keep_nonzero(const acc_t[::1] kernel, Py_ssize_t dilation, acc_t[::1] weights,
-                             Py_ssize_t[::1] offsets) noexcept:
+cdef Py_ssize_t keep_nonzero(const acc_t* kernel, Py_ssize_t length, Py_ssize_t dilation,
+                             acc_t* weights, Py_ssize_t* offsets) noexcept nogil:
     """Copy the nonzero taps of the 1D ``kernel`` (weight, and offset index *
     dilation) to the front of ``weights`` and ``offsets``; returns how many."""
     cdef Py_ssize_t k, n = 0
-    for k in range(kernel.shape[0]):
+    for k in range(length):
         if kernel[k] != 0:
             weights[n] = kernel[k]
             offsets[n] = k * dilation
@@ -725,18 +725,31 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     # go down the kernel's columns, (kz, kx, ky) order, for every path: the
     # sliding sums of interior_rows take a column's taps as a group.
     npadded = (kd * kh * kw + TAPS_PER_PASS - 1) // TAPS_PER_PASS * TAPS_PER_PASS
-    dtype = np.float32 if acc_t is float else np.float64
-    cdef acc_t[::1] tap_weights = np.zeros(npadded, dtype)
-    cdef Py_ssize_t[::1] tap_row = np.full(npadded, -1, np.intp)
-    cdef Py_ssize_t[::1] tap_offset = np.zeros(npadded, np.intp)
-    cdef Py_ssize_t[::1] row_kz = np.zeros(kd * kh, np.intp)
-    cdef Py_ssize_t[::1] row_ky = np.zeros(kd * kh, np.intp)
-    cdef Py_ssize_t[:, ::1] row_of = np.full((kd, kh), -1, np.intp)
+    g.kernel_extent = g.dilation[2] * ((nx if nx else kw) - 1) + 1
+    g.padded_width = (g.out_width - 1) * g.stride[2] + g.kernel_extent
+    # every table in one block (a numpy array each costs more than filtering
+    # a small image)
+    cdef Py_ssize_t nxpad = nx + TAPS_PER_PASS
+    tables = np.zeros((2 * npadded + 3 * kd * kh + nxpad + g.padded_width) * sizeof(Py_ssize_t)
+                      + (npadded + nxpad) * sizeof(acc_t), np.uint8)
+    cdef Py_ssize_t* tap_row = <Py_ssize_t*>cnp.PyArray_DATA(tables)
+    cdef Py_ssize_t* tap_offset = tap_row + npadded
+    cdef Py_ssize_t* row_kz = tap_offset + npadded
+    cdef Py_ssize_t* row_ky = row_kz + kd * kh
+    cdef Py_ssize_t* row_of = row_ky + kd * kh         # [kz * kh + ky]
+    cdef Py_ssize_t* xtap_offset = row_of + kd * kh
+    cdef Py_ssize_t* xtable = xtap_offset + nxpad
+    cdef acc_t* tap_weights = <acc_t*>(xtable + g.padded_width)
+    cdef acc_t* xtap_weights = tap_weights + npadded
+    for t in range(npadded):
+        tap_row[t] = -1
+    for t in range(kd * kh):
+        row_of[t] = -1
     for kz in range(kd):
         for ky in range(kh):
             for kx in range(kw):
                 if weights[kz, ky, kx] != 0:
-                    row_of[kz, ky] = nrows
+                    row_of[kz * kh + ky] = nrows
                     row_kz[nrows] = kz
                     row_ky[nrows] = ky
                     nrows += 1
@@ -747,7 +760,7 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
             for ky in range(kh):
                 if weights[kz, ky, kx] != 0:
                     tap_weights[ntaps] = weights[kz, ky, kx]
-                    tap_row[ntaps] = row_of[kz, ky]
+                    tap_row[ntaps] = row_of[kz * kh + ky]
                     tap_offset[ntaps] = kx * g.dilation[2]
                     ntaps += 1
                     column_taps += 1
@@ -760,18 +773,12 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
                       and g.stride[1] == 1 and g.dilation[1] == 1 else 0)
     cdef Py_ssize_t nonzero_taps = ntaps
     ntaps = (ntaps + TAPS_PER_PASS - 1) // TAPS_PER_PASS * TAPS_PER_PASS
-    cdef acc_t[::1] xtap_weights = np.zeros(nx + TAPS_PER_PASS, dtype)
-    cdef Py_ssize_t[::1] xtap_offset = np.zeros(nx + TAPS_PER_PASS, np.intp)
     if nx:
-        nxtaps = whole_passes(keep_nonzero(xweights, g.dilation[2], xtap_weights, xtap_offset))
-        kw = nx
-
-    g.kernel_extent = g.dilation[2] * (kw - 1) + 1
+        nxtaps = whole_passes(keep_nonzero(&xweights[0], nx, g.dilation[2], xtap_weights,
+                                           xtap_offset))
     g.extent_z = g.dilation[0] * (kd - 1) + 1
     g.extent_y = g.dilation[1] * (kh - 1) + 1
-    g.padded_width = (g.out_width - 1) * g.stride[2] + g.kernel_extent
-    cdef Py_ssize_t[::1] xtable = np.empty(g.padded_width, np.intp)
-    set_padded_row(&g.xrow, &xtable[0], g.padded_width, g.pad_lo[2], g.width, g.mode)
+    set_padded_row(&g.xrow, xtable, g.padded_width, g.pad_lo[2], g.width, g.mode)
 
     # In place: source and output rows hold compute-type values contiguously,
     # unit x stride, and borders narrow enough for border_columns.
@@ -794,19 +801,19 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     g.in_place_staged = staged_ok and g.nstrips == 1
     cdef Py_ssize_t nunits = g.nbatch * g.nstrips * g.ntiles * g.out_depth
     nthreads = max(1, min(nthreads, nunits))
-    cdef int[::1] status = np.zeros(nthreads, np.intc)
+    cdef int* status
     cdef imgconv_work work
     # OpenMP may grant fewer threads than asked (OMP_THREAD_LIMIT, nesting):
     # the team takes over the ranges of the threads that are missing
-    work_storage = share_work(&work, nthreads, nunits, 1)
+    work_storage = share_work(&work, nthreads, nunits, 1, &status)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
         status[tid] = correlate_units(
             src, dst, g, &work, tid,
-            &tap_weights[0], &tap_row[0], &tap_offset[0], ntaps, nonzero_taps,
-            &row_kz[0], &row_ky[0], nrows, &xtap_weights[0], &xtap_offset[0], nxtaps,
+            tap_weights, tap_row, tap_offset, ntaps, nonzero_taps,
+            row_kz, row_ky, nrows, xtap_weights, xtap_offset, nxtaps,
             cval, acc_dtype)
-    check_scratch(status)
+    check_scratch(status, nthreads)
     return 0
 
 
@@ -1028,24 +1035,25 @@ cdef int _separable_run(const acc_t[::1] zw_all, const acc_t[::1] yw_all, const 
     cdef Py_ssize_t[::1] z_offset = np.zeros(zw_all.shape[0], np.intp)
     cdef Py_ssize_t[::1] y_offset = np.zeros(yw_all.shape[0], np.intp)
     cdef Py_ssize_t[::1] x_offset = np.zeros(xw_all.shape[0] + TAPS_PER_PASS, np.intp)
-    nz = keep_nonzero(zw_all, g.dilation[0], zw, z_offset)
-    ny = keep_nonzero(yw_all, g.dilation[1], yw, y_offset)
-    nx = whole_passes(keep_nonzero(xw_all, g.dilation[2], xw, x_offset))
+    nz = keep_nonzero(&zw_all[0], zw_all.shape[0], g.dilation[0], &zw[0], &z_offset[0])
+    ny = keep_nonzero(&yw_all[0], yw_all.shape[0], g.dilation[1], &yw[0], &y_offset[0])
+    nx = whole_passes(keep_nonzero(&xw_all[0], xw_all.shape[0], g.dilation[2], &xw[0],
+                                   &x_offset[0]))
     cdef acc_t[::1] const_plane = np.full(g.height * g.width if g.mode == MODE_ZERO else 1,
                                           cval_z, dtype)
     cdef Py_ssize_t nunits = g.nbatch * g.out_depth
     nthreads = max(1, min(nthreads, nunits))
-    cdef int[::1] status = np.zeros(nthreads, np.intc)
+    cdef int* status
     cdef imgconv_work work
     # owners take a sliding window's planes at a time
-    work_storage = share_work(&work, nthreads, nunits, IMGCONV_SLIDING_OUTPUTS)
+    work_storage = share_work(&work, nthreads, nunits, IMGCONV_SLIDING_OUTPUTS, &status)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
         status[tid] = separable_planes(
             src, dst, g, &work, tid,
             &zw[0], nz, &z_offset[0], &yw[0], ny, &y_offset[0], &xw[0], nx, &x_offset[0],
             &const_plane[0], cval_z, cval_yx, acc_dtype)
-    check_scratch(status)
+    check_scratch(status, nthreads)
     return 0
 
 

@@ -405,15 +405,15 @@ cdef int _extreme_pass_run(src_t* typed, const char* src, char* out, ExtremePass
                        g.mode)
     nunits = g.lines * g.nblocks * g.ntiles
     nthreads = max(1, min(nthreads, nunits))
-    cdef int[::1] status = np.zeros(nthreads, np.intc)
+    cdef int* status
     cdef src_t value = <src_t>cval
     cdef imgconv_work work
-    work_storage = share_work(&work, nthreads, nunits, 1)
+    work_storage = share_work(&work, nthreads, nunits, 1, &status)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
         status[tid] = extreme_pass_units(src, out, g, &work,
                                          tid, value)
-    check_scratch(status)
+    check_scratch(status, nthreads)
     return 0
 
 
@@ -577,16 +577,16 @@ cdef int _extreme_footprint_run(src_t* typed, const char* src, char* out, Footpr
     g.padded_width = g.strip + g.fx - 1
     cdef Py_ssize_t nunits = g.nbatch * g.nstrips * g.depth * g.height, tid
     nthreads = max(1, min(nthreads, nunits))
-    cdef int[::1] status = np.zeros(nthreads, np.intc)
+    cdef int* status
     cdef src_t value = <src_t>cval
     cdef imgconv_work work
-    work_storage = share_work(&work, nthreads, nunits, 1)
+    work_storage = share_work(&work, nthreads, nunits, 1, &status)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
         status[tid] = footprint_units(src, out, g, &row_z[0], &row_y[0], &run_row[0],
                                       &run_start[0], &run_length[0], &work,
                                       tid, value)
-    check_scratch(status)
+    check_scratch(status, nthreads)
     return 0
 
 

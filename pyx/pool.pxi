@@ -247,15 +247,15 @@ cdef int _pool_extreme_run(src_t* typed, const char* src, char* out, char* indic
                            PoolGeometry* g, double identity, int nthreads) except -1:
     cdef Py_ssize_t nunits = g.nbatch * g.out_depth * g.out_height, tid
     nthreads = max(1, min(nthreads, nunits))
-    cdef int[::1] status = np.zeros(nthreads, np.intc)
+    cdef int* status
     cdef src_t value = <src_t>identity
     cdef imgconv_work work
-    work_storage = share_work(&work, nthreads, nunits, 1)
+    work_storage = share_work(&work, nthreads, nunits, 1, &status)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
         status[tid] = pool_extreme_units(src, out, indices, g, &work,
                                          tid, value)
-    check_scratch(status)
+    check_scratch(status, nthreads)
     return 0
 
 
@@ -264,14 +264,14 @@ cdef int _pool_sum_run(acc_t* typed, const char* src, char* out, PoolGeometry* g
                        const double[::1] inv_x, int nthreads) except -1:
     cdef Py_ssize_t nunits = g.nbatch * g.out_depth * g.out_height, tid
     nthreads = max(1, min(nthreads, nunits))
-    cdef int[::1] status = np.zeros(nthreads, np.intc)
+    cdef int* status
     cdef imgconv_work work
-    work_storage = share_work(&work, nthreads, nunits, 1)
+    work_storage = share_work(&work, nthreads, nunits, 1, &status)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
         status[tid] = pool_sum_units(src, out, g, &inv_z[0], &inv_y[0], &inv_x[0],
                                      &work, tid, typed)
-    check_scratch(status)
+    check_scratch(status, nthreads)
     return 0
 
 

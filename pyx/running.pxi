@@ -103,11 +103,11 @@ def box_pass(cnp.ndarray x, cnp.ndarray out, int axis, Py_ssize_t size, Py_ssize
     nblocks = 1 if axis == 3 else (shape[3] + BOX_COLUMN_BLOCK - 1) // BOX_COLUMN_BLOCK
     nunits = (lines if axis == 3 else lines * nblocks)
     nthreads = max(1, min(nthreads, nunits))
-    cdef int[::1] status = np.zeros(nthreads, np.intc)
+    cdef int* status
     cdef Py_ssize_t buf_len = max(n + size, BOX_COLUMN_BLOCK)
     cdef imgconv_work work
     cdef int64_t first_unit, end_unit
-    work_storage = share_work(&work, nthreads, nunits, 1)
+    work_storage = share_work(&work, nthreads, nunits, 1, &status)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
         scratch = <double*>malloc(4 * buf_len * sizeof(double))
@@ -142,4 +142,4 @@ def box_pass(cnp.ndarray x, cnp.ndarray out, int axis, Py_ssize_t size, Py_ssize
                                     n, width, size, pad_lo, mode, cval, scratch, scratch + buf_len,
                                     scratch + 2 * buf_len, scratch + 3 * buf_len)
             free(scratch)
-    check_scratch(status)
+    check_scratch(status, nthreads)
