@@ -1,5 +1,7 @@
 """correlate and convolve: the image layer's n-D filtering, and the choice
 between direct, separable and FFT evaluation."""
+import math
+
 import numpy as np
 
 from . import _cpu, _fft
@@ -45,12 +47,35 @@ class Geometry:
         return self.pad_lo[a], self.pad_hi[a], self.stride[a], self.dilation[a]
 
 
+#: Factors of the kernels seen last (their SVDs cost more than filtering a
+#: small image), by dtype, shape and bytes; at most FACTOR_CACHE_SIZE.
+FACTOR_CACHE_SIZE = 32
+_factor_cache = {}
+_NOT_CACHED = object()
+
+
 def separable_factors(weights):
     """One 1D factor per axis if ``weights`` is rank-1 (within SEPARABLE_RTOL
     of its compute type), else None.  The outer product of the factors
-    reproduces ``weights`` to that tolerance."""
+    reproduces ``weights`` to that tolerance.  The factors are read-only."""
     if weights.ndim == 1:
         return [weights]
+    key = (weights.dtype.str, weights.shape, weights.tobytes())
+    factors = _factor_cache.get(key, _NOT_CACHED)   # one lookup: other threads evict
+    if factors is not _NOT_CACHED:
+        return factors
+    factors = _rank1_factors(weights)
+    if factors is not None:
+        for f in factors:
+            f.flags.writeable = False
+    if len(_factor_cache) >= FACTOR_CACHE_SIZE:
+        _factor_cache.pop(next(iter(_factor_cache)), None)
+    _factor_cache[key] = factors
+    return factors
+
+
+def _rank1_factors(weights):
+    """separable_factors, computed."""
     if not np.isfinite(weights).all():
         return None
     w = weights.astype(np.float64)
@@ -87,7 +112,7 @@ def separable_cost(inp, factors, geom):
     cost = 0.0
     for a in pass_order(factors, geom):
         shape[a] = geom.out_shape[a]
-        cost += float(np.prod(shape)) * (np.count_nonzero(factors[a]) + PASS_OVERHEAD_TAPS)
+        cost += float(math.prod(shape)) * (np.count_nonzero(factors[a]) + PASS_OVERHEAD_TAPS)
     return cost
 
 
@@ -119,7 +144,10 @@ def choose_method(method, inp, weights, geom):
     if factors is not None and inp.rank > 1:
         costs["separable"] = channels * separable_cost(inp, factors, geom)
     extent = tuple(d * (k - 1) + 1 for k, d in zip(weights.shape, geom.dilation))
-    costs["fft"] = _fft.fft_cost(inp.spatial_shape, extent, batch=channels)
+    # the transforms are costed only where they might win (planning them
+    # costs more than filtering a small image)
+    if _fft.fft_cost_bound(inp.spatial_shape, extent, batch=channels) < min(costs.values()):
+        costs["fft"] = _fft.fft_cost(inp.spatial_shape, extent, batch=channels)
     best = min(costs, key=costs.get)
     if best == "fft" and not (np.isfinite(weights).all() and all_finite(inp.x)):
         # a transform would spread a NaN or inf to every output: sum the taps

@@ -16,8 +16,9 @@ def as_4d(a, inp):
     """(batch, depth, height, width) views of ``a``, laid out like ``inp.x``:
     the batch axes (channels, unfiltered axes) merged into one where their
     strides allow, else one view per index of the leading batch axis."""
-    batch = inp.batch_axes
-    a = np.moveaxis(a, batch + inp.axes, range(a.ndim))
+    order = inp.batch_axes + inp.axes
+    if order != tuple(range(a.ndim)):
+        a = np.moveaxis(a, order, range(a.ndim))
     views = [a]
     while views[0].ndim - inp.rank > 1:
         head = views[0]

@@ -532,6 +532,17 @@ def fft_cost(shape, kshape, batch=1):
     return constant * (2 * int(batch) * _plan_cost(plan) + kernel)
 
 
+def fft_cost_bound(shape, kshape, batch=1):
+    """A lower bound of :func:`fft_cost`, quick to compute: every plan
+    transforms at least the padded samples, in tiles of at least the padded
+    length on the axes too short to tile."""
+    padded = [int(n) + int(k) - 1 for n, k in zip(shape, kshape)]
+    untiled = TILE_MIN_RATIO * min(TILE_LENGTHS.get(len(padded), (0,)))
+    size = math.prod(p for p in padded if p <= untiled)
+    constant = FFT_COST_CONSTANT * (FFT_COST_3D if len(padded) == 3 else 1.0)
+    return constant * 2 * int(batch) * math.prod(padded) * max(math.log2(size), 1.0)
+
+
 def direct_cost(out_shape, nnz_taps):
     """Cost of the direct kernel: one multiply-add per output sample and nonzero
     tap (``out_shape`` includes channels)."""

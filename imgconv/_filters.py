@@ -5,6 +5,7 @@ Each public function is thin: it normalises its arguments through
 ``imgconv._validate`` and hands 1D factors or small kernels to the runner in
 ``imgconv._convolve``, which picks direct or separable evaluation by cost.
 """
+import functools
 import math
 
 import numpy as np
@@ -183,8 +184,11 @@ sepfilter.__doc__ = """Separable filter: one 1D kernel per spatial axis, applied
     """
 
 
+@functools.lru_cache(maxsize=256)
 def gaussian_kernel1d(sigma, order, radius):
-    """Taps of the ``order``-th derivative of a Gaussian, for correlation.
+    """Taps of the ``order``-th derivative of a Gaussian, for correlation
+    (read-only: the recent ones are kept, as computing them costs more than
+    filtering a small image).
 
     The n-th derivative of exp(-t^2 / 2 sigma^2) is (-1/sigma)^n He_n(t/sigma)
     times the Gaussian, He_n being the probabilists' Hermite polynomials; the
@@ -198,7 +202,9 @@ def gaussian_kernel1d(sigma, order, radius):
     he_prev, he = np.zeros_like(u), np.ones_like(u)
     for n in range(order):
         he_prev, he = he, u * he - n * he_prev
-    return ((-1.0 / sigma) ** order * he * phi)[::-1].copy()
+    taps = ((-1.0 / sigma) ** order * he * phi)[::-1].copy()
+    taps.flags.writeable = False
+    return taps
 
 
 def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", cval=0.0,

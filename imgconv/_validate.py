@@ -4,6 +4,7 @@ Public functions call these helpers and hand the resulting plain values
 (tuples of ints, mode codes, arrays in a supported dtype and byte order) to
 whichever backend runs the call.
 """
+import math
 import numbers
 import operator
 from typing import NamedTuple
@@ -181,6 +182,9 @@ MAX_AXIS_SAMPLES = 1 << 28
 def per_axis(value, rank, name, minimum=None):
     """An int or a sequence of ``rank`` ints as a tuple of ``rank`` ints, each
     at most MAX_AXIS_SAMPLES in size."""
+    if (type(value) is int and (minimum is None or value >= minimum)
+            and abs(value) <= MAX_AXIS_SAMPLES):
+        return (value,) * rank          # the common case, valid as checked below
     if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
         values = (int(value),) * rank
     else:
@@ -410,7 +414,7 @@ class FilterInput(NamedTuple):
     @property
     def channels(self):
         """How many independent signals the filtered axes hold."""
-        return int(np.prod([self.x.shape[a] for a in self.batch_axes]))
+        return math.prod(self.x.shape[a] for a in self.batch_axes)
 
     def full_shape(self, spatial_shape):
         """Array shape with the filtered axes resized to ``spatial_shape``."""

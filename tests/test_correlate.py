@@ -811,6 +811,27 @@ def test_non_finite_kernel_gives_what_ieee_says(method, bad):
         ic.correlate(x, np.full((3, 3, 3), bad), method="separable")
 
 
+def test_separable_factors_follow_the_kernel_not_the_array():
+    # the factors of recent kernels are kept, by content: a kernel changed
+    # in place is factored again, and the cache stays bounded
+    from imgconv import _convolve
+    rng = np.random.default_rng(8)
+    x = rng.random((40, 50), np.float32)
+    w = np.multiply.outer(rng.random(5), rng.random(7)).astype(np.float32)
+    inp = filter_input(x)
+    geom = Geometry(inp, w.shape, "same", 1, 1, 0)
+    assert choose_method("separable", inp, w, geom)[0] == "separable"
+    factors = _convolve.separable_factors(w)
+    assert all(not f.flags.writeable for f in factors)
+    assert _convolve.separable_factors(w.copy()) is factors
+    w[2, 3] += 1                        # no longer rank-1
+    assert _convolve.separable_factors(w) is None
+    assert_close(ic.correlate(x, w), ref_correlate(x, w, "reflect"), x, w, np.float32)
+    for k in range(_convolve.FACTOR_CACHE_SIZE + 5):
+        _convolve.separable_factors(np.full((2, 2), k + 1.0))
+    assert len(_convolve._factor_cache) <= _convolve.FACTOR_CACHE_SIZE
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_auto_never_transforms_non_finite_data(bad):
     # 'auto' takes the FFT for this kernel, but not when it would spread a

@@ -371,6 +371,21 @@ def test_tile_plan():
             assert (count - 1) * q < n <= count * q
 
 
+def test_fft_cost_bound_never_exceeds_the_cost():
+    # 'auto' skips costing the transforms when this bound already exceeds
+    # the direct or separable cost: that may never change its choice
+    rng = np.random.default_rng(6)
+    shapes = [(16, 16), (300, 400), (4096, 4096), (10 ** 6,), (7,), (256,) * 3, (40, 90, 3)]
+    for _ in range(300):
+        rank = int(rng.integers(1, 4))
+        shapes.append(tuple(int(n) for n in rng.integers(1, 5000 if rank < 3 else 300, rank)))
+    for shape in shapes:
+        extent = tuple(int(k) for k in rng.integers(1, 40 if len(shape) < 3 else 16, len(shape)))
+        batch = int(rng.integers(1, 4))
+        bound = _fft.fft_cost_bound(shape, extent, batch=batch)
+        assert 0 < bound <= _fft.fft_cost(shape, extent, batch=batch), (shape, extent)
+
+
 def test_tile_boxes():
     for counts in [(1,), (7,), (3, 5), (4, 1, 6), (2, 2, 2)]:
         for tile_bytes in (1, 1000, 1 << 40):

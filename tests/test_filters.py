@@ -793,6 +793,20 @@ def test_gaussian_spacing_is_physical_units(rank, mode):
                                   ic.gaussian(x, 1.3, mode=mode))
 
 
+def test_gaussian_taps_are_kept_read_only():
+    # the taps of recent sigmas are kept (computing them costs more than
+    # filtering a small image): shared, so nobody may change them
+    from imgconv._filters import gaussian_kernel1d
+    taps = gaussian_kernel1d(1.5, 1, 6)
+    assert gaussian_kernel1d(1.5, 1, 6) is taps and not taps.flags.writeable
+    with pytest.raises(ValueError):
+        taps[0] = 1
+    x = np.random.default_rng(18).random((20, 30))
+    first = ic.gaussian(x, 1.5, order=(0, 1))
+    np.testing.assert_array_equal(ic.gaussian(x, 1.5, order=(0, 1)), first)
+    assert_close(first, ndi.gaussian_filter(x, 1.5, order=(0, 1), mode="mirror"), x, 1.0, F64)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gaussian_sigma_zero_is_identity(dtype):
     rng = np.random.default_rng(17)
