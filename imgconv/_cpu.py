@@ -160,7 +160,7 @@ def extreme_box(inp, out, size, centre, is_max, pad_value, threads):
     size, centre = _clip_box(size, centre, inp.spatial_shape)
     (kz, ky, kx), (cz, cy, cx) = _as_3(size, 1, rank), _as_3(centre, 0, rank)
     nthreads = resolve_threads(threads, work=out.size * 4)
-    code = v.DTYPE_CODES[out.dtype]
+    code = v.EXTREME_DTYPE_CODES[out.dtype]
     for x4, out4 in _pairs(inp, inp.x, out):
         source = x4
         if kz > FUSED_DEPTH_MAX:
@@ -211,7 +211,7 @@ def extreme_footprint(inp, out, footprint, centre, is_max, pad_value, threads):
     centre3 = _as_3(centre, 0, rank)
     runs = footprint_runs(fp3)
     nthreads = resolve_threads(threads, work=out.size * max(1, len(runs[2])))
-    code = v.DTYPE_CODES[out.dtype]
+    code = v.EXTREME_DTYPE_CODES[out.dtype]
     for x4, out4 in _pairs(inp, inp.x, out):
         kernels.extreme_footprint(x4, out4, fp3.shape, centre3, *runs, inp.code, pad_value,
                                   is_max, code, nthreads)
@@ -229,6 +229,7 @@ def pool(inp, out, indices, geom, op, p, identity, scales, threads):
         kernels.pool(views[0], views[1], None if indices is None else views[2], size3,
                      _as_3(geom.stride, 1, rank), _as_3(geom.dilation, 1, rank),
                      _as_3(geom.pad_lo, 0, rank), _as_3(geom.extent, 1, rank), op, inp.code, p,
-                     identity, *inv, v.DTYPE_CODES[inp.x.dtype], v.DTYPE_CODES[out.dtype],
+                     identity, *inv, v.EXTREME_DTYPE_CODES[inp.x.dtype],
+                     v.EXTREME_DTYPE_CODES[out.dtype],
                      inp.compute == np.float64, nthreads)
     return out

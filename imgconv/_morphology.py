@@ -21,9 +21,8 @@ _PARAMETERS = """
     x : ndarray
         1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
         bool for binary morphology), optionally with a channel axis.  Other
-        real dtypes run widened and keep their dtype: exact for int8, float16
-        and uint32; int64/uint64 go through float64, so values beyond 2**53
-        come back rounded to float64 precision.
+        real dtypes keep their dtype, exactly (int8, float16 and uint32 run
+        widened; int64 and uint64 as they are).
     footprint : array of bool, optional
         The flat structuring element, with up to as many dimensions as ``x``
         has spatial axes (missing leading axes get length 1); for example
@@ -61,7 +60,8 @@ _PARAMETERS = """
 def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, backend,
              threads, is_max):
     select_backend(x, backend)
-    inp = v.filter_input(x, "zero" if mode is None else mode, 0.0, channel_axis, axes)
+    inp = v.filter_input(x, "zero" if mode is None else mode, 0.0, channel_axis, axes,
+                         exact=True)
     # the result keeps the input's dtype; dtypes the kernels lack (int8, float16,
     # uint32, int64, ...) run widened (inp.x) and are narrowed back
     native = v.extreme_dtype(x)
@@ -73,7 +73,7 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
     if is_max:
         fp = fp[(slice(None, None, -1),) * fp.ndim]
         centre = tuple(k - 1 - c for k, c in zip(fp.shape, centre))
-    out = _output(out, inp.x.shape, native, x)
+    out = v.extreme_output(out, inp.x.shape, native, x)
     if is_bool:
         kernel_out = out.view(np.uint8)
     elif native != inp.x.dtype:
@@ -87,25 +87,6 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
     if kernel_out is not out and not is_bool:
         v.store(kernel_out, out)   # exact for the input's values; padding saturates
     return out
-
-
-#: a kernel dtype of each item size, to check ``out`` arrays of other dtypes
-_SAME_SIZE = {1: np.uint8, 2: np.int16, 4: np.int32, 8: np.float64}
-
-
-def _output(out, shape, dtype, x):
-    if out is None:
-        return empty(shape, dtype)
-    if isinstance(out, np.ndarray) and type(out) is not np.ndarray:
-        out = out.view(np.ndarray)
-    if isinstance(out, np.ndarray) and out.shape == tuple(shape) and out.dtype != dtype:
-        raise ValueError(f"out has dtype {out.dtype}, the result has dtype {dtype}")
-    if isinstance(out, np.ndarray) and dtype != bool and dtype not in v.DTYPE_CODES:
-        # a dtype the kernels lack (the result is narrowed into it): the same
-        # checks (shape, writeable, aligned, no overlap) on a view of it
-        v.check_out(out.view(_SAME_SIZE[dtype.itemsize]), shape, None, np.asarray(x))
-        return out
-    return v.check_out(out, shape, dtype, np.asarray(x), allow_bool=dtype == bool)
 
 
 def dilate(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
@@ -126,7 +107,7 @@ def opening(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
                    axes=axes, backend=backend, threads=threads)
     eroded = erode(x, footprint, **options)
     if out is not None:   # out may not be the input, as for every filter
-        _output(out, eroded.shape, eroded.dtype, x)
+        v.extreme_output(out, eroded.shape, eroded.dtype, x)
     return dilate(eroded, footprint, out=out, **options)
 
 
@@ -136,13 +117,13 @@ def closing(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
                    axes=axes, backend=backend, threads=threads)
     dilated = dilate(x, footprint, **options)
     if out is not None:   # out may not be the input, as for every filter
-        _output(out, dilated.shape, dilated.dtype, x)
+        v.extreme_output(out, dilated.shape, dilated.dtype, x)
     return erode(dilated, footprint, out=out, **options)
 
 
 def _difference(a, b, out, x):
     """a - b in a's dtype: 'and not' for bool, saturated for integers."""
-    out = _output(out, a.shape, a.dtype, x)
+    out = v.extreme_output(out, a.shape, a.dtype, x)
     if a.dtype == bool:
         return np.logical_and(a, np.logical_not(b), out=out)
     if a.dtype.kind == "f":

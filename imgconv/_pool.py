@@ -17,9 +17,8 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
     ----------
     x : ndarray
         1D, 2D or 3D input, optionally with a channel axis.  bool inputs give
-        bool results for max/min.  int64/uint64 go through float64, so values
-        beyond 2**53 come back rounded to float64 precision (and an index
-        then points at the first sample that rounds to the maximum).
+        bool results for max/min, which keep every dtype exactly (int64 and
+        uint64 included); avg and lp run in the compute type.
     size : int or sequence of int
         Window size per spatial axis.
     stride : int or sequence of int, optional
@@ -88,18 +87,20 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
     """
     select_backend(x, backend)
     op_name, op_code, p = v.pool_op(op, p, count_include_pad, return_indices, mode)
-    inp = v.filter_input(x, mode, 0.0, channel_axis, axes)
-    geom = v.pool_geometry(inp.spatial_shape, size, stride, padding, dilation, ceil_mode)
     extreme = op_name in ("max", "min")
+    inp = v.filter_input(x, mode, 0.0, channel_axis, axes, exact=extreme)
+    geom = v.pool_geometry(inp.spatial_shape, size, stride, padding, dilation, ceil_mode)
     shape = inp.full_shape(geom.out_shape)
     kept = v.extreme_dtype(x)
     is_bool = kept == bool
     native = kept if is_bool else inp.x.dtype       # what the kernel writes
     if extreme:
-        if out is not None:
+        if out is not None and dtype is None and getattr(out, "dtype", None) == kept:
+            out = v.extreme_output(out, shape, kept, inp.x)
+        elif out is not None:
             out = v.check_out(out, shape, None if dtype is None else v.output_dtype(dtype, inp.compute),
                               inp.x, allow_bool=is_bool)
-        # max/min of int8, float16, int64... run widened and return the input's dtype
+        # max/min of int8, float16, uint32... run widened and return the input's dtype
         wanted = (out.dtype if out is not None
                   else v.output_dtype(dtype, inp.compute) if dtype is not None else kept)
         target = out if out is not None and out.dtype == native else empty(shape, native)

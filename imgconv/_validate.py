@@ -48,6 +48,10 @@ def mode_code(mode, name="mode"):
 DTYPE_CODES = {np.dtype(t): code for code, t in enumerate(
     ["uint8", "uint16", "int16", "int32", "float32", "float64"])}
 SUPPORTED_DTYPES = tuple(DTYPE_CODES)
+#: The maximum and minimum kernels also take 64-bit integers as they are:
+#: through float64, values beyond 2**53 would be rounded.
+EXACT_DTYPES = (np.dtype("int64"), np.dtype("uint64"))
+EXTREME_DTYPE_CODES = {**DTYPE_CODES, EXACT_DTYPES[0]: 6, EXACT_DTYPES[1]: 7}
 
 # Other real dtypes are converted once to the smallest native dtype that holds them.
 _WIDENED = {
@@ -73,10 +77,11 @@ def _native(dtype):
     return dtype.newbyteorder("=")
 
 
-def as_input_array(x, name="x"):
-    """``x`` as an ndarray the kernels can read: a supported dtype, native byte
-    order, element-aligned strides.  Never copies a conforming array (so the
-    caller's data are only read), copies once otherwise."""
+def as_input_array(x, name="x", exact=False):
+    """``x`` as an ndarray the kernels can read: a supported dtype (with
+    ``exact``, also 64-bit integers, for the maximum and minimum kernels),
+    native byte order, element-aligned strides.  Never copies a conforming
+    array (so the caller's data are only read), copies once otherwise."""
     if not isinstance(x, np.ndarray):
         if type(x).__module__.split(".", 1)[0] in ("cupy", "dask", "torch"):
             raise TypeError(f"{name} must be a numpy array for the CPU backend, "
@@ -95,7 +100,7 @@ def as_input_array(x, name="x"):
     if x.size == 0:
         raise ValueError(f"{name} is empty (shape {x.shape})")
     native = _native(dtype)
-    target = _WIDENED.get(native, native)
+    target = native if exact and native in EXACT_DTYPES else _WIDENED.get(native, native)
     if native == np.bool_:
         # bool and uint8 share a layout: a view, not a copy
         return np.asarray(x).view(np.uint8)
@@ -424,8 +429,8 @@ class FilterInput(NamedTuple):
         return tuple(shape)
 
 
-def filter_input(x, mode="reflect", cval=0.0, channel_axis=None, axes=None):
-    x = as_input_array(x)
+def filter_input(x, mode="reflect", cval=0.0, channel_axis=None, axes=None, exact=False):
+    x = as_input_array(x, exact=exact)
     axes, channel_axis = spatial_axes(x.ndim, channel_axis, axes)
     mode = canonical_mode(mode)
     cval = check_cval(cval)
@@ -612,6 +617,27 @@ def as_footprint(footprint, size, rank):
     return fp.reshape((1,) * (rank - fp.ndim) + fp.shape)
 
 
+#: a kernel dtype of each item size, to check ``out`` arrays of other dtypes
+_SAME_SIZE = {1: np.uint8, 2: np.int16, 4: np.int32, 8: np.float64}
+
+
+def extreme_output(out, shape, dtype, x):
+    """``out`` checked for a maximum or minimum of ``x`` (whose result keeps
+    x's ``dtype``, whatever dtype the kernels run it in), or a new array."""
+    if out is None:
+        return _buffers.empty(shape, dtype)
+    if isinstance(out, np.ndarray) and type(out) is not np.ndarray:
+        out = out.view(np.ndarray)
+    if isinstance(out, np.ndarray) and out.shape == tuple(shape) and out.dtype != dtype:
+        raise ValueError(f"out has dtype {out.dtype}, the result has dtype {dtype}")
+    if isinstance(out, np.ndarray) and dtype != bool and dtype not in DTYPE_CODES:
+        # a dtype the correlation kernels lack: the same checks (shape,
+        # writeable, aligned, no overlap) on a view of it
+        check_out(out.view(_SAME_SIZE[dtype.itemsize]), shape, None, np.asarray(x))
+        return out
+    return check_out(out, shape, dtype, np.asarray(x), allow_bool=dtype == bool)
+
+
 def morphology_pad_value(dtype, mode, cval, is_max):
     """The value constant padding uses, in ``dtype``: with ``mode`` None the
     one that leaves the result unchanged (the dtype's minimum for a maximum,
@@ -624,18 +650,25 @@ def morphology_pad_value(dtype, mode, cval, is_max):
         if dtype.kind == "f":
             return -np.inf if is_max else np.inf
         if dtype == bool:
-            return 0.0 if is_max else 1.0
+            return 0 if is_max else 1
         info = np.iinfo(dtype)
-        return float(info.min if is_max else info.max)
+        return int(info.min if is_max else info.max)
     mode = canonical_mode(mode)
     if mode != "zero":
         if cval is not None:
             raise ValueError(f"cval only applies with mode='zero', not mode={mode!r}")
-        return 0.0
+        return 0.0 if dtype.kind == "f" else 0
     cval = 0.0 if cval is None else check_cval(cval)
     if dtype == bool:
-        return float(cval != 0)
+        return int(cval != 0)
     if dtype.kind != "f":
+        # an int, exact however wide the dtype (the kernels take it as is)
         info = np.iinfo(dtype)
-        cval = float(np.clip(np.rint(cval), info.min, info.max)) if not np.isnan(cval) else 0.0
+        if np.isnan(cval):
+            return 0
+        if cval >= info.max:
+            return int(info.max)
+        if cval <= info.min:
+            return int(info.min)
+        return int(np.rint(cval))
     return cval

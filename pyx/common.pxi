@@ -38,12 +38,18 @@ cdef enum:
     DT_INT32 = 3
     DT_FLOAT32 = 4
     DT_FLOAT64 = 5
+    # only the maximum and minimum kernels take these (exactly: through
+    # float64, values beyond 2**53 would be rounded)
+    DT_INT64 = 6
+    DT_UINT64 = 7
 
 ctypedef fused src_t:
     uint8_t
     uint16_t
     int16_t
     int32_t
+    int64_t
+    uint64_t
     float
     double
 
@@ -52,6 +58,8 @@ ctypedef fused dst_t:
     uint16_t
     int16_t
     int32_t
+    int64_t
+    uint64_t
     float
     double
 

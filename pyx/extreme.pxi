@@ -383,7 +383,7 @@ cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
 
 
 cdef int _extreme_pass_run(src_t* typed, const char* src, char* out, ExtremePass* g,
-                           double cval, int nthreads) except -1:
+                           object cval, int nthreads) except -1:
     cdef Py_ssize_t nunits, tid
     cdef Py_ssize_t rows = 2 * g.window + 3 + (ladder_levels(g.x_window) if g.x_window > 1 else 0)
     cdef Py_ssize_t budget = EXTREME_BLOCK_KIB * 1024 // sizeof(src_t) // rows
@@ -406,7 +406,7 @@ cdef int _extreme_pass_run(src_t* typed, const char* src, char* out, ExtremePass
     nunits = g.lines * g.nblocks * g.ntiles
     nthreads = max(1, min(nthreads, nunits))
     cdef int* status
-    cdef src_t value = <src_t>cval
+    cdef src_t value = cval
     cdef imgconv_work work
     work_storage = share_work(&work, nthreads, nunits, 1, &status)
     with nogil, parallel(num_threads=nthreads):
@@ -419,7 +419,7 @@ cdef int _extreme_pass_run(src_t* typed, const char* src, char* out, ExtremePass
 
 def extreme_pass(cnp.ndarray x, cnp.ndarray out, Py_ssize_t window, Py_ssize_t pad_lo,
                  Py_ssize_t x_window, Py_ssize_t x_pad_lo, Py_ssize_t z_window,
-                 Py_ssize_t z_pad_lo, int mode, double cval, bint is_max, int dtype,
+                 Py_ssize_t z_pad_lo, int mode, object cval, bint is_max, int dtype,
                  int nthreads):
     """Running max (``is_max``) or min over ``window`` samples along axis 2 of
     (B, L, N, W) ``x`` and, fused into the same sweep, over ``x_window``
@@ -458,6 +458,10 @@ def extreme_pass(cnp.ndarray x, cnp.ndarray out, Py_ssize_t window, Py_ssize_t p
         _extreme_pass_run(<int16_t*>NULL, src, dst, &g, cval, nthreads)
     elif dtype == DT_INT32:
         _extreme_pass_run(<int32_t*>NULL, src, dst, &g, cval, nthreads)
+    elif dtype == DT_INT64:
+        _extreme_pass_run(<int64_t*>NULL, src, dst, &g, cval, nthreads)
+    elif dtype == DT_UINT64:
+        _extreme_pass_run(<uint64_t*>NULL, src, dst, &g, cval, nthreads)
     elif dtype == DT_FLOAT32:
         _extreme_pass_run(<float*>NULL, src, dst, &g, cval, nthreads)
     else:
@@ -565,7 +569,7 @@ cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
 cdef int _extreme_footprint_run(src_t* typed, const char* src, char* out, FootprintGeometry* g,
                                 const Py_ssize_t[::1] row_z, const Py_ssize_t[::1] row_y,
                                 const Py_ssize_t[::1] run_row, const Py_ssize_t[::1] run_start,
-                                const Py_ssize_t[::1] run_length, double cval,
+                                const Py_ssize_t[::1] run_length, object cval,
                                 int nthreads) except -1:
     # ladders of all slots within FOOTPRINT_LADDER_MIB per thread
     cdef Py_ssize_t budget = FOOTPRINT_LADDER_MIB * 1024 * 1024 // sizeof(src_t) // (
@@ -578,7 +582,7 @@ cdef int _extreme_footprint_run(src_t* typed, const char* src, char* out, Footpr
     cdef Py_ssize_t nunits = g.nbatch * g.nstrips * g.depth * g.height, tid
     nthreads = max(1, min(nthreads, nunits))
     cdef int* status
-    cdef src_t value = <src_t>cval
+    cdef src_t value = cval
     cdef imgconv_work work
     work_storage = share_work(&work, nthreads, nunits, 1, &status)
     with nogil, parallel(num_threads=nthreads):
@@ -593,7 +597,7 @@ cdef int _extreme_footprint_run(src_t* typed, const char* src, char* out, Footpr
 def extreme_footprint(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
                       const Py_ssize_t[::1] row_z, const Py_ssize_t[::1] row_y,
                       const Py_ssize_t[::1] run_row, const Py_ssize_t[::1] run_start,
-                      const Py_ssize_t[::1] run_length, int mode, double cval, bint is_max,
+                      const Py_ssize_t[::1] run_length, int mode, object cval, bint is_max,
                       int dtype, int nthreads):
     """Max (``is_max``) or min of (B, D, H, W) ``x`` over a footprint, into
     ``out`` (same shape and dtype):
@@ -638,6 +642,12 @@ def extreme_footprint(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
                                cval, nthreads)
     elif dtype == DT_INT32:
         _extreme_footprint_run(<int32_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
+                               cval, nthreads)
+    elif dtype == DT_INT64:
+        _extreme_footprint_run(<int64_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
+                               cval, nthreads)
+    elif dtype == DT_UINT64:
+        _extreme_footprint_run(<uint64_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
                                cval, nthreads)
     elif dtype == DT_FLOAT32:
         _extreme_footprint_run(<float*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,

@@ -244,11 +244,11 @@ cdef int pool_sum_units(const char* src, char* out, const PoolGeometry* g,
 
 
 cdef int _pool_extreme_run(src_t* typed, const char* src, char* out, char* indices,
-                           PoolGeometry* g, double identity, int nthreads) except -1:
+                           PoolGeometry* g, object identity, int nthreads) except -1:
     cdef Py_ssize_t nunits = g.nbatch * g.out_depth * g.out_height, tid
     nthreads = max(1, min(nthreads, nunits))
     cdef int* status
-    cdef src_t value = <src_t>identity
+    cdef src_t value = identity
     cdef imgconv_work work
     work_storage = share_work(&work, nthreads, nunits, 1, &status)
     with nogil, parallel(num_threads=nthreads):
@@ -276,7 +276,7 @@ cdef int _pool_sum_run(acc_t* typed, const char* src, char* out, PoolGeometry* g
 
 
 def pool(cnp.ndarray x, cnp.ndarray out, indices, size, stride, dilation, pad_lo, extent,
-         int op, int mode, double p, double identity, inv_z, inv_y, inv_x, int in_dtype,
+         int op, int mode, double p, object identity, inv_z, inv_y, inv_x, int in_dtype,
          int out_dtype, bint double_precision, int nthreads):
     """Pool (B, D, H, W) ``x`` into ``out`` (B, oD, oH, oW).
 
@@ -340,6 +340,10 @@ def pool(cnp.ndarray x, cnp.ndarray out, indices, size, stride, dilation, pad_lo
         _pool_extreme_run(<int16_t*>NULL, src, dst, index_data, &g, identity, nthreads)
     elif in_dtype == DT_INT32:
         _pool_extreme_run(<int32_t*>NULL, src, dst, index_data, &g, identity, nthreads)
+    elif in_dtype == DT_INT64:
+        _pool_extreme_run(<int64_t*>NULL, src, dst, index_data, &g, identity, nthreads)
+    elif in_dtype == DT_UINT64:
+        _pool_extreme_run(<uint64_t*>NULL, src, dst, index_data, &g, identity, nthreads)
     elif in_dtype == DT_FLOAT32:
         _pool_extreme_run(<float*>NULL, src, dst, index_data, &g, identity, nthreads)
     else:

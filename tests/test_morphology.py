@@ -460,8 +460,8 @@ def test_mode_aliases():
 @pytest.mark.parametrize("dtype", ["int8", "float16", "uint32", "int64", "uint64", ">i2", ">f8"])
 def test_other_dtypes_keep_their_dtype(dtype):
     """Dtypes the kernels lack run widened and come back in the input's dtype
-    (native byte order), exactly: int64/uint64 extremes survive the float64
-    round trip, padding saturates to the dtype's range."""
+    (native byte order), exactly (int64 and uint64 run as they are), padding
+    saturated to the dtype's range."""
     rng = np.random.default_rng(15)
     dtype = np.dtype(dtype)
     native = dtype.newbyteorder("=")
@@ -494,6 +494,39 @@ def test_other_dtypes_keep_their_dtype(dtype):
                     ref_difference(ic.dilate(y.astype(native), size=2),
                                    ic.erode(y.astype(native), size=2)))
         assert ic.morph_gradient(y, size=2)[0] == info.max
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint64", ">i8"])
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_64_bit_integers_stay_exact(dtype, rank):
+    """int64 and uint64 run as they are: values that float64 cannot tell
+    apart (a few units near 2**62 or the dtype's limits) keep their order, in
+    every op, mode and footprint, and cval saturates exactly."""
+    rng = np.random.default_rng(16 + rank)
+    dtype = np.dtype(dtype)
+    native = dtype.newbyteorder("=")
+    info = np.iinfo(native)
+    shape = SHAPES[rank]
+    levels = np.array([int(info.max) - 40, 2 ** 62, int(info.min) + 40], object)
+    x = (rng.choice(levels, shape) + rng.integers(-8, 9, shape).astype(object)).astype(native)
+    x.flat[0], x.flat[-1] = info.min, info.max
+    x = x.astype(dtype)
+    xn = x.astype(native)
+    assert len(np.unique(xn)) > len(np.unique(xn.astype(np.float64)))   # float64 would merge
+    kshape = (3, 2, 3)[-rank:]
+    fp = random_footprint(kshape, rng)
+    for mode, cval in [(None, None), ("zero", 2.0 ** 62 + 2048), ("zero", -1e30),
+                       ("reflect", None), ("wrap", None)]:
+        rcval = 0.0 if cval is None else cval
+        for name, f in ALL_OPS.items():
+            for kw in (dict(footprint=fp), dict(size=kshape)):
+                got = f(x, mode=mode, cval=cval, **kw)
+                assert got.dtype == native, (name, got.dtype)
+                fpk = kw.get("footprint", np.ones(kshape, bool))
+                assert_same(got, ref_op(name, xn, fpk, mode=mode, cval=rcval), (name, mode))
+    out = np.empty(shape, native)
+    assert ic.erode(x, fp, out=out) is out
+    assert_same(out, ref_erode(xn, fp))
 
 
 # ===========================================================================

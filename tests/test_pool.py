@@ -387,3 +387,31 @@ def test_max_min_keep_other_dtypes(dtype):
         got = ic.pool(x, 2, op=op)
         assert got.dtype == np.dtype(dtype).newbyteorder("=")
         np.testing.assert_array_equal(got, reduce(x.reshape(3, 2, 4, 2), axis=(1, 3)))
+        # into an out of the input's own dtype
+        out = np.empty((3, 4), np.dtype(dtype).newbyteorder("="))
+        assert ic.pool(x, 2, op=op, out=out) is out
+        np.testing.assert_array_equal(out, got)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_max_min_of_64_bit_integers_are_exact(dtype):
+    # values float64 cannot tell apart: the kernels take 64-bit integers as
+    # they are, so values and indices are exact
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(12)
+    x = (int(info.max) - rng.permutation(5 * 7 * 4).reshape(5, 7, 4).astype(object)).astype(dtype)
+    x[0, 0, 0] = info.min
+    assert len(np.unique(x.astype(np.float64))) < x.size
+    for op, reduce, arg in (("max", np.max, np.argmax), ("min", np.min, np.argmin)):
+        got, where = ic.pool(x, (2, 3, 2), op=op, stride=(2, 2, 1), return_indices=True)
+        assert got.dtype == dtype
+        # windows of the flat indices, reduced exactly in the input's dtype
+        flat = np.arange(x.size).reshape(x.shape)
+        view = lambda a: np.lib.stride_tricks.sliding_window_view(a, (2, 3, 2))[::2, ::2, ::1]
+        windows, cells = view(x), view(flat)
+        want = reduce(windows, axis=(3, 4, 5))
+        first = arg(windows.reshape(windows.shape[:3] + (-1,)), axis=-1)
+        want_idx = np.take_along_axis(cells.reshape(cells.shape[:3] + (-1,)), first[..., None],
+                                      axis=-1)[..., 0]
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(where, want_idx)
