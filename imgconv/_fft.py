@@ -528,8 +528,13 @@ def fft_cost(shape, kshape, batch=1):
                       tuple(int(k) for k in kshape), _fft_len)
     size = math.prod(length for length, _, _ in plan)
     kernel = size * max(math.log2(size), 1.0) / rank
-    constant = FFT_COST_CONSTANT * (FFT_COST_3D if len(shape) == 3 else 1.0)
+    constant = _cost_constant(len(shape))
     return constant * (2 * int(batch) * _plan_cost(plan) + kernel)
+
+
+def _cost_constant(rank):
+    """FFT_COST_CONSTANT, scaled for volumes."""
+    return FFT_COST_CONSTANT * (FFT_COST_3D if rank == 3 else 1.0)
 
 
 def fft_cost_bound(shape, kshape, batch=1):
@@ -539,7 +544,7 @@ def fft_cost_bound(shape, kshape, batch=1):
     padded = [int(n) + int(k) - 1 for n, k in zip(shape, kshape)]
     untiled = TILE_MIN_RATIO * min(TILE_LENGTHS.get(len(padded), (0,)))
     size = math.prod(p for p in padded if p <= untiled)
-    constant = FFT_COST_CONSTANT * (FFT_COST_3D if len(padded) == 3 else 1.0)
+    constant = _cost_constant(len(padded))
     return constant * 2 * int(batch) * math.prod(padded) * max(math.log2(size), 1.0)
 
 

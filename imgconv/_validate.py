@@ -187,10 +187,9 @@ MAX_AXIS_SAMPLES = 1 << 28
 def per_axis(value, rank, name, minimum=None):
     """An int or a sequence of ``rank`` ints as a tuple of ``rank`` ints, each
     at most MAX_AXIS_SAMPLES in size."""
-    if (type(value) is int and (minimum is None or value >= minimum)
-            and abs(value) <= MAX_AXIS_SAMPLES):
-        return (value,) * rank          # the common case, valid as checked below
-    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
+    # a plain int first: the ABC test of numbers.Integral costs more
+    if type(value) is int or (isinstance(value, (numbers.Integral, np.integer))
+                              and not isinstance(value, bool)):
         values = (int(value),) * rank
     else:
         if isinstance(value, (str, bytes)):
