@@ -43,9 +43,11 @@ cdef enum:
     # ring slots start this many bytes apart modulo 4 KiB
     PLANE_RING_SKEW = 64
     # in-place rows slide (interior_rows) for kernels at least this tall
-    # (measured on a 256^3 volume: 5x5x5 20% faster; 3x3x3 20% slower, its
-    # 4 rows x 3 planes of interleaved source streams outrun the prefetchers,
-    # while one row at a time reads them as one stream)
+    # (measured on a 256^3 volume: 5x5x5 20% faster; 3x3x3 20-30% slower,
+    # though 15% faster on a volume that fits L2: its 6 rows x 3 planes of
+    # interleaved source streams outrun the prefetchers, while one row at a
+    # time reads them as one stream; prefetching the next rows by hand, or
+    # plane strides off multiples of 4 KiB, did not help)
     SLIDING_MIN_COLUMN = 5
 
 
