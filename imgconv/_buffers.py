@@ -6,7 +6,10 @@ clear per page on first touch (about 5 ms per 64 MiB); a reused block
 costs nothing.  The pool holds at most a limit of bytes (by default 512 MiB,
 or a sixteenth of the memory this process may use if that is less) in at
 most 16 blocks; the oldest go first, and so do blocks that 32 allocations
-passed by without reusing.
+passed by without reusing.  Beside them it keeps the kernels' per-thread
+scratch blocks (64 KiB and more, at most 64 MiB of them within the same
+limit): malloc's per-thread arenas gave that memory back to the system after
+every call, which then faulted it in and cleared it again on the next.
 """
 import os
 import re
@@ -79,7 +82,9 @@ def set_buffer_pool_limit(nbytes):
     for fresh pages, which it must fault in and clear (about 5 ms per
     256**3 float32 volume, as long as a 3x3x3 filter of it).  Blocks under
     1 MiB are not pooled; at most 16 are held, the oldest dropped first, and
-    so are blocks that 32 allocations passed by.  When memory runs out, the
+    so are blocks that 32 allocations passed by.  The kernels' scratch
+    (a few rows or planes per thread) is kept the same way, at most the
+    lesser of the limit and 64 MiB of it.  When memory runs out, the
     pool frees what it holds before an allocation fails; call
     :func:`free_buffer_pool` to hand it back sooner.  The pool is per
     process, and it is not used while another numpy allocator (a
@@ -89,8 +94,8 @@ def set_buffer_pool_limit(nbytes):
     Parameters
     ----------
     nbytes : int or None
-        The most bytes the pool holds (>= 0); 0 turns it off and frees what
-        it holds.  ``None`` restores the default: the
+        The most bytes of arrays the pool holds (>= 0); 0 turns it off and
+        frees what it holds, scratch included.  ``None`` restores the default: the
         ``IMGCONV_BUFFER_POOL_LIMIT`` environment variable (bytes, or with a
         K/M/G suffix such as ``1.5G``; a value that is neither is ignored
         with a warning), else 512 MiB, or a sixteenth of the memory the
@@ -126,7 +131,8 @@ def get_buffer_pool_limit():
 
 
 def free_buffer_pool():
-    """Free the arrays the pool holds now; returns how many bytes that was.
+    """Free the arrays and kernel scratch the pool holds now; returns how
+    many bytes that was.
 
     The limit stays: later calls fill the pool again.
 

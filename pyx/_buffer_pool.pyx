@@ -7,9 +7,10 @@ that costs 4-7 ms, as much as a 3^3 correlation of it, and it comes back on
 every call.  Loops over same-sized images or volumes (the common case) reuse
 a freed block instead, whose pages are already mapped.
 
-Only arrays imgconv allocates itself (results and intermediates) come from
-here: :func:`empty` installs this allocator as numpy's handler around one
-``np.empty`` call.  numpy keeps the handler in a context variable, so other
+The kernels' per-thread scratch comes from a second pool here (through
+SCRATCH_API), under the same lock and limit.  Only arrays imgconv allocates
+itself (results and intermediates) come from the array pool: :func:`empty`
+installs this allocator as numpy's handler around one ``np.empty`` call.  numpy keeps the handler in a context variable, so other
 threads and other code keep numpy's own allocator, and every array frees
 through the handler that allocated it.
 """
@@ -81,16 +82,31 @@ cdef extern from "numpy/arrayobject.h":
 
 cdef enum:
     ALIGNMENT = 64
-    MAX_BLOCKS = 16
-    # a held block that this many pooled allocations passed by is dropped:
-    # sizes have moved on (a stream of images of other sizes)
+    # room in a Pool; each pool holds at most its max_blocks of them
+    MAX_BLOCKS = 64
+    ARRAY_BLOCKS = 16
+    # a held array block that this many pooled allocations passed by is
+    # dropped: sizes have moved on (a stream of images of other sizes)
     MAX_IDLE_ALLOCATIONS = 32
+    # scratch comes one block per thread per call, so its clock runs faster
+    MAX_IDLE_SCRATCH = 1024
 
-# Smaller blocks come back fast from malloc's own free lists.
+# Smaller arrays come back fast from malloc's own free lists.
 cdef size_t MIN_POOLED_BYTES = 1 << 20
+# Kernel scratch is taken and freed by each thread of a call, in malloc's
+# per-thread arenas, which hand freed memory back to the system: every call
+# then faulted it in again, clearing a whole 2 MiB page per thread where
+# transparent huge pages are on (measured: 7% of a 256^3 3x3x3 correlation).
+cdef size_t MIN_SCRATCH_BYTES = 64 << 10
+cdef size_t MAX_SCRATCH_HELD = 64 << 20
 cdef size_t HUGE_PAGE_MIN_BYTES = 4 << 20
 # numpy's own setting (np._core.multiarray._set_madvise_hugepage), copied by empty()
 cdef bint advise_huge_pages = True
+
+
+ctypedef struct ScratchApi:
+    void* (*alloc)(size_t size) noexcept nogil
+    void (*free)(void* block) noexcept nogil
 
 
 cdef struct BlockHeader:
@@ -130,19 +146,31 @@ cdef struct Pool:
     size_t held
     size_t limit
     size_t clock
+    # what this pool keeps: blocks of min_bytes or more, at most max_blocks,
+    # none that max_idle pooled allocations passed by
+    size_t min_bytes
+    Py_ssize_t max_blocks
+    size_t max_idle
 
 
-cdef Pool pool
-pool.count = 0
-pool.held = 0
-pool.limit = 0
-pool.clock = 0
+# numpy arrays, and the kernels' per-thread scratch
+cdef Pool arrays, scratch
+arrays.count = scratch.count = 0
+arrays.held = scratch.held = 0
+arrays.limit = scratch.limit = 0
+arrays.clock = scratch.clock = 0
+arrays.min_bytes = MIN_POOLED_BYTES
+arrays.max_blocks = ARRAY_BLOCKS
+arrays.max_idle = MAX_IDLE_ALLOCATIONS
+scratch.min_bytes = MIN_SCRATCH_BYTES
+scratch.max_blocks = MAX_BLOCKS
+scratch.max_idle = MAX_IDLE_SCRATCH
 cdef PyThread_type_lock pool_lock = PyThread_allocate_lock()
 if pool_lock == NULL:
     raise MemoryError("imgconv could not create its buffer pool lock")
 
 
-cdef void* take_block(size_t size) noexcept nogil:
+cdef void* take_block(Pool* pool, size_t size) noexcept nogil:
     """The smallest held block of ``size`` to ``size + size/4`` bytes (so a
     reused block wastes little), removed from the pool; or NULL."""
     cdef Py_ssize_t i, best = -1
@@ -164,7 +192,7 @@ cdef void* take_block(size_t size) noexcept nogil:
         for i in range(best, pool.count):
             pool.blocks[i] = pool.blocks[i + 1]
             pool.freed_at[i] = pool.freed_at[i + 1]
-    trim_locked(pool.limit, MAX_BLOCKS, evicted, &nevicted)
+    trim_locked(pool, pool.limit, pool.max_blocks, evicted, &nevicted)
     PyThread_release_lock(pool_lock)
     release_blocks(evicted, nevicted)
     return block
@@ -176,16 +204,16 @@ cdef void release_blocks(void** blocks, Py_ssize_t n) noexcept nogil:
         free(header(blocks[i]).raw)
 
 
-cdef size_t trim_locked(size_t max_bytes, Py_ssize_t max_blocks, void** evicted,
+cdef size_t trim_locked(Pool* pool, size_t max_bytes, Py_ssize_t max_blocks, void** evicted,
                         Py_ssize_t* nevicted) noexcept nogil:
     """Drop the oldest blocks until the pool holds at most ``max_bytes`` in
-    at most ``max_blocks`` blocks, none idle for MAX_IDLE_ALLOCATIONS; with
-    the lock held.  The dropped blocks go to ``evicted`` (to be freed after
-    the lock is released); returns their bytes."""
+    at most ``max_blocks`` blocks, none idle for its max_idle allocations;
+    with the lock held.  The dropped blocks go to ``evicted`` (to be freed
+    after the lock is released); returns their bytes."""
     cdef size_t dropped = 0
     cdef Py_ssize_t i, n = 0
     while n < pool.count and (pool.count - n > max_blocks or pool.held - dropped > max_bytes
-                              or pool.clock - pool.freed_at[n] > MAX_IDLE_ALLOCATIONS):
+                              or pool.clock - pool.freed_at[n] > pool.max_idle):
         evicted[n] = pool.blocks[n]
         dropped += header(evicted[n]).capacity
         n += 1
@@ -198,17 +226,17 @@ cdef size_t trim_locked(size_t max_bytes, Py_ssize_t max_blocks, void** evicted,
     return dropped
 
 
-cdef void give_block(void* block) noexcept nogil:
+cdef void give_block(Pool* pool, void* block) noexcept nogil:
     """Keep a freed block for reuse, dropping the oldest ones to stay within
     the limit; free it instead if it is small or larger than the limit."""
     cdef size_t capacity = header(block).capacity
     cdef void* evicted[MAX_BLOCKS]
     cdef Py_ssize_t nevicted = 0
     cdef bint kept = False
-    if capacity >= MIN_POOLED_BYTES:
+    if capacity >= pool.min_bytes:
         PyThread_acquire_lock(pool_lock, WAIT_LOCK)
         if capacity <= pool.limit:
-            trim_locked(pool.limit - capacity, MAX_BLOCKS - 1, evicted, &nevicted)
+            trim_locked(pool, pool.limit - capacity, pool.max_blocks - 1, evicted, &nevicted)
             pool.blocks[pool.count] = block
             pool.freed_at[pool.count] = pool.clock
             pool.count += 1
@@ -220,17 +248,22 @@ cdef void give_block(void* block) noexcept nogil:
         free(header(block).raw)
 
 
-cdef void* pool_malloc(void* ctx, size_t size) noexcept nogil:
+cdef void* pooled_block(Pool* pool, size_t size) noexcept nogil:
+    """A held block for ``size`` bytes, else fresh memory, else NULL."""
     cdef void* block = NULL
     size = max(size, <size_t>1)
-    if size >= MIN_POOLED_BYTES:
-        block = take_block(size)
+    if size >= pool.min_bytes:
+        block = take_block(pool, size)
     if block == NULL:
         block = new_block(size)
-    if block == NULL and drop_oldest(0, 0, False) > 0:
-        # the memory the pool holds may be what this allocation lacks
+    if block == NULL and drop_all_oldest() > 0:
+        # the memory the pools hold may be what this allocation lacks
         block = new_block(size)
     return block
+
+
+cdef void* pool_malloc(void* ctx, size_t size) noexcept nogil:
+    return pooled_block(&arrays, size)
 
 
 cdef void* pool_calloc(void* ctx, size_t nelem, size_t elsize) noexcept nogil:
@@ -253,13 +286,13 @@ cdef void* pool_realloc(void* ctx, void* ptr, size_t new_size) noexcept nogil:
     if block == NULL:
         return ptr if new_size < capacity else NULL
     memcpy(block, ptr, min(capacity, new_size))
-    give_block(ptr)
+    give_block(&arrays, ptr)
     return block
 
 
 cdef void pool_free(void* ctx, void* ptr, size_t size) noexcept nogil:
     if ptr != NULL:
-        give_block(ptr)
+        give_block(&arrays, ptr)
 
 
 cdef MemHandler handler
@@ -287,7 +320,7 @@ def empty(shape, dtype):
     (the user's choice, which the pool must not override)."""
     global advise_huge_pages
     current = PyDataMem_GetHandler()
-    if pool.limit == 0 or <PyObject*>current != PyDataMem_DefaultHandler:
+    if arrays.limit == 0 or <PyObject*>current != PyDataMem_DefaultHandler:
         return np.empty(shape, dtype)
     advise_huge_pages = _get_madvise_hugepage()
     PyDataMem_SetHandler(handler_capsule)
@@ -297,26 +330,52 @@ def empty(shape, dtype):
         PyDataMem_SetHandler(current)
 
 
-cdef size_t drop_oldest(size_t max_bytes, Py_ssize_t max_blocks, bint set_limit) noexcept nogil:
+cdef size_t drop_oldest(Pool* pool, size_t max_bytes, Py_ssize_t max_blocks,
+                        bint set_limit) noexcept nogil:
     cdef void* evicted[MAX_BLOCKS]
     cdef Py_ssize_t nevicted = 0
     PyThread_acquire_lock(pool_lock, WAIT_LOCK)
     if set_limit:
         pool.limit = max_bytes
-    cdef size_t dropped = trim_locked(max_bytes, max_blocks, evicted, &nevicted)
+    cdef size_t dropped = trim_locked(pool, max_bytes, max_blocks, evicted, &nevicted)
     PyThread_release_lock(pool_lock)
     release_blocks(evicted, nevicted)
     return dropped
 
 
-# Every holder of the lock also holds the GIL (numpy allocates and frees
-# array data with it), so a fork, which needs the GIL, never happens while the
-# lock is held and leaves the child a lock it could never take.
+cdef size_t drop_all_oldest() noexcept nogil:
+    return drop_oldest(&arrays, 0, 0, False) + drop_oldest(&scratch, 0, 0, False)
+
+
+cdef void* scratch_alloc(size_t size) noexcept nogil:
+    """Scratch memory for one thread of a kernel, ALIGNMENT-aligned (NULL if
+    out of memory): a block a call before gave back, when one fits."""
+    return pooled_block(&scratch, size)
+
+
+cdef void scratch_free(void* block) noexcept nogil:
+    if block != NULL:
+        give_block(&scratch, block)
+
+
+cdef ScratchApi scratch_functions
+scratch_functions.alloc = scratch_alloc
+scratch_functions.free = scratch_free
+# the kernel modules take these two functions from here, so every kernel's
+# scratch shares one pool, one lock and one limit
+SCRATCH_API = PyCapsule_New(&scratch_functions, b"imgconv._buffer_pool.ScratchApi", NULL)
+
+
+# The lock is also taken by kernel threads, which hold no GIL: a fork from
+# another Python thread can copy it held, so the child gets a new one
+# (reset_lock_after_fork, registered by imgconv._buffers).
 
 def set_limit(size_t limit):
-    """Keep at most ``limit`` bytes of freed blocks (0: no pool); frees the
-    oldest held blocks beyond it.  Returns the bytes freed."""
-    return drop_oldest(limit, MAX_BLOCKS, True)
+    """Keep at most ``limit`` bytes of freed arrays (0: no pool), and at most
+    the lesser of that and MAX_SCRATCH_HELD of kernel scratch; frees the
+    oldest held blocks beyond them.  Returns the bytes freed."""
+    return (drop_oldest(&arrays, limit, ARRAY_BLOCKS, True)
+            + drop_oldest(&scratch, min(limit, MAX_SCRATCH_HELD), MAX_BLOCKS, True))
 
 
 def reset_lock_after_fork():
@@ -328,14 +387,19 @@ def reset_lock_after_fork():
 
 
 def get_limit():
-    return pool.limit
+    return arrays.limit
 
 
 def held_bytes():
-    """Bytes of freed blocks the pool holds now."""
-    return pool.held
+    """Bytes of freed arrays the pool holds now."""
+    return arrays.held
+
+
+def held_scratch_bytes():
+    """Bytes of kernel scratch the pool holds now."""
+    return scratch.held
 
 
 def release_all():
     """Free every held block; returns the bytes freed."""
-    return drop_oldest(0, 0, False)
+    return drop_all_oldest()

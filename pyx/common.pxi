@@ -7,11 +7,32 @@ from cython.parallel cimport parallel, threadid
 cimport numpy as cnp
 from libc.math cimport rint
 from libc.stdint cimport uint8_t, uint16_t, int16_t, int32_t, int64_t, uint64_t
-from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
 cnp.import_array()
 import numpy as np
+
+from cpython.pycapsule cimport PyCapsule_GetPointer
+from . import _buffer_pool
+
+# Per-thread scratch comes from imgconv._buffer_pool, which keeps it between
+# calls (fresh memory would be faulted in and cleared on every call).
+ctypedef struct ScratchApi:
+    void* (*alloc)(size_t size) noexcept nogil
+    void (*free)(void* block) noexcept nogil
+
+cdef ScratchApi* scratch_api = <ScratchApi*>PyCapsule_GetPointer(
+    _buffer_pool.SCRATCH_API, b"imgconv._buffer_pool.ScratchApi")
+
+
+cdef inline void* scratch_alloc(size_t size) noexcept nogil:
+    """Scratch for one thread of a kernel (NULL if out of memory), 64-byte
+    aligned; give it back with scratch_free."""
+    return scratch_api.alloc(size)
+
+
+cdef inline void scratch_free(void* block) noexcept nogil:
+    scratch_api.free(block)
 
 cdef extern from "work_share.h":
     ctypedef struct imgconv_work:

@@ -553,7 +553,7 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
         return 0
     while table_size < 4 * nslots:
         table_size *= 2
-    scratch = <char*>malloc((nslots + 4) * wp * sizeof(acc_t)
+    scratch = <char*>scratch_alloc((nslots + 4) * wp * sizeof(acc_t)
                             + (nrows + ntaps * (1 + IMGCONV_SLIDING_OUTPUTS) + nxtaps)
                             * sizeof(acc_t*)
                             + 2 * nslots * sizeof(int64_t) + table_size * sizeof(int32_t))
@@ -564,9 +564,9 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
         y_in_hi = (g.height - g.extent_y + g.pad_lo[1]) // g.stride[1] + 1
         y_in_hi = max(min(y_in_hi, g.out_height), y_in_lo) if g.height >= g.extent_y else y_in_lo
     if in_place:
-        columns = <acc_t*>malloc((nrows * g.border_positions + 1) * COLUMN_CHUNK * sizeof(acc_t))
+        columns = <acc_t*>scratch_alloc((nrows * g.border_positions + 1) * COLUMN_CHUNK * sizeof(acc_t))
         if columns == NULL:
-            free(scratch)
+            scratch_free(scratch)
             return -1
         column_out = columns + nrows * g.border_positions * COLUMN_CHUNK
     cache.buffers = scratch
@@ -663,8 +663,8 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
                     store_row(acc, out_row, g.out_dtype, out_step, width)
         if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
             break
-    free(scratch)
-    free(columns)
+    scratch_free(scratch)
+    scratch_free(columns)
     return 0
 
 
@@ -867,7 +867,7 @@ cdef int open_plane_ring(PlaneRing* ring, Py_ssize_t nslots, Py_ssize_t plane_by
     if (nslots < PLANE_RING_MIN_SLOTS or nunits < 2 * nslots
             or nslots * ring.slot_stride > PLANE_RING_MAX_KIB * 1024):
         return 0
-    ring.planes = <char*>malloc(nslots * (ring.slot_stride + sizeof(char*)))
+    ring.planes = <char*>scratch_alloc(nslots * (ring.slot_stride + sizeof(char*)))
     if ring.planes == NULL:
         return -1
     ring.sources = <const char**>(ring.planes + nslots * ring.slot_stride)
@@ -932,11 +932,11 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
     if open_plane_ring(&ring, nz + nplanes - 1 if sliding else 0,
                        plane_size * sizeof(acc_t), imgconv_work_initial(work, tid)) < 0:
         return -1
-    cdef acc_t* planes = <acc_t*>malloc((nplanes * plane_size + wp) * sizeof(acc_t)
+    cdef acc_t* planes = <acc_t*>scratch_alloc((nplanes * plane_size + wp) * sizeof(acc_t)
                                         + (nz + nplanes - 1 + ny + nstaged - 1 + nstaged * nx
                                            + nplanes + nstaged) * sizeof(acc_t*))
     if planes == NULL:
-        free(ring.planes)
+        scratch_free(ring.planes)
         return -1
     cdef acc_t* staged = planes + nplanes * plane_size
     cdef acc_t* acc = staged + nstaged * g.padded_width
@@ -984,8 +984,8 @@ cdef int separable_planes(const char* src, char* dst, const RowGeometry* g,
             u += p
         if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
             break
-    free(ring.planes)
-    free(planes)
+    scratch_free(ring.planes)
+    scratch_free(planes)
     return 0
 
 

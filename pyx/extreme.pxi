@@ -300,7 +300,7 @@ cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
     if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
         return 0
     cdef Py_ssize_t staged_len = width_max + g.x_window - 1
-    scratch = <src_t*>malloc(((2 * k + 2) * width_max + ladder_len + staged_len) * sizeof(src_t))
+    scratch = <src_t*>scratch_alloc(((2 * k + 2) * width_max + ladder_len + staged_len) * sizeof(src_t))
     if scratch == NULL:
         return -1
     # direct: a ring of k rows; van Herk: k suffix rows, then the k raw rows
@@ -378,7 +378,7 @@ cdef int extreme_pass_units(const char* src, char* out, const ExtremePass* g,
                 base += k
         if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
             break
-    free(scratch)
+    scratch_free(scratch)
     return 0
 
 
@@ -513,7 +513,7 @@ cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
     cdef int64_t unit_begin, unit_end
     if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
         return 0
-    scratch = <src_t*>malloc((nslots * ladder_size + g.strip) * sizeof(src_t)
+    scratch = <src_t*>scratch_alloc((nslots * ladder_size + g.strip) * sizeof(src_t)
                              + nslots * sizeof(int64_t) + g.nrows * sizeof(src_t*))
     if scratch == NULL:
         return -1
@@ -562,7 +562,7 @@ cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
                             result, width)
         if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
             break
-    free(scratch)
+    scratch_free(scratch)
     return 0
 
 

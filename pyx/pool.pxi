@@ -96,7 +96,7 @@ cdef int pool_extreme_units(const char* src, char* out, char* indices, const Poo
     if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
         return 0
     cdef Py_ssize_t acc_len = wp * ladder_levels(g.size[2])   # room for extreme_row_x
-    scratch = <char*>malloc((nwin * wp + acc_len + ow) * sizeof(src_t)
+    scratch = <char*>scratch_alloc((nwin * wp + acc_len + ow) * sizeof(src_t)
                             + nwin * (sizeof(char*) + sizeof(int64_t)))
     if scratch == NULL:
         return -1
@@ -161,7 +161,7 @@ cdef int pool_extreme_units(const char* src, char* out, char* indices, const Poo
             scatter_row(dst, out_step, res, ow)
         if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
             break
-    free(scratch)
+    scratch_free(scratch)
     return 0
 
 
@@ -188,7 +188,7 @@ cdef int pool_sum_units(const char* src, char* out, const PoolGeometry* g,
     cdef int64_t unit_begin, unit_end
     if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
         return 0
-    scratch = <char*>malloc((2 * wp + ow) * sizeof(acc_t) + nwin * (sizeof(char*) + sizeof(int64_t)))
+    scratch = <char*>scratch_alloc((2 * wp + ow) * sizeof(acc_t) + nwin * (sizeof(char*) + sizeof(int64_t)))
     if scratch == NULL:
         return -1
     acc = <acc_t*>scratch
@@ -239,7 +239,7 @@ cdef int pool_sum_units(const char* src, char* out, const PoolGeometry* g,
                       g.out_dtype, out_step, ow)
         if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
             break
-    free(scratch)
+    scratch_free(scratch)
     return 0
 
 

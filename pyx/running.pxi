@@ -110,7 +110,7 @@ def box_pass(cnp.ndarray x, cnp.ndarray out, int axis, Py_ssize_t size, Py_ssize
     work_storage = share_work(&work, nthreads, nunits, 1, &status)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
-        scratch = <double*>malloc(4 * buf_len * sizeof(double))
+        scratch = <double*>scratch_alloc(4 * buf_len * sizeof(double))
         if scratch == NULL:
             status[tid] = -1
         else:
@@ -141,5 +141,5 @@ def box_pass(cnp.ndarray x, cnp.ndarray out, int axis, Py_ssize_t size, Py_ssize
                                     line_dst, out_strides[axis], out_dtype, out_strides[3] // out_item,
                                     n, width, size, pad_lo, mode, cval, scratch, scratch + buf_len,
                                     scratch + 2 * buf_len, scratch + 3 * buf_len)
-            free(scratch)
+            scratch_free(scratch)
     check_scratch(status, nthreads)

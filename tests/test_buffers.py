@@ -105,6 +105,40 @@ def test_free_buffer_pool_keeps_the_limit():
     assert ic.get_buffer_pool_limit() == 256 * MIB
 
 
+def _volume_and_kernel(seed):
+    rng = np.random.default_rng(seed)
+    return rng.random((40, 128, 160), dtype=np.float32), rng.random((3, 3, 3), dtype=np.float32)
+
+
+def test_kernel_scratch_is_kept_for_the_next_call():
+    x, w = _volume_and_kernel(3)
+    first = ic.correlate(x, w, threads=2)
+    held = _buffer_pool.held_scratch_bytes()
+    assert held >= 64 << 10                      # the row caches of the threads
+    again = ic.correlate(x, w, threads=2)
+    assert _buffer_pool.held_scratch_bytes() == held   # reused, not allocated anew
+    np.testing.assert_array_equal(again, first)
+    other, _ = _volume_and_kernel(4)          # what the reused scratch held never shows
+    np.testing.assert_array_equal(ic.correlate(other, w, threads=2),
+                                  ic.correlate(other.copy(), w, threads=1))
+    assert ic.free_buffer_pool() >= held
+    assert _buffer_pool.held_scratch_bytes() == 0
+
+
+def test_kernel_scratch_keeps_to_the_limit():
+    x, w = _volume_and_kernel(5)
+    expected = ic.correlate(x, w)
+    ic.set_buffer_pool_limit(0)
+    assert _buffer_pool.held_scratch_bytes() == 0
+    for f in (lambda: ic.correlate(x, w), lambda: ic.box(x, 5), lambda: ic.dilate(x, size=3), lambda: ic.max_pool(x, 2)):
+        f()
+        assert _buffer_pool.held_scratch_bytes() == 0
+    np.testing.assert_array_equal(ic.correlate(x, w), expected)
+    ic.set_buffer_pool_limit(100 << 10)          # room for one thread's scratch at most
+    ic.correlate(x, w, threads=2)
+    assert _buffer_pool.held_scratch_bytes() <= 100 << 10
+
+
 def test_arrays_from_the_pool_resize_like_any_other():
     a = ic.box(np.arange(512 * 600, dtype=np.float32).reshape(512, 600), 1)
     expected = a.copy()
