@@ -329,12 +329,21 @@ cdef inline void gather_columns(acc_t* columns, Py_ssize_t column_len, const cha
     row that kernel row (kz, ky) reads for output row y + r, r < count."""
     cdef Py_ssize_t r, j, mx
     cdef Py_ssize_t in_x = g.in_strides[3] // <Py_ssize_t>sizeof(acc_t)
+    cdef Py_ssize_t row_step = g.stride[1] * (g.in_strides[2] // <Py_ssize_t>sizeof(acc_t))
+    cdef const acc_t* first = <const acc_t*>source_row(src, g, b, oz, y, kz, ky)
     cdef const acc_t* sample
-    for r in range(count):
-        sample = <const acc_t*>source_row(src, g, b, oz, y + r, kz, ky)
-        for j in range(npos):
-            mx = g.xrow.table[p_lo + j]
-            columns[j * column_len + r] = sample[mx * in_x] if mx >= 0 else cval
+    cdef acc_t* column
+    # one column at a time: the x mapping is looked up once per column
+    for j in range(npos):
+        mx = g.xrow.table[p_lo + j]
+        column = columns + j * column_len
+        if mx < 0:
+            for r in range(count):
+                column[r] = cval
+        else:
+            sample = first + mx * in_x
+            for r in range(count):
+                column[r] = sample[r * row_step]
 
 
 cdef void border_columns(const char* src, char* dst, const RowGeometry* g, Py_ssize_t b,
