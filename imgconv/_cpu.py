@@ -75,9 +75,11 @@ def correlate(inp, x, weights, pad_lo, stride, dilation, cval, out, threads, xwe
         stride3, dilation3 = _as_3(stride, 1, rank), _as_3(dilation, 1, rank)
         pad3 = _as_3(pad_lo, 0, rank)
         if (xweights.size == 0 and weights3.shape[1:] == (1, 1) and weights3.shape[0] > 1
-                and stride3[1:] == (1, 1) and pad3[1:] == (0, 0)):
-            # A pass along depth only: each plane is one long row, so the kernel
-            # sweeps H*W-wide rows instead of many short ones.
+                and stride3[1:] == (1, 1) and pad3[1:] == (0, 0)
+                and out4.shape[2:] == x4.shape[2:]):
+            # A pass along depth only, no padding across the planes: each plane
+            # is one long row, so the kernel sweeps H*W-wide rows instead of
+            # many short ones.
             merged_x, merged_out = _merged_planes(x4), _merged_planes(out4)
             if merged_x is not None and merged_out is not None:
                 x4, out4 = merged_x, merged_out

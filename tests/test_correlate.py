@@ -1034,6 +1034,29 @@ def test_in_place_interior_matches_row_cache_and_reference(data):
 
 
 @pytest.mark.parametrize("mode", CANONICAL_MODES)
+@pytest.mark.parametrize("shape,padding,stride", [
+    ((2, 2, 1), ((0, 0), (0, 0), (0, 1)), 1),    # found by hypothesis
+    ((5, 3, 4), ((1, 1), (0, 2), (0, 0)), 1),
+    ((6, 4, 3), ((2, 0), (0, 1), (0, 3)), 1),
+    ((6, 4, 3), ((0, 0), (0, 0), (0, 0)), (2, 1, 1)),
+])
+def test_depth_only_kernels_with_padding_across_the_planes(mode, shape, padding, stride):
+    # a kernel along depth alone sweeps each plane as one long row, which is
+    # only right when the planes keep their shape
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((2, 1, 1))
+    cval = cval_for(mode, 2.5)
+    got = ic.correlate(x, w, mode=mode, cval=cval, padding=padding, stride=stride)
+    lo, hi = zip(*padding)
+    st3 = (stride,) * 3 if np.isscalar(stride) else stride
+    want = ref_correlate(x, w, mode, cval, lo, hi, st3, (1, 1, 1))
+    assert_close(got, want, x, w, F32, cval=cval)
+    np.testing.assert_array_equal(got, ic.correlate(_x_strided(x), w, mode=mode, cval=cval,
+                                                    padding=padding, stride=stride))
+
+
+@pytest.mark.parametrize("mode", CANONICAL_MODES)
 @pytest.mark.parametrize("shape,kshape,padding", [
     ((4, 300, 9), (3, 3, 3), "same"),          # border columns gathered in chunks of rows
     ((3, 5, 200), (1, 1, 9), ((0, 0), (0, 0), (70, 90))),  # wide borders: row cache
