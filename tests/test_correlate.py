@@ -1033,6 +1033,28 @@ def test_in_place_interior_matches_row_cache_and_reference(data):
     np.testing.assert_array_equal(got, ic.correlate(_x_strided(x), w, **kwargs))
 
 
+@pytest.mark.parametrize("kshape,zero_tap", [((3, 3, 3), None), ((4, 1, 3), None),
+                                             ((5, 2, 1), None), ((3, 3, 3), (1, 1, 1)),
+                                             ((3, 3, 2), (0, 2, 1))])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_planes_sliding_together_match_every_other_path(kshape, zero_tap, dtype):
+    # short kernel columns compute interior rows several planes at a time
+    # (sliding down z); a zero tap in a z column turns that off
+    rng = np.random.default_rng(sum(kshape))
+    x = random_array(rng, (2, 13, 11, 37), dtype)
+    w = rng.standard_normal(kshape)
+    if zero_tap is not None:
+        w[zero_tap] = 0
+    for mode in CANONICAL_MODES:
+        cval = cval_for(mode, 1.5)
+        got = ic.correlate(x, w, mode=mode, cval=cval, channel_axis=0, threads=2)
+        want = np.stack([ref_correlate(c, w, mode, cval, *_pads("same", kshape, 1, 1))
+                         for c in x])
+        assert_close(got, want, x, w, dtype, cval=cval)
+        np.testing.assert_array_equal(got, ic.correlate(_x_strided(x), w, mode=mode, cval=cval,
+                                                        channel_axis=0, threads=1))
+
+
 @pytest.mark.parametrize("mode", CANONICAL_MODES)
 @pytest.mark.parametrize("shape,padding,stride", [
     ((2, 2, 1), ((0, 0), (0, 0), (0, 1)), 1),    # found by hypothesis
