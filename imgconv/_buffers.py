@@ -147,9 +147,12 @@ def free_buffer_pool():
     return _buffer_pool.release_all()
 
 
-def empty(shape, dtype):
-    """An uninitialised array from the pool (np.empty when it is off)."""
-    return _buffer_pool.empty(shape, dtype)
+def empty(shape, dtype, away_from=None):
+    """An uninitialised array from the pool (np.empty when it is off).  A
+    large one starts half a page from where the array ``away_from`` starts
+    in its page: a filter's output placed so is faster to write while its
+    input is read (their rows fall into other cache sets)."""
+    return _buffer_pool.empty(shape, dtype, away_from)
 
 
 set_buffer_pool_limit(None)

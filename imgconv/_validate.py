@@ -442,7 +442,7 @@ def output_array(inp, spatial_shape, dtype, out):
     """``out`` checked against the result's shape and dtype, or a new array."""
     shape = inp.full_shape(spatial_shape)
     if out is None:
-        return _buffers.empty(shape, output_dtype(dtype, inp.compute))
+        return _buffers.empty(shape, output_dtype(dtype, inp.compute), inp.x)
     return check_out(out, shape, None if dtype is None else output_dtype(dtype, inp.compute), inp.x)
 
 
@@ -624,7 +624,7 @@ def extreme_output(out, shape, dtype, x):
     """``out`` checked for a maximum or minimum of ``x`` (whose result keeps
     x's ``dtype``, whatever dtype the kernels run it in), or a new array."""
     if out is None:
-        return _buffers.empty(shape, dtype)
+        return _buffers.empty(shape, dtype, x)
     if isinstance(out, np.ndarray) and type(out) is not np.ndarray:
         out = out.view(np.ndarray)
     if isinstance(out, np.ndarray) and out.shape == tuple(shape) and out.dtype != dtype:

@@ -100,6 +100,12 @@ cdef size_t MIN_POOLED_BYTES = 1 << 20
 cdef size_t MIN_SCRATCH_BYTES = 64 << 10
 cdef size_t MAX_SCRATCH_HELD = 64 << 20
 cdef size_t HUGE_PAGE_MIN_BYTES = 4 << 20
+cdef size_t PAGE = 4096
+# A filter's output starts half a page away from its input: where the two
+# share their offset in a page, the rows a kernel reads and the rows it
+# writes fall into the same cache sets (measured: a 256^3 3x3x3 correlation
+# 10.2 ms at the same offset, 6.8 ms half a page apart).  -1: no preference.
+cdef Py_ssize_t wanted_offset = -1
 # numpy's own setting (np._core.multiarray._set_madvise_hugepage), copied by empty()
 cdef bint advise_huge_pages = True
 
@@ -121,8 +127,10 @@ cdef inline BlockHeader* header(void* data) noexcept nogil:
 
 
 cdef void* new_block(size_t size) noexcept nogil:
-    """Fresh memory for ``size`` bytes, ALIGNMENT-aligned, or NULL."""
-    cdef size_t extra = ALIGNMENT + sizeof(BlockHeader)
+    """Fresh memory for ``size`` bytes, ALIGNMENT-aligned, or NULL.  Pooled
+    sizes get a page of slack, so that their data can start anywhere in a
+    page (placed_block)."""
+    cdef size_t extra = ALIGNMENT + sizeof(BlockHeader) + (PAGE if size >= MIN_POOLED_BYTES else 0)
     if size > <size_t>-1 - extra:
         return NULL
     cdef char* raw = <char*>malloc(size + extra)
@@ -135,6 +143,19 @@ cdef void* new_block(size_t size) noexcept nogil:
     if advise_huge_pages and size >= HUGE_PAGE_MIN_BYTES:
         imgconv_advise_huge_pages(data, size)
     return data
+
+
+cdef void* placed_block(void* block, size_t offset) noexcept nogil:
+    """``block`` (pooled, so with a page of slack) moved to start ``offset``
+    bytes (a multiple of ALIGNMENT) into a page."""
+    cdef void* raw = header(block).raw
+    cdef size_t capacity = header(block).capacity
+    cdef uintptr_t data = ((<uintptr_t>(<char*>raw + sizeof(BlockHeader)) + ALIGNMENT - 1)
+                           & ~<uintptr_t>(ALIGNMENT - 1))
+    data += (offset - data) & (PAGE - 1)
+    header(<void*>data).raw = raw
+    header(<void*>data).capacity = capacity
+    return <void*>data
 
 
 cdef struct Pool:
@@ -263,7 +284,10 @@ cdef void* pooled_block(Pool* pool, size_t size) noexcept nogil:
 
 
 cdef void* pool_malloc(void* ctx, size_t size) noexcept nogil:
-    return pooled_block(&arrays, size)
+    cdef void* block = pooled_block(&arrays, size)
+    if block != NULL and wanted_offset >= 0 and size >= MIN_POOLED_BYTES:
+        block = placed_block(block, wanted_offset)
+    return block
 
 
 cdef void* pool_calloc(void* ctx, size_t nelem, size_t elsize) noexcept nogil:
@@ -314,20 +338,25 @@ except ImportError:  # numpy 1.x
     from numpy.core.multiarray import _get_madvise_hugepage
 
 
-def empty(shape, dtype):
+def empty(shape, dtype, cnp.ndarray away_from=None):
     """``np.empty(shape, dtype)`` from the pool; from numpy's allocator when
     the pool's limit is 0 or another allocator than numpy's own is in use
-    (the user's choice, which the pool must not override)."""
-    global advise_huge_pages
+    (the user's choice, which the pool must not override).  A large array
+    starts half a page from where ``away_from``'s data starts in its page."""
+    global advise_huge_pages, wanted_offset
     current = PyDataMem_GetHandler()
     if arrays.limit == 0 or <PyObject*>current != PyDataMem_DefaultHandler:
         return np.empty(shape, dtype)
     advise_huge_pages = _get_madvise_hugepage()
+    if away_from is not None:
+        wanted_offset = ((<uintptr_t>cnp.PyArray_DATA(away_from) + PAGE // 2)
+                         & (PAGE - 1) & ~<uintptr_t>(ALIGNMENT - 1))
     PyDataMem_SetHandler(handler_capsule)
     try:
         return np.empty(shape, dtype)
     finally:
         PyDataMem_SetHandler(current)
+        wanted_offset = -1
 
 
 cdef size_t drop_oldest(Pool* pool, size_t max_bytes, Py_ssize_t max_blocks,

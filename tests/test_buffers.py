@@ -139,6 +139,21 @@ def test_kernel_scratch_keeps_to_the_limit():
     assert _buffer_pool.held_scratch_bytes() <= 100 << 10
 
 
+def test_a_large_result_starts_half_a_page_from_its_input():
+    base = np.zeros((1 << 20) + 4096, np.float32)
+    for shift in (0, 16, 1000, 3000):      # bytes into a page, in steps of 4
+        start = (-base.ctypes.data // 4 + shift // 4) % 1024
+        x = base[start:start + (1 << 20)].reshape(64, 128, 128)
+        for _ in range(2):                  # a fresh block, then a reused one
+            y = ic.correlate(x, np.ones((3, 3, 3), np.float32))
+            assert y.ctypes.data % 64 == 0
+            assert (y.ctypes.data - x.ctypes.data) % 4096 in range(2048 - 63, 2049)
+            np.testing.assert_array_equal(y, 0)
+            del y
+        d = ic.dilate(x, size=3)
+        assert (d.ctypes.data - x.ctypes.data) % 4096 in range(2048 - 63, 2049)
+
+
 def test_arrays_from_the_pool_resize_like_any_other():
     a = ic.box(np.arange(512 * 600, dtype=np.float32).reshape(512, 600), 1)
     expected = a.copy()
