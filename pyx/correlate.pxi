@@ -289,6 +289,16 @@ cdef inline void point_taps_in_place(acc_t** tap_ptr, const char* src, const Row
                       + (position - g.pad_lo[2] + tap_offset[t]))
 
 
+cdef inline void point_sliding_columns(acc_t** slide_ptr, acc_t** tap_ptr, Py_ssize_t ncolumns,
+                                      Py_ssize_t column_len, Py_ssize_t step) noexcept nogil:
+    """The rows of IMGCONV_SLIDING_OUTPUTS consecutive windows down each
+    column of taps, ``step`` values apart (a row, or a plane)."""
+    cdef Py_ssize_t column, s, span = column_len + IMGCONV_SLIDING_OUTPUTS - 1
+    for column in range(ncolumns):
+        for s in range(span):
+            slide_ptr[column * span + s] = tap_ptr[column * column_len] + s * step
+
+
 cdef void interior_rows(const char* src, char* dst, const RowGeometry* g, Py_ssize_t b,
                         Py_ssize_t oz, Py_ssize_t ya, Py_ssize_t yb, Py_ssize_t x_lo,
                         Py_ssize_t x_hi, const acc_t* tap_weights, const Py_ssize_t* tap_row,
@@ -300,18 +310,15 @@ cdef void interior_rows(const char* src, char* dst, const RowGeometry* g, Py_ssi
     row copies, no bounds tests) and step down the rows, with
     ``g.slide_groups`` IMGCONV_SLIDING_OUTPUTS rows at a time (``slide_ptr``:
     room for every column's rows of that many windows)."""
-    cdef Py_ssize_t t, oy = ya, column, s, p
+    cdef Py_ssize_t t, oy = ya, p
     cdef Py_ssize_t row_step = g.stride[1] * (g.in_strides[2] // <Py_ssize_t>sizeof(acc_t))
     cdef char* out_plane = dst + b * g.out_strides[0] + oz * g.out_strides[1] + x_lo * g.out_strides[3]
     cdef Py_ssize_t ncolumns = g.slide_groups
     cdef Py_ssize_t column_len = ntaps // ncolumns if ncolumns else 0
-    cdef Py_ssize_t span = column_len + IMGCONV_SLIDING_OUTPUTS - 1
     cdef acc_t* out_rows[IMGCONV_SLIDING_OUTPUTS]
     point_taps_in_place(tap_ptr, src, g, b, oz, ya, x_lo, tap_row, tap_offset, ntaps, row_kz, row_ky)
     while ncolumns and oy + IMGCONV_SLIDING_OUTPUTS <= yb:
-        for column in range(ncolumns):
-            for s in range(span):
-                slide_ptr[column * span + s] = tap_ptr[column * column_len] + s * row_step
+        point_sliding_columns(slide_ptr, tap_ptr, ncolumns, column_len, row_step)
         for p in range(IMGCONV_SLIDING_OUTPUTS):
             out_rows[p] = <acc_t*>(out_plane + (oy + p) * g.out_strides[2])
         accumulate_sliding(out_rows, slide_ptr, tap_weights, ncolumns, column_len, x_hi - x_lo)
@@ -335,7 +342,7 @@ cdef void interior_planes(const char* src, char* dst, const RowGeometry* g, Py_s
     """``interior_rows`` for IMGCONV_SLIDING_OUTPUTS consecutive planes from
     ``oz`` at once: the taps go down z in ``g.slide_plane_groups`` columns,
     each source row loaded once for every output plane it feeds."""
-    cdef Py_ssize_t i, column, s, p, oy
+    cdef Py_ssize_t i, p, oy
     cdef Py_ssize_t row_step = g.stride[1] * (g.in_strides[2] // <Py_ssize_t>sizeof(acc_t))
     cdef Py_ssize_t plane_step = g.in_strides[1] // <Py_ssize_t>sizeof(acc_t)
     cdef Py_ssize_t ncolumns = g.slide_plane_groups
@@ -344,9 +351,7 @@ cdef void interior_planes(const char* src, char* dst, const RowGeometry* g, Py_s
     cdef char* out_plane = dst + b * g.out_strides[0] + oz * g.out_strides[1] + x_lo * g.out_strides[3]
     cdef acc_t* out_rows[IMGCONV_SLIDING_OUTPUTS]
     point_taps_in_place(tap_ptr, src, g, b, oz, ya, x_lo, tap_row, tap_offset, ntaps, row_kz, row_ky)
-    for column in range(ncolumns):
-        for s in range(span):
-            slide_ptr[column * span + s] = tap_ptr[column * column_len] + s * plane_step
+    point_sliding_columns(slide_ptr, tap_ptr, ncolumns, column_len, plane_step)
     for oy in range(ya, yb):
         for p in range(IMGCONV_SLIDING_OUTPUTS):
             out_rows[p] = <acc_t*>(out_plane + p * g.out_strides[1] + oy * g.out_strides[2])
@@ -661,19 +666,19 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
                 x_in_hi = min(max(g.pad_lo[2] + g.width - g.kernel_extent + 1 - x0, x_in_lo), width)
                 ya = min(max(y_in_lo, tile * g.tile_height), oy_end)
                 yb = min(max(y_in_hi, ya), oy_end)
-                if (x_in_hi > x_in_lo and yb > ya and g.slide_plane_groups
-                        and not planes_from <= u < planes_to
-                        and u + IMGCONV_SLIDING_OUTPUTS <= unit_end
-                        and oz + IMGCONV_SLIDING_OUTPUTS <= g.out_depth
-                        and iz + IMGCONV_SLIDING_OUTPUTS - 1 + g.extent_z <= g.depth):
-                    # this plane and the next ones of the tile, all inside along z
-                    interior_planes(src, dst, g, b, oz, ya, yb, x0 + x_in_lo, x0 + x_in_hi,
-                                    tap_weights, tap_row, tap_offset, nonzero_taps, row_kz, row_ky,
-                                    tap_ptr, slide_ptr)
-                    planes_from = u
-                    planes_to = u + IMGCONV_SLIDING_OUTPUTS
                 if x_in_hi > x_in_lo and yb > ya:
-                    if not planes_from <= u < planes_to:
+                    if planes_from <= u < planes_to:
+                        pass    # computed with the plane before
+                    elif (g.slide_plane_groups and u + IMGCONV_SLIDING_OUTPUTS <= unit_end
+                            and oz + IMGCONV_SLIDING_OUTPUTS <= g.out_depth
+                            and iz + IMGCONV_SLIDING_OUTPUTS - 1 + g.extent_z <= g.depth):
+                        # this plane and the next ones of the tile, all inside along z
+                        interior_planes(src, dst, g, b, oz, ya, yb, x0 + x_in_lo, x0 + x_in_hi,
+                                        tap_weights, tap_row, tap_offset, nonzero_taps, row_kz,
+                                        row_ky, tap_ptr, slide_ptr)
+                        planes_from = u
+                        planes_to = u + IMGCONV_SLIDING_OUTPUTS
+                    else:
                         interior_rows(src, dst, g, b, oz, ya, yb, x0 + x_in_lo, x0 + x_in_hi,
                                       tap_weights, tap_row, tap_offset, nonzero_taps, row_kz,
                                       row_ky, tap_ptr, slide_ptr)
@@ -829,38 +834,28 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
             for kz in range(kd):
                 column_taps += weights[kz, ky, kx] != 0
             z_slides = z_slides and column_taps in (0, kd)
-    if z_slides:
-        for ky in range(kh):
-            for kx in range(kw):
-                column_taps = 0
-                for kz in range(kd):
-                    if weights[kz, ky, kx] != 0:
-                        tap_weights[ntaps] = weights[kz, ky, kx]
-                        tap_row[ntaps] = row_of[kz * kh + ky]
-                        tap_offset[ntaps] = kx * g.dilation[2]
-                        ntaps += 1
-                        column_taps += 1
-                ngroups += column_taps > 0
-        g.slide_groups = 0
-        g.slide_plane_groups = ngroups
-    else:
-        for kz in range(kd):
-            for kx in range(kw):
-                column_taps = 0
-                for ky in range(kh):
-                    if weights[kz, ky, kx] != 0:
-                        tap_weights[ntaps] = weights[kz, ky, kx]
-                        tap_row[ntaps] = row_of[kz * kh + ky]
-                        tap_offset[ntaps] = kx * g.dilation[2]
-                        ntaps += 1
-                        column_taps += 1
-                if column_taps:
-                    ngroups += 1
-                    columns_full = columns_full and column_taps == kh
-        # consecutive output rows slide down the columns when each column is
-        # whole (no zero tap to skip) and tall enough for the sliding sums to pay
-        g.slide_groups = ngroups if columns_full and y_slides else 0
-        g.slide_plane_groups = 0
+    # columns: (kz, kx) of ky taps, or with z_slides (ky, kx) of kz taps
+    cdef Py_ssize_t column, ncolumns = kh if z_slides else kd
+    cdef Py_ssize_t column_len = kd if z_slides else kh
+    for column in range(ncolumns):
+        for kx in range(kw):
+            column_taps = 0
+            for t in range(column_len):
+                kz, ky = (t, column) if z_slides else (column, t)
+                if weights[kz, ky, kx] != 0:
+                    tap_weights[ntaps] = weights[kz, ky, kx]
+                    tap_row[ntaps] = row_of[kz * kh + ky]
+                    tap_offset[ntaps] = kx * g.dilation[2]
+                    ntaps += 1
+                    column_taps += 1
+            if column_taps:
+                ngroups += 1
+                columns_full = columns_full and column_taps == column_len
+    # consecutive output rows (or planes) slide down the columns when each
+    # column is whole (no zero tap to skip) and long enough for the sliding
+    # sums to pay
+    g.slide_groups = ngroups if columns_full and y_slides else 0
+    g.slide_plane_groups = ngroups if z_slides else 0
     cdef Py_ssize_t nonzero_taps = ntaps
     ntaps = (ntaps + TAPS_PER_PASS - 1) // TAPS_PER_PASS * TAPS_PER_PASS
     if nx:
