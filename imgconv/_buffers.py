@@ -15,7 +15,10 @@ import os
 import re
 import warnings
 
-from . import _buffer_pool, _validate
+from . import _validate
+from ._compiled import load
+
+_buffer_pool = load("_buffer_pool")
 
 __all__ = ["set_buffer_pool_limit", "get_buffer_pool_limit", "free_buffer_pool", "empty"]
 

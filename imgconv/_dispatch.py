@@ -3,15 +3,17 @@ for the array type.  Later backends (CUDA through CuPy, dask) plug in at
 :func:`select_backend`; nothing here imports them."""
 import os
 
-from . import _openmp
+from ._compiled import NotBuiltError, load
+
+_openmp = load("_openmp")
 
 if _openmp.cpu_has_avx2_fma() and not os.environ.get("IMGCONV_DISABLE_AVX2"):
     try:
-        from . import _kernels_avx2 as kernels
-    except ImportError:  # built without the AVX2 variant (non-x86 or no -mavx2)
-        from . import _kernels_baseline as kernels
+        kernels = load("_kernels_avx2")
+    except NotBuiltError:  # built without the AVX2 variant (non-x86 or no -mavx2)
+        kernels = load("_kernels_baseline")
 else:
-    from . import _kernels_baseline as kernels
+    kernels = load("_kernels_baseline")
 
 KERNEL_VARIANT = kernels.__name__.rsplit("_", 1)[-1]
 

@@ -6,8 +6,10 @@ this process.  Builds without OpenMP always run on one thread.
 """
 import os
 
-from . import _openmp
+from ._compiled import load
 from ._validate import as_int
+
+_openmp = load("_openmp")
 
 __all__ = ["set_num_threads", "get_num_threads", "resolve_threads", "openmp_enabled"]
 

@@ -70,7 +70,7 @@ def restore_threads():
 @pytest.mark.parametrize("module", ["imgconv", "imgconv._convolve", "imgconv._filters",
                                     "imgconv._threads", "imgconv._buffers", "imgconv._io",
                                     "imgconv.cli", "imgconv._pool", "imgconv._morphology",
-                                    "imgconv.footprints"])
+                                    "imgconv.footprints", "imgconv._compiled"])
 def test_doctests(module, restore_threads):
     import importlib
     mod = importlib.import_module(module)
@@ -78,6 +78,54 @@ def test_doctests(module, restore_threads):
                              verbose=False)
     assert result.attempted > 0, f"{module} has no doctests"
     assert result.failed == 0, f"{result.failed} doctest(s) failed in {module}"
+
+
+# ---------------------------------------------------------------------------
+# a source tree that was never built
+# ---------------------------------------------------------------------------
+@pytest.fixture
+def unbuilt_checkout(tmp_path):
+    """A copy of the repository's Python sources without the compiled modules."""
+    package = os.path.dirname(os.path.abspath(ic.__file__))
+    for folder, _, files in os.walk(package):
+        target = tmp_path / os.path.relpath(folder, os.path.dirname(package))
+        target.mkdir(exist_ok=True)
+        for name in files:
+            if name.endswith(".py"):
+                (target / name).write_bytes(open(os.path.join(folder, name), "rb").read())
+    (tmp_path / "setup.py").write_text("# the repository root's marker\n")
+    return tmp_path
+
+
+def _run_in(folder, *args):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120,
+                          cwd=folder, env=env)
+
+
+def test_unbuilt_source_tree_says_what_to_run(unbuilt_checkout):
+    proc = _run_in(unbuilt_checkout, "-c", "import numpy as np, imgconv as ic\n"
+                   "ic.correlate(np.ones((4, 4)), np.ones((3, 3)))")
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("imgconv._compiled.NotBuiltError: imgconv's compiled kernels")
+    assert "pip install -e ." in last and str(unbuilt_checkout) in last
+
+
+@pytest.mark.parametrize("first", ["_threads", "_buffers", "_dispatch", "_convolve", "_filters"])
+def test_every_module_that_needs_kernels_raises_the_same_error(unbuilt_checkout, first):
+    proc = _run_in(unbuilt_checkout, "-c", f"import imgconv.{first}")
+    assert "NotBuiltError: imgconv's compiled kernels" in proc.stderr
+
+
+def test_unbuilt_source_tree_command_prints_one_line(unbuilt_checkout):
+    sample = os.path.join(os.path.dirname(__file__), os.pardir, "samples", "shapes.png")
+    proc = _run_in(unbuilt_checkout, "-m", "imgconv", "filter", os.path.abspath(sample),
+                   "-o", str(unbuilt_checkout / "out.png"))
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("imgconv: error: imgconv's compiled kernels")
+    assert "unexpected" not in proc.stderr
 
 
 # ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import sys
 
 from . import _options as opt
 from ._chain import DEFAULT_FILTER, describe_filters
+from .._compiled import NotBuiltError
 from ._options import UsageError, UserError
 
 __all__ = ["main", "build_parser"]
@@ -355,7 +356,7 @@ def _run(args, parser):
             print(f"imgconv {args.command}: error: {exc}", file=sys.stderr)
             return 2
         text = " ".join(str(exc).split()) or type(exc).__name__
-        if not isinstance(exc, UserError):
+        if not isinstance(exc, (UserError, NotBuiltError)):
             text = f"{text} (unexpected {type(exc).__name__}; --debug shows the traceback)"
         print(f"imgconv: error: {text}", file=sys.stderr)
         return 1
