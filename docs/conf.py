@@ -33,7 +33,6 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "examples/README.rst", "**/*.ipynb"]
-templates_path = ["_templates"]
 
 # MyST: heading anchors so pages can link to sections ("guide/modes.md#aliases").
 myst_heading_anchors = 3
