@@ -1,6 +1,6 @@
-"""What the README and docs/ promise: the README's Python blocks run as
-written from the repository root, its two commands are the ones CI runs, its
-links lead somewhere, and the API reference lists every public name.
+"""What the README and docs/ promise: their Python blocks run as written
+from the repository root, the README's two commands are the ones CI runs,
+its links lead somewhere, and the API reference lists every public name.
 
 (The docs themselves are built by .ci/run with Sphinx, warnings as errors.)
 """
@@ -40,6 +40,19 @@ def fenced_blocks(text, language):
     return re.findall(rf"^```{language}[ \t]*\n(.*?)^```", text, flags=re.S | re.M)
 
 
+def run_blocks(blocks, tmp_path):
+    """Run code blocks in order as one script, with the repository root as the
+    working directory (the blocks use samples/...) and temporary files in
+    tmp_path.  The script lies outside the repository, so that sys.path[0]
+    is not the source tree: PYTHONPATH picks the imgconv under test."""
+    script = tmp_path / "blocks.py"
+    script.write_text("\n".join(blocks), encoding="utf-8")
+    pythonpath = os.pathsep.join([PACKAGE_ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    return subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": pythonpath,
+                                            "TMPDIR": str(tmp_path)})
+
+
 # Appended to the README's code: the shape and dtype of every array it made.
 REPORT = """
 import json as _json
@@ -51,18 +64,10 @@ print("@@ARRAYS@@", _json.dumps({_name: [list(_value.shape), str(_value.dtype)]
 
 
 def test_readme_python_blocks_run_from_the_repository_root(tmp_path):
-    """Every ```python block of the README, run in order as one script with the
-    repository root as the working directory (the blocks use samples/...)."""
+    """Every ```python block of the README, run in order as one script."""
     blocks = fenced_blocks(readme(), "python")
     assert blocks, "README.md has no ```python block"
-    # A script file outside the repository, so that sys.path[0] is not the
-    # source tree: PYTHONPATH picks the imgconv under test.
-    script = tmp_path / "readme_blocks.py"
-    script.write_text("\n".join(blocks) + REPORT, encoding="utf-8")
-    pythonpath = os.pathsep.join([PACKAGE_ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p])
-    proc = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": pythonpath,
-                                            "TMPDIR": str(tmp_path)})  # files it writes
+    proc = run_blocks(blocks + [REPORT], tmp_path)
     assert proc.returncode == 0, proc.stderr
     report = [line for line in proc.stdout.splitlines() if line.startswith("@@ARRAYS@@ ")]
     arrays = json.loads(report[-1].split(" ", 1)[1])
@@ -77,6 +82,23 @@ def test_readme_python_blocks_run_from_the_repository_root(tmp_path):
     assert arrays["opened"] == [[256, 256], "uint8"]
     assert arrays["mask"] == [[64, 64, 64], "bool"]
     assert arrays["ct"] == [[64, 64, 64], "int16"]
+
+
+def _markdown_pages():
+    if not os.path.isdir(DOCS):
+        return []
+    return sorted(os.path.relpath(os.path.join(folder, name), ROOT)
+                  for folder, _, names in os.walk(DOCS) if "_build" not in folder
+                  for name in names if name.endswith(".md"))
+
+
+@pytest.mark.parametrize("page", [p for p in _markdown_pages()
+                                  if "```python" in open(os.path.join(ROOT, p), encoding="utf-8").read()])
+def test_docs_python_blocks_run(page, tmp_path):
+    """The ```python blocks of each docs/ page, run in order from the repository root."""
+    with open(os.path.join(ROOT, page), encoding="utf-8") as f:
+        proc = run_blocks(fenced_blocks(f.read(), "python"), tmp_path)
+    assert proc.returncode == 0, f"{page}: {proc.stderr}"
 
 
 def test_readme_commands_are_the_ones_ci_runs():
