@@ -28,7 +28,7 @@ ax.axvline(2.5, color="w", ls="--")
 ax.axvline(6.5, color="w", ls="--")
 for y, m in enumerate(modes):
     for x, value in enumerate(padded[m]):
-        ax.text(x, y, f"{value:g}", ha="center", va="center", color="w")
+        ax.text(x, y, f"{value:g}", ha="center", va="center", color="k" if value > 2 else "w")
 ax.set_xlabel("index along the row")
 fig.tight_layout()
 plt.show()

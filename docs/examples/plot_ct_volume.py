@@ -36,10 +36,11 @@ print(f"tissue: {int(mask.sum())} voxels, {mask.sum() * voxel_ml:.1f} ml")
 # The middle slice of each step (array axis 0 runs head to foot).
 z = ct.shape[0] // 2
 fig, axes = plt.subplots(1, 4, figsize=(10, 2.8))
-panels = [("CT (HU)", ct[z], "gray"), ("smoothed, σ = 2 mm", smooth[z], "gray"),
-          ("gradient (HU/mm)", gradient[z], "magma"), ("tissue mask", mask[z], "gray")]
-for ax, (title, image, cmap) in zip(axes, panels):
-    ax.imshow(image, cmap=cmap)
+window = {"vmin": -50, "vmax": 150}   # a brain window, in HU
+panels = [("CT (HU)", ct[z], "gray", window), ("smoothed, σ = 2 mm", smooth[z], "gray", window),
+          ("gradient (HU/mm)", gradient[z], "magma", {}), ("tissue mask", mask[z], "gray", {})]
+for ax, (title, image, cmap, limits) in zip(axes, panels):
+    ax.imshow(image, cmap=cmap, **limits)
     ax.set_title(title, fontsize=9)
     ax.set_axis_off()
 fig.tight_layout()
