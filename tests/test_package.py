@@ -243,26 +243,6 @@ def test_torch_tensor_input_is_rejected_clearly():
         ic.correlate(torch.ones(5, 5), np.ones((3, 3)))
 
 
-def test_readme_python_example_runs(monkeypatch):
-    """The README's Python blocks, run in order as written from the repository root."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    readme = os.path.join(root, "README.md")
-    if not os.path.exists(readme):
-        pytest.skip("README.md not beside the tests")
-    text = open(readme, encoding="utf-8").read()
-    blocks = [part.split("```", 1)[0] for part in text.split("```python\n")[1:]]
-    monkeypatch.chdir(root)
-    namespace = {}
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)
-    assert namespace["small"].shape == (128, 128) and namespace["small"].dtype == np.uint8
-    assert namespace["smooth"].shape == (64, 64, 64)
-    assert namespace["blurred"].shape == (256, 256, 3)
-    assert namespace["mean"].shape == (32, 32, 32)
-    assert namespace["where"].shape == (128, 128) and namespace["where"].dtype == np.int64
-    assert namespace["mask"].dtype == bool and namespace["opened"].dtype == np.uint8
-
-
 @pytest.mark.parametrize("name", [n for n in ic.__all__ if callable(getattr(ic, n))])
 def test_public_functions_have_docstrings_with_examples(name):
     doc = getattr(ic, name).__doc__ or ""
