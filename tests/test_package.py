@@ -98,9 +98,16 @@ def unbuilt_checkout(tmp_path):
 
 
 def _run_in(folder, *args):
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120,
-                          cwd=folder, env=env)
+    """Python in ``folder``, whose ``imgconv/`` comes first on the path.
+
+    ``-S`` leaves out site-packages' ``.pth`` files, among them the finder of an
+    editable install, which would otherwise import the built repository from
+    anywhere; numpy and Pillow come from their folder by PYTHONPATH instead.
+    """
+    site_packages = os.path.dirname(os.path.dirname(np.__file__))
+    env = {**os.environ, "PYTHONPATH": site_packages}
+    return subprocess.run([sys.executable, "-S", *args], capture_output=True, text=True,
+                          timeout=120, cwd=folder, env=env)
 
 
 def test_unbuilt_source_tree_says_what_to_run(unbuilt_checkout):
