@@ -269,7 +269,15 @@ def _correlate(x, kernel, *, flip, mode, cval, padding, stride, dilation, origin
     geom = Geometry(inp, weights.shape, padding, stride, dilation, origin)
     out = v.output_array(inp, geom.out_shape, dtype, out)
     return run(inp, weights, geom, method, out, threads)
-_PARAMS_DOC = """
+def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
+              origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",
+              backend="auto", threads=None):
+    """Correlate ``x`` with ``kernel`` (no flip), in 1D, 2D or 3D.
+
+    ``out[i] = sum_k kernel[k] * x_padded[i*stride + k*dilation]``; with
+    ``padding='same'`` this equals ``scipy.ndimage.correlate`` with scipy's
+    name for the mode.
+
     Parameters
     ----------
     x : array_like
@@ -326,33 +334,7 @@ _PARAMS_DOC = """
     -------
     ndarray
         The filtered array (``out`` if given).
-"""
 
-
-def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
-              origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",
-              backend="auto", threads=None):
-    return _correlate(x, kernel, flip=False, mode=mode, cval=cval, padding=padding,
-                      stride=stride, dilation=dilation, origin=origin,
-                      channel_axis=channel_axis, axes=axes, dtype=dtype, out=out,
-                      method=method, backend=backend, threads=threads)
-
-
-def convolve(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
-             origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",
-             backend="auto", threads=None):
-    return _correlate(x, kernel, flip=True, mode=mode, cval=cval, padding=padding,
-                      stride=stride, dilation=dilation, origin=origin,
-                      channel_axis=channel_axis, axes=axes, dtype=dtype, out=out,
-                      method=method, backend=backend, threads=threads)
-
-
-correlate.__doc__ = """Correlate ``x`` with ``kernel`` (no flip), in 1D, 2D or 3D.
-
-    ``out[i] = sum_k kernel[k] * x_padded[i*stride + k*dilation]``; with
-    ``padding='same'`` this equals ``scipy.ndimage.correlate`` with scipy's
-    name for the mode.
-""" + _PARAMS_DOC + """
     Examples
     --------
     >>> import numpy as np, imgconv as ic
@@ -367,13 +349,78 @@ correlate.__doc__ = """Correlate ``x`` with ``kernel`` (no flip), in 1D, 2D or 3
            [1, 1, 1, 1, 1]], dtype=uint8)
     >>> ic.correlate(np.ones((6, 6)), np.ones((3, 3)), padding='valid', stride=2).shape
     (2, 2)
-"""
+    """
+    return _correlate(x, kernel, flip=False, mode=mode, cval=cval, padding=padding,
+                      stride=stride, dilation=dilation, origin=origin,
+                      channel_axis=channel_axis, axes=axes, dtype=dtype, out=out,
+                      method=method, backend=backend, threads=threads)
 
-convolve.__doc__ = """Convolve ``x`` with ``kernel`` (the kernel is flipped), in 1D, 2D or 3D.
+
+def convolve(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
+             origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",
+             backend="auto", threads=None):
+    """Convolve ``x`` with ``kernel`` (the kernel is flipped), in 1D, 2D or 3D.
 
     Equals ``scipy.ndimage.convolve`` with scipy's name for the mode, including
     its centre convention for even kernel sizes.
-""" + _PARAMS_DOC + """
+
+    Parameters
+    ----------
+    x : array_like
+        Image ``(H, W)``, volume ``(D, H, W)`` or signal ``(N,)``, optionally with a
+        channel axis (see ``channel_axis``).  uint8, uint16, int16, int32, float32,
+        float64 (bool, int8, float16 are widened; uint32, int64, uint64 go through
+        float64).  Any strides and byte order; ``x`` is never modified.
+    kernel : array_like
+        Weights, with as many dimensions as ``x`` has spatial axes.
+    mode : str
+        Boundary mode: 'reflect' (default; ``c b | a b c d | c b``, numpy/torch
+        'reflect', scipy 'mirror'), 'symmetric', 'replicate', 'wrap', 'zero'
+        (with ``cval``), or an alias ('mirror', 'reflect101', 'nearest', 'edge',
+        'circular', 'constant').
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError rather than being ignored.
+    padding : {'same', 'valid', 'full'}, int, or per-axis ints / (lo, hi) pairs
+        'same' keeps the size (``ceil(n / stride)`` with a stride); 'valid' pads
+        nothing; 'full' pads ``dilation * (k - 1)`` on both sides.
+    stride, dilation : int or tuple of int
+        Per spatial axis, >= 1.  Output size ``floor((n + pad_lo + pad_hi -
+        dilation*(k-1) - 1) / stride) + 1``.
+    origin : int or tuple of int
+        Shift of the kernel's centre tap ``k//2 + origin`` (padding='same' only),
+        as scipy.ndimage.
+    channel_axis : int or None
+        Axis of ``x`` holding channels, filtered independently with the same kernel.
+    axes : int or sequence of int, optional
+        The axes to filter (as scipy.ndimage), in the order the kernel's
+        dimensions and per-axis arguments refer to; every other axis is
+        filtered independently, e.g. ``axes=(1, 2)`` filters a stack of
+        images slice by slice.  Default: all axes but ``channel_axis``.
+    dtype : dtype, optional
+        Output dtype; default float32 for float32 and integer inputs up to 16 bits,
+        float64 otherwise.  Integer outputs are rounded to nearest and saturated.
+    out : ndarray, optional
+        Preallocated output of the result's shape (and ``dtype``, if given).
+    method : {'auto', 'direct', 'separable', 'fft'}
+        'direct' sums the taps (zero weights are skipped, so a NaN under a zero
+        weight does not spread); 'separable' runs one 1D pass per axis and
+        needs a rank-1 kernel (second singular value below 1e-6 of the first
+        in float32, 1e-12 in float64); 'fft' multiplies spectra (scipy.fft with
+        ``threads`` workers if scipy is installed, else numpy.fft; a NaN or
+        inf anywhere spreads everywhere).  'auto' (default) picks the cheapest
+        by a cost model, never 'fft' for data or a kernel holding NaN or inf.  All agree to float rounding: about 1e-6 of
+        ``sum(|kernel|) * max(|x|)`` in float32, 1e-12 in float64.
+    backend : {'auto', 'cpu'}
+        'auto' runs on the array's own device (numpy: the CPU kernels).
+    threads : int, optional
+        Threads to use; default :func:`imgconv.get_num_threads`.
+
+    Returns
+    -------
+    ndarray
+        The filtered array (``out`` if given).
+
     Examples
     --------
     >>> import numpy as np, imgconv as ic
@@ -383,4 +430,8 @@ convolve.__doc__ = """Convolve ``x`` with ``kernel`` (the kernel is flipped), in
     >>> vol = np.zeros((3, 3, 3), np.float32); vol[1, 1, 1] = 1
     >>> ic.convolve(vol, np.ones((3, 3, 3)), mode='zero').sum()
     np.float32(27.0)
-"""
+    """
+    return _correlate(x, kernel, flip=True, mode=mode, cval=cval, padding=padding,
+                      stride=stride, dilation=dilation, origin=origin,
+                      channel_axis=channel_axis, axes=axes, dtype=dtype, out=out,
+                      method=method, backend=backend, threads=threads)

@@ -64,43 +64,9 @@ def _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads, sc
     return run_separable(inp, factors, geom, out, threads)
 
 
-def _common_doc(extra="", axes=True):
-    axes_doc = """
-    axes : int or sequence of int, optional
-        Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        follow this order, and every other axis is filtered independently.""" if axes else ""
-    return """
-    mode : str
-        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
-        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
-    cval : float
-        Value outside the image, with mode 'zero' only (default 0); a nonzero
-        cval with any other mode raises ValueError.""" + extra + """
-    channel_axis : int or None
-        Axis holding channels, filtered independently.""" + axes_doc + """
-    dtype : dtype, optional
-        Output dtype (default float32 for float32 and integer inputs up to 16
-        bits, else float64); integers are rounded and saturated.
-    out : ndarray, optional
-        Preallocated output.
-    threads : int, optional
-        Threads to use (default :func:`imgconv.get_num_threads`).
-    """
-
-
 def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, channel_axis=None,
                 dtype=None, out=None, backend="auto", threads=None):
-    select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis)
-    a = v.spatial_axis(axis, inp)
-    factors = [None] * inp.rank
-    factors[a] = _weights_1d(weights, inp.compute)
-    origins = [0] * inp.rank
-    origins[a] = origin
-    return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads)
-
-
-correlate1d.__doc__ = """Correlate along one axis with a 1D kernel (= ``scipy.ndimage.correlate1d``).
+    """Correlate along one axis with a 1D kernel (= ``scipy.ndimage.correlate1d``).
 
     Parameters
     ----------
@@ -111,13 +77,37 @@ correlate1d.__doc__ = """Correlate along one axis with a 1D kernel (= ``scipy.nd
     axis : int
         Array axis to filter along.
     origin : int
-        Shift of the centre tap.""" + _common_doc(axes=False) + """
+        Shift of the centre tap.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
     Examples
     --------
     >>> import numpy as np, imgconv as ic
     >>> ic.correlate1d(np.arange(5.0), [1, 0, -1])
     array([ 0., -2., -2., -2.,  0.])
     """
+    select_backend(x, backend)
+    inp = v.filter_input(x, mode, cval, channel_axis)
+    a = v.spatial_axis(axis, inp)
+    factors = [None] * inp.rank
+    factors[a] = _weights_1d(weights, inp.compute)
+    origins = [0] * inp.rank
+    origins[a] = origin
+    return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads)
 
 
 def convolve1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, channel_axis=None,
@@ -144,6 +134,47 @@ def convolve1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chann
 
 def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilation=1,
               channel_axis=None, axes=None, dtype=None, out=None, backend="auto", threads=None):
+    """Separable filter: one 1D kernel per spatial axis, applied in turn.
+
+    Equals :func:`imgconv.correlate` with the outer product of the kernels
+    (padding 'same'), computed as one pass per axis.
+
+    Parameters
+    ----------
+    x : array_like
+        Input image or volume.
+    kernels : sequence
+        One 1D kernel per spatial axis, in array order; ``None`` skips an axis.
+    origin, stride, dilation : int or tuple of int
+        Per spatial axis, as :func:`imgconv.correlate`.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        follow this order, and every other axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> img = np.zeros((5, 5), np.float32); img[2, 2] = 1
+    >>> ic.sepfilter(img, [[1, 2, 1], [1, 2, 1]], mode='zero')[1:4, 1:4]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]], dtype=float32)
+    """
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
     if isinstance(kernels, np.ndarray) and kernels.ndim != 1 or isinstance(kernels, (str, bytes)):
@@ -158,30 +189,6 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
     factors = [None if k is None else _weights_1d(k, inp.compute, f"kernels[{i}]")
                for i, k in enumerate(kernels)]
     return _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads)
-
-
-sepfilter.__doc__ = """Separable filter: one 1D kernel per spatial axis, applied in turn.
-
-    Equals :func:`imgconv.correlate` with the outer product of the kernels
-    (padding 'same'), computed as one pass per axis.
-
-    Parameters
-    ----------
-    x : array_like
-        Input image or volume.
-    kernels : sequence
-        One 1D kernel per spatial axis, in array order; ``None`` skips an axis.
-    origin, stride, dilation : int or tuple of int
-        Per spatial axis, as :func:`imgconv.correlate`.""" + _common_doc() + """
-    Examples
-    --------
-    >>> import numpy as np, imgconv as ic
-    >>> img = np.zeros((5, 5), np.float32); img[2, 2] = 1
-    >>> ic.sepfilter(img, [[1, 2, 1], [1, 2, 1]], mode='zero')[1:4, 1:4]
-    array([[1., 2., 1.],
-           [2., 4., 2.],
-           [1., 2., 1.]], dtype=float32)
-    """
 
 
 @functools.lru_cache(maxsize=256)
@@ -209,6 +216,51 @@ def gaussian_kernel1d(sigma, order, radius):
 
 def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", cval=0.0,
              channel_axis=None, axes=None, dtype=None, out=None, backend="auto", threads=None):
+    """Gaussian filter (= ``scipy.ndimage.gaussian_filter``), optionally a derivative.
+
+    Parameters
+    ----------
+    x : array_like
+        Image or volume.
+    sigma : float or sequence of float
+        Standard deviation per spatial axis (pixels, or physical units with
+        ``spacing``); 0 leaves an axis unsmoothed.
+    order : int or sequence of int
+        Derivative order per axis (0 = smoothing only).
+    truncate : float
+        Kernel radius ``int(truncate * sigma + 0.5)`` pixels.
+    spacing : float or sequence of float, optional
+        Voxel size per spatial axis (array order, e.g. from a NIfTI header);
+        sigma is then in the same physical units.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        follow this order, and every other axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> img = np.zeros((9, 9), np.float32); img[4, 4] = 1
+    >>> float(ic.gaussian(img, 1.0, mode='zero').sum().round(4))
+    1.0
+    >>> vol = np.random.default_rng(0).random((8, 16, 16), dtype=np.float32)
+    >>> ic.gaussian(vol, 1.0, spacing=(2.5, 0.8, 0.8)).shape   # sigma 1 mm
+    (8, 16, 16)
+    """
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
     sigmas = v.per_axis_float(sigma, inp.rank, "sigma", minimum=0.0)
@@ -231,36 +283,46 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
                         scipy_order=range(inp.rank))
 
 
-gaussian.__doc__ = """Gaussian filter (= ``scipy.ndimage.gaussian_filter``), optionally a derivative.
+def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=None, dtype=None,
+        out=None, backend="auto", threads=None):
+    """Mean over a box of ``size`` samples per axis (= ``scipy.ndimage.uniform_filter``).
+
+    Running sums along each axis: the cost per sample does not depend on the
+    size.  As in scipy, a NaN or inf spreads along the rest of its line.
 
     Parameters
     ----------
     x : array_like
         Image or volume.
-    sigma : float or sequence of float
-        Standard deviation per spatial axis (pixels, or physical units with
-        ``spacing``); 0 leaves an axis unsmoothed.
-    order : int or sequence of int
-        Derivative order per axis (0 = smoothing only).
-    truncate : float
-        Kernel radius ``int(truncate * sigma + 0.5)`` pixels.
-    spacing : float or sequence of float, optional
-        Voxel size per spatial axis (array order, e.g. from a NIfTI header);
-        sigma is then in the same physical units.""" + _common_doc() + """
+    size : int or sequence of int
+        Box size per spatial axis (>= 1).
+    origin : int or sequence of int
+        Shift of the box centre ``size//2 + origin``.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        follow this order, and every other axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
     Examples
     --------
     >>> import numpy as np, imgconv as ic
-    >>> img = np.zeros((9, 9), np.float32); img[4, 4] = 1
-    >>> float(ic.gaussian(img, 1.0, mode='zero').sum().round(4))
-    1.0
-    >>> vol = np.random.default_rng(0).random((8, 16, 16), dtype=np.float32)
-    >>> ic.gaussian(vol, 1.0, spacing=(2.5, 0.8, 0.8)).shape   # sigma 1 mm
-    (8, 16, 16)
+    >>> ic.box(np.arange(5.0), 3, mode='replicate').round(3)
+    array([0.333, 1.   , 2.   , 3.   , 3.667])
     """
-
-
-def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=None, dtype=None,
-        out=None, backend="auto", threads=None):
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
     sizes = v.per_axis(size, inp.rank, "size", minimum=1)
@@ -277,27 +339,6 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
         _cpu.box_pass(inp, current, a, sizes[a], geom.pad_lo[a], target, threads)
         current = target
     return out
-
-
-box.__doc__ = """Mean over a box of ``size`` samples per axis (= ``scipy.ndimage.uniform_filter``).
-
-    Running sums along each axis: the cost per sample does not depend on the
-    size.  As in scipy, a NaN or inf spreads along the rest of its line.
-
-    Parameters
-    ----------
-    x : array_like
-        Image or volume.
-    size : int or sequence of int
-        Box size per spatial axis (>= 1).
-    origin : int or sequence of int
-        Shift of the box centre ``size//2 + origin``.""" + _common_doc() + """
-    Examples
-    --------
-    >>> import numpy as np, imgconv as ic
-    >>> ic.box(np.arange(5.0), 3, mode='replicate').round(3)
-    array([0.333, 1.   , 2.   , 3.   , 3.667])
-    """
 
 
 def _derivative_first(axis, rank):
@@ -331,71 +372,170 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, bac
     return result
 
 
-def _operator_doc(name, smooth, example):
-    return f"""{name.capitalize()} derivative along ``axis``, or the gradient magnitude.
+def sobel(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
+          out=None, backend="auto", threads=None):
+    """Sobel derivative along ``axis``, or the gradient magnitude.
 
     Along ``axis`` the kernel is ``[-1, 0, 1]`` (unnormalised, as scipy), and
-    ``{smooth}`` along every other spatial axis, so it works in 1D, 2D and 3D.
+    ``[1, 2, 1]`` along every other spatial axis, so it works in 1D, 2D and 3D.
     With ``axis=None`` the result is ``sqrt(sum over spatial axes a of
-    {name}(x, a)**2)``.
+    sobel(x, a)**2)``.
 
     Parameters
     ----------
     x : array_like
         Image or volume.
     axis : int or None
-        Array axis of the derivative; None for the gradient magnitude.""" + _common_doc() + f"""
+        Array axis of the derivative; None for the gradient magnitude.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        follow this order, and every other axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
     Examples
     --------
     >>> import numpy as np, imgconv as ic
     >>> ramp = np.tile(np.arange(5, dtype=np.float32), (3, 1))
-    >>> ic.{name}(ramp, axis=1)[1]
-    {example}
+    >>> ic.sobel(ramp, axis=1)[1]
+    array([0., 8., 8., 8., 0.], dtype=float32)
     """
-
-
-def sobel(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
-          out=None, backend="auto", threads=None):
     return _gradient(x, axis, "sobel", mode, cval, channel_axis, axes, dtype, out, backend,
                      threads)
 
 
 def prewitt(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
             out=None, backend="auto", threads=None):
+    """Prewitt derivative along ``axis``, or the gradient magnitude.
+
+    Along ``axis`` the kernel is ``[-1, 0, 1]`` (unnormalised, as scipy), and
+    ``[1, 1, 1]`` along every other spatial axis, so it works in 1D, 2D and 3D.
+    With ``axis=None`` the result is ``sqrt(sum over spatial axes a of
+    prewitt(x, a)**2)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Image or volume.
+    axis : int or None
+        Array axis of the derivative; None for the gradient magnitude.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        follow this order, and every other axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> ramp = np.tile(np.arange(5, dtype=np.float32), (3, 1))
+    >>> ic.prewitt(ramp, axis=1)[1]
+    array([0., 6., 6., 6., 0.], dtype=float32)
+    """
     return _gradient(x, axis, "prewitt", mode, cval, channel_axis, axes, dtype, out, backend,
                      threads)
 
 
 def scharr(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
            out=None, backend="auto", threads=None):
+    """Scharr derivative along ``axis``, or the gradient magnitude.
+
+    Along ``axis`` the kernel is ``[-1, 0, 1]`` (unnormalised, as scipy), and
+    ``[3, 10, 3]`` along every other spatial axis, so it works in 1D, 2D and 3D.
+    With ``axis=None`` the result is ``sqrt(sum over spatial axes a of
+    scharr(x, a)**2)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Image or volume.
+    axis : int or None
+        Array axis of the derivative; None for the gradient magnitude.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        follow this order, and every other axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> ramp = np.tile(np.arange(5, dtype=np.float32), (3, 1))
+    >>> ic.scharr(ramp, axis=1)[1]
+    array([ 0., 32., 32., 32.,  0.], dtype=float32)
+    """
     return _gradient(x, axis, "scharr", mode, cval, channel_axis, axes, dtype, out, backend,
                      threads)
 
 
-sobel.__doc__ = _operator_doc("sobel", "[1, 2, 1]",
-                              "array([0., 8., 8., 8., 0.], dtype=float32)")
-prewitt.__doc__ = _operator_doc("prewitt", "[1, 1, 1]",
-                                "array([0., 6., 6., 6., 0.], dtype=float32)")
-scharr.__doc__ = _operator_doc("scharr", "[3, 10, 3]",
-                               "array([ 0., 32., 32., 32.,  0.], dtype=float32)")
-
-
 def gradient_magnitude(x, operator="sobel", *, mode="reflect", cval=0.0, channel_axis=None,
                        axes=None, dtype=None, out=None, backend="auto", threads=None):
-    if not isinstance(operator, str) or operator not in OPERATORS:
-        raise ValueError(f"operator must be one of {tuple(OPERATORS)}, got {operator!r}")
-    return _gradient(x, None, operator, mode, cval, channel_axis, axes, dtype, out, backend,
-                     threads)
-
-
-gradient_magnitude.__doc__ = """Gradient magnitude ``sqrt(sum_a d_a(x)**2)`` with a derivative operator.
+    """Gradient magnitude ``sqrt(sum_a d_a(x)**2)`` with a derivative operator.
 
     Parameters
     ----------
     x : array_like
         Image or volume.
     operator : {'sobel', 'prewitt', 'scharr'}
-        Derivative operator (see :func:`sobel`).""" + _common_doc() + """
+        Derivative operator (see :func:`sobel`).
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        follow this order, and every other axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
     Examples
     --------
     >>> import numpy as np, imgconv as ic
@@ -403,10 +543,47 @@ gradient_magnitude.__doc__ = """Gradient magnitude ``sqrt(sum_a d_a(x)**2)`` wit
     >>> ic.gradient_magnitude(ramp, 'prewitt')[1, 2]
     np.float32(6.0)
     """
+    if not isinstance(operator, str) or operator not in OPERATORS:
+        raise ValueError(f"operator must be one of {tuple(OPERATORS)}, got {operator!r}")
+    return _gradient(x, None, operator, mode, cval, channel_axis, axes, dtype, out, backend,
+                     threads)
 
 
 def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None, out=None,
             backend="auto", threads=None):
+    """Discrete Laplacian: sum over spatial axes of ``[1, -2, 1]`` (= ``scipy.ndimage.laplace``).
+
+    Computed as one pass with the (2 * rank + 1)-tap stencil.
+
+    Parameters
+    ----------
+    x : array_like
+        Image or volume.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        follow this order, and every other axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> ic.laplace(np.array([0., 1., 4., 9., 16.]), mode='replicate')
+    array([ 1.,  2.,  2.,  2., -7.])
+    """
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
     stencil = np.zeros((3,) * inp.rank, inp.compute)
@@ -420,19 +597,3 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=
     geom = Geometry(inp, stencil.shape, "same", 1, 1, 0)
     out = v.output_array(inp, geom.out_shape, dtype, out)
     return run(inp, stencil, geom, "direct", out, threads)
-
-
-laplace.__doc__ = """Discrete Laplacian: sum over spatial axes of ``[1, -2, 1]`` (= ``scipy.ndimage.laplace``).
-
-    Computed as one pass with the (2 * rank + 1)-tap stencil.
-
-    Parameters
-    ----------
-    x : array_like
-        Image or volume.""" + _common_doc() + """
-    Examples
-    --------
-    >>> import numpy as np, imgconv as ic
-    >>> ic.laplace(np.array([0., 1., 4., 9., 16.]), mode='replicate')
-    array([ 1.,  2.,  2.,  2., -7.])
-    """

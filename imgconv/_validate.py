@@ -37,10 +37,6 @@ def canonical_mode(mode, name="mode"):
     return MODE_ALIASES[mode.lower()]
 
 
-def mode_code(mode, name="mode"):
-    return MODE_CODES[canonical_mode(mode, name)]
-
-
 # --------------------------------------------------------------------------
 # Dtypes
 # --------------------------------------------------------------------------
@@ -302,12 +298,6 @@ def padding_amounts(padding, kshape, dilation, origin):
     if min(lo + hi) < 0:
         raise ValueError(f"padding must be >= 0, got {padding!r}")
     return lo, hi
-
-
-def same_stride_shape(shape, stride):
-    """With padding='same' and stride s, the output samples the stride-1 result
-    at 0, s, 2s, ...: ceil(n / s) samples per axis."""
-    return tuple(-(-n // s) for n, s in zip(shape, stride))
 
 
 # --------------------------------------------------------------------------
