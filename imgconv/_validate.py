@@ -319,6 +319,25 @@ def as_kernel(kernel, rank, dtype, name="kernel"):
     return np.ascontiguousarray(k, dtype=dtype)
 
 
+def overlaps_itself(a):
+    """Whether two elements of ``a`` share memory.  Arrays whose strides,
+    sorted, each step past everything the smaller ones reach (every layout
+    numpy makes itself) are told apart without looking at their elements;
+    other ``as_strided`` layouts by comparing every element's address."""
+    reach = a.itemsize
+    for stride, n in sorted((abs(s), n) for s, n in zip(a.strides, a.shape) if n > 1):
+        if stride < reach:
+            break
+        reach += stride * (n - 1)
+    else:
+        return False
+    offsets = np.zeros((), np.int64)
+    for stride, n in zip(a.strides, a.shape):
+        offsets = np.add.outer(offsets, np.arange(n, dtype=np.int64) * stride)
+    offsets = np.sort(offsets, axis=None)
+    return bool(np.any(np.diff(offsets) < a.itemsize))
+
+
 def check_out(out, shape, dtype, x, name="out", allow_bool=False):
     """``out`` if it can receive a result of ``shape``; ``dtype`` None takes
     its dtype.  ``allow_bool``: a bool ``out`` is fine (results of bool inputs)."""
@@ -337,6 +356,10 @@ def check_out(out, shape, dtype, x, name="out", allow_bool=False):
         raise ValueError(f"{name} is read-only")
     if not out.flags.aligned or any(s % out.itemsize for s in out.strides):
         raise ValueError(f"{name} must have element-aligned strides")
+    if overlaps_itself(out):
+        raise ValueError(f"{name} has elements that share memory (a zero stride, as from "
+                         f"np.broadcast_to, or overlapping as_strided views): each result "
+                         f"needs a place of its own")
     if np.may_share_memory(out, x):
         raise ValueError(f"{name} overlaps the input; imgconv filters are not in-place")
     return out
