@@ -71,7 +71,8 @@ def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chan
     Parameters
     ----------
     x : array_like
-        Input; ``axis`` is one of its array axes (not the channel axis).
+        Input of any rank; ``axis`` is one of its array axes (not the channel
+        axis), every other axis is filtered independently.
     weights : array_like
         1D kernel; its centre tap is ``len(weights)//2 + origin``.
     axis : int
@@ -101,13 +102,11 @@ def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chan
     array([ 0., -2., -2., -2.,  0.])
     """
     select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis)
-    a = v.spatial_axis(axis, inp)
-    factors = [None] * inp.rank
-    factors[a] = _weights_1d(weights, inp.compute)
-    origins = [0] * inp.rank
-    origins[a] = origin
-    return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads)
+    # one axis filtered, every other one batch-like: any rank, as scipy
+    inp = v.filter_input(x, mode, cval, channel_axis, (v.as_int(axis, "axis"),),
+                         axes_name="axis")
+    return _run_factors(inp, [_weights_1d(weights, inp.compute)], origin, 1, 1, dtype, out,
+                        threads)
 
 
 def convolve1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, channel_axis=None,

@@ -140,10 +140,11 @@ def as_int(value, name, expected="an int"):
     raise TypeError(f"{name} must be {expected}, got {value!r}")
 
 
-def spatial_axes(ndim, channel_axis, axes=None, name="x"):
+def spatial_axes(ndim, channel_axis, axes=None, name="x", axes_name="axes"):
     """The filtered axes of an ``ndim``-dimensional input (``axes`` in the
     caller's order, default: every axis but the channel axis) and the
-    normalised channel axis (None or a non-negative int)."""
+    normalised channel axis (None or a non-negative int).  ``axes_name``: the
+    caller's name for ``axes`` (``axis``, for 1D filters), in messages."""
     if channel_axis is not None:
         channel_axis = as_int(channel_axis, "channel_axis", "an int or None")
         if not -ndim <= channel_axis < ndim:
@@ -159,17 +160,20 @@ def spatial_axes(ndim, channel_axis, axes=None, name="x"):
         return axes, channel_axis
     if isinstance(axes, (numbers.Integral, np.integer)) and not isinstance(axes, bool):
         axes = (axes,)
+    given = axes[0] if axes_name == "axis" and len(axes) == 1 else axes
     try:
-        axes = tuple(as_int(a, "axes", "a sequence of ints") for a in axes)
+        axes = tuple(as_int(a, axes_name, "a sequence of ints") for a in axes)
     except TypeError:
-        raise TypeError(f"axes must be an int or a sequence of ints, got {axes!r}") from None
+        raise TypeError(f"{axes_name} must be an int or a sequence of ints, got {axes!r}") from None
     if any(not -ndim <= a < ndim for a in axes):
-        raise ValueError(f"axes={axes} is out of range for {name} with {ndim} dimensions")
+        raise ValueError(f"{axes_name}={given} is out of range for {name} with {ndim} dimensions")
     axes = tuple(a % ndim for a in axes)
     if len(set(axes)) != len(axes):
-        raise ValueError(f"axes={axes} repeats an axis")
+        raise ValueError(f"{axes_name}={given} repeats an axis")
     if channel_axis in axes:
-        raise ValueError(f"axes={axes} includes the channel axis {channel_axis}")
+        raise ValueError(f"{axes_name}={given} is the channel axis {channel_axis}"
+                         if len(axes) == 1 else
+                         f"{axes_name}={given} includes the channel axis {channel_axis}")
     if not 1 <= len(axes) <= 3:
         raise ValueError(f"axes must name 1 to 3 axes, got {axes}")
     return axes, channel_axis
@@ -441,9 +445,10 @@ class FilterInput(NamedTuple):
         return tuple(shape)
 
 
-def filter_input(x, mode="reflect", cval=0.0, channel_axis=None, axes=None, exact=False):
+def filter_input(x, mode="reflect", cval=0.0, channel_axis=None, axes=None, exact=False,
+                 axes_name="axes"):
     x = as_input_array(x, exact=exact)
-    axes, channel_axis = spatial_axes(x.ndim, channel_axis, axes)
+    axes, channel_axis = spatial_axes(x.ndim, channel_axis, axes, axes_name=axes_name)
     mode = canonical_mode(mode)
     cval = check_cval(cval)
     if mode != "zero" and cval != 0:
