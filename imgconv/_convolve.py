@@ -258,7 +258,7 @@ def _correlate(x, kernel, *, flip, mode, cval, padding, stride, dilation, origin
                channel_axis, axes, dtype, out, method, backend, threads):
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
-    weights = v.as_kernel(kernel, inp.rank, inp.compute)
+    weights = v.as_kernel(kernel, inp.rank, inp.compute, axes=inp.axes)
     origin = v.check_origin(origin, weights.shape)
     if flip:
         weights = np.ascontiguousarray(weights[(slice(None, None, -1),) * inp.rank])
@@ -307,9 +307,10 @@ def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, 
     channel_axis : int or None
         Axis of ``x`` holding channels, filtered independently with the same kernel.
     axes : int or sequence of int, optional
-        The axes to filter (as scipy.ndimage), in the order the kernel's
-        dimensions and per-axis arguments refer to; every other axis is
-        filtered independently, e.g. ``axes=(1, 2)`` filters a stack of
+        The axes to filter (as scipy.ndimage): the kernel's dimensions map
+        onto them in ascending array order, per-axis arguments (stride,
+        dilation, origin, padding) follow the order given; every other axis
+        is filtered independently, e.g. ``axes=(1, 2)`` filters a stack of
         images slice by slice.  Default: all axes but ``channel_axis``.
     dtype : dtype, optional
         Output dtype; default float32 for float32 and integer inputs up to 16 bits,
@@ -393,9 +394,10 @@ def convolve(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, d
     channel_axis : int or None
         Axis of ``x`` holding channels, filtered independently with the same kernel.
     axes : int or sequence of int, optional
-        The axes to filter (as scipy.ndimage), in the order the kernel's
-        dimensions and per-axis arguments refer to; every other axis is
-        filtered independently, e.g. ``axes=(1, 2)`` filters a stack of
+        The axes to filter (as scipy.ndimage): the kernel's dimensions map
+        onto them in ascending array order, per-axis arguments (stride,
+        dilation, origin, padding) follow the order given; every other axis
+        is filtered independently, e.g. ``axes=(1, 2)`` filters a stack of
         images slice by slice.  Default: all axes but ``channel_axis``.
     dtype : dtype, optional
         Output dtype; default float32 for float32 and integer inputs up to 16 bits,

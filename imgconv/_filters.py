@@ -143,7 +143,8 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
     x : array_like
         Input image or volume.
     kernels : sequence
-        One 1D kernel per spatial axis, in array order; ``None`` skips an axis.
+        One 1D kernel per spatial axis (in the order of ``axes``, default array
+        order); ``None`` skips an axis.
     origin, stride, dilation : int or tuple of int
         Per spatial axis, as :func:`imgconv.correlate`.
     mode : str
@@ -156,7 +157,8 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
         Axis holding channels, filtered independently.
     axes : int or sequence of int, optional
         Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        follow this order, and every other axis is filtered independently.
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
     dtype : dtype, optional
         Output dtype (default float32 for float32 and integer inputs up to 16
         bits, else float64); integers are rounded and saturated.
@@ -241,7 +243,8 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
         Axis holding channels, filtered independently.
     axes : int or sequence of int, optional
         Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        follow this order, and every other axis is filtered independently.
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
     dtype : dtype, optional
         Output dtype (default float32 for float32 and integer inputs up to 16
         bits, else float64); integers are rounded and saturated.
@@ -307,7 +310,8 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
         Axis holding channels, filtered independently.
     axes : int or sequence of int, optional
         Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        follow this order, and every other axis is filtered independently.
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
     dtype : dtype, optional
         Output dtype (default float32 for float32 and integer inputs up to 16
         bits, else float64); integers are rounded and saturated.
@@ -396,7 +400,8 @@ def sobel(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=Non
         Axis holding channels, filtered independently.
     axes : int or sequence of int, optional
         Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        follow this order, and every other axis is filtered independently.
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
     dtype : dtype, optional
         Output dtype (default float32 for float32 and integer inputs up to 16
         bits, else float64); integers are rounded and saturated.
@@ -441,7 +446,8 @@ def prewitt(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=N
         Axis holding channels, filtered independently.
     axes : int or sequence of int, optional
         Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        follow this order, and every other axis is filtered independently.
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
     dtype : dtype, optional
         Output dtype (default float32 for float32 and integer inputs up to 16
         bits, else float64); integers are rounded and saturated.
@@ -486,7 +492,8 @@ def scharr(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=No
         Axis holding channels, filtered independently.
     axes : int or sequence of int, optional
         Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        follow this order, and every other axis is filtered independently.
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
     dtype : dtype, optional
         Output dtype (default float32 for float32 and integer inputs up to 16
         bits, else float64); integers are rounded and saturated.
@@ -526,7 +533,8 @@ def gradient_magnitude(x, operator="sobel", *, mode="reflect", cval=0.0, channel
         Axis holding channels, filtered independently.
     axes : int or sequence of int, optional
         Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        follow this order, and every other axis is filtered independently.
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
     dtype : dtype, optional
         Output dtype (default float32 for float32 and integer inputs up to 16
         bits, else float64); integers are rounded and saturated.
@@ -568,7 +576,8 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=
         Axis holding channels, filtered independently.
     axes : int or sequence of int, optional
         Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        follow this order, and every other axis is filtered independently.
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
     dtype : dtype, optional
         Output dtype (default float32 for float32 and integer inputs up to 16
         bits, else float64); integers are rounded and saturated.

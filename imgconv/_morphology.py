@@ -25,7 +25,7 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
     native = v.extreme_dtype(x)
     is_bool = native == bool
     pad_value = v.morphology_pad_value(native, mode, cval, is_max)
-    fp = v.as_footprint(footprint, size, inp.rank)
+    fp = v.as_footprint(footprint, size, inp.rank, inp.axes)
     origin = v.check_origin(origin, fp.shape)
     centre = tuple(k // 2 + o for k, o in zip(fp.shape, origin))
     if is_max:
@@ -65,6 +65,8 @@ def dilate(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chan
         The flat structuring element, with up to as many dimensions as ``x``
         has spatial axes (missing leading axes get length 1); for example
         :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
+        With ``axes``, its dimensions map onto them in ascending array order
+        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
     size : int or sequence of int, optional
         Without ``footprint``: a box of this size (default 3).
     mode : str, optional
@@ -127,6 +129,8 @@ def erode(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chann
         The flat structuring element, with up to as many dimensions as ``x``
         has spatial axes (missing leading axes get length 1); for example
         :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
+        With ``axes``, its dimensions map onto them in ascending array order
+        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
     size : int or sequence of int, optional
         Without ``footprint``: a box of this size (default 3).
     mode : str, optional
@@ -183,6 +187,8 @@ def opening(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
         The flat structuring element, with up to as many dimensions as ``x``
         has spatial axes (missing leading axes get length 1); for example
         :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
+        With ``axes``, its dimensions map onto them in ascending array order
+        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
     size : int or sequence of int, optional
         Without ``footprint``: a box of this size (default 3).
     mode : str, optional
@@ -243,6 +249,8 @@ def closing(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
         The flat structuring element, with up to as many dimensions as ``x``
         has spatial axes (missing leading axes get length 1); for example
         :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
+        With ``axes``, its dimensions map onto them in ascending array order
+        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
     size : int or sequence of int, optional
         Without ``footprint``: a box of this size (default 3).
     mode : str, optional
@@ -333,6 +341,8 @@ def morph_gradient(x, footprint=None, *, size=None, mode=None, cval=None, origin
         The flat structuring element, with up to as many dimensions as ``x``
         has spatial axes (missing leading axes get length 1); for example
         :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
+        With ``axes``, its dimensions map onto them in ascending array order
+        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
     size : int or sequence of int, optional
         Without ``footprint``: a box of this size (default 3).
     mode : str, optional
@@ -389,6 +399,8 @@ def tophat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chan
         The flat structuring element, with up to as many dimensions as ``x``
         has spatial axes (missing leading axes get length 1); for example
         :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
+        With ``axes``, its dimensions map onto them in ascending array order
+        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
     size : int or sequence of int, optional
         Without ``footprint``: a box of this size (default 3).
     mode : str, optional
@@ -445,6 +457,8 @@ def blackhat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, ch
         The flat structuring element, with up to as many dimensions as ``x``
         has spatial axes (missing leading axes get length 1); for example
         :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
+        With ``axes``, its dimensions map onto them in ascending array order
+        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
     size : int or sequence of int, optional
         Without ``footprint``: a box of this size (default 3).
     mode : str, optional

@@ -307,8 +307,17 @@ def padding_amounts(padding, kshape, dilation, origin):
 # --------------------------------------------------------------------------
 # Kernels and outputs
 # --------------------------------------------------------------------------
-def as_kernel(kernel, rank, dtype, name="kernel"):
-    """``kernel`` as a C-contiguous array of the compute dtype and ``rank`` dims."""
+def in_axes_order(array, axes):
+    """``array``, whose dimensions follow ``axes`` in ascending array order
+    (scipy.ndimage's rule for kernels and footprints), transposed to follow
+    ``axes`` as given: the order of per-axis values and of the backends."""
+    ascending = sorted(axes)
+    return array.transpose([ascending.index(a) for a in axes])
+
+
+def as_kernel(kernel, rank, dtype, name="kernel", axes=None):
+    """``kernel`` as a C-contiguous array of the compute dtype and ``rank`` dims,
+    in the order of ``axes`` (see :func:`in_axes_order`) if given."""
     try:
         k = np.asarray(kernel)
     except Exception as exc:
@@ -320,6 +329,8 @@ def as_kernel(kernel, rank, dtype, name="kernel"):
                          f"dimensions; they must match")
     if k.size == 0:
         raise ValueError(f"{name} is empty (shape {k.shape})")
+    if axes is not None:
+        k = in_axes_order(k, axes)
     return np.ascontiguousarray(k, dtype=dtype)
 
 
@@ -601,10 +612,11 @@ def window_counts(geom, spatial_shape, count_include_pad):
 # --------------------------------------------------------------------------
 # Morphology
 # --------------------------------------------------------------------------
-def as_footprint(footprint, size, rank):
+def as_footprint(footprint, size, rank, axes=None):
     """A boolean footprint with ``rank`` dimensions: ``footprint`` (any real
     array of 0/1 values, with up to ``rank`` dimensions; missing leading axes
-    get length 1) or, without one, a box of ``size`` (default 3)."""
+    get length 1; in the order of ``axes``, see :func:`in_axes_order`) or,
+    without one, a box of ``size`` (default 3, per axis as ``axes`` orders them)."""
     if footprint is None:
         shape = per_axis(3 if size is None else size, rank, "size", minimum=1)
         for n in shape:
@@ -631,7 +643,8 @@ def as_footprint(footprint, size, rank):
         fp = fp != 0
     if not fp.any():
         raise ValueError("footprint has no True cell")
-    return fp.reshape((1,) * (rank - fp.ndim) + fp.shape)
+    fp = fp.reshape((1,) * (rank - fp.ndim) + fp.shape)
+    return fp if axes is None else in_axes_order(fp, axes)
 
 
 #: a kernel dtype of each item size, to check ``out`` arrays of other dtypes
