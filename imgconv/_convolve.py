@@ -1,6 +1,8 @@
 """correlate and convolve: the image layer's n-D filtering, and the choice
 between direct, separable and FFT evaluation."""
+import copy
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -45,6 +47,99 @@ class Geometry:
     def axis(self, a):
         """(pad_lo, pad_hi, stride, dilation) of spatial axis ``a``."""
         return self.pad_lo[a], self.pad_hi[a], self.stride[a], self.dilation[a]
+
+    def folded(self, a, fold):
+        """This geometry with axis ``a``'s kernel replaced by its ``fold``
+        (dense, dilation 1): the same output shape."""
+        geom = copy.copy(self)
+        replace = lambda values, value: values[:a] + (value,) + values[a + 1:]
+        geom.pad_lo = replace(self.pad_lo, fold.pad_lo)
+        geom.pad_hi = replace(self.pad_hi, fold.pad_hi)
+        geom.dilation = replace(self.dilation, 1)
+        return geom
+
+
+# --------------------------------------------------------------------------
+# Kernels longer than the padding's period
+# --------------------------------------------------------------------------
+class Fold(NamedTuple):
+    """A dense kernel of ``length`` taps (dilation 1, ``pad_lo``/``pad_hi``)
+    that does on its axis what a longer one does: output j reads input
+    position ``j*stride + offset`` for a tap at ``offset`` (its position in
+    the padded kernel minus pad_lo), and every offset has a representative
+    in ``[low, low + length)`` that reads the same sample for every output.
+    ``period``: the padding's period (reflect, symmetric, wrap); 0 for
+    replicate and zero, whose far taps read the edge sample (replicate) or
+    cval (zero) whatever the output."""
+
+    length: int
+    pad_lo: int
+    pad_hi: int
+    period: int
+    low: int
+
+    def index(self, offsets):
+        """Folded tap index of each tap ``offsets`` (int64 array)."""
+        if self.period:
+            return (offsets - self.low) % self.period
+        return np.clip(offsets - self.low, 0, self.length - 1)
+
+
+#: Padding period of each mode on an axis of n samples (0: not periodic).
+PERIODS = {"reflect": lambda n: max(2 * n - 2, 1), "symmetric": lambda n: 2 * n,
+           "wrap": lambda n: n, "replicate": lambda n: 0, "zero": lambda n: 0}
+
+
+def fold_plan(mode, n, m, stride, extent):
+    """The :class:`Fold` of a kernel spanning ``extent`` samples on an axis
+    of ``n`` samples read by ``m`` outputs ``stride`` apart, or None where
+    the kernel is no longer than its fold.  The fold is at most
+    ``max(2n, (m - 1) * stride + n + 2)`` taps, whatever the kernel."""
+    reach = (m - 1) * stride
+    period = PERIODS[mode](n)
+    if period:
+        length = period
+        # a centred window, but no padding below 0 on either side
+        low = min(0, max(-(period // 2), n - period - reach))
+    elif mode == "replicate":
+        low, length = -reach, reach + n            # offsets <= low read x[0] for every
+    else:                                          # output, offsets >= n - 1 x[n-1]
+        low, length = -reach - 1, reach + n + 2    # zero: beyond these, only cval
+    if extent <= length:
+        return None
+    return Fold(length, -low, reach + length + low - n, period, low)
+
+
+def fold_kernel(inp, weights, geom):
+    """``weights`` (n-D, compute type) and ``geom`` folded along every axis
+    where the kernel spans more than its fold: the same result at a cost
+    bounded by the image size, whatever the kernel's length or dilation.
+    Folded taps are summed in float64."""
+    for a in range(inp.rank):
+        lo, _, stride, dilation = geom.axis(a)
+        k = weights.shape[a]
+        fold = fold_plan(inp.mode, inp.spatial_shape[a], geom.out_shape[a], stride,
+                         dilation * (k - 1) + 1)
+        if fold is None:
+            continue
+        index = fold.index(np.arange(k, dtype=np.int64) * dilation - lo)
+        folded = np.zeros(weights.shape[:a] + (fold.length,) + weights.shape[a + 1:])
+        np.add.at(folded, (slice(None),) * a + (index,), weights)
+        weights = np.ascontiguousarray(folded, inp.compute)
+        geom = geom.folded(a, fold)
+    return weights, geom
+
+
+def fold_factors(inp, factors, geom):
+    """:func:`fold_kernel` for the 1D ``factors`` of a separable kernel."""
+    factors = list(factors)
+    for a, f in enumerate(factors):
+        if f is not None:
+            shape = [1] * inp.rank
+            shape[a] = len(f)
+            folded, geom = fold_kernel(inp, np.reshape(f, shape), geom)
+            factors[a] = folded.reshape(-1)
+    return factors, geom
 
 
 #: Factors of the kernels seen last (their SVDs cost more than filtering a
@@ -200,6 +295,7 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
     pads with cval itself, as scipy.ndimage's sequential filters (gaussian_filter,
     sobel, ...) do; the pass ``order`` (axes) then matters and must be scipy's.
     """
+    factors, geom = fold_factors(inp, factors, geom)
     cval = inp.cval
     order = list(pass_order(factors, geom) if order is None else order)
     if not order:
@@ -242,6 +338,7 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
 
 
 def run(inp, weights, geom, method, out, threads):
+    weights, geom = fold_kernel(inp, weights, geom)
     method, factors = choose_method(method, inp, weights, geom)
     if method == "separable":
         return run_separable(inp, factors, geom, out, threads)

@@ -12,7 +12,8 @@ import numpy as np
 
 from . import _cpu
 from . import _validate as v
-from ._convolve import Geometry, pass_targets, run, run_separable, separable_cost
+from ._convolve import (Geometry, fold_plan, pass_targets, run, run_separable,
+                        separable_cost)
 from ._fft import direct_cost
 from ._dispatch import select_backend
 
@@ -192,27 +193,132 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
     return _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads)
 
 
-@functools.lru_cache(maxsize=256)
-def gaussian_kernel1d(sigma, order, radius):
-    """Taps of the ``order``-th derivative of a Gaussian, for correlation
-    (read-only: the recent ones are kept, as computing them costs more than
-    filtering a small image).
+#: A folded Gaussian (kernel longer than the image's padding period) whose
+#: radius exceeds this, and whose fold repeats every ``step`` taps with
+#: step <= EM_MAX_STEP * sigma, sums each folded tap by Euler-Maclaurin:
+#: no cost or memory in proportion to sigma.  Below, the taps are summed
+#: one by one, in chunks of GAUSSIAN_CHUNK.
+GAUSSIAN_EXACT_TAPS = 1 << 18
+EM_MAX_STEP = 0.01
+GAUSSIAN_CHUNK = 1 << 16
 
-    The n-th derivative of exp(-t^2 / 2 sigma^2) is (-1/sigma)^n He_n(t/sigma)
-    times the Gaussian, He_n being the probabilists' Hermite polynomials; the
-    Gaussian is normalised to sum 1 on the sampled taps.  Reversed, because
-    the derivative filter is a convolution.
-    """
-    t = np.arange(-radius, radius + 1, dtype=np.float64)
-    phi = np.exp(-0.5 * (t / sigma) ** 2)
-    phi /= phi.sum()
-    u = t / sigma
+
+def _hermite(u, order):
+    """The probabilists' Hermite polynomial He_order at ``u``."""
     he_prev, he = np.zeros_like(u), np.ones_like(u)
     for n in range(order):
         he_prev, he = he, u * he - n * he_prev
-    taps = ((-1.0 / sigma) ** order * he * phi)[::-1].copy()
+    return he
+
+
+def _gaussian_taps(offsets, sigma, order):
+    """Unnormalised correlation taps of the ``order``-th Gaussian derivative
+    at ``offsets``: the derivative filter is a convolution, so a tap at
+    offset o holds (-1/sigma)^n He_n(-o/sigma) phi(o) = sigma^-n He_n(o/sigma) phi(o)."""
+    u = offsets / sigma
+    return sigma ** -order * _hermite(u, order) * np.exp(-0.5 * u * u)
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+#: Euler-Maclaurin's B_2j / (2j)! for j = 1, 2, 3
+_EM_COEFFS = (1 / 12, -1 / 720, 1 / 30240)
+
+
+def _gaussian_sums(first, count, step, sigma, order):
+    """sum over k < count of _gaussian_taps(first + k * step), per element
+    of the int arrays ``first`` and ``count`` (>= 1), by Euler-Maclaurin: the
+    integral, half the end terms and three derivative corrections, the j-th
+    of relative size (step / sigma)^(2j), so with step << sigma the error is
+    far below float64 rounding of the sum itself."""
+    first = np.asarray(first, np.float64)
+    last = first + (np.asarray(count, np.float64) - 1) * step
+    a, b = first / sigma, last / sigma
+    phi_a, phi_b = np.exp(-0.5 * a * a), np.exp(-0.5 * b * b)
+    if order == 0:
+        integral = sigma * math.sqrt(math.pi / 2) * (_erf(b / math.sqrt(2)) - _erf(a / math.sqrt(2)))
+    else:
+        # He_n phi = -(He_{n-1} phi)' in u
+        integral = sigma ** (1 - order) * (_hermite(a, order - 1) * phi_a
+                                           - _hermite(b, order - 1) * phi_b)
+    total = integral / step + 0.5 * (_gaussian_taps(first, sigma, order)
+                                     + _gaussian_taps(last, sigma, order))
+    for j, coeff in enumerate(_EM_COEFFS, 1):
+        m = 2 * j - 1
+        # d^m/do^m of sigma^-n He_n(o/sigma) phi = sigma^-n (-1/sigma)^m He_{n+m} phi
+        scale = coeff * step ** m * sigma ** -order * (-1.0 / sigma) ** m
+        total += scale * (_hermite(b, order + m) * phi_b - _hermite(a, order + m) * phi_a)
+    return total
+
+
+def _folded_sums(sigma, order, radius, fold):
+    """The taps at offsets -radius..radius summed into ``fold``'s taps
+    (unnormalised), each folded tap by :func:`_gaussian_sums`."""
+    low, length = fold.low, fold.length
+    if fold.period:
+        # tap i gathers the offsets = low + i (mod period) in [-radius, radius]
+        i = np.arange(length, dtype=np.int64)
+        first = -radius + (low + i + radius) % fold.period
+        return _gaussian_sums(first, (radius - first) // fold.period + 1, fold.period, sigma,
+                              order)
+    if length == 1:
+        return _gaussian_sums([-radius], [2 * radius + 1], 1, sigma, order)
+    # the end taps gather the offsets beyond them, every other tap one offset
+    offsets = np.arange(low, low + length, dtype=np.int64)
+    inside = (offsets >= -radius) & (offsets <= radius)
+    taps = np.where(inside, _gaussian_taps(offsets.astype(np.float64), sigma, order), 0.0)
+    if -radius <= low:
+        taps[0] = _gaussian_sums([-radius], [low + radius + 1], 1, sigma, order)[0]
+    high = low + length - 1
+    if high <= radius:
+        taps[-1] = _gaussian_sums([high], [radius - high + 1], 1, sigma, order)[0]
+    return taps
+
+
+@functools.lru_cache(maxsize=256)
+def gaussian_kernel1d(sigma, order, radius, fold=None):
+    """Taps of the ``order``-th derivative of a Gaussian, for correlation,
+    at offsets -radius..radius, or summed into ``fold``'s taps (a
+    :class:`imgconv._convolve.Fold`) without an array of 2 * radius + 1
+    taps.  Read-only: the recent ones are kept, as computing them costs more
+    than filtering a small image.
+
+    The n-th derivative of exp(-t^2 / 2 sigma^2) is (-1/sigma)^n He_n(t/sigma)
+    times the Gaussian, He_n being the probabilists' Hermite polynomials; the
+    Gaussian is normalised to sum 1 on the sampled taps (as scipy).
+    """
+    if fold is None:
+        t = np.arange(-radius, radius + 1, dtype=np.float64)
+        phi = np.exp(-0.5 * (t / sigma) ** 2)
+        phi /= phi.sum()
+        u = t / sigma
+        taps = ((-1.0 / sigma) ** order * _hermite(u, order) * phi)[::-1].copy()
+    elif radius > GAUSSIAN_EXACT_TAPS and max(fold.period, 1) <= EM_MAX_STEP * sigma:
+        taps = _folded_sums(sigma, order, radius, fold)
+        taps /= (taps.sum() if order == 0 else
+                 _gaussian_sums([-radius], [2 * radius + 1], 1, sigma, 0)[0])
+    else:
+        taps, total = np.zeros(fold.length), 0.0
+        for start in range(-radius, radius + 1, GAUSSIAN_CHUNK):
+            offsets = np.arange(start, min(start + GAUSSIAN_CHUNK, radius + 1), dtype=np.int64)
+            u = offsets / sigma
+            total += np.exp(-0.5 * u * u).sum()
+            taps += np.bincount(fold.index(offsets), _gaussian_taps(offsets, sigma, order),
+                                minlength=fold.length)
+        taps /= total
     taps.flags.writeable = False
     return taps
+
+
+def _compute_taps(taps, compute, order):
+    """float64 ``taps`` in the compute type; a smoothing kernel's float32
+    taps then still sum to 1 as closely as float32 allows (its largest tap
+    takes the rounding of all the others), so a filtered image keeps its mean."""
+    result = taps.astype(compute)
+    if order == 0 and compute != np.float64:
+        centre = np.argmax(result)
+        result[centre] = float(result[centre]) + (1.0 - np.sum(result, dtype=np.float64))
+    return result
 
 
 def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", cval=0.0,
@@ -271,17 +377,25 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
     if spacing is not None:
         spacings = v.per_axis_float(spacing, inp.rank, "spacing", minimum=0.0, strict=True)
         sigmas = tuple(s / d for s, d in zip(sigmas, spacings))
-    factors = []
+    factors, origins = [], []
     for a, (s, n) in enumerate(zip(sigmas, orders)):
         if s == 0:
             if n:
                 raise ValueError(f"order={n} on axis {inp.axes[a]} needs sigma > 0 there")
             factors.append(None)
+            origins.append(0)
         else:
             radius = int(truncate * s + 0.5)
-            v.check_kernel_length(2 * radius + 1, f"sigma={s:g} with truncate={truncate:g}")
-            factors.append(gaussian_kernel1d(s, n, radius).astype(inp.compute))
-    return _run_factors(inp, factors, 0, 1, 1, dtype, out, threads,
+            size = inp.spatial_shape[a]
+            # a kernel longer than the padding's period is folded as its taps
+            # are made: time and memory bounded by the image, whatever sigma
+            fold = fold_plan(inp.mode, size, size, 1, 2 * radius + 1)
+            v.check_kernel_length(2 * radius + 1, f"sigma={s:g} with truncate={truncate:g}",
+                                  v.MAX_AXIS_SAMPLES if fold is None else v.MAX_FOLDED_SAMPLES)
+            factors.append(_compute_taps(gaussian_kernel1d(s, n, radius, fold), inp.compute, n))
+            # the fold's own padding, as an origin of the 'same' geometry
+            origins.append(0 if fold is None else fold.pad_lo - fold.length // 2)
+    return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads,
                         scipy_order=range(inp.rank))
 
 

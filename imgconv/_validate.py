@@ -222,12 +222,17 @@ def as_flag(value, name):
     raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
-def check_kernel_length(length, what):
-    """``length`` (taps along an axis) within MAX_AXIS_SAMPLES, else a
-    ValueError saying ``what`` made it so long."""
-    if length > MAX_AXIS_SAMPLES:
+#: The longest kernel that is folded onto the image as its taps are made
+#: (Gaussians): offsets stay exact in float64.
+MAX_FOLDED_SAMPLES = 1 << 52
+
+
+def check_kernel_length(length, what, limit=MAX_AXIS_SAMPLES):
+    """``length`` (taps along an axis) within ``limit``, else a ValueError
+    saying ``what`` made it so long."""
+    if length > limit:
         raise ValueError(f"{what} makes a kernel of {length} taps along an axis; imgconv "
-                         f"supports at most 2**28")
+                         f"supports at most 2**{limit.bit_length() - 1}")
     return length
 
 
