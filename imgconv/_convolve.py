@@ -84,6 +84,24 @@ class Fold(NamedTuple):
             return (offsets - self.low) % self.period
         return np.clip(offsets - self.low, 0, self.length - 1)
 
+    def count_run(self, first, count):
+        """How many of the offsets ``first .. first + count - 1`` each folded
+        tap gathers (float64), without a table of them."""
+        if self.period:
+            counts = np.full(self.period, float(count // self.period))
+            start = (first - self.low) % self.period
+            counts[(start + np.arange(count % self.period)) % self.period] += 1
+            return counts
+        last, high = first + count - 1, self.low + self.length - 1
+        offsets = np.arange(self.low, high + 1)
+        counts = ((offsets >= first) & (offsets <= last)).astype(np.float64)
+        if self.length == 1:
+            counts[0] = count
+        else:
+            counts[0] = max(0, min(last, self.low) - first + 1)
+            counts[-1] = max(0, last - max(first, high) + 1)
+        return counts
+
 
 #: Padding period of each mode on an axis of n samples (0: not periodic).
 PERIODS = {"reflect": lambda n: max(2 * n - 2, 1), "symmetric": lambda n: 2 * n,
@@ -123,9 +141,13 @@ def fold_kernel(inp, weights, geom):
         if fold is None:
             continue
         index = fold.index(np.arange(k, dtype=np.int64) * dilation - lo)
-        folded = np.zeros(weights.shape[:a] + (fold.length,) + weights.shape[a + 1:])
-        np.add.at(folded, (slice(None),) * a + (index,), weights)
-        weights = np.ascontiguousarray(folded, inp.compute)
+        shape = weights.shape[:a] + (fold.length,) + weights.shape[a + 1:]
+        if weights.size == k:      # a 1D factor: bincount is many times faster
+            folded = np.bincount(index, weights.reshape(-1), minlength=fold.length)
+        else:
+            folded = np.zeros(shape)
+            np.add.at(folded, (slice(None),) * a + (index,), weights)
+        weights = np.ascontiguousarray(folded.reshape(shape), inp.compute)
         geom = geom.folded(a, fold)
     return weights, geom
 

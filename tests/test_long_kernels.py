@@ -230,3 +230,28 @@ def test_float32_gaussian_keeps_the_sum_of_a_ramp(mode):
         expected = ndi.gaussian_filter(ramp.astype(np.float64), sigma, mode=scipy_mode).sum()
         got = ic.gaussian(ramp, sigma, mode=mode).sum(dtype=np.float64)
         assert abs(got - expected) < 0.25, (sigma, got - expected)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_box_longer_than_the_image(mode):
+    cval = 1.25 if mode == "zero" else 0.0
+    scipy_mode = ic._validate.SCIPY_MODE[mode]
+    for shape in [(1, 1), (2, 3), (5, 4)]:
+        x = RNG.random(shape)
+        for size in [(2 * shape[0] + 3, 1), (3, 4 * shape[1] + 1), (9, 12)]:
+            origin = (size[0] // 2 - size[0] + 1 if size[0] > 1 else 0, (size[1] - 1) // 2)
+            got = ic.box(x, size, mode=mode, cval=cval, origin=origin)
+            expected = ndi.uniform_filter(x, size, mode=scipy_mode, cval=cval, origin=origin)
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_huge_box_is_fast():
+    x = RNG.random((3, 4)).astype(np.float32)
+    start = time.perf_counter()
+    got = ic.box(x, 10 ** 8 + 1, mode="wrap")
+    assert time.perf_counter() - start < 1.0    # 2.6 s for 10**7 with running sums
+    # wrapped, each row and column is summed (nearly) whole, once per period
+    np.testing.assert_allclose(got, x.mean(), rtol=1e-5)
+    one_d = ic.correlate1d(x, np.ones(3 * 10 ** 6) / 3e6, axis=1, mode="symmetric")
+    np.testing.assert_allclose(one_d, np.broadcast_to(x.mean(1, keepdims=True), x.shape),
+                               rtol=1e-5)
