@@ -52,7 +52,9 @@ def set_num_threads(n):
     ----------
     n : int or None
         Number of threads (>= 1); ``None`` restores the default (the
-        ``IMGCONV_NUM_THREADS`` environment variable, else all cores).
+        ``IMGCONV_NUM_THREADS`` environment variable, else all cores).  A
+        call still never starts more threads than the cores this process
+        may use or OpenMP's ``OMP_THREAD_LIMIT`` (see :func:`max_team_size`).
 
     Examples
     --------

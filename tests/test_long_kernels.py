@@ -155,10 +155,15 @@ def test_gaussian_longer_than_the_image(mode, order):
 @pytest.mark.parametrize("mode", MODES)
 def test_gaussian_2d_longer_than_the_image_matches_scipy(mode):
     scipy_mode = ic._validate.SCIPY_MODE[mode]
+    cval = -0.5 if mode == "zero" else 0.0
     x = RNG.random((5, 3))
-    got = ic.gaussian(x, (4.0, 9.5), mode=mode)
-    np.testing.assert_allclose(got, ndi.gaussian_filter(x, (4.0, 9.5), mode=scipy_mode),
-                               rtol=1e-11, atol=1e-12)
+    got = ic.gaussian(x, (4.0, 9.5), mode=mode, cval=cval)
+    np.testing.assert_allclose(got, ndi.gaussian_filter(x, (4.0, 9.5), mode=scipy_mode,
+                                                        cval=cval), rtol=1e-11, atol=1e-12)
+    got = ic.gaussian(x, (4.0, 9.5), order=(1, 2), mode=mode, cval=cval)
+    np.testing.assert_allclose(got, ndi.gaussian_filter(x, (4.0, 9.5), order=(1, 2),
+                                                        mode=scipy_mode, cval=cval),
+                               rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("mode", MODES)
