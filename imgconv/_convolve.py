@@ -128,12 +128,12 @@ def fold_plan(mode, n, m, stride, extent):
     return Fold(length, -low, reach + length + low - n, period, low)
 
 
-def fold_kernel(inp, weights, geom):
+def fold_kernel(inp, weights, geom, axes=None):
     """``weights`` (n-D, compute type) and ``geom`` folded along every axis
-    where the kernel spans more than its fold: the same result at a cost
-    bounded by the image size, whatever the kernel's length or dilation.
-    Folded taps are summed in float64."""
-    for a in range(inp.rank):
+    (of ``axes``, default all) where the kernel spans more than its fold:
+    the same result at a cost bounded by the image size, whatever the
+    kernel's length or dilation.  Folded taps are summed in float64."""
+    for a in range(inp.rank) if axes is None else axes:
         lo, _, stride, dilation = geom.axis(a)
         k = weights.shape[a]
         fold = fold_plan(inp.mode, inp.spatial_shape[a], geom.out_shape[a], stride,
@@ -159,7 +159,7 @@ def fold_factors(inp, factors, geom):
         if f is not None:
             shape = [1] * inp.rank
             shape[a] = len(f)
-            folded, geom = fold_kernel(inp, np.reshape(f, shape), geom)
+            folded, geom = fold_kernel(inp, np.reshape(f, shape), geom, (a,))
             factors[a] = folded.reshape(-1)
     return factors, geom
 

@@ -321,6 +321,14 @@ def _compute_taps(taps, compute, order):
     return result
 
 
+@functools.lru_cache(maxsize=256)
+def gaussian_factor(sigma, order, radius, fold, compute):
+    """:func:`gaussian_kernel1d` through :func:`_compute_taps`, kept (read-only)."""
+    taps = _compute_taps(gaussian_kernel1d(sigma, order, radius, fold), compute, order)
+    taps.flags.writeable = False
+    return taps
+
+
 def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", cval=0.0,
              channel_axis=None, axes=None, dtype=None, out=None, backend="auto", threads=None):
     """Gaussian filter (= ``scipy.ndimage.gaussian_filter``), optionally a derivative.
@@ -392,7 +400,7 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
             fold = fold_plan(inp.mode, size, size, 1, 2 * radius + 1)
             v.check_kernel_length(2 * radius + 1, f"sigma={s:g} with truncate={truncate:g}",
                                   v.MAX_AXIS_SAMPLES if fold is None else v.MAX_FOLDED_SAMPLES)
-            factors.append(_compute_taps(gaussian_kernel1d(s, n, radius, fold), inp.compute, n))
+            factors.append(gaussian_factor(s, n, radius, fold, inp.compute))
             # the fold's own padding, as an origin of the 'same' geometry
             origins.append(0 if fold is None else fold.pad_lo - fold.length // 2)
     return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads,
