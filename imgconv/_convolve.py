@@ -120,9 +120,11 @@ def fold_plan(mode, n, m, stride, extent):
         # a centred window, but no padding below 0 on either side
         low = min(0, max(-(period // 2), n - period - reach))
     elif mode == "replicate":
-        low, length = -reach, reach + n            # offsets <= low read x[0] for every
-    else:                                          # output, offsets >= n - 1 x[n-1]
-        low, length = -reach - 1, reach + n + 2    # zero: beyond these, only cval
+        # for every output, offsets <= low read x[0] and offsets >= n - 1 x[n - 1]
+        low, length = -reach, reach + n
+    else:
+        # zero: for every output, offsets <= low and offsets >= n read cval
+        low, length = -reach - 1, reach + n + 2
     if extent <= length:
         return None
     return Fold(length, -low, reach + length + low - n, period, low)
