@@ -1,6 +1,8 @@
 """correlate and convolve: the image layer's n-D filtering, and the choice
 between direct, separable and FFT evaluation."""
+import copy
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -45,6 +47,123 @@ class Geometry:
     def axis(self, a):
         """(pad_lo, pad_hi, stride, dilation) of spatial axis ``a``."""
         return self.pad_lo[a], self.pad_hi[a], self.stride[a], self.dilation[a]
+
+    def folded(self, a, fold):
+        """This geometry with axis ``a``'s kernel replaced by its ``fold``
+        (dense, dilation 1): the same output shape."""
+        geom = copy.copy(self)
+        replace = lambda values, value: values[:a] + (value,) + values[a + 1:]
+        geom.pad_lo = replace(self.pad_lo, fold.pad_lo)
+        geom.pad_hi = replace(self.pad_hi, fold.pad_hi)
+        geom.dilation = replace(self.dilation, 1)
+        return geom
+
+
+# --------------------------------------------------------------------------
+# Kernels longer than the padding's period
+# --------------------------------------------------------------------------
+class Fold(NamedTuple):
+    """A dense kernel of ``length`` taps (dilation 1, ``pad_lo``/``pad_hi``)
+    that does on its axis what a longer one does: output j reads input
+    position ``j*stride + offset`` for a tap at ``offset`` (its position in
+    the padded kernel minus pad_lo), and every offset has a representative
+    in ``[low, low + length)`` that reads the same sample for every output.
+    ``period``: the padding's period (reflect, symmetric, wrap); 0 for
+    replicate and zero, whose far taps read the edge sample (replicate) or
+    cval (zero) whatever the output."""
+
+    length: int
+    pad_lo: int
+    pad_hi: int
+    period: int
+    low: int
+
+    def index(self, offsets):
+        """Folded tap index of each tap ``offsets`` (int64 array)."""
+        if self.period:
+            return (offsets - self.low) % self.period
+        return np.clip(offsets - self.low, 0, self.length - 1)
+
+    def count_run(self, first, count):
+        """How many of the offsets ``first .. first + count - 1`` each folded
+        tap gathers (float64), without a table of them."""
+        if self.period:
+            counts = np.full(self.period, float(count // self.period))
+            start = (first - self.low) % self.period
+            counts[(start + np.arange(count % self.period)) % self.period] += 1
+            return counts
+        last, high = first + count - 1, self.low + self.length - 1
+        offsets = np.arange(self.low, high + 1)
+        counts = ((offsets >= first) & (offsets <= last)).astype(np.float64)
+        if self.length == 1:
+            counts[0] = count
+        else:
+            counts[0] = max(0, min(last, self.low) - first + 1)
+            counts[-1] = max(0, last - max(first, high) + 1)
+        return counts
+
+
+#: Padding period of each mode on an axis of n samples (0: not periodic).
+PERIODS = {"reflect": lambda n: max(2 * n - 2, 1), "symmetric": lambda n: 2 * n,
+           "wrap": lambda n: n, "replicate": lambda n: 0, "zero": lambda n: 0}
+
+
+def fold_plan(mode, n, m, stride, extent):
+    """The :class:`Fold` of a kernel spanning ``extent`` samples on an axis
+    of ``n`` samples read by ``m`` outputs ``stride`` apart, or None where
+    the kernel is no longer than its fold.  The fold is at most
+    ``max(2n, (m - 1) * stride + n + 2)`` taps, whatever the kernel."""
+    reach = (m - 1) * stride
+    period = PERIODS[mode](n)
+    if period:
+        length = period
+        # a centred window, but no padding below 0 on either side
+        low = min(0, max(-(period // 2), n - period - reach))
+    elif mode == "replicate":
+        # for every output, offsets <= low read x[0] and offsets >= n - 1 x[n - 1]
+        low, length = -reach, reach + n
+    else:
+        # zero: for every output, offsets <= low and offsets >= n read cval
+        low, length = -reach - 1, reach + n + 2
+    if extent <= length:
+        return None
+    return Fold(length, -low, reach + length + low - n, period, low)
+
+
+def fold_kernel(inp, weights, geom, axes=None):
+    """``weights`` (n-D, compute type) and ``geom`` folded along every axis
+    (of ``axes``, default all) where the kernel spans more than its fold:
+    the same result at a cost bounded by the image size, whatever the
+    kernel's length or dilation.  Folded taps are summed in float64."""
+    for a in range(inp.rank) if axes is None else axes:
+        lo, _, stride, dilation = geom.axis(a)
+        k = weights.shape[a]
+        fold = fold_plan(inp.mode, inp.spatial_shape[a], geom.out_shape[a], stride,
+                         dilation * (k - 1) + 1)
+        if fold is None:
+            continue
+        index = fold.index(np.arange(k, dtype=np.int64) * dilation - lo)
+        shape = weights.shape[:a] + (fold.length,) + weights.shape[a + 1:]
+        if weights.size == k:      # a 1D factor: bincount is many times faster
+            folded = np.bincount(index, weights.reshape(-1), minlength=fold.length)
+        else:
+            folded = np.zeros(shape)
+            np.add.at(folded, (slice(None),) * a + (index,), weights)
+        weights = np.ascontiguousarray(folded.reshape(shape), inp.compute)
+        geom = geom.folded(a, fold)
+    return weights, geom
+
+
+def fold_factors(inp, factors, geom):
+    """:func:`fold_kernel` for the 1D ``factors`` of a separable kernel."""
+    factors = list(factors)
+    for a, f in enumerate(factors):
+        if f is not None:
+            shape = [1] * inp.rank
+            shape[a] = len(f)
+            folded, geom = fold_kernel(inp, np.reshape(f, shape), geom, (a,))
+            factors[a] = folded.reshape(-1)
+    return factors, geom
 
 
 #: Factors of the kernels seen last (their SVDs cost more than filtering a
@@ -200,6 +319,7 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
     pads with cval itself, as scipy.ndimage's sequential filters (gaussian_filter,
     sobel, ...) do; the pass ``order`` (axes) then matters and must be scipy's.
     """
+    factors, geom = fold_factors(inp, factors, geom)
     cval = inp.cval
     order = list(pass_order(factors, geom) if order is None else order)
     if not order:
@@ -242,6 +362,7 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
 
 
 def run(inp, weights, geom, method, out, threads):
+    weights, geom = fold_kernel(inp, weights, geom)
     method, factors = choose_method(method, inp, weights, geom)
     if method == "separable":
         return run_separable(inp, factors, geom, out, threads)
@@ -258,7 +379,7 @@ def _correlate(x, kernel, *, flip, mode, cval, padding, stride, dilation, origin
                channel_axis, axes, dtype, out, method, backend, threads):
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
-    weights = v.as_kernel(kernel, inp.rank, inp.compute)
+    weights = v.as_kernel(kernel, inp.rank, inp.compute, axes=inp.axes)
     origin = v.check_origin(origin, weights.shape)
     if flip:
         weights = np.ascontiguousarray(weights[(slice(None, None, -1),) * inp.rank])
@@ -269,7 +390,15 @@ def _correlate(x, kernel, *, flip, mode, cval, padding, stride, dilation, origin
     geom = Geometry(inp, weights.shape, padding, stride, dilation, origin)
     out = v.output_array(inp, geom.out_shape, dtype, out)
     return run(inp, weights, geom, method, out, threads)
-_PARAMS_DOC = """
+def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
+              origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",
+              backend="auto", threads=None):
+    """Correlate ``x`` with ``kernel`` (no flip), in 1D, 2D or 3D.
+
+    ``out[i] = sum_k kernel[k] * x_padded[i*stride + k*dilation]``; with
+    ``padding='same'`` this equals ``scipy.ndimage.correlate`` with scipy's
+    name for the mode.
+
     Parameters
     ----------
     x : array_like
@@ -299,9 +428,10 @@ _PARAMS_DOC = """
     channel_axis : int or None
         Axis of ``x`` holding channels, filtered independently with the same kernel.
     axes : int or sequence of int, optional
-        The axes to filter (as scipy.ndimage), in the order the kernel's
-        dimensions and per-axis arguments refer to; every other axis is
-        filtered independently, e.g. ``axes=(1, 2)`` filters a stack of
+        The axes to filter (as scipy.ndimage): the kernel's dimensions map
+        onto them in ascending array order, per-axis arguments (stride,
+        dilation, origin, padding) follow the order given; every other axis
+        is filtered independently, e.g. ``axes=(1, 2)`` filters a stack of
         images slice by slice.  Default: all axes but ``channel_axis``.
     dtype : dtype, optional
         Output dtype; default float32 for float32 and integer inputs up to 16 bits,
@@ -326,33 +456,7 @@ _PARAMS_DOC = """
     -------
     ndarray
         The filtered array (``out`` if given).
-"""
 
-
-def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
-              origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",
-              backend="auto", threads=None):
-    return _correlate(x, kernel, flip=False, mode=mode, cval=cval, padding=padding,
-                      stride=stride, dilation=dilation, origin=origin,
-                      channel_axis=channel_axis, axes=axes, dtype=dtype, out=out,
-                      method=method, backend=backend, threads=threads)
-
-
-def convolve(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
-             origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",
-             backend="auto", threads=None):
-    return _correlate(x, kernel, flip=True, mode=mode, cval=cval, padding=padding,
-                      stride=stride, dilation=dilation, origin=origin,
-                      channel_axis=channel_axis, axes=axes, dtype=dtype, out=out,
-                      method=method, backend=backend, threads=threads)
-
-
-correlate.__doc__ = """Correlate ``x`` with ``kernel`` (no flip), in 1D, 2D or 3D.
-
-    ``out[i] = sum_k kernel[k] * x_padded[i*stride + k*dilation]``; with
-    ``padding='same'`` this equals ``scipy.ndimage.correlate`` with scipy's
-    name for the mode.
-""" + _PARAMS_DOC + """
     Examples
     --------
     >>> import numpy as np, imgconv as ic
@@ -367,13 +471,79 @@ correlate.__doc__ = """Correlate ``x`` with ``kernel`` (no flip), in 1D, 2D or 3
            [1, 1, 1, 1, 1]], dtype=uint8)
     >>> ic.correlate(np.ones((6, 6)), np.ones((3, 3)), padding='valid', stride=2).shape
     (2, 2)
-"""
+    """
+    return _correlate(x, kernel, flip=False, mode=mode, cval=cval, padding=padding,
+                      stride=stride, dilation=dilation, origin=origin,
+                      channel_axis=channel_axis, axes=axes, dtype=dtype, out=out,
+                      method=method, backend=backend, threads=threads)
 
-convolve.__doc__ = """Convolve ``x`` with ``kernel`` (the kernel is flipped), in 1D, 2D or 3D.
+
+def convolve(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
+             origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",
+             backend="auto", threads=None):
+    """Convolve ``x`` with ``kernel`` (the kernel is flipped), in 1D, 2D or 3D.
 
     Equals ``scipy.ndimage.convolve`` with scipy's name for the mode, including
     its centre convention for even kernel sizes.
-""" + _PARAMS_DOC + """
+
+    Parameters
+    ----------
+    x : array_like
+        Image ``(H, W)``, volume ``(D, H, W)`` or signal ``(N,)``, optionally with a
+        channel axis (see ``channel_axis``).  uint8, uint16, int16, int32, float32,
+        float64 (bool, int8, float16 are widened; uint32, int64, uint64 go through
+        float64).  Any strides and byte order; ``x`` is never modified.
+    kernel : array_like
+        Weights, with as many dimensions as ``x`` has spatial axes.
+    mode : str
+        Boundary mode: 'reflect' (default; ``c b | a b c d | c b``, numpy/torch
+        'reflect', scipy 'mirror'), 'symmetric', 'replicate', 'wrap', 'zero'
+        (with ``cval``), or an alias ('mirror', 'reflect101', 'nearest', 'edge',
+        'circular', 'constant').
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError rather than being ignored.
+    padding : {'same', 'valid', 'full'}, int, or per-axis ints / (lo, hi) pairs
+        'same' keeps the size (``ceil(n / stride)`` with a stride); 'valid' pads
+        nothing; 'full' pads ``dilation * (k - 1)`` on both sides.
+    stride, dilation : int or tuple of int
+        Per spatial axis, >= 1.  Output size ``floor((n + pad_lo + pad_hi -
+        dilation*(k-1) - 1) / stride) + 1``.
+    origin : int or tuple of int
+        Shift of the kernel's centre tap ``k//2 + origin`` (padding='same' only),
+        as scipy.ndimage.
+    channel_axis : int or None
+        Axis of ``x`` holding channels, filtered independently with the same kernel.
+    axes : int or sequence of int, optional
+        The axes to filter (as scipy.ndimage): the kernel's dimensions map
+        onto them in ascending array order, per-axis arguments (stride,
+        dilation, origin, padding) follow the order given; every other axis
+        is filtered independently, e.g. ``axes=(1, 2)`` filters a stack of
+        images slice by slice.  Default: all axes but ``channel_axis``.
+    dtype : dtype, optional
+        Output dtype; default float32 for float32 and integer inputs up to 16 bits,
+        float64 otherwise.  Integer outputs are rounded to nearest and saturated.
+    out : ndarray, optional
+        Preallocated output of the result's shape (and ``dtype``, if given).
+    method : {'auto', 'direct', 'separable', 'fft'}
+        'direct' sums the taps (zero weights are skipped, so a NaN under a zero
+        weight does not spread); 'separable' runs one 1D pass per axis and
+        needs a rank-1 kernel (second singular value below 1e-6 of the first
+        in float32, 1e-12 in float64); 'fft' multiplies spectra (scipy.fft with
+        ``threads`` workers if scipy is installed, else numpy.fft; a NaN or
+        inf anywhere spreads everywhere).  'auto' (default) picks the cheapest
+        by a cost model, never 'fft' for data or a kernel holding NaN or inf.  All agree to float rounding: about 1e-6 of
+        ``sum(|kernel|) * max(|x|)`` in float32, 1e-12 in float64.
+    backend : {'auto', 'cpu'}
+        'auto' runs on the array's own device (numpy: the CPU kernels).
+    threads : int, optional
+        Threads to use; default :func:`imgconv.get_num_threads`.
+
+    Returns
+    -------
+    ndarray
+        The filtered array (``out`` if given).
+
     Examples
     --------
     >>> import numpy as np, imgconv as ic
@@ -383,4 +553,8 @@ convolve.__doc__ = """Convolve ``x`` with ``kernel`` (the kernel is flipped), in
     >>> vol = np.zeros((3, 3, 3), np.float32); vol[1, 1, 1] = 1
     >>> ic.convolve(vol, np.ones((3, 3, 3)), mode='zero').sum()
     np.float32(27.0)
-"""
+    """
+    return _correlate(x, kernel, flip=True, mode=mode, cval=cval, padding=padding,
+                      stride=stride, dilation=dilation, origin=origin,
+                      channel_axis=channel_axis, axes=axes, dtype=dtype, out=out,
+                      method=method, backend=backend, threads=threads)

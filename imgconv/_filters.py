@@ -12,7 +12,8 @@ import numpy as np
 
 from . import _cpu
 from . import _validate as v
-from ._convolve import Geometry, pass_targets, run, run_separable, separable_cost
+from ._convolve import (Geometry, fold_plan, pass_targets, run, run_separable,
+                        separable_cost)
 from ._fft import direct_cost
 from ._dispatch import select_backend
 
@@ -64,20 +65,29 @@ def _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads, sc
     return run_separable(inp, factors, geom, out, threads)
 
 
-def _common_doc(extra="", axes=True):
-    axes_doc = """
-    axes : int or sequence of int, optional
-        Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        follow this order, and every other axis is filtered independently.""" if axes else ""
-    return """
+def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, channel_axis=None,
+                dtype=None, out=None, backend="auto", threads=None):
+    """Correlate along one axis with a 1D kernel (= ``scipy.ndimage.correlate1d``).
+
+    Parameters
+    ----------
+    x : array_like
+        Input of any rank; ``axis`` is one of its array axes (not the channel
+        axis), every other axis is filtered independently.
+    weights : array_like
+        1D kernel; its centre tap is ``len(weights)//2 + origin``.
+    axis : int
+        Array axis to filter along.
+    origin : int
+        Shift of the centre tap.
     mode : str
         Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
         'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
     cval : float
         Value outside the image, with mode 'zero' only (default 0); a nonzero
-        cval with any other mode raises ValueError.""" + extra + """
+        cval with any other mode raises ValueError.
     channel_axis : int or None
-        Axis holding channels, filtered independently.""" + axes_doc + """
+        Axis holding channels, filtered independently.
     dtype : dtype, optional
         Output dtype (default float32 for float32 and integer inputs up to 16
         bits, else float64); integers are rounded and saturated.
@@ -85,39 +95,19 @@ def _common_doc(extra="", axes=True):
         Preallocated output.
     threads : int, optional
         Threads to use (default :func:`imgconv.get_num_threads`).
-    """
 
-
-def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, channel_axis=None,
-                dtype=None, out=None, backend="auto", threads=None):
-    select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis)
-    a = v.spatial_axis(axis, inp)
-    factors = [None] * inp.rank
-    factors[a] = _weights_1d(weights, inp.compute)
-    origins = [0] * inp.rank
-    origins[a] = origin
-    return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads)
-
-
-correlate1d.__doc__ = """Correlate along one axis with a 1D kernel (= ``scipy.ndimage.correlate1d``).
-
-    Parameters
-    ----------
-    x : array_like
-        Input; ``axis`` is one of its array axes (not the channel axis).
-    weights : array_like
-        1D kernel; its centre tap is ``len(weights)//2 + origin``.
-    axis : int
-        Array axis to filter along.
-    origin : int
-        Shift of the centre tap.""" + _common_doc(axes=False) + """
     Examples
     --------
     >>> import numpy as np, imgconv as ic
     >>> ic.correlate1d(np.arange(5.0), [1, 0, -1])
     array([ 0., -2., -2., -2.,  0.])
     """
+    select_backend(x, backend)
+    # one axis filtered, every other one batch-like: any rank, as scipy
+    inp = v.filter_input(x, mode, cval, channel_axis, (v.as_int(axis, "axis"),),
+                         axes_name="axis")
+    return _run_factors(inp, [_weights_1d(weights, inp.compute)], origin, 1, 1, dtype, out,
+                        threads)
 
 
 def convolve1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, channel_axis=None,
@@ -144,6 +134,49 @@ def convolve1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chann
 
 def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilation=1,
               channel_axis=None, axes=None, dtype=None, out=None, backend="auto", threads=None):
+    """Separable filter: one 1D kernel per spatial axis, applied in turn.
+
+    Equals :func:`imgconv.correlate` with the outer product of the kernels
+    (padding 'same'), computed as one pass per axis.
+
+    Parameters
+    ----------
+    x : array_like
+        Input image or volume.
+    kernels : sequence
+        One 1D kernel per spatial axis (in the order of ``axes``, default array
+        order); ``None`` skips an axis.
+    origin, stride, dilation : int or tuple of int
+        Per spatial axis, as :func:`imgconv.correlate`.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> img = np.zeros((5, 5), np.float32); img[2, 2] = 1
+    >>> ic.sepfilter(img, [[1, 2, 1], [1, 2, 1]], mode='zero')[1:4, 1:4]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]], dtype=float32)
+    """
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
     if isinstance(kernels, np.ndarray) and kernels.ndim != 1 or isinstance(kernels, (str, bytes)):
@@ -160,78 +193,145 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
     return _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads)
 
 
-sepfilter.__doc__ = """Separable filter: one 1D kernel per spatial axis, applied in turn.
-
-    Equals :func:`imgconv.correlate` with the outer product of the kernels
-    (padding 'same'), computed as one pass per axis.
-
-    Parameters
-    ----------
-    x : array_like
-        Input image or volume.
-    kernels : sequence
-        One 1D kernel per spatial axis, in array order; ``None`` skips an axis.
-    origin, stride, dilation : int or tuple of int
-        Per spatial axis, as :func:`imgconv.correlate`.""" + _common_doc() + """
-    Examples
-    --------
-    >>> import numpy as np, imgconv as ic
-    >>> img = np.zeros((5, 5), np.float32); img[2, 2] = 1
-    >>> ic.sepfilter(img, [[1, 2, 1], [1, 2, 1]], mode='zero')[1:4, 1:4]
-    array([[1., 2., 1.],
-           [2., 4., 2.],
-           [1., 2., 1.]], dtype=float32)
-    """
+#: A folded Gaussian (kernel longer than the image's padding period) whose
+#: radius exceeds this, and whose fold repeats every ``step`` taps with
+#: step <= EM_MAX_STEP * sigma, sums each folded tap by Euler-Maclaurin:
+#: no cost or memory in proportion to sigma.  Below, the taps are summed
+#: one by one, in chunks of GAUSSIAN_CHUNK.
+GAUSSIAN_EXACT_TAPS = 1 << 18
+EM_MAX_STEP = 0.01
+GAUSSIAN_CHUNK = 1 << 16
 
 
-@functools.lru_cache(maxsize=256)
-def gaussian_kernel1d(sigma, order, radius):
-    """Taps of the ``order``-th derivative of a Gaussian, for correlation
-    (read-only: the recent ones are kept, as computing them costs more than
-    filtering a small image).
-
-    The n-th derivative of exp(-t^2 / 2 sigma^2) is (-1/sigma)^n He_n(t/sigma)
-    times the Gaussian, He_n being the probabilists' Hermite polynomials; the
-    Gaussian is normalised to sum 1 on the sampled taps.  Reversed, because
-    the derivative filter is a convolution.
-    """
-    t = np.arange(-radius, radius + 1, dtype=np.float64)
-    phi = np.exp(-0.5 * (t / sigma) ** 2)
-    phi /= phi.sum()
-    u = t / sigma
+def _hermite(u, order):
+    """The probabilists' Hermite polynomial He_order at ``u``."""
     he_prev, he = np.zeros_like(u), np.ones_like(u)
     for n in range(order):
         he_prev, he = he, u * he - n * he_prev
-    taps = ((-1.0 / sigma) ** order * he * phi)[::-1].copy()
+    return he
+
+
+def _gaussian_taps(offsets, sigma, order):
+    """Unnormalised correlation taps of the ``order``-th Gaussian derivative
+    at ``offsets``: the derivative filter is a convolution, so a tap at
+    offset o holds (-1/sigma)^n He_n(-o/sigma) phi(o) = sigma^-n He_n(o/sigma) phi(o)."""
+    u = offsets / sigma
+    return sigma ** -order * _hermite(u, order) * np.exp(-0.5 * u * u)
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+#: Euler-Maclaurin's B_2j / (2j)! for j = 1, 2, 3
+_EM_COEFFS = (1 / 12, -1 / 720, 1 / 30240)
+
+
+def _gaussian_sums(first, count, step, sigma, order):
+    """sum over k < count of _gaussian_taps(first + k * step), per element
+    of the int arrays ``first`` and ``count`` (>= 1), by Euler-Maclaurin: the
+    integral, half the end terms and three derivative corrections, the j-th
+    of relative size (step / sigma)^(2j), so with step << sigma the error is
+    far below float64 rounding of the sum itself."""
+    first = np.asarray(first, np.float64)
+    last = first + (np.asarray(count, np.float64) - 1) * step
+    a, b = first / sigma, last / sigma
+    phi_a, phi_b = np.exp(-0.5 * a * a), np.exp(-0.5 * b * b)
+    if order == 0:
+        integral = sigma * math.sqrt(math.pi / 2) * (_erf(b / math.sqrt(2)) - _erf(a / math.sqrt(2)))
+    else:
+        # He_n phi = -(He_{n-1} phi)' in u
+        integral = sigma ** (1 - order) * (_hermite(a, order - 1) * phi_a
+                                           - _hermite(b, order - 1) * phi_b)
+    total = integral / step + 0.5 * (_gaussian_taps(first, sigma, order)
+                                     + _gaussian_taps(last, sigma, order))
+    for j, coeff in enumerate(_EM_COEFFS, 1):
+        m = 2 * j - 1
+        # d^m/do^m of sigma^-n He_n(o/sigma) phi = sigma^-n (-1/sigma)^m He_{n+m} phi
+        scale = coeff * step ** m * sigma ** -order * (-1.0 / sigma) ** m
+        total += scale * (_hermite(b, order + m) * phi_b - _hermite(a, order + m) * phi_a)
+    return total
+
+
+def _folded_sums(sigma, order, radius, fold):
+    """The taps at offsets -radius..radius summed into ``fold``'s taps
+    (unnormalised), each folded tap by :func:`_gaussian_sums`."""
+    low, length = fold.low, fold.length
+    if fold.period:
+        # tap i gathers the offsets = low + i (mod period) in [-radius, radius]
+        i = np.arange(length, dtype=np.int64)
+        first = -radius + (low + i + radius) % fold.period
+        return _gaussian_sums(first, (radius - first) // fold.period + 1, fold.period, sigma,
+                              order)
+    if length == 1:
+        return _gaussian_sums([-radius], [2 * radius + 1], 1, sigma, order)
+    # the end taps gather the offsets beyond them, every other tap one offset
+    offsets = np.arange(low, low + length, dtype=np.int64)
+    inside = (offsets >= -radius) & (offsets <= radius)
+    taps = np.where(inside, _gaussian_taps(offsets.astype(np.float64), sigma, order), 0.0)
+    if -radius <= low:
+        taps[0] = _gaussian_sums([-radius], [low + radius + 1], 1, sigma, order)[0]
+    high = low + length - 1
+    if high <= radius:
+        taps[-1] = _gaussian_sums([high], [radius - high + 1], 1, sigma, order)[0]
+    return taps
+
+
+@functools.lru_cache(maxsize=256)
+def gaussian_kernel1d(sigma, order, radius, fold=None):
+    """Taps of the ``order``-th derivative of a Gaussian, for correlation,
+    at offsets -radius..radius, or summed into ``fold``'s taps (a
+    :class:`imgconv._convolve.Fold`) without an array of 2 * radius + 1
+    taps.  Read-only: the recent ones are kept, as computing them costs more
+    than filtering a small image.
+
+    The n-th derivative of exp(-t^2 / 2 sigma^2) is (-1/sigma)^n He_n(t/sigma)
+    times the Gaussian, He_n being the probabilists' Hermite polynomials; the
+    Gaussian is normalised to sum 1 on the sampled taps (as scipy).
+    """
+    if fold is None:
+        t = np.arange(-radius, radius + 1, dtype=np.float64)
+        phi = np.exp(-0.5 * (t / sigma) ** 2)
+        phi /= phi.sum()
+        u = t / sigma
+        taps = ((-1.0 / sigma) ** order * _hermite(u, order) * phi)[::-1].copy()
+    elif radius > GAUSSIAN_EXACT_TAPS and max(fold.period, 1) <= EM_MAX_STEP * sigma:
+        taps = _folded_sums(sigma, order, radius, fold)
+        taps /= (taps.sum() if order == 0 else
+                 _gaussian_sums([-radius], [2 * radius + 1], 1, sigma, 0)[0])
+    else:
+        taps, total = np.zeros(fold.length), 0.0
+        for start in range(-radius, radius + 1, GAUSSIAN_CHUNK):
+            offsets = np.arange(start, min(start + GAUSSIAN_CHUNK, radius + 1), dtype=np.int64)
+            u = offsets / sigma
+            total += np.exp(-0.5 * u * u).sum()
+            taps += np.bincount(fold.index(offsets), _gaussian_taps(offsets, sigma, order),
+                                minlength=fold.length)
+        taps /= total
+    taps.flags.writeable = False
+    return taps
+
+
+def _compute_taps(taps, compute, order):
+    """float64 ``taps`` in the compute type; a smoothing kernel's float32
+    taps then still sum to 1 as closely as float32 allows (its largest tap
+    takes the rounding of all the others), so a filtered image keeps its mean."""
+    result = taps.astype(compute)
+    if order == 0 and compute != np.float64:
+        centre = np.argmax(result)
+        result[centre] = float(result[centre]) + (1.0 - np.sum(result, dtype=np.float64))
+    return result
+
+
+@functools.lru_cache(maxsize=256)
+def gaussian_factor(sigma, order, radius, fold, compute):
+    """:func:`gaussian_kernel1d` through :func:`_compute_taps`, kept (read-only)."""
+    taps = _compute_taps(gaussian_kernel1d(sigma, order, radius, fold), compute, order)
     taps.flags.writeable = False
     return taps
 
 
 def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", cval=0.0,
              channel_axis=None, axes=None, dtype=None, out=None, backend="auto", threads=None):
-    select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis, axes)
-    sigmas = v.per_axis_float(sigma, inp.rank, "sigma", minimum=0.0)
-    orders = v.per_axis(order, inp.rank, "order", minimum=0)
-    truncate = v.per_axis_float(truncate, 1, "truncate", minimum=0.0)[0]
-    if spacing is not None:
-        spacings = v.per_axis_float(spacing, inp.rank, "spacing", minimum=0.0, strict=True)
-        sigmas = tuple(s / d for s, d in zip(sigmas, spacings))
-    factors = []
-    for a, (s, n) in enumerate(zip(sigmas, orders)):
-        if s == 0:
-            if n:
-                raise ValueError(f"order={n} on axis {inp.axes[a]} needs sigma > 0 there")
-            factors.append(None)
-        else:
-            radius = int(truncate * s + 0.5)
-            v.check_kernel_length(2 * radius + 1, f"sigma={s:g} with truncate={truncate:g}")
-            factors.append(gaussian_kernel1d(s, n, radius).astype(inp.compute))
-    return _run_factors(inp, factors, 0, 1, 1, dtype, out, threads,
-                        scipy_order=range(inp.rank))
-
-
-gaussian.__doc__ = """Gaussian filter (= ``scipy.ndimage.gaussian_filter``), optionally a derivative.
+    """Gaussian filter (= ``scipy.ndimage.gaussian_filter``), optionally a derivative.
 
     Parameters
     ----------
@@ -246,7 +346,27 @@ gaussian.__doc__ = """Gaussian filter (= ``scipy.ndimage.gaussian_filter``), opt
         Kernel radius ``int(truncate * sigma + 0.5)`` pixels.
     spacing : float or sequence of float, optional
         Voxel size per spatial axis (array order, e.g. from a NIfTI header);
-        sigma is then in the same physical units.""" + _common_doc() + """
+        sigma is then in the same physical units.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
     Examples
     --------
     >>> import numpy as np, imgconv as ic
@@ -257,29 +377,39 @@ gaussian.__doc__ = """Gaussian filter (= ``scipy.ndimage.gaussian_filter``), opt
     >>> ic.gaussian(vol, 1.0, spacing=(2.5, 0.8, 0.8)).shape   # sigma 1 mm
     (8, 16, 16)
     """
+    select_backend(x, backend)
+    inp = v.filter_input(x, mode, cval, channel_axis, axes)
+    sigmas = v.per_axis_float(sigma, inp.rank, "sigma", minimum=0.0)
+    orders = v.per_axis(order, inp.rank, "order", minimum=0)
+    truncate = v.per_axis_float(truncate, 1, "truncate", minimum=0.0)[0]
+    if spacing is not None:
+        spacings = v.per_axis_float(spacing, inp.rank, "spacing", minimum=0.0, strict=True)
+        sigmas = tuple(s / d for s, d in zip(sigmas, spacings))
+    factors, origins = [], []
+    for a, (s, n) in enumerate(zip(sigmas, orders)):
+        if s == 0:
+            if n:
+                raise ValueError(f"order={n} on axis {inp.axes[a]} needs sigma > 0 there")
+            factors.append(None)
+            origins.append(0)
+        else:
+            radius = int(truncate * s + 0.5)
+            size = inp.spatial_shape[a]
+            # a kernel longer than the padding's period is folded as its taps
+            # are made: time and memory bounded by the image, whatever sigma
+            fold = fold_plan(inp.mode, size, size, 1, 2 * radius + 1)
+            v.check_kernel_length(2 * radius + 1, f"sigma={s:g} with truncate={truncate:g}",
+                                  v.MAX_AXIS_SAMPLES if fold is None else v.MAX_FOLDED_SAMPLES)
+            factors.append(gaussian_factor(s, n, radius, fold, inp.compute))
+            # the fold's own padding, as an origin of the 'same' geometry
+            origins.append(0 if fold is None else fold.pad_lo - fold.length // 2)
+    return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads,
+                        scipy_order=range(inp.rank))
 
 
 def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=None, dtype=None,
         out=None, backend="auto", threads=None):
-    select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis, axes)
-    sizes = v.per_axis(size, inp.rank, "size", minimum=1)
-    origin = v.check_origin(origin, sizes)
-    geom = Geometry(inp, sizes, "same", 1, 1, origin)
-    out = v.output_array(inp, geom.out_shape, dtype, out)
-    axes = [a for a in range(inp.rank) if sizes[a] > 1]
-    if not axes:
-        return v.store(inp.x, out)
-    # the mean of a constant border is that constant, so every pass pads with cval
-    current = inp.x
-    targets = pass_targets(inp, out, len(axes), True, lambda: inp.x.shape)
-    for a, target in zip(sorted(axes, reverse=True), targets):
-        _cpu.box_pass(inp, current, a, sizes[a], geom.pad_lo[a], target, threads)
-        current = target
-    return out
-
-
-box.__doc__ = """Mean over a box of ``size`` samples per axis (= ``scipy.ndimage.uniform_filter``).
+    """Mean over a box of ``size`` samples per axis (= ``scipy.ndimage.uniform_filter``).
 
     Running sums along each axis: the cost per sample does not depend on the
     size.  As in scipy, a NaN or inf spreads along the rest of its line.
@@ -291,13 +421,63 @@ box.__doc__ = """Mean over a box of ``size`` samples per axis (= ``scipy.ndimage
     size : int or sequence of int
         Box size per spatial axis (>= 1).
     origin : int or sequence of int
-        Shift of the box centre ``size//2 + origin``.""" + _common_doc() + """
+        Shift of the box centre ``size//2 + origin``.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
     Examples
     --------
     >>> import numpy as np, imgconv as ic
     >>> ic.box(np.arange(5.0), 3, mode='replicate').round(3)
     array([0.333, 1.   , 2.   , 3.   , 3.667])
     """
+    select_backend(x, backend)
+    inp = v.filter_input(x, mode, cval, channel_axis, axes)
+    sizes = v.per_axis(size, inp.rank, "size", minimum=1)
+    origin = v.check_origin(origin, sizes)
+    geom = Geometry(inp, sizes, "same", 1, 1, origin)
+    folds = [fold_plan(inp.mode, n, n, 1, k) for n, k in zip(inp.spatial_shape, sizes)]
+    if any(folds):
+        # running sums cost time in proportion to a box longer than the
+        # padding's period; its fold, a short kernel, does not
+        factors, origins = [], []
+        for a, (k, fold) in enumerate(zip(sizes, folds)):
+            if fold is None:
+                factors.append(None if k == 1 else np.full(k, 1.0 / k))
+                origins.append(origin[a])
+            else:
+                factors.append(fold.count_run(-geom.pad_lo[a], k) / k)
+                origins.append(fold.pad_lo - fold.length // 2)
+        factors = [None if f is None else f.astype(inp.compute) for f in factors]
+        return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads)
+    out = v.output_array(inp, geom.out_shape, dtype, out)
+    axes = [a for a in range(inp.rank) if sizes[a] > 1]
+    if not axes:
+        return v.store(inp.x, out)
+    # the mean of a constant border is that constant, so every pass pads with cval
+    current = inp.x
+    targets = pass_targets(inp, out, len(axes), True, lambda: inp.x.shape)
+    for a, target in zip(sorted(axes, reverse=True), targets):
+        _cpu.box_pass(inp, current, a, sizes[a], geom.pad_lo[a], target, threads)
+        current = target
+    return out
 
 
 def _derivative_first(axis, rank):
@@ -331,71 +511,174 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, bac
     return result
 
 
-def _operator_doc(name, smooth, example):
-    return f"""{name.capitalize()} derivative along ``axis``, or the gradient magnitude.
+def sobel(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
+          out=None, backend="auto", threads=None):
+    """Sobel derivative along ``axis``, or the gradient magnitude.
 
     Along ``axis`` the kernel is ``[-1, 0, 1]`` (unnormalised, as scipy), and
-    ``{smooth}`` along every other spatial axis, so it works in 1D, 2D and 3D.
+    ``[1, 2, 1]`` along every other spatial axis, so it works in 1D, 2D and 3D.
     With ``axis=None`` the result is ``sqrt(sum over spatial axes a of
-    {name}(x, a)**2)``.
+    sobel(x, a)**2)``.
 
     Parameters
     ----------
     x : array_like
         Image or volume.
     axis : int or None
-        Array axis of the derivative; None for the gradient magnitude.""" + _common_doc() + f"""
+        Array axis of the derivative; None for the gradient magnitude.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
     Examples
     --------
     >>> import numpy as np, imgconv as ic
     >>> ramp = np.tile(np.arange(5, dtype=np.float32), (3, 1))
-    >>> ic.{name}(ramp, axis=1)[1]
-    {example}
+    >>> ic.sobel(ramp, axis=1)[1]
+    array([0., 8., 8., 8., 0.], dtype=float32)
     """
-
-
-def sobel(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
-          out=None, backend="auto", threads=None):
     return _gradient(x, axis, "sobel", mode, cval, channel_axis, axes, dtype, out, backend,
                      threads)
 
 
 def prewitt(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
             out=None, backend="auto", threads=None):
+    """Prewitt derivative along ``axis``, or the gradient magnitude.
+
+    Along ``axis`` the kernel is ``[-1, 0, 1]`` (unnormalised, as scipy), and
+    ``[1, 1, 1]`` along every other spatial axis, so it works in 1D, 2D and 3D.
+    With ``axis=None`` the result is ``sqrt(sum over spatial axes a of
+    prewitt(x, a)**2)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Image or volume.
+    axis : int or None
+        Array axis of the derivative; None for the gradient magnitude.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> ramp = np.tile(np.arange(5, dtype=np.float32), (3, 1))
+    >>> ic.prewitt(ramp, axis=1)[1]
+    array([0., 6., 6., 6., 0.], dtype=float32)
+    """
     return _gradient(x, axis, "prewitt", mode, cval, channel_axis, axes, dtype, out, backend,
                      threads)
 
 
 def scharr(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
            out=None, backend="auto", threads=None):
+    """Scharr derivative along ``axis``, or the gradient magnitude.
+
+    Along ``axis`` the kernel is ``[-1, 0, 1]`` (unnormalised, as scipy), and
+    ``[3, 10, 3]`` along every other spatial axis, so it works in 1D, 2D and 3D.
+    With ``axis=None`` the result is ``sqrt(sum over spatial axes a of
+    scharr(x, a)**2)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Image or volume.
+    axis : int or None
+        Array axis of the derivative; None for the gradient magnitude.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> ramp = np.tile(np.arange(5, dtype=np.float32), (3, 1))
+    >>> ic.scharr(ramp, axis=1)[1]
+    array([ 0., 32., 32., 32.,  0.], dtype=float32)
+    """
     return _gradient(x, axis, "scharr", mode, cval, channel_axis, axes, dtype, out, backend,
                      threads)
 
 
-sobel.__doc__ = _operator_doc("sobel", "[1, 2, 1]",
-                              "array([0., 8., 8., 8., 0.], dtype=float32)")
-prewitt.__doc__ = _operator_doc("prewitt", "[1, 1, 1]",
-                                "array([0., 6., 6., 6., 0.], dtype=float32)")
-scharr.__doc__ = _operator_doc("scharr", "[3, 10, 3]",
-                               "array([ 0., 32., 32., 32.,  0.], dtype=float32)")
-
-
 def gradient_magnitude(x, operator="sobel", *, mode="reflect", cval=0.0, channel_axis=None,
                        axes=None, dtype=None, out=None, backend="auto", threads=None):
-    if not isinstance(operator, str) or operator not in OPERATORS:
-        raise ValueError(f"operator must be one of {tuple(OPERATORS)}, got {operator!r}")
-    return _gradient(x, None, operator, mode, cval, channel_axis, axes, dtype, out, backend,
-                     threads)
-
-
-gradient_magnitude.__doc__ = """Gradient magnitude ``sqrt(sum_a d_a(x)**2)`` with a derivative operator.
+    """Gradient magnitude ``sqrt(sum_a d_a(x)**2)`` with a derivative operator.
 
     Parameters
     ----------
     x : array_like
         Image or volume.
     operator : {'sobel', 'prewitt', 'scharr'}
-        Derivative operator (see :func:`sobel`).""" + _common_doc() + """
+        Derivative operator (see :func:`sobel`).
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
     Examples
     --------
     >>> import numpy as np, imgconv as ic
@@ -403,10 +686,48 @@ gradient_magnitude.__doc__ = """Gradient magnitude ``sqrt(sum_a d_a(x)**2)`` wit
     >>> ic.gradient_magnitude(ramp, 'prewitt')[1, 2]
     np.float32(6.0)
     """
+    if not isinstance(operator, str) or operator not in OPERATORS:
+        raise ValueError(f"operator must be one of {tuple(OPERATORS)}, got {operator!r}")
+    return _gradient(x, None, operator, mode, cval, channel_axis, axes, dtype, out, backend,
+                     threads)
 
 
 def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None, out=None,
             backend="auto", threads=None):
+    """Discrete Laplacian: sum over spatial axes of ``[1, -2, 1]`` (= ``scipy.ndimage.laplace``).
+
+    Computed as one pass with the (2 * rank + 1)-tap stencil.
+
+    Parameters
+    ----------
+    x : array_like
+        Image or volume.
+    mode : str
+        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
+        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+    cval : float
+        Value outside the image, with mode 'zero' only (default 0); a nonzero
+        cval with any other mode raises ValueError.
+    channel_axis : int or None
+        Axis holding channels, filtered independently.
+    axes : int or sequence of int, optional
+        Axes to filter (default: all but ``channel_axis``); per-axis arguments
+        (and ``sepfilter``'s kernels) follow the order given, and every other
+        axis is filtered independently.
+    dtype : dtype, optional
+        Output dtype (default float32 for float32 and integer inputs up to 16
+        bits, else float64); integers are rounded and saturated.
+    out : ndarray, optional
+        Preallocated output.
+    threads : int, optional
+        Threads to use (default :func:`imgconv.get_num_threads`).
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> ic.laplace(np.array([0., 1., 4., 9., 16.]), mode='replicate')
+    array([ 1.,  2.,  2.,  2., -7.])
+    """
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
     stencil = np.zeros((3,) * inp.rank, inp.compute)
@@ -420,19 +741,3 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=
     geom = Geometry(inp, stencil.shape, "same", 1, 1, 0)
     out = v.output_array(inp, geom.out_shape, dtype, out)
     return run(inp, stencil, geom, "direct", out, threads)
-
-
-laplace.__doc__ = """Discrete Laplacian: sum over spatial axes of ``[1, -2, 1]`` (= ``scipy.ndimage.laplace``).
-
-    Computed as one pass with the (2 * rank + 1)-tap stencil.
-
-    Parameters
-    ----------
-    x : array_like
-        Image or volume.""" + _common_doc() + """
-    Examples
-    --------
-    >>> import numpy as np, imgconv as ic
-    >>> ic.laplace(np.array([0., 1., 4., 9., 16.]), mode='replicate')
-    array([ 1.,  2.,  2.,  2., -7.])
-    """

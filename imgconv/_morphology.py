@@ -15,7 +15,45 @@ from . import _validate as v
 from ._buffers import empty
 from ._dispatch import select_backend
 
-_PARAMETERS = """
+def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, backend,
+             threads, is_max):
+    select_backend(x, backend)
+    inp = v.filter_input(x, "zero" if mode is None else mode, 0.0, channel_axis, axes,
+                         exact=True)
+    # the result keeps the input's dtype; dtypes the kernels lack (int8, float16,
+    # uint32, int64, ...) run widened (inp.x) and are narrowed back
+    native = v.extreme_dtype(x)
+    is_bool = native == bool
+    pad_value = v.morphology_pad_value(native, mode, cval, is_max)
+    fp = v.as_footprint(footprint, size, inp.rank, inp.axes)
+    origin = v.check_origin(origin, fp.shape)
+    centre = tuple(k // 2 + o for k, o in zip(fp.shape, origin))
+    if is_max:
+        fp = fp[(slice(None, None, -1),) * fp.ndim]
+        centre = tuple(k - 1 - c for k, c in zip(fp.shape, centre))
+    out = v.extreme_output(out, inp.x.shape, native, x)
+    if is_bool:
+        kernel_out = out.view(np.uint8)
+    elif native != inp.x.dtype:
+        kernel_out = empty(inp.x.shape, inp.x.dtype)
+    else:
+        kernel_out = out
+    if footprint is None or fp.all():
+        _cpu.extreme_box(inp, kernel_out, fp.shape, centre, is_max, pad_value, threads)
+    else:
+        _cpu.extreme_footprint(inp, kernel_out, fp, centre, is_max, pad_value, threads)
+    if kernel_out is not out and not is_bool:
+        v.store(kernel_out, out)   # exact for the input's values; padding saturates
+    return out
+
+
+def dilate(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
+           axes=None, out=None, backend="auto", threads=None):
+    """Grey-scale (or binary) dilation: the maximum over the mirrored footprint.
+
+    Equals ``scipy.ndimage.grey_dilation(x, footprint=footprint, origin=origin)``
+    (and ``binary_dilation`` for bool input) with the same padding.
+
     Parameters
     ----------
     x : ndarray
@@ -27,6 +65,8 @@ _PARAMETERS = """
         The flat structuring element, with up to as many dimensions as ``x``
         has spatial axes (missing leading axes get length 1); for example
         :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
+        With ``axes``, its dimensions map onto them in ascending array order
+        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
     size : int or sequence of int, optional
         Without ``footprint``: a box of this size (default 3).
     mode : str, optional
@@ -54,55 +94,136 @@ _PARAMETERS = """
     -------
     ndarray
         Same shape and dtype as ``x`` (native byte order; bool for bool input).
-"""
 
-
-def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, backend,
-             threads, is_max):
-    select_backend(x, backend)
-    inp = v.filter_input(x, "zero" if mode is None else mode, 0.0, channel_axis, axes,
-                         exact=True)
-    # the result keeps the input's dtype; dtypes the kernels lack (int8, float16,
-    # uint32, int64, ...) run widened (inp.x) and are narrowed back
-    native = v.extreme_dtype(x)
-    is_bool = native == bool
-    pad_value = v.morphology_pad_value(native, mode, cval, is_max)
-    fp = v.as_footprint(footprint, size, inp.rank)
-    origin = v.check_origin(origin, fp.shape)
-    centre = tuple(k // 2 + o for k, o in zip(fp.shape, origin))
-    if is_max:
-        fp = fp[(slice(None, None, -1),) * fp.ndim]
-        centre = tuple(k - 1 - c for k, c in zip(fp.shape, centre))
-    out = v.extreme_output(out, inp.x.shape, native, x)
-    if is_bool:
-        kernel_out = out.view(np.uint8)
-    elif native != inp.x.dtype:
-        kernel_out = empty(inp.x.shape, inp.x.dtype)
-    else:
-        kernel_out = out
-    if footprint is None or fp.all():
-        _cpu.extreme_box(inp, kernel_out, fp.shape, centre, is_max, pad_value, threads)
-    else:
-        _cpu.extreme_footprint(inp, kernel_out, fp, centre, is_max, pad_value, threads)
-    if kernel_out is not out and not is_bool:
-        v.store(kernel_out, out)   # exact for the input's values; padding saturates
-    return out
-
-
-def dilate(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
-           axes=None, out=None, backend="auto", threads=None):
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> x = np.zeros((5, 5), np.uint8); x[2, 2] = 7
+    >>> ic.dilate(x, size=3)[1:4, 1:4]
+    array([[7, 7, 7],
+           [7, 7, 7],
+           [7, 7, 7]], dtype=uint8)
+    >>> int(ic.dilate(x, ic.footprints.cross(2)).astype(bool).sum())
+    5
+    """
     return _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, backend,
                     threads, True)
 
 
 def erode(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
           axes=None, out=None, backend="auto", threads=None):
+    """Grey-scale (or binary) erosion: the minimum over the footprint.
+
+    Equals ``scipy.ndimage.grey_erosion(x, footprint=footprint, origin=origin)``
+    (and ``binary_erosion(..., border_value=1)`` for bool input) with the same
+    padding.
+
+    Parameters
+    ----------
+    x : ndarray
+        1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
+        bool for binary morphology), optionally with a channel axis.  Other
+        real dtypes keep their dtype, exactly (int8, float16 and uint32 run
+        widened; int64 and uint64 as they are).
+    footprint : array of bool, optional
+        The flat structuring element, with up to as many dimensions as ``x``
+        has spatial axes (missing leading axes get length 1); for example
+        :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
+        With ``axes``, its dimensions map onto them in ascending array order
+        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
+    size : int or sequence of int, optional
+        Without ``footprint``: a box of this size (default 3).
+    mode : str, optional
+        Boundary handling.  Default (None): pad with the value that never
+        wins, so the border does not shrink or grow shapes: the dtype's
+        minimum (-inf, False) for a dilation, its maximum (+inf, True) for an
+        erosion.  ``'zero'`` pads with ``cval`` (default 0), saturated to the
+        dtype; ``'replicate'``, ``'reflect'``, ``'symmetric'``, ``'wrap'`` as
+        everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
+        False by default; pass ``mode='zero'`` for that.
+    cval : float, optional
+        Padding value, only with ``mode='zero'``; given with any other mode
+        (or the default None) it raises ValueError.
+    origin : int or sequence of int
+        Shifts the footprint's centre cell to ``k // 2 + origin``
+        (scipy.ndimage's rule).
+    channel_axis, axes : optional
+        As in :func:`imgconv.correlate`.
+    out : ndarray, optional
+        Array of the input's shape and dtype to write the result into.
+    backend, threads : optional
+        As in :func:`imgconv.correlate`.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``x`` (native byte order; bool for bool input).
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> x = np.ones((5, 5), bool); x[2, 2] = False
+    >>> int(ic.erode(x, size=3).sum())
+    16
+    """
     return _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, backend,
                     threads, False)
 
 
 def opening(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
             axes=None, out=None, backend="auto", threads=None):
+    """Opening: erosion, then dilation with the same footprint.
+
+    Removes bright details smaller than the footprint; never exceeds the input.
+
+    Parameters
+    ----------
+    x : ndarray
+        1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
+        bool for binary morphology), optionally with a channel axis.  Other
+        real dtypes keep their dtype, exactly (int8, float16 and uint32 run
+        widened; int64 and uint64 as they are).
+    footprint : array of bool, optional
+        The flat structuring element, with up to as many dimensions as ``x``
+        has spatial axes (missing leading axes get length 1); for example
+        :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
+        With ``axes``, its dimensions map onto them in ascending array order
+        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
+    size : int or sequence of int, optional
+        Without ``footprint``: a box of this size (default 3).
+    mode : str, optional
+        Boundary handling.  Default (None): pad with the value that never
+        wins, so the border does not shrink or grow shapes: the dtype's
+        minimum (-inf, False) for a dilation, its maximum (+inf, True) for an
+        erosion.  ``'zero'`` pads with ``cval`` (default 0), saturated to the
+        dtype; ``'replicate'``, ``'reflect'``, ``'symmetric'``, ``'wrap'`` as
+        everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
+        False by default; pass ``mode='zero'`` for that.
+    cval : float, optional
+        Padding value, only with ``mode='zero'``; given with any other mode
+        (or the default None) it raises ValueError.
+    origin : int or sequence of int
+        Shifts the footprint's centre cell to ``k // 2 + origin``
+        (scipy.ndimage's rule).
+    channel_axis, axes : optional
+        As in :func:`imgconv.correlate`.
+    out : ndarray, optional
+        Array of the input's shape and dtype to write the result into.
+    backend, threads : optional
+        As in :func:`imgconv.correlate`.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``x`` (native byte order; bool for bool input).
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> x = np.zeros((7, 7), np.uint8); x[1:5, 1:5] = 9; x[6, 6] = 9
+    >>> int(ic.opening(x, size=3).sum()) == 16 * 9   # the lone pixel is gone
+    True
+    """
     options = dict(size=size, mode=mode, cval=cval, origin=origin, channel_axis=channel_axis,
                    axes=axes, backend=backend, threads=threads)
     eroded = erode(x, footprint, **options)
@@ -113,6 +234,58 @@ def opening(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
 
 def closing(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
             axes=None, out=None, backend="auto", threads=None):
+    """Closing: dilation, then erosion with the same footprint.
+
+    Fills dark details smaller than the footprint; never falls below the input.
+
+    Parameters
+    ----------
+    x : ndarray
+        1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
+        bool for binary morphology), optionally with a channel axis.  Other
+        real dtypes keep their dtype, exactly (int8, float16 and uint32 run
+        widened; int64 and uint64 as they are).
+    footprint : array of bool, optional
+        The flat structuring element, with up to as many dimensions as ``x``
+        has spatial axes (missing leading axes get length 1); for example
+        :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
+        With ``axes``, its dimensions map onto them in ascending array order
+        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
+    size : int or sequence of int, optional
+        Without ``footprint``: a box of this size (default 3).
+    mode : str, optional
+        Boundary handling.  Default (None): pad with the value that never
+        wins, so the border does not shrink or grow shapes: the dtype's
+        minimum (-inf, False) for a dilation, its maximum (+inf, True) for an
+        erosion.  ``'zero'`` pads with ``cval`` (default 0), saturated to the
+        dtype; ``'replicate'``, ``'reflect'``, ``'symmetric'``, ``'wrap'`` as
+        everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
+        False by default; pass ``mode='zero'`` for that.
+    cval : float, optional
+        Padding value, only with ``mode='zero'``; given with any other mode
+        (or the default None) it raises ValueError.
+    origin : int or sequence of int
+        Shifts the footprint's centre cell to ``k // 2 + origin``
+        (scipy.ndimage's rule).
+    channel_axis, axes : optional
+        As in :func:`imgconv.correlate`.
+    out : ndarray, optional
+        Array of the input's shape and dtype to write the result into.
+    backend, threads : optional
+        As in :func:`imgconv.correlate`.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``x`` (native byte order; bool for bool input).
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> x = np.ones((5, 5), bool); x[2, 2] = False
+    >>> bool(ic.closing(x, size=3).all())
+    True
+    """
     options = dict(size=size, mode=mode, cval=cval, origin=origin, channel_axis=channel_axis,
                    axes=axes, backend=backend, threads=threads)
     dilated = dilate(x, footprint, **options)
@@ -152,6 +325,58 @@ def _as_result_dtype(x, like):
 
 def morph_gradient(x, footprint=None, *, size=None, mode=None, cval=None, origin=0,
                    channel_axis=None, axes=None, out=None, backend="auto", threads=None):
+    """Morphological gradient: dilation minus erosion.
+
+    Integer results saturate (never wrap); bool inputs give
+    ``dilation & ~erosion``.
+
+    Parameters
+    ----------
+    x : ndarray
+        1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
+        bool for binary morphology), optionally with a channel axis.  Other
+        real dtypes keep their dtype, exactly (int8, float16 and uint32 run
+        widened; int64 and uint64 as they are).
+    footprint : array of bool, optional
+        The flat structuring element, with up to as many dimensions as ``x``
+        has spatial axes (missing leading axes get length 1); for example
+        :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
+        With ``axes``, its dimensions map onto them in ascending array order
+        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
+    size : int or sequence of int, optional
+        Without ``footprint``: a box of this size (default 3).
+    mode : str, optional
+        Boundary handling.  Default (None): pad with the value that never
+        wins, so the border does not shrink or grow shapes: the dtype's
+        minimum (-inf, False) for a dilation, its maximum (+inf, True) for an
+        erosion.  ``'zero'`` pads with ``cval`` (default 0), saturated to the
+        dtype; ``'replicate'``, ``'reflect'``, ``'symmetric'``, ``'wrap'`` as
+        everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
+        False by default; pass ``mode='zero'`` for that.
+    cval : float, optional
+        Padding value, only with ``mode='zero'``; given with any other mode
+        (or the default None) it raises ValueError.
+    origin : int or sequence of int
+        Shifts the footprint's centre cell to ``k // 2 + origin``
+        (scipy.ndimage's rule).
+    channel_axis, axes : optional
+        As in :func:`imgconv.correlate`.
+    out : ndarray, optional
+        Array of the input's shape and dtype to write the result into.
+    backend, threads : optional
+        As in :func:`imgconv.correlate`.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``x`` (native byte order; bool for bool input).
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> ic.morph_gradient(np.array([0, 0, 5, 5], np.uint8), size=3)
+    array([0, 5, 5, 0], dtype=uint8)
+    """
     options = dict(size=size, mode=mode, cval=cval, origin=origin, channel_axis=channel_axis,
                    axes=axes, backend=backend, threads=threads)
     return _difference(dilate(x, footprint, **options), erode(x, footprint, **options), out, x)
@@ -159,6 +384,57 @@ def morph_gradient(x, footprint=None, *, size=None, mode=None, cval=None, origin
 
 def tophat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
            axes=None, out=None, backend="auto", threads=None):
+    """White top-hat: the input minus its opening (small bright details).
+
+    Integer results saturate; bool inputs give ``x & ~opening``.
+
+    Parameters
+    ----------
+    x : ndarray
+        1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
+        bool for binary morphology), optionally with a channel axis.  Other
+        real dtypes keep their dtype, exactly (int8, float16 and uint32 run
+        widened; int64 and uint64 as they are).
+    footprint : array of bool, optional
+        The flat structuring element, with up to as many dimensions as ``x``
+        has spatial axes (missing leading axes get length 1); for example
+        :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
+        With ``axes``, its dimensions map onto them in ascending array order
+        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
+    size : int or sequence of int, optional
+        Without ``footprint``: a box of this size (default 3).
+    mode : str, optional
+        Boundary handling.  Default (None): pad with the value that never
+        wins, so the border does not shrink or grow shapes: the dtype's
+        minimum (-inf, False) for a dilation, its maximum (+inf, True) for an
+        erosion.  ``'zero'`` pads with ``cval`` (default 0), saturated to the
+        dtype; ``'replicate'``, ``'reflect'``, ``'symmetric'``, ``'wrap'`` as
+        everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
+        False by default; pass ``mode='zero'`` for that.
+    cval : float, optional
+        Padding value, only with ``mode='zero'``; given with any other mode
+        (or the default None) it raises ValueError.
+    origin : int or sequence of int
+        Shifts the footprint's centre cell to ``k // 2 + origin``
+        (scipy.ndimage's rule).
+    channel_axis, axes : optional
+        As in :func:`imgconv.correlate`.
+    out : ndarray, optional
+        Array of the input's shape and dtype to write the result into.
+    backend, threads : optional
+        As in :func:`imgconv.correlate`.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``x`` (native byte order; bool for bool input).
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> ic.tophat(np.array([1, 1, 9, 1, 1], np.uint8), size=3)
+    array([0, 0, 8, 0, 0], dtype=uint8)
+    """
     opened = opening(x, footprint, size=size, mode=mode, cval=cval, origin=origin,
                      channel_axis=channel_axis, axes=axes, backend=backend, threads=threads)
     return _difference(_as_result_dtype(x, opened), opened, out, x)
@@ -166,96 +442,57 @@ def tophat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chan
 
 def blackhat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
              axes=None, out=None, backend="auto", threads=None):
-    closed = closing(x, footprint, size=size, mode=mode, cval=cval, origin=origin,
-                     channel_axis=channel_axis, axes=axes, backend=backend, threads=threads)
-    return _difference(closed, _as_result_dtype(x, closed), out, x)
-
-
-dilate.__doc__ = """Grey-scale (or binary) dilation: the maximum over the mirrored footprint.
-
-    Equals ``scipy.ndimage.grey_dilation(x, footprint=footprint, origin=origin)``
-    (and ``binary_dilation`` for bool input) with the same padding.
-""" + _PARAMETERS + """
-    Examples
-    --------
-    >>> import numpy as np, imgconv as ic
-    >>> x = np.zeros((5, 5), np.uint8); x[2, 2] = 7
-    >>> ic.dilate(x, size=3)[1:4, 1:4]
-    array([[7, 7, 7],
-           [7, 7, 7],
-           [7, 7, 7]], dtype=uint8)
-    >>> int(ic.dilate(x, ic.footprints.cross(2)).astype(bool).sum())
-    5
-"""
-
-erode.__doc__ = """Grey-scale (or binary) erosion: the minimum over the footprint.
-
-    Equals ``scipy.ndimage.grey_erosion(x, footprint=footprint, origin=origin)``
-    (and ``binary_erosion(..., border_value=1)`` for bool input) with the same
-    padding.
-""" + _PARAMETERS + """
-    Examples
-    --------
-    >>> import numpy as np, imgconv as ic
-    >>> x = np.ones((5, 5), bool); x[2, 2] = False
-    >>> int(ic.erode(x, size=3).sum())
-    16
-"""
-
-opening.__doc__ = """Opening: erosion, then dilation with the same footprint.
-
-    Removes bright details smaller than the footprint; never exceeds the input.
-""" + _PARAMETERS + """
-    Examples
-    --------
-    >>> import numpy as np, imgconv as ic
-    >>> x = np.zeros((7, 7), np.uint8); x[1:5, 1:5] = 9; x[6, 6] = 9
-    >>> int(ic.opening(x, size=3).sum()) == 16 * 9   # the lone pixel is gone
-    True
-"""
-
-closing.__doc__ = """Closing: dilation, then erosion with the same footprint.
-
-    Fills dark details smaller than the footprint; never falls below the input.
-""" + _PARAMETERS + """
-    Examples
-    --------
-    >>> import numpy as np, imgconv as ic
-    >>> x = np.ones((5, 5), bool); x[2, 2] = False
-    >>> bool(ic.closing(x, size=3).all())
-    True
-"""
-
-morph_gradient.__doc__ = """Morphological gradient: dilation minus erosion.
-
-    Integer results saturate (never wrap); bool inputs give
-    ``dilation & ~erosion``.
-""" + _PARAMETERS + """
-    Examples
-    --------
-    >>> import numpy as np, imgconv as ic
-    >>> ic.morph_gradient(np.array([0, 0, 5, 5], np.uint8), size=3)
-    array([0, 5, 5, 0], dtype=uint8)
-"""
-
-tophat.__doc__ = """White top-hat: the input minus its opening (small bright details).
-
-    Integer results saturate; bool inputs give ``x & ~opening``.
-""" + _PARAMETERS + """
-    Examples
-    --------
-    >>> import numpy as np, imgconv as ic
-    >>> ic.tophat(np.array([1, 1, 9, 1, 1], np.uint8), size=3)
-    array([0, 0, 8, 0, 0], dtype=uint8)
-"""
-
-blackhat.__doc__ = """Black top-hat: the closing minus the input (small dark details).
+    """Black top-hat: the closing minus the input (small dark details).
 
     Integer results saturate; bool inputs give ``closing & ~x``.
-""" + _PARAMETERS + """
+
+    Parameters
+    ----------
+    x : ndarray
+        1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
+        bool for binary morphology), optionally with a channel axis.  Other
+        real dtypes keep their dtype, exactly (int8, float16 and uint32 run
+        widened; int64 and uint64 as they are).
+    footprint : array of bool, optional
+        The flat structuring element, with up to as many dimensions as ``x``
+        has spatial axes (missing leading axes get length 1); for example
+        :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
+        With ``axes``, its dimensions map onto them in ascending array order
+        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
+    size : int or sequence of int, optional
+        Without ``footprint``: a box of this size (default 3).
+    mode : str, optional
+        Boundary handling.  Default (None): pad with the value that never
+        wins, so the border does not shrink or grow shapes: the dtype's
+        minimum (-inf, False) for a dilation, its maximum (+inf, True) for an
+        erosion.  ``'zero'`` pads with ``cval`` (default 0), saturated to the
+        dtype; ``'replicate'``, ``'reflect'``, ``'symmetric'``, ``'wrap'`` as
+        everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
+        False by default; pass ``mode='zero'`` for that.
+    cval : float, optional
+        Padding value, only with ``mode='zero'``; given with any other mode
+        (or the default None) it raises ValueError.
+    origin : int or sequence of int
+        Shifts the footprint's centre cell to ``k // 2 + origin``
+        (scipy.ndimage's rule).
+    channel_axis, axes : optional
+        As in :func:`imgconv.correlate`.
+    out : ndarray, optional
+        Array of the input's shape and dtype to write the result into.
+    backend, threads : optional
+        As in :func:`imgconv.correlate`.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``x`` (native byte order; bool for bool input).
+
     Examples
     --------
     >>> import numpy as np, imgconv as ic
     >>> ic.blackhat(np.array([9, 9, 1, 9, 9], np.uint8), size=3)
     array([0, 0, 8, 0, 0], dtype=uint8)
-"""
+    """
+    closed = closing(x, footprint, size=size, mode=mode, cval=cval, origin=origin,
+                     channel_axis=channel_axis, axes=axes, backend=backend, threads=threads)
+    return _difference(closed, _as_result_dtype(x, closed), out, x)

@@ -116,6 +116,13 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
             scales = [np.where(c > 0, 1.0 / np.maximum(c, 1), np.nan) for c in counts]
     indices = empty(shape, np.int64) if return_indices else None
     _cpu.pool(inp, kernel_out, indices, geom, op_code, p, identity, scales, threads)
+    if indices is not None and list(inp.axes) != sorted(inp.axes):
+        # the kernels number a plane's samples in the order of axes; the
+        # result numbers them in array order, whatever order axes gives
+        ascending = sorted(range(inp.rank), key=lambda i: inp.axes[i])
+        coords = np.unravel_index(indices, inp.spatial_shape)
+        indices = np.ravel_multi_index([coords[i] for i in ascending],
+                                       [inp.spatial_shape[i] for i in ascending])
     if extreme and target.dtype != wanted:
         out = v.store(target, out if out is not None else empty(shape, wanted))
     else:

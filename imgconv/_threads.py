@@ -2,7 +2,11 @@
 
 Priority: the call's ``threads=`` > :func:`set_num_threads` >
 the ``IMGCONV_NUM_THREADS`` environment variable > all cores available to
-this process.  Builds without OpenMP always run on one thread.
+this process.  Whatever is asked for, a team never has more threads than
+the cores this process may run on (``os.sched_getaffinity``) or OpenMP's
+thread limit (``OMP_THREAD_LIMIT``): more would only take turns on the same
+cores, and starting them costs more than the work.  Builds without OpenMP
+always run on one thread.
 """
 import os
 
@@ -50,7 +54,9 @@ def set_num_threads(n):
     ----------
     n : int or None
         Number of threads (>= 1); ``None`` restores the default (the
-        ``IMGCONV_NUM_THREADS`` environment variable, else all cores).
+        ``IMGCONV_NUM_THREADS`` environment variable, else all cores).  A
+        call still never starts more threads than the cores this process
+        may use or OpenMP's ``OMP_THREAD_LIMIT`` (see :func:`max_team_size`).
 
     Examples
     --------
@@ -100,14 +106,22 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def max_team_size():
+    """The most threads a team gets: the cores this process may use, and no
+    more than OpenMP's thread limit (``OMP_THREAD_LIMIT``)."""
+    return max(1, min(_available_cores(), _openmp.openmp_thread_limit()))
+
+
 def resolve_threads(threads, work=None):
-    """Threads for one call: ``threads=`` or the default, and no more than
-    ``work // 32768`` (small jobs are not worth waking a thread team for);
-    one in a process forked after imgconv ran threads (see above)."""
+    """Threads for one call: ``threads=`` or the default, capped at
+    :func:`max_team_size`, and no more than ``work // 32768`` (small jobs
+    are not worth waking a thread team for); one in a process forked after
+    imgconv ran threads (see above)."""
     global _team_started
     n = get_num_threads() if threads is None else _as_thread_count(threads, "threads")
     if not openmp_enabled() or _forked_after_team:
         return 1
+    n = min(n, max_team_size())
     if work is not None:
         n = max(1, min(n, work // 32768))
     _team_started = _team_started or n > 1

@@ -37,10 +37,6 @@ def canonical_mode(mode, name="mode"):
     return MODE_ALIASES[mode.lower()]
 
 
-def mode_code(mode, name="mode"):
-    return MODE_CODES[canonical_mode(mode, name)]
-
-
 # --------------------------------------------------------------------------
 # Dtypes
 # --------------------------------------------------------------------------
@@ -144,10 +140,11 @@ def as_int(value, name, expected="an int"):
     raise TypeError(f"{name} must be {expected}, got {value!r}")
 
 
-def spatial_axes(ndim, channel_axis, axes=None, name="x"):
+def spatial_axes(ndim, channel_axis, axes=None, name="x", axes_name="axes"):
     """The filtered axes of an ``ndim``-dimensional input (``axes`` in the
     caller's order, default: every axis but the channel axis) and the
-    normalised channel axis (None or a non-negative int)."""
+    normalised channel axis (None or a non-negative int).  ``axes_name``: the
+    caller's name for ``axes`` (``axis``, for 1D filters), in messages."""
     if channel_axis is not None:
         channel_axis = as_int(channel_axis, "channel_axis", "an int or None")
         if not -ndim <= channel_axis < ndim:
@@ -163,17 +160,20 @@ def spatial_axes(ndim, channel_axis, axes=None, name="x"):
         return axes, channel_axis
     if isinstance(axes, (numbers.Integral, np.integer)) and not isinstance(axes, bool):
         axes = (axes,)
+    given = axes[0] if axes_name == "axis" and len(axes) == 1 else axes
     try:
-        axes = tuple(as_int(a, "axes", "a sequence of ints") for a in axes)
+        axes = tuple(as_int(a, axes_name, "a sequence of ints") for a in axes)
     except TypeError:
-        raise TypeError(f"axes must be an int or a sequence of ints, got {axes!r}") from None
+        raise TypeError(f"{axes_name} must be an int or a sequence of ints, got {axes!r}") from None
     if any(not -ndim <= a < ndim for a in axes):
-        raise ValueError(f"axes={axes} is out of range for {name} with {ndim} dimensions")
+        raise ValueError(f"{axes_name}={given} is out of range for {name} with {ndim} dimensions")
     axes = tuple(a % ndim for a in axes)
     if len(set(axes)) != len(axes):
-        raise ValueError(f"axes={axes} repeats an axis")
+        raise ValueError(f"{axes_name}={given} repeats an axis")
     if channel_axis in axes:
-        raise ValueError(f"axes={axes} includes the channel axis {channel_axis}")
+        raise ValueError(f"{axes_name}={given} is the channel axis {channel_axis}"
+                         if len(axes) == 1 else
+                         f"{axes_name}={given} includes the channel axis {channel_axis}")
     if not 1 <= len(axes) <= 3:
         raise ValueError(f"axes must name 1 to 3 axes, got {axes}")
     return axes, channel_axis
@@ -222,12 +222,17 @@ def as_flag(value, name):
     raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
-def check_kernel_length(length, what):
-    """``length`` (taps along an axis) within MAX_AXIS_SAMPLES, else a
-    ValueError saying ``what`` made it so long."""
-    if length > MAX_AXIS_SAMPLES:
+#: The longest kernel that is folded onto the image as its taps are made
+#: (Gaussians): offsets stay exact in float64.
+MAX_FOLDED_SAMPLES = 1 << 52
+
+
+def check_kernel_length(length, what, limit=MAX_AXIS_SAMPLES):
+    """``length`` (taps along an axis) within ``limit``, else a ValueError
+    saying ``what`` made it so long."""
+    if length > limit:
         raise ValueError(f"{what} makes a kernel of {length} taps along an axis; imgconv "
-                         f"supports at most 2**28")
+                         f"supports at most 2**{limit.bit_length() - 1}")
     return length
 
 
@@ -304,17 +309,20 @@ def padding_amounts(padding, kshape, dilation, origin):
     return lo, hi
 
 
-def same_stride_shape(shape, stride):
-    """With padding='same' and stride s, the output samples the stride-1 result
-    at 0, s, 2s, ...: ceil(n / s) samples per axis."""
-    return tuple(-(-n // s) for n, s in zip(shape, stride))
-
-
 # --------------------------------------------------------------------------
 # Kernels and outputs
 # --------------------------------------------------------------------------
-def as_kernel(kernel, rank, dtype, name="kernel"):
-    """``kernel`` as a C-contiguous array of the compute dtype and ``rank`` dims."""
+def in_axes_order(array, axes):
+    """``array``, whose dimensions follow ``axes`` in ascending array order
+    (scipy.ndimage's rule for kernels and footprints), transposed to follow
+    ``axes`` as given: the order of per-axis values and of the backends."""
+    ascending = sorted(axes)
+    return array.transpose([ascending.index(a) for a in axes])
+
+
+def as_kernel(kernel, rank, dtype, name="kernel", axes=None):
+    """``kernel`` as a C-contiguous array of the compute dtype and ``rank`` dims,
+    in the order of ``axes`` (see :func:`in_axes_order`) if given."""
     try:
         k = np.asarray(kernel)
     except Exception as exc:
@@ -326,7 +334,28 @@ def as_kernel(kernel, rank, dtype, name="kernel"):
                          f"dimensions; they must match")
     if k.size == 0:
         raise ValueError(f"{name} is empty (shape {k.shape})")
+    if axes is not None:
+        k = in_axes_order(k, axes)
     return np.ascontiguousarray(k, dtype=dtype)
+
+
+def overlaps_itself(a):
+    """Whether two elements of ``a`` share memory.  Arrays whose strides,
+    sorted, each step past everything the smaller ones reach (every layout
+    numpy makes itself) are told apart without looking at their elements;
+    other ``as_strided`` layouts by comparing every element's address."""
+    reach = a.itemsize
+    for stride, n in sorted((abs(s), n) for s, n in zip(a.strides, a.shape) if n > 1):
+        if stride < reach:
+            break
+        reach += stride * (n - 1)
+    else:
+        return False
+    offsets = np.zeros((), np.int64)
+    for stride, n in zip(a.strides, a.shape):
+        offsets = np.add.outer(offsets, np.arange(n, dtype=np.int64) * stride)
+    offsets = np.sort(offsets, axis=None)
+    return bool(np.any(np.diff(offsets) < a.itemsize))
 
 
 def check_out(out, shape, dtype, x, name="out", allow_bool=False):
@@ -347,6 +376,10 @@ def check_out(out, shape, dtype, x, name="out", allow_bool=False):
         raise ValueError(f"{name} is read-only")
     if not out.flags.aligned or any(s % out.itemsize for s in out.strides):
         raise ValueError(f"{name} must have element-aligned strides")
+    if overlaps_itself(out):
+        raise ValueError(f"{name} has elements that share memory (a zero stride, as from "
+                         f"np.broadcast_to, or overlapping as_strided views): each result "
+                         f"needs a place of its own")
     if np.may_share_memory(out, x):
         raise ValueError(f"{name} overlaps the input; imgconv filters are not in-place")
     return out
@@ -428,9 +461,10 @@ class FilterInput(NamedTuple):
         return tuple(shape)
 
 
-def filter_input(x, mode="reflect", cval=0.0, channel_axis=None, axes=None, exact=False):
+def filter_input(x, mode="reflect", cval=0.0, channel_axis=None, axes=None, exact=False,
+                 axes_name="axes"):
     x = as_input_array(x, exact=exact)
-    axes, channel_axis = spatial_axes(x.ndim, channel_axis, axes)
+    axes, channel_axis = spatial_axes(x.ndim, channel_axis, axes, axes_name=axes_name)
     mode = canonical_mode(mode)
     cval = check_cval(cval)
     if mode != "zero" and cval != 0:
@@ -583,10 +617,11 @@ def window_counts(geom, spatial_shape, count_include_pad):
 # --------------------------------------------------------------------------
 # Morphology
 # --------------------------------------------------------------------------
-def as_footprint(footprint, size, rank):
+def as_footprint(footprint, size, rank, axes=None):
     """A boolean footprint with ``rank`` dimensions: ``footprint`` (any real
     array of 0/1 values, with up to ``rank`` dimensions; missing leading axes
-    get length 1) or, without one, a box of ``size`` (default 3)."""
+    get length 1; in the order of ``axes``, see :func:`in_axes_order`) or,
+    without one, a box of ``size`` (default 3, per axis as ``axes`` orders them)."""
     if footprint is None:
         shape = per_axis(3 if size is None else size, rank, "size", minimum=1)
         for n in shape:
@@ -613,7 +648,8 @@ def as_footprint(footprint, size, rank):
         fp = fp != 0
     if not fp.any():
         raise ValueError("footprint has no True cell")
-    return fp.reshape((1,) * (rank - fp.ndim) + fp.shape)
+    fp = fp.reshape((1,) * (rank - fp.ndim) + fp.shape)
+    return fp if axes is None else in_axes_order(fp, axes)
 
 
 #: a kernel dtype of each item size, to check ``out`` arrays of other dtypes

@@ -407,3 +407,86 @@ def test_matrix_input_and_out(name, dtype):
     np.testing.assert_array_equal(got, want)
     masked = np.ma.masked_array(plain, mask=plain > 10)
     np.testing.assert_array_equal(call(masked), want)
+
+
+# ---------------------------------------------------------------------------
+# out whose elements share memory
+# ---------------------------------------------------------------------------
+OUT_CALLS = dict(SUBCLASS_CALLS, gaussian=lambda a, **kw: ic.gaussian(a, 1.0, **kw),
+                 gradient_magnitude=lambda a, **kw: ic.gradient_magnitude(a, **kw),
+                 opening=lambda a, **kw: ic.opening(a, size=3, **kw))
+
+
+def _writable_view(base, shape, strides):
+    return np.lib.stride_tricks.as_strided(base, shape, strides, writeable=True)
+
+
+@pytest.mark.parametrize("name", list(OUT_CALLS))
+def test_out_with_elements_sharing_memory_is_refused(name):
+    """A writable zero-stride or overlapping out received garbage (several
+    results written to one place); it is refused, naming out."""
+    call = OUT_CALLS[name]
+    x = (np.arange(42) * 7 % 23).reshape(6, 7).astype(np.float64)
+    want = call(x)
+    base = np.zeros(want.size * 2, want.dtype)
+    step = base.itemsize
+    for shape_strides in [((want.shape[0], want.shape[1]), (0, step)),
+                          ((want.shape[0], want.shape[1]), (step, 0)),
+                          ((want.shape[0], want.shape[1]), (0, 0)),
+                          ((want.shape[0], want.shape[1]), (2 * step, step))]:
+        out = _writable_view(base, *shape_strides)
+        with pytest.raises(ValueError, match="out has elements that share memory"):
+            call(x, out=out)
+        assert not base.any()
+    broadcast = np.broadcast_to(np.zeros(want.shape[1], want.dtype), want.shape)
+    with pytest.raises(ValueError, match="out"):
+        call(x, out=broadcast)
+
+
+@pytest.mark.parametrize("name", ["correlate", "gaussian", "dilate", "max_pool"])
+def test_out_with_an_unusual_but_distinct_layout_is_accepted(name):
+    """Strides that interleave (each element still its own place) are fine."""
+    call = OUT_CALLS[name]
+    x = (np.arange(42) * 7 % 23).reshape(6, 7).astype(np.float64)
+    want = call(x)
+    rows, cols = want.shape
+    base = np.zeros(rows * cols * 3, want.dtype)
+    # rows 3 elements apart, columns 3 * rows - 1: the column steps are
+    # shorter than the rows' reach, a layout numpy never makes itself
+    out = _writable_view(base, want.shape, (3 * base.itemsize, (3 * rows - 1) * base.itemsize))
+    offsets = {i * 3 + j * (3 * rows - 1) for i in range(rows) for j in range(cols)}
+    assert len(offsets) == want.size
+    got = call(x, out=out)
+    np.testing.assert_array_equal(out, want)
+    assert got is out or np.shares_memory(got, out)
+
+
+def test_overlaps_itself_agrees_with_a_brute_force_count():
+    rng = np.random.default_rng(5)
+    base = np.zeros(400)
+    for _ in range(300):
+        shape = tuple(int(n) for n in rng.integers(1, 5, size=rng.integers(1, 4)))
+        strides = tuple(int(s) * 8 for s in rng.integers(-6, 7, size=len(shape)))
+        view = np.lib.stride_tricks.as_strided(base[200:], shape, strides)
+        offsets = [sum(i * s for i, s in zip(index, strides)) for index in np.ndindex(shape)]
+        assert ic._validate.overlaps_itself(view) == (len(set(offsets)) < len(offsets)), \
+            (shape, strides)
+
+
+@pytest.mark.parametrize("name", list(OUT_CALLS))
+def test_out_overlapping_the_input_is_refused_and_input_kept(name):
+    call = OUT_CALLS[name]
+    x = (np.arange(42) * 7 % 23).reshape(6, 7).astype(np.float64)
+    want = call(x)
+    if want.shape != x.shape:
+        buffer = np.zeros(x.size + want.size)
+        x2 = buffer[:x.size].reshape(x.shape)
+        x2[...] = x
+        out = buffer[x.size // 2:x.size // 2 + want.size].reshape(want.shape)
+    else:
+        x2 = x.copy()
+        out = x2
+    kept = x2.copy()
+    with pytest.raises(ValueError, match="out overlaps the input"):
+        call(x2, out=out)
+    np.testing.assert_array_equal(x2, kept)

@@ -63,7 +63,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("shape,dtype,kshape,kwargs", CASES)
-def test_thread_count_does_not_change_result(shape, dtype, kshape, kwargs, spy):
+def test_thread_count_does_not_change_result(shape, dtype, kshape, kwargs, spy, monkeypatch):
+    # teams larger than the cores here too: the rows each thread gets must not matter
+    monkeypatch.setattr(_threads, "max_team_size", lambda: 64)
     rng = np.random.default_rng(0)
     if np.dtype(dtype).kind == "f":
         x = rng.standard_normal(shape).astype(dtype)
@@ -101,10 +103,10 @@ def test_threads_none_uses_default(spy):
     x = np.ones((512, 512), np.float32)
     ic.set_num_threads(3)
     ic.correlate(x, np.ones((3, 3)))
-    assert spy[-1] == (3 if ic.openmp_enabled() else 1)
+    assert spy[-1] == (min(3, _threads.max_team_size()) if ic.openmp_enabled() else 1)
     # the call's threads= wins over set_num_threads
     ic.correlate(x, np.ones((3, 3)), threads=2)
-    assert spy[-1] == (2 if ic.openmp_enabled() else 1)
+    assert spy[-1] == (min(2, _threads.max_team_size()) if ic.openmp_enabled() else 1)
     ic.correlate(x, np.ones((3, 3)), threads=1)
     assert spy[-1] == 1
 
@@ -138,8 +140,38 @@ def test_set_num_threads_beats_env(monkeypatch):
 def test_call_argument_beats_everything(monkeypatch):
     monkeypatch.setenv(ENV, "3")
     ic.set_num_threads(2)
-    assert _threads.resolve_threads(5) == (5 if ic.openmp_enabled() else 1)
-    assert _threads.resolve_threads(None) == (2 if ic.openmp_enabled() else 1)
+    cap = _threads.max_team_size() if ic.openmp_enabled() else 1
+    assert _threads.resolve_threads(5) == min(5, cap)
+    assert _threads.resolve_threads(None) == min(2, cap)
+
+
+def test_team_capped_at_the_cores_this_process_may_use(spy, monkeypatch):
+    """threads=10000 used to start 10000 OS threads (seconds of start-up on
+    a large image); the team is capped at the usable cores, as OpenMP's own
+    OMP_THREAD_LIMIT would."""
+    cap = _available() if ic.openmp_enabled() else 1
+    assert _threads.max_team_size() <= _available()
+    assert _threads.resolve_threads(10000) == min(cap, _threads.max_team_size())
+    x = np.random.default_rng(0).random((512, 512)).astype(np.float32)
+    got = ic.correlate(x, np.ones((3, 3)), threads=10000)
+    assert spy[-1] <= _available()
+    np.testing.assert_array_equal(got, ic.correlate(x, np.ones((3, 3)), threads=1))
+    # with fewer usable cores (an affinity mask), fewer threads
+    monkeypatch.setattr(_threads, "_available_cores", lambda: 1)
+    assert _threads.resolve_threads(10000) == 1
+    assert ic.get_num_threads() == 1
+
+
+@pytest.mark.skipif(not ic.openmp_enabled(), reason="built without OpenMP")
+def test_team_capped_at_openmp_thread_limit():
+    code = ("from imgconv import _threads; "
+            "print(_threads.resolve_threads(64), _threads.max_team_size())")
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(ic.__file__)))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tempfile.gettempdir(), timeout=60,
+                          env={**os.environ, "PYTHONPATH": parent, "OMP_THREAD_LIMIT": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", "1"]
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "two"])
