@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 from Cython.Build import cythonize
+from Cython.Build.Dependencies import create_dependency_tree
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 try:
@@ -88,7 +89,10 @@ omp_compile, omp_link = openmp_flags()
 base_flags = [] if sys.platform == "win32" else ["-O3", "-g0", "-fno-math-errno",
                                                  "-Wno-unreachable-code"]
 macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
-common = dict(include_dirs=[np.get_include(), "pyx"], define_macros=macros)
+# C headers the compiler includes: not Cython's dependencies, but a change to
+# one must rebuild the modules (build_ext compares depends with each module)
+common = dict(include_dirs=[np.get_include(), "pyx"], define_macros=macros,
+              depends=sorted(glob.glob("pyx/*.h")))
 
 
 def kernel_extension(name, extra_flags=()):
@@ -115,9 +119,10 @@ if is_x86_64() and sys.platform != "win32" and _compiles("int main(void){return 
 jobs = os.cpu_count() or 1
 
 
-def generated_c_is_current(extension):
-    """True if the C file Cython wrote for ``extension`` is newer than every
-    Cython source in ``pyx/``.
+def generated_c_is_current(extension, dependencies):
+    """True if the C file Cython wrote for ``extension`` is newer than the
+    project's Cython sources it was made from (its ``.pyx`` and the ``.pxi`` and
+    ``.pxd`` files that reaches).
 
     Each ``pip install`` builds in a fresh isolated environment whose Cython
     include files look brand new to ``cythonize``, which would then regenerate
@@ -125,17 +130,20 @@ def generated_c_is_current(extension):
     (``pip install -e ".[test]"``) reuses the first one's build this way: its
     extensions are up to date, and build_ext skips them.
     """
-    generated = os.path.splitext(extension.sources[0])[0] + ".c"
+    source = extension.sources[0]
+    generated = os.path.splitext(source)[0] + ".c"
     if not os.path.exists(generated):
         return False
-    sources = [p for p in glob.glob("pyx/*") if not p.endswith(".c")]
-    return os.path.getmtime(generated) > max(map(os.path.getmtime, sources))
+    own = [path for path in dependencies.all_dependencies(source)
+           if os.path.abspath(path).startswith(os.path.abspath("pyx") + os.sep)]
+    return os.path.getmtime(generated) > max(map(os.path.getmtime, own))
 
 
 def cythonize_stale(extensions):
     """``cythonize`` the extensions whose C is missing or older than pyx/; the
     others are built from the C file they have."""
-    current = [e for e in extensions if generated_c_is_current(e)]
+    dependencies = create_dependency_tree()
+    current = [e for e in extensions if generated_c_is_current(e, dependencies)]
     for extension in current:
         extension.sources = [os.path.splitext(extension.sources[0])[0] + ".c"]
     stale = [e for e in extensions if e not in current]
@@ -174,7 +182,7 @@ class ParallelBuildExt(build_ext):
             target = self.get_ext_fullpath(ext.name)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copy2(in_place, target)
-            print(f"reusing {in_place} (newer than {', '.join(ext.sources)})")
+            print(f"reusing {in_place}: newer than its C source and headers")
             return
         super().build_extension(ext)
 
