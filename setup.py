@@ -26,10 +26,7 @@ from Cython.Build import cythonize
 from Cython.Build.Dependencies import create_dependency_tree
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
-try:
-    from setuptools.modified import newer_group
-except ImportError:  # setuptools < 69
-    from distutils.dep_util import newer_group
+from setuptools.modified import newer_group
 
 OPENMP_TEST = textwrap.dedent(
     """
