@@ -237,7 +237,7 @@ def check_kernel_length(length, what, limit=MAX_AXIS_SAMPLES):
 
 
 def output_length(n, k, dilation, stride, pad_lo, pad_hi):
-    """DESIGN.md's geometry: floor((n + p_lo + p_hi - d*(k-1) - 1) / s) + 1."""
+    """docs/design.md's geometry: floor((n + p_lo + p_hi - d*(k-1) - 1) / s) + 1."""
     extent = dilation * (k - 1) + 1
     if extent > MAX_AXIS_SAMPLES or n + pad_lo + pad_hi > MAX_AXIS_SAMPLES:
         raise ValueError(

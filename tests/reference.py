@@ -1,4 +1,4 @@
-"""Plain-numpy float64 reference for imgconv's geometry (DESIGN.md, "Geometry").
+"""Plain-numpy float64 reference for imgconv's geometry (docs/design.md, "Geometry").
 
 Deliberately naive: pad with ``np.pad`` (whose reflect/symmetric/wrap repeat the
 rule for padding wider than the array, and whose reflect of a 1-sample axis

@@ -3,7 +3,7 @@
 correlate1d, convolve1d, sepfilter, gaussian, box, sobel, prewitt, scharr, laplace,
 gradient_magnitude, and the ``method=`` choice of correlate/convolve.
 
-Conventions (DESIGN.md "Arrays, axes, dtypes", "Boundary modes"):
+Conventions (docs/design.md "Arrays, axes, dtypes", "Boundary modes"):
 - every imgconv ``mode`` equals scipy.ndimage's ``SCIPY_MODE[mode]``
   (imgconv 'reflect' is scipy 'mirror', 'symmetric' is scipy 'reflect', ...);
 - compute dtype float32 for float32 and integers up to 16 bits, float64 otherwise;

@@ -22,7 +22,7 @@ RNG = np.random.default_rng(2026)
 
 def source_index(i, n, mode):
     """Input sample read at (possibly far out of range) position ``i`` on an
-    axis of ``n`` samples, -1 for cval: DESIGN.md's padding rule, repeated."""
+    axis of ``n`` samples, -1 for cval: docs/design.md's padding rule, repeated."""
     i = np.asarray(i, np.int64)
     if mode == "zero":
         return np.where((i >= 0) & (i < n), i, -1)
