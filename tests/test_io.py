@@ -99,7 +99,7 @@ def test_npy_memory_mapped(tmp_path, monkeypatch):
     assert isinstance(mapped, np.memmap) and not mapped.flags.writeable
     np.testing.assert_array_equal(mapped, array)
     assert not isinstance(ic.read(tmp_path / "a.npy"), np.memmap)  # small: loaded
-    monkeypatch.setattr(_io, "MMAP_THRESHOLD", 100)
+    monkeypatch.setattr(_io._npy, "MMAP_THRESHOLD", 100)
     assert isinstance(ic.read(tmp_path / "a.npy"), np.memmap)  # big: mapped by default
     # a mapped input filters like any other and is never written to
     np.testing.assert_allclose(ic.gaussian(ic.read(tmp_path / "a.npy"), 1), ic.gaussian(array, 1))
@@ -494,6 +494,23 @@ def test_meta_and_helpers():
     assert _io.file_format("x.jpeg") == "jpeg"
 
 
+def test_io_package_modules_doctests():
+    """test_package runs the doctests of imgconv._io itself; those of its
+    modules (split_extension's, ImageMeta's...) run here."""
+    import doctest
+    import importlib
+    import pkgutil
+
+    names = [m.name for m in pkgutil.iter_modules(_io.__path__, _io.__name__ + ".")]
+    assert {"imgconv._io._meta", "imgconv._io._read", "imgconv._io._write"} <= set(names)
+    attempted = 0
+    for name in names:
+        result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, f"{result.failed} doctest(s) failed in {name}"
+        attempted += result.attempted
+    assert attempted >= 8
+
+
 # ---------------------------------------------------------------------------
 # full disks: every write error raises, naming the file, and leaves nothing
 # ---------------------------------------------------------------------------
@@ -705,7 +722,7 @@ def _png_header_only(path, width, height):
 
 def test_forged_size_is_refused_before_allocating(tmp_path, monkeypatch):
     _png_header_only(tmp_path / "forged.png", 100000, 100000)
-    monkeypatch.setattr(_io, "_available_memory", lambda: 16 << 30)
+    monkeypatch.setattr(_io._memory, "_available_memory", lambda: 16 << 30)
     with pytest.raises(ValueError, match=r"forged\.png: too large to read: its 100000 x 100000 "
                                          r"array needs 3 x 9\.3 GiB"):
         ic.read(tmp_path / "forged.png")
@@ -716,7 +733,7 @@ def test_forged_size_is_refused_before_allocating(tmp_path, monkeypatch):
                                         ("a.nii.gz", random_array((4, 64, 64), np.float32))])
 def test_too_large_for_memory(tmp_path, monkeypatch, name, array):
     ic.write(tmp_path / name, array)
-    monkeypatch.setattr(_io, "_available_memory", lambda: 1000)
+    monkeypatch.setattr(_io._memory, "_available_memory", lambda: 1000)
     with pytest.raises(ValueError, match=f"{name}: too large to read: .* 0.0 GiB is available"):
         ic.read(tmp_path / name)
 
@@ -743,7 +760,7 @@ def test_multi_page_lzw_tiff(tmp_path, dtype):
 
 
 def test_undecodable_tiff_names_imagecodecs(tmp_path, monkeypatch):
-    if _io._optional("imagecodecs") is not None:
+    if _io._common._optional("imagecodecs") is not None:
         pytest.skip("imagecodecs is installed: tifffile decodes LZW itself")
     from PIL import Image
 

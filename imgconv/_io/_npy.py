@@ -1,0 +1,29 @@
+"""NumPy ``.npy`` files."""
+import os
+
+import numpy as np
+
+from ._meta import ImageMeta
+
+
+#: .npy files at least this large are memory-mapped (read-only) by default
+MMAP_THRESHOLD = 64 << 20
+
+
+def _read_npy(path, mmap):
+    if mmap is None:
+        mmap = os.path.getsize(path) >= MMAP_THRESHOLD
+    try:
+        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable .npy file ({exc})") from None
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{path}: holds several arrays, not one")
+    return array, ImageMeta()
+
+
+def _npy_encoder(array):
+    def encode(target):
+        with open(target, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+    return encode
