@@ -1,4 +1,5 @@
 """File names, formats, optional packages, and what a readable file is."""
+import contextlib
 import os
 import stat
 
@@ -17,6 +18,37 @@ _FILE_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a charact
 class _Unreadable(ValueError):
     """A file imgconv refuses; the message names the file already, so readers
     pass it on as it is rather than wrapping it in "cannot read"."""
+
+
+#: what a reader passes on as it is: documented errors of their own
+_PASSED_ON = (_Unreadable, PermissionError, ImportError, MemoryError)
+
+
+@contextlib.contextmanager
+def _decoding(path, what):
+    """Raise what goes wrong in the block as the documented ValueError naming
+    ``path``: "cannot read ``what`` (...)".  Damaged files make the libraries
+    raise nearly any type (tifffile ZeroDivisionError, TypeError,
+    AssertionError; zlib its own error; numpy tokenize's TokenError), which a
+    caller cannot catch as a bad file; the type goes into the message when its
+    own text does not say enough."""
+    try:
+        yield
+    except _PASSED_ON:
+        raise
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot read {what} ({_reason(exc)})") from None
+
+
+def _reason(exc):
+    """``exc``'s message, after its type unless that is ValueError, OSError or
+    EOFError (whose messages say what failed)."""
+    text = str(exc) or "no detail"
+    if isinstance(exc, (ValueError, OSError, EOFError)):
+        return text
+    kind = type(exc)
+    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    return f"{name}: {text}"
 
 
 def split_extension(path):

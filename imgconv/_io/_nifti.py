@@ -3,7 +3,7 @@ import struct
 
 import numpy as np
 
-from ._common import _Unreadable, _require
+from ._common import _Unreadable, _decoding, _require
 from ._memory import _check_fits
 from ._meta import ImageMeta
 
@@ -18,7 +18,7 @@ _NIFTI_UNITS = {"mm": "mm", "millimeter": "mm", "millimetre": "mm",
 
 def _read_nifti(path):
     nib = _require("nibabel", path, "reading NIfTI")
-    try:
+    with _decoding(path, "NIfTI"):  # nibabel raises many types on damaged files
         img = _load_nifti(nib, path)
         header = img.header
         if path.lower().endswith(".gz"):  # decompressed into memory, not memory-mapped
@@ -33,16 +33,13 @@ def _read_nifti(path):
             data = img.get_fdata(dtype=np.float32)
         else:
             data = np.asanyarray(img.dataobj)
-    except Exception as exc:  # nibabel raises many types on damaged files
-        if isinstance(exc, (PermissionError, _Unreadable)):
-            raise
-        raise ValueError(f"{path}: cannot read NIfTI ({type(exc).__name__}: {exc})") from None
-    if data.dtype.kind not in "biuf":
-        raise ValueError(f"{path}: NIfTI data of type {data.dtype} (e.g. RGB) is not supported")
-    ndim = data.ndim
-    zooms = header.get_zooms()[:ndim]
-    space_unit = header.get_xyzt_units()[0]
-    codes = nib.aff2axcodes(img.affine)
+        if data.dtype.kind not in "biuf":
+            raise _Unreadable(f"{path}: NIfTI data of type {data.dtype} (e.g. RGB) is not "
+                              "supported")
+        ndim = data.ndim
+        zooms = header.get_zooms()[:ndim]
+        space_unit = header.get_xyzt_units()[0]
+        codes = nib.aff2axcodes(img.affine)
     names = "ijktuvw"
     labels = tuple(f"{names[v]} ({codes[v]})" if v < 3 and codes[v] else names[v]
                    for v in reversed(range(ndim)))

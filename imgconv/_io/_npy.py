@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 
+from ._common import _decoding
 from ._meta import ImageMeta
 
 
@@ -13,10 +14,8 @@ MMAP_THRESHOLD = 64 << 20
 def _read_npy(path, mmap):
     if mmap is None:
         mmap = os.path.getsize(path) >= MMAP_THRESHOLD
-    try:
+    with _decoding(path, ".npy file"):
         array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not a readable .npy file ({exc})") from None
     if not isinstance(array, np.ndarray):
         raise ValueError(f"{path}: holds several arrays, not one")
     return array, ImageMeta()

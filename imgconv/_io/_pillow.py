@@ -8,7 +8,7 @@ import threading
 import numpy as np
 
 from ._atomic import _disk_full
-from ._common import _Unreadable
+from ._common import _decoding
 from ._memory import _check_fits
 from ._meta import ImageMeta, _plane_labels
 
@@ -41,30 +41,23 @@ def _pillow_settings():
 
 
 def _read_pillow(path):
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
-        with _pillow_settings(), Image.open(path) as img:
-            if getattr(img, "n_frames", 1) > 1:
-                raise ValueError("has several pages; multi-page files are read as TIFF stacks "
-                                 "(install tifffile for TIFF)")
-            rawmode = getattr(getattr(img, "png", None), "im_rawmode", "") or ""
-            if img.mode in ("RGB", "RGBA") and ";16" in rawmode:
-                raise ValueError("is a 16-bit colour PNG, which Pillow reads only as 8 bits per "
-                                 "channel; convert it to TIFF to keep the 16 bits")
-            # Pillow's pixels, their export to numpy, and the array's own copy
-            _check_fits(path, (img.height, img.width), _PILLOW_PIXEL_BYTES.get(img.mode, 4),
-                        copies=3)
-            img.load()
-            if img.format != "TIFF":  # TIFF pages keep their stored layout, as tifffile reads them
-                _upright(img)
-            array = np.asarray(_plain_mode(img)).copy()
-    except _Unreadable:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        if isinstance(exc, PermissionError):
-            raise
-        raise ValueError(f"{path}: cannot read image ({exc})") from None
+    with _decoding(path, "image"), _pillow_settings(), Image.open(path) as img:
+        if getattr(img, "n_frames", 1) > 1:
+            raise ValueError("has several pages; multi-page files are read as TIFF stacks "
+                             "(install tifffile for TIFF)")
+        rawmode = getattr(getattr(img, "png", None), "im_rawmode", "") or ""
+        if img.mode in ("RGB", "RGBA") and ";16" in rawmode:
+            raise ValueError("is a 16-bit colour PNG, which Pillow reads only as 8 bits per "
+                             "channel; convert it to TIFF to keep the 16 bits")
+        # Pillow's pixels, their export to numpy, and the array's own copy
+        _check_fits(path, (img.height, img.width), _PILLOW_PIXEL_BYTES.get(img.mode, 4),
+                    copies=3)
+        img.load()
+        if img.format != "TIFF":  # TIFF pages keep their stored layout, as tifffile reads them
+            _upright(img)
+        array = np.asarray(_plain_mode(img)).copy()
     channel_axis = -1 if array.ndim == 3 else None
     return array, ImageMeta(channel_axis=channel_axis,
                             axis_labels=_plane_labels(array.ndim, channel_axis))

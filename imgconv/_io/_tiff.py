@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ._common import _Unreadable, _optional
+from ._common import _Unreadable, _decoding, _optional
 from ._memory import _check_fits
 from ._meta import ImageMeta
 from ._pillow import _pillow_settings, _plain_mode, _read_pillow
@@ -14,27 +14,24 @@ def _read_tiff(path):
     tifffile = _optional("tifffile")
     if tifffile is None:
         return _read_pillow(path)
-    series = None
-    try:
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            axes = series.axes
-            spacing, unit = _tiff_spacing(tif, axes)
-            _check_fits(path, series.shape, series.dtype.itemsize)
-            array = series.asarray()
-    except _Unreadable:
-        raise
-    except ValueError as exc:
-        if "imagecodecs" not in str(exc):
-            raise ValueError(f"{path}: cannot read TIFF ({exc})") from None
+    series = needs_codecs = None
+    with _decoding(path, "TIFF"):
+        try:
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                axes = series.axes
+                spacing, unit = _tiff_spacing(tif, axes)
+                _check_fits(path, series.shape, series.dtype.itemsize)
+                array = series.asarray()
+        except ValueError as exc:
+            if "imagecodecs" not in str(exc):
+                raise
+            needs_codecs = exc
+    if needs_codecs is not None:
         # a compression tifffile decodes only with imagecodecs: Pillow may decode it
         if series is None or len(series.pages) == 1:
-            return _read_tiff_page_with_pillow(path, exc)
-        array = _read_tiff_pages_with_pillow(path, series, exc)
-    except (tifffile.TiffFileError, OSError, EOFError, IndexError, KeyError) as exc:
-        if isinstance(exc, PermissionError):
-            raise
-        raise ValueError(f"{path}: cannot read TIFF ({exc})") from None
+            return _read_tiff_page_with_pillow(path, needs_codecs)
+        array = _read_tiff_pages_with_pillow(path, series, needs_codecs)
     channel_axis = next((i for i, a in enumerate(axes) if a in "SC"), None)
     if channel_axis == array.ndim - 1:
         channel_axis = -1
