@@ -1,12 +1,14 @@
 """Damaged files: every read of one either gives the array or raises the
 documented ValueError naming the file, never a library's own exception."""
 import re
+import struct
 import time
 
 import numpy as np
 import pytest
 
 import imgconv as ic
+from imgconv import _io
 
 nib = pytest.importorskip("nibabel")
 tifffile = pytest.importorskip("tifffile")
@@ -45,6 +47,34 @@ def test_npy_header_that_does_not_parse(tmp_path):
     path.write_bytes(data.replace(b"}", b" ", 1))
     with pytest.raises(ValueError, match=_names(path) + r": cannot read \.npy file"):
         ic.read(path)
+
+
+# ---------------------------------------------------------------------------
+# a .npy header declaring more than memory holds, or more than the file holds
+# ---------------------------------------------------------------------------
+def _npy_declaring(path, shape, dtype="<f4", payload=b""):
+    header = repr({"descr": dtype, "fortran_order": False, "shape": shape}).encode("latin1")
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + payload)
+
+
+def test_npy_too_large_for_memory_is_refused_from_its_header(tmp_path, monkeypatch):
+    path = tmp_path / "huge.npy"
+    _npy_declaring(path, (1 << 20, 1 << 20))  # 4 TiB of float32
+    monkeypatch.setattr(_io._memory, "_available_memory", lambda: 16 << 30)
+    with pytest.raises(ValueError, match=_names(path) + r": too large to read: its 1048576 x "
+                                         r"1048576 array needs 4096\.0 GiB of memory"):
+        ic.read(path, mmap=False)
+
+
+def test_npy_shorter_than_its_header_says(tmp_path):
+    path = tmp_path / "short.npy"
+    _npy_declaring(path, (100, 100), payload=bytes(4000))
+    with pytest.raises(ValueError, match=_names(path) + r": .*truncated: its header declares "
+                                         r"40000 bytes of data and the file holds 4000"):
+        ic.read(path)
+    with pytest.raises(ValueError, match=_names(path) + ": .*truncated"):
+        ic.read(path, mmap=True)
 
 
 # ---------------------------------------------------------------------------
