@@ -3,6 +3,7 @@ documented ValueError naming the file, never a library's own exception."""
 import re
 import struct
 import time
+import zlib
 
 import numpy as np
 import pytest
@@ -16,6 +17,99 @@ tifffile = pytest.importorskip("tifffile")
 
 def _names(path):
     return re.escape(str(path))
+
+
+def _png(path, width, height, raw, interlace=0, depth=8, colour=0):
+    """A PNG whose IDAT holds ``raw`` (filter bytes and samples), compressed as
+    one valid zlib stream, whatever the header declares."""
+    def chunk(tag, data):
+        return (struct.pack(">I", len(data)) + tag + data
+                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0,
+                                                  0, interlace))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def _rows(values):
+    """Unfiltered scanlines (filter byte 0) of a uint8 array."""
+    return b"".join(b"\x00" + row.tobytes() for row in values)
+
+
+# ---------------------------------------------------------------------------
+# a PNG whose pixel stream ends early (Pillow pads it with zeros, no error)
+# ---------------------------------------------------------------------------
+def test_png_with_short_pixel_stream_is_refused(tmp_path):
+    values = np.arange(1, 33, dtype=np.uint8).reshape(4, 8)
+    _png(tmp_path / "short.png", 8, 8, _rows(values))  # the header says 8 rows
+    with pytest.raises(ValueError, match=_names(tmp_path / "short.png")
+                       + r": cannot read image \(.*4 of the 8 rows"):
+        ic.read(tmp_path / "short.png")
+
+
+#: Adam7's passes as slices: (rows, columns) of the image each pass holds
+ADAM7 = [(np.s_[0::8], np.s_[0::8]), (np.s_[0::8], np.s_[4::8]), (np.s_[4::8], np.s_[0::4]),
+         (np.s_[0::4], np.s_[2::4]), (np.s_[2::4], np.s_[0::2]), (np.s_[0::2], np.s_[1::2]),
+         (np.s_[1::2], np.s_[0::1])]
+
+
+def _scanlines(values, interlace, depth):
+    """The unfiltered scanlines of ``values`` (uint8 or big-endian uint16
+    samples, or booleans packed 1 bit each), in Adam7's passes if ``interlace``."""
+    parts = [values[rows, columns] for rows, columns in ADAM7] if interlace else [values]
+    lines = b""
+    for part in parts:
+        if part.size == 0:
+            continue  # an empty pass has no rows at all
+        for row in part:
+            data = (np.packbits(row).tobytes() if depth == 1
+                    else row.astype(">u2" if depth == 16 else np.uint8).tobytes())
+            lines += b"\x00" + data
+    return lines
+
+
+@pytest.mark.parametrize("interlace", [0, 1])
+@pytest.mark.parametrize("depth,colour,shape", [(8, 0, (13, 11)), (16, 0, (13, 11)),
+                                                (8, 2, (13, 11, 3)), (1, 0, (13, 11)),
+                                                (8, 0, (3, 2))])
+def test_png_complete_streams_still_read(tmp_path, interlace, depth, colour, shape):
+    """The check counts the bytes each layout needs: 16-bit, colour, 1-bit,
+    Adam7-interlaced (with empty passes for a 3 x 2 image) PNGs read whole;
+    one byte fewer is refused."""
+    rng = np.random.default_rng(3)
+    values = (rng.random(shape) > 0.5 if depth == 1
+              else rng.integers(0, 2 ** depth, shape).astype(np.uint16 if depth == 16 else np.uint8))
+    raw = _scanlines(values, interlace, depth)
+    path = tmp_path / "a.png"
+    _png(path, shape[1], shape[0], raw, interlace, depth, colour)
+    expected = values.astype(np.uint8) * 255 if depth == 1 else values
+    np.testing.assert_array_equal(ic.read(path), expected)
+    _png(path, shape[1], shape[0], raw[:-1], interlace, depth, colour)
+    with pytest.raises(ValueError, match=_names(path) + r": cannot read image"):
+        ic.read(path)
+
+
+def test_interlaced_png_with_short_stream_is_refused(tmp_path):
+    """Cut at the end of Adam7's sixth pass, the stream leaves every odd row to
+    zeros, and Pillow reported nothing."""
+    values = np.full((16, 16), 200, np.uint8)
+    raw = _scanlines(values, 1, 8)
+    last_pass = 8 * (1 + 16)  # 8 rows of 16 pixels
+    path = tmp_path / "adam7.png"
+    _png(path, 16, 16, raw[:-last_pass], interlace=1)
+    with pytest.raises(ValueError, match=_names(path) + r": cannot read image \(truncated pixel "
+                                         r"data: .* holds 150 of the 286 bytes"):
+        ic.read(path)
+
+
+def test_cli_refuses_a_short_png(tmp_path):
+    from test_cli import run_cli
+
+    _png(tmp_path / "short.png", 8, 8, _rows(np.ones((4, 8), np.uint8)))
+    result = run_cli("filter", str(tmp_path / "short.png"))
+    assert result.returncode == 1
+    assert "short.png: cannot read image" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["short.png"]
 
 
 # ---------------------------------------------------------------------------

@@ -3,7 +3,9 @@ settings while imgconv reads, decoding, and encoding."""
 import contextlib
 import errno
 import os
+import struct
 import threading
+import zlib
 
 import numpy as np
 
@@ -55,12 +57,59 @@ def _read_pillow(path):
         _check_fits(path, (img.height, img.width), _PILLOW_PIXEL_BYTES.get(img.mode, 4),
                     copies=3)
         img.load()
+        if img.format == "PNG":
+            _check_png_stream(path)
         if img.format != "TIFF":  # TIFF pages keep their stored layout, as tifffile reads them
             _upright(img)
         array = np.asarray(_plain_mode(img)).copy()
     channel_axis = -1 if array.ndim == 3 else None
     return array, ImageMeta(channel_axis=channel_axis,
                             axis_labels=_plane_labels(array.ndim, channel_axis))
+
+
+#: samples per pixel of each PNG colour type (grey, RGB, palette, grey+alpha, RGBA)
+_PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+#: Adam7's seven passes: first column, first row, column step, row step
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+          (0, 1, 1, 2))
+
+
+def _check_png_stream(path):
+    """ValueError when the PNG's pixel stream ends before the rows its header
+    declares.  Pillow stops decoding where the zlib stream ends and leaves the
+    rows after it zero, without an error even with truncated images refused:
+    a valid stream holding 4 of 8 rows reads as 4 rows of data and 4 of 0.
+    The stream is inflated again here, in pieces, only to count its bytes."""
+    with open(path, "rb") as f:
+        f.seek(8)  # the signature, which Pillow has checked
+        length, tag = struct.unpack(">I4s", f.read(8))
+        width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", f.read(13))
+        f.seek(length - 13 + 4, os.SEEK_CUR)  # the rest of IHDR and its CRC
+        samples = _PNG_SAMPLES[colour] * depth
+        expected = 0
+        for x, y, dx, dy in _ADAM7 if interlace else ((0, 0, 1, 1),):
+            columns, rows = -(-(width - x) // dx), -(-(height - y) // dy)
+            if columns > 0 and rows > 0:  # a filter byte, then the samples in whole bytes
+                expected += rows * (1 + (columns * samples + 7) // 8)
+        inflate = zlib.decompressobj()
+        found = 0
+        while found < expected and not inflate.eof:
+            head = f.read(8)
+            if len(head) < 8:
+                break
+            length, tag = struct.unpack(">I4s", head)
+            data = f.read(length)
+            f.seek(4, os.SEEK_CUR)  # CRC
+            if tag == b"IEND":
+                break
+            while tag == b"IDAT" and data and found < expected and not inflate.eof:
+                found += len(inflate.decompress(data, 1 << 20))
+                data = inflate.unconsumed_tail
+    if found < expected:
+        held = (f"{found // (expected // height)} of the {height} rows" if not interlace
+                else f"{found} of the {expected} bytes")
+        raise ValueError(f"truncated pixel data: the PNG's compressed stream holds {held} "
+                         "its header declares")
 
 
 def _upright(img):
