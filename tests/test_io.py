@@ -486,6 +486,30 @@ def test_no_clobber_and_permissions(tmp_path):
     assert (tmp_path / "b.npy").stat().st_mode & 0o777 == 0o644  # not tempfile's 0600
 
 
+@pytest.mark.parametrize("stem,ext", [("a" * 251, ".png"), ("\u00e9" * 125, ".png"),
+                                      ("v" * 248, ".nii.gz"), ("b" * 234, ".npy")])
+def test_names_up_to_the_limit_are_written(tmp_path, stem, ext):
+    """The temporary name adds 18 bytes or more: a valid name of 238 to 255
+    bytes could not be written."""
+    name = stem + ext
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    if len(os.fsencode(name)) > limit:
+        pytest.skip(f"this file system takes names of {limit} bytes at most")
+    array = random_array((5, 6, 4) if ext == ".nii.gz" else (5, 6), np.uint8)
+    ic.write(tmp_path / name, array)
+    np.testing.assert_array_equal(ic.read(tmp_path / name), array)
+    ic.write(tmp_path / name, array[::-1], overwrite=True)
+    np.testing.assert_array_equal(ic.read(tmp_path / name), array[::-1])
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_a_name_beyond_the_limit_is_an_error_naming_it(tmp_path):
+    name = "c" * 300 + ".png"
+    with pytest.raises(OSError, match=f"{'c' * 300}\\.png: cannot write .*too long"):
+        ic.write(tmp_path / name, np.zeros((2, 2), np.uint8))
+    assert os.listdir(tmp_path) == []
+
+
 def test_meta_and_helpers():
     meta = ic.ImageMeta(channel_axis=-1, spacing=(2.0, 3.0))
     assert meta.spatial_axes(3) == (0, 1)

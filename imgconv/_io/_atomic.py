@@ -3,6 +3,7 @@ place once complete and synced, and every write error naming the target."""
 import errno
 import os
 import secrets
+import sys
 
 
 def _disk_full(path):
@@ -17,7 +18,7 @@ def _atomic_write(path, suffix, encode, overwrite):
     """Run ``encode`` on a new hidden file beside ``path``, then rename it into place."""
     folder, name = os.path.split(os.path.abspath(path))
     while True:
-        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp{suffix}")
+        tmp = os.path.join(folder, _temporary_name(folder, name, suffix))
         try:
             # created with the umask's permissions, unlike tempfile's 0600
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
@@ -49,6 +50,30 @@ def _atomic_write(path, suffix, encode, overwrite):
     # raised out here, the library's exception is not kept as its context: its
     # frames would keep a file open (nibabel does not close it on errors)
     raise error
+
+
+def _temporary_name(folder, name, suffix):
+    """``.NAME.XXXXXXXX.tmpSUFFIX``, a new hidden name for a file being written
+    to ``name``, with NAME cut short (at a whole character) as far as needed
+    to keep it within the file system's limit on a name's bytes: the 18 bytes
+    added to a '.png' would otherwise make a valid name of 238 to 255 bytes
+    impossible to write."""
+    tail = f".{secrets.token_hex(4)}.tmp{suffix}"
+    room = _name_max(folder) - len(os.fsencode("." + tail))
+    encoded = os.fsencode(name)
+    if len(encoded) > room:
+        # dropping a partly cut character ('ignore') only shortens it further
+        name = encoded[:max(room, 0)].decode(sys.getfilesystemencoding(), "ignore")
+    return f".{name}{tail}"
+
+
+def _name_max(folder):
+    """The most bytes a name in ``folder`` may have (255 when the system does not say)."""
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (AttributeError, ValueError, OSError):  # no pathconf on Windows
+        return 255
+    return limit if limit > 0 else 255  # -1: no limit stated
 
 
 def _write_error(path, exc):
