@@ -575,6 +575,21 @@ def test_batch_never_overwrites_another_input(tmp_path):
     assert (data / "a" / "one_box_box.png").exists()
 
 
+@pytest.mark.parametrize("outdir", ["taken.png", "taken.png/sub"])
+def test_outdir_that_is_a_file_is_refused_up_front(tmp_path, outdir):
+    """Each input used to be filtered before makedirs failed with 'File exists'."""
+    for name in ("a.png", "b.png"):
+        shutil.copy(os.path.join(SAMPLES, "shapes.png"), tmp_path / name)
+    (tmp_path / "taken.png").write_bytes(b"a file")
+    result = run_cli("filter", tmp_path / "a.png", tmp_path / "b.png", "-v", "--outdir",
+                     tmp_path / outdir)
+    where = "" if outdir == "taken.png" else f" {tmp_path / 'taken.png'}"
+    assert_error(result, 1, f"--outdir {tmp_path / outdir}:{where} exists and is not a folder")
+    assert "read" not in result.stderr  # no input was read
+    assert (tmp_path / "taken.png").read_bytes() == b"a file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "taken.png"]
+
+
 # ---------------------------------------------------------------------------
 # errors
 # ---------------------------------------------------------------------------

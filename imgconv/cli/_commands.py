@@ -331,6 +331,8 @@ class Morph:
 # Running an operation over the inputs
 # --------------------------------------------------------------------------
 def run_operation(args, operation):
+    if args.outdir:
+        _batch.check_outdir(args.outdir)
     inputs, left_out = _batch.expand_inputs(args.input, args.outdir)
     if args.output and len(inputs) > 1:
         raise UsageError(f"-o names one output but there are {len(inputs)} inputs; "
