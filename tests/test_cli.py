@@ -365,6 +365,43 @@ def test_16bit_png_stays_16bit_and_float_formats_keep_float32(tmp_path):
         np.testing.assert_array_equal(got, ic.box(image, 3))
 
 
+def test_16bit_input_to_8bit_format_maps_the_dtype_ranges(tmp_path):
+    """Clipped, a uint16 image went white almost everywhere in an 8-bit
+    format: its range now maps onto uint8's (65535 -> 255), and -v says so."""
+    from scipy import ndimage
+
+    ramp = np.linspace(0, 65535, 20 * 24).reshape(20, 24).round().astype(np.uint16)
+    rgb = np.stack([ramp, ramp[::-1], 65535 - ramp], axis=-1)
+    ic.write(tmp_path / "grey.tif", ramp)
+    ic.write(tmp_path / "rgb.tif", rgb)
+
+    def to_8bit(values):
+        return np.clip(np.rint(values * (255 / 65535)), 0, 255)
+
+    def check(got, expected):
+        assert got.dtype == np.uint8
+        np.testing.assert_allclose(got, expected, atol=1)  # float32 rounding at .5
+        assert np.mean(got == expected) > 0.95
+
+    box = ndimage.uniform_filter(ramp.astype(np.float64), 3, mode="mirror")
+    result = run_cli("filter", tmp_path / "grey.tif", "-f", "box", "-o", tmp_path / "a.bmp", "-v")
+    assert result.returncode == 0, result.stderr
+    assert ("BMP holds uint8 here, not the input's uint16: values mapped by the dtype ranges "
+            "(65535 -> 255)") in result.stderr
+    check(ic.read(tmp_path / "a.bmp"), to_8bit(box))
+    assert run_cli("filter", tmp_path / "rgb.tif", "-f", "box",
+                   "-o", tmp_path / "c.png").returncode == 0
+    check(ic.read(tmp_path / "c.png"),
+          to_8bit(ndimage.uniform_filter(rgb.astype(np.float64), (3, 3, 1), mode="mirror")))
+    assert run_cli("morph", "dilate", tmp_path / "grey.tif", "-o", tmp_path / "d.bmp").returncode == 0
+    check(ic.read(tmp_path / "d.bmp"), to_8bit(ndimage.grey_dilation(ramp, size=3)))
+    # --output-range still decides: clip keeps the values, which saturate
+    result = run_cli("filter", tmp_path / "grey.tif", "-f", "box", "--output-range", "clip",
+                     "-o", tmp_path / "clipped.bmp", "-v")
+    assert result.returncode == 0 and "mapped" not in result.stderr
+    np.testing.assert_array_equal(ic.read(tmp_path / "clipped.bmp"), np.clip(np.rint(box), 0, 255))
+
+
 def test_dtype_option(tmp_path, shapes):
     vol = (np.random.default_rng(7).random((5, 6, 7)) * 1000 - 500).astype(np.float32)
     src = save_npy(tmp_path, "v.npy", vol)

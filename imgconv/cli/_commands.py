@@ -432,7 +432,7 @@ def _process(path, out, input_paths, args, operation, report, batch):
         report.start_bar(os.path.basename(path))
     threads = args.threads
     result, resampling = operation.run(image, report, threads)
-    final = _to_output(result, image, out, out_format, args, operation)
+    final = _to_output(result, image, out, out_format, args, operation, report)
     if image.alpha is not None:
         alpha = image.alpha
         if not resampling.identity or alpha.shape != final.shape[:alpha.ndim]:
@@ -452,7 +452,7 @@ def _process(path, out, input_paths, args, operation, report, batch):
     report.written(out)
 
 
-def _to_output(result, image, out, out_format, args, operation):
+def _to_output(result, image, out, out_format, args, operation, report):
     """The result in the dtype ``out`` gets (see the README's output table)."""
     colour = image.channel_axis is not None
     if args.dtype is not None:
@@ -468,7 +468,16 @@ def _to_output(result, image, out, out_format, args, operation):
         return result.astype(dtype, copy=False)
     how = args.output_range or (operation.default_range if out_format not in FLOAT_FORMATS
                                 else "clip")
-    return _arrays.to_dtype(result, dtype, how)
+    scale = None
+    if args.dtype is None and args.output_range is None and how != "rescale":
+        # the format cannot hold the input's depth: its range maps onto the format's
+        scale = _arrays.depth_scale(image.source_dtype, dtype)
+        if scale is not None:
+            source = np.iinfo(image.source_dtype).max
+            report.info(f"{out}: {out_format.upper()} holds {dtype} here, not the input's "
+                        f"{image.source_dtype}: values mapped by the dtype ranges ({source} -> "
+                        f"{np.iinfo(dtype).max}); --output-range clip keeps them as they are")
+    return _arrays.to_dtype(result, dtype, how, scale)
 
 
 def _output_meta(meta, resampling):
