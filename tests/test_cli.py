@@ -674,7 +674,7 @@ def test_outdir_that_is_a_file_is_refused_up_front(tmp_path, outdir):
     (["filter", "{shapes}", "--axes", "5"], "--axes: axes=(5,) is out of range"),
     (["filter", "{shapes}", "--axes", "0", "--kernel", "1,2,1", "-f", "correlate1d"],
      "--axes/--slicewise do not apply to correlate1d"),
-    (["filter", "{tmp}/vol4d.npy"], "has 4 spatial axes; filters take 1 to 3"),
+    (["filter", "{tmp}/vol4d.npy"], "has 4 axes besides channels; filters take 1 to 3 spatial"),
     (["filter", "{shapes}", "-o", "{tmp}/out.xyz"], "unsupported file type"),
     (["filter", "{shapes}", "-o", "{tmp}/nowhere/out.png"], "does not exist"),
     (["filter", "{shapes}", "-o", "{tmp}/out.npy", "--output-range", "abs"],
@@ -1059,6 +1059,51 @@ def test_info(volume, shapes):
     assert facts["shape"] == [10, 12, 14] and facts["dtype"] == "int16"
     assert [s["size"] for s in facts["spacing"]] == pytest.approx([2.5, 0.7, 0.8])
     assert facts["min"] == vol.min() and facts["max"] == vol.max()
+
+
+def _fmri(path, dtype="<i2"):
+    """A 4D NIfTI series: 3 volumes of 4 x 5 x 6 voxels (2 x 2 x 3 mm), one
+    every 2000 ms, stored in ``dtype`` (its byte order too)."""
+    header = nib.Nifti1Header(endianness=np.dtype(dtype).byteorder.replace("=", "<"))
+    data = np.arange(4 * 5 * 6 * 3).reshape(4, 5, 6, 3).astype(dtype)
+    img = nib.Nifti1Image(data, np.diag([2.0, 2.0, 3.0, 1.0]), header=header)
+    img.set_data_dtype(dtype)
+    img.header.set_xyzt_units("mm", "msec")
+    img.header.set_zooms((2, 2, 3, 2000))
+    nib.save(img, path)
+    return data.T
+
+
+def test_info_on_a_4d_nifti_gives_each_axis_its_unit(tmp_path):
+    series = _fmri(tmp_path / "fmri.nii", ">i2")
+    result = run_cli("info", tmp_path / "fmri.nii")
+    assert result.returncode == 0, result.stderr
+    assert ("spacing  axis 0 = t: 2000 msec; axis 1 = k (S): 3 mm; axis 2 = j (A): 2 mm; "
+            "axis 3 = i (R): 2 mm") in result.stdout
+    assert "dtype    int16 (big-endian)\n" in result.stdout and ">i2" not in result.stdout
+    facts = json.loads(run_cli("info", "--json", tmp_path / "fmri.nii").stdout)
+    assert [(s["label"], s["size"], s["unit"]) for s in facts["spacing"]] == [
+        ("t", 2000.0, "msec"), ("k (S)", 3.0, "mm"), ("j (A)", 2.0, "mm"), ("i (R)", 2.0, "mm")]
+    assert facts["shape"] == list(series.shape) and facts["max"] == series.max()
+    # filtering it needs --axes: the time axis is not called spatial
+    result = run_cli("filter", tmp_path / "fmri.nii", "-o", tmp_path / "out.nii")
+    assert_error(result, 1, "fmri.nii: shape (3, 6, 5, 4) has 4 axes besides channels (t, k (S), "
+                 "j (A), i (R)); filters take 1 to 3 spatial axes")
+    result = run_cli("filter", tmp_path / "fmri.nii", "--axes", "1,2,3", "-v",
+                     "-o", tmp_path / "out.nii")
+    assert result.returncode == 0, result.stderr
+    assert "read nifti int16 (big-endian) (3, 6, 5, 4)" in result.stderr
+    assert "2000 msec" in run_cli("info", tmp_path / "out.nii").stdout
+
+
+def test_format_error_names_the_result_and_its_conversion(tmp_path):
+    """PNG's message names the uint8 array it was given; the user has a float32
+    result of an int16 input, so the command says where the uint8 came from."""
+    _fmri(tmp_path / "fmri.nii")
+    result = run_cli("filter", tmp_path / "fmri.nii", "--axes", "1,2,3", "-o", tmp_path / "o.png")
+    assert_error(result, 1, "o.png: PNG cannot hold a uint8 array of shape (3, 6, 5, 4)",
+                 "the result is float32 (from the int16 input), converted to uint8 for PNG")
+    assert not (tmp_path / "o.png").exists()
 
 
 # ---------------------------------------------------------------------------

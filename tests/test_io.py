@@ -403,6 +403,24 @@ def test_truncated_files_are_clear_errors(tmp_path, name, array):
         ic.read(path)
 
 
+def test_nifti_time_axis_has_the_time_unit(tmp_path):
+    data = np.zeros((4, 5, 6, 3), np.int16)
+    img = nib.Nifti1Image(data, np.diag([2.0, 2.0, 3.0, 1.0]))
+    img.header.set_xyzt_units("mm", "sec")
+    img.header.set_zooms((2, 2, 3, 1.5))
+    nib.save(img, tmp_path / "series.nii.gz")
+    _, meta = ic.read(tmp_path / "series.nii.gz", with_meta=True)
+    assert meta.axis_labels[0] == "t" and meta.spacing == (1.5, 3.0, 2.0, 2.0)
+    assert meta.unit == "mm" and meta.units() == ("sec", "mm", "mm", "mm")
+    assert meta.resampled((2, 1, 1, 1)).units() == ("sec", "mm", "mm", "mm")
+    nib.save(nib.Nifti1Image(np.zeros((4, 5, 2, 3, 2), np.int16), np.eye(4)), tmp_path / "5d.nii")
+    assert ic.read(tmp_path / "5d.nii", with_meta=True)[1].units() == (None,) * 5  # no units
+    ic.write(tmp_path / "vol.nii", data[..., 0].T, meta=ic.ImageMeta(spacing=(3.0, 2.0, 2.0),
+                                                                      unit="mm"))
+    _, meta = ic.read(tmp_path / "vol.nii", with_meta=True)
+    assert meta.axis_units is None and meta.units() == ("mm", "mm", "mm")
+
+
 def test_corrupt_gzip_nifti(tmp_path):
     (tmp_path / "bad.nii.gz").write_bytes(gzip.compress(b"\x00" * 400))
     with pytest.raises(ValueError, match="cannot read NIfTI"):

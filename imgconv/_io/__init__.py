@@ -44,10 +44,10 @@ Examples
 >>> ic.read(path).tolist()
 [[0, 1, 2], [3, 4, 5]]
 """
-from ._common import EXTENSIONS, FLOAT_FORMATS, file_format, split_extension
+from ._common import EXTENSIONS, FLOAT_FORMATS, dtype_name, file_format, split_extension
 from ._meta import ImageMeta
 from ._read import read
 from ._write import write
 
 __all__ = ["read", "write", "ImageMeta", "EXTENSIONS", "FLOAT_FORMATS", "split_extension",
-           "file_format"]
+           "file_format", "dtype_name"]

@@ -3,6 +3,8 @@ import contextlib
 import os
 import stat
 
+import numpy as np
+
 
 #: extension -> format name
 EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".bmp": "bmp", ".tif": "tiff",
@@ -81,6 +83,28 @@ def file_format(path):
         raise ValueError(f"{os.fspath(path)}: unsupported file type {ext or '(no extension)'!r}; "
                          f"supported: {supported}")
     return EXTENSIONS[ext]
+
+
+def dtype_name(dtype):
+    """``dtype`` as people read it: numpy's name, and the byte order when it is
+    not this machine's (a NIfTI or .npy file may hold big-endian data, which
+    numpy prints as '>i2').
+
+    Examples
+    --------
+    >>> import sys, numpy as np
+    >>> from imgconv._io import dtype_name
+    >>> dtype_name(np.float32)
+    'float32'
+    >>> swapped = ">i2" if sys.byteorder == "little" else "<i2"
+    >>> dtype_name(swapped) == f"int16 ({'big' if sys.byteorder == 'little' else 'little'}-endian)"
+    True
+    """
+    dtype = np.dtype(dtype)
+    if dtype.isnative:  # also '<' spelled out on a little-endian machine, as nibabel does
+        return dtype.name
+    order = "big-endian" if dtype.byteorder == ">" else "little-endian"
+    return f"{dtype.newbyteorder('=').name} ({order})"
 
 
 def _optional(name):

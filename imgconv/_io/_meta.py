@@ -32,6 +32,11 @@ class ImageMeta:
         ``i`` is the *last* array axis (see :func:`read`).
     header : nibabel header, optional
         The NIfTI header, written back with the array.
+    axis_units : tuple of str, optional
+        The unit of each ``spacing`` entry, where they are not all ``unit``:
+        a NIfTI series' time axis (array axis 0 of a 4D array) is in the
+        header's time unit ('sec', 'msec', 'usec', or 'hz', 'ppm', 'rads'),
+        its other axes in ``unit``, and axes beyond time in none (None).
 
     Examples
     --------
@@ -39,6 +44,10 @@ class ImageMeta:
     >>> meta = ic.ImageMeta(spacing=(2.5, 0.8, 0.8), unit="mm")
     >>> meta.resampled((2, 2, 2)).spacing
     (5.0, 1.6, 1.6)
+    >>> series = ic.ImageMeta(spacing=(2.0, 3.0, 1.5, 1.5), unit="mm",
+    ...                       axis_units=("sec", "mm", "mm", "mm"))
+    >>> series.units()
+    ('sec', 'mm', 'mm', 'mm')
     """
 
     format: str = None
@@ -48,6 +57,21 @@ class ImageMeta:
     axis_labels: tuple = None
     affine: np.ndarray = None
     header: object = None
+    axis_units: tuple = None
+
+    def units(self):
+        """The unit of each ``spacing`` entry: ``axis_units``, else ``unit``
+        for every one (() when there is no spacing).
+
+        Examples
+        --------
+        >>> import imgconv as ic
+        >>> ic.ImageMeta(spacing=(2.0, 1.0), unit="um").units()
+        ('um', 'um')
+        """
+        if self.spacing is None:
+            return ()
+        return tuple(self.axis_units or (self.unit,) * len(self.spacing))
 
     def spatial_axes(self, ndim):
         """The array axes of an ``ndim``-dimensional array that are not channels.

@@ -38,16 +38,19 @@ def _read_nifti(path):
                               "supported")
         ndim = data.ndim
         zooms = header.get_zooms()[:ndim]
-        space_unit = header.get_xyzt_units()[0]
+        space_unit, time_unit = (None if u == "unknown" else u for u in header.get_xyzt_units())
         codes = nib.aff2axcodes(img.affine)
     names = "ijktuvw"
     labels = tuple(f"{names[v]} ({codes[v]})" if v < 3 and codes[v] else names[v]
                    for v in reversed(range(ndim)))
     # zooms are float32: their shortest repr gives the value as written (0.8, not 0.800000011920929)
     spacing = tuple(float(str(np.float32(z))) for z in reversed(zooms))
-    return data.T, ImageMeta(spacing=spacing,
-                             unit=None if space_unit == "unknown" else space_unit,
-                             axis_labels=labels, affine=np.array(img.affine), header=header)
+    # xyzt_units: i, j, k in the space unit, t (the 4th voxel axis) in the time unit
+    units = tuple((space_unit, space_unit, space_unit, time_unit)[v] if v < 4 else None
+                  for v in reversed(range(ndim)))
+    return data.T, ImageMeta(spacing=spacing, unit=space_unit, axis_labels=labels,
+                             affine=np.array(img.affine), header=header,
+                             axis_units=units if ndim > 3 else None)
 
 
 def _load_nifti(nib, path):

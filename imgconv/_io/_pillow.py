@@ -10,7 +10,7 @@ import zlib
 import numpy as np
 
 from ._atomic import _disk_full
-from ._common import _decoding
+from ._common import _decoding, dtype_name
 from ._memory import _check_fits
 from ._meta import ImageMeta, _plane_labels
 
@@ -192,7 +192,7 @@ def _check_pillow_mode(path, fmt, array, colour):
     if mode is None:
         kinds = sorted({f"{d} {'grey' if c == 0 else {2: 'grey+alpha', 3: 'RGB', 4: 'RGBA'}[c]}"
                         for f, d, c in _PILLOW_MODES if f == fmt})
-        what = (f"a {array.dtype} array of shape {array.shape}"
+        what = (f"a {dtype_name(array.dtype)} array of shape {array.shape}"
                 + ("" if array.ndim - colour == 2 else " (not a 2D image)"))
         hint = ("install tifffile for any dtype and stacks" if fmt == "tiff"
                 else "write .tif, .npy or .nii.gz to keep it as it is")
