@@ -1106,6 +1106,18 @@ def test_format_error_names_the_result_and_its_conversion(tmp_path):
     assert not (tmp_path / "o.png").exists()
 
 
+def test_big_endian_uint16_keeps_16_bits_in_png(tmp_path):
+    image = np.random.default_rng(9).integers(0, 65536, (20, 24)).astype(">u2")
+    np.save(tmp_path / "be.npy", image)
+    result = run_cli("morph", "dilate", tmp_path / "be.npy", "-o", tmp_path / "d.png", "-v")
+    assert result.returncode == 0, result.stderr
+    assert "read npy uint16 (big-endian) (20, 24)" in result.stderr and "mapped" not in result.stderr
+    from scipy import ndimage
+    got = ic.read(tmp_path / "d.png")
+    assert got.dtype == np.uint16
+    np.testing.assert_array_equal(got, ndimage.grey_dilation(image.astype(np.uint16), size=3))
+
+
 # ---------------------------------------------------------------------------
 # a reader that stops early (| head -1)
 # ---------------------------------------------------------------------------

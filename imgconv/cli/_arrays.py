@@ -206,7 +206,7 @@ def depth_scale(source_dtype, dtype):
 def image_dtype(fmt, source_dtype, colour):
     """The integer dtype a PNG/JPEG/BMP output gets: the input's uint8/uint16
     where the format holds it (16 bits: greyscale PNG only), else uint8."""
-    if source_dtype == np.uint16 and fmt == "png" and not colour:
+    if np.dtype(source_dtype).newbyteorder("=") == np.uint16 and fmt == "png" and not colour:
         return np.dtype(np.uint16)
     return np.dtype(np.uint8)
 
