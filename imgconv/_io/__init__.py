@@ -24,7 +24,10 @@ Reading applies a JPEG's or PNG's EXIF orientation, as viewers and
 ``cv2.imread`` do (TIFF pages keep their stored layout, as tifffile and ImageJ
 read them).  Images of any pixel count are read (Pillow's decompression-bomb
 limit is lifted); what is refused is a file whose decoded array would not fit
-in memory, checked from its header before any pixel is decoded.  Only regular
+in memory, checked from its header before any pixel is decoded, and a
+damaged file, whatever the library reading it raised: always a ValueError
+naming the file (a PNG whose compressed pixel stream ends before its last
+row is one, which Pillow would pad with zeros).  Only regular
 files are read: a named pipe or a device would block or never end.  What
 Pillow, tifffile and nibabel warn or log while imgconv reads or writes through
 them is kept off stderr; when a read fails, the first of it goes into the

@@ -22,7 +22,8 @@ class ImageMeta:
         ``shape``, channel axis left out), e.g. ``(slice, row, column)``
         for a volume; None when the file does not say.
     unit : str, optional
-        Unit of ``spacing`` ('mm', 'um', ...).
+        Unit of ``spacing`` ('mm', 'um', ...); of its spatial entries where
+        ``axis_units`` gives another for a time axis.
     axis_labels : tuple of str, optional
         What each array axis is, e.g. ``('k (S)', 'j (A)', 'i (R)')`` for a
         NIfTI volume: array axis 0 is NIfTI's third voxel index ``k``,
