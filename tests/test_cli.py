@@ -402,6 +402,21 @@ def test_16bit_input_to_8bit_format_maps_the_dtype_ranges(tmp_path):
     np.testing.assert_array_equal(ic.read(tmp_path / "clipped.bmp"), np.clip(np.rint(box), 0, 255))
 
 
+def test_depth_scale_with_each_output_range():
+    from imgconv.cli import _arrays
+
+    scale = _arrays.depth_scale(">u2", np.uint8)
+    assert scale == 255 / 65535 and _arrays.depth_scale(np.uint8, np.uint16) is None
+    assert _arrays.depth_scale(np.int16, np.uint8) is None  # signed: no range to map
+    values = np.array([-65535.0, -257.0, 32896.0, 65535.0, 70000.0], np.float32)
+    np.testing.assert_array_equal(_arrays.to_dtype(values, np.uint8, "clip", scale),
+                                  [0, 0, 128, 255, 255])
+    np.testing.assert_array_equal(_arrays.to_dtype(values, np.uint8, "abs", scale),
+                                  [255, 1, 128, 255, 255])
+    np.testing.assert_array_equal(_arrays.to_dtype(values, np.uint8, "rescale", scale),
+                                  _arrays.to_dtype(values, np.uint8, "rescale"))
+
+
 def test_dtype_option(tmp_path, shapes):
     vol = (np.random.default_rng(7).random((5, 6, 7)) * 1000 - 500).astype(np.float32)
     src = save_npy(tmp_path, "v.npy", vol)

@@ -77,8 +77,10 @@ def test_png_complete_streams_still_read(tmp_path, interlace, depth, colour, sha
     Adam7-interlaced (with empty passes for a 3 x 2 image) PNGs read whole;
     one byte fewer is refused."""
     rng = np.random.default_rng(3)
-    values = (rng.random(shape) > 0.5 if depth == 1
-              else rng.integers(0, 2 ** depth, shape).astype(np.uint16 if depth == 16 else np.uint8))
+    if depth == 1:
+        values = rng.random(shape) > 0.5
+    else:
+        values = rng.integers(0, 2 ** depth, shape).astype(np.uint16 if depth == 16 else np.uint8)
     raw = _scanlines(values, interlace, depth)
     path = tmp_path / "a.png"
     _png(path, shape[1], shape[0], raw, interlace, depth, colour)

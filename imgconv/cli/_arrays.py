@@ -167,8 +167,7 @@ def to_dtype(result, dtype, output_range, scale=None):
     integer types map them by ``output_range``: 'clip' rounds and saturates
     (the library's ``dtype=`` rule), 'abs' takes the absolute value first,
     'rescale' maps [min, max] of the finite values linearly onto the type's
-    range.  ``scale`` (see :func:`depth_scale`) multiplies the values first
-    (after 'abs')."""
+    range.  ``scale`` (see :func:`depth_scale`) multiplies the values first."""
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         return result.astype(dtype, copy=False)
@@ -177,10 +176,10 @@ def to_dtype(result, dtype, output_range, scale=None):
     if output_range == "clip" and result.dtype == dtype and scale is None:
         return result
     work = np.asarray(result, dtype=work_type)
+    if scale is not None:  # positive: it commutes with 'abs', and 'rescale' undoes it
+        work = work * work_type(scale)
     if output_range == "abs":
         work = np.abs(work)
-    if scale is not None:
-        work = work * work_type(scale)
     elif output_range == "rescale":
         finite = work[np.isfinite(work)]
         low, high = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)

@@ -490,8 +490,9 @@ def _to_output(result, image, out, out_format, args, operation, report):
         if scale is not None:
             source = np.iinfo(image.source_dtype).max
             report.info(f"{out}: {out_format.upper()} holds {dtype} here, not the input's "
-                        f"{dtype_name(image.source_dtype)}: values mapped by the dtype ranges ({source} -> "
-                        f"{np.iinfo(dtype).max}); --output-range clip keeps them as they are")
+                        f"{dtype_name(image.source_dtype)}: values mapped by the dtype ranges "
+                        f"({source} -> {np.iinfo(dtype).max}); --output-range clip keeps them "
+                        "as they are")
     return _arrays.to_dtype(result, dtype, how, scale)
 
 
