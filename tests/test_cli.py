@@ -365,6 +365,58 @@ def test_16bit_png_stays_16bit_and_float_formats_keep_float32(tmp_path):
         np.testing.assert_array_equal(got, ic.box(image, 3))
 
 
+def test_16bit_input_to_8bit_format_maps_the_dtype_ranges(tmp_path):
+    """Clipped, a uint16 image went white almost everywhere in an 8-bit
+    format: its range now maps onto uint8's (65535 -> 255), and -v says so."""
+    from scipy import ndimage
+
+    ramp = np.linspace(0, 65535, 20 * 24).reshape(20, 24).round().astype(np.uint16)
+    rgb = np.stack([ramp, ramp[::-1], 65535 - ramp], axis=-1)
+    ic.write(tmp_path / "grey.tif", ramp)
+    ic.write(tmp_path / "rgb.tif", rgb)
+
+    def to_8bit(values):
+        return np.clip(np.rint(values * (255 / 65535)), 0, 255)
+
+    def check(got, expected):
+        assert got.dtype == np.uint8
+        np.testing.assert_allclose(got, expected, atol=1)  # float32 rounding at .5
+        assert np.mean(got == expected) > 0.95
+
+    box = ndimage.uniform_filter(ramp.astype(np.float64), 3, mode="mirror")
+    result = run_cli("filter", tmp_path / "grey.tif", "-f", "box", "-o", tmp_path / "a.bmp", "-v")
+    assert result.returncode == 0, result.stderr
+    assert ("BMP holds uint8 here, not the input's uint16: values mapped by the dtype ranges "
+            "(65535 -> 255)") in result.stderr
+    check(ic.read(tmp_path / "a.bmp"), to_8bit(box))
+    assert run_cli("filter", tmp_path / "rgb.tif", "-f", "box",
+                   "-o", tmp_path / "c.png").returncode == 0
+    check(ic.read(tmp_path / "c.png"),
+          to_8bit(ndimage.uniform_filter(rgb.astype(np.float64), (3, 3, 1), mode="mirror")))
+    assert run_cli("morph", "dilate", tmp_path / "grey.tif", "-o", tmp_path / "d.bmp").returncode == 0
+    check(ic.read(tmp_path / "d.bmp"), to_8bit(ndimage.grey_dilation(ramp, size=3)))
+    # --output-range still decides: clip keeps the values, which saturate
+    result = run_cli("filter", tmp_path / "grey.tif", "-f", "box", "--output-range", "clip",
+                     "-o", tmp_path / "clipped.bmp", "-v")
+    assert result.returncode == 0 and "mapped" not in result.stderr
+    np.testing.assert_array_equal(ic.read(tmp_path / "clipped.bmp"), np.clip(np.rint(box), 0, 255))
+
+
+def test_depth_scale_with_each_output_range():
+    from imgconv.cli import _arrays
+
+    scale = _arrays.depth_scale(">u2", np.uint8)
+    assert scale == 255 / 65535 and _arrays.depth_scale(np.uint8, np.uint16) is None
+    assert _arrays.depth_scale(np.int16, np.uint8) is None  # signed: no range to map
+    values = np.array([-65535.0, -257.0, 32896.0, 65535.0, 70000.0], np.float32)
+    np.testing.assert_array_equal(_arrays.to_dtype(values, np.uint8, "clip", scale),
+                                  [0, 0, 128, 255, 255])
+    np.testing.assert_array_equal(_arrays.to_dtype(values, np.uint8, "abs", scale),
+                                  [255, 1, 128, 255, 255])
+    np.testing.assert_array_equal(_arrays.to_dtype(values, np.uint8, "rescale", scale),
+                                  _arrays.to_dtype(values, np.uint8, "rescale"))
+
+
 def test_dtype_option(tmp_path, shapes):
     vol = (np.random.default_rng(7).random((5, 6, 7)) * 1000 - 500).astype(np.float32)
     src = save_npy(tmp_path, "v.npy", vol)
@@ -575,6 +627,21 @@ def test_batch_never_overwrites_another_input(tmp_path):
     assert (data / "a" / "one_box_box.png").exists()
 
 
+@pytest.mark.parametrize("outdir", ["taken.png", "taken.png/sub"])
+def test_outdir_that_is_a_file_is_refused_up_front(tmp_path, outdir):
+    """Each input used to be filtered before makedirs failed with 'File exists'."""
+    for name in ("a.png", "b.png"):
+        shutil.copy(os.path.join(SAMPLES, "shapes.png"), tmp_path / name)
+    (tmp_path / "taken.png").write_bytes(b"a file")
+    result = run_cli("filter", tmp_path / "a.png", tmp_path / "b.png", "-v", "--outdir",
+                     tmp_path / outdir)
+    where = "" if outdir == "taken.png" else f" {tmp_path / 'taken.png'}"
+    assert_error(result, 1, f"--outdir {tmp_path / outdir}:{where} exists and is not a folder")
+    assert "read" not in result.stderr  # no input was read
+    assert (tmp_path / "taken.png").read_bytes() == b"a file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "taken.png"]
+
+
 # ---------------------------------------------------------------------------
 # errors
 # ---------------------------------------------------------------------------
@@ -622,7 +689,7 @@ def test_batch_never_overwrites_another_input(tmp_path):
     (["filter", "{shapes}", "--axes", "5"], "--axes: axes=(5,) is out of range"),
     (["filter", "{shapes}", "--axes", "0", "--kernel", "1,2,1", "-f", "correlate1d"],
      "--axes/--slicewise do not apply to correlate1d"),
-    (["filter", "{tmp}/vol4d.npy"], "has 4 spatial axes; filters take 1 to 3"),
+    (["filter", "{tmp}/vol4d.npy"], "has 4 axes besides channels; filters take 1 to 3 spatial"),
     (["filter", "{shapes}", "-o", "{tmp}/out.xyz"], "unsupported file type"),
     (["filter", "{shapes}", "-o", "{tmp}/nowhere/out.png"], "does not exist"),
     (["filter", "{shapes}", "-o", "{tmp}/out.npy", "--output-range", "abs"],
@@ -1007,6 +1074,63 @@ def test_info(volume, shapes):
     assert facts["shape"] == [10, 12, 14] and facts["dtype"] == "int16"
     assert [s["size"] for s in facts["spacing"]] == pytest.approx([2.5, 0.7, 0.8])
     assert facts["min"] == vol.min() and facts["max"] == vol.max()
+
+
+def _fmri(path, dtype="<i2"):
+    """A 4D NIfTI series: 3 volumes of 4 x 5 x 6 voxels (2 x 2 x 3 mm), one
+    every 2000 ms, stored in ``dtype`` (its byte order too)."""
+    header = nib.Nifti1Header(endianness=np.dtype(dtype).byteorder.replace("=", "<"))
+    data = np.arange(4 * 5 * 6 * 3).reshape(4, 5, 6, 3).astype(dtype)
+    img = nib.Nifti1Image(data, np.diag([2.0, 2.0, 3.0, 1.0]), header=header)
+    img.set_data_dtype(dtype)
+    img.header.set_xyzt_units("mm", "msec")
+    img.header.set_zooms((2, 2, 3, 2000))
+    nib.save(img, path)
+    return data.T
+
+
+def test_info_on_a_4d_nifti_gives_each_axis_its_unit(tmp_path):
+    series = _fmri(tmp_path / "fmri.nii", ">i2")
+    result = run_cli("info", tmp_path / "fmri.nii")
+    assert result.returncode == 0, result.stderr
+    assert ("spacing  axis 0 = t: 2000 msec; axis 1 = k (S): 3 mm; axis 2 = j (A): 2 mm; "
+            "axis 3 = i (R): 2 mm") in result.stdout
+    assert "dtype    int16 (big-endian)\n" in result.stdout and ">i2" not in result.stdout
+    facts = json.loads(run_cli("info", "--json", tmp_path / "fmri.nii").stdout)
+    assert [(s["label"], s["size"], s["unit"]) for s in facts["spacing"]] == [
+        ("t", 2000.0, "msec"), ("k (S)", 3.0, "mm"), ("j (A)", 2.0, "mm"), ("i (R)", 2.0, "mm")]
+    assert facts["shape"] == list(series.shape) and facts["max"] == series.max()
+    # filtering it needs --axes: the time axis is not called spatial
+    result = run_cli("filter", tmp_path / "fmri.nii", "-o", tmp_path / "out.nii")
+    assert_error(result, 1, "fmri.nii: shape (3, 6, 5, 4) has 4 axes besides channels (t, k (S), "
+                 "j (A), i (R)); filters take 1 to 3 spatial axes")
+    result = run_cli("filter", tmp_path / "fmri.nii", "--axes", "1,2,3", "-v",
+                     "-o", tmp_path / "out.nii")
+    assert result.returncode == 0, result.stderr
+    assert "read nifti int16 (big-endian) (3, 6, 5, 4)" in result.stderr
+    assert "2000 msec" in run_cli("info", tmp_path / "out.nii").stdout
+
+
+def test_format_error_names_the_result_and_its_conversion(tmp_path):
+    """PNG's message names the uint8 array it was given; the user has a float32
+    result of an int16 input, so the command says where the uint8 came from."""
+    _fmri(tmp_path / "fmri.nii")
+    result = run_cli("filter", tmp_path / "fmri.nii", "--axes", "1,2,3", "-o", tmp_path / "o.png")
+    assert_error(result, 1, "o.png: PNG cannot hold a uint8 array of shape (3, 6, 5, 4)",
+                 "the result is float32 (from the int16 input), converted to uint8 for PNG")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_big_endian_uint16_keeps_16_bits_in_png(tmp_path):
+    image = np.random.default_rng(9).integers(0, 65536, (20, 24)).astype(">u2")
+    np.save(tmp_path / "be.npy", image)
+    result = run_cli("morph", "dilate", tmp_path / "be.npy", "-o", tmp_path / "d.png", "-v")
+    assert result.returncode == 0, result.stderr
+    assert "read npy uint16 (big-endian) (20, 24)" in result.stderr and "mapped" not in result.stderr
+    from scipy import ndimage
+    got = ic.read(tmp_path / "d.png")
+    assert got.dtype == np.uint16
+    np.testing.assert_array_equal(got, ndimage.grey_dilation(image.astype(np.uint16), size=3))
 
 
 # ---------------------------------------------------------------------------

@@ -99,7 +99,7 @@ def test_npy_memory_mapped(tmp_path, monkeypatch):
     assert isinstance(mapped, np.memmap) and not mapped.flags.writeable
     np.testing.assert_array_equal(mapped, array)
     assert not isinstance(ic.read(tmp_path / "a.npy"), np.memmap)  # small: loaded
-    monkeypatch.setattr(_io, "MMAP_THRESHOLD", 100)
+    monkeypatch.setattr(_io._npy, "MMAP_THRESHOLD", 100)
     assert isinstance(ic.read(tmp_path / "a.npy"), np.memmap)  # big: mapped by default
     # a mapped input filters like any other and is never written to
     np.testing.assert_allclose(ic.gaussian(ic.read(tmp_path / "a.npy"), 1), ic.gaussian(array, 1))
@@ -403,6 +403,24 @@ def test_truncated_files_are_clear_errors(tmp_path, name, array):
         ic.read(path)
 
 
+def test_nifti_time_axis_has_the_time_unit(tmp_path):
+    data = np.zeros((4, 5, 6, 3), np.int16)
+    img = nib.Nifti1Image(data, np.diag([2.0, 2.0, 3.0, 1.0]))
+    img.header.set_xyzt_units("mm", "sec")
+    img.header.set_zooms((2, 2, 3, 1.5))
+    nib.save(img, tmp_path / "series.nii.gz")
+    _, meta = ic.read(tmp_path / "series.nii.gz", with_meta=True)
+    assert meta.axis_labels[0] == "t" and meta.spacing == (1.5, 3.0, 2.0, 2.0)
+    assert meta.unit == "mm" and meta.units() == ("sec", "mm", "mm", "mm")
+    assert meta.resampled((2, 1, 1, 1)).units() == ("sec", "mm", "mm", "mm")
+    nib.save(nib.Nifti1Image(np.zeros((4, 5, 2, 3, 2), np.int16), np.eye(4)), tmp_path / "5d.nii")
+    assert ic.read(tmp_path / "5d.nii", with_meta=True)[1].units() == (None,) * 5  # no units
+    ic.write(tmp_path / "vol.nii", data[..., 0].T, meta=ic.ImageMeta(spacing=(3.0, 2.0, 2.0),
+                                                                      unit="mm"))
+    _, meta = ic.read(tmp_path / "vol.nii", with_meta=True)
+    assert meta.axis_units is None and meta.units() == ("mm", "mm", "mm")
+
+
 def test_corrupt_gzip_nifti(tmp_path):
     (tmp_path / "bad.nii.gz").write_bytes(gzip.compress(b"\x00" * 400))
     with pytest.raises(ValueError, match="cannot read NIfTI"):
@@ -486,12 +504,53 @@ def test_no_clobber_and_permissions(tmp_path):
     assert (tmp_path / "b.npy").stat().st_mode & 0o777 == 0o644  # not tempfile's 0600
 
 
+@pytest.mark.parametrize("stem,ext", [("a" * 251, ".png"), ("\u00e9" * 125, ".png"),
+                                      ("v" * 248, ".nii.gz"), ("b" * 234, ".npy")])
+def test_names_up_to_the_limit_are_written(tmp_path, stem, ext):
+    """The temporary name adds 18 bytes or more: a valid name of 238 to 255
+    bytes could not be written."""
+    name = stem + ext
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    if len(os.fsencode(name)) > limit:
+        pytest.skip(f"this file system takes names of {limit} bytes at most")
+    array = random_array((5, 6, 4) if ext == ".nii.gz" else (5, 6), np.uint8)
+    ic.write(tmp_path / name, array)
+    np.testing.assert_array_equal(ic.read(tmp_path / name), array)
+    ic.write(tmp_path / name, array[::-1], overwrite=True)
+    np.testing.assert_array_equal(ic.read(tmp_path / name), array[::-1])
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_a_name_beyond_the_limit_is_an_error_naming_it(tmp_path):
+    name = "c" * 300 + ".png"
+    with pytest.raises(OSError, match=f"{'c' * 300}\\.png: cannot write .*too long"):
+        ic.write(tmp_path / name, np.zeros((2, 2), np.uint8))
+    assert os.listdir(tmp_path) == []
+
+
 def test_meta_and_helpers():
     meta = ic.ImageMeta(channel_axis=-1, spacing=(2.0, 3.0))
     assert meta.spatial_axes(3) == (0, 1)
     assert meta.resampled((2, 1, 1)).spacing == (4.0, 3.0)
     assert _io.split_extension("a/b.NII.GZ") == ("a/b", ".NII.GZ")
     assert _io.file_format("x.jpeg") == "jpeg"
+
+
+def test_io_package_modules_doctests():
+    """test_package runs the doctests of imgconv._io itself; those of its
+    modules (split_extension's, ImageMeta's...) run here."""
+    import doctest
+    import importlib
+    import pkgutil
+
+    names = [m.name for m in pkgutil.iter_modules(_io.__path__, _io.__name__ + ".")]
+    assert {"imgconv._io._meta", "imgconv._io._read", "imgconv._io._write"} <= set(names)
+    attempted = 0
+    for name in names:
+        result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, f"{result.failed} doctest(s) failed in {name}"
+        attempted += result.attempted
+    assert attempted >= 8
 
 
 # ---------------------------------------------------------------------------
@@ -705,7 +764,7 @@ def _png_header_only(path, width, height):
 
 def test_forged_size_is_refused_before_allocating(tmp_path, monkeypatch):
     _png_header_only(tmp_path / "forged.png", 100000, 100000)
-    monkeypatch.setattr(_io, "_available_memory", lambda: 16 << 30)
+    monkeypatch.setattr(_io._memory, "_available_memory", lambda: 16 << 30)
     with pytest.raises(ValueError, match=r"forged\.png: too large to read: its 100000 x 100000 "
                                          r"array needs 3 x 9\.3 GiB"):
         ic.read(tmp_path / "forged.png")
@@ -716,7 +775,7 @@ def test_forged_size_is_refused_before_allocating(tmp_path, monkeypatch):
                                         ("a.nii.gz", random_array((4, 64, 64), np.float32))])
 def test_too_large_for_memory(tmp_path, monkeypatch, name, array):
     ic.write(tmp_path / name, array)
-    monkeypatch.setattr(_io, "_available_memory", lambda: 1000)
+    monkeypatch.setattr(_io._memory, "_available_memory", lambda: 1000)
     with pytest.raises(ValueError, match=f"{name}: too large to read: .* 0.0 GiB is available"):
         ic.read(tmp_path / name)
 
@@ -743,7 +802,7 @@ def test_multi_page_lzw_tiff(tmp_path, dtype):
 
 
 def test_undecodable_tiff_names_imagecodecs(tmp_path, monkeypatch):
-    if _io._optional("imagecodecs") is not None:
+    if _io._common._optional("imagecodecs") is not None:
         pytest.skip("imagecodecs is installed: tifffile decodes LZW itself")
     from PIL import Image
 

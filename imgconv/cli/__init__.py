@@ -79,7 +79,9 @@ def _batch_options(common):
                        help="how float results become integers: clip (round and saturate), "
                             "rescale (min..max to the full range), abs (|x|, then clip); "
                             "default for PNG/JPEG/BMP by the result: clip for smoothing, "
-                            "rescale for signed derivatives, abs for gradient magnitudes")
+                            "rescale for signed derivatives, abs for gradient magnitudes; "
+                            "without it or --dtype, a uint16 input in an 8-bit format has "
+                            "its range mapped onto 8 bits (65535 -> 255) first")
     axes = batch.add_mutually_exclusive_group()
     axes.add_argument("--axes", type=_typed(opt.integers), metavar="A,B",
                       help="array axes to filter, e.g. 1,2 (the rest are filtered "

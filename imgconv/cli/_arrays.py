@@ -162,19 +162,22 @@ def _footprint_from_values(spec):
 # --------------------------------------------------------------------------
 # Output dtype and range
 # --------------------------------------------------------------------------
-def to_dtype(result, dtype, output_range):
+def to_dtype(result, dtype, output_range, scale=None):
     """``result`` as ``dtype``: float types take the values as they are;
     integer types map them by ``output_range``: 'clip' rounds and saturates
     (the library's ``dtype=`` rule), 'abs' takes the absolute value first,
-    'rescale' maps [min, max] of the finite values linearly onto the type's range."""
+    'rescale' maps [min, max] of the finite values linearly onto the type's
+    range.  ``scale`` (see :func:`depth_scale`) multiplies the values first."""
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         return result.astype(dtype, copy=False)
     info = np.iinfo(dtype)
     work_type = np.float64 if info.bits > 16 or result.dtype == np.float64 else np.float32
-    if output_range == "clip" and result.dtype == dtype:
+    if output_range == "clip" and result.dtype == dtype and scale is None:
         return result
     work = np.asarray(result, dtype=work_type)
+    if scale is not None:  # positive: it commutes with 'abs', and 'rescale' undoes it
+        work = work * work_type(scale)
     if output_range == "abs":
         work = np.abs(work)
     elif output_range == "rescale":
@@ -187,10 +190,22 @@ def to_dtype(result, dtype, output_range):
     return v.store(work, np.empty(work.shape, dtype))
 
 
+def depth_scale(source_dtype, dtype):
+    """The factor that maps the range of the unsigned ``source_dtype`` onto
+    that of the narrower unsigned ``dtype`` (65535 -> 255, ImageMagick's depth
+    conversion), or None when ``dtype`` holds every value of ``source_dtype``
+    or either is not unsigned.  Clipping instead would turn a 16-bit image
+    white almost everywhere in an 8-bit format."""
+    source, target = np.dtype(source_dtype), np.dtype(dtype)
+    if source.kind == "u" and target.kind == "u" and source.itemsize > target.itemsize:
+        return np.iinfo(target).max / np.iinfo(source).max
+    return None
+
+
 def image_dtype(fmt, source_dtype, colour):
     """The integer dtype a PNG/JPEG/BMP output gets: the input's uint8/uint16
     where the format holds it (16 bits: greyscale PNG only), else uint8."""
-    if source_dtype == np.uint16 and fmt == "png" and not colour:
+    if np.dtype(source_dtype).newbyteorder("=") == np.uint16 and fmt == "png" and not colour:
         return np.dtype(np.uint16)
     return np.dtype(np.uint8)
 

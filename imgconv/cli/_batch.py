@@ -100,6 +100,21 @@ def output_path(item, suffix, output=None, outdir=None):
     return os.path.normpath(os.path.join(outdir, relative, name))
 
 
+def check_outdir(outdir):
+    """Refuse an ``--outdir`` that is, or lies inside, something other than a
+    folder before any input is read: the folders are made only when the first
+    result is written, after all of its filtering ('File exists' there)."""
+    path = os.path.abspath(outdir)
+    while not os.path.isdir(path):
+        if os.path.lexists(path):
+            where = "" if path == os.path.abspath(outdir) else f" {path}"
+            raise UserError(f"--outdir {outdir}:{where} exists and is not a folder")
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+
+
 def same_file(a, b):
     if os.path.exists(a) and os.path.exists(b):
         return os.path.samefile(a, b)

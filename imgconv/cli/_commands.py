@@ -9,7 +9,7 @@ import numpy as np
 
 import imgconv as ic
 from .. import _validate as v
-from .._io import FLOAT_FORMATS, file_format
+from .._io import FLOAT_FORMATS, dtype_name, file_format
 from . import _arrays, _batch
 from ._chain import (DEFAULT_FILTER, DEFAULT_RANGE, FILTERS, GLOBAL_PARAMS, output_kind,
                      pads_with_cval, parse_chain, resolve_params, takes)
@@ -44,10 +44,18 @@ class Image:
         except (TypeError, ValueError) as exc:
             if axes is None:
                 raise UserError(f"{self.path}: shape {self.data.shape} has {len(spatial)} "
-                                "spatial axes; filters take 1 to 3: pick them with --axes "
-                                "(or --slicewise)") from None
+                                f"axes besides channels{self._labels(spatial)}; filters take 1 "
+                                "to 3 spatial axes: pick them with --axes (or --slicewise)"
+                                ) from None
             raise UserError(f"--axes: {exc}") from None
         return axes, filtered
+
+    def _labels(self, axes):
+        """' (t, k (S), ...)': what the file says ``axes`` are, if it says."""
+        labels = self.meta.axis_labels
+        if not labels or len(labels) != self.meta_ndim:
+            return ""
+        return f" ({', '.join(labels[a] for a in axes)})"
 
     @property
     def is_volume(self):
@@ -331,6 +339,8 @@ class Morph:
 # Running an operation over the inputs
 # --------------------------------------------------------------------------
 def run_operation(args, operation):
+    if args.outdir:
+        _batch.check_outdir(args.outdir)
     inputs, left_out = _batch.expand_inputs(args.input, args.outdir)
     if args.output and len(inputs) > 1:
         raise UsageError(f"-o names one output but there are {len(inputs)} inputs; "
@@ -424,13 +434,13 @@ def _process(path, out, input_paths, args, operation, report, batch):
     out_format = file_format(out)  # an unknown output type fails before the work
     with _batch.Timer() as timer:
         image = Image(path, args)
-    report.info(f"{path}: read {image.meta.format} {image.source_dtype} "
+    report.info(f"{path}: read {image.meta.format} {dtype_name(image.source_dtype)} "
                 f"{tuple(image.data.shape)}, {timer.ms:.1f} ms")
     if batch or image.is_volume:
         report.start_bar(os.path.basename(path))
     threads = args.threads
     result, resampling = operation.run(image, report, threads)
-    final = _to_output(result, image, out, out_format, args, operation)
+    final = _to_output(result, image, out, out_format, args, operation, report)
     if image.alpha is not None:
         alpha = image.alpha
         if not resampling.identity or alpha.shape != final.shape[:alpha.ndim]:
@@ -445,12 +455,19 @@ def _process(path, out, input_paths, args, operation, report, batch):
             ic.write(out, final, meta=meta, overwrite=args.overwrite)
         except FileExistsError:
             raise UserError(f"{out}: already exists (use --overwrite to replace it)") from None
-    report.info(f"{out}: wrote {final.dtype} {final.shape}, {timer.ms:.1f} ms")
+        except ValueError as exc:
+            if final.dtype == result.dtype:
+                raise
+            # the format's message names the array written, in a dtype the user never chose
+            raise UserError(f"{exc}; the result is {dtype_name(result.dtype)} (from the "
+                            f"{dtype_name(image.source_dtype)} input), converted to "
+                            f"{dtype_name(final.dtype)} for {out_format.upper()}") from None
+    report.info(f"{out}: wrote {dtype_name(final.dtype)} {final.shape}, {timer.ms:.1f} ms")
     report.step()
     report.written(out)
 
 
-def _to_output(result, image, out, out_format, args, operation):
+def _to_output(result, image, out, out_format, args, operation, report):
     """The result in the dtype ``out`` gets (see the README's output table)."""
     colour = image.channel_axis is not None
     if args.dtype is not None:
@@ -466,7 +483,17 @@ def _to_output(result, image, out, out_format, args, operation):
         return result.astype(dtype, copy=False)
     how = args.output_range or (operation.default_range if out_format not in FLOAT_FORMATS
                                 else "clip")
-    return _arrays.to_dtype(result, dtype, how)
+    scale = None
+    if args.dtype is None and args.output_range is None and how != "rescale":
+        # the format cannot hold the input's depth: its range maps onto the format's
+        scale = _arrays.depth_scale(image.source_dtype, dtype)
+        if scale is not None:
+            source = np.iinfo(image.source_dtype).max
+            report.info(f"{out}: {out_format.upper()} holds {dtype} here, not the input's "
+                        f"{dtype_name(image.source_dtype)}: values mapped by the dtype ranges "
+                        f"({source} -> {np.iinfo(dtype).max}); --output-range clip keeps them "
+                        "as they are")
+    return _arrays.to_dtype(result, dtype, how, scale)
 
 
 def _output_meta(meta, resampling):
@@ -487,7 +514,7 @@ def describe_file(path):
     """Facts about one file, as a dict (what 'imgconv info' prints)."""
     array, meta = ic.read(path, with_meta=True)
     facts = {"file": path, "format": meta.format, "shape": list(array.shape),
-             "dtype": str(array.dtype), "axes": list(meta.axis_labels or ()),
+             "dtype": dtype_name(array.dtype), "axes": list(meta.axis_labels or ()),
              "channel_axis": meta.channel_axis}
     if array.size and array.dtype.kind in "biuf":
         finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
@@ -499,8 +526,8 @@ def describe_file(path):
     if meta.spacing is not None:
         spatial = meta.spatial_axes(array.ndim)
         labels = meta.axis_labels or tuple(f"axis {a}" for a in range(array.ndim))
-        facts["spacing"] = [{"axis": a, "label": labels[a], "size": s}
-                            for a, s in zip(spatial, meta.spacing)]
+        facts["spacing"] = [{"axis": a, "label": labels[a], "size": s, "unit": u}
+                            for a, s, u in zip(spatial, meta.spacing, meta.units())]
         facts["unit"] = meta.unit
     if meta.affine is not None:
         import nibabel
@@ -522,8 +549,8 @@ def format_facts(facts):
     if "non_finite" in facts:
         lines.append(f"  non-finite values: {facts['non_finite']}")
     if "spacing" in facts:
-        unit = f" {facts['unit']}" if facts.get("unit") else ""
-        parts = [f"axis {s['axis']} = {s['label']}: {s['size']:g}{unit}" for s in facts["spacing"]]
+        parts = [f"axis {s['axis']} = {s['label']}: {s['size']:g}"
+                 + (f" {s['unit']}" if s["unit"] else "") for s in facts["spacing"]]
         lines.append(f"  spacing  {'; '.join(parts)}")
     else:
         lines.append("  spacing  not stored")
