@@ -91,8 +91,12 @@ cdef enum:
     # scratch comes one block per thread per call, so its clock runs faster
     MAX_IDLE_SCRATCH = 1024
 
-# Smaller arrays come back fast from malloc's own free lists.
-cdef size_t MIN_POOLED_BYTES = 1 << 20
+# Smaller arrays come back fast from malloc's own free lists.  Not those
+# of 64 KiB and more: malloc maps them fresh (or trims them off its heap when
+# two are freed), so each call faulted in and cleared its result again.
+# Two 256² float32 box passes (256 KiB results) took 249 µs into fresh
+# arrays, 78 µs into pooled ones (76 µs into the same arrays every call).
+cdef size_t MIN_POOLED_BYTES = 64 << 10
 # Kernel scratch is taken and freed by each thread of a call, in malloc's
 # per-thread arenas, which hand freed memory back to the system: every call
 # then faulted it in again, clearing a whole 2 MiB page per thread where
