@@ -304,17 +304,14 @@ def plan_key(x, args, kernel=None):
     ``v.as_input_array``); its layout is in the key."""
     if type(x) is not np.ndarray:
         return None
-    types = []
-    for a in args:
-        if type(a) is tuple:
-            types.append(tuple(map(type, a)))
-            if not _PLAIN_NUMBERS.issuperset(types[-1]):
-                return None
-        elif type(a) in _PLAIN_TYPES:
-            types.append(type(a))
-        else:
+    types = tuple(map(type, args))
+    if not _PLAIN_TYPES.issuperset(types):
+        return None
+    if tuple in types:
+        types = tuple(tuple(map(type, a)) if t is tuple else t for a, t in zip(args, types))
+        if not all(_PLAIN_NUMBERS.issuperset(t) for t in types if type(t) is tuple):
             return None
-    key = (x.shape, x.strides, x.dtype.str, x.flags.aligned, args, tuple(types))
+    key = (x.shape, x.strides, x.dtype.str, x.flags.aligned, args, types)
     if kernel is None:
         return key
     if type(kernel) is not np.ndarray or kernel.size > PLAN_KERNEL_MAX_SIZE:
@@ -323,7 +320,12 @@ def plan_key(x, args, kernel=None):
 
 
 _PLAIN_NUMBERS = frozenset((int, float))
-_PLAIN_TYPES = frozenset((str, int, float, type(None), bool))
+_PLAIN_TYPES = frozenset((str, int, float, type(None), bool, tuple))
+
+
+def with_input(plan, x):
+    """The cached plan's arguments (``plan.inp``) with the input ``x``."""
+    return v.FilterInput(x, *plan.inp[1:])
 
 
 def cache_plan(key, plan):
@@ -348,7 +350,7 @@ def _correlate(x, kernel, *, flip, mode, cval, padding, stride, dilation, origin
     else:
         # the cached plan was made for an input of x's layout, which
         # as_input_array passed as it was
-        inp = plan.inp._replace(x=x)
+        inp = with_input(plan, x)
     out = v.output_array(inp, plan.geom.out_shape, dtype, out)
     best, factors = data_allow(method, plan.best, plan.factors, inp, plan.weights, plan.geom)
     return execute(inp, plan.weights, plan.geom, best, factors, out, threads)

@@ -41,6 +41,9 @@ def as_4d(a, inp):
 def _pairs(inp, *arrays):
     """Matching 4D views of ``arrays`` (laid out like ``inp.x``); one tuple
     per batch entry when their batch axes do not merge alike."""
+    if arrays[0].ndim == len(inp.axes) and inp.axes == _IN_ORDER[arrays[0].ndim]:
+        # no batch axis, axes in order (the common case): one view each
+        return [tuple(a.reshape(_UNIT_AXES[a.ndim] + a.shape) for a in arrays)]
     views = [as_4d(a, inp) for a in arrays]
     if all(len(v) == 1 for v in views):
         return [tuple(v[0] for v in views)]

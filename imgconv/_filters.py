@@ -14,7 +14,7 @@ import numpy as np
 from . import _cpu
 from . import _validate as v
 from ._convolve import (Geometry, _plan_cache, cache_plan, pass_targets, plan_key, run,
-                        run_separable, separable_cost)
+                        run_separable, separable_cost, with_input)
 from ._fft import direct_cost
 from ._dispatch import select_backend
 
@@ -247,7 +247,7 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
                        axes, dtype, backend))
     plan = None if key is None else _plan_cache.get(key)
     if plan is not None:   # a repeated call: checked and planned already
-        return _run_factor_plan(plan.inp._replace(x=x), plan, dtype, out, threads)
+        return _run_factor_plan(with_input(plan, x), plan, dtype, out, threads)
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
     sigmas = v.per_axis_float(sigma, inp.rank, "sigma", minimum=0.0)
@@ -354,7 +354,7 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, bac
     key = plan_key(x, (operator, axis, mode, cval, channel_axis, axes, dtype, backend))
     plan = None if key is None else _plan_cache.get((key, 0))
     if plan is not None:   # a repeated call: checked already
-        inp = plan.inp._replace(x=x)
+        inp = with_input(plan, x)
     else:
         select_backend(x, backend)
         inp = v.filter_input(x, mode, cval, channel_axis, axes)

@@ -15,7 +15,7 @@ import numpy as np
 from . import _cpu
 from . import _validate as v
 from ._buffers import empty
-from ._convolve import _plan_cache, cache_plan, plan_key
+from ._convolve import _plan_cache, cache_plan, plan_key, with_input
 from ._dispatch import select_backend
 
 _PARAMETERS = """
@@ -86,7 +86,7 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
             fp = plan.fp if footprint is None else plan.fp.copy()
             cache_plan(key, plan._replace(inp=inp._replace(x=None), fp=fp))
     else:
-        inp = plan.inp._replace(x=x)
+        inp = with_input(plan, x)
     native, pad_value, fp, centre = plan.native, plan.pad_value, plan.fp, plan.centre
     is_bool = native == bool
     out = v.extreme_output(out, inp.x.shape, native, x)

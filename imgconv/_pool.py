@@ -7,7 +7,7 @@ import numpy as np
 from . import _cpu
 from . import _validate as v
 from ._buffers import empty
-from ._convolve import _plan_cache, cache_plan, plan_key
+from ._convolve import _plan_cache, cache_plan, plan_key, with_input
 from ._dispatch import select_backend
 
 
@@ -99,7 +99,7 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
         if inp.x is x:
             cache_plan(key, plan._replace(inp=inp._replace(x=None)))
     else:
-        inp = plan.inp._replace(x=x)
+        inp = with_input(plan, x)
     op_name, op_code, p, geom, identity, scales = (plan.op_name, plan.op_code, plan.p, plan.geom,
                                                    plan.identity, plan.scales)
     extreme = op_name in ("max", "min")

@@ -4,6 +4,7 @@ Priority: the call's ``threads=`` > :func:`set_num_threads` >
 the ``IMGCONV_NUM_THREADS`` environment variable > all cores available to
 this process.  Builds without OpenMP always run on one thread.
 """
+import functools
 import os
 
 from . import _openmp
@@ -27,7 +28,10 @@ def openmp_enabled():
     return _openmp.openmp_enabled()
 
 
+@functools.lru_cache(maxsize=None)
 def _available_cores():
+    # read once, as OpenMP reads its default: the system call cost more than
+    # the rest of a small call's thread choice
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

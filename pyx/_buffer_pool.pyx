@@ -20,6 +20,8 @@ from libc.stdint cimport uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset, strncpy
 
+import math
+
 import numpy as np
 
 cimport numpy as cnp
@@ -350,6 +352,10 @@ def empty(shape, dtype, cnp.ndarray away_from=None):
     global advise_huge_pages, wanted_offset
     current = PyDataMem_GetHandler()
     if arrays.limit == 0 or <PyObject*>current != PyDataMem_DefaultHandler:
+        return np.empty(shape, dtype)
+    if (np.dtype(dtype).itemsize * math.prod((shape,) if isinstance(shape, int) else shape)
+            < MIN_POOLED_BYTES):
+        # not pooled: numpy's own allocator, without switching handlers
         return np.empty(shape, dtype)
     advise_huge_pages = _get_madvise_hugepage()
     if away_from is not None:
