@@ -102,27 +102,15 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-#: Work (about one multiply-add each) a thread must get to be woken, with
-#: the default thread count: waking a team and its cold caches cost tens of
-#: microseconds, and more on a loaded machine, where every barrier waits for
-#: a descheduled thread.  A 3×3 correlation of 256² (590k units) ran no
-#: faster on 2 threads than on 1, of 512² (2.4M) 1.9x faster.
-DEFAULT_WORK_PER_THREAD = 1 << 20
-#: The same with ``threads=`` given: the caller asked for the threads.
-ASKED_WORK_PER_THREAD = 32768
-
-
 def resolve_threads(threads, work=None):
     """Threads for one call: ``threads=`` or the default, and no more than
-    ``work // 32768`` (``work // DEFAULT_WORK_PER_THREAD`` by default: small
-    jobs are not worth waking a thread team for); one in a process forked
-    after imgconv ran threads (see above)."""
+    ``work // 32768`` (small jobs are not worth waking a thread team for);
+    one in a process forked after imgconv ran threads (see above)."""
     global _team_started
     n = get_num_threads() if threads is None else _as_thread_count(threads, "threads")
     if not openmp_enabled() or _forked_after_team:
         return 1
     if work is not None:
-        n = max(1, min(n, work // (DEFAULT_WORK_PER_THREAD if threads is None
-                                   else ASKED_WORK_PER_THREAD)))
+        n = max(1, min(n, work // 32768))
     _team_started = _team_started or n > 1
     return n

@@ -47,16 +47,6 @@ def _available():
         return os.cpu_count()
 
 
-def test_default_threads_wait_for_more_work_than_asked_threads(spy):
-    # a 256² 3×3 correlation ran no faster on 2 threads than on 1 (_threads.py)
-    x = np.ones((256, 256), np.float32)
-    ic.set_num_threads(2)
-    ic.correlate(x, np.ones((3, 3)))
-    assert spy[-1] == 1
-    ic.correlate(x, np.ones((3, 3)), threads=2)   # asked for: granted
-    assert spy[-1] == (2 if ic.openmp_enabled() else 1)
-
-
 # ---------------------------------------------------------------------------
 # same results whatever the thread count
 # ---------------------------------------------------------------------------
@@ -108,7 +98,7 @@ def test_small_jobs_use_one_thread(spy):
 
 
 def test_threads_none_uses_default(spy):
-    x = np.ones((1024, 1024), np.float32)   # work enough for 3 threads by default
+    x = np.ones((512, 512), np.float32)
     ic.set_num_threads(3)
     ic.correlate(x, np.ones((3, 3)))
     assert spy[-1] == (3 if ic.openmp_enabled() else 1)
