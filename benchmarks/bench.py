@@ -11,6 +11,8 @@ Run it from the repository root::
     python benchmarks/bench.py                     # full run
     python benchmarks/bench.py --quick             # smaller inputs, fewer runs
     python benchmarks/bench.py --only 3D --repeats 9 --json results.json
+    python benchmarks/bench.py --only sweep --sizes 256,512   # part of the 2D size sweep
+    python benchmarks/bench.py --only small                   # 1000 calls on 16² and 64²
 
 Missing peers are reported as ``n/a``.  All libraries use the same boundary
 handling (imgconv ``'reflect'`` = OpenCV ``BORDER_REFLECT_101`` = scipy
@@ -199,6 +201,74 @@ def max_pool_runners(ndim):
     }
 
 
+def max_pool_peers_2d():
+    """2×2 max pooling by scipy's and OpenCV's maximum filters sampled at
+    even positions (neither has a pooling call): a 2-wide window with its
+    centre on its first cell, so no padded cell is read for even sizes."""
+    return {
+        "scipy": lambda x: ndimage.maximum_filter(x, size=2, origin=-1, mode="mirror")[::2, ::2],
+        "cv2": lambda x: cv2.dilate(x, np.ones((2, 2), np.uint8), anchor=(0, 0),
+                                    borderType=cv2.BORDER_REFLECT_101)[::2, ::2],
+    }
+
+
+def _scipy_sobel_magnitude_f32(x):
+    return np.hypot(ndimage.sobel(x, 0, mode="mirror"), ndimage.sobel(x, 1, mode="mirror"))
+
+
+#: The 2D columns of issue 18's table, swept over SWEEP_SIZES: most images
+#: people filter are 256²-2048², where per-call costs and thread start-up
+#: weigh more than at 4096².
+SWEEP_SIZES = (256, 512, 1024, 2048, 4096)
+SWEEP_COLUMNS = [
+    ("f32 {n}² 3×3", random_image_and_kernel(2, 3), CORRELATE_2D),
+    ("f32 {n}² 7×7", random_image_and_kernel(2, 7), CORRELATE_2D),
+    ("f32 {n}² Gaussian σ=3", random_image(2), gaussian_runners(3, True)),
+    ("f32 {n}² box 15×15", random_image(2), {
+        "imgconv": lambda x: ic.box(x, 15),
+        "cv2": lambda x: cv2.blur(x, (15, 15), borderType=cv2.BORDER_REFLECT_101),
+        "scipy": lambda x: ndimage.uniform_filter(x, 15, mode="mirror"),
+    }),
+    ("u8→f32 {n}² Sobel magnitude", random_image(2, np.uint8), {
+        "imgconv": lambda x: ic.sobel(x),
+        "cv2": _cv2_sobel_magnitude,
+        "scipy": _scipy_sobel_magnitude,
+    }),
+    ("u8 {n}² dilation 3×3", random_image(2, np.uint8), dilation_runners(3)),
+    ("f32 {n}² 31×31 dense", random_image_and_kernel(2, 31), {
+        "imgconv": CORRELATE["imgconv"],
+        "cv2": CORRELATE_2D["cv2"],
+    }),
+]
+
+#: Many calls on small inputs (patches, slices, video frames): here the cost
+#: of a call beyond its arithmetic decides.
+SMALL_CALLS = 1000
+SMALL_SIZES = (16, 64)
+SMALL_COLUMNS = [
+    ("f32 {n}² 3×3", random_image_and_kernel(2, 3), CORRELATE_2D),
+    ("f32 {n}² Gaussian σ=1", random_image(2), gaussian_runners(1, True)),
+    ("f32 {n}² Sobel magnitude", random_image(2), {
+        "imgconv": lambda x: ic.sobel(x),
+        "cv2": _cv2_sobel_magnitude,
+        "scipy": _scipy_sobel_magnitude_f32,
+    }),
+    ("u8 {n}² dilation 3×3", random_image(2, np.uint8), dilation_runners(3)),
+    ("f32 {n}² max pool 2×2", random_image(2), {
+        **max_pool_runners(2), **max_pool_peers_2d()}),
+]
+
+
+def sweep_workloads():
+    """The size sweep (2D, one input per call) and the small-call rows."""
+    workloads = [Workload("sweep " + name, n, n, setup, runners)
+                 for name, setup, runners in SWEEP_COLUMNS for n in SWEEP_SIZES]
+    workloads += [Workload(f"small " + name + f", {SMALL_CALLS} calls", n, n, setup,
+                           repeated(runners, SMALL_CALLS))
+                  for name, setup, runners in SMALL_COLUMNS for n in SMALL_SIZES]
+    return workloads
+
+
 WORKLOADS = [
     Workload("2D f32 {n}² 3×3", 4096, 1024, random_image_and_kernel(2, 3), CORRELATE_2D),
     Workload("2D f32 {n}² 7×7", 4096, 1024, random_image_and_kernel(2, 7), CORRELATE_2D),
@@ -231,7 +301,7 @@ WORKLOADS = [
              repeated(CORRELATE_2D, 1000)),
     Workload("3D f32 {n}³ Gaussian σ=1, 1000 calls", 16, 16, random_image(3),
              repeated(gaussian_runners(1, False), 1000)),
-]
+] + sweep_workloads()
 
 
 # --------------------------------------------------------------------------
@@ -429,6 +499,8 @@ def parse_args(argv=None):
                         help="smaller inputs and fewer runs, for a smoke test")
     parser.add_argument("--only", metavar="SUBSTRING", default=None,
                         help="run only workloads whose name contains SUBSTRING")
+    parser.add_argument("--sizes", metavar="N[,N...]", default=None,
+                        help="run only workloads at these input sizes (e.g. 256,512)")
     parser.add_argument("--no-buffer-pool", action="store_true",
                         help="turn imgconv's buffer pool off, so that every result pays for "
                              "fresh pages as on a first call (the peers always do)")
@@ -440,6 +512,11 @@ def parse_args(argv=None):
         args.repeats = 3 if args.quick else 5
     if args.budget is None:
         args.budget = 2.0 if args.quick else 10.0
+    if args.sizes is not None:
+        try:
+            args.sizes = {int(n) for n in args.sizes.split(",")}
+        except ValueError:
+            parser.error(f"--sizes must be comma-separated ints, got {args.sizes!r}")
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
     if args.threads is not None and args.threads < 1:
@@ -471,6 +548,8 @@ def main(argv=None):
         n = workload.quick_size if args.quick else workload.size
         name = workload.label(n)
         if args.only is not None and args.only not in name:
+            continue
+        if args.sizes is not None and n not in args.sizes:
             continue
         print(f"  running {name} ...", file=sys.stderr, flush=True)
         records.append(run_workload(workload, n, rng, args.repeats, args.budget))

@@ -84,7 +84,7 @@ def set_buffer_pool_limit(nbytes):
     about the same size reuses one instead of asking the operating system
     for fresh pages, which it must fault in and clear (about 5 ms per
     256**3 float32 volume, as long as a 3x3x3 filter of it).  Blocks under
-    1 MiB are not pooled; at most 16 are held, the oldest dropped first, and
+    64 KiB are not pooled; at most 16 are held, the oldest dropped first, and
     so are blocks that 32 allocations passed by.  The kernels' scratch
     (a few rows or planes per thread) is kept the same way, at most the
     lesser of the limit and 64 MiB of it.  When memory runs out, the

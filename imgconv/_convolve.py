@@ -245,6 +245,22 @@ def pass_order(factors, geom):
 
 def choose_method(method, inp, weights, geom):
     """('direct' | 'separable' | 'fft', factors or None)."""
+    return data_allow(method, *method_by_cost(method, inp, weights, geom), inp, weights, geom)
+
+
+def data_allow(method, best, factors, inp, weights, geom):
+    """``(best, factors)`` of :func:`method_by_cost`, or, where 'auto' chose
+    the FFT for data or weights holding NaN or inf, the choice without it."""
+    if best == "fft" and method == "auto" and not (np.isfinite(weights).all()
+                                                   and all_finite(inp.x)):
+        # a transform would spread a NaN or inf to every output: sum the taps
+        return method_by_cost(method, inp, weights, geom, allow_fft=False)
+    return best, factors
+
+
+def method_by_cost(method, inp, weights, geom, allow_fft=True):
+    """choose_method's choice from the shapes and the weights alone (the
+    data are not read): the same for every input of the same layout."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "direct":
@@ -265,13 +281,10 @@ def choose_method(method, inp, weights, geom):
     extent = tuple(d * (k - 1) + 1 for k, d in zip(weights.shape, geom.dilation))
     # the transforms are costed only where they might win (planning them
     # costs more than filtering a small image)
-    if _fft.fft_cost_bound(inp.spatial_shape, extent, batch=channels) < min(costs.values()):
+    if allow_fft and (_fft.fft_cost_bound(inp.spatial_shape, extent, batch=channels)
+                      < min(costs.values())):
         costs["fft"] = _fft.fft_cost(inp.spatial_shape, extent, batch=channels)
     best = min(costs, key=costs.get)
-    if best == "fft" and not (np.isfinite(weights).all() and all_finite(inp.x)):
-        # a transform would spread a NaN or inf to every output: sum the taps
-        del costs["fft"]
-        best = min(costs, key=costs.get)
     return best, factors if best == "separable" else None
 
 
@@ -363,7 +376,11 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
 
 def run(inp, weights, geom, method, out, threads):
     weights, geom = fold_kernel(inp, weights, geom)
-    method, factors = choose_method(method, inp, weights, geom)
+    return execute(inp, weights, geom, *choose_method(method, inp, weights, geom), out, threads)
+
+
+def execute(inp, weights, geom, method, factors, out, threads):
+    """Correlate by ``method`` (chosen) into ``out``."""
     if method == "separable":
         return run_separable(inp, factors, geom, out, threads)
     if method == "fft":
@@ -375,8 +392,93 @@ def run(inp, weights, geom, method, out, threads):
                           out, threads)
 
 
+class Plan(NamedTuple):
+    """A correlation's validated arguments and method, for any input of one
+    layout: ``inp`` holds no array (``x=None``)."""
+
+    inp: v.FilterInput
+    weights: np.ndarray
+    geom: Geometry
+    method: str             # as asked
+    best: str               # method_by_cost's choice
+    factors: object
+
+
+#: Plans of recent calls by everything they depend on (see plan_key), at
+#: most PLAN_CACHE_SIZE.  Loops over patches, slices or frames repeat one
+#: call: checking and planning it again cost 10x the filtering of a 16²
+#: image (a 16² 3×3 correlation: 62 -> 17 µs a call, 2 threads).
+PLAN_CACHE_SIZE = 64
+_plan_cache = {}
+#: Kernels up to this many taps are keyed by their bytes (larger ones are
+#: planned on every call: their bytes would cost more than the plan).
+PLAN_KERNEL_MAX_SIZE = 4096
+
+
+def plan_key(x, args, kernel=None):
+    """The key of a call's plan, or None where it has none: a numpy ``x``
+    (and ``kernel``, if given), and plain ``args`` (str, int, float, bool,
+    None, or tuples of ints and floats), with their types, so that 1, 1.0
+    and True key apart: the plan holds what checking the first of them gave.
+    A plan is only cached for an input that the checks pass as it is (see
+    ``v.as_input_array``); its layout is in the key."""
+    if type(x) is not np.ndarray:
+        return None
+    types = tuple(map(type, args))
+    if not _PLAIN_TYPES.issuperset(types):
+        return None
+    if tuple in types:
+        types = tuple(tuple(map(type, a)) if t is tuple else t for a, t in zip(args, types))
+        if not all(_PLAIN_NUMBERS.issuperset(t) for t in types if type(t) is tuple):
+            return None
+    key = (x.shape, x.strides, x.dtype.str, x.flags.aligned, args, types)
+    if kernel is None:
+        return key
+    if type(kernel) is not np.ndarray or kernel.size > PLAN_KERNEL_MAX_SIZE:
+        return None
+    return key + (kernel.shape, kernel.dtype.str, kernel.tobytes())
+
+
+_PLAIN_NUMBERS = frozenset((int, float))
+_PLAIN_TYPES = frozenset((str, int, float, type(None), bool, tuple))
+
+
+def with_input(plan, x):
+    """The cached plan's arguments (``plan.inp``) with the input ``x``."""
+    return v.FilterInput(x, *plan.inp[1:])
+
+
+def cache_plan(key, plan):
+    if key is None:
+        return
+    if len(_plan_cache) >= PLAN_CACHE_SIZE:
+        _plan_cache.pop(next(iter(_plan_cache)), None)
+    _plan_cache[key] = plan
+
+
 def _correlate(x, kernel, *, flip, mode, cval, padding, stride, dilation, origin,
                channel_axis, axes, dtype, out, method, backend, threads):
+    key = plan_key(x, (flip, mode, cval, padding, stride, dilation, origin, channel_axis, axes,
+                       dtype, method, backend), kernel)
+    plan = None if key is None else _plan_cache.get(key)
+    if plan is None:
+        plan = _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin,
+                     channel_axis, axes, method, backend)
+        inp = plan.inp
+        if inp.x is x:  # not a converted copy: the plan holds for x's layout
+            cache_plan(key, plan._replace(inp=inp._replace(x=None)))
+    else:
+        # the cached plan was made for an input of x's layout, which
+        # as_input_array passed as it was
+        inp = with_input(plan, x)
+    out = v.output_array(inp, plan.geom.out_shape, dtype, out)
+    best, factors = data_allow(method, plan.best, plan.factors, inp, plan.weights, plan.geom)
+    return execute(inp, plan.weights, plan.geom, best, factors, out, threads)
+
+
+def _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin, channel_axis, axes,
+          method, backend):
+    """The checked arguments of a correlation and its method by cost."""
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
     weights = v.as_kernel(kernel, inp.rank, inp.compute, axes=inp.axes)
@@ -388,8 +490,14 @@ def _correlate(x, kernel, *, flip, mode, cval, padding, stride, dilation, origin
             # sizes moves it one tap down
             origin = tuple(-o - (1 - k % 2) for o, k in zip(origin, weights.shape))
     geom = Geometry(inp, weights.shape, padding, stride, dilation, origin)
-    out = v.output_array(inp, geom.out_shape, dtype, out)
-    return run(inp, weights, geom, method, out, threads)
+    # folded here, in the plan: a fold depends only on the input's shape
+    weights, geom = fold_kernel(inp, weights, geom)
+    # its own read-only copy: the caller may change the kernel after the call
+    weights = weights.copy()
+    weights.flags.writeable = False
+    return Plan(inp, weights, geom, method, *method_by_cost(method, inp, weights, geom))
+
+
 def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
               origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",
               backend="auto", threads=None):

@@ -12,10 +12,17 @@ from ._dispatch import kernels
 from ._threads import resolve_threads
 
 
+_IN_ORDER = {n: tuple(range(n)) for n in (1, 2, 3)}
+_UNIT_AXES = {n: (1,) * (4 - n) for n in (1, 2, 3)}
+
+
 def as_4d(a, inp):
     """(batch, depth, height, width) views of ``a``, laid out like ``inp.x``:
     the batch axes (channels, unfiltered axes) merged into one where their
     strides allow, else one view per index of the leading batch axis."""
+    if a.ndim == len(inp.axes) and inp.axes == _IN_ORDER[a.ndim]:
+        # no batch axis, axes in order (the common case): a single view
+        return [a.reshape(_UNIT_AXES[a.ndim] + a.shape)]
     order = inp.batch_axes + inp.axes
     if order != tuple(range(a.ndim)):
         a = np.moveaxis(a, order, range(a.ndim))
@@ -34,6 +41,9 @@ def as_4d(a, inp):
 def _pairs(inp, *arrays):
     """Matching 4D views of ``arrays`` (laid out like ``inp.x``); one tuple
     per batch entry when their batch axes do not merge alike."""
+    if arrays[0].ndim == len(inp.axes) and inp.axes == _IN_ORDER[arrays[0].ndim]:
+        # no batch axis, axes in order (the common case): one view each
+        return [tuple(a.reshape(_UNIT_AXES[a.ndim] + a.shape) for a in arrays)]
     views = [as_4d(a, inp) for a in arrays]
     if all(len(v) == 1 for v in views):
         return [tuple(v[0] for v in views)]

@@ -7,13 +7,14 @@ Each public function is thin: it normalises its arguments through
 """
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from . import _cpu
 from . import _validate as v
-from ._convolve import (Geometry, fold_plan, pass_targets, run, run_separable,
-                        separable_cost)
+from ._convolve import (Geometry, _plan_cache, cache_plan, fold_plan, pass_targets, plan_key,
+                        run, run_separable, separable_cost, with_input)
 from ._fft import direct_cost
 from ._dispatch import select_backend
 
@@ -39,21 +40,43 @@ def _weights_1d(w, dtype, name="weights"):
     return np.ascontiguousarray(w, dtype)
 
 
-def _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads, scipy_order=None):
+class FactorPlan(NamedTuple):
+    """How _run_factors filters an input of one layout: ``inp`` (its
+    arguments), the factors, the geometry, and the dense kernel (one n-D
+    pass) or scipy's pass order (mode 'zero' with a cval), else None."""
+
+    inp: v.FilterInput
+    factors: list
+    geom: Geometry
+    dense: object
+    order: object
+
+
+def _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads, scipy_order=None,
+                 key=None):
     """Correlate with the outer product of ``factors`` (None: axis untouched),
     'same' padding: as 1D passes, or as one n-D pass when that is cheaper.
 
     ``scipy_order``: the axes in the order scipy.ndimage's sequential filter
     runs its passes.  With mode 'zero' and a nonzero cval, scipy pads every
     pass with cval, which only the 1D passes, in that order, reproduce.
+    ``key``: the plan's key (``_convolve.plan_key`` of the call, for an
+    input the checks passed as it is), to plan it once.
     """
+    plan = None if key is None else _plan_cache.get(key)
+    if plan is None:
+        plan = _factor_plan(inp, factors, origin, stride, dilation, scipy_order)
+        cache_plan(key, plan._replace(inp=inp._replace(x=None)))
+    return _run_factor_plan(inp, plan, dtype, out, threads)
+
+
+def _factor_plan(inp, factors, origin, stride, dilation, scipy_order):
     kshape = tuple(1 if f is None else len(f) for f in factors)
     origin = v.check_origin(origin, kshape)
     geom = Geometry(inp, kshape, "same", stride, dilation, origin)
-    out = v.output_array(inp, geom.out_shape, dtype, out)
     if scipy_order is not None and inp.mode == "zero" and inp.cval != 0:
         order = [a for a in scipy_order if factors[a] is not None]
-        return run_separable(inp, factors, geom, out, threads, scipy_cval=True, order=order)
+        return FactorPlan(inp, factors, geom, None, order)
     if any(f is not None for f in factors) and inp.rank > 1:
         # the outer product's nonzero taps, counted without building it
         taps = math.prod(int(np.count_nonzero(f)) for f in factors if f is not None)
@@ -61,8 +84,18 @@ def _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads, sc
             dense = np.ones((), inp.compute)
             for f in factors:
                 dense = np.multiply.outer(dense, np.ones(1, inp.compute) if f is None else f)
-            return run(inp, dense, geom, "direct", out, threads)
-    return run_separable(inp, factors, geom, out, threads)
+            return FactorPlan(inp, factors, geom, dense, None)
+    return FactorPlan(inp, factors, geom, None, None)
+
+
+def _run_factor_plan(inp, plan, dtype, out, threads):
+    out = v.output_array(inp, plan.geom.out_shape, dtype, out)
+    if plan.order is not None:
+        return run_separable(inp, plan.factors, plan.geom, out, threads, scipy_cval=True,
+                             order=plan.order)
+    if plan.dense is not None:
+        return run(inp, plan.dense, plan.geom, "direct", out, threads)
+    return run_separable(inp, plan.factors, plan.geom, out, threads)
 
 
 def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, channel_axis=None,
@@ -377,6 +410,11 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
     >>> ic.gaussian(vol, 1.0, spacing=(2.5, 0.8, 0.8)).shape   # sigma 1 mm
     (8, 16, 16)
     """
+    key = plan_key(x, ("gaussian", sigma, order, truncate, spacing, mode, cval, channel_axis,
+                       axes, dtype, backend))
+    plan = None if key is None else _plan_cache.get(key)
+    if plan is not None:   # a repeated call: checked and planned already
+        return _run_factor_plan(with_input(plan, x), plan, dtype, out, threads)
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
     sigmas = v.per_axis_float(sigma, inp.rank, "sigma", minimum=0.0)
@@ -404,7 +442,7 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
             # the fold's own padding, as an origin of the 'same' geometry
             origins.append(0 if fold is None else fold.pad_lo - fold.length // 2)
     return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads,
-                        scipy_order=range(inp.rank))
+                        scipy_order=range(inp.rank), key=key if inp.x is x else None)
 
 
 def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=None, dtype=None,
@@ -491,16 +529,24 @@ def _derivative_factors(inp, axis, operator):
 
 
 def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, backend, threads):
-    select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis, axes)
+    # the plan of pass a (one per axis for the magnitude) under (key, a)
+    key = plan_key(x, (operator, axis, mode, cval, channel_axis, axes, dtype, backend))
+    plan = None if key is None else _plan_cache.get((key, 0))
+    if plan is not None:   # a repeated call: checked already
+        inp = with_input(plan, x)
+    else:
+        select_backend(x, backend)
+        inp = v.filter_input(x, mode, cval, channel_axis, axes)
+        key = key if inp.x is x else None
     if axis is not None:
         a = v.spatial_axis(axis, inp)
         return _run_factors(inp, _derivative_factors(inp, a, operator), 0, 1, 1, dtype, out,
-                            threads, scipy_order=_derivative_first(a, inp.rank))
+                            threads, scipy_order=_derivative_first(a, inp.rank),
+                            key=key and (key, 0))
     total = None
     for a in range(inp.rank):
         d = _run_factors(inp, _derivative_factors(inp, a, operator), 0, 1, 1, None, None, threads,
-                         scipy_order=_derivative_first(a, inp.rank))
+                         scipy_order=_derivative_first(a, inp.rank), key=key and (key, a))
         np.square(d, out=d)
         total = d if total is None else np.add(total, d, out=total)
     np.sqrt(total, out=total)

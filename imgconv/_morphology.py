@@ -8,29 +8,46 @@ two adjoint: opening <= input <= closing for any footprint.  Box footprints
 (``size=``, or an all-True ``footprint``) run in O(1) per sample whatever
 their size; other footprints cost one pass per run of consecutive cells.
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from . import _cpu
 from . import _validate as v
 from ._buffers import empty
+from ._convolve import _plan_cache, cache_plan, plan_key, with_input
 from ._dispatch import select_backend
+
+
+class ExtremePlan(NamedTuple):
+    """A maximum's or minimum's checked arguments, for any input of one
+    layout (``inp`` then holds no array)."""
+
+    inp: v.FilterInput
+    native: np.dtype        # the result's dtype
+    pad_value: object
+    fp: np.ndarray          # the footprint, mirrored for a maximum
+    centre: tuple
+
 
 def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, backend,
              threads, is_max):
-    select_backend(x, backend)
-    inp = v.filter_input(x, "zero" if mode is None else mode, 0.0, channel_axis, axes,
-                         exact=True)
-    # the result keeps the input's dtype; dtypes the kernels lack (int8, float16,
-    # uint32, int64, ...) run widened (inp.x) and are narrowed back
-    native = v.extreme_dtype(x)
+    # a repeated call (a loop over patches or frames) is checked once
+    key = plan_key(x, ("extreme", footprint is None, size, mode, cval, origin, channel_axis,
+                       axes, backend, is_max), footprint)
+    plan = None if key is None else _plan_cache.get(key)
+    if plan is None:
+        plan = _extreme_plan(x, footprint, size, mode, cval, origin, channel_axis, axes, backend,
+                             is_max)
+        inp = plan.inp
+        if inp.x is x:
+            # the caller's footprint may change after the call: a copy
+            fp = plan.fp if footprint is None else plan.fp.copy()
+            cache_plan(key, plan._replace(inp=inp._replace(x=None), fp=fp))
+    else:
+        inp = with_input(plan, x)
+    native, pad_value, fp, centre = plan.native, plan.pad_value, plan.fp, plan.centre
     is_bool = native == bool
-    pad_value = v.morphology_pad_value(native, mode, cval, is_max)
-    fp = v.as_footprint(footprint, size, inp.rank, inp.axes)
-    origin = v.check_origin(origin, fp.shape)
-    centre = tuple(k // 2 + o for k, o in zip(fp.shape, origin))
-    if is_max:
-        fp = fp[(slice(None, None, -1),) * fp.ndim]
-        centre = tuple(k - 1 - c for k, c in zip(fp.shape, centre))
     out = v.extreme_output(out, inp.x.shape, native, x)
     if is_bool:
         kernel_out = out.view(np.uint8)
@@ -45,6 +62,23 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
     if kernel_out is not out and not is_bool:
         v.store(kernel_out, out)   # exact for the input's values; padding saturates
     return out
+
+
+def _extreme_plan(x, footprint, size, mode, cval, origin, channel_axis, axes, backend, is_max):
+    select_backend(x, backend)
+    inp = v.filter_input(x, "zero" if mode is None else mode, 0.0, channel_axis, axes,
+                         exact=True)
+    # the result keeps the input's dtype; dtypes the kernels lack (int8, float16,
+    # uint32, int64, ...) run widened (inp.x) and are narrowed back
+    native = v.extreme_dtype(x)
+    pad_value = v.morphology_pad_value(native, mode, cval, is_max)
+    fp = v.as_footprint(footprint, size, inp.rank, inp.axes)
+    origin = v.check_origin(origin, fp.shape)
+    centre = tuple(k // 2 + o for k, o in zip(fp.shape, origin))
+    if is_max:
+        fp = fp[(slice(None, None, -1),) * fp.ndim]
+        centre = tuple(k - 1 - c for k, c in zip(fp.shape, centre))
+    return ExtremePlan(inp, native, pad_value, fp, centre)
 
 
 def dilate(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,

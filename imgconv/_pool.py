@@ -1,10 +1,13 @@
 """Pooling: max, min, average and Lp over windows with stride, padding and
 dilation (torch's geometry, imgconv's boundary modes)."""
+from typing import NamedTuple
+
 import numpy as np
 
 from . import _cpu
 from . import _validate as v
 from ._buffers import empty
+from ._convolve import _plan_cache, cache_plan, plan_key, with_input
 from ._dispatch import select_backend
 
 
@@ -85,11 +88,21 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
     array([[10, 11],
            [14, 15]])
     """
-    select_backend(x, backend)
-    op_name, op_code, p = v.pool_op(op, p, count_include_pad, return_indices, mode)
+    # a repeated call (a loop over patches or frames) is checked once
+    key = plan_key(x, ("pool", size, stride, padding, dilation, op, p, ceil_mode,
+                       count_include_pad, mode, return_indices, channel_axis, axes, backend))
+    plan = None if key is None else _plan_cache.get(key)
+    if plan is None:
+        plan = _pool_plan(x, size, stride, padding, dilation, op, p, ceil_mode,
+                          count_include_pad, mode, return_indices, channel_axis, axes, backend)
+        inp = plan.inp
+        if inp.x is x:
+            cache_plan(key, plan._replace(inp=inp._replace(x=None)))
+    else:
+        inp = with_input(plan, x)
+    op_name, op_code, p, geom, identity, scales = (plan.op_name, plan.op_code, plan.p, plan.geom,
+                                                   plan.identity, plan.scales)
     extreme = op_name in ("max", "min")
-    inp = v.filter_input(x, mode, 0.0, channel_axis, axes, exact=extreme)
-    geom = v.pool_geometry(inp.spatial_shape, size, stride, padding, dilation, ceil_mode)
     shape = inp.full_shape(geom.out_shape)
     kept = v.extreme_dtype(x)
     is_bool = kept == bool
@@ -105,15 +118,9 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
                   else v.output_dtype(dtype, inp.compute) if dtype is not None else kept)
         target = out if out is not None and out.dtype == native else empty(shape, native)
         kernel_out = target.view(np.uint8) if is_bool else target
-        identity = v.morphology_pad_value(native, None, None, op_name == "max")
-        scales = [np.ones(n) for n in geom.out_shape]
     else:
         out = v.output_array(inp, geom.out_shape, dtype, out)
         target = kernel_out = out
-        identity = 0.0
-        counts = v.window_counts(geom, inp.spatial_shape, count_include_pad)
-        with np.errstate(divide="ignore"):
-            scales = [np.where(c > 0, 1.0 / np.maximum(c, 1), np.nan) for c in counts]
     indices = empty(shape, np.int64) if return_indices else None
     _cpu.pool(inp, kernel_out, indices, geom, op_code, p, identity, scales, threads)
     if indices is not None and list(inp.axes) != sorted(inp.axes):
@@ -128,6 +135,39 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
     else:
         out = target
     return (out, indices) if return_indices else out
+
+
+class PoolPlan(NamedTuple):
+    """A pooling call's checked arguments, geometry and per-axis scales, for
+    any input of one layout (``inp`` then holds no array)."""
+
+    inp: v.FilterInput
+    op_name: str
+    op_code: int
+    p: float
+    geom: v.PoolGeometry
+    identity: object
+    scales: list
+
+
+def _pool_plan(x, size, stride, padding, dilation, op, p, ceil_mode, count_include_pad, mode,
+               return_indices, channel_axis, axes, backend):
+    select_backend(x, backend)
+    op_name, op_code, p = v.pool_op(op, p, count_include_pad, return_indices, mode)
+    extreme = op_name in ("max", "min")
+    inp = v.filter_input(x, mode, 0.0, channel_axis, axes, exact=extreme)
+    geom = v.pool_geometry(inp.spatial_shape, size, stride, padding, dilation, ceil_mode)
+    if extreme:
+        kept = v.extreme_dtype(x)
+        native = kept if kept == bool else inp.x.dtype       # what the kernel writes
+        identity = v.morphology_pad_value(native, None, None, op_name == "max")
+        scales = [np.ones(n) for n in geom.out_shape]
+    else:
+        identity = 0.0
+        counts = v.window_counts(geom, inp.spatial_shape, count_include_pad)
+        with np.errstate(divide="ignore"):
+            scales = [np.where(c > 0, 1.0 / np.maximum(c, 1), np.nan) for c in counts]
+    return PoolPlan(inp, op_name, op_code, p, geom, identity, scales)
 
 
 def max_pool(x, size, **kwargs):

@@ -8,6 +8,7 @@ thread limit (``OMP_THREAD_LIMIT``): more would only take turns on the same
 cores, and starting them costs more than the work.  Builds without OpenMP
 always run on one thread.
 """
+import functools
 import os
 
 from ._compiled import load
@@ -33,7 +34,10 @@ def openmp_enabled():
     return _openmp.openmp_enabled()
 
 
+@functools.lru_cache(maxsize=None)
 def _available_cores():
+    # read once, as OpenMP reads its default: the system call cost more than
+    # the rest of a small call's thread choice
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

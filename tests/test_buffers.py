@@ -70,7 +70,7 @@ def test_at_most_16_blocks_are_held():
 
 
 def test_small_arrays_are_not_held():
-    small = block(MIB - 64)
+    small = block((64 << 10) - 64)
     del small
     assert _buffer_pool.held_bytes() == 0
 

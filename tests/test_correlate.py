@@ -1158,3 +1158,62 @@ def test_in_place_separable_rows_match_row_cache_and_reference(data):
     got = ic.sepfilter(x, kernels, **kwargs)
     assert_close(got, want, x, w, dtype, cval=cval)
     np.testing.assert_array_equal(got, ic.sepfilter(_x_strided(x), kernels, **kwargs))
+
+
+# ---------------------------------------------------------------------------
+# Plans of repeated calls (issue 18): checked once, reused for the same layout
+# ---------------------------------------------------------------------------
+def test_repeated_call_follows_a_kernel_changed_in_place():
+    rng = np.random.default_rng(3)
+    x = rng.random((16, 16), dtype=np.float32)
+    w = rng.standard_normal((3, 3)).astype(np.float32)
+    for _ in range(2):
+        ic.correlate(x, w)
+        w[1, 1] += 1   # the caller's kernel, changed after the call
+        np.testing.assert_allclose(ic.correlate(x, w), ndi.correlate(x, w, mode="mirror"),
+                                   rtol=1e-5, atol=1e-5)
+    assert w.flags.writeable
+
+
+def test_repeated_call_checks_arguments_of_each_type():
+    x = np.ones((8, 8), np.float32)
+    w = np.ones((3, 3), np.float32)
+    ic.correlate(x, w, stride=1)
+    with pytest.raises(TypeError):
+        ic.correlate(x, w, stride=True)      # equal to 1, but not an int
+    ic.gaussian(x, 1.0, order=0)
+    with pytest.raises(TypeError):
+        ic.gaussian(x, 1.0, order=0.0)
+    ic.sobel(x, axis=1)
+    with pytest.raises(TypeError):
+        ic.sobel(x, axis=1.0)
+
+
+def test_repeated_call_on_other_layouts_and_dtypes():
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((3, 3))
+    base = rng.random((12, 14))
+    for x in (base, base.astype(np.float32), base.astype(">f8"), base.T, base[::2],
+              base.astype(np.float16), base > 0.5, base.astype(">f8"), base[::2]):
+        for _ in range(2):
+            expected = ndi.correlate(np.asarray(x, np.float64), w, mode="mirror")
+            got = ic.correlate(x, w)
+            assert got.shape == x.shape
+            np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(ic.gaussian(x, 1.0),
+                                       ndi.gaussian_filter(np.asarray(x, np.float64), 1.0,
+                                                               mode="mirror"),
+                                       rtol=1e-5, atol=1e-5)
+
+
+def test_repeated_fft_call_still_avoids_the_transform_for_nan_data():
+    # the cached plan keeps the cost model's choice; the data are checked per call
+    rng = np.random.default_rng(5)
+    x = rng.random((128, 128))
+    w = rng.standard_normal((31, 31))
+    inp = filter_input(x)
+    assert choose_method("auto", inp, w, Geometry(inp, w.shape, "same", 1, 1, 0))[0] == "fft"
+    ic.correlate(x, w)
+    x[3, 3] = np.nan
+    got = ic.correlate(x, w)
+    assert np.isfinite(got).sum() == (~np.isnan(ndi.correlate(x, w, mode="mirror"))).sum()
