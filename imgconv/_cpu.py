@@ -16,13 +16,21 @@ _IN_ORDER = {n: tuple(range(n)) for n in (1, 2, 3)}
 _UNIT_AXES = {n: (1,) * (4 - n) for n in (1, 2, 3)}
 
 
+def _single_view(a, inp):
+    """The one 4D view of ``a`` when it has no batch axis and its axes come
+    in order (the common case, at a fraction of as_4d's cost), else None."""
+    if a.ndim == len(inp.axes) and inp.axes == _IN_ORDER[a.ndim]:
+        return a.reshape(_UNIT_AXES[a.ndim] + a.shape)
+    return None
+
+
 def as_4d(a, inp):
     """(batch, depth, height, width) views of ``a``, laid out like ``inp.x``:
     the batch axes (channels, unfiltered axes) merged into one where their
     strides allow, else one view per index of the leading batch axis."""
-    if a.ndim == len(inp.axes) and inp.axes == _IN_ORDER[a.ndim]:
-        # no batch axis, axes in order (the common case): a single view
-        return [a.reshape(_UNIT_AXES[a.ndim] + a.shape)]
+    view = _single_view(a, inp)
+    if view is not None:
+        return [view]
     order = inp.batch_axes + inp.axes
     if order != tuple(range(a.ndim)):
         a = np.moveaxis(a, order, range(a.ndim))
@@ -41,9 +49,9 @@ def as_4d(a, inp):
 def _pairs(inp, *arrays):
     """Matching 4D views of ``arrays`` (laid out like ``inp.x``); one tuple
     per batch entry when their batch axes do not merge alike."""
-    if arrays[0].ndim == len(inp.axes) and inp.axes == _IN_ORDER[arrays[0].ndim]:
-        # no batch axis, axes in order (the common case): one view each
-        return [tuple(a.reshape(_UNIT_AXES[a.ndim] + a.shape) for a in arrays)]
+    single = [_single_view(a, inp) for a in arrays]
+    if all(view is not None for view in single):
+        return [tuple(single)]
     views = [as_4d(a, inp) for a in arrays]
     if all(len(v) == 1 for v in views):
         return [tuple(v[0] for v in views)]
