@@ -52,6 +52,8 @@ sphinx_gallery_conf = {
     "examples_dirs": ["examples"],
     "gallery_dirs": ["auto_examples"],
     "filename_pattern": r"/plot_",
+    # _samples.py is the scripts' helper (where the samples are), not an example
+    "ignore_pattern": r"__init__\.py|(^|[\\/])_samples\.py$",
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",

@@ -10,6 +10,7 @@ from . import _cpu, _fft
 from ._buffers import empty
 from . import _validate as v
 from ._dispatch import select_backend
+from ._docstrings import docfiller
 
 __all__ = ["correlate", "convolve"]
 
@@ -502,6 +503,7 @@ def _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin, channe
     return Plan(inp, weights, geom, method, *method_by_cost(method, inp, weights, geom))
 
 
+@docfiller
 def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
               origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",
               backend="auto", threads=None):
@@ -513,56 +515,7 @@ def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, 
 
     Parameters
     ----------
-    x : array_like
-        Image ``(H, W)``, volume ``(D, H, W)`` or signal ``(N,)``, optionally with a
-        channel axis (see ``channel_axis``).  uint8, uint16, int16, int32, float32,
-        float64 (bool, int8, float16 are widened; uint32, int64, uint64 go through
-        float64).  Any strides and byte order; ``x`` is never modified.
-    kernel : array_like
-        Weights, with as many dimensions as ``x`` has spatial axes.
-    mode : str
-        Boundary mode: 'reflect' (default; ``c b | a b c d | c b``, numpy/torch
-        'reflect', scipy 'mirror'), 'symmetric', 'replicate', 'wrap', 'zero'
-        (with ``cval``), or an alias ('mirror', 'reflect101', 'nearest', 'edge',
-        'circular', 'constant').
-    cval : float
-        Value outside the image, with mode 'zero' only (default 0); a nonzero
-        cval with any other mode raises ValueError rather than being ignored.
-    padding : {'same', 'valid', 'full'}, int, or per-axis ints / (lo, hi) pairs
-        'same' keeps the size (``ceil(n / stride)`` with a stride); 'valid' pads
-        nothing; 'full' pads ``dilation * (k - 1)`` on both sides.
-    stride, dilation : int or tuple of int
-        Per spatial axis, >= 1.  Output size ``floor((n + pad_lo + pad_hi -
-        dilation*(k-1) - 1) / stride) + 1``.
-    origin : int or tuple of int
-        Shift of the kernel's centre tap ``k//2 + origin`` (padding='same' only),
-        as scipy.ndimage.
-    channel_axis : int or None
-        Axis of ``x`` holding channels, filtered independently with the same kernel.
-    axes : int or sequence of int, optional
-        The axes to filter (as scipy.ndimage): the kernel's dimensions map
-        onto them in ascending array order, per-axis arguments (stride,
-        dilation, origin, padding) follow the order given; every other axis
-        is filtered independently, e.g. ``axes=(1, 2)`` filters a stack of
-        images slice by slice.  Default: all axes but ``channel_axis``.
-    dtype : dtype, optional
-        Output dtype; default float32 for float32 and integer inputs up to 16 bits,
-        float64 otherwise.  Integer outputs are rounded to nearest and saturated.
-    out : ndarray, optional
-        Preallocated output of the result's shape (and ``dtype``, if given).
-    method : {'auto', 'direct', 'separable', 'fft'}
-        'direct' sums the taps (zero weights are skipped, so a NaN under a zero
-        weight does not spread); 'separable' runs one 1D pass per axis and
-        needs a rank-1 kernel (second singular value below 1e-6 of the first
-        in float32, 1e-12 in float64); 'fft' multiplies spectra (scipy.fft with
-        ``threads`` workers if scipy is installed, else numpy.fft; a NaN or
-        inf anywhere spreads everywhere).  'auto' (default) picks the cheapest
-        by a cost model, never 'fft' for data or a kernel holding NaN or inf.  All agree to float rounding: about 1e-6 of
-        ``sum(|kernel|) * max(|x|)`` in float32, 1e-12 in float64.
-    backend : {'auto', 'cpu'}
-        'auto' runs on the array's own device (numpy: the CPU kernels).
-    threads : int, optional
-        Threads to use; default :func:`imgconv.get_num_threads`.
+    %(correlate_parameters)s
 
     Returns
     -------
@@ -590,6 +543,7 @@ def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, 
                       method=method, backend=backend, threads=threads)
 
 
+@docfiller
 def convolve(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
              origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",
              backend="auto", threads=None):
@@ -600,56 +554,7 @@ def convolve(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, d
 
     Parameters
     ----------
-    x : array_like
-        Image ``(H, W)``, volume ``(D, H, W)`` or signal ``(N,)``, optionally with a
-        channel axis (see ``channel_axis``).  uint8, uint16, int16, int32, float32,
-        float64 (bool, int8, float16 are widened; uint32, int64, uint64 go through
-        float64).  Any strides and byte order; ``x`` is never modified.
-    kernel : array_like
-        Weights, with as many dimensions as ``x`` has spatial axes.
-    mode : str
-        Boundary mode: 'reflect' (default; ``c b | a b c d | c b``, numpy/torch
-        'reflect', scipy 'mirror'), 'symmetric', 'replicate', 'wrap', 'zero'
-        (with ``cval``), or an alias ('mirror', 'reflect101', 'nearest', 'edge',
-        'circular', 'constant').
-    cval : float
-        Value outside the image, with mode 'zero' only (default 0); a nonzero
-        cval with any other mode raises ValueError rather than being ignored.
-    padding : {'same', 'valid', 'full'}, int, or per-axis ints / (lo, hi) pairs
-        'same' keeps the size (``ceil(n / stride)`` with a stride); 'valid' pads
-        nothing; 'full' pads ``dilation * (k - 1)`` on both sides.
-    stride, dilation : int or tuple of int
-        Per spatial axis, >= 1.  Output size ``floor((n + pad_lo + pad_hi -
-        dilation*(k-1) - 1) / stride) + 1``.
-    origin : int or tuple of int
-        Shift of the kernel's centre tap ``k//2 + origin`` (padding='same' only),
-        as scipy.ndimage.
-    channel_axis : int or None
-        Axis of ``x`` holding channels, filtered independently with the same kernel.
-    axes : int or sequence of int, optional
-        The axes to filter (as scipy.ndimage): the kernel's dimensions map
-        onto them in ascending array order, per-axis arguments (stride,
-        dilation, origin, padding) follow the order given; every other axis
-        is filtered independently, e.g. ``axes=(1, 2)`` filters a stack of
-        images slice by slice.  Default: all axes but ``channel_axis``.
-    dtype : dtype, optional
-        Output dtype; default float32 for float32 and integer inputs up to 16 bits,
-        float64 otherwise.  Integer outputs are rounded to nearest and saturated.
-    out : ndarray, optional
-        Preallocated output of the result's shape (and ``dtype``, if given).
-    method : {'auto', 'direct', 'separable', 'fft'}
-        'direct' sums the taps (zero weights are skipped, so a NaN under a zero
-        weight does not spread); 'separable' runs one 1D pass per axis and
-        needs a rank-1 kernel (second singular value below 1e-6 of the first
-        in float32, 1e-12 in float64); 'fft' multiplies spectra (scipy.fft with
-        ``threads`` workers if scipy is installed, else numpy.fft; a NaN or
-        inf anywhere spreads everywhere).  'auto' (default) picks the cheapest
-        by a cost model, never 'fft' for data or a kernel holding NaN or inf.  All agree to float rounding: about 1e-6 of
-        ``sum(|kernel|) * max(|x|)`` in float32, 1e-12 in float64.
-    backend : {'auto', 'cpu'}
-        'auto' runs on the array's own device (numpy: the CPU kernels).
-    threads : int, optional
-        Threads to use; default :func:`imgconv.get_num_threads`.
+    %(correlate_parameters)s
 
     Returns
     -------

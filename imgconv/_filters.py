@@ -17,6 +17,7 @@ from ._convolve import (Geometry, _plan_cache, cache_plan, fold_plan, pass_targe
                         run, run_separable, separable_cost, with_input)
 from ._fft import direct_cost
 from ._dispatch import select_backend
+from ._docstrings import docfiller
 
 __all__ = ["correlate1d", "convolve1d", "sepfilter", "gaussian", "box", "sobel", "prewitt",
            "scharr", "laplace", "gradient_magnitude"]
@@ -98,6 +99,7 @@ def _run_factor_plan(inp, plan, dtype, out, threads):
     return run_separable(inp, plan.factors, plan.geom, out, threads)
 
 
+@docfiller
 def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, channel_axis=None,
                 dtype=None, out=None, backend="auto", threads=None):
     """Correlate along one axis with a 1D kernel (= ``scipy.ndimage.correlate1d``).
@@ -113,21 +115,12 @@ def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chan
         Array axis to filter along.
     origin : int
         Shift of the centre tap.
-    mode : str
-        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
-        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
-    cval : float
-        Value outside the image, with mode 'zero' only (default 0); a nonzero
-        cval with any other mode raises ValueError.
-    channel_axis : int or None
-        Axis holding channels, filtered independently.
-    dtype : dtype, optional
-        Output dtype (default float32 for float32 and integer inputs up to 16
-        bits, else float64); integers are rounded and saturated.
-    out : ndarray, optional
-        Preallocated output.
-    threads : int, optional
-        Threads to use (default :func:`imgconv.get_num_threads`).
+    %(mode)s
+    %(cval)s
+    %(channel_axis)s
+    %(dtype)s
+    %(out)s
+    %(threads)s
 
     Examples
     --------
@@ -165,6 +158,7 @@ def convolve1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chann
                        dtype=dtype, out=out, backend=backend, threads=threads)
 
 
+@docfiller
 def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilation=1,
               channel_axis=None, axes=None, dtype=None, out=None, backend="auto", threads=None):
     """Separable filter: one 1D kernel per spatial axis, applied in turn.
@@ -181,25 +175,7 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
         order); ``None`` skips an axis.
     origin, stride, dilation : int or tuple of int
         Per spatial axis, as :func:`imgconv.correlate`.
-    mode : str
-        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
-        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
-    cval : float
-        Value outside the image, with mode 'zero' only (default 0); a nonzero
-        cval with any other mode raises ValueError.
-    channel_axis : int or None
-        Axis holding channels, filtered independently.
-    axes : int or sequence of int, optional
-        Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        (and ``sepfilter``'s kernels) follow the order given, and every other
-        axis is filtered independently.
-    dtype : dtype, optional
-        Output dtype (default float32 for float32 and integer inputs up to 16
-        bits, else float64); integers are rounded and saturated.
-    out : ndarray, optional
-        Preallocated output.
-    threads : int, optional
-        Threads to use (default :func:`imgconv.get_num_threads`).
+    %(filter_options)s
 
     Examples
     --------
@@ -362,14 +338,14 @@ def gaussian_factor(sigma, order, radius, fold, compute):
     return taps
 
 
+@docfiller
 def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", cval=0.0,
              channel_axis=None, axes=None, dtype=None, out=None, backend="auto", threads=None):
     """Gaussian filter (= ``scipy.ndimage.gaussian_filter``), optionally a derivative.
 
     Parameters
     ----------
-    x : array_like
-        Image or volume.
+    %(x_filter)s
     sigma : float or sequence of float
         Standard deviation per spatial axis (pixels, or physical units with
         ``spacing``); 0 leaves an axis unsmoothed.
@@ -380,25 +356,7 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
     spacing : float or sequence of float, optional
         Voxel size per spatial axis (array order, e.g. from a NIfTI header);
         sigma is then in the same physical units.
-    mode : str
-        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
-        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
-    cval : float
-        Value outside the image, with mode 'zero' only (default 0); a nonzero
-        cval with any other mode raises ValueError.
-    channel_axis : int or None
-        Axis holding channels, filtered independently.
-    axes : int or sequence of int, optional
-        Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        (and ``sepfilter``'s kernels) follow the order given, and every other
-        axis is filtered independently.
-    dtype : dtype, optional
-        Output dtype (default float32 for float32 and integer inputs up to 16
-        bits, else float64); integers are rounded and saturated.
-    out : ndarray, optional
-        Preallocated output.
-    threads : int, optional
-        Threads to use (default :func:`imgconv.get_num_threads`).
+    %(filter_options)s
 
     Examples
     --------
@@ -445,6 +403,7 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
                         scipy_order=range(inp.rank), key=key if inp.x is x else None)
 
 
+@docfiller
 def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=None, dtype=None,
         out=None, backend="auto", threads=None):
     """Mean over a box of ``size`` samples per axis (= ``scipy.ndimage.uniform_filter``).
@@ -454,31 +413,12 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
 
     Parameters
     ----------
-    x : array_like
-        Image or volume.
+    %(x_filter)s
     size : int or sequence of int
         Box size per spatial axis (>= 1).
     origin : int or sequence of int
         Shift of the box centre ``size//2 + origin``.
-    mode : str
-        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
-        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
-    cval : float
-        Value outside the image, with mode 'zero' only (default 0); a nonzero
-        cval with any other mode raises ValueError.
-    channel_axis : int or None
-        Axis holding channels, filtered independently.
-    axes : int or sequence of int, optional
-        Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        (and ``sepfilter``'s kernels) follow the order given, and every other
-        axis is filtered independently.
-    dtype : dtype, optional
-        Output dtype (default float32 for float32 and integer inputs up to 16
-        bits, else float64); integers are rounded and saturated.
-    out : ndarray, optional
-        Preallocated output.
-    threads : int, optional
-        Threads to use (default :func:`imgconv.get_num_threads`).
+    %(filter_options)s
 
     Examples
     --------
@@ -557,6 +497,7 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, bac
     return result
 
 
+@docfiller
 def sobel(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
           out=None, backend="auto", threads=None):
     """Sobel derivative along ``axis``, or the gradient magnitude.
@@ -568,29 +509,9 @@ def sobel(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=Non
 
     Parameters
     ----------
-    x : array_like
-        Image or volume.
-    axis : int or None
-        Array axis of the derivative; None for the gradient magnitude.
-    mode : str
-        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
-        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
-    cval : float
-        Value outside the image, with mode 'zero' only (default 0); a nonzero
-        cval with any other mode raises ValueError.
-    channel_axis : int or None
-        Axis holding channels, filtered independently.
-    axes : int or sequence of int, optional
-        Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        (and ``sepfilter``'s kernels) follow the order given, and every other
-        axis is filtered independently.
-    dtype : dtype, optional
-        Output dtype (default float32 for float32 and integer inputs up to 16
-        bits, else float64); integers are rounded and saturated.
-    out : ndarray, optional
-        Preallocated output.
-    threads : int, optional
-        Threads to use (default :func:`imgconv.get_num_threads`).
+    %(x_filter)s
+    %(axis_derivative)s
+    %(filter_options)s
 
     Examples
     --------
@@ -603,6 +524,7 @@ def sobel(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=Non
                      threads)
 
 
+@docfiller
 def prewitt(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
             out=None, backend="auto", threads=None):
     """Prewitt derivative along ``axis``, or the gradient magnitude.
@@ -614,29 +536,9 @@ def prewitt(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=N
 
     Parameters
     ----------
-    x : array_like
-        Image or volume.
-    axis : int or None
-        Array axis of the derivative; None for the gradient magnitude.
-    mode : str
-        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
-        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
-    cval : float
-        Value outside the image, with mode 'zero' only (default 0); a nonzero
-        cval with any other mode raises ValueError.
-    channel_axis : int or None
-        Axis holding channels, filtered independently.
-    axes : int or sequence of int, optional
-        Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        (and ``sepfilter``'s kernels) follow the order given, and every other
-        axis is filtered independently.
-    dtype : dtype, optional
-        Output dtype (default float32 for float32 and integer inputs up to 16
-        bits, else float64); integers are rounded and saturated.
-    out : ndarray, optional
-        Preallocated output.
-    threads : int, optional
-        Threads to use (default :func:`imgconv.get_num_threads`).
+    %(x_filter)s
+    %(axis_derivative)s
+    %(filter_options)s
 
     Examples
     --------
@@ -649,6 +551,7 @@ def prewitt(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=N
                      threads)
 
 
+@docfiller
 def scharr(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
            out=None, backend="auto", threads=None):
     """Scharr derivative along ``axis``, or the gradient magnitude.
@@ -660,29 +563,9 @@ def scharr(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=No
 
     Parameters
     ----------
-    x : array_like
-        Image or volume.
-    axis : int or None
-        Array axis of the derivative; None for the gradient magnitude.
-    mode : str
-        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
-        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
-    cval : float
-        Value outside the image, with mode 'zero' only (default 0); a nonzero
-        cval with any other mode raises ValueError.
-    channel_axis : int or None
-        Axis holding channels, filtered independently.
-    axes : int or sequence of int, optional
-        Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        (and ``sepfilter``'s kernels) follow the order given, and every other
-        axis is filtered independently.
-    dtype : dtype, optional
-        Output dtype (default float32 for float32 and integer inputs up to 16
-        bits, else float64); integers are rounded and saturated.
-    out : ndarray, optional
-        Preallocated output.
-    threads : int, optional
-        Threads to use (default :func:`imgconv.get_num_threads`).
+    %(x_filter)s
+    %(axis_derivative)s
+    %(filter_options)s
 
     Examples
     --------
@@ -695,35 +578,17 @@ def scharr(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=No
                      threads)
 
 
+@docfiller
 def gradient_magnitude(x, operator="sobel", *, mode="reflect", cval=0.0, channel_axis=None,
                        axes=None, dtype=None, out=None, backend="auto", threads=None):
     """Gradient magnitude ``sqrt(sum_a d_a(x)**2)`` with a derivative operator.
 
     Parameters
     ----------
-    x : array_like
-        Image or volume.
+    %(x_filter)s
     operator : {'sobel', 'prewitt', 'scharr'}
         Derivative operator (see :func:`sobel`).
-    mode : str
-        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
-        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
-    cval : float
-        Value outside the image, with mode 'zero' only (default 0); a nonzero
-        cval with any other mode raises ValueError.
-    channel_axis : int or None
-        Axis holding channels, filtered independently.
-    axes : int or sequence of int, optional
-        Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        (and ``sepfilter``'s kernels) follow the order given, and every other
-        axis is filtered independently.
-    dtype : dtype, optional
-        Output dtype (default float32 for float32 and integer inputs up to 16
-        bits, else float64); integers are rounded and saturated.
-    out : ndarray, optional
-        Preallocated output.
-    threads : int, optional
-        Threads to use (default :func:`imgconv.get_num_threads`).
+    %(filter_options)s
 
     Examples
     --------
@@ -738,6 +603,7 @@ def gradient_magnitude(x, operator="sobel", *, mode="reflect", cval=0.0, channel
                      threads)
 
 
+@docfiller
 def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None, out=None,
             backend="auto", threads=None):
     """Discrete Laplacian: sum over spatial axes of ``[1, -2, 1]`` (= ``scipy.ndimage.laplace``).
@@ -746,27 +612,8 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=
 
     Parameters
     ----------
-    x : array_like
-        Image or volume.
-    mode : str
-        Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
-        'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
-    cval : float
-        Value outside the image, with mode 'zero' only (default 0); a nonzero
-        cval with any other mode raises ValueError.
-    channel_axis : int or None
-        Axis holding channels, filtered independently.
-    axes : int or sequence of int, optional
-        Axes to filter (default: all but ``channel_axis``); per-axis arguments
-        (and ``sepfilter``'s kernels) follow the order given, and every other
-        axis is filtered independently.
-    dtype : dtype, optional
-        Output dtype (default float32 for float32 and integer inputs up to 16
-        bits, else float64); integers are rounded and saturated.
-    out : ndarray, optional
-        Preallocated output.
-    threads : int, optional
-        Threads to use (default :func:`imgconv.get_num_threads`).
+    %(x_filter)s
+    %(filter_options)s
 
     Examples
     --------

@@ -17,6 +17,7 @@ from . import _validate as v
 from ._buffers import empty
 from ._convolve import _plan_cache, cache_plan, plan_key, with_input
 from ._dispatch import select_backend
+from ._docstrings import docfiller
 
 
 class ExtremePlan(NamedTuple):
@@ -81,6 +82,7 @@ def _extreme_plan(x, footprint, size, mode, cval, origin, channel_axis, axes, ba
     return ExtremePlan(inp, native, pad_value, fp, centre)
 
 
+@docfiller
 def dilate(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
            axes=None, out=None, backend="auto", threads=None):
     """Grey-scale (or binary) dilation: the maximum over the mirrored footprint.
@@ -90,39 +92,7 @@ def dilate(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chan
 
     Parameters
     ----------
-    x : ndarray
-        1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
-        bool for binary morphology), optionally with a channel axis.  Other
-        real dtypes keep their dtype, exactly (int8, float16 and uint32 run
-        widened; int64 and uint64 as they are).
-    footprint : array of bool, optional
-        The flat structuring element, with up to as many dimensions as ``x``
-        has spatial axes (missing leading axes get length 1); for example
-        :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
-        With ``axes``, its dimensions map onto them in ascending array order
-        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
-    size : int or sequence of int, optional
-        Without ``footprint``: a box of this size (default 3).
-    mode : str, optional
-        Boundary handling.  Default (None): pad with the value that never
-        wins, so the border does not shrink or grow shapes: the dtype's
-        minimum (-inf, False) for a dilation, its maximum (+inf, True) for an
-        erosion.  ``'zero'`` pads with ``cval`` (default 0), saturated to the
-        dtype; ``'replicate'``, ``'reflect'``, ``'symmetric'``, ``'wrap'`` as
-        everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
-        False by default; pass ``mode='zero'`` for that.
-    cval : float, optional
-        Padding value, only with ``mode='zero'``; given with any other mode
-        (or the default None) it raises ValueError.
-    origin : int or sequence of int
-        Shifts the footprint's centre cell to ``k // 2 + origin``
-        (scipy.ndimage's rule).
-    channel_axis, axes : optional
-        As in :func:`imgconv.correlate`.
-    out : ndarray, optional
-        Array of the input's shape and dtype to write the result into.
-    backend, threads : optional
-        As in :func:`imgconv.correlate`.
+    %(morphology_parameters)s
 
     Returns
     -------
@@ -144,6 +114,7 @@ def dilate(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chan
                     threads, True)
 
 
+@docfiller
 def erode(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
           axes=None, out=None, backend="auto", threads=None):
     """Grey-scale (or binary) erosion: the minimum over the footprint.
@@ -154,39 +125,7 @@ def erode(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chann
 
     Parameters
     ----------
-    x : ndarray
-        1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
-        bool for binary morphology), optionally with a channel axis.  Other
-        real dtypes keep their dtype, exactly (int8, float16 and uint32 run
-        widened; int64 and uint64 as they are).
-    footprint : array of bool, optional
-        The flat structuring element, with up to as many dimensions as ``x``
-        has spatial axes (missing leading axes get length 1); for example
-        :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
-        With ``axes``, its dimensions map onto them in ascending array order
-        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
-    size : int or sequence of int, optional
-        Without ``footprint``: a box of this size (default 3).
-    mode : str, optional
-        Boundary handling.  Default (None): pad with the value that never
-        wins, so the border does not shrink or grow shapes: the dtype's
-        minimum (-inf, False) for a dilation, its maximum (+inf, True) for an
-        erosion.  ``'zero'`` pads with ``cval`` (default 0), saturated to the
-        dtype; ``'replicate'``, ``'reflect'``, ``'symmetric'``, ``'wrap'`` as
-        everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
-        False by default; pass ``mode='zero'`` for that.
-    cval : float, optional
-        Padding value, only with ``mode='zero'``; given with any other mode
-        (or the default None) it raises ValueError.
-    origin : int or sequence of int
-        Shifts the footprint's centre cell to ``k // 2 + origin``
-        (scipy.ndimage's rule).
-    channel_axis, axes : optional
-        As in :func:`imgconv.correlate`.
-    out : ndarray, optional
-        Array of the input's shape and dtype to write the result into.
-    backend, threads : optional
-        As in :func:`imgconv.correlate`.
+    %(morphology_parameters)s
 
     Returns
     -------
@@ -204,6 +143,7 @@ def erode(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chann
                     threads, False)
 
 
+@docfiller
 def opening(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
             axes=None, out=None, backend="auto", threads=None):
     """Opening: erosion, then dilation with the same footprint.
@@ -212,39 +152,7 @@ def opening(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
 
     Parameters
     ----------
-    x : ndarray
-        1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
-        bool for binary morphology), optionally with a channel axis.  Other
-        real dtypes keep their dtype, exactly (int8, float16 and uint32 run
-        widened; int64 and uint64 as they are).
-    footprint : array of bool, optional
-        The flat structuring element, with up to as many dimensions as ``x``
-        has spatial axes (missing leading axes get length 1); for example
-        :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
-        With ``axes``, its dimensions map onto them in ascending array order
-        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
-    size : int or sequence of int, optional
-        Without ``footprint``: a box of this size (default 3).
-    mode : str, optional
-        Boundary handling.  Default (None): pad with the value that never
-        wins, so the border does not shrink or grow shapes: the dtype's
-        minimum (-inf, False) for a dilation, its maximum (+inf, True) for an
-        erosion.  ``'zero'`` pads with ``cval`` (default 0), saturated to the
-        dtype; ``'replicate'``, ``'reflect'``, ``'symmetric'``, ``'wrap'`` as
-        everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
-        False by default; pass ``mode='zero'`` for that.
-    cval : float, optional
-        Padding value, only with ``mode='zero'``; given with any other mode
-        (or the default None) it raises ValueError.
-    origin : int or sequence of int
-        Shifts the footprint's centre cell to ``k // 2 + origin``
-        (scipy.ndimage's rule).
-    channel_axis, axes : optional
-        As in :func:`imgconv.correlate`.
-    out : ndarray, optional
-        Array of the input's shape and dtype to write the result into.
-    backend, threads : optional
-        As in :func:`imgconv.correlate`.
+    %(morphology_parameters)s
 
     Returns
     -------
@@ -266,6 +174,7 @@ def opening(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
     return dilate(eroded, footprint, out=out, **options)
 
 
+@docfiller
 def closing(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
             axes=None, out=None, backend="auto", threads=None):
     """Closing: dilation, then erosion with the same footprint.
@@ -274,39 +183,7 @@ def closing(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
 
     Parameters
     ----------
-    x : ndarray
-        1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
-        bool for binary morphology), optionally with a channel axis.  Other
-        real dtypes keep their dtype, exactly (int8, float16 and uint32 run
-        widened; int64 and uint64 as they are).
-    footprint : array of bool, optional
-        The flat structuring element, with up to as many dimensions as ``x``
-        has spatial axes (missing leading axes get length 1); for example
-        :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
-        With ``axes``, its dimensions map onto them in ascending array order
-        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
-    size : int or sequence of int, optional
-        Without ``footprint``: a box of this size (default 3).
-    mode : str, optional
-        Boundary handling.  Default (None): pad with the value that never
-        wins, so the border does not shrink or grow shapes: the dtype's
-        minimum (-inf, False) for a dilation, its maximum (+inf, True) for an
-        erosion.  ``'zero'`` pads with ``cval`` (default 0), saturated to the
-        dtype; ``'replicate'``, ``'reflect'``, ``'symmetric'``, ``'wrap'`` as
-        everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
-        False by default; pass ``mode='zero'`` for that.
-    cval : float, optional
-        Padding value, only with ``mode='zero'``; given with any other mode
-        (or the default None) it raises ValueError.
-    origin : int or sequence of int
-        Shifts the footprint's centre cell to ``k // 2 + origin``
-        (scipy.ndimage's rule).
-    channel_axis, axes : optional
-        As in :func:`imgconv.correlate`.
-    out : ndarray, optional
-        Array of the input's shape and dtype to write the result into.
-    backend, threads : optional
-        As in :func:`imgconv.correlate`.
+    %(morphology_parameters)s
 
     Returns
     -------
@@ -357,6 +234,7 @@ def _as_result_dtype(x, like):
     return x if x.dtype == like.dtype else x.astype(like.dtype)
 
 
+@docfiller
 def morph_gradient(x, footprint=None, *, size=None, mode=None, cval=None, origin=0,
                    channel_axis=None, axes=None, out=None, backend="auto", threads=None):
     """Morphological gradient: dilation minus erosion.
@@ -366,39 +244,7 @@ def morph_gradient(x, footprint=None, *, size=None, mode=None, cval=None, origin
 
     Parameters
     ----------
-    x : ndarray
-        1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
-        bool for binary morphology), optionally with a channel axis.  Other
-        real dtypes keep their dtype, exactly (int8, float16 and uint32 run
-        widened; int64 and uint64 as they are).
-    footprint : array of bool, optional
-        The flat structuring element, with up to as many dimensions as ``x``
-        has spatial axes (missing leading axes get length 1); for example
-        :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
-        With ``axes``, its dimensions map onto them in ascending array order
-        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
-    size : int or sequence of int, optional
-        Without ``footprint``: a box of this size (default 3).
-    mode : str, optional
-        Boundary handling.  Default (None): pad with the value that never
-        wins, so the border does not shrink or grow shapes: the dtype's
-        minimum (-inf, False) for a dilation, its maximum (+inf, True) for an
-        erosion.  ``'zero'`` pads with ``cval`` (default 0), saturated to the
-        dtype; ``'replicate'``, ``'reflect'``, ``'symmetric'``, ``'wrap'`` as
-        everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
-        False by default; pass ``mode='zero'`` for that.
-    cval : float, optional
-        Padding value, only with ``mode='zero'``; given with any other mode
-        (or the default None) it raises ValueError.
-    origin : int or sequence of int
-        Shifts the footprint's centre cell to ``k // 2 + origin``
-        (scipy.ndimage's rule).
-    channel_axis, axes : optional
-        As in :func:`imgconv.correlate`.
-    out : ndarray, optional
-        Array of the input's shape and dtype to write the result into.
-    backend, threads : optional
-        As in :func:`imgconv.correlate`.
+    %(morphology_parameters)s
 
     Returns
     -------
@@ -416,6 +262,7 @@ def morph_gradient(x, footprint=None, *, size=None, mode=None, cval=None, origin
     return _difference(dilate(x, footprint, **options), erode(x, footprint, **options), out, x)
 
 
+@docfiller
 def tophat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
            axes=None, out=None, backend="auto", threads=None):
     """White top-hat: the input minus its opening (small bright details).
@@ -424,39 +271,7 @@ def tophat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chan
 
     Parameters
     ----------
-    x : ndarray
-        1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
-        bool for binary morphology), optionally with a channel axis.  Other
-        real dtypes keep their dtype, exactly (int8, float16 and uint32 run
-        widened; int64 and uint64 as they are).
-    footprint : array of bool, optional
-        The flat structuring element, with up to as many dimensions as ``x``
-        has spatial axes (missing leading axes get length 1); for example
-        :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
-        With ``axes``, its dimensions map onto them in ascending array order
-        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
-    size : int or sequence of int, optional
-        Without ``footprint``: a box of this size (default 3).
-    mode : str, optional
-        Boundary handling.  Default (None): pad with the value that never
-        wins, so the border does not shrink or grow shapes: the dtype's
-        minimum (-inf, False) for a dilation, its maximum (+inf, True) for an
-        erosion.  ``'zero'`` pads with ``cval`` (default 0), saturated to the
-        dtype; ``'replicate'``, ``'reflect'``, ``'symmetric'``, ``'wrap'`` as
-        everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
-        False by default; pass ``mode='zero'`` for that.
-    cval : float, optional
-        Padding value, only with ``mode='zero'``; given with any other mode
-        (or the default None) it raises ValueError.
-    origin : int or sequence of int
-        Shifts the footprint's centre cell to ``k // 2 + origin``
-        (scipy.ndimage's rule).
-    channel_axis, axes : optional
-        As in :func:`imgconv.correlate`.
-    out : ndarray, optional
-        Array of the input's shape and dtype to write the result into.
-    backend, threads : optional
-        As in :func:`imgconv.correlate`.
+    %(morphology_parameters)s
 
     Returns
     -------
@@ -474,6 +289,7 @@ def tophat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chan
     return _difference(_as_result_dtype(x, opened), opened, out, x)
 
 
+@docfiller
 def blackhat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
              axes=None, out=None, backend="auto", threads=None):
     """Black top-hat: the closing minus the input (small dark details).
@@ -482,39 +298,7 @@ def blackhat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, ch
 
     Parameters
     ----------
-    x : ndarray
-        1D, 2D or 3D image (uint8, uint16, int16, int32, float32, float64, or
-        bool for binary morphology), optionally with a channel axis.  Other
-        real dtypes keep their dtype, exactly (int8, float16 and uint32 run
-        widened; int64 and uint64 as they are).
-    footprint : array of bool, optional
-        The flat structuring element, with up to as many dimensions as ``x``
-        has spatial axes (missing leading axes get length 1); for example
-        :func:`imgconv.footprints.disk`.  Values must be booleans (0/1).
-        With ``axes``, its dimensions map onto them in ascending array order
-        (as scipy.ndimage); ``size`` and ``origin`` follow the order given.
-    size : int or sequence of int, optional
-        Without ``footprint``: a box of this size (default 3).
-    mode : str, optional
-        Boundary handling.  Default (None): pad with the value that never
-        wins, so the border does not shrink or grow shapes: the dtype's
-        minimum (-inf, False) for a dilation, its maximum (+inf, True) for an
-        erosion.  ``'zero'`` pads with ``cval`` (default 0), saturated to the
-        dtype; ``'replicate'``, ``'reflect'``, ``'symmetric'``, ``'wrap'`` as
-        everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
-        False by default; pass ``mode='zero'`` for that.
-    cval : float, optional
-        Padding value, only with ``mode='zero'``; given with any other mode
-        (or the default None) it raises ValueError.
-    origin : int or sequence of int
-        Shifts the footprint's centre cell to ``k // 2 + origin``
-        (scipy.ndimage's rule).
-    channel_axis, axes : optional
-        As in :func:`imgconv.correlate`.
-    out : ndarray, optional
-        Array of the input's shape and dtype to write the result into.
-    backend, threads : optional
-        As in :func:`imgconv.correlate`.
+    %(morphology_parameters)s
 
     Returns
     -------

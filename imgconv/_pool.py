@@ -9,8 +9,10 @@ from . import _validate as v
 from ._buffers import empty
 from ._convolve import _plan_cache, cache_plan, plan_key, with_input
 from ._dispatch import select_backend
+from ._docstrings import docfiller
 
 
+@docfiller
 def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mode=False,
          count_include_pad=True, mode="zero", return_indices=False, channel_axis=None,
          axes=None, dtype=None, out=None, backend="auto", threads=None):
@@ -58,16 +60,14 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
         result in its input plane (``z*H*W + y*W + x``), as torch's
         ``max_pool2d(..., return_indices=True)``: the first such sample in
         scan order, or the last NaN if the window holds one.
-    channel_axis, axes : optional
-        As in :func:`imgconv.correlate`.
+    %(channel_axis_axes_as_correlate)s
     dtype : dtype, optional
         Output dtype.  Default: the input's dtype for max/min, the compute
         type (float32, or float64 for 32-bit integers and float64) for avg
         and lp.  Integer outputs are rounded and saturated.
     out : ndarray, optional
         Array to write the result into.
-    backend, threads : optional
-        As in :func:`imgconv.correlate`.
+    %(backend_threads_as_correlate)s
 
     Returns
     -------

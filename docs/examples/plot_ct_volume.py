@@ -15,15 +15,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import imgconv as ic
-
-# sphinx_gallery_start_ignore
-try:
-    HERE = os.path.dirname(os.path.abspath(__file__))
-except NameError:  # sphinx-gallery runs the script in docs/examples/, without __file__
-    HERE = os.getcwd()
-# sphinx_gallery_end_ignore
-SAMPLES = os.path.join(HERE, "..", "..", "samples")
-sys.path.insert(0, SAMPLES)
+from _samples import SAMPLES  # the repository's samples/ (docs/examples/_samples.py)
+sys.path.insert(0, SAMPLES)   # the samples' scripts, as modules
 from volume_pipeline import segment  # noqa: E402
 
 ct, meta = ic.read(os.path.join(SAMPLES, "phantom.nii.gz"), with_meta=True)

@@ -13,15 +13,8 @@ import sys
 import matplotlib.pyplot as plt
 
 import imgconv as ic
-
-# sphinx_gallery_start_ignore
-try:
-    HERE = os.path.dirname(os.path.abspath(__file__))
-except NameError:  # sphinx-gallery runs the script in docs/examples/, without __file__
-    HERE = os.getcwd()
-# sphinx_gallery_end_ignore
-SAMPLES = os.path.join(HERE, "..", "..", "samples")
-sys.path.insert(0, SAMPLES)
+from _samples import SAMPLES  # the repository's samples/ (docs/examples/_samples.py)
+sys.path.insert(0, SAMPLES)   # the samples' scripts, as modules
 from edge_detection import detect_edges  # noqa: E402
 
 photo = ic.read(os.path.join(SAMPLES, "photo.png"))      # (240, 320, 3) uint8

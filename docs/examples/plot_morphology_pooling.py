@@ -11,14 +11,8 @@ import os
 import matplotlib.pyplot as plt
 
 import imgconv as ic
+from _samples import SAMPLES  # the repository's samples/ (docs/examples/_samples.py)
 
-# sphinx_gallery_start_ignore
-try:
-    HERE = os.path.dirname(os.path.abspath(__file__))
-except NameError:  # sphinx-gallery runs the script in docs/examples/, without __file__
-    HERE = os.getcwd()
-# sphinx_gallery_end_ignore
-SAMPLES = os.path.join(HERE, "..", "..", "samples")
 shapes = ic.read(os.path.join(SAMPLES, "shapes.png"))   # (256, 256) uint8
 disk = ic.footprints.disk(3)
 results = {
