@@ -31,6 +31,14 @@ cdef enum:
     # much buffer per thread (else the row cache serves the border too)
     MAX_BORDER_COLUMNS = 64
     BORDER_BUFFER_MAX_KIB = 8192
+    # Images (one output plane) narrower than this read their rows through
+    # the row cache instead of in place: border_columns costs about 1,700
+    # instructions per output row for a 3x3 kernel (callgrind), more than
+    # copying a narrow padded row once.  Measured, 3x3 float32, one thread,
+    # kernel call alone (row cache with a strided source, so pessimistic):
+    # 16^2 4.0 -> 2.9 us, 64^2 12.4 -> 7.3 us, 128^2 31 -> 22 us,
+    # 256^2 78 -> 68 us, 512^2 202 vs 206 us (a tie).
+    IN_PLACE_MIN_WIDTH = 256
     # separable_planes' sliding z sums keep this many planes per thread at most
     SLIDING_PLANES_MAX_KIB = 8192
     # ... and copy the source planes they read into a ring of at most this
@@ -870,7 +878,8 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     cdef Py_ssize_t border_cols = max(min(max(g.pad_lo[2], 0), g.out_width),
                                       g.out_width - max(g.pad_lo[2] + g.width - g.kernel_extent + 1, 0))
     g.border_positions = max(border_cols, 1) - 1 + g.kernel_extent
-    g.in_place = (g.in_dtype == acc_dtype and g.in_strides[3] == sizeof(acc_t)
+    g.in_place = ((g.out_depth > 1 or g.out_width >= IN_PLACE_MIN_WIDTH)
+                  and g.in_dtype == acc_dtype and g.in_strides[3] == sizeof(acc_t)
                   and g.out_dtype == acc_dtype and g.out_strides[3] == sizeof(acc_t)
                   and g.stride[2] == 1 and nx == 0 and border_cols <= MAX_BORDER_COLUMNS
                   and nrows * g.border_positions * COLUMN_CHUNK * sizeof(acc_t)
