@@ -492,8 +492,9 @@ def cache_plan(key, plan):
     _plan_cache[key] = plan
 
 
-def _correlate(x, kernel, *, flip, mode, cval, padding, stride, dilation, origin,
+def _correlate(x, kernel, flip, mode, cval, padding, stride, dilation, origin,
                channel_axis, axes, dtype, out, method, backend, threads):
+    # positional: 16 keywords cost ~0.3 us of a 16² call
     key = plan_key(x, (flip, mode, cval, padding, stride, dilation, origin, channel_axis, axes,
                        dtype, method, backend), kernel)
     plan = None if key is None else _plan_cache.get(key)
@@ -504,6 +505,8 @@ def _correlate(x, kernel, *, flip, mode, cval, padding, stride, dilation, origin
         if inp.x is x:  # not a converted copy: the plan holds for x's layout
             cache_plan(key, plan._replace(inp=inp._replace(x=None)))
     else:
+        if plan.call is not None and out is None:   # x as it is: see below
+            return _cpu.run_direct(plan.call, x, threads)
         # the cached plan was made for an input of x's layout, which
         # as_input_array passed as it was
         inp = with_input(plan, x)
@@ -579,10 +582,8 @@ def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, 
     >>> ic.correlate(np.ones((6, 6)), np.ones((3, 3)), padding='valid', stride=2).shape
     (2, 2)
     """
-    return _correlate(x, kernel, flip=False, mode=mode, cval=cval, padding=padding,
-                      stride=stride, dilation=dilation, origin=origin,
-                      channel_axis=channel_axis, axes=axes, dtype=dtype, out=out,
-                      method=method, backend=backend, threads=threads)
+    return _correlate(x, kernel, False, mode, cval, padding, stride, dilation, origin,
+                      channel_axis, axes, dtype, out, method, backend, threads)
 
 
 @docfiller
@@ -613,7 +614,5 @@ def convolve(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, d
     >>> ic.convolve(vol, np.ones((3, 3, 3)), mode='zero').sum()
     np.float32(27.0)
     """
-    return _correlate(x, kernel, flip=True, mode=mode, cval=cval, padding=padding,
-                      stride=stride, dilation=dilation, origin=origin,
-                      channel_axis=channel_axis, axes=axes, dtype=dtype, out=out,
-                      method=method, backend=backend, threads=threads)
+    return _correlate(x, kernel, True, mode, cval, padding, stride, dilation, origin,
+                      channel_axis, axes, dtype, out, method, backend, threads)
