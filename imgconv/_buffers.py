@@ -150,6 +150,11 @@ def free_buffer_pool():
     return _buffer_pool.release_all()
 
 
+#: Arrays smaller than this are never pooled: ``empty`` gives them
+#: ``np.empty`` (MIN_POOLED_BYTES of pyx/_buffer_pool.pyx).
+MIN_POOLED_BYTES = 64 << 10
+
+
 def empty(shape, dtype, away_from=None):
     """An uninitialised array from the pool (np.empty when it is off).  A
     large one starts half a page from where the array ``away_from`` starts

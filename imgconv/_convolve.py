@@ -333,19 +333,10 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
     pads with cval itself, as scipy.ndimage's sequential filters (gaussian_filter,
     sobel, ...) do; the pass ``order`` (axes) then matters and must be scipy's.
     """
-    factors, geom = fold_factors(inp, factors, geom)
+    factors, geom, passes = separable_passes(inp, factors, geom, scipy_cval, order)
     cval = inp.cval
-    order = list(pass_order(factors, geom) if order is None else order)
-    if not order:
+    if not passes:
         return v.store(inp.x, out)
-    last = inp.rank - 1
-    order_matters = scipy_cval and inp.mode == "zero" and cval != 0
-    if (len(order) > 1 and last in order and not order_matters
-            and _cpu.fused_rows_fit(inp, geom, factors, [a for a in order if a != last][-1])):
-        order.remove(last)
-        passes = [[a] for a in order[:-1]] + [[order[-1], last]]
-    else:
-        passes = [[a] for a in order]
     if passes == [[0], [1, 2]]:
         cval_yx = cval if scipy_cval else cval * float(np.sum(factors[0], dtype=np.float64))
         if _cpu.separable_volume(inp, factors, geom.pad_lo, geom.stride, geom.dilation, cval,
@@ -359,20 +350,58 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
         for a in axes:
             shape[a] = geom.out_shape[a]
         target = next(targets)
-        a = axes[0]
-        kshape = [1] * inp.rank
-        kshape[a] = len(factors[a])
-        xweights = np.ascontiguousarray(factors[last], inp.compute) if len(axes) > 1 else None
-        _cpu.correlate(inp, current, np.ascontiguousarray(factors[a], inp.compute).reshape(kshape),
-                       tuple(geom.pad_lo[j] if j in axes else 0 for j in range(inp.rank)),
-                       tuple(geom.stride[j] if j in axes else 1 for j in range(inp.rank)),
-                       tuple(geom.dilation[j] if j in axes else 1 for j in range(inp.rank)),
-                       cval, target, threads, xweights=xweights)
+        _cpu.correlate(inp, current, *pass_arguments(inp, factors, geom, axes), cval, target,
+                       threads, xweights=fused_x_weights(inp, factors, axes))
         if not scipy_cval:
             for j in axes:
                 cval = cval * float(np.sum(factors[j], dtype=np.float64))
         current = target
     return out
+
+
+def separable_passes(inp, factors, geom, scipy_cval=False, order=None):
+    """run_separable's (folded) factors and geometry, and its passes: the
+    axes of each, in order; a pass of two axes runs the last axis fused."""
+    factors, geom = fold_factors(inp, factors, geom)
+    order = list(pass_order(factors, geom) if order is None else order)
+    if not order:
+        return factors, geom, []
+    last = inp.rank - 1
+    order_matters = scipy_cval and inp.mode == "zero" and inp.cval != 0
+    if (len(order) > 1 and last in order and not order_matters
+            and _cpu.fused_rows_fit(inp, geom, factors, [a for a in order if a != last][-1])):
+        order.remove(last)
+        return factors, geom, [[a] for a in order[:-1]] + [[order[-1], last]]
+    return factors, geom, [[a] for a in order]
+
+
+def pass_arguments(inp, factors, geom, axes):
+    """(weights, pad_lo, stride, dilation) of the pass along ``axes``."""
+    a = axes[0]
+    kshape = [1] * inp.rank
+    kshape[a] = len(factors[a])
+    return (np.ascontiguousarray(factors[a], inp.compute).reshape(kshape),
+            tuple(geom.pad_lo[j] if j in axes else 0 for j in range(inp.rank)),
+            tuple(geom.stride[j] if j in axes else 1 for j in range(inp.rank)),
+            tuple(geom.dilation[j] if j in axes else 1 for j in range(inp.rank)))
+
+
+def fused_x_weights(inp, factors, axes):
+    """The x kernel a two-axis pass runs fused, else None."""
+    return np.ascontiguousarray(factors[inp.rank - 1], inp.compute) if len(axes) > 1 else None
+
+
+def prepare_separable(inp, factors, geom, out_dtype, scipy_cval=False, order=None):
+    """The ``_cpu.DirectCall`` of run_separable where that is one pass (a
+    1D kernel, or two axes fused; the first pass pads with cval itself),
+    writing a new array; else None."""
+    factors, geom, passes = separable_passes(inp, factors, geom, scipy_cval, order)
+    if len(passes) != 1 or passes == [[0], [1, 2]]:
+        return None
+    axes = passes[0]
+    return _cpu.prepare_direct(inp, *pass_arguments(inp, factors, geom, axes), inp.cval,
+                               inp.full_shape(geom.out_shape), out_dtype,
+                               xweights=fused_x_weights(inp, factors, axes))
 
 
 def run(inp, weights, geom, method, out, threads):
@@ -403,6 +432,8 @@ class Plan(NamedTuple):
     method: str             # as asked
     best: str               # method_by_cost's choice
     factors: object
+    call: object            # the one kernel call of a new result, if that is all
+                            # it takes (_cpu.DirectCall), else None
 
 
 #: Plans of recent calls by everything they depend on (see plan_key), at
@@ -461,28 +492,33 @@ def cache_plan(key, plan):
     _plan_cache[key] = plan
 
 
-def _correlate(x, kernel, *, flip, mode, cval, padding, stride, dilation, origin,
+def _correlate(x, kernel, flip, mode, cval, padding, stride, dilation, origin,
                channel_axis, axes, dtype, out, method, backend, threads):
+    # positional: 16 keywords cost ~0.3 us of a 16² call
     key = plan_key(x, (flip, mode, cval, padding, stride, dilation, origin, channel_axis, axes,
                        dtype, method, backend), kernel)
     plan = None if key is None else _plan_cache.get(key)
     if plan is None:
         plan = _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin,
-                     channel_axis, axes, method, backend)
+                     channel_axis, axes, dtype, method, backend)
         inp = plan.inp
         if inp.x is x:  # not a converted copy: the plan holds for x's layout
             cache_plan(key, plan._replace(inp=inp._replace(x=None)))
     else:
+        if plan.call is not None and out is None:   # x as it is: see below
+            return _cpu.run_direct(plan.call, x, threads)
         # the cached plan was made for an input of x's layout, which
         # as_input_array passed as it was
         inp = with_input(plan, x)
+    if plan.call is not None and out is None:
+        return _cpu.run_direct(plan.call, inp.x, threads)
     out = v.output_array(inp, plan.geom.out_shape, dtype, out)
     best, factors = data_allow(method, plan.best, plan.factors, inp, plan.weights, plan.geom)
     return execute(inp, plan.weights, plan.geom, best, factors, out, threads)
 
 
 def _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin, channel_axis, axes,
-          method, backend):
+          dtype, method, backend):
     """The checked arguments of a correlation and its method by cost."""
     select_backend(x, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes)
@@ -500,7 +536,16 @@ def _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin, channe
     # its own read-only copy: the caller may change the kernel after the call
     weights = weights.copy()
     weights.flags.writeable = False
-    return Plan(inp, weights, geom, method, *method_by_cost(method, inp, weights, geom))
+    best, factors = method_by_cost(method, inp, weights, geom)
+    out_dtype = v.output_dtype(dtype, inp.compute)
+    out_shape = inp.full_shape(geom.out_shape)
+    call = None
+    if best == "direct":
+        call = _cpu.prepare_direct(inp, weights, geom.pad_lo, geom.stride, geom.dilation,
+                                   inp.cval, out_shape, out_dtype)
+    elif best == "separable":
+        call = prepare_separable(inp, factors, geom, out_dtype)
+    return Plan(inp, weights, geom, method, best, factors, call)
 
 
 @docfiller
@@ -537,10 +582,8 @@ def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, 
     >>> ic.correlate(np.ones((6, 6)), np.ones((3, 3)), padding='valid', stride=2).shape
     (2, 2)
     """
-    return _correlate(x, kernel, flip=False, mode=mode, cval=cval, padding=padding,
-                      stride=stride, dilation=dilation, origin=origin,
-                      channel_axis=channel_axis, axes=axes, dtype=dtype, out=out,
-                      method=method, backend=backend, threads=threads)
+    return _correlate(x, kernel, False, mode, cval, padding, stride, dilation, origin,
+                      channel_axis, axes, dtype, out, method, backend, threads)
 
 
 @docfiller
@@ -571,7 +614,5 @@ def convolve(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, d
     >>> ic.convolve(vol, np.ones((3, 3, 3)), mode='zero').sum()
     np.float32(27.0)
     """
-    return _correlate(x, kernel, flip=True, mode=mode, cval=cval, padding=padding,
-                      stride=stride, dilation=dilation, origin=origin,
-                      channel_axis=channel_axis, axes=axes, dtype=dtype, out=out,
-                      method=method, backend=backend, threads=threads)
+    return _correlate(x, kernel, True, mode, cval, padding, stride, dilation, origin,
+                      channel_axis, axes, dtype, out, method, backend, threads)

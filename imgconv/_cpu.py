@@ -4,10 +4,13 @@ Every function takes arguments that ``imgconv._validate`` has already
 normalised.  Arrays of any rank run as (batch, depth, height, width) views:
 channels become the batch axis and missing spatial axes get length 1.
 """
+import math
+from typing import NamedTuple
+
 import numpy as np
 
 from . import _validate as v
-from ._buffers import empty
+from ._buffers import MIN_POOLED_BYTES, empty
 from ._dispatch import kernels
 from ._threads import resolve_threads
 
@@ -106,6 +109,73 @@ def correlate(inp, x, weights, pad_lo, stride, dilation, cval, out, threads, xwe
                                             (0, pad3[0], 0))
         kernels.correlate(x4, out4, weights3, xweights, stride3, dilation3, pad3, inp.code,
                           cval, v.DTYPE_CODES[x.dtype], v.DTYPE_CODES[out.dtype], nthreads)
+    return out
+
+
+class DirectCall(NamedTuple):
+    """The arguments of :func:`correlate`'s one kernel call, all but the
+    arrays and the thread count, for inputs of one layout: a plan keeps it,
+    so a repeated call goes straight to the kernel (:func:`run_direct`).
+    At 16² the steps it skips (4D views, tap counts, per-axis tuples, dtype
+    codes) cost more than the kernel itself."""
+
+    x_shape: tuple          # the 4D view of the input
+    out_shape: tuple        # ... and of the output (C-contiguous, from empty)
+    weights: np.ndarray
+    xweights: np.ndarray
+    stride: tuple
+    dilation: tuple
+    pad_lo: tuple
+    mode: int
+    cval: float
+    in_code: int
+    out_code: int
+    work: int
+    shape: tuple            # the result's shape
+    dtype: np.dtype         # ... and dtype
+    pooled: bool            # whether the result may come from the pool (see _pooled)
+
+
+def _pooled(shape, dtype):
+    """Whether a new array of ``shape`` and ``dtype`` may come from the
+    pool; else ``empty`` would hand it np.empty's, which the prepared calls
+    then take directly (saving empty's checks, ~0.4 us of a 16² call)."""
+    return math.prod(shape) * np.dtype(dtype).itemsize >= MIN_POOLED_BYTES
+
+
+def prepare_direct(inp, weights, pad_lo, stride, dilation, cval, out_shape, out_dtype,
+                   xweights=None):
+    """The :class:`DirectCall` of ``correlate(inp, inp.x, weights, ...)``
+    into a new C-contiguous array of ``out_shape`` and ``out_dtype``, or None
+    where that call is not one kernel call on single 4D views (a batch axis,
+    axes out of order, a depth-only kernel whose planes merge)."""
+    rank = inp.rank
+    if _single_view(inp.x, inp) is None:
+        return None
+    weights3 = weights.reshape(_as_3(weights.shape, 1, rank))
+    stride3, dilation3 = _as_3(stride, 1, rank), _as_3(dilation, 1, rank)
+    pad3 = _as_3(pad_lo, 0, rank)
+    if (xweights is None and weights3.shape[1:] == (1, 1) and weights3.shape[0] > 1
+            and stride3[1:] == (1, 1) and pad3[1:] == (0, 0)):
+        return None
+    taps = np.count_nonzero(weights) + (0 if xweights is None else np.count_nonzero(xweights))
+    size = math.prod(out_shape)
+    return DirectCall(_UNIT_AXES[rank] + inp.x.shape, _UNIT_AXES[rank] + tuple(out_shape),
+                      weights3, _NO_X_KERNEL[weights.dtype] if xweights is None else xweights,
+                      stride3, dilation3, pad3, inp.code, cval, v.DTYPE_CODES[inp.x.dtype],
+                      v.DTYPE_CODES[np.dtype(out_dtype)], size * max(1, int(taps)),
+                      tuple(out_shape), np.dtype(out_dtype), _pooled(out_shape, out_dtype))
+
+
+def run_direct(call, x, threads):
+    """:func:`correlate` as ``call`` (:func:`prepare_direct`) prepared it,
+    for ``x`` of the layout it was prepared for, into a new array: the same
+    kernel call with the same arguments, so the same result."""
+    out = empty(call.shape, call.dtype, x) if call.pooled else np.empty(call.shape, call.dtype)
+    kernels.correlate(x.reshape(call.x_shape), out.reshape(call.out_shape), call.weights,
+                      call.xweights, call.stride, call.dilation, call.pad_lo, call.mode,
+                      call.cval, call.in_code, call.out_code,
+                      resolve_threads(threads, work=call.work))
     return out
 
 
@@ -240,16 +310,58 @@ def extreme_footprint(inp, out, footprint, centre, is_max, pad_value, threads):
 
 def pool(inp, out, indices, geom, op, p, identity, scales, threads):
     """Pooling of ``inp.x`` into ``out`` (and flat argmax/argmin ``indices``)."""
-    rank = inp.rank
-    size3 = _as_3(geom.size, 1, rank)
-    nthreads = resolve_threads(threads, work=out.size * int(np.prod(size3)))
-    inv = [np.ones(1)] * (3 - rank) + [np.ascontiguousarray(s, np.float64) for s in scales]
+    args, work = _pool_arguments(inp, geom, op, p, identity, scales, out.dtype)
+    nthreads = resolve_threads(threads, work=out.size * work)
     arrays = (inp.x, out) if indices is None else (inp.x, out, indices)
     for views in _pairs(inp, *arrays):
-        kernels.pool(views[0], views[1], None if indices is None else views[2], size3,
-                     _as_3(geom.stride, 1, rank), _as_3(geom.dilation, 1, rank),
-                     _as_3(geom.pad_lo, 0, rank), _as_3(geom.extent, 1, rank), op, inp.code, p,
-                     identity, *inv, v.EXTREME_DTYPE_CODES[inp.x.dtype],
-                     v.EXTREME_DTYPE_CODES[out.dtype],
-                     inp.compute == np.float64, nthreads)
+        kernels.pool(views[0], views[1], None if indices is None else views[2], *args, nthreads)
+    return out
+
+
+def _pool_arguments(inp, geom, op, p, identity, scales, out_dtype):
+    """The kernel's arguments between the arrays and the thread count, and
+    the work per output sample."""
+    rank = inp.rank
+    size3 = _as_3(geom.size, 1, rank)
+    inv = [np.ones(1)] * (3 - rank) + [np.ascontiguousarray(s, np.float64) for s in scales]
+    return ((size3, _as_3(geom.stride, 1, rank), _as_3(geom.dilation, 1, rank),
+             _as_3(geom.pad_lo, 0, rank), _as_3(geom.extent, 1, rank), op, inp.code, p,
+             identity, *inv, v.EXTREME_DTYPE_CODES[inp.x.dtype],
+             v.EXTREME_DTYPE_CODES[np.dtype(out_dtype)], inp.compute == np.float64),
+            math.prod(size3))
+
+
+class PoolCall(NamedTuple):
+    """:func:`pool`'s one kernel call, all but the arrays and the thread
+    count, for inputs of one layout (see :class:`DirectCall`)."""
+
+    x_shape: tuple
+    out_shape: tuple
+    args: tuple
+    work: int
+    shape: tuple            # the result's shape
+    dtype: np.dtype         # ... and dtype
+    away: bool              # whether it is placed away from the input (_buffers.empty)
+    pooled: bool
+
+
+def prepare_pool(inp, geom, op, p, identity, scales, out_shape, out_dtype, away):
+    """The :class:`PoolCall` of ``pool(inp, <new array>, None, ...)``, or
+    None where that is not one kernel call on single 4D views."""
+    if _single_view(inp.x, inp) is None:
+        return None
+    args, work = _pool_arguments(inp, geom, op, p, identity, scales, out_dtype)
+    unit = _UNIT_AXES[inp.rank]
+    return PoolCall(unit + inp.x.shape, unit + tuple(out_shape), args,
+                    math.prod(out_shape) * work, tuple(out_shape), np.dtype(out_dtype), away,
+                    _pooled(out_shape, out_dtype))
+
+
+def run_pool(call, x, threads):
+    """:func:`pool` of ``x`` (of the layout ``call`` was prepared for) into a
+    new array, without indices: the same kernel call, the same result."""
+    out = (empty(call.shape, call.dtype, x if call.away else None) if call.pooled
+           else np.empty(call.shape, call.dtype))
+    kernels.pool(x.reshape(call.x_shape), out.reshape(call.out_shape), None, *call.args,
+                 resolve_threads(threads, work=call.work))
     return out

@@ -13,8 +13,9 @@ import numpy as np
 
 from . import _cpu
 from . import _validate as v
-from ._convolve import (Geometry, _plan_cache, cache_plan, fold_plan, pass_targets, plan_key,
-                        run, run_separable, separable_cost, with_input)
+from ._convolve import (Geometry, _plan_cache, cache_plan, fold_kernel, fold_plan, pass_targets,
+                        plan_key, prepare_separable, run, run_separable, separable_cost,
+                        with_input)
 from ._fft import direct_cost
 from ._dispatch import select_backend
 from ._docstrings import docfiller
@@ -51,6 +52,7 @@ class FactorPlan(NamedTuple):
     geom: Geometry
     dense: object
     order: object
+    call: object    # the one kernel call of a new result, if that is all it takes
 
 
 def _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads, scipy_order=None,
@@ -66,18 +68,20 @@ def _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads, sc
     """
     plan = None if key is None else _plan_cache.get(key)
     if plan is None:
-        plan = _factor_plan(inp, factors, origin, stride, dilation, scipy_order)
+        plan = _factor_plan(inp, factors, origin, stride, dilation, scipy_order, dtype)
         cache_plan(key, plan._replace(inp=inp._replace(x=None)))
     return _run_factor_plan(inp, plan, dtype, out, threads)
 
 
-def _factor_plan(inp, factors, origin, stride, dilation, scipy_order):
+def _factor_plan(inp, factors, origin, stride, dilation, scipy_order, dtype):
     kshape = tuple(1 if f is None else len(f) for f in factors)
     origin = v.check_origin(origin, kshape)
     geom = Geometry(inp, kshape, "same", stride, dilation, origin)
+    out_dtype = v.output_dtype(dtype, inp.compute)
     if scipy_order is not None and inp.mode == "zero" and inp.cval != 0:
         order = [a for a in scipy_order if factors[a] is not None]
-        return FactorPlan(inp, factors, geom, None, order)
+        return FactorPlan(inp, factors, geom, None, order,
+                          prepare_separable(inp, factors, geom, out_dtype, True, order))
     if any(f is not None for f in factors) and inp.rank > 1:
         # the outer product's nonzero taps, counted without building it
         taps = math.prod(int(np.count_nonzero(f)) for f in factors if f is not None)
@@ -85,11 +89,19 @@ def _factor_plan(inp, factors, origin, stride, dilation, scipy_order):
             dense = np.ones((), inp.compute)
             for f in factors:
                 dense = np.multiply.outer(dense, np.ones(1, inp.compute) if f is None else f)
-            return FactorPlan(inp, factors, geom, dense, None)
-    return FactorPlan(inp, factors, geom, None, None)
+            # as run(.., 'direct', ..) calls it
+            weights, folded = fold_kernel(inp, dense, geom)
+            call = _cpu.prepare_direct(inp, weights, folded.pad_lo, folded.stride,
+                                       folded.dilation, inp.cval,
+                                       inp.full_shape(folded.out_shape), out_dtype)
+            return FactorPlan(inp, factors, geom, dense, None, call)
+    return FactorPlan(inp, factors, geom, None, None,
+                      prepare_separable(inp, factors, geom, out_dtype))
 
 
 def _run_factor_plan(inp, plan, dtype, out, threads):
+    if plan.call is not None and out is None:
+        return _cpu.run_direct(plan.call, inp.x, threads)
     out = v.output_array(inp, plan.geom.out_shape, dtype, out)
     if plan.order is not None:
         return run_separable(inp, plan.factors, plan.geom, out, threads, scipy_cval=True,
@@ -468,6 +480,16 @@ def _derivative_factors(inp, axis, operator):
     return [deriv if a == axis else smooth for a in range(inp.rank)]
 
 
+def _derivative_pass(inp, a, operator, dtype, out, threads, key):
+    """The derivative along spatial axis ``a``, by the plan under ``key``
+    where there is one (its factors are not built again)."""
+    plan = None if key is None else _plan_cache.get(key)
+    if plan is not None:
+        return _run_factor_plan(inp, plan, dtype, out, threads)
+    return _run_factors(inp, _derivative_factors(inp, a, operator), 0, 1, 1, dtype, out,
+                        threads, scipy_order=_derivative_first(a, inp.rank), key=key)
+
+
 def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, backend, threads):
     # the plan of pass a (one per axis for the magnitude) under (key, a)
     key = plan_key(x, (operator, axis, mode, cval, channel_axis, axes, dtype, backend))
@@ -480,13 +502,10 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, bac
         key = key if inp.x is x else None
     if axis is not None:
         a = v.spatial_axis(axis, inp)
-        return _run_factors(inp, _derivative_factors(inp, a, operator), 0, 1, 1, dtype, out,
-                            threads, scipy_order=_derivative_first(a, inp.rank),
-                            key=key and (key, 0))
+        return _derivative_pass(inp, a, operator, dtype, out, threads, key and (key, 0))
     total = None
     for a in range(inp.rank):
-        d = _run_factors(inp, _derivative_factors(inp, a, operator), 0, 1, 1, None, None, threads,
-                         scipy_order=_derivative_first(a, inp.rank), key=key and (key, a))
+        d = _derivative_pass(inp, a, operator, None, None, threads, key and (key, a))
         np.square(d, out=d)
         total = d if total is None else np.add(total, d, out=total)
     np.sqrt(total, out=total)

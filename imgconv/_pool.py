@@ -100,6 +100,9 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
             cache_plan(key, plan._replace(inp=inp._replace(x=None)))
     else:
         inp = with_input(plan, x)
+    if plan.call is not None and out is None and dtype is None and not return_indices:
+        # a new result of the dtype the kernel writes: one prepared call
+        return _cpu.run_pool(plan.call, inp.x, threads)
     op_name, op_code, p, geom, identity, scales = (plan.op_name, plan.op_code, plan.p, plan.geom,
                                                    plan.identity, plan.scales)
     extreme = op_name in ("max", "min")
@@ -148,6 +151,8 @@ class PoolPlan(NamedTuple):
     geom: v.PoolGeometry
     identity: object
     scales: list
+    call: object    # for out=None, dtype=None and no indices: the one kernel
+                    # call (_cpu.PoolCall), where that is all it takes
 
 
 def _pool_plan(x, size, stride, padding, dilation, op, p, ceil_mode, count_include_pad, mode,
@@ -162,12 +167,17 @@ def _pool_plan(x, size, stride, padding, dilation, op, p, ceil_mode, count_inclu
         native = kept if kept == bool else inp.x.dtype       # what the kernel writes
         identity = v.morphology_pad_value(native, None, None, op_name == "max")
         scales = [np.ones(n) for n in geom.out_shape]
+        # pool() writes the result directly where it keeps the input's dtype
+        result, away = (native if native == kept and kept != bool else None), False
     else:
         identity = 0.0
         counts = v.window_counts(geom, inp.spatial_shape, count_include_pad)
         with np.errstate(divide="ignore"):
             scales = [np.where(c > 0, 1.0 / np.maximum(c, 1), np.nan) for c in counts]
-    return PoolPlan(inp, op_name, op_code, p, geom, identity, scales)
+        result, away = inp.compute, True
+    call = None if result is None else _cpu.prepare_pool(
+        inp, geom, op_code, p, identity, scales, inp.full_shape(geom.out_shape), result, away)
+    return PoolPlan(inp, op_name, op_code, p, geom, identity, scales, call)
 
 
 def max_pool(x, size, **kwargs):

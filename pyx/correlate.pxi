@@ -19,6 +19,9 @@
 # not depend on the path, the layout or the thread count.
 
 
+from libc.string cimport memset
+
+
 cdef enum:
     TAPS_PER_PASS = 4
     # Row cache per thread.  Measured: wider strips beat L1/L2-sized ones,
@@ -31,6 +34,16 @@ cdef enum:
     # much buffer per thread (else the row cache serves the border too)
     MAX_BORDER_COLUMNS = 64
     BORDER_BUFFER_MAX_KIB = 8192
+    # Images (one output plane) narrower than this read their rows through
+    # the row cache instead of in place: border_columns costs about 1,700
+    # instructions per output row for a 3x3 kernel (callgrind), more than
+    # copying a narrow padded row once.  Measured, 3x3 float32, one thread,
+    # kernel call alone (row cache with a strided source, so pessimistic):
+    # 16^2 4.0 -> 2.9 us, 64^2 12.4 -> 7.3 us, 128^2 31 -> 22 us,
+    # 256^2 78 -> 68 us, 512^2 202 vs 206 us (a tie).
+    IN_PLACE_MIN_WIDTH = 256
+    # _correlate_run's tap and row tables up to this many words live on the stack
+    SMALL_TABLE_WORDS = 512
     # separable_planes' sliding z sums keep this many planes per thread at most
     SLIDING_PLANES_MAX_KIB = 8192
     # ... and copy the source planes they read into a ring of at most this
@@ -773,14 +786,15 @@ cdef void plan_traversal(RowGeometry* g, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_
     g.ntiles = (g.out_height + g.tile_height - 1) // g.tile_height
 
 
-cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweights,
+cdef int _correlate_run(const acc_t* weights, Py_ssize_t kd, Py_ssize_t kh, Py_ssize_t kw,
+                        const acc_t* xweights, Py_ssize_t nx,
                         const char* src, char* dst, RowGeometry* g, acc_t cval,
                         int nthreads) except -1:
-    """Taps and traversal plan, then the parallel sweep.  ``xweights`` (may
-    be empty) is a 1D kernel along x applied after ``weights``, which then
-    has a single column."""
-    cdef Py_ssize_t kd = weights.shape[0], kh = weights.shape[1], kw = weights.shape[2]
-    cdef Py_ssize_t nx = xweights.shape[0], nxtaps = 0
+    """Taps and traversal plan, then the parallel sweep.  ``weights``: a
+    C-contiguous (kd, kh, kw) kernel; ``xweights`` (``nx`` taps, may be 0)
+    is a 1D kernel along x applied after ``weights``, which then has a
+    single column."""
+    cdef Py_ssize_t nxtaps = 0
     cdef Py_ssize_t kz, ky, kx, nrows = 0, ntaps = 0, npadded, t, tid
     cdef int acc_dtype = DT_FLOAT32 if acc_t is float else DT_FLOAT64
     cdef Py_ssize_t ngroups = 0, column_taps
@@ -797,9 +811,18 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     # every table in one block (a numpy array each costs more than filtering
     # a small image)
     cdef Py_ssize_t nxpad = nx + TAPS_PER_PASS
-    tables = np.zeros((2 * npadded + 3 * kd * kh + nxpad + g.padded_width) * sizeof(Py_ssize_t)
-                      + (npadded + nxpad) * sizeof(acc_t), np.uint8)
-    cdef Py_ssize_t* tap_row = <Py_ssize_t*>cnp.PyArray_DATA(tables)
+    cdef size_t table_bytes = ((2 * npadded + 3 * kd * kh + nxpad + g.padded_width)
+                               * sizeof(Py_ssize_t) + (npadded + nxpad) * sizeof(acc_t))
+    # small tables (short kernels on narrow images) on the stack: the array
+    # cost 1,300 of a 16^2 call's ~27,000 instructions
+    cdef Py_ssize_t small_tables[SMALL_TABLE_WORDS]
+    cdef Py_ssize_t* tap_row = small_tables
+    tables = None
+    if table_bytes > sizeof(small_tables):
+        tables = np.zeros(table_bytes, np.uint8)
+        tap_row = <Py_ssize_t*>cnp.PyArray_DATA(tables)
+    else:
+        memset(small_tables, 0, table_bytes)
     cdef Py_ssize_t* tap_offset = tap_row + npadded
     cdef Py_ssize_t* row_kz = tap_offset + npadded
     cdef Py_ssize_t* row_ky = row_kz + kd * kh
@@ -815,7 +838,7 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     for kz in range(kd):
         for ky in range(kh):
             for kx in range(kw):
-                if weights[kz, ky, kx] != 0:
+                if weights[(kz * kh + ky) * kw + kx] != 0:
                     row_of[kz * kh + ky] = nrows
                     row_kz[nrows] = kz
                     row_ky[nrows] = ky
@@ -832,7 +855,7 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
         for kx in range(kw):
             column_taps = 0
             for kz in range(kd):
-                column_taps += weights[kz, ky, kx] != 0
+                column_taps += weights[(kz * kh + ky) * kw + kx] != 0
             z_slides = z_slides and column_taps in (0, kd)
     # columns: (kz, kx) of ky taps, or with z_slides (ky, kx) of kz taps
     cdef Py_ssize_t column, ncolumns = kh if z_slides else kd
@@ -842,8 +865,8 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
             column_taps = 0
             for t in range(column_len):
                 kz, ky = (t, column) if z_slides else (column, t)
-                if weights[kz, ky, kx] != 0:
-                    tap_weights[ntaps] = weights[kz, ky, kx]
+                if weights[(kz * kh + ky) * kw + kx] != 0:
+                    tap_weights[ntaps] = weights[(kz * kh + ky) * kw + kx]
                     tap_row[ntaps] = row_of[kz * kh + ky]
                     tap_offset[ntaps] = kx * g.dilation[2]
                     ntaps += 1
@@ -859,7 +882,7 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     cdef Py_ssize_t nonzero_taps = ntaps
     ntaps = (ntaps + TAPS_PER_PASS - 1) // TAPS_PER_PASS * TAPS_PER_PASS
     if nx:
-        nxtaps = whole_passes(keep_nonzero(&xweights[0], nx, g.dilation[2], xtap_weights,
+        nxtaps = whole_passes(keep_nonzero(xweights, nx, g.dilation[2], xtap_weights,
                                            xtap_offset))
     g.extent_z = g.dilation[0] * (kd - 1) + 1
     g.extent_y = g.dilation[1] * (kh - 1) + 1
@@ -870,7 +893,8 @@ cdef int _correlate_run(const acc_t[:, :, ::1] weights, const acc_t[::1] xweight
     cdef Py_ssize_t border_cols = max(min(max(g.pad_lo[2], 0), g.out_width),
                                       g.out_width - max(g.pad_lo[2] + g.width - g.kernel_extent + 1, 0))
     g.border_positions = max(border_cols, 1) - 1 + g.kernel_extent
-    g.in_place = (g.in_dtype == acc_dtype and g.in_strides[3] == sizeof(acc_t)
+    g.in_place = ((g.out_depth > 1 or g.out_width >= IN_PLACE_MIN_WIDTH)
+                  and g.in_dtype == acc_dtype and g.in_strides[3] == sizeof(acc_t)
                   and g.out_dtype == acc_dtype and g.out_strides[3] == sizeof(acc_t)
                   and g.stride[2] == 1 and nx == 0 and border_cols <= MAX_BORDER_COLUMNS
                   and nrows * g.border_positions * COLUMN_CHUNK * sizeof(acc_t)
@@ -921,10 +945,25 @@ def correlate(cnp.ndarray x, cnp.ndarray out, cnp.ndarray weights, cnp.ndarray x
     g.out_dtype = out_dtype
     cdef const char* src = <const char*>cnp.PyArray_DATA(x)
     cdef char* dst = <char*>cnp.PyArray_DATA(out)
-    if weights.dtype == np.float32:
-        _correlate_run[float](weights, xweights, src, dst, &g, <float>cval, nthreads)
+    # raw pointers, not typed memoryviews: acquiring two cost ~3,000 of a
+    # 16^2 call's ~27,000 instructions; the checks they made are these
+    cdef int wtype = cnp.PyArray_TYPE(weights)
+    if (wtype not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64) or cnp.PyArray_TYPE(xweights) != wtype
+            or weights.ndim != 3 or xweights.ndim != 1
+            or not cnp.PyArray_IS_C_CONTIGUOUS(weights)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(xweights)):
+        raise ValueError("weights and xweights must be C-contiguous float32 or float64 arrays "
+                         "(3D and 1D) of one dtype")
+    cdef Py_ssize_t kd = weights.shape[0], kh = weights.shape[1], kw = weights.shape[2]
+    cdef Py_ssize_t nx = xweights.shape[0]
+    if wtype == cnp.NPY_FLOAT32:
+        _correlate_run[float](<const float*>cnp.PyArray_DATA(weights), kd, kh, kw,
+                              <const float*>cnp.PyArray_DATA(xweights), nx,
+                              src, dst, &g, <float>cval, nthreads)
     else:
-        _correlate_run[double](weights, xweights, src, dst, &g, cval, nthreads)
+        _correlate_run[double](<const double*>cnp.PyArray_DATA(weights), kd, kh, kw,
+                               <const double*>cnp.PyArray_DATA(xweights), nx,
+                               src, dst, &g, cval, nthreads)
 
 
 cdef struct PlaneRing:
