@@ -85,33 +85,13 @@ def get_num_threads():
     """
     if _default_threads is not None:
         return _default_threads
-    env = _env_value().strip()
+    env = os.environ.get(_ENV_VAR, "").strip()
     if env:
         try:
             return _as_thread_count(int(env), _ENV_VAR)
         except (TypeError, ValueError):
             raise ValueError(f"{_ENV_VAR} must be a positive integer, got {env!r}") from None
     return _available_cores()
-
-
-# os.environ.get costs ~0.7 us (Mapping.get, key encoding, value decoding),
-# a tenth of a 16² filter call: the variable is looked up in os.environ's
-# own dict by its encoded key instead, which os.environ keeps current
-# (putenv alone, bypassing os.environ, is not seen by os.environ.get either).
-_environ = os.environ
-_environ_data = getattr(_environ, "_data", None)
-try:
-    _ENV_KEY = _environ.encodekey(_ENV_VAR)
-except AttributeError:
-    _environ_data = None
-
-
-def _env_value():
-    """os.environ.get(_ENV_VAR, ""), faster."""
-    if _environ_data is None or os.environ is not _environ:
-        return os.environ.get(_ENV_VAR, "")
-    raw = _environ_data.get(_ENV_KEY)
-    return "" if raw is None else _environ.decodevalue(raw)
 
 
 # GNU OpenMP's thread pool does not survive fork(): in a child forked after
