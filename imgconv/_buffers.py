@@ -150,9 +150,8 @@ def free_buffer_pool():
     return _buffer_pool.release_all()
 
 
-#: Arrays smaller than this are never pooled: ``empty`` gives them
-#: ``np.empty`` (MIN_POOLED_BYTES of pyx/_buffer_pool.pyx).
-MIN_POOLED_BYTES = 64 << 10
+#: Arrays smaller than this are never pooled: ``empty`` gives them ``np.empty``.
+MIN_POOLED_BYTES = _buffer_pool.min_pooled_bytes
 
 
 def empty(shape, dtype, away_from=None):

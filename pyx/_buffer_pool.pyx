@@ -99,6 +99,8 @@ cdef enum:
 # Two 256² float32 box passes (256 KiB results) took 249 µs into fresh
 # arrays, 78 µs into pooled ones (76 µs into the same arrays every call).
 cdef size_t MIN_POOLED_BYTES = 64 << 10
+#: the same, for imgconv._buffers, which hands smaller arrays to np.empty itself
+min_pooled_bytes = MIN_POOLED_BYTES
 # Kernel scratch is taken and freed by each thread of a call, in malloc's
 # per-thread arenas, which hand freed memory back to the system: every call
 # then faulted it in again, clearing a whole 2 MiB page per thread where
