@@ -276,8 +276,9 @@ def _tile_plan(out_spatial, stride, extent, fast_len):
     """Per spatial axis ``(N, q, count)``: the transform length and ``count``
     tiles of ``q`` outputs (``count == 1``: the axis is transformed whole).
 
-    Tiles with the lengths of ``TILE_LENGTHS`` are tried on the axes longer
-    than ``TILE_MIN_RATIO`` times the tile, and the plan of least
+    Tiles with the lengths of ``TILE_LENGTHS``, and the fast lengths that
+    just hold a half to a ``FITTED_COUNTS``-th of the outputs, are tried on
+    the axes longer than ``TILE_MIN_RATIO`` times the tile, and the plan of least
     :func:`_plan_cost` wins; ties go to the whole transform."""
     listed = TILE_LENGTHS.get(len(extent), ())
     choices = []
