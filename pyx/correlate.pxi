@@ -465,6 +465,21 @@ cdef void border_columns(const char* src, char* dst, const RowGeometry* g, Py_ss
         y0 += n
 
 
+cdef inline void border_run(const char* src, char* dst, const RowGeometry* g, Py_ssize_t b,
+                            Py_ssize_t oz, Py_ssize_t ya, Py_ssize_t yb, Py_ssize_t x0,
+                            Py_ssize_t width, Py_ssize_t x_in_lo, Py_ssize_t x_in_hi,
+                            const acc_t* tap_weights, const Py_ssize_t* tap_row,
+                            const Py_ssize_t* tap_offset, Py_ssize_t ntaps,
+                            const Py_ssize_t* row_kz, const Py_ssize_t* row_ky, Py_ssize_t nrows,
+                            acc_t cval, acc_t* columns, acc_t* column_out,
+                            acc_t** tap_ptr) noexcept nogil:
+    """Both x borders of in-place rows [ya, yb) of a strip (``border_columns``)."""
+    border_columns(src, dst, g, b, oz, ya, yb, x0, x0 + x_in_lo, tap_weights, tap_row,
+                   tap_offset, ntaps, row_kz, row_ky, nrows, cval, columns, column_out, tap_ptr)
+    border_columns(src, dst, g, b, oz, ya, yb, x0 + x_in_hi, x0 + width, tap_weights, tap_row,
+                   tap_offset, ntaps, row_kz, row_ky, nrows, cval, columns, column_out, tap_ptr)
+
+
 cdef void set_geometry(RowGeometry* g, cnp.ndarray x, cnp.ndarray out, stride, dilation,
                        pad_lo, int mode) except *:
     """The shapes, strides and per-axis geometry of (B, D, H, W) ``x`` and ``out``."""
@@ -590,6 +605,9 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
     # in-place rows: [y_in_lo, y_in_hi) of a plane inside the source along
     # z, columns [x_in_lo, x_in_hi) of a strip inside it along x
     cdef Py_ssize_t y_in_lo = 0, y_in_hi = 0, x_in_lo, x_in_hi, ya, yb
+    # in-place rows [run_ya, run_yb) whose x borders are still to compute
+    cdef Py_ssize_t run_b = 0, run_oz = 0, run_x0 = 0, run_width = 0, run_lo = 0, run_hi = 0
+    cdef Py_ssize_t run_ya = 0, run_yb = 0
     cdef bint in_place = g.in_place and nxtaps == 0 and nonzero_taps > 0
     cdef bint in_place_staged = g.in_place_staged and nxtaps > 0 and nonzero_taps > 0
     cdef acc_t staged_cval = 0
@@ -695,12 +713,22 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
                         interior_rows(src, dst, g, b, oz, ya, yb, x0 + x_in_lo, x0 + x_in_hi,
                                       tap_weights, tap_row, tap_offset, nonzero_taps, row_kz,
                                       row_ky, tap_ptr, slide_ptr)
-                    border_columns(src, dst, g, b, oz, ya, yb, x0, x0 + x_in_lo, tap_weights, tap_row,
-                                   tap_offset, nonzero_taps, row_kz, row_ky, nrows, cval,
-                                   columns, column_out, tap_ptr)
-                    border_columns(src, dst, g, b, oz, ya, yb, x0 + x_in_hi, x0 + width, tap_weights,
-                                   tap_row, tap_offset, nonzero_taps, row_kz, row_ky, nrows, cval,
-                                   columns, column_out, tap_ptr)
+                    # The x borders of consecutive rows go together (an image's
+                    # units are single rows: per row, the gathers and tap
+                    # set-up cost as much as the row's interior).
+                    if run_yb > run_ya and (b != run_b or oz != run_oz or x0 != run_x0
+                                            or width != run_width or x_in_lo != run_lo
+                                            or x_in_hi != run_hi or ya != run_yb):
+                        border_run(src, dst, g, run_b, run_oz, run_ya, run_yb, run_x0,
+                                   run_width, run_lo, run_hi, tap_weights, tap_row, tap_offset,
+                                   nonzero_taps, row_kz, row_ky, nrows, cval, columns,
+                                   column_out, tap_ptr)
+                        run_ya = run_yb = 0
+                    if run_yb > run_ya:
+                        run_yb = yb
+                    else:
+                        run_b, run_oz, run_x0, run_width = b, oz, x0, width
+                        run_lo, run_hi, run_ya, run_yb = x_in_lo, x_in_hi, ya, yb
                 else:
                     ya = yb = oy_end
             elif in_place_staged and iz >= 0 and iz + g.extent_z <= g.depth:
@@ -740,6 +768,10 @@ cdef int correlate_units(const char* src, char* dst, const RowGeometry* g,
                     store_row(acc, out_row, g.out_dtype, out_step, width)
         if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
             break
+    if run_yb > run_ya:
+        border_run(src, dst, g, run_b, run_oz, run_ya, run_yb, run_x0, run_width, run_lo,
+                   run_hi, tap_weights, tap_row, tap_offset, nonzero_taps, row_kz, row_ky,
+                   nrows, cval, columns, column_out, tap_ptr)
     scratch_free(scratch)
     scratch_free(columns)
     return 0

@@ -488,3 +488,24 @@ def test_cost_model():
     assert _fft.fft_cost((256,) * 3, (9,) * 3) < _fft.direct_cost((256,) * 3, 9 ** 3)
     # a long 1D signal: the tiles keep the cost linear in its length
     assert _fft.fft_cost((10 ** 7,), (255,)) < 12 * _fft.fft_cost((10 ** 6,), (255,))
+
+
+def test_kernel_spectrum_cache(rng, monkeypatch):
+    # a kernel's spectrum is reused for the same kernel and transform shape;
+    # a changed kernel (same array, new values) or shape gets its own
+    monkeypatch.setattr(_fft, "_spectra", {})
+    monkeypatch.setattr(_fft, "SPECTRUM_CACHE_ENTRIES", 2)
+    x = rand(rng, (60, 50))
+    w = rand(rng, (9, 9))
+    first = ic.correlate(x, w, method="fft")
+    assert len(_fft._spectra) == 1
+    assert np.array_equal(ic.correlate(x, w, method="fft", threads=1), first)
+    assert len(_fft._spectra) == 1
+    w[4, 4] += 1
+    fft, direct, tol = run_both(x, w)
+    assert_close(fft, direct, tol)
+    assert not np.array_equal(fft, first)
+    ic.correlate(x[:40], w, method="fft")
+    assert len(_fft._spectra) == 2     # the oldest went out
+    for spec in _fft._spectra.values():
+        assert not spec.flags.writeable
