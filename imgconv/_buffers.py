@@ -134,8 +134,9 @@ def get_buffer_pool_limit():
 
 
 def free_buffer_pool():
-    """Free the arrays and kernel scratch the pool holds now; returns how
-    many bytes that was.
+    """Free the arrays and kernel scratch the pool holds now, and the
+    kernel spectra the FFT method keeps for repeated calls; returns how many
+    bytes that was.
 
     The limit stays: later calls fill the pool again.
 
@@ -147,7 +148,8 @@ def free_buffer_pool():
     >>> ic.free_buffer_pool() >= 0
     True
     """
-    return _buffer_pool.release_all()
+    from . import _fft   # here: the FFT path uses the pool, not the other way round
+    return _buffer_pool.release_all() + _fft.forget_spectra()
 
 
 #: Arrays smaller than this are never pooled: ``empty`` gives them ``np.empty``.

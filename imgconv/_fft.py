@@ -223,6 +223,14 @@ def _correlation_spectrum(fft, wd, fft_shape, kwargs):
     return spec
 
 
+def forget_spectra():
+    """Drop the cached kernel spectra; returns how many bytes they held."""
+    with _spectra_lock:
+        held = sum(a.nbytes for a in _spectra.values())
+        _spectra.clear()
+    return held
+
+
 # --------------------------------------------------------------------------
 # Overlap-save tiling
 # --------------------------------------------------------------------------

@@ -105,6 +105,19 @@ def test_free_buffer_pool_keeps_the_limit():
     assert ic.get_buffer_pool_limit() == 256 * MIB
 
 
+def test_free_buffer_pool_drops_the_fft_kernel_spectra():
+    from imgconv import _fft
+    rng = np.random.default_rng(3)
+    image, kernel = rng.random((64, 64)), rng.random((31, 31))
+    first = ic.correlate(image, kernel, method="fft")
+    held = sum(a.nbytes for a in _fft._spectra.values())
+    assert held > 0
+    ic.free_buffer_pool()   # whatever the pool held besides
+    assert not _fft._spectra
+    np.testing.assert_array_equal(ic.correlate(image, kernel, method="fft"), first)
+    assert ic.free_buffer_pool() >= held
+
+
 def _volume_and_kernel(seed):
     rng = np.random.default_rng(seed)
     return rng.random((40, 128, 160), dtype=np.float32), rng.random((3, 3, 3), dtype=np.float32)
