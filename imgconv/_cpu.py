@@ -235,6 +235,46 @@ def box_pass(inp, x, axis, size, pad_lo, out, threads):
     return out
 
 
+class BoxCall(NamedTuple):
+    """:func:`box_pass`'s kernel calls of a box filter (one per axis, the
+    last into a new array), all but the arrays and the thread count, for
+    inputs of one layout (see :class:`DirectCall`)."""
+
+    view: tuple             # the 4D view of the input, the result and the scratch
+    passes: tuple           # per pass: (4D axis, size, pad_lo)
+    mode: int
+    cval: float
+    work: int
+    shape: tuple            # the result's shape
+    dtype: np.dtype         # ... and dtype
+
+
+def prepare_box(inp, passes, out_dtype):
+    """The :class:`BoxCall` of ``passes`` ((spatial axis, size, pad_lo)
+    each) over ``inp.x`` into a new array of ``out_dtype``, or None where the
+    input is not a single 4D view."""
+    if _single_view(inp.x, inp) is None:
+        return None
+    return BoxCall(_UNIT_AXES[inp.rank] + inp.x.shape,
+                   tuple((4 - inp.rank + a, k, lo) for a, k, lo in passes), inp.code, inp.cval,
+                   inp.x.size * 4, inp.x.shape, np.dtype(out_dtype))
+
+
+def run_box(call, inp, threads, targets):
+    """:func:`box_pass` over ``passes`` as ``call`` prepared them, writing
+    the arrays ``targets`` yields (the last one the result): the same kernel
+    calls with the same arguments, so the same result."""
+    nthreads = resolve_threads(threads, work=call.work)
+    view, codes = call.view, v.DTYPE_CODES
+    current = inp.x
+    for (axis, size, pad_lo), target in zip(call.passes, targets):
+        kernels.box_pass(current.reshape(view), target.reshape(view), axis, size, pad_lo,
+                         call.mode, call.cval, codes[current.dtype], codes[target.dtype],
+                         nthreads)
+        current = target
+    return current
+
+
 #: Box depths up to this are combined directly inside the height/width sweep
 #: (one pass, no intermediate volume); deeper boxes take a van Herk pass of
 #: their own, whose cost does not grow with the depth.
@@ -265,6 +305,42 @@ def extreme_box(inp, out, size, centre, is_max, pad_value, threads):
             source, kz, cz = target, 1, 0
         kernels.extreme_pass(source, out4, ky, cy, kx, cx, kz, cz, inp.code, pad_value, is_max,
                              code, nthreads)
+    return out
+
+
+class ExtremeCall(NamedTuple):
+    """:func:`extreme_box`'s one kernel call, all but the arrays and the
+    thread count, for inputs of one layout whose box needs no depth pass of
+    its own (see :class:`DirectCall`)."""
+
+    view: tuple             # the 4D view of the input and the result
+    args: tuple             # the kernel's arguments between the arrays and the thread count
+    work: int
+
+
+def prepare_extreme_box(inp, out_dtype, size, centre, is_max, pad_value):
+    """The :class:`ExtremeCall` of ``extreme_box(inp, <new array of
+    out_dtype>, ...)``, or None where that is not one kernel call on a
+    single 4D view."""
+    if _single_view(inp.x, inp) is None:
+        return None
+    rank = inp.rank
+    size, centre = _clip_box(size, centre, inp.spatial_shape)
+    (kz, ky, kx), (cz, cy, cx) = _as_3(size, 1, rank), _as_3(centre, 0, rank)
+    if kz > FUSED_DEPTH_MAX:
+        return None
+    return ExtremeCall(_UNIT_AXES[rank] + inp.x.shape,
+                       (ky, cy, kx, cx, kz, cz, inp.code, pad_value, is_max,
+                        v.EXTREME_DTYPE_CODES[np.dtype(out_dtype)]),
+                       inp.x.size * 4)
+
+
+def run_extreme_box(call, x, out, threads):
+    """:func:`extreme_box` of ``x`` (of the layout ``call`` was prepared
+    for) into ``out`` (a new C-contiguous array of that layout): the same
+    kernel call, the same result."""
+    kernels.extreme_pass(x.reshape(call.view), out.reshape(call.view), *call.args,
+                         resolve_threads(threads, work=call.work))
     return out
 
 

@@ -16,6 +16,7 @@ from . import _validate as v
 from ._convolve import (Geometry, _plan_cache, cache_plan, fold_kernel, fold_plan, pass_targets,
                         plan_key, prepare_separable, run, run_separable, separable_cost,
                         with_input)
+from ._buffers import empty
 from ._fft import direct_cost
 from ._dispatch import select_backend
 from ._docstrings import docfiller
@@ -438,8 +439,53 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
     >>> ic.box(np.arange(5.0), 3, mode='replicate').round(3)
     array([0.333, 1.   , 2.   , 3.   , 3.667])
     """
-    select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis, axes)
+    key = plan_key(x, ("box", size, mode, cval, origin, channel_axis, axes, dtype, backend))
+    plan = None if key is None else _plan_cache.get(key)
+    if plan is None:
+        select_backend(x, backend)
+        inp = v.filter_input(x, mode, cval, channel_axis, axes)
+        key = key if inp.x is x else None
+        plan = _box_plan(inp, size, origin, dtype, key)
+        if type(plan) is not BoxPlan:
+            # a box longer than the padding's period: a short correlation
+            return _run_factors(inp, *plan, 1, 1, dtype, out, threads, key=key)
+        cache_plan(key, plan._replace(inp=inp._replace(x=None)))
+    else:
+        inp = with_input(plan, x)
+        if type(plan) is not BoxPlan:
+            return _run_factor_plan(inp, plan, dtype, out, threads)
+    if plan.call is not None and out is None:
+        # a new result: the prepared kernel calls, nothing checked again
+        call = plan.call
+        out = empty(call.shape, call.dtype, x)
+        return _cpu.run_box(call, inp, threads,
+                            pass_targets(inp, out, len(call.passes), True, lambda: x.shape))
+    out = v.output_array(inp, inp.spatial_shape, dtype, out)
+    if not plan.passes:
+        return v.store(inp.x, out)
+    # the mean of a constant border is that constant, so every pass pads with cval
+    current = inp.x
+    targets = pass_targets(inp, out, len(plan.passes), True, lambda: inp.x.shape)
+    for (a, k, pad_lo), target in zip(plan.passes, targets):
+        _cpu.box_pass(inp, current, a, k, pad_lo, target, threads)
+        current = target
+    return out
+
+
+class BoxPlan(NamedTuple):
+    """How :func:`box` filters an input of one layout by running sums:
+    ``inp`` (its arguments), the passes ((spatial axis, size, pad_lo) each,
+    in order) and their prepared kernel calls into a new array
+    (``_cpu.BoxCall``), or None."""
+
+    inp: v.FilterInput
+    passes: tuple
+    call: object
+
+
+def _box_plan(inp, size, origin, dtype, key):
+    """box's :class:`BoxPlan`, or, for a box longer than the padding's
+    period, the factors and origins of its fold (for _run_factors)."""
     sizes = v.per_axis(size, inp.rank, "size", minimum=1)
     origin = v.check_origin(origin, sizes)
     geom = Geometry(inp, sizes, "same", 1, 1, origin)
@@ -456,18 +502,12 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
                 factors.append(fold.count_run(-geom.pad_lo[a], k) / k)
                 origins.append(fold.pad_lo - fold.length // 2)
         factors = [None if f is None else f.astype(inp.compute) for f in factors]
-        return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads)
-    out = v.output_array(inp, geom.out_shape, dtype, out)
-    axes = [a for a in range(inp.rank) if sizes[a] > 1]
-    if not axes:
-        return v.store(inp.x, out)
-    # the mean of a constant border is that constant, so every pass pads with cval
-    current = inp.x
-    targets = pass_targets(inp, out, len(axes), True, lambda: inp.x.shape)
-    for a, target in zip(sorted(axes, reverse=True), targets):
-        _cpu.box_pass(inp, current, a, sizes[a], geom.pad_lo[a], target, threads)
-        current = target
-    return out
+        return factors, origins
+    out_dtype = v.output_dtype(dtype, inp.compute)
+    passes = tuple((a, sizes[a], geom.pad_lo[a])
+                   for a in sorted((a for a in range(inp.rank) if sizes[a] > 1), reverse=True))
+    call = _cpu.prepare_box(inp, passes, out_dtype) if passes else None
+    return BoxPlan(inp, passes, call)
 
 
 def _derivative_first(axis, rank):

@@ -29,6 +29,9 @@ class ExtremePlan(NamedTuple):
     pad_value: object
     fp: np.ndarray          # the footprint, mirrored for a maximum
     centre: tuple
+    is_box: bool            # whether every cell of fp is in it (_cpu.extreme_box)
+    call: object            # for a new result of the input's own dtype: the one
+                            # kernel call (_cpu.ExtremeCall), where that is all it takes
 
 
 def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, backend,
@@ -46,7 +49,13 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
             fp = plan.fp if footprint is None else plan.fp.copy()
             cache_plan(key, plan._replace(inp=inp._replace(x=None), fp=fp))
     else:
+        if plan.call is not None and out is None:
+            # x as the plan was made for (as_input_array passed it as it was)
+            return _cpu.run_extreme_box(plan.call, x, empty(x.shape, plan.native, x), threads)
         inp = with_input(plan, x)
+    if plan.call is not None and out is None:
+        return _cpu.run_extreme_box(plan.call, inp.x, empty(inp.x.shape, plan.native, x),
+                                    threads)
     native, pad_value, fp, centre = plan.native, plan.pad_value, plan.fp, plan.centre
     is_bool = native == bool
     out = v.extreme_output(out, inp.x.shape, native, x)
@@ -56,7 +65,7 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
         kernel_out = empty(inp.x.shape, inp.x.dtype)
     else:
         kernel_out = out
-    if footprint is None or fp.all():
+    if plan.is_box:
         _cpu.extreme_box(inp, kernel_out, fp.shape, centre, is_max, pad_value, threads)
     else:
         _cpu.extreme_footprint(inp, kernel_out, fp, centre, is_max, pad_value, threads)
@@ -79,7 +88,11 @@ def _extreme_plan(x, footprint, size, mode, cval, origin, channel_axis, axes, ba
     if is_max:
         fp = fp[(slice(None, None, -1),) * fp.ndim]
         centre = tuple(k - 1 - c for k, c in zip(fp.shape, centre))
-    return ExtremePlan(inp, native, pad_value, fp, centre)
+    is_box = footprint is None or bool(fp.all())
+    # a new result that keeps the input's dtype, which the kernel writes directly
+    call = (_cpu.prepare_extreme_box(inp, native, fp.shape, centre, is_max, pad_value)
+            if is_box and native == inp.x.dtype else None)
+    return ExtremePlan(inp, native, pad_value, fp, centre, is_box, call)
 
 
 @docfiller
