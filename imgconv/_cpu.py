@@ -91,25 +91,39 @@ def correlate(inp, x, weights, pad_lo, stride, dilation, cval, out, threads, xwe
     taps = np.count_nonzero(weights) + (0 if xweights is None else np.count_nonzero(xweights))
     nthreads = resolve_threads(threads, work=out.size * max(1, taps))
     xweights = _NO_X_KERNEL[weights.dtype] if xweights is None else xweights
+    weights3 = weights.reshape(_as_3(weights.shape, 1, rank))
+    stride3, dilation3 = _as_3(stride, 1, rank), _as_3(dilation, 1, rank)
+    pad3 = _as_3(pad_lo, 0, rank)
+    depth_only = _depth_only(weights3, xweights.size > 0, stride3, pad3)
     for x4, out4 in _pairs(inp, x, out):
-        weights3 = weights.reshape(_as_3(weights.shape, 1, rank))
-        stride3, dilation3 = _as_3(stride, 1, rank), _as_3(dilation, 1, rank)
-        pad3 = _as_3(pad_lo, 0, rank)
-        if (xweights.size == 0 and weights3.shape[1:] == (1, 1) and weights3.shape[0] > 1
-                and stride3[1:] == (1, 1) and pad3[1:] == (0, 0)
-                and out4.shape[2:] == x4.shape[2:]):
+        if depth_only and out4.shape[2:] == x4.shape[2:]:
             # A pass along depth only, no padding across the planes: each plane
             # is one long row, so the kernel sweeps H*W-wide rows instead of
             # many short ones.
             merged_x, merged_out = _merged_planes(x4), _merged_planes(out4)
             if merged_x is not None and merged_out is not None:
-                x4, out4 = merged_x, merged_out
-                weights3 = weights3.reshape(1, -1, 1)
-                stride3, dilation3, pad3 = ((1, stride3[0], 1), (1, dilation3[0], 1),
-                                            (0, pad3[0], 0))
+                kernels.correlate(merged_x, merged_out, weights3.reshape(1, -1, 1), xweights,
+                                  (1, stride3[0], 1), (1, dilation3[0], 1), (0, pad3[0], 0),
+                                  inp.code, cval, v.DTYPE_CODES[x.dtype],
+                                  v.DTYPE_CODES[out.dtype], nthreads)
+                continue
         kernels.correlate(x4, out4, weights3, xweights, stride3, dilation3, pad3, inp.code,
                           cval, v.DTYPE_CODES[x.dtype], v.DTYPE_CODES[out.dtype], nthreads)
     return out
+
+
+def _depth_only(weights3, has_x_kernel, stride3, pad3):
+    """A kernel along depth only, without stride or padding across the
+    planes: where the planes are contiguous, :func:`correlate` sweeps each
+    plane as one long row instead of many short ones."""
+    return (not has_x_kernel and weights3.shape[1:] == (1, 1) and weights3.shape[0] > 1
+            and stride3[1:] == (1, 1) and pad3[1:] == (0, 0))
+
+
+def _new_result(shape, dtype, pooled, away_from):
+    """A new result array: from the pool when ``pooled`` (see :func:`_pooled`),
+    else straight from np.empty, which is what the pool would give it."""
+    return empty(shape, dtype, away_from) if pooled else np.empty(shape, dtype)
 
 
 class DirectCall(NamedTuple):
@@ -155,8 +169,7 @@ def prepare_direct(inp, weights, pad_lo, stride, dilation, cval, out_shape, out_
     weights3 = weights.reshape(_as_3(weights.shape, 1, rank))
     stride3, dilation3 = _as_3(stride, 1, rank), _as_3(dilation, 1, rank)
     pad3 = _as_3(pad_lo, 0, rank)
-    if (xweights is None and weights3.shape[1:] == (1, 1) and weights3.shape[0] > 1
-            and stride3[1:] == (1, 1) and pad3[1:] == (0, 0)):
+    if _depth_only(weights3, xweights is not None, stride3, pad3):
         return None
     taps = np.count_nonzero(weights) + (0 if xweights is None else np.count_nonzero(xweights))
     size = math.prod(out_shape)
@@ -171,7 +184,7 @@ def run_direct(call, x, threads):
     """:func:`correlate` as ``call`` (:func:`prepare_direct`) prepared it,
     for ``x`` of the layout it was prepared for, into a new array: the same
     kernel call with the same arguments, so the same result."""
-    out = empty(call.shape, call.dtype, x) if call.pooled else np.empty(call.shape, call.dtype)
+    out = _new_result(call.shape, call.dtype, call.pooled, x)
     kernels.correlate(x.reshape(call.x_shape), out.reshape(call.out_shape), call.weights,
                       call.xweights, call.stride, call.dilation, call.pad_lo, call.mode,
                       call.cval, call.in_code, call.out_code,
@@ -286,9 +299,7 @@ def extreme_box(inp, out, size, centre, is_max, pad_value, threads):
     ``centre`` (per spatial axis): one sweep along height (van Herk) with the
     width pass and a short depth window fused into it; a long depth window
     first takes an O(1)-per-sample pass of its own."""
-    rank = inp.rank
-    size, centre = _clip_box(size, centre, inp.spatial_shape)
-    (kz, ky, kx), (cz, cy, cx) = _as_3(size, 1, rank), _as_3(centre, 0, rank)
+    (kz, ky, kx), (cz, cy, cx) = _box3(inp, size, centre)
     nthreads = resolve_threads(threads, work=out.size * 4)
     code = v.EXTREME_DTYPE_CODES[out.dtype]
     for x4, out4 in _pairs(inp, inp.x, out):
@@ -324,12 +335,10 @@ def prepare_extreme_box(inp, out_dtype, size, centre, is_max, pad_value):
     single 4D view."""
     if _single_view(inp.x, inp) is None:
         return None
-    rank = inp.rank
-    size, centre = _clip_box(size, centre, inp.spatial_shape)
-    (kz, ky, kx), (cz, cy, cx) = _as_3(size, 1, rank), _as_3(centre, 0, rank)
+    (kz, ky, kx), (cz, cy, cx) = _box3(inp, size, centre)
     if kz > FUSED_DEPTH_MAX:
         return None
-    return ExtremeCall(_UNIT_AXES[rank] + inp.x.shape,
+    return ExtremeCall(_UNIT_AXES[inp.rank] + inp.x.shape,
                        (ky, cy, kx, cx, kz, cz, inp.code, pad_value, is_max,
                         v.EXTREME_DTYPE_CODES[np.dtype(out_dtype)]),
                        inp.x.size * 4)
@@ -342,6 +351,12 @@ def run_extreme_box(call, x, out, threads):
     kernels.extreme_pass(x.reshape(call.view), out.reshape(call.view), *call.args,
                          resolve_threads(threads, work=call.work))
     return out
+
+
+def _box3(inp, size, centre):
+    """The box's (depth, height, width) sizes and centres, clipped to the input."""
+    size, centre = _clip_box(size, centre, inp.spatial_shape)
+    return _as_3(size, 1, inp.rank), _as_3(centre, 0, inp.rank)
 
 
 def _clip_box(size, centre, shape):
@@ -436,8 +451,7 @@ def prepare_pool(inp, geom, op, p, identity, scales, out_shape, out_dtype, away)
 def run_pool(call, x, threads):
     """:func:`pool` of ``x`` (of the layout ``call`` was prepared for) into a
     new array, without indices: the same kernel call, the same result."""
-    out = (empty(call.shape, call.dtype, x if call.away else None) if call.pooled
-           else np.empty(call.shape, call.dtype))
+    out = _new_result(call.shape, call.dtype, call.pooled, x if call.away else None)
     kernels.pool(x.reshape(call.x_shape), out.reshape(call.out_shape), None, *call.args,
                  resolve_threads(threads, work=call.work))
     return out
