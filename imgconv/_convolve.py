@@ -6,8 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _cpu, _fft
-from ._buffers import empty
+from . import _fft
 from . import _validate as v
 from ._dispatch import select_backend
 from ._docstrings import docfiller
@@ -253,7 +252,7 @@ def data_allow(method, best, factors, inp, weights, geom):
     """``(best, factors)`` of :func:`method_by_cost`, or, where 'auto' chose
     the FFT for data or weights holding NaN or inf, the choice without it."""
     if best == "fft" and method == "auto" and not (np.isfinite(weights).all()
-                                                   and all_finite(inp.x)):
+                                                   and inp.backend.all_finite(inp.x)):
         # a transform would spread a NaN or inf to every output: sum the taps
         return method_by_cost(method, inp, weights, geom, allow_fft=False)
     return best, factors
@@ -261,7 +260,8 @@ def data_allow(method, best, factors, inp, weights, geom):
 
 def method_by_cost(method, inp, weights, geom, allow_fft=True):
     """choose_method's choice from the shapes and the weights alone (the
-    data are not read): the same for every input of the same layout."""
+    data are not read): the same for every input of the same layout.  The
+    FFT is only offered where the backend has it."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "direct":
@@ -282,19 +282,11 @@ def method_by_cost(method, inp, weights, geom, allow_fft=True):
     extent = tuple(d * (k - 1) + 1 for k, d in zip(weights.shape, geom.dilation))
     # the transforms are costed only where they might win (planning them
     # costs more than filtering a small image)
-    if allow_fft and (_fft.fft_cost_bound(inp.spatial_shape, extent, batch=channels)
+    if allow_fft and inp.backend.has_fft and (_fft.fft_cost_bound(inp.spatial_shape, extent, batch=channels)
                       < min(costs.values())):
         costs["fft"] = _fft.fft_cost(inp.spatial_shape, extent, batch=channels)
     best = min(costs, key=costs.get)
     return best, factors if best == "separable" else None
-
-
-def all_finite(x):
-    """Whether ``x`` holds no NaN or inf (min and max say so, without a
-    boolean array the size of ``x``)."""
-    if x.dtype.kind != "f" or x.size == 0:
-        return True
-    return bool(np.isfinite(np.min(x)) and np.isfinite(np.max(x)))
 
 
 # --------------------------------------------------------------------------
@@ -306,8 +298,9 @@ def pass_targets(inp, out, npasses, same_shape, scratch_shape):
     when ``out`` can hold them (compute dtype, ``same_shape`` throughout, no
     overlap with the input), so a 3-pass filter touches one new array
     instead of two; else each gets a new one of ``scratch_shape()``."""
+    backend = inp.backend
     pingpong = (same_shape and out.dtype == inp.compute
-                and not np.may_share_memory(out, inp.x))
+                and not backend.may_share_memory(out, inp.x))
     scratch = None
     for i in range(npasses):
         remaining = npasses - 1 - i
@@ -316,7 +309,7 @@ def pass_targets(inp, out, npasses, same_shape, scratch_shape):
         elif pingpong and scratch is not None:
             yield scratch
         else:
-            scratch = empty(scratch_shape(), inp.compute)
+            scratch = backend.empty(scratch_shape(), inp.compute)
             yield scratch
 
 
@@ -325,7 +318,8 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
     one 1D pass per axis; the pass along the last axis runs fused with the
     pass before it (one sweep, no intermediate array).  A volume filtered
     along z, then y and x, runs all three passes in one sweep over its planes
-    where its layout allows (``_cpu.separable_volume``), with the same sums.
+    where its layout allows and the backend has that sweep
+    (``backend.separable_volume``), with the same sums.
 
     With mode 'zero' each pass pads with cval times the sums of the earlier
     factors: that is what the previous passes made of the constant border,
@@ -335,11 +329,12 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
     """
     factors, geom, passes = separable_passes(inp, factors, geom, scipy_cval, order)
     cval = inp.cval
+    backend = inp.backend
     if not passes:
-        return v.store(inp.x, out)
+        return backend.store(inp.x, out)
     if passes == [[0], [1, 2]]:
         cval_yx = cval if scipy_cval else cval * float(np.sum(factors[0], dtype=np.float64))
-        if _cpu.separable_volume(inp, factors, geom.pad_lo, geom.stride, geom.dilation, cval,
+        if backend.separable_volume(inp, factors, geom.pad_lo, geom.stride, geom.dilation, cval,
                                  cval_yx, out, threads) is not None:
             return out
     current = inp.x
@@ -350,7 +345,7 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
         for a in axes:
             shape[a] = geom.out_shape[a]
         target = next(targets)
-        _cpu.correlate(inp, current, *pass_arguments(inp, factors, geom, axes), cval, target,
+        backend.correlate(inp, current, *pass_arguments(inp, factors, geom, axes), cval, target,
                        threads, xweights=fused_x_weights(inp, factors, axes))
         if not scipy_cval:
             for j in axes:
@@ -369,7 +364,7 @@ def separable_passes(inp, factors, geom, scipy_cval=False, order=None):
     last = inp.rank - 1
     order_matters = scipy_cval and inp.mode == "zero" and inp.cval != 0
     if (len(order) > 1 and last in order and not order_matters
-            and _cpu.fused_rows_fit(inp, geom, factors, [a for a in order if a != last][-1])):
+            and inp.backend.fused_rows_fit(inp, geom, factors, [a for a in order if a != last][-1])):
         order.remove(last)
         return factors, geom, [[a] for a in order[:-1]] + [[order[-1], last]]
     return factors, geom, [[a] for a in order]
@@ -392,14 +387,15 @@ def fused_x_weights(inp, factors, axes):
 
 
 def prepare_separable(inp, factors, geom, out_dtype, scipy_cval=False, order=None):
-    """The ``_cpu.DirectCall`` of run_separable where that is one pass (a
-    1D kernel, or two axes fused; the first pass pads with cval itself),
+    """The backend's prepared call (``backend.prepare_direct``, e.g.
+    ``_cpu.DirectCall``) of run_separable where that is one pass (a 1D
+    kernel, or two axes fused; the first pass pads with cval itself),
     writing a new array; else None."""
     factors, geom, passes = separable_passes(inp, factors, geom, scipy_cval, order)
     if len(passes) != 1 or passes == [[0], [1, 2]]:
         return None
     axes = passes[0]
-    return _cpu.prepare_direct(inp, *pass_arguments(inp, factors, geom, axes), inp.cval,
+    return inp.backend.prepare_direct(inp, *pass_arguments(inp, factors, geom, axes), inp.cval,
                                inp.full_shape(geom.out_shape), out_dtype,
                                xweights=fused_x_weights(inp, factors, axes))
 
@@ -414,11 +410,8 @@ def execute(inp, weights, geom, method, factors, out, threads):
     if method == "separable":
         return run_separable(inp, factors, geom, out, threads)
     if method == "fft":
-        return _fft.fft_correlate(inp.x, weights, spatial_axes=inp.axes, pad_lo=geom.pad_lo,
-                                  pad_hi=geom.pad_hi, stride=geom.stride, dilation=geom.dilation,
-                                  mode=inp.mode, cval=inp.cval, out=out,
-                                  threads=_cpu.resolve_threads(threads))
-    return _cpu.correlate(inp, inp.x, weights, geom.pad_lo, geom.stride, geom.dilation, inp.cval,
+        return inp.backend.fft_correlate(inp, weights, geom, out, threads)
+    return inp.backend.correlate(inp, inp.x, weights, geom.pad_lo, geom.stride, geom.dilation, inp.cval,
                           out, threads)
 
 
@@ -433,7 +426,8 @@ class Plan(NamedTuple):
     best: str               # method_by_cost's choice
     factors: object
     call: object            # the one kernel call of a new result, if that is all
-                            # it takes (_cpu.DirectCall), else None
+                            # it takes and the backend prepares it
+                            # (backend.prepare_direct), else None
 
 
 #: Plans of recent calls by everything they depend on (see plan_key), at
@@ -454,7 +448,9 @@ def plan_key(x, args, kernel=None):
     None, or tuples of ints and floats), with their types, so that 1, 1.0
     and True key apart: the plan holds what checking the first of them gave.
     A plan is only cached for an input that the checks pass as it is (see
-    ``v.as_input_array``); its layout is in the key."""
+    ``_cpu.as_input_array``); its layout is in the key.  Only numpy inputs
+    are keyed: the plans' prepared calls and the skipped input checks are
+    the CPU backend's."""
     if type(x) is not np.ndarray:
         return None
     types = tuple(map(type, args))
@@ -506,13 +502,13 @@ def _correlate(x, kernel, flip, mode, cval, padding, stride, dilation, origin,
             cache_plan(key, plan._replace(inp=inp._replace(x=None)))
     else:
         if plan.call is not None and out is None:   # x as it is: see below
-            return _cpu.run_direct(plan.call, x, threads)
+            return plan.inp.backend.run_direct(plan.call, x, threads)
         # the cached plan was made for an input of x's layout, which
-        # as_input_array passed as it was
+        # the backend's take_input passed as it was
         inp = with_input(plan, x)
     if plan.call is not None and out is None:
-        return _cpu.run_direct(plan.call, inp.x, threads)
-    out = v.output_array(inp, plan.geom.out_shape, dtype, out)
+        return inp.backend.run_direct(plan.call, inp.x, threads)
+    out = inp.backend.output_array(inp, plan.geom.out_shape, dtype, out)
     best, factors = data_allow(method, plan.best, plan.factors, inp, plan.weights, plan.geom)
     return execute(inp, plan.weights, plan.geom, best, factors, out, threads)
 
@@ -520,8 +516,7 @@ def _correlate(x, kernel, flip, mode, cval, padding, stride, dilation, origin,
 def _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin, channel_axis, axes,
           dtype, method, backend):
     """The checked arguments of a correlation and its method by cost."""
-    select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis, axes)
+    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend))
     weights = v.as_kernel(kernel, inp.rank, inp.compute, axes=inp.axes)
     origin = v.check_origin(origin, weights.shape)
     if flip:
@@ -541,7 +536,7 @@ def _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin, channe
     out_shape = inp.full_shape(geom.out_shape)
     call = None
     if best == "direct":
-        call = _cpu.prepare_direct(inp, weights, geom.pad_lo, geom.stride, geom.dilation,
+        call = inp.backend.prepare_direct(inp, weights, geom.pad_lo, geom.stride, geom.dilation,
                                    inp.cval, out_shape, out_dtype)
     elif best == "separable":
         call = prepare_separable(inp, factors, geom, out_dtype)

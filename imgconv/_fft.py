@@ -45,7 +45,7 @@ import threading
 
 import numpy as np
 
-from . import _validate as v
+from ._backend import store
 from ._buffers import empty
 
 __all__ = ["fft_correlate", "fft_cost", "direct_cost", "FFT_COST_CONSTANT"]
@@ -377,11 +377,11 @@ def _store_tiles(y, outm, nb, qs, steps, add):
         dst = outm[(slice(None),) * nb + tuple(b[2] for b in blocks)]
         dst = _split_axes(dst, nb, [(src.shape[nb + 2 * i], b[3]) for i, b in enumerate(blocks)])
         if add is None:
-            v.store(src, dst)
+            store(src, dst)
         elif dst.dtype.kind == "f":
             np.add(src, add, out=dst)
         else:
-            v.store(src + add, dst)
+            store(src + add, dst)
 
 
 # --------------------------------------------------------------------------
@@ -399,7 +399,7 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
     Parameters
     ----------
     x : ndarray
-        Input as normalised by ``_validate.as_input_array`` (uint8, uint16,
+        Input as normalised by ``_cpu.as_input_array`` (uint8, uint16,
         int16, int32, float32, float64, native byte order), any strides.
         Never modified.
     weights : ndarray

@@ -11,12 +11,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _cpu
 from . import _validate as v
 from ._convolve import (Geometry, _plan_cache, cache_plan, fold_kernel, fold_plan, pass_targets,
                         plan_key, prepare_separable, run, run_separable, separable_cost,
                         with_input)
-from ._buffers import empty
 from ._fft import direct_cost
 from ._dispatch import select_backend
 from ._docstrings import docfiller
@@ -92,7 +90,7 @@ def _factor_plan(inp, factors, origin, stride, dilation, scipy_order, dtype):
                 dense = np.multiply.outer(dense, np.ones(1, inp.compute) if f is None else f)
             # as run(.., 'direct', ..) calls it
             weights, folded = fold_kernel(inp, dense, geom)
-            call = _cpu.prepare_direct(inp, weights, folded.pad_lo, folded.stride,
+            call = inp.backend.prepare_direct(inp, weights, folded.pad_lo, folded.stride,
                                        folded.dilation, inp.cval,
                                        inp.full_shape(folded.out_shape), out_dtype)
             return FactorPlan(inp, factors, geom, dense, None, call)
@@ -102,8 +100,8 @@ def _factor_plan(inp, factors, origin, stride, dilation, scipy_order, dtype):
 
 def _run_factor_plan(inp, plan, dtype, out, threads):
     if plan.call is not None and out is None:
-        return _cpu.run_direct(plan.call, inp.x, threads)
-    out = v.output_array(inp, plan.geom.out_shape, dtype, out)
+        return inp.backend.run_direct(plan.call, inp.x, threads)
+    out = inp.backend.output_array(inp, plan.geom.out_shape, dtype, out)
     if plan.order is not None:
         return run_separable(inp, plan.factors, plan.geom, out, threads, scipy_cval=True,
                              order=plan.order)
@@ -141,10 +139,9 @@ def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chan
     >>> ic.correlate1d(np.arange(5.0), [1, 0, -1])
     array([ 0., -2., -2., -2.,  0.])
     """
-    select_backend(x, backend)
     # one axis filtered, every other one batch-like: any rank, as scipy
     inp = v.filter_input(x, mode, cval, channel_axis, (v.as_int(axis, "axis"),),
-                         axes_name="axis")
+                         axes_name="axis", backend=select_backend(x, backend))
     return _run_factors(inp, [_weights_1d(weights, inp.compute)], origin, 1, 1, dtype, out,
                         threads)
 
@@ -199,8 +196,7 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
            [2., 4., 2.],
            [1., 2., 1.]], dtype=float32)
     """
-    select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis, axes)
+    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend))
     if isinstance(kernels, np.ndarray) and kernels.ndim != 1 or isinstance(kernels, (str, bytes)):
         raise TypeError("kernels must be a sequence with one 1D kernel (or None) per spatial axis")
     try:
@@ -386,8 +382,7 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
     plan = None if key is None else _plan_cache.get(key)
     if plan is not None:   # a repeated call: checked and planned already
         return _run_factor_plan(with_input(plan, x), plan, dtype, out, threads)
-    select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis, axes)
+    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend))
     sigmas = v.per_axis_float(sigma, inp.rank, "sigma", minimum=0.0)
     orders = v.per_axis(order, inp.rank, "order", minimum=0)
     truncate = v.per_axis_float(truncate, 1, "truncate", minimum=0.0)[0]
@@ -442,8 +437,8 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
     key = plan_key(x, ("box", size, mode, cval, origin, channel_axis, axes, dtype, backend))
     plan = None if key is None else _plan_cache.get(key)
     if plan is None:
-        select_backend(x, backend)
-        inp = v.filter_input(x, mode, cval, channel_axis, axes)
+        inp = v.filter_input(x, mode, cval, channel_axis, axes,
+                             backend=select_backend(x, backend))
         key = key if inp.x is x else None
         plan = _box_plan(inp, size, origin, dtype, key)
         if type(plan) is not BoxPlan:
@@ -456,18 +451,19 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
             return _run_factor_plan(inp, plan, dtype, out, threads)
     if plan.call is not None and out is None:
         # a new result: the prepared kernel calls, nothing checked again
-        call = plan.call
-        out = empty(call.shape, call.dtype, x)
-        return _cpu.run_box(call, inp, threads,
-                            pass_targets(inp, out, len(call.passes), True, lambda: x.shape))
-    out = v.output_array(inp, inp.spatial_shape, dtype, out)
+        call, backend = plan.call, inp.backend
+        out = backend.empty(call.shape, call.dtype, x)
+        return backend.run_box(call, inp, threads,
+                               pass_targets(inp, out, len(call.passes), True, lambda: x.shape))
+    backend = inp.backend
+    out = backend.output_array(inp, inp.spatial_shape, dtype, out)
     if not plan.passes:
-        return v.store(inp.x, out)
+        return backend.store(inp.x, out)
     # the mean of a constant border is that constant, so every pass pads with cval
     current = inp.x
     targets = pass_targets(inp, out, len(plan.passes), True, lambda: inp.x.shape)
     for (a, k, pad_lo), target in zip(plan.passes, targets):
-        _cpu.box_pass(inp, current, a, k, pad_lo, target, threads)
+        backend.box_pass(inp, current, a, k, pad_lo, target, threads)
         current = target
     return out
 
@@ -476,7 +472,7 @@ class BoxPlan(NamedTuple):
     """How :func:`box` filters an input of one layout by running sums:
     ``inp`` (its arguments), the passes ((spatial axis, size, pad_lo) each,
     in order) and their prepared kernel calls into a new array
-    (``_cpu.BoxCall``), or None."""
+    (``backend.prepare_box``, e.g. ``_cpu.BoxCall``), or None."""
 
     inp: v.FilterInput
     passes: tuple
@@ -506,7 +502,7 @@ def _box_plan(inp, size, origin, dtype, key):
     out_dtype = v.output_dtype(dtype, inp.compute)
     passes = tuple((a, sizes[a], geom.pad_lo[a])
                    for a in sorted((a for a in range(inp.rank) if sizes[a] > 1), reverse=True))
-    call = _cpu.prepare_box(inp, passes, out_dtype) if passes else None
+    call = inp.backend.prepare_box(inp, passes, out_dtype) if passes else None
     return BoxPlan(inp, passes, call)
 
 
@@ -537,22 +533,25 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, bac
     if plan is not None:   # a repeated call: checked already
         inp = with_input(plan, x)
     else:
-        select_backend(x, backend)
-        inp = v.filter_input(x, mode, cval, channel_axis, axes)
+        inp = v.filter_input(x, mode, cval, channel_axis, axes,
+                             backend=select_backend(x, backend))
         key = key if inp.x is x else None
     if axis is not None:
         a = v.spatial_axis(axis, inp)
         return _derivative_pass(inp, a, operator, dtype, out, threads, key and (key, 0))
+    # element-wise in the backend's namespace: the passes' results are its arrays
+    backend = inp.backend
+    xp = backend.xp
     total = None
     for a in range(inp.rank):
         d = _derivative_pass(inp, a, operator, None, None, threads, key and (key, a))
-        np.square(d, out=d)
-        total = d if total is None else np.add(total, d, out=total)
-    np.sqrt(total, out=total)
+        xp.square(d, out=d)
+        total = d if total is None else xp.add(total, d, out=total)
+    xp.sqrt(total, out=total)
     if out is None and (dtype is None or v.output_dtype(dtype, inp.compute) == total.dtype):
         return total
-    result = v.output_array(inp, inp.spatial_shape, dtype, out)
-    v.store(total, result)
+    result = backend.output_array(inp, inp.spatial_shape, dtype, out)
+    backend.store(total, result)
     return result
 
 
@@ -680,8 +679,7 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=
     >>> ic.laplace(np.array([0., 1., 4., 9., 16.]), mode='replicate')
     array([ 1.,  2.,  2.,  2., -7.])
     """
-    select_backend(x, backend)
-    inp = v.filter_input(x, mode, cval, channel_axis, axes)
+    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend))
     stencil = np.zeros((3,) * inp.rank, inp.compute)
     centre = (1,) * inp.rank
     stencil[centre] = -2.0 * inp.rank
@@ -691,5 +689,5 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=
             idx[a] = side
             stencil[tuple(idx)] = 1.0
     geom = Geometry(inp, stencil.shape, "same", 1, 1, 0)
-    out = v.output_array(inp, geom.out_shape, dtype, out)
+    out = inp.backend.output_array(inp, geom.out_shape, dtype, out)
     return run(inp, stencil, geom, "direct", out, threads)

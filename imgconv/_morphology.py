@@ -12,9 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _cpu
 from . import _validate as v
-from ._buffers import empty
 from ._convolve import _plan_cache, cache_plan, plan_key, with_input
 from ._dispatch import select_backend
 from ._docstrings import docfiller
@@ -29,9 +27,10 @@ class ExtremePlan(NamedTuple):
     pad_value: object
     fp: np.ndarray          # the footprint, mirrored for a maximum
     centre: tuple
-    is_box: bool            # whether every cell of fp is in it (_cpu.extreme_box)
+    is_box: bool            # whether every cell of fp is in it (backend.extreme_box)
     call: object            # for a new result of the input's own dtype: the one
-                            # kernel call (_cpu.ExtremeCall), where that is all it takes
+                            # kernel call (backend.prepare_extreme_box, e.g.
+                            # _cpu.ExtremeCall), where that is all it takes
 
 
 def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, backend,
@@ -50,34 +49,36 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
             cache_plan(key, plan._replace(inp=inp._replace(x=None), fp=fp))
     else:
         if plan.call is not None and out is None:
-            # x as the plan was made for (as_input_array passed it as it was)
-            return _cpu.run_extreme_box(plan.call, x, empty(x.shape, plan.native, x), threads)
+            # x as the plan was made for (take_input passed it as it was)
+            backend = plan.inp.backend
+            return backend.run_extreme_box(plan.call, x, backend.empty(x.shape, plan.native, x),
+                                           threads)
         inp = with_input(plan, x)
+    backend = inp.backend
     if plan.call is not None and out is None:
-        return _cpu.run_extreme_box(plan.call, inp.x, empty(inp.x.shape, plan.native, x),
-                                    threads)
+        return backend.run_extreme_box(plan.call, inp.x,
+                                       backend.empty(inp.x.shape, plan.native, x), threads)
     native, pad_value, fp, centre = plan.native, plan.pad_value, plan.fp, plan.centre
     is_bool = native == bool
-    out = v.extreme_output(out, inp.x.shape, native, x)
+    out = backend.extreme_output(out, inp.x.shape, native, x)
     if is_bool:
         kernel_out = out.view(np.uint8)
     elif native != inp.x.dtype:
-        kernel_out = empty(inp.x.shape, inp.x.dtype)
+        kernel_out = backend.empty(inp.x.shape, inp.x.dtype)
     else:
         kernel_out = out
     if plan.is_box:
-        _cpu.extreme_box(inp, kernel_out, fp.shape, centre, is_max, pad_value, threads)
+        backend.extreme_box(inp, kernel_out, fp.shape, centre, is_max, pad_value, threads)
     else:
-        _cpu.extreme_footprint(inp, kernel_out, fp, centre, is_max, pad_value, threads)
+        backend.extreme_footprint(inp, kernel_out, fp, centre, is_max, pad_value, threads)
     if kernel_out is not out and not is_bool:
-        v.store(kernel_out, out)   # exact for the input's values; padding saturates
+        backend.store(kernel_out, out)   # exact for the input's values; padding saturates
     return out
 
 
 def _extreme_plan(x, footprint, size, mode, cval, origin, channel_axis, axes, backend, is_max):
-    select_backend(x, backend)
     inp = v.filter_input(x, "zero" if mode is None else mode, 0.0, channel_axis, axes,
-                         exact=True)
+                         exact=True, backend=select_backend(x, backend))
     # the result keeps the input's dtype; dtypes the kernels lack (int8, float16,
     # uint32, int64, ...) run widened (inp.x) and are narrowed back
     native = v.extreme_dtype(x)
@@ -90,7 +91,7 @@ def _extreme_plan(x, footprint, size, mode, cval, origin, channel_axis, axes, ba
         centre = tuple(k - 1 - c for k, c in zip(fp.shape, centre))
     is_box = footprint is None or bool(fp.all())
     # a new result that keeps the input's dtype, which the kernel writes directly
-    call = (_cpu.prepare_extreme_box(inp, native, fp.shape, centre, is_max, pad_value)
+    call = (inp.backend.prepare_extreme_box(inp, native, fp.shape, centre, is_max, pad_value)
             if is_box and native == inp.x.dtype else None)
     return ExtremePlan(inp, native, pad_value, fp, centre, is_box, call)
 
@@ -183,7 +184,7 @@ def opening(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
                    axes=axes, backend=backend, threads=threads)
     eroded = erode(x, footprint, **options)
     if out is not None:   # out may not be the input, as for every filter
-        v.extreme_output(out, eroded.shape, eroded.dtype, x)
+        select_backend(x, backend).extreme_output(out, eroded.shape, eroded.dtype, x)
     return dilate(eroded, footprint, out=out, **options)
 
 
@@ -214,26 +215,29 @@ def closing(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
                    axes=axes, backend=backend, threads=threads)
     dilated = dilate(x, footprint, **options)
     if out is not None:   # out may not be the input, as for every filter
-        v.extreme_output(out, dilated.shape, dilated.dtype, x)
+        select_backend(x, backend).extreme_output(out, dilated.shape, dilated.dtype, x)
     return erode(dilated, footprint, out=out, **options)
 
 
-def _difference(a, b, out, x):
-    """a - b in a's dtype: 'and not' for bool, saturated for integers."""
-    out = v.extreme_output(out, a.shape, a.dtype, x)
+def _difference(a, b, out, x, backend):
+    """a - b in a's dtype: 'and not' for bool, saturated for integers; in
+    the namespace of ``backend`` (the name given), whose arrays a and b are."""
+    backend = select_backend(x, backend)
+    xp = backend.xp
+    out = backend.extreme_output(out, a.shape, a.dtype, x)
     if a.dtype == bool:
-        return np.logical_and(a, np.logical_not(b), out=out)
+        return xp.logical_and(a, xp.logical_not(b), out=out)
     if a.dtype.kind == "f":
-        return np.subtract(a, b, out=out)
+        return xp.subtract(a, b, out=out)
     info = np.iinfo(a.dtype)
     if info.bits < 64:
-        wide = np.subtract(a, b, dtype=np.int64)
-        np.clip(wide, info.min, info.max, out=wide)
-        np.copyto(out, wide, casting="unsafe")
+        wide = xp.subtract(a, b, dtype=np.int64)
+        xp.clip(wide, info.min, info.max, out=wide)
+        xp.copyto(out, wide, casting="unsafe")
         return out
     # 64-bit integers: subtract with wraparound, then saturate where it wrapped
     # (out is a new array or the caller's, never a or b)
-    np.subtract(a, b, out=out)
+    xp.subtract(a, b, out=out)
     if a.dtype.kind == "u":
         out[a < b] = 0
     else:
@@ -242,8 +246,10 @@ def _difference(a, b, out, x):
     return out
 
 
-def _as_result_dtype(x, like):
-    x = np.asarray(x)
+def _as_result_dtype(x, like, backend):
+    """``x`` as an array of the namespace and dtype of ``like`` (a result of
+    ``backend``, the name given)."""
+    x = select_backend(x, backend).xp.asarray(x)
     return x if x.dtype == like.dtype else x.astype(like.dtype)
 
 
@@ -272,7 +278,8 @@ def morph_gradient(x, footprint=None, *, size=None, mode=None, cval=None, origin
     """
     options = dict(size=size, mode=mode, cval=cval, origin=origin, channel_axis=channel_axis,
                    axes=axes, backend=backend, threads=threads)
-    return _difference(dilate(x, footprint, **options), erode(x, footprint, **options), out, x)
+    return _difference(dilate(x, footprint, **options), erode(x, footprint, **options), out, x,
+                       backend)
 
 
 @docfiller
@@ -299,7 +306,7 @@ def tophat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chan
     """
     opened = opening(x, footprint, size=size, mode=mode, cval=cval, origin=origin,
                      channel_axis=channel_axis, axes=axes, backend=backend, threads=threads)
-    return _difference(_as_result_dtype(x, opened), opened, out, x)
+    return _difference(_as_result_dtype(x, opened, backend), opened, out, x, backend)
 
 
 @docfiller
@@ -326,4 +333,4 @@ def blackhat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, ch
     """
     closed = closing(x, footprint, size=size, mode=mode, cval=cval, origin=origin,
                      channel_axis=channel_axis, axes=axes, backend=backend, threads=threads)
-    return _difference(closed, _as_result_dtype(x, closed), out, x)
+    return _difference(closed, _as_result_dtype(x, closed, backend), out, x, backend)

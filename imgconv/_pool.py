@@ -4,9 +4,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _cpu
 from . import _validate as v
-from ._buffers import empty
 from ._convolve import _plan_cache, cache_plan, plan_key, with_input
 from ._dispatch import select_backend
 from ._docstrings import docfiller
@@ -102,39 +100,42 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
         inp = with_input(plan, x)
     if plan.call is not None and out is None and dtype is None and not return_indices:
         # a new result of the dtype the kernel writes: one prepared call
-        return _cpu.run_pool(plan.call, inp.x, threads)
+        return inp.backend.run_pool(plan.call, inp.x, threads)
     op_name, op_code, p, geom, identity, scales = (plan.op_name, plan.op_code, plan.p, plan.geom,
                                                    plan.identity, plan.scales)
     extreme = op_name in ("max", "min")
+    backend, xp = inp.backend, inp.backend.xp
     shape = inp.full_shape(geom.out_shape)
     kept = v.extreme_dtype(x)
     is_bool = kept == bool
     native = kept if is_bool else inp.x.dtype       # what the kernel writes
     if extreme:
         if out is not None and dtype is None and getattr(out, "dtype", None) == kept:
-            out = v.extreme_output(out, shape, kept, inp.x)
+            out = backend.extreme_output(out, shape, kept, inp.x)
         elif out is not None:
-            out = v.check_out(out, shape, None if dtype is None else v.output_dtype(dtype, inp.compute),
-                              inp.x, allow_bool=is_bool)
+            out = backend.check_out(out, shape, None if dtype is None
+                                    else v.output_dtype(dtype, inp.compute),
+                                    inp.x, allow_bool=is_bool)
         # max/min of int8, float16, uint32... run widened and return the input's dtype
         wanted = (out.dtype if out is not None
                   else v.output_dtype(dtype, inp.compute) if dtype is not None else kept)
-        target = out if out is not None and out.dtype == native else empty(shape, native)
+        target = (out if out is not None and out.dtype == native
+                  else backend.empty(shape, native))
         kernel_out = target.view(np.uint8) if is_bool else target
     else:
-        out = v.output_array(inp, geom.out_shape, dtype, out)
+        out = backend.output_array(inp, geom.out_shape, dtype, out)
         target = kernel_out = out
-    indices = empty(shape, np.int64) if return_indices else None
-    _cpu.pool(inp, kernel_out, indices, geom, op_code, p, identity, scales, threads)
+    indices = backend.empty(shape, np.int64) if return_indices else None
+    backend.pool(inp, kernel_out, indices, geom, op_code, p, identity, scales, threads)
     if indices is not None and list(inp.axes) != sorted(inp.axes):
         # the kernels number a plane's samples in the order of axes; the
         # result numbers them in array order, whatever order axes gives
         ascending = sorted(range(inp.rank), key=lambda i: inp.axes[i])
-        coords = np.unravel_index(indices, inp.spatial_shape)
-        indices = np.ravel_multi_index([coords[i] for i in ascending],
+        coords = xp.unravel_index(indices, inp.spatial_shape)
+        indices = xp.ravel_multi_index([coords[i] for i in ascending],
                                        [inp.spatial_shape[i] for i in ascending])
     if extreme and target.dtype != wanted:
-        out = v.store(target, out if out is not None else empty(shape, wanted))
+        out = backend.store(target, out if out is not None else backend.empty(shape, wanted))
     else:
         out = target
     return (out, indices) if return_indices else out
@@ -152,15 +153,16 @@ class PoolPlan(NamedTuple):
     identity: object
     scales: list
     call: object    # for out=None, dtype=None and no indices: the one kernel
-                    # call (_cpu.PoolCall), where that is all it takes
+                    # call (backend.prepare_pool, e.g. _cpu.PoolCall), where
+                    # that is all it takes and the backend prepares it
 
 
 def _pool_plan(x, size, stride, padding, dilation, op, p, ceil_mode, count_include_pad, mode,
                return_indices, channel_axis, axes, backend):
-    select_backend(x, backend)
+    backend = select_backend(x, backend)
     op_name, op_code, p = v.pool_op(op, p, count_include_pad, return_indices, mode)
     extreme = op_name in ("max", "min")
-    inp = v.filter_input(x, mode, 0.0, channel_axis, axes, exact=extreme)
+    inp = v.filter_input(x, mode, 0.0, channel_axis, axes, exact=extreme, backend=backend)
     geom = v.pool_geometry(inp.spatial_shape, size, stride, padding, dilation, ceil_mode)
     if extreme:
         kept = v.extreme_dtype(x)
@@ -175,7 +177,7 @@ def _pool_plan(x, size, stride, padding, dilation, op, p, ceil_mode, count_inclu
         with np.errstate(divide="ignore"):
             scales = [np.where(c > 0, 1.0 / np.maximum(c, 1), np.nan) for c in counts]
         result, away = inp.compute, True
-    call = None if result is None else _cpu.prepare_pool(
+    call = None if result is None else backend.prepare_pool(
         inp, geom, op_code, p, identity, scales, inp.full_shape(geom.out_shape), result, away)
     return PoolPlan(inp, op_name, op_code, p, geom, identity, scales, call)
 

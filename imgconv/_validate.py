@@ -1,8 +1,11 @@
 """Argument checking and normalisation, once, for every function and backend.
 
-Public functions call these helpers and hand the resulting plain values
-(tuples of ints, mode codes, arrays in a supported dtype and byte order) to
-whichever backend runs the call.
+Everything here is array-agnostic: modes, padding, stride, dilation,
+origin, axes, dtypes, kernels and footprints (small numpy arrays), pooling
+geometry.  It reads an input's shape, ndim and dtype only, never its data,
+so it serves every backend.  The array part (taking the input, allocating
+or checking the output, storing with saturation) belongs to the backend
+objects (``imgconv._backend``, ``imgconv._cpu``).
 """
 import math
 import numbers
@@ -11,7 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _buffers
+from ._dispatch import select_backend
+
 
 # --------------------------------------------------------------------------
 # Boundary modes
@@ -50,7 +54,7 @@ EXACT_DTYPES = (np.dtype("int64"), np.dtype("uint64"))
 EXTREME_DTYPE_CODES = {**DTYPE_CODES, EXACT_DTYPES[0]: 6, EXACT_DTYPES[1]: 7}
 
 # Other real dtypes are converted once to the smallest native dtype that holds them.
-_WIDENED = {
+WIDENED = {
     np.dtype("bool"): np.dtype("uint8"),
     np.dtype("int8"): np.dtype("int16"),
     np.dtype("float16"): np.dtype("float32"),
@@ -69,49 +73,13 @@ def compute_dtype(dtype):
     return np.dtype(np.float64)
 
 
-def _native(dtype):
-    return dtype.newbyteorder("=")
-
-
-def as_input_array(x, name="x", exact=False):
-    """``x`` as an ndarray the kernels can read: a supported dtype (with
-    ``exact``, also 64-bit integers, for the maximum and minimum kernels),
-    native byte order, element-aligned strides.  Never copies a conforming
-    array (so the caller's data are only read), copies once otherwise."""
-    if not isinstance(x, np.ndarray):
-        if type(x).__module__.split(".", 1)[0] in ("cupy", "dask", "torch"):
-            raise TypeError(f"{name} must be a numpy array for the CPU backend, "
-                            f"got {type(x).__module__}.{type(x).__name__}")
-        try:
-            x = np.asarray(x)
-        except Exception as exc:
-            raise TypeError(f"{name} must be an array, got {type(x).__name__}") from exc
-    elif type(x) is not np.ndarray:
-        # subclasses (np.matrix stays 2D whatever its reshape) as plain arrays
-        x = x.view(np.ndarray)
-    dtype = x.dtype
-    if dtype.kind not in "biuf":
-        raise TypeError(f"{name} has unsupported dtype {dtype}; imgconv takes real numbers "
-                        f"({', '.join(str(d) for d in SUPPORTED_DTYPES)}, or bool)")
-    if x.size == 0:
-        raise ValueError(f"{name} is empty (shape {x.shape})")
-    native = _native(dtype)
-    target = native if exact and native in EXACT_DTYPES else _WIDENED.get(native, native)
-    if native == np.bool_:
-        # bool and uint8 share a layout: a view, not a copy
-        return np.asarray(x).view(np.uint8)
-    if target != dtype:
-        return x.astype(target)
-    if not x.flags.aligned or any(s % x.itemsize for s in x.strides):
-        return np.array(x, order="C")
-    return x
-
-
 def extreme_dtype(x):
     """The dtype a maximum or minimum of (checked) ``x`` keeps: x's own, in
     native byte order and bool included, even where the kernels run it
-    widened (int8, float16, uint32, 64-bit integers)."""
-    return np.asarray(x).dtype.newbyteorder("=")
+    widened (int8, float16, uint32, 64-bit integers).  Reads only the dtype
+    of an array (of any library); other inputs (lists) through numpy."""
+    dtype = x.dtype if hasattr(x, "dtype") and hasattr(x, "shape") else np.asarray(x).dtype
+    return np.dtype(dtype).newbyteorder("=")
 
 
 def output_dtype(dtype, compute, name="dtype"):
@@ -339,81 +307,6 @@ def as_kernel(kernel, rank, dtype, name="kernel", axes=None):
     return np.ascontiguousarray(k, dtype=dtype)
 
 
-def overlaps_itself(a):
-    """Whether two elements of ``a`` share memory.  Arrays whose strides,
-    sorted, each step past everything the smaller ones reach (every layout
-    numpy makes itself) are told apart without looking at their elements;
-    other ``as_strided`` layouts by comparing every element's address."""
-    reach = a.itemsize
-    for stride, n in sorted((abs(s), n) for s, n in zip(a.strides, a.shape) if n > 1):
-        if stride < reach:
-            break
-        reach += stride * (n - 1)
-    else:
-        return False
-    offsets = np.zeros((), np.int64)
-    for stride, n in zip(a.strides, a.shape):
-        offsets = np.add.outer(offsets, np.arange(n, dtype=np.int64) * stride)
-    offsets = np.sort(offsets, axis=None)
-    return bool(np.any(np.diff(offsets) < a.itemsize))
-
-
-def check_out(out, shape, dtype, x, name="out", allow_bool=False):
-    """``out`` if it can receive a result of ``shape``; ``dtype`` None takes
-    its dtype.  ``allow_bool``: a bool ``out`` is fine (results of bool inputs)."""
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(out).__name__}")
-    if type(out) is not np.ndarray:
-        out = out.view(np.ndarray)    # the same memory, reshapeable (np.matrix is not)
-    if out.shape != tuple(shape):
-        raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
-    if dtype is not None and out.dtype != dtype:
-        raise ValueError(f"{name} has dtype {out.dtype} but dtype={dtype} was asked for")
-    if out.dtype not in DTYPE_CODES and not (allow_bool and out.dtype == bool):
-        raise TypeError(f"{name} has unsupported dtype {out.dtype}; choose one of "
-                        f"{', '.join(str(d) for d in SUPPORTED_DTYPES)} in native byte order")
-    if not out.flags.writeable:
-        raise ValueError(f"{name} is read-only")
-    if not out.flags.aligned or any(s % out.itemsize for s in out.strides):
-        raise ValueError(f"{name} must have element-aligned strides")
-    if overlaps_itself(out):
-        raise ValueError(f"{name} has elements that share memory (a zero stride, as from "
-                         f"np.broadcast_to, or overlapping as_strided views): each result "
-                         f"needs a place of its own")
-    if np.may_share_memory(out, x):
-        raise ValueError(f"{name} overlaps the input; imgconv filters are not in-place")
-    return out
-
-
-def store(result, out):
-    """Write ``result`` (float32/float64, ``out``'s shape) into ``out``; return ``out``.
-
-    Float outputs get a plain cast.  Integer outputs are rounded to nearest
-    (ties to even), saturated to the dtype's range, NaN becoming 0 -- the same
-    rule as the direct kernel (OpenCV's ``saturate_cast``).  ``result`` is not
-    modified.
-    """
-    if out.dtype.kind == "f":
-        with np.errstate(over="ignore"):  # saturating to +-inf is the rule
-            np.copyto(out, result, casting="unsafe")
-        return out
-    info = np.iinfo(out.dtype)
-    # int32 limits are not float32 numbers: saturate in float64 as the kernel does
-    work = np.float64 if (info.bits >= 32 or result.dtype == np.float64) else np.float32
-    tmp = np.rint(result, dtype=work)
-    np.clip(tmp, info.min, info.max, out=tmp)  # NaN stays NaN, +-inf saturate
-    np.nan_to_num(tmp, copy=False, nan=0.0)
-    if info.bits < 64:
-        np.copyto(out, tmp, casting="unsafe")
-        return out
-    # float(info.max) rounds up to 2**63 (2**64), one past the range: those
-    # saturate explicitly (64-bit outputs hold results narrowed back to int64/uint64)
-    top = tmp >= float(info.max)
-    np.copyto(out, tmp, casting="unsafe", where=~top)
-    out[top] = info.max
-    return out
-
-
 def check_cval(cval):
     if not isinstance(cval, (numbers.Real, np.number)) or isinstance(cval, (complex, np.complexfloating)):
         raise TypeError(f"cval must be a real number, got {cval!r}")
@@ -424,9 +317,12 @@ def check_cval(cval):
 # The normalised input of every filter
 # --------------------------------------------------------------------------
 class FilterInput(NamedTuple):
-    """An input array and the arguments every filter shares, normalised."""
+    """An input array and the arguments every filter shares, normalised.
+    Only ``x``'s shape, ndim and dtype are read here: ``x`` is an array of
+    the backend that runs the call (numpy for the CPU)."""
 
-    x: np.ndarray            # supported dtype, native byte order, element strides
+    x: object                # the backend's array (backend.take_input): a
+                             # supported dtype, native byte order, element strides
     axes: tuple              # filtered axes of x, in the order kernels and
                              # per-axis arguments refer to them
     channel_axis: object     # None or a non-negative int
@@ -434,6 +330,7 @@ class FilterInput(NamedTuple):
     mode: str                # canonical mode name
     code: int                # the kernels' mode code
     cval: float
+    backend: object          # the backend object that took x and runs the call
 
     @property
     def rank(self):
@@ -462,22 +359,24 @@ class FilterInput(NamedTuple):
 
 
 def filter_input(x, mode="reflect", cval=0.0, channel_axis=None, axes=None, exact=False,
-                 axes_name="axes"):
-    x = as_input_array(x, exact=exact)
+                 axes_name="axes", backend=None):
+    """The :class:`FilterInput` of ``x`` and the shared arguments, checked.
+
+    ``backend``: the backend object that runs the call (default: the one
+    ``backend='auto'`` selects for ``x``); it takes ``x``
+    (``backend.take_input``, with ``exact`` for the maximum and minimum
+    kernels).  Nothing else here reads more than x's shape and dtype.
+    """
+    if backend is None:
+        backend = select_backend(x, "auto")
+    x = backend.take_input(x, exact=exact)
     axes, channel_axis = spatial_axes(x.ndim, channel_axis, axes, axes_name=axes_name)
     mode = canonical_mode(mode)
     cval = check_cval(cval)
     if mode != "zero" and cval != 0:
         raise ValueError(f"cval only applies with mode='zero', not mode={mode!r}")
-    return FilterInput(x, axes, channel_axis, compute_dtype(x.dtype), mode, MODE_CODES[mode], cval)
-
-
-def output_array(inp, spatial_shape, dtype, out):
-    """``out`` checked against the result's shape and dtype, or a new array."""
-    shape = inp.full_shape(spatial_shape)
-    if out is None:
-        return _buffers.empty(shape, output_dtype(dtype, inp.compute), inp.x)
-    return check_out(out, shape, None if dtype is None else output_dtype(dtype, inp.compute), inp.x)
+    return FilterInput(x, axes, channel_axis, compute_dtype(x.dtype), mode, MODE_CODES[mode], cval,
+                       backend)
 
 
 def spatial_axis(axis, inp, name="axis"):
@@ -650,27 +549,6 @@ def as_footprint(footprint, size, rank, axes=None):
         raise ValueError("footprint has no True cell")
     fp = fp.reshape((1,) * (rank - fp.ndim) + fp.shape)
     return fp if axes is None else in_axes_order(fp, axes)
-
-
-#: a kernel dtype of each item size, to check ``out`` arrays of other dtypes
-_SAME_SIZE = {1: np.uint8, 2: np.int16, 4: np.int32, 8: np.float64}
-
-
-def extreme_output(out, shape, dtype, x):
-    """``out`` checked for a maximum or minimum of ``x`` (whose result keeps
-    x's ``dtype``, whatever dtype the kernels run it in), or a new array."""
-    if out is None:
-        return _buffers.empty(shape, dtype, x)
-    if isinstance(out, np.ndarray) and type(out) is not np.ndarray:
-        out = out.view(np.ndarray)
-    if isinstance(out, np.ndarray) and out.shape == tuple(shape) and out.dtype != dtype:
-        raise ValueError(f"out has dtype {out.dtype}, the result has dtype {dtype}")
-    if isinstance(out, np.ndarray) and dtype != bool and dtype not in DTYPE_CODES:
-        # a dtype the correlation kernels lack: the same checks (shape,
-        # writeable, aligned, no overlap) on a view of it
-        check_out(out.view(_SAME_SIZE[dtype.itemsize]), shape, None, np.asarray(x))
-        return out
-    return check_out(out, shape, dtype, np.asarray(x), allow_bool=dtype == bool)
 
 
 def morphology_pad_value(dtype, mode, cval, is_max):

@@ -686,7 +686,7 @@ def test_box_far_beyond_the_image():
     side (every mode repeats its values within 2n padded cells, so the box is
     clipped there, with the same result) against scipy; and a box of 10**6
     on a tiny image is as quick as a small one."""
-    from imgconv._cpu import _clip_box
+    from imgconv._backend import clip_box as _clip_box
 
     assert _clip_box((10 ** 6, 7, 5), (0, 3, 2), (4, 5, 6)) == ((9, 7, 5), (0, 3, 2))
     assert _clip_box((10 ** 6,), (10 ** 6 - 1,), (4,)) == ((9,), (8,))

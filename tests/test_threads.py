@@ -36,7 +36,10 @@ def spy(monkeypatch):
         calls.append(args[-1])
         return real.correlate(*args)
 
-    monkeypatch.setattr(_cpu, "kernels", types.SimpleNamespace(correlate=correlate))
+    spied = types.SimpleNamespace(correlate=correlate)
+    # the prepared calls use the module's kernels, the backend object its own
+    monkeypatch.setattr(_cpu, "kernels", spied)
+    monkeypatch.setattr(_cpu.CPU, "kernels", spied)
     return calls
 
 

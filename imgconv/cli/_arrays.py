@@ -6,6 +6,7 @@ import re
 import numpy as np
 
 from .. import _validate as v
+from .._backend import store
 from . import _options as opt
 from ._options import UserError
 
@@ -187,7 +188,7 @@ def to_dtype(result, dtype, output_range, scale=None):
             work = (work - low) * (work_type(info.max - info.min) / work_type(high - low)) + info.min
         else:
             work = np.full_like(work, info.min)
-    return v.store(work, np.empty(work.shape, dtype))
+    return store(work, np.empty(work.shape, dtype))
 
 
 def depth_scale(source_dtype, dtype):

@@ -1,0 +1,348 @@
+"""The backend seam: what a backend object offers the public functions, and
+the orchestration shared by every backend whose kernels follow the compiled
+CPU module's interface.
+
+A backend object (``imgconv._dispatch.select_backend`` returns one) owns
+everything that touches the arrays of its kind: it takes the input, checks an
+``out=``, allocates results and scratch arrays, runs the kernels and stores
+results with rounding and saturation.  The public functions only normalise
+arguments (``imgconv._validate``, array-agnostic: shapes, dtypes, modes,
+small numpy kernels) and plan (geometry, method choice by cost); they never
+call numpy on the caller's array, and do element-wise work through the
+backend's array namespace ``xp``.
+
+:class:`KernelBackend` is that object for a kernel module with the signatures
+of ``pyx/_kernels.pyx`` (``correlate``, ``box_pass``, ``extreme_pass``,
+``extreme_footprint``, ``pool``) taking 4D views of the backend's arrays:
+the CPU backend (``imgconv._cpu``) is it with numpy, the compiled kernels and
+the buffer pool; a GPU backend is it with cupy, its own kernel module and
+``cupy.empty``.  See docs/design.md, "Backends".
+"""
+import math
+
+import numpy as np
+
+from . import _validate as v
+from ._views import as_3, merged_planes, pairs
+
+
+def store(result, out, xp=np):
+    """Write ``result`` (float32/float64, ``out``'s shape) into ``out``; return ``out``.
+
+    Float outputs get a plain cast.  Integer outputs are rounded to nearest
+    (ties to even), saturated to the dtype's range, NaN becoming 0 -- the same
+    rule as the direct kernel (OpenCV's ``saturate_cast``).  ``result`` is not
+    modified.  ``xp``: the arrays' namespace (numpy or cupy).
+    """
+    if out.dtype.kind == "f":
+        with np.errstate(over="ignore"):  # saturating to +-inf is the rule
+            xp.copyto(out, result, casting="unsafe")
+        return out
+    info = np.iinfo(out.dtype)
+    # int32 limits are not float32 numbers: saturate in float64 as the kernel does
+    work = np.float64 if (info.bits >= 32 or result.dtype == np.float64) else np.float32
+    tmp = xp.rint(result, dtype=work)
+    xp.clip(tmp, info.min, info.max, out=tmp)  # NaN stays NaN, +-inf saturate
+    xp.nan_to_num(tmp, copy=False, nan=0.0)
+    if info.bits < 64:
+        xp.copyto(out, tmp, casting="unsafe")
+        return out
+    # float(info.max) rounds up to 2**63 (2**64), one past the range: those
+    # saturate explicitly (64-bit outputs hold results narrowed back to int64/uint64)
+    top = tmp >= float(info.max)
+    xp.copyto(out, tmp, casting="unsafe", where=~top)
+    out[top] = info.max
+    return out
+
+
+#: Box depths up to this are combined directly inside the height/width sweep
+#: (one pass, no intermediate volume); deeper boxes take a van Herk pass of
+#: their own, whose cost does not grow with the depth.
+FUSED_DEPTH_MAX = 7
+
+
+class KernelBackend:
+    """A backend running the kernel interface of ``pyx/_kernels.pyx`` on
+    arrays of the namespace ``xp``.
+
+    Parameters
+    ----------
+    name : str
+        The backend's name, as ``backend=`` takes it.
+    xp : module
+        The array namespace of its arrays (numpy, cupy).
+    kernels : module
+        The kernel functions (``correlate``, ``box_pass``, ``extreme_pass``,
+        ``extreme_footprint``, ``pool``), with the compiled CPU module's
+        signatures, on 4D views of ``xp`` arrays.  Small parameter arrays
+        (weights, footprint runs, pooling scales) are numpy arrays.
+    array_libraries : tuple of str
+        The array libraries (top-level module names) whose arrays
+        ``backend='<name>'`` accepts as input.
+
+    Notes
+    -----
+    Subclasses provide the array part that depends on the array type:
+    :meth:`take_input`, :meth:`empty`, :meth:`check_out` and
+    :meth:`extreme_output`.  The ``prepare_*``/``run_*`` fast paths are
+    optional: here ``prepare_*`` returns None, so the public functions take
+    the general route.
+    """
+
+    #: whether :meth:`fft_correlate` exists (the cost model only offers the
+    #: FFT to a backend that has it)
+    has_fft = False
+
+    def __init__(self, name, xp, kernels, array_libraries):
+        self.name = name
+        self.xp = xp
+        self.kernels = kernels
+        self.array_libraries = tuple(array_libraries)
+
+    def __repr__(self):
+        return f"<imgconv backend {self.name!r}>"
+
+    # ----------------------------------------------------------------------
+    # Arrays
+    # ----------------------------------------------------------------------
+    def take_input(self, x, name="x", exact=False):
+        """``x`` as an array the kernels read (a supported dtype, see
+        ``_validate.DTYPE_CODES``; with ``exact`` also 64-bit integers),
+        never modified.  Subclasses implement it."""
+        raise NotImplementedError(f"the {self.name} backend does not take inputs")
+
+    def empty(self, shape, dtype, away_from=None):
+        """A new C-contiguous array; ``away_from``: an array it may not share
+        cache lines with (a hint; a backend may ignore it)."""
+        return self.xp.empty(shape, dtype)
+
+    def check_out(self, out, shape, dtype, x, name="out", allow_bool=False):
+        """``out`` if it can receive a result of ``shape`` (``dtype`` None
+        takes its dtype) without overlapping ``x``, else a clear error."""
+        raise NotImplementedError(f"the {self.name} backend does not check out=")
+
+    def extreme_output(self, out, shape, dtype, x):
+        """``out`` checked for a maximum or minimum of ``x`` (whose result
+        keeps x's ``dtype``), or a new array."""
+        if out is None:
+            return self.empty(shape, dtype, x)
+        return self.check_out(out, shape, dtype, x, allow_bool=dtype == bool)
+
+    def output_array(self, inp, spatial_shape, dtype, out):
+        """``out`` checked against the result's shape and dtype, or a new array."""
+        shape = inp.full_shape(spatial_shape)
+        if out is None:
+            return self.empty(shape, v.output_dtype(dtype, inp.compute), inp.x)
+        return self.check_out(out, shape,
+                              None if dtype is None else v.output_dtype(dtype, inp.compute),
+                              inp.x)
+
+    def store(self, result, out):
+        """:func:`store` in this backend's namespace."""
+        return store(result, out, self.xp)
+
+    def may_share_memory(self, a, b):
+        return bool(self.xp.may_share_memory(a, b))
+
+    def all_finite(self, x):
+        """Whether ``x`` holds no NaN or inf (min and max say so, without a
+        boolean array the size of ``x``).  The one data-dependent question
+        of method choice; a backend answers it where the data are."""
+        if x.dtype.kind != "f" or x.size == 0:
+            return True
+        xp = self.xp
+        return bool(xp.isfinite(xp.min(x)) and xp.isfinite(xp.max(x)))
+
+    def kernel_threads(self, threads, work):
+        """The ``nthreads`` argument of a kernel call doing ``work`` (output
+        samples times taps); ``threads`` is the caller's ``threads=``."""
+        if threads is not None:
+            raise ValueError(f"threads= sets CPU threads; the {self.name} backend takes none")
+        return 1
+
+    # ----------------------------------------------------------------------
+    # Planning hooks (planning is pure: these read no array data)
+    # ----------------------------------------------------------------------
+    def fused_rows_fit(self, inp, geom, factors, axis):
+        """Whether the separable pass along ``axis`` may run fused with the
+        pass along the last axis (one ``correlate`` call with ``xweights``)."""
+        return True
+
+    def prepare_direct(self, inp, weights, pad_lo, stride, dilation, cval, out_shape, out_dtype,
+                       xweights=None):
+        """A prepared :meth:`correlate` into a new array, or None (none here)."""
+        return None
+
+    def prepare_box(self, inp, passes, out_dtype):
+        return None
+
+    def prepare_extreme_box(self, inp, out_dtype, size, centre, is_max, pad_value):
+        return None
+
+    def prepare_pool(self, inp, geom, op, p, identity, scales, out_shape, out_dtype, away):
+        return None
+
+    # ----------------------------------------------------------------------
+    # Operations
+    # ----------------------------------------------------------------------
+    def correlate(self, inp, x, weights, pad_lo, stride, dilation, cval, out, threads,
+                  xweights=None):
+        """Direct correlation of ``x`` (``inp.x`` or an intermediate of the same
+        layout) with compute-typed ``weights`` into ``out``.
+
+        ``xweights``: a 1D kernel along the last spatial axis applied in the same
+        sweep (``weights`` then has length 1 on that axis): the outer product of
+        the two, without an intermediate array.
+        """
+        rank = inp.rank
+        kernels = self.kernels
+        taps = (np.count_nonzero(weights)
+                + (0 if xweights is None else np.count_nonzero(xweights)))
+        nthreads = self.kernel_threads(threads, out.size * max(1, taps))
+        xweights = NO_X_KERNEL[weights.dtype] if xweights is None else xweights
+        weights3 = weights.reshape(as_3(weights.shape, 1, rank))
+        stride3, dilation3 = as_3(stride, 1, rank), as_3(dilation, 1, rank)
+        pad3 = as_3(pad_lo, 0, rank)
+        depth_only = depth_only_kernel(weights3, xweights.size > 0, stride3, pad3)
+        for x4, out4 in pairs(inp, x, out, xp=self.xp):
+            if depth_only and out4.shape[2:] == x4.shape[2:]:
+                # A pass along depth only, no padding across the planes: each plane
+                # is one long row, so the kernel sweeps H*W-wide rows instead of
+                # many short ones.
+                merged_x = merged_planes(x4, self.xp)
+                merged_out = merged_planes(out4, self.xp)
+                if merged_x is not None and merged_out is not None:
+                    kernels.correlate(merged_x, merged_out, weights3.reshape(1, -1, 1), xweights,
+                                      (1, stride3[0], 1), (1, dilation3[0], 1), (0, pad3[0], 0),
+                                      inp.code, cval, v.DTYPE_CODES[x.dtype],
+                                      v.DTYPE_CODES[out.dtype], nthreads)
+                    continue
+            kernels.correlate(x4, out4, weights3, xweights, stride3, dilation3, pad3, inp.code,
+                              cval, v.DTYPE_CODES[x.dtype], v.DTYPE_CODES[out.dtype], nthreads)
+        return out
+
+    def separable_volume(self, inp, factors, pad_lo, stride, dilation, cval_z, cval_yx, out,
+                         threads):
+        """A volume's three separable passes in one sweep, where the backend
+        has such a kernel: ``out``, or None (having done nothing)."""
+        return None
+
+    def fft_correlate(self, inp, weights, geom, out, threads):
+        """Correlation through the FFT (where :attr:`has_fft`)."""
+        raise NotImplementedError(f"the {self.name} backend has no FFT correlation; "
+                                  "use method='direct' or 'separable'")
+
+    def box_pass(self, inp, x, axis, size, pad_lo, out, threads):
+        """Mean over ``size`` samples along spatial axis ``axis`` by running sums."""
+        nthreads = self.kernel_threads(threads, out.size * 4)
+        for x4, out4 in pairs(inp, x, out, xp=self.xp):
+            self.kernels.box_pass(x4, out4, 4 - inp.rank + axis, size, pad_lo, inp.code,
+                                  inp.cval, v.DTYPE_CODES[x.dtype], v.DTYPE_CODES[out.dtype],
+                                  nthreads)
+        return out
+
+    def extreme_box(self, inp, out, size, centre, is_max, pad_value, threads):
+        """Running max or min over a box of ``size`` cells whose centre cell is
+        ``centre`` (per spatial axis): one sweep along height (van Herk) with the
+        width pass and a short depth window fused into it; a long depth window
+        first takes an O(1)-per-sample pass of its own."""
+        (kz, ky, kx), (cz, cy, cx) = box3(inp, size, centre)
+        nthreads = self.kernel_threads(threads, out.size * 4)
+        code = v.EXTREME_DTYPE_CODES[out.dtype]
+        kernels, xp = self.kernels, self.xp
+        for x4, out4 in pairs(inp, inp.x, out, xp=xp):
+            source = x4
+            if kz > FUSED_DEPTH_MAX:
+                target = out4 if (ky, kx) == (1, 1) else self.empty(x4.shape, x4.dtype)
+                planes_in, planes_out = merged_planes(source, xp), merged_planes(target, xp)
+                if planes_in is None or planes_out is None:
+                    planes_in = source.transpose(0, 2, 1, 3)
+                    planes_out = target.transpose(0, 2, 1, 3)
+                kernels.extreme_pass(planes_in, planes_out, kz, cz, 1, 0, 1, 0, inp.code,
+                                     pad_value, is_max, code, nthreads)
+                if (ky, kx) == (1, 1):
+                    continue
+                source, kz, cz = target, 1, 0
+            kernels.extreme_pass(source, out4, ky, cy, kx, cx, kz, cz, inp.code, pad_value,
+                                 is_max, code, nthreads)
+        return out
+
+    def extreme_footprint(self, inp, out, footprint, centre, is_max, pad_value, threads):
+        """Max or min over any footprint: out[p] = op of the padded input at
+        p + (cell - centre) for every True cell of ``footprint``."""
+        rank = inp.rank
+        fp3 = footprint.reshape((1,) * (3 - rank) + footprint.shape)
+        centre3 = as_3(centre, 0, rank)
+        runs = footprint_runs(fp3)
+        nthreads = self.kernel_threads(threads, out.size * max(1, len(runs[2])))
+        code = v.EXTREME_DTYPE_CODES[out.dtype]
+        for x4, out4 in pairs(inp, inp.x, out, xp=self.xp):
+            self.kernels.extreme_footprint(x4, out4, fp3.shape, centre3, *runs, inp.code,
+                                           pad_value, is_max, code, nthreads)
+        return out
+
+    def pool(self, inp, out, indices, geom, op, p, identity, scales, threads):
+        """Pooling of ``inp.x`` into ``out`` (and flat argmax/argmin ``indices``)."""
+        args, work = pool_arguments(inp, geom, op, p, identity, scales, out.dtype)
+        nthreads = self.kernel_threads(threads, out.size * work)
+        arrays = (inp.x, out) if indices is None else (inp.x, out, indices)
+        for views in pairs(inp, *arrays, xp=self.xp):
+            self.kernels.pool(views[0], views[1], None if indices is None else views[2], *args,
+                              nthreads)
+        return out
+
+
+NO_X_KERNEL = {np.dtype(np.float32): np.zeros(0, np.float32),
+               np.dtype(np.float64): np.zeros(0, np.float64)}
+
+
+def depth_only_kernel(weights3, has_x_kernel, stride3, pad3):
+    """A kernel along depth only, without stride or padding across the
+    planes: where the planes are contiguous, :meth:`KernelBackend.correlate`
+    sweeps each plane as one long row instead of many short ones."""
+    return (not has_x_kernel and weights3.shape[1:] == (1, 1) and weights3.shape[0] > 1
+            and stride3[1:] == (1, 1) and pad3[1:] == (0, 0))
+
+
+def box3(inp, size, centre):
+    """The box's (depth, height, width) sizes and centres, clipped to the input."""
+    size, centre = clip_box(size, centre, inp.spatial_shape)
+    return as_3(size, 1, inp.rank), as_3(centre, 0, inp.rank)
+
+
+def clip_box(size, centre, shape):
+    """A box no more than 2n cells either side of its centre on an axis of n
+    samples, with the same maxima and minima: in every mode, 2n padded cells
+    beyond the edge repeat every value that any longer reach would (a period
+    of the padding, or constant values), so a box reaching further only
+    costs time (quadratic in the size, for sizes far beyond the image)."""
+    clipped = [(min(c, 2 * n), min(k - 1 - c, 2 * n)) for k, c, n in zip(size, centre, shape)]
+    return tuple(lo + hi + 1 for lo, hi in clipped), tuple(lo for lo, _ in clipped)
+
+
+def footprint_runs(footprint):
+    """A 3D boolean footprint as its nonempty rows (z, y) and the runs of
+    consecutive True cells in each: (row index, first x, length), by row."""
+    row_z, row_y, run_row, run_start, run_length = [], [], [], [], []
+    for z, y in zip(*np.nonzero(footprint.any(axis=2))):
+        edges = np.diff(np.concatenate(([0], footprint[z, y].astype(np.int8), [0])))
+        starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        run_row += [len(row_z)] * len(starts)
+        run_start += list(starts)
+        run_length += list(stops - starts)
+        row_z.append(z)
+        row_y.append(y)
+    return tuple(np.asarray(a, np.intp) for a in (row_z, row_y, run_row, run_start, run_length))
+
+
+def pool_arguments(inp, geom, op, p, identity, scales, out_dtype):
+    """The pool kernel's arguments between the arrays and the thread count,
+    and the work per output sample."""
+    rank = inp.rank
+    size3 = as_3(geom.size, 1, rank)
+    inv = [np.ones(1)] * (3 - rank) + [np.ascontiguousarray(s, np.float64) for s in scales]
+    return ((size3, as_3(geom.stride, 1, rank), as_3(geom.dilation, 1, rank),
+             as_3(geom.pad_lo, 0, rank), as_3(geom.extent, 1, rank), op, inp.code, p,
+             identity, *inv, v.EXTREME_DTYPE_CODES[inp.x.dtype],
+             v.EXTREME_DTYPE_CODES[np.dtype(out_dtype)], inp.compute == np.float64),
+            math.prod(size3))
