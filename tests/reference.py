@@ -138,3 +138,169 @@ def readonly(a):
     """``a``, made read-only."""
     a.flags.writeable = False
     return a
+
+
+# ---------------------------------------------------------------------------
+# pooling (tests/test_pool.py, tests/test_conformance.py)
+# ---------------------------------------------------------------------------
+def _per_axis(value, rank):
+    return (value,) * rank if np.isscalar(value) else tuple(value)
+
+
+def ref_pool(x, size, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mode=False,
+             count_include_pad=True, mode="zero"):
+    """(values, flat indices) of pooling a spatial-only array, in float64.
+
+    Each axis gets a table: padded position -> source index, -1 for the
+    constant padding of mode 'zero', -2 past the padded extent (ceil_mode).
+    """
+    rank = x.ndim
+    size = _per_axis(size, rank)
+    stride = size if stride is None else _per_axis(stride, rank)
+    dilation = _per_axis(dilation, rank)
+    if np.isscalar(padding):
+        pads = [(padding, padding)] * rank
+    else:
+        pads = [(p_, p_) if np.isscalar(p_) else tuple(p_) for p_ in padding]
+    mode = CANONICAL[mode]
+    tables, out_shape = [], []
+    for n, k, s, d, (lo, hi) in zip(x.shape, size, stride, dilation, pads):
+        span = n + lo + hi - d * (k - 1) - 1
+        m = (-(-span // s) if ceil_mode else span // s) + 1
+        if ceil_mode and (m - 1) * s >= n + lo:
+            m -= 1
+        out_shape.append(m)
+        if mode == "zero":
+            table = np.pad(np.arange(n), (lo, hi), constant_values=-1)
+        else:
+            table = np.pad(np.arange(n), (lo, hi), mode=NP_PAD_MODE[mode])
+        need = (m - 1) * s + (k - 1) * d + 1
+        tables.append(np.concatenate([table, np.full(max(0, need - len(table)), -2)]))
+    xf = x.astype(np.float64)
+    values = np.zeros(out_shape)
+    indices = np.full(out_shape, -1, np.int64)
+    for o in itertools.product(*(range(m) for m in out_shape)):
+        cells = []
+        for t in itertools.product(*(range(k) for k in size)):
+            src = tuple(tab[oi * s + ti * d] for tab, oi, ti, s, d in
+                        zip(tables, o, t, stride, dilation))
+            if min(src) == -2:
+                continue                      # outside every window
+            cells.append(src)
+        if op in ("max", "min"):
+            best, where = None, -1
+            for src in cells:
+                if min(src) < 0:
+                    continue                  # -inf / +inf padding never wins
+                val = xf[src]
+                better = best is None or np.isnan(val) or (val > best if op == "max" else val < best)
+                if better:
+                    best, where = val, int(np.ravel_multi_index(src, x.shape))
+            values[o] = (-np.inf if op == "max" else np.inf) if best is None else best
+            indices[o] = where
+        else:
+            vals = np.array([xf[src] if min(src) >= 0 else 0.0 for src in cells])
+            if op == "lp":
+                values[o] = np.sum(np.abs(vals) ** p) ** (1 / p)
+            else:
+                counted = len(cells) if count_include_pad else sum(min(c) >= 0 for c in cells)
+                values[o] = vals.sum() / counted
+    return values, indices
+
+
+# ---------------------------------------------------------------------------
+# morphology (tests/test_morphology.py, tests/test_conformance.py)
+# ---------------------------------------------------------------------------
+def neutral(dtype, is_max):
+    """The pad value of mode=None: the dtype's minimum for a max, its maximum for a min."""
+    dtype = np.dtype(dtype)
+    if dtype == bool:
+        return not is_max
+    if dtype.kind == "f":
+        return -np.inf if is_max else np.inf
+    info = np.iinfo(dtype)
+    return info.min if is_max else info.max
+
+
+def zero_pad_value(dtype, cval):
+    """cval in ``dtype``: rounded and saturated for integers, != 0 for bool."""
+    dtype = np.dtype(dtype)
+    if dtype == bool:
+        return cval != 0
+    if dtype.kind == "f":
+        return cval
+    info = np.iinfo(dtype)
+    value = np.rint(cval)
+    return info.max if value >= info.max else info.min if value <= info.min else int(value)
+
+
+def per_axis(value, rank):
+    return (int(value),) * rank if np.isscalar(value) else tuple(int(v) for v in value)
+
+
+def ref_extreme(x, fp, origin=0, mode=None, cval=0.0, is_max=False):
+    """Naive erosion (min) or dilation (max) of ``x`` (no channel axis) by ``fp``."""
+    x = np.asarray(x)
+    fp = np.asarray(fp, bool)
+    fp = fp.reshape((1,) * (x.ndim - fp.ndim) + fp.shape)
+    origin = per_axis(origin, x.ndim)
+    centre = [k // 2 + o for k, o in zip(fp.shape, origin)]
+    if is_max:  # dilation: the footprint mirrored through its centre
+        fp = fp[(slice(None, None, -1),) * fp.ndim]
+        centre = [k - 1 - c for k, c in zip(fp.shape, centre)]
+    widths = [(c, k - 1 - c) for k, c in zip(fp.shape, centre)]
+    if mode is None:
+        xp = np.pad(x, widths, mode="constant", constant_values=neutral(x.dtype, is_max))
+    elif CANONICAL[mode] == "zero":
+        with np.errstate(over="ignore"):   # float16: a huge cval becomes inf
+            xp = np.pad(x, widths, mode="constant",
+                        constant_values=zero_pad_value(x.dtype, cval))
+    else:
+        xp = np.pad(x, widths, mode=NP_PAD_MODE[CANONICAL[mode]])
+    if fp.all():   # a box: reduce sliding windows (np.max/np.min propagate NaN too)
+        windows = np.lib.stride_tricks.sliding_window_view(xp, fp.shape)
+        axes = tuple(range(x.ndim, 2 * x.ndim))
+        return windows.max(axis=axes) if is_max else windows.min(axis=axes)
+    op = np.maximum if is_max else np.minimum
+    result = None
+    for cell in zip(*np.nonzero(fp)):
+        view = xp[tuple(slice(c, c + n) for c, n in zip(cell, x.shape))]
+        result = view.copy() if result is None else op(result, view)
+    return result
+
+
+def ref_erode(x, fp, **kw):
+    return ref_extreme(x, fp, is_max=False, **kw)
+
+
+def ref_dilate(x, fp, **kw):
+    return ref_extreme(x, fp, is_max=True, **kw)
+
+
+def ref_difference(a, b):
+    """a - b in a's dtype: '& ~' for bool, saturated for integers."""
+    if a.dtype == bool:
+        return a & ~b
+    if a.dtype.kind == "f":
+        return a - b
+    info = np.iinfo(a.dtype)
+    exact = a.astype(object) - b.astype(object)     # Python ints: no wraparound
+    return np.minimum(np.maximum(exact, int(info.min)), int(info.max)).astype(a.dtype)
+
+
+def ref_op(name, x, fp, **kw):
+    if name == "erode":
+        return ref_erode(x, fp, **kw)
+    if name == "dilate":
+        return ref_dilate(x, fp, **kw)
+    if name == "opening":
+        return ref_dilate(ref_erode(x, fp, **kw), fp, **kw)
+    if name == "closing":
+        return ref_erode(ref_dilate(x, fp, **kw), fp, **kw)
+    if name == "morph_gradient":
+        return ref_difference(ref_dilate(x, fp, **kw), ref_erode(x, fp, **kw))
+    if name == "tophat":
+        return ref_difference(x, ref_op("opening", x, fp, **kw))
+    if name == "blackhat":
+        return ref_difference(ref_op("closing", x, fp, **kw), x)
+    raise AssertionError(name)

@@ -11,7 +11,7 @@ Conventions (scipy.ndimage's, see imgconv/_morphology.py):
   with the neutral value (dtype min / -inf / False for dilation, max / +inf / True for
   erosion); ``'zero'`` pads with ``cval`` saturated to the dtype.
 
-``ref_extreme`` below is a naive, independent reference (np.pad, then min/max of shifted
+``reference.ref_extreme`` is a naive, independent reference (np.pad, then min/max of shifted
 slices, NaN-propagating like numpy.maximum); scipy is the reference for the conventions.
 scipy is avoided where footprints are much larger than the image: its mirror/reflect
 modes read out of bounds there (e.g. a 65-wide footprint on a 5-sample row, mode
@@ -31,7 +31,8 @@ from hypothesis.extra import numpy as hnp  # noqa: E402
 import imgconv as ic  # noqa: E402
 from imgconv import footprints  # noqa: E402
 from imgconv._validate import SCIPY_MODE  # noqa: E402
-from reference import CANONICAL, NP_PAD_MODE, layouts  # noqa: E402
+from reference import (CANONICAL, layouts, neutral, ref_difference,  # noqa: E402
+                       ref_dilate, ref_erode, ref_op)
 
 DTYPES = ["uint8", "uint16", "int16", "int32", "float32", "float64", "bool"]
 GREY_DTYPES = DTYPES[:-1]
@@ -51,101 +52,6 @@ ALL_OPS = {**BASIC, **COMPOUND}
 # ===========================================================================
 # references
 # ===========================================================================
-def neutral(dtype, is_max):
-    """The pad value of mode=None: the dtype's minimum for a max, its maximum for a min."""
-    dtype = np.dtype(dtype)
-    if dtype == bool:
-        return not is_max
-    if dtype.kind == "f":
-        return -np.inf if is_max else np.inf
-    info = np.iinfo(dtype)
-    return info.min if is_max else info.max
-
-
-def zero_pad_value(dtype, cval):
-    """cval in ``dtype``: rounded and saturated for integers, != 0 for bool."""
-    dtype = np.dtype(dtype)
-    if dtype == bool:
-        return cval != 0
-    if dtype.kind == "f":
-        return cval
-    info = np.iinfo(dtype)
-    value = np.rint(cval)
-    return info.max if value >= info.max else info.min if value <= info.min else int(value)
-
-
-def per_axis(value, rank):
-    return (int(value),) * rank if np.isscalar(value) else tuple(int(v) for v in value)
-
-
-def ref_extreme(x, fp, origin=0, mode=None, cval=0.0, is_max=False):
-    """Naive erosion (min) or dilation (max) of ``x`` (no channel axis) by ``fp``."""
-    x = np.asarray(x)
-    fp = np.asarray(fp, bool)
-    fp = fp.reshape((1,) * (x.ndim - fp.ndim) + fp.shape)
-    origin = per_axis(origin, x.ndim)
-    centre = [k // 2 + o for k, o in zip(fp.shape, origin)]
-    if is_max:  # dilation: the footprint mirrored through its centre
-        fp = fp[(slice(None, None, -1),) * fp.ndim]
-        centre = [k - 1 - c for k, c in zip(fp.shape, centre)]
-    widths = [(c, k - 1 - c) for k, c in zip(fp.shape, centre)]
-    if mode is None:
-        xp = np.pad(x, widths, mode="constant", constant_values=neutral(x.dtype, is_max))
-    elif CANONICAL[mode] == "zero":
-        with np.errstate(over="ignore"):   # float16: a huge cval becomes inf
-            xp = np.pad(x, widths, mode="constant",
-                        constant_values=zero_pad_value(x.dtype, cval))
-    else:
-        xp = np.pad(x, widths, mode=NP_PAD_MODE[CANONICAL[mode]])
-    if fp.all():   # a box: reduce sliding windows (np.max/np.min propagate NaN too)
-        windows = np.lib.stride_tricks.sliding_window_view(xp, fp.shape)
-        axes = tuple(range(x.ndim, 2 * x.ndim))
-        return windows.max(axis=axes) if is_max else windows.min(axis=axes)
-    op = np.maximum if is_max else np.minimum
-    result = None
-    for cell in zip(*np.nonzero(fp)):
-        view = xp[tuple(slice(c, c + n) for c, n in zip(cell, x.shape))]
-        result = view.copy() if result is None else op(result, view)
-    return result
-
-
-def ref_erode(x, fp, **kw):
-    return ref_extreme(x, fp, is_max=False, **kw)
-
-
-def ref_dilate(x, fp, **kw):
-    return ref_extreme(x, fp, is_max=True, **kw)
-
-
-def ref_difference(a, b):
-    """a - b in a's dtype: '& ~' for bool, saturated for integers."""
-    if a.dtype == bool:
-        return a & ~b
-    if a.dtype.kind == "f":
-        return a - b
-    info = np.iinfo(a.dtype)
-    exact = a.astype(object) - b.astype(object)     # Python ints: no wraparound
-    return np.minimum(np.maximum(exact, int(info.min)), int(info.max)).astype(a.dtype)
-
-
-def ref_op(name, x, fp, **kw):
-    if name == "erode":
-        return ref_erode(x, fp, **kw)
-    if name == "dilate":
-        return ref_dilate(x, fp, **kw)
-    if name == "opening":
-        return ref_dilate(ref_erode(x, fp, **kw), fp, **kw)
-    if name == "closing":
-        return ref_erode(ref_dilate(x, fp, **kw), fp, **kw)
-    if name == "morph_gradient":
-        return ref_difference(ref_dilate(x, fp, **kw), ref_erode(x, fp, **kw))
-    if name == "tophat":
-        return ref_difference(x, ref_op("opening", x, fp, **kw))
-    if name == "blackhat":
-        return ref_difference(ref_op("closing", x, fp, **kw), x)
-    raise AssertionError(name)
-
-
 def random_image(shape, dtype, rng):
     """Values with ties, and for integers the dtype's extremes now and then."""
     dtype = np.dtype(dtype)

@@ -1,82 +1,15 @@
 """imgconv.pool / max_pool / avg_pool against a plain numpy reference and torch."""
-import itertools
-
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import imgconv as ic
 from imgconv import _validate as v
-from reference import CANONICAL, NP_PAD_MODE, layouts
+from reference import layouts, ref_pool
 
 RNG = np.random.default_rng(1234)
 DTYPES = [np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64]
 MODES = ["zero", "replicate", "reflect", "symmetric", "wrap"]
-
-
-def _per_axis(value, rank):
-    return (value,) * rank if np.isscalar(value) else tuple(value)
-
-
-def ref_pool(x, size, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mode=False,
-             count_include_pad=True, mode="zero"):
-    """(values, flat indices) of pooling a spatial-only array, in float64.
-
-    Each axis gets a table: padded position -> source index, -1 for the
-    constant padding of mode 'zero', -2 past the padded extent (ceil_mode).
-    """
-    rank = x.ndim
-    size = _per_axis(size, rank)
-    stride = size if stride is None else _per_axis(stride, rank)
-    dilation = _per_axis(dilation, rank)
-    if np.isscalar(padding):
-        pads = [(padding, padding)] * rank
-    else:
-        pads = [(p_, p_) if np.isscalar(p_) else tuple(p_) for p_ in padding]
-    mode = CANONICAL[mode]
-    tables, out_shape = [], []
-    for n, k, s, d, (lo, hi) in zip(x.shape, size, stride, dilation, pads):
-        span = n + lo + hi - d * (k - 1) - 1
-        m = (-(-span // s) if ceil_mode else span // s) + 1
-        if ceil_mode and (m - 1) * s >= n + lo:
-            m -= 1
-        out_shape.append(m)
-        if mode == "zero":
-            table = np.pad(np.arange(n), (lo, hi), constant_values=-1)
-        else:
-            table = np.pad(np.arange(n), (lo, hi), mode=NP_PAD_MODE[mode])
-        need = (m - 1) * s + (k - 1) * d + 1
-        tables.append(np.concatenate([table, np.full(max(0, need - len(table)), -2)]))
-    xf = x.astype(np.float64)
-    values = np.zeros(out_shape)
-    indices = np.full(out_shape, -1, np.int64)
-    for o in itertools.product(*(range(m) for m in out_shape)):
-        cells = []
-        for t in itertools.product(*(range(k) for k in size)):
-            src = tuple(tab[oi * s + ti * d] for tab, oi, ti, s, d in
-                        zip(tables, o, t, stride, dilation))
-            if min(src) == -2:
-                continue                      # outside every window
-            cells.append(src)
-        if op in ("max", "min"):
-            best, where = None, -1
-            for src in cells:
-                if min(src) < 0:
-                    continue                  # -inf / +inf padding never wins
-                val = xf[src]
-                better = best is None or np.isnan(val) or (val > best if op == "max" else val < best)
-                if better:
-                    best, where = val, int(np.ravel_multi_index(src, x.shape))
-            values[o] = (-np.inf if op == "max" else np.inf) if best is None else best
-            indices[o] = where
-        else:
-            vals = np.array([xf[src] if min(src) >= 0 else 0.0 for src in cells])
-            if op == "lp":
-                values[o] = np.sum(np.abs(vals) ** p) ** (1 / p)
-            else:
-                counted = len(cells) if count_include_pad else sum(min(c) >= 0 for c in cells)
-                values[o] = vals.sum() / counted
-    return values, indices
 
 
 def _random(shape, dtype):
