@@ -140,7 +140,7 @@ def _new_result(shape, dtype, pooled, away_from):
 
 
 class DirectCall(NamedTuple):
-    """The arguments of :func:`correlate`'s one kernel call, all but the
+    """The arguments of ``KernelBackend.correlate``'s one kernel call, all but the
     arrays and the thread count, for inputs of one layout: a plan keeps it,
     so a repeated call goes straight to the kernel (:func:`run_direct`).
     At 16² the steps it skips (4D views, tap counts, per-axis tuples, dtype
@@ -194,7 +194,7 @@ def prepare_direct(inp, weights, pad_lo, stride, dilation, cval, out_shape, out_
 
 
 def run_direct(call, x, threads):
-    """:func:`correlate` as ``call`` (:func:`prepare_direct`) prepared it,
+    """``KernelBackend.correlate`` as ``call`` (:func:`prepare_direct`) prepared it,
     for ``x`` of the layout it was prepared for, into a new array: the same
     kernel call with the same arguments, so the same result."""
     out = _new_result(call.shape, call.dtype, call.pooled, x)
@@ -253,7 +253,7 @@ def separable_volume(inp, factors, pad_lo, stride, dilation, cval_z, cval_yx, ou
 
 
 class BoxCall(NamedTuple):
-    """:func:`box_pass`'s kernel calls of a box filter (one per axis, the
+    """``KernelBackend.box_pass``'s kernel calls of a box filter (one per axis, the
     last into a new array), all but the arrays and the thread count, for
     inputs of one layout (see :class:`DirectCall`)."""
 
@@ -278,7 +278,7 @@ def prepare_box(inp, passes, out_dtype):
 
 
 def run_box(call, inp, threads, targets):
-    """:func:`box_pass` over ``passes`` as ``call`` prepared them, writing
+    """``KernelBackend.box_pass`` over ``passes`` as ``call`` prepared them, writing
     the arrays ``targets`` yields (the last one the result): the same kernel
     calls with the same arguments, so the same result."""
     nthreads = resolve_threads(threads, work=call.work)
@@ -293,7 +293,7 @@ def run_box(call, inp, threads, targets):
 
 
 class ExtremeCall(NamedTuple):
-    """:func:`extreme_box`'s one kernel call, all but the arrays and the
+    """``KernelBackend.extreme_box``'s one kernel call, all but the arrays and the
     thread count, for inputs of one layout whose box needs no depth pass of
     its own (see :class:`DirectCall`)."""
 
@@ -318,7 +318,7 @@ def prepare_extreme_box(inp, out_dtype, size, centre, is_max, pad_value):
 
 
 def run_extreme_box(call, x, out, threads):
-    """:func:`extreme_box` of ``x`` (of the layout ``call`` was prepared
+    """``KernelBackend.extreme_box`` of ``x`` (of the layout ``call`` was prepared
     for) into ``out`` (a new C-contiguous array of that layout): the same
     kernel call, the same result."""
     kernels.extreme_pass(x.reshape(call.view), out.reshape(call.view), *call.args,
@@ -327,7 +327,7 @@ def run_extreme_box(call, x, out, threads):
 
 
 class PoolCall(NamedTuple):
-    """:func:`pool`'s one kernel call, all but the arrays and the thread
+    """``KernelBackend.pool``'s one kernel call, all but the arrays and the thread
     count, for inputs of one layout (see :class:`DirectCall`)."""
 
     x_shape: tuple
@@ -353,7 +353,7 @@ def prepare_pool(inp, geom, op, p, identity, scales, out_shape, out_dtype, away)
 
 
 def run_pool(call, x, threads):
-    """:func:`pool` of ``x`` (of the layout ``call`` was prepared for) into a
+    """``KernelBackend.pool`` of ``x`` (of the layout ``call`` was prepared for) into a
     new array, without indices: the same kernel call, the same result."""
     out = _new_result(call.shape, call.dtype, call.pooled, x if call.away else None)
     kernels.pool(x.reshape(call.x_shape), out.reshape(call.out_shape), None, *call.args,
