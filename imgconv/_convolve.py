@@ -282,7 +282,8 @@ def method_by_cost(method, inp, weights, geom, allow_fft=True):
     extent = tuple(d * (k - 1) + 1 for k, d in zip(weights.shape, geom.dilation))
     # the transforms are costed only where they might win (planning them
     # costs more than filtering a small image)
-    if allow_fft and inp.backend.has_fft and (_fft.fft_cost_bound(inp.spatial_shape, extent, batch=channels)
+    allow_fft = allow_fft and inp.backend.has_fft
+    if allow_fft and (_fft.fft_cost_bound(inp.spatial_shape, extent, batch=channels)
                       < min(costs.values())):
         costs["fft"] = _fft.fft_cost(inp.spatial_shape, extent, batch=channels)
     best = min(costs, key=costs.get)
@@ -364,7 +365,8 @@ def separable_passes(inp, factors, geom, scipy_cval=False, order=None):
     last = inp.rank - 1
     order_matters = scipy_cval and inp.mode == "zero" and inp.cval != 0
     if (len(order) > 1 and last in order and not order_matters
-            and inp.backend.fused_rows_fit(inp, geom, factors, [a for a in order if a != last][-1])):
+            and inp.backend.fused_rows_fit(inp, geom, factors,
+                                           [a for a in order if a != last][-1])):
         order.remove(last)
         return factors, geom, [[a] for a in order[:-1]] + [[order[-1], last]]
     return factors, geom, [[a] for a in order]
@@ -411,8 +413,8 @@ def execute(inp, weights, geom, method, factors, out, threads):
         return run_separable(inp, factors, geom, out, threads)
     if method == "fft":
         return inp.backend.fft_correlate(inp, weights, geom, out, threads)
-    return inp.backend.correlate(inp, inp.x, weights, geom.pad_lo, geom.stride, geom.dilation, inp.cval,
-                          out, threads)
+    return inp.backend.correlate(inp, inp.x, weights, geom.pad_lo, geom.stride, geom.dilation,
+                                 inp.cval, out, threads)
 
 
 class Plan(NamedTuple):

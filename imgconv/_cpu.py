@@ -19,7 +19,8 @@ import numpy as np
 
 from . import _fft
 from . import _validate as v
-from ._backend import NO_X_KERNEL, KernelBackend, box3, depth_only_kernel, pool_arguments, FUSED_DEPTH_MAX
+from ._backend import (FUSED_DEPTH_MAX, NO_X_KERNEL, KernelBackend, box3, depth_only_kernel,
+                       pool_arguments)
 from ._buffers import MIN_POOLED_BYTES, empty
 from ._dispatch import kernels
 from ._threads import resolve_threads
