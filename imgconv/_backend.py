@@ -92,6 +92,8 @@ class KernelBackend:
     #: whether :meth:`fft_correlate` exists (the cost model only offers the
     #: FFT to a backend that has it)
     has_fft = False
+    #: the runners of prepared calls, for a backend whose ``prepare_*`` make them
+    run_direct = run_box = run_extreme_box = run_pool = None
 
     def __init__(self, name, xp, kernels, array_libraries):
         self.name = name
@@ -170,7 +172,10 @@ class KernelBackend:
 
     def prepare_direct(self, inp, weights, pad_lo, stride, dilation, cval, out_shape, out_dtype,
                        xweights=None):
-        """A prepared :meth:`correlate` into a new array, or None (none here)."""
+        """A prepared :meth:`correlate` into a new array, or None (none here).
+        A backend that prepares calls also has ``run_direct(call, x,
+        threads)``, which the plans keep beside the call (likewise
+        ``run_box``, ``run_extreme_box``, ``run_pool``)."""
         return None
 
     def prepare_box(self, inp, passes, out_dtype):

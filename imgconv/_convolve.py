@@ -430,6 +430,8 @@ class Plan(NamedTuple):
     call: object            # the one kernel call of a new result, if that is all
                             # it takes and the backend prepares it
                             # (backend.prepare_direct), else None
+    run: object             # backend.run_direct, which runs call: kept here, the
+                            # cached path then looks up nothing more
 
 
 #: Plans of recent calls by everything they depend on (see plan_key), at
@@ -504,12 +506,12 @@ def _correlate(x, kernel, flip, mode, cval, padding, stride, dilation, origin,
             cache_plan(key, plan._replace(inp=inp._replace(x=None)))
     else:
         if plan.call is not None and out is None:   # x as it is: see below
-            return plan.inp.backend.run_direct(plan.call, x, threads)
+            return plan.run(plan.call, x, threads)
         # the cached plan was made for an input of x's layout, which
         # the backend's take_input passed as it was
         inp = with_input(plan, x)
     if plan.call is not None and out is None:
-        return inp.backend.run_direct(plan.call, inp.x, threads)
+        return plan.run(plan.call, inp.x, threads)
     out = inp.backend.output_array(inp, plan.geom.out_shape, dtype, out)
     best, factors = data_allow(method, plan.best, plan.factors, inp, plan.weights, plan.geom)
     return execute(inp, plan.weights, plan.geom, best, factors, out, threads)
@@ -542,7 +544,7 @@ def _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin, channe
                                    inp.cval, out_shape, out_dtype)
     elif best == "separable":
         call = prepare_separable(inp, factors, geom, out_dtype)
-    return Plan(inp, weights, geom, method, best, factors, call)
+    return Plan(inp, weights, geom, method, best, factors, call, inp.backend.run_direct)
 
 
 @docfiller

@@ -301,6 +301,7 @@ class ExtremeCall(NamedTuple):
     view: tuple             # the 4D view of the input and the result
     args: tuple             # the kernel's arguments between the arrays and the thread count
     work: int
+    dtype: np.dtype         # the result's dtype
 
 
 def prepare_extreme_box(inp, out_dtype, size, centre, is_max, pad_value):
@@ -315,13 +316,13 @@ def prepare_extreme_box(inp, out_dtype, size, centre, is_max, pad_value):
     return ExtremeCall(UNIT_AXES[inp.rank] + inp.x.shape,
                        (ky, cy, kx, cx, kz, cz, inp.code, pad_value, is_max,
                         v.EXTREME_DTYPE_CODES[np.dtype(out_dtype)]),
-                       inp.x.size * 4)
+                       inp.x.size * 4, np.dtype(out_dtype))
 
 
-def run_extreme_box(call, x, out, threads):
-    """``KernelBackend.extreme_box`` of ``x`` (of the layout ``call`` was prepared
-    for) into ``out`` (a new C-contiguous array of that layout): the same
-    kernel call, the same result."""
+def run_extreme_box(call, x, threads):
+    """``KernelBackend.extreme_box`` of ``x`` (of the layout ``call`` was
+    prepared for) into a new array: the same kernel call, the same result."""
+    out = empty(x.shape, call.dtype, x)
     kernels.extreme_pass(x.reshape(call.view), out.reshape(call.view), *call.args,
                          resolve_threads(threads, work=call.work))
     return out

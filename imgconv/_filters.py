@@ -52,6 +52,7 @@ class FactorPlan(NamedTuple):
     dense: object
     order: object
     call: object    # the one kernel call of a new result, if that is all it takes
+    run: object     # the backend's runner of call (see _convolve.Plan)
 
 
 def _run_factors(inp, factors, origin, stride, dilation, dtype, out, threads, scipy_order=None,
@@ -80,7 +81,8 @@ def _factor_plan(inp, factors, origin, stride, dilation, scipy_order, dtype):
     if scipy_order is not None and inp.mode == "zero" and inp.cval != 0:
         order = [a for a in scipy_order if factors[a] is not None]
         return FactorPlan(inp, factors, geom, None, order,
-                          prepare_separable(inp, factors, geom, out_dtype, True, order))
+                          prepare_separable(inp, factors, geom, out_dtype, True, order),
+                          inp.backend.run_direct)
     if any(f is not None for f in factors) and inp.rank > 1:
         # the outer product's nonzero taps, counted without building it
         taps = math.prod(int(np.count_nonzero(f)) for f in factors if f is not None)
@@ -91,16 +93,16 @@ def _factor_plan(inp, factors, origin, stride, dilation, scipy_order, dtype):
             # as run(.., 'direct', ..) calls it
             weights, folded = fold_kernel(inp, dense, geom)
             call = inp.backend.prepare_direct(inp, weights, folded.pad_lo, folded.stride,
-                                       folded.dilation, inp.cval,
-                                       inp.full_shape(folded.out_shape), out_dtype)
-            return FactorPlan(inp, factors, geom, dense, None, call)
+                                              folded.dilation, inp.cval,
+                                              inp.full_shape(folded.out_shape), out_dtype)
+            return FactorPlan(inp, factors, geom, dense, None, call, inp.backend.run_direct)
     return FactorPlan(inp, factors, geom, None, None,
-                      prepare_separable(inp, factors, geom, out_dtype))
+                      prepare_separable(inp, factors, geom, out_dtype), inp.backend.run_direct)
 
 
 def _run_factor_plan(inp, plan, dtype, out, threads):
     if plan.call is not None and out is None:
-        return inp.backend.run_direct(plan.call, inp.x, threads)
+        return plan.run(plan.call, inp.x, threads)
     out = inp.backend.output_array(inp, plan.geom.out_shape, dtype, out)
     if plan.order is not None:
         return run_separable(inp, plan.factors, plan.geom, out, threads, scipy_cval=True,
@@ -451,10 +453,10 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
             return _run_factor_plan(inp, plan, dtype, out, threads)
     if plan.call is not None and out is None:
         # a new result: the prepared kernel calls, nothing checked again
-        call, backend = plan.call, inp.backend
-        out = backend.empty(call.shape, call.dtype, x)
-        return backend.run_box(call, inp, threads,
-                               pass_targets(inp, out, len(call.passes), True, lambda: x.shape))
+        call = plan.call
+        out = inp.backend.empty(call.shape, call.dtype, x)
+        return plan.run(call, inp, threads,
+                        pass_targets(inp, out, len(call.passes), True, lambda: x.shape))
     backend = inp.backend
     out = backend.output_array(inp, inp.spatial_shape, dtype, out)
     if not plan.passes:
@@ -477,6 +479,7 @@ class BoxPlan(NamedTuple):
     inp: v.FilterInput
     passes: tuple
     call: object
+    run: object     # the backend's runner of call (see _convolve.Plan)
 
 
 def _box_plan(inp, size, origin, dtype, key):
@@ -503,7 +506,7 @@ def _box_plan(inp, size, origin, dtype, key):
     passes = tuple((a, sizes[a], geom.pad_lo[a])
                    for a in sorted((a for a in range(inp.rank) if sizes[a] > 1), reverse=True))
     call = inp.backend.prepare_box(inp, passes, out_dtype) if passes else None
-    return BoxPlan(inp, passes, call)
+    return BoxPlan(inp, passes, call, inp.backend.run_box)
 
 
 def _derivative_first(axis, rank):

@@ -31,6 +31,7 @@ class ExtremePlan(NamedTuple):
     call: object            # for a new result of the input's own dtype: the one
                             # kernel call (backend.prepare_extreme_box, e.g.
                             # _cpu.ExtremeCall), where that is all it takes
+    run: object             # the backend's runner of call (see _convolve.Plan)
 
 
 def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, backend,
@@ -50,14 +51,11 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
     else:
         if plan.call is not None and out is None:
             # x as the plan was made for (take_input passed it as it was)
-            backend = plan.inp.backend
-            return backend.run_extreme_box(plan.call, x, backend.empty(x.shape, plan.native, x),
-                                           threads)
+            return plan.run(plan.call, x, threads)
         inp = with_input(plan, x)
-    backend = inp.backend
     if plan.call is not None and out is None:
-        return backend.run_extreme_box(plan.call, inp.x,
-                                       backend.empty(inp.x.shape, plan.native, x), threads)
+        return plan.run(plan.call, inp.x, threads)
+    backend = inp.backend
     native, pad_value, fp, centre = plan.native, plan.pad_value, plan.fp, plan.centre
     is_bool = native == bool
     out = backend.extreme_output(out, inp.x.shape, native, x)
@@ -93,7 +91,8 @@ def _extreme_plan(x, footprint, size, mode, cval, origin, channel_axis, axes, ba
     # a new result that keeps the input's dtype, which the kernel writes directly
     call = (inp.backend.prepare_extreme_box(inp, native, fp.shape, centre, is_max, pad_value)
             if is_box and native == inp.x.dtype else None)
-    return ExtremePlan(inp, native, pad_value, fp, centre, is_box, call)
+    return ExtremePlan(inp, native, pad_value, fp, centre, is_box, call,
+                       inp.backend.run_extreme_box)
 
 
 @docfiller

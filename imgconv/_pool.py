@@ -100,7 +100,7 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
         inp = with_input(plan, x)
     if plan.call is not None and out is None and dtype is None and not return_indices:
         # a new result of the dtype the kernel writes: one prepared call
-        return inp.backend.run_pool(plan.call, inp.x, threads)
+        return plan.run(plan.call, inp.x, threads)
     op_name, op_code, p, geom, identity, scales = (plan.op_name, plan.op_code, plan.p, plan.geom,
                                                    plan.identity, plan.scales)
     extreme = op_name in ("max", "min")
@@ -155,6 +155,7 @@ class PoolPlan(NamedTuple):
     call: object    # for out=None, dtype=None and no indices: the one kernel
                     # call (backend.prepare_pool, e.g. _cpu.PoolCall), where
                     # that is all it takes and the backend prepares it
+    run: object     # the backend's runner of call (see _convolve.Plan)
 
 
 def _pool_plan(x, size, stride, padding, dilation, op, p, ceil_mode, count_include_pad, mode,
@@ -179,7 +180,7 @@ def _pool_plan(x, size, stride, padding, dilation, op, p, ceil_mode, count_inclu
         result, away = inp.compute, True
     call = None if result is None else backend.prepare_pool(
         inp, geom, op_code, p, identity, scales, inp.full_shape(geom.out_shape), result, away)
-    return PoolPlan(inp, op_name, op_code, p, geom, identity, scales, call)
+    return PoolPlan(inp, op_name, op_code, p, geom, identity, scales, call, backend.run_pool)
 
 
 def max_pool(x, size, **kwargs):
