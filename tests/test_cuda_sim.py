@@ -1,0 +1,279 @@
+"""The CUDA loader, the simulator (IMGCONV_CUDA_SIMULATOR=1) and the NVRTC check.
+
+The kernels in tests/cuda_kernels/sim_checks.cu each exercise one thing the
+real kernels rely on: a shared tile with a halo and __syncthreads around an
+early return, the thread and block indices in 3D, a template, constant
+memory, atomics, dynamic shared memory and defines.  The simulator's results
+are compared with numpy; the same source is compiled to PTX with NVRTC.
+"""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imgconv.cuda import _runtime
+
+CHECKS = str(Path(__file__).resolve().parent / "cuda_kernels" / "sim_checks.cu")
+RNG = np.random.default_rng(19)
+
+needs_compiler = pytest.mark.skipif(shutil.which("g++") is None, reason="no C++ compiler")
+
+
+@pytest.fixture
+def sim(monkeypatch):
+    """The simulator's runtime, with a fresh availability answer."""
+    monkeypatch.setenv(_runtime.SIMULATOR_VARIABLE, "1")
+    monkeypatch.setattr(_runtime, "_availability", {})
+    return _runtime
+
+
+def box3_pairs_reference(image, tile):
+    """A 3x3 box sum (edges replicated) plus the left neighbour's sum in its tile."""
+    padded = np.pad(image.astype(np.float64), 1, mode="edge")
+    height, width = image.shape
+    sums = sum(padded[dy:dy + height, dx:dx + width] for dy in range(3) for dx in range(3))
+    result = sums.copy()
+    result[:, 1:] += sums[:, :-1]
+    result[:, ::tile] = sums[:, ::tile]
+    return result
+
+
+@needs_compiler
+@pytest.mark.parametrize("shape", [(13, 19), (8, 8), (1, 3), (20, 5)])
+def test_shared_tile_with_halo_and_early_return(sim, shape):
+    kernel = sim.get_kernel(CHECKS, "box3_pairs")
+    image = RNG.random(shape, dtype=np.float32)
+    out = np.full(shape, np.nan, np.float32)
+    height, width = shape
+    kernel(((width + 7) // 8, (height + 7) // 8), (8, 8),
+           (image, out, np.int32(height), np.int32(width)))
+    np.testing.assert_allclose(out, box3_pairs_reference(image, 8), rtol=1e-6)
+
+
+@needs_compiler
+def test_a_define_changes_the_tile(sim):
+    kernel = sim.get_kernel(CHECKS, "box3_pairs", defines=(("TILE", 4),))
+    image = RNG.random((9, 11), dtype=np.float32)
+    out = np.zeros_like(image)
+    kernel(((11 + 3) // 4, (9 + 3) // 4), (4, 4), (image, out, np.int32(9), np.int32(11)))
+    np.testing.assert_allclose(out, box3_pairs_reference(image, 4), rtol=1e-6)
+    assert kernel is not sim.get_kernel(CHECKS, "box3_pairs")
+    assert kernel is sim.get_kernel(CHECKS, "box3_pairs", defines=(("TILE", 4),))
+
+
+@needs_compiler
+def test_thread_and_block_indices_in_3d(sim):
+    kernel = sim.get_kernel(CHECKS, "thread_positions")
+    shape, block = (5, 6, 7), (4, 3, 2)          # block is (x, y, z), shape (z, y, x)
+    grid = tuple(-(-n // b) for n, b in zip(shape[::-1], block))
+    out = np.full(shape, -1, np.int64)
+    kernel(grid, block, (out, *(np.int32(n) for n in shape)))
+    z, y, x = np.indices(shape)
+    block_id = ((z // block[2]) * grid[1] + y // block[1]) * grid[0] + x // block[0]
+    thread_id = ((z % block[2]) * block[1] + y % block[1]) * block[0] + x % block[0]
+    np.testing.assert_array_equal(out, block_id * 1000 + thread_id)
+
+
+@needs_compiler
+@pytest.mark.parametrize("name, dtype, scale", [("scale_offset<float, 2>", np.float32, 2),
+                                                ("scale_offset<double, 3>", np.float64, 3)])
+def test_template_instantiations(sim, name, dtype, scale):
+    kernel = sim.get_kernel(CHECKS, name)
+    data = RNG.random(37).astype(dtype)
+    out = np.zeros_like(data)
+    kernel((3,), (16,), (data, out, dtype(0.5), np.int32(data.size)))
+    np.testing.assert_array_equal(out, data * dtype(scale) + dtype(0.5))
+
+
+@needs_compiler
+def test_constant_memory(sim):
+    kernel = sim.get_kernel(CHECKS, "weighted_sum")
+    weights = RNG.standard_normal(5).astype(np.float32)
+    data = RNG.random(40, dtype=np.float32)
+    out = np.zeros(36, np.float32)
+    kernel.set_constant("weights", weights)
+    kernel((3,), (16,), (data, out, np.int32(out.size), np.int32(weights.size)))
+    expected = np.correlate(data.astype(np.float64), weights.astype(np.float64), "valid")
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="do not fit the __constant__ 'weights' \\(64 bytes\\)"):
+        kernel.set_constant("weights", np.zeros(17, np.float32))
+    with pytest.raises(ValueError, match="no __constant__ 'bias'"):
+        kernel.set_constant("bias", np.zeros(1, np.float32))
+
+
+@needs_compiler
+def test_atomics_across_blocks(sim):
+    kernel = sim.get_kernel(CHECKS, "reduce")
+    data = RNG.standard_normal(1000).astype(np.float32) * 10
+    total, total64 = np.zeros(1, np.float32), np.zeros(1, np.float64)
+    positives, largest = np.zeros(1, np.uint32), np.full(1, np.iinfo(np.int32).min, np.int32)
+    kernel((4,), (256,), (data, np.int32(data.size), total, total64, positives, largest))
+    exact = data.astype(np.float64).sum()
+    np.testing.assert_allclose(total64[0], exact, rtol=1e-12)
+    np.testing.assert_allclose(total[0], exact, rtol=1e-4, atol=1e-3)
+    assert positives[0] == np.count_nonzero(data > 0)
+    assert largest[0] == np.rint(data.max())
+
+
+@needs_compiler
+def test_dynamic_shared_memory_and_defines(sim):
+    kernel = sim.get_kernel(CHECKS, "reverse_segments", defines=(("OFFSET", 5),))
+    data = np.arange(64, dtype=np.int32) * 3
+    out = np.zeros_like(data)
+    kernel((2,), (32,), (data, out, np.int32(64)), shared_mem=32 * 4)
+    np.testing.assert_array_equal(out, data.reshape(2, 32)[:, ::-1].ravel() + 5)
+
+
+@needs_compiler
+def test_launch_arguments_are_checked(sim):
+    kernel = sim.get_kernel(CHECKS, "scale_offset<float, 2>")
+    data = np.ones(4, np.float32)
+    with pytest.raises(TypeError, match="argument 3 is a Python int"):
+        kernel((1,), (4,), (data, data, np.float32(0), 4))
+    with pytest.raises(TypeError, match="argument 2 is f8"):
+        kernel((1,), (4,), (data, data, np.float64(0), np.int32(4)))
+    with pytest.raises(TypeError, match="argument 1 is pf8"):
+        kernel((1,), (4,), (data, data.astype(np.float64), np.float32(0), np.int32(4)))
+    with pytest.raises(TypeError, match="takes 4 arguments"):
+        kernel((1,), (4,), (data, data, np.float32(0)))
+    with pytest.raises(TypeError, match="argument 0 has type list"):
+        kernel((1,), (4,), ([1.0], data, np.float32(0), np.int32(4)))
+    with pytest.raises(ValueError, match="2048 threads"):
+        kernel((1,), (64, 32), (data, data, np.float32(0), np.int32(4)))
+    with pytest.raises(ValueError, match="size 0 on axis y"):
+        kernel((1, 0), (4,), (data, data, np.float32(0), np.int32(4)))
+    with pytest.raises(ValueError, match="dynamic shared memory"):
+        kernel((1,), (4,), (data, data, np.float32(0), np.int32(4)), shared_mem=1 << 20)
+
+
+@needs_compiler
+def test_compile_error_carries_the_compiler_log(sim, tmp_path):
+    bad = tmp_path / "bad.cu"
+    bad.write_text('#include "prelude.cuh"\n'
+                   'extern "C" __global__ void broken(float* out) { out[0] = undeclared_name; }\n')
+    with pytest.raises(_runtime.CudaCompileError, match="(?s)bad.cu.*undeclared_name"):
+        sim.get_kernel(str(bad), "broken")
+
+
+def test_missing_source_and_bad_defines(sim):
+    with pytest.raises(FileNotFoundError, match="no_such_kernel.cu"):
+        sim.get_kernel("no_such_kernel.cu", "f")
+    with pytest.raises(ValueError, match="not a C identifier"):
+        sim.get_kernel(CHECKS, "box3_pairs", defines=(("1TILE", 4),))
+    with pytest.raises(TypeError, match="a define is a \\(NAME, value\\) pair"):
+        sim.get_kernel(CHECKS, "box3_pairs", defines=("TILE",))
+
+
+# ---- availability: each missing piece named ----
+
+def _fresh(monkeypatch, simulator):
+    if simulator:
+        monkeypatch.setenv(_runtime.SIMULATOR_VARIABLE, "1")
+    else:
+        monkeypatch.delenv(_runtime.SIMULATOR_VARIABLE, raising=False)
+    monkeypatch.setattr(_runtime, "_availability", {})
+
+
+def test_unavailable_without_cupy(monkeypatch):
+    _fresh(monkeypatch, simulator=False)
+    monkeypatch.setitem(sys.modules, "cupy", None)        # import cupy raises ImportError
+    with pytest.raises(_runtime.CudaUnavailable, match="CuPy.*pip install imgconv\\[cuda\\]"):
+        _runtime.check_available()
+    with pytest.raises(_runtime.CudaUnavailable, match="CuPy"):
+        _runtime.xp()
+
+
+class _FakeRuntime:
+    def __init__(self, driver, devices):
+        self.driver, self.devices = driver, devices
+
+    def driverGetVersion(self):                  # noqa: N802 (CUDA's name)
+        return self.driver
+
+    def getDeviceCount(self):                    # noqa: N802
+        if isinstance(self.devices, Exception):
+            raise self.devices
+        return self.devices
+
+
+def _fake_cupy(monkeypatch, driver, devices):
+    import types
+    cupy = types.ModuleType("cupy")
+    cupy.cuda = types.SimpleNamespace(runtime=_FakeRuntime(driver, devices))
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+
+
+@pytest.mark.parametrize("driver, devices, message", [
+    (0, 0, "needs an NVIDIA CUDA driver"),
+    (12090, 0, "needs a GPU"),
+    (12090, RuntimeError("cudaErrorNoDevice"), "needs a GPU.*cudaErrorNoDevice"),
+])
+def test_unavailable_without_driver_or_gpu(monkeypatch, driver, devices, message):
+    _fresh(monkeypatch, simulator=False)
+    _fake_cupy(monkeypatch, driver, devices)
+    with pytest.raises(_runtime.CudaUnavailable, match=message):
+        _runtime.check_available()
+
+
+def test_available_with_a_gpu_and_the_answer_is_cached(monkeypatch):
+    _fresh(monkeypatch, simulator=False)
+    _fake_cupy(monkeypatch, 12090, 1)
+    _runtime.check_available()
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    _runtime.check_available()                   # cached: CuPy is not imported again
+
+
+def test_simulator_unavailable_without_a_compiler(monkeypatch):
+    _fresh(monkeypatch, simulator=True)
+    monkeypatch.setenv("CXX", "no-such-compiler-imgconv")
+    with pytest.raises(_runtime.CudaUnavailable, match="needs a C\\+\\+ compiler.*"
+                                                      "no-such-compiler-imgconv"):
+        _runtime.get_kernel(CHECKS, "box3_pairs")
+
+
+def test_simulator_is_numpy(sim):
+    if shutil.which("g++") is None:
+        pytest.skip("no C++ compiler")
+    assert sim.xp() is np
+    assert sim.simulated()
+
+
+def test_importing_the_package_imports_no_cupy():
+    code = ("import sys, imgconv, imgconv.cuda, imgconv.cuda._runtime; "
+            "assert 'cupy' not in sys.modules, 'cupy imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---- NVRTC: the same sources compile for a GPU, with no GPU here ----
+
+NVRTC_CASES = [
+    ("box3_pairs", ()), ("box3_pairs", (("TILE", 16),)), ("thread_positions", ()),
+    (["scale_offset<float, 2>", "scale_offset<double, 3>"], ()), ("weighted_sum", ()),
+    ("reduce", ()), ("reverse_segments", (("OFFSET", 5),)),
+]
+
+
+@pytest.mark.parametrize("names, defines", NVRTC_CASES)
+def test_nvrtc_compiles_the_test_kernels(names, defines):
+    pytest.importorskip("cupy_backends.cuda.libs.nvrtc")
+    from imgconv.cuda._nvrtc import compile_ptx
+    ptx = compile_ptx(CHECKS, names, defines)
+    assert ".target sm_90" in ptx
+    for name in [names] if isinstance(names, str) else names:
+        # extern "C" kernels keep their names; templates are mangled with theirs.
+        assert ".entry " + name in ptx or ".entry _Z" in ptx and name.split("<")[0] in ptx
+
+
+def test_nvrtc_error_carries_its_log(tmp_path):
+    pytest.importorskip("cupy_backends.cuda.libs.nvrtc")
+    from imgconv.cuda._nvrtc import compile_ptx
+    bad = tmp_path / "bad.cu"
+    bad.write_text('#include "prelude.cuh"\n'
+                   'extern "C" __global__ void broken(float* out) { out[0] = undeclared_name; }\n')
+    with pytest.raises(_runtime.CudaCompileError, match='(?s)bad.cu.*"undeclared_name"'):
+        compile_ptx(str(bad), "broken")
+    with pytest.raises(_runtime.CudaCompileError, match="no_such<int>"):
+        compile_ptx(CHECKS, "no_such<int>")
