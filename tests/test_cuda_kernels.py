@@ -155,6 +155,9 @@ def weights_of(shape, compute=np.float32):
     ((1, 3, 2, 3), (7, 7, 7)),          # the largest tiled kernel, larger than the image
     ((1, 1, 1, 9), (1, 1, 5)),          # 1D
     ((1, 3, 9, 20), (5, 1, 1)),         # a depth pass, tile wider than one block
+    ((1, 2, 3, 4), (1, 1, 11)),         # x extent past the unrolled variants
+    ((1, 2, 9, 37), (2, 9, 1)),         # taller than a block's rows
+    ((1, 1, 12, 40), (1, 13, 17)),      # a large 2D kernel
 ])
 def test_correlate_tiled_path_matches_cpu(mode, x_shape, k_shape):
     weights = weights_of(k_shape)
@@ -171,7 +174,7 @@ def test_correlate_tiled_path_matches_cpu(mode, x_shape, k_shape):
     ((1, 1, 3, 5), (1, 3, 3), (1, 2, 2), (1, 1, 1)),
     ((2, 4, 6, 5), (3, 2, 3), (2, 1, 3), (1, 2, 1)),
     ((1, 3, 4, 5), (9, 1, 1), (1, 1, 1), (1, 1, 1)),    # extent past the tiled path
-    ((1, 2, 3, 4), (1, 1, 11), (1, 1, 1), (1, 1, 1)),   # far wider than the image
+    ((1, 2, 3, 4), (1, 1, 11), (1, 1, 1), (1, 1, 2)),   # far wider than the image
 ])
 def test_correlate_general_path_matches_cpu(mode, x_shape, k_shape, stride, dilation):
     weights = weights_of(k_shape)
@@ -265,6 +268,17 @@ def test_correlate_axis_is_a_one_axis_correlate(axis):
         got = to_device(np.zeros(shape, np.float32))
         gpu.correlate_axis(to_device(x), got, w, axis, stride, dilation, pad, 2, 0.0, 4, 4)
         assert_matches(got, expected, np.float32, scale=float(np.abs(w).sum() * 80))
+
+
+def test_correlate_tiled_path_limits():
+    none = np.zeros(0, np.float32)
+    assert gpu.uses_tiled_path(np.ones((7, 3, 3), np.float32), none, (1,) * 3, (1,) * 3, 0)
+    assert not gpu.uses_tiled_path(np.ones((8, 3, 3), np.float32), none, (1,) * 3, (1,) * 3, 0)
+    assert not gpu.uses_tiled_path(np.ones((3, 3, 3), np.float64), none, (1,) * 3, (1,) * 3, 5)
+    assert not gpu.uses_tiled_path(np.ones((3, 3, 3), np.float32), none, (1,) * 3, (1,) * 3, 3)
+    assert not gpu.uses_tiled_path(np.ones((1, 91, 91), np.float32), none, (1,) * 3, (1,) * 3, 4)
+    assert not gpu.uses_tiled_path(np.ones((1, 1, 1), np.float32), np.ones(3, np.float32),
+                                   (1,) * 3, (1,) * 3, 4)
 
 
 def test_correlate_refuses_bad_weights():

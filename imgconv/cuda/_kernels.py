@@ -11,7 +11,7 @@ never by array shape; `all_variants` lists every one the wrappers can ask for.
 """
 import numpy as np
 
-from ._runtime import get_kernel, xp
+from ._runtime import get_kernel, max_shared_memory, xp
 
 #: C++ type of each dtype code (imgconv._validate.EXTREME_DTYPE_CODES)
 C_TYPES = ("unsigned char", "unsigned short", "short", "int", "float", "double",
@@ -25,9 +25,14 @@ EXTREME_CODES = range(8)
 FLOAT32, FLOAT64 = 4, 5
 MODE_ZERO = 0
 
-# The fast correlation path: float32 compute, stride and dilation 1, every
-# extent up to this (kernels/correlate.cu's IMGCONV_TILED_MAX_EXTENT).
-TILED_MAX_EXTENT = 7
+# The fast correlation path: float32 compute, stride and dilation 1, depth
+# extents up to TILED_MAX_DEPTH, at most TILED_MAX_TAPS weights
+# (kernels/correlate.cu's IMGCONV_TILED_MAX_DEPTH and IMGCONV_TILED_MAX_TAPS);
+# x extents up to TILED_MAX_UNROLLED get a variant of their own (the x loop
+# unrolled), longer ones share the variant with a run-time extent.
+TILED_MAX_DEPTH = 7
+TILED_MAX_TAPS = 8192
+TILED_MAX_UNROLLED = 7
 TILED_CODES = (0, 1, 2, 4)          # uint8, uint16, int16, float32 inputs
 TILED_BLOCK = (32, 8)               # output columns x rows per block
 TILED_Z_CHUNK = 16                  # output planes each thread slides through
@@ -110,8 +115,8 @@ def _line_chunk(shape, axis, minimum=LINE_MIN_CHUNK):
 def _check_same_memory(x, out, what):
     """Refuse an ``out`` that shares memory with ``x`` for kernels that read
     neighbours of what they write."""
-    lib = xp()
-    if x.size and out.size and lib.shares_memory(x, out):
+    # the bounds test: exact overlap tests can cost more than the kernel
+    if x.size and out.size and xp().may_share_memory(x, out):
         raise ValueError(f"{what}: out must not share memory with the input")
 
 
@@ -124,7 +129,14 @@ def _device(a, dtype=None):
 # Direct correlation
 # --------------------------------------------------------------------------
 def _tiled_name(in_code, kd, kw):
-    return f"correlate_tiled<{C_TYPES[in_code]}, {kd}, {kw}>"
+    unrolled = kw if kw <= TILED_MAX_UNROLLED else 0
+    return f"correlate_tiled<{C_TYPES[in_code]}, {kd}, {unrolled}>"
+
+
+def _tiled_shared_bytes(block, kh, kw):
+    """Dynamic shared memory of correlate_tiled: one float32 plane of the
+    block's tile and halo."""
+    return (block[1] + kh - 1) * (block[0] + kw - 1) * 4
 
 
 def _general_name(in_code, weights_dtype):
@@ -134,9 +146,11 @@ def _general_name(in_code, weights_dtype):
 
 def uses_tiled_path(weights, xweights, stride, dilation, in_dtype):
     """Whether `correlate` takes the shared-memory fast path for these arguments."""
+    kd, kh, kw = weights.shape
     return (weights.dtype == np.float32 and xweights.size == 0 and in_dtype in TILED_CODES
             and tuple(stride) == (1, 1, 1) and tuple(dilation) == (1, 1, 1)
-            and max(weights.shape) <= TILED_MAX_EXTENT)
+            and kd <= TILED_MAX_DEPTH and weights.size <= TILED_MAX_TAPS
+            and _tiled_shared_bytes(TILED_BLOCK, kh, kw) <= max_shared_memory())
 
 
 def correlate(x, out, weights, xweights, stride, dilation, pad_lo, mode, cval, in_dtype,
@@ -167,8 +181,8 @@ def correlate(x, out, weights, xweights, stride, dilation, pad_lo, mode, cval, i
 
     Notes
     -----
-    float32 kernels up to 7 per axis with unit stride and dilation take the
-    tiled path; it does not skip zero taps, so an inf under a zero weight
+    float32 kernels up to 7 deep with unit stride and dilation take the
+    tiled path (`uses_tiled_path`); it does not skip zero taps, so an inf under a zero weight
     gives NaN there, where the CPU and the general path skip it.
     """
     weights = np.ascontiguousarray(weights)
@@ -180,6 +194,7 @@ def correlate(x, out, weights, xweights, stride, dilation, pad_lo, mode, cval, i
         raise ValueError("xweights needs weights with one column (KW == 1)")
     if out.size == 0:
         return
+    _check_same_memory(x, out, "correlate")
     geometry = (*_shape_args(x), *element_strides(x), *_shape_args(out)[1:],
                 *element_strides(out))
     kd, kh, kw = weights.shape
@@ -210,13 +225,10 @@ def _correlate_tiled(x, out, weights, geometry, pad_lo, mode, cval, in_dtype, ou
     if grid[1] > MAX_GRID_Y:
         raise ValueError(f"correlate: {out.shape[2]} output rows exceed the launch grid")
     kernel = get_kernel("correlate.cu", _tiled_name(in_dtype, kd, kw))
-    constant = np.zeros(TILED_MAX_EXTENT ** 3, np.float32)
-    constant[:weights.size] = weights.ravel()
-    kernel.set_constant("tiled_weights", constant)
-    shared = (by + kh - 1) * (bx + kw - 1) * 4
+    kernel.set_constant("tiled_weights", weights.ravel())
     kernel(grid, (bx, by, 1), (
-        x, out, *geometry, _i32(kh), *(_i32(p) for p in pad_lo), _i32(mode), np.float32(cval),
-        _i32(out_dtype), _i32(z_chunk)), shared_mem=shared)
+        x, out, *geometry, _i32(kh), _i32(kw), *(_i32(p) for p in pad_lo), _i32(mode), np.float32(cval),
+        _i32(out_dtype), _i32(z_chunk)), shared_mem=_tiled_shared_bytes((bx, by), kh, kw))
 
 
 def correlate_axis(x, out, weights, axis, stride, dilation, pad_lo, mode, cval, in_dtype,
@@ -399,8 +411,8 @@ def all_variants():
         for compute in (np.float32, np.float64):
             variants.append(("correlate.cu", _general_name(code, compute), ()))
     for code in TILED_CODES:
-        for kd in range(1, TILED_MAX_EXTENT + 1):
-            for kw in range(1, TILED_MAX_EXTENT + 1):
+        for kd in range(1, TILED_MAX_DEPTH + 1):
+            for kw in range(1, TILED_MAX_UNROLLED + 2):     # the last: any longer kw
                 variants.append(("correlate.cu", _tiled_name(code, kd, kw), ()))
     for code in FILTER_CODES:
         variants.append(("running.cu", f"box_pass<{C_TYPES[code]}>", ()))

@@ -10,7 +10,7 @@
 //
 // Two kernels:
 // - correlate_tiled, the fast path (float32 compute, stride and dilation 1,
-//   extents up to IMGCONV_TILED_MAX_EXTENT): each block stages one input
+//   depth extents up to IMGCONV_TILED_MAX_DEPTH): each block stages one input
 //   plane of its tile and halo at a time in shared memory, weights sit in
 //   constant memory, and each thread slides down z keeping the partial sums
 //   of the KD outputs that plane feeds in registers (2.5D blocking), so each
@@ -21,10 +21,12 @@
 #include "prelude.cuh"
 #include "common.cuh"
 
-#define IMGCONV_TILED_MAX_EXTENT 7
+// The tiled path's limits: KD up to IMGCONV_TILED_MAX_DEPTH (the register
+// ring), every weight in the constant array.
+#define IMGCONV_TILED_MAX_DEPTH 7
+#define IMGCONV_TILED_MAX_TAPS 8192
 
-__constant__ float tiled_weights[IMGCONV_TILED_MAX_EXTENT * IMGCONV_TILED_MAX_EXTENT *
-                                 IMGCONV_TILED_MAX_EXTENT];
+__constant__ float tiled_weights[IMGCONV_TILED_MAX_TAPS];
 
 // Sum of w[kz, ky, kx] * padded sample over one window whose first padded
 // position is (z0, y0, x0) in batch item ``xb``.  Zero weights are skipped,
@@ -35,17 +37,17 @@ __device__ inline A window_sum(const T* xb, const A* w, int kd, int kh, int kw, 
                                long long xs1, long long xs2, long long xs3, int mode, A cval) {
     A acc = 0;
     for (int kz = 0; kz < kd; ++kz) {
-        int mz = map_index(z0 + kz * dz, depth, mode);
+        const int mz = map_index(z0 + kz * dz, depth, mode);
         for (int ky = 0; ky < kh; ++ky) {
-            int my = map_index(y0 + ky * dy, height, mode);
+            const int my = map_index(y0 + ky * dy, height, mode);
+            // the source row of this tap row, or none (all cval)
+            const T* row = (mz < 0 || my < 0) ? nullptr : xb + mz * xs1 + my * xs2;
             const A* wrow = w + (kz * kh + ky) * kw;
             for (int kx = 0; kx < kw; ++kx) {
-                A wv = __ldg(wrow + kx);
+                const A wv = __ldg(wrow + kx);
                 if (wv == A(0)) continue;
-                int mx = map_index(x0 + kx * dx, width, mode);
-                A v = (mz < 0 || my < 0 || mx < 0)
-                          ? cval
-                          : load_as<A>(xb + mz * xs1 + my * xs2 + mx * xs3);
+                const int mx = map_index(x0 + kx * dx, width, mode);
+                const A v = (row == nullptr || mx < 0) ? cval : load_as<A>(row + mx * xs3);
                 acc += wv * v;
             }
         }
@@ -90,10 +92,12 @@ __global__ void correlate_general(
     }
 }
 
-// The fast path: stride and dilation 1, float32 compute, weights (KD, kh, KW)
-// in ``tiled_weights``.  The block is a (blockDim.y, blockDim.x) tile of output
-// rows and columns; grid z enumerates (batch, chunk of z_chunk output planes).
-// Dynamic shared memory: (blockDim.y + kh - 1) * (blockDim.x + KW - 1) floats.
+// The fast path: stride and dilation 1, float32 compute, weights (KD, kh, kw)
+// in ``tiled_weights``; KW > 0 fixes kw at compile time (its loop unrolled),
+// KW == 0 takes the ``kw`` argument.  The block is a (blockDim.y, blockDim.x)
+// tile of output rows and columns; grid z enumerates (batch, chunk of z_chunk
+// output planes).  Dynamic shared memory: (blockDim.y + kh - 1) *
+// (blockDim.x + kw - 1) floats.
 template <typename T, int KD, int KW>
 __global__ void correlate_tiled(
     const T* __restrict__ x, void* out,
@@ -101,12 +105,13 @@ __global__ void correlate_tiled(
     long long xs0, long long xs1, long long xs2, long long xs3,
     int out_depth, int out_height, int out_width,
     long long os0, long long os1, long long os2, long long os3,
-    int kh, int pz, int py, int px, int mode, float cval, int out_dtype, int z_chunk) {
+    int kh, int kw_arg, int pz, int py, int px, int mode, float cval, int out_dtype,
+    int z_chunk) {
     DYNAMIC_SHARED(float, tile);
-    const int tile_w = blockDim.x + KW - 1;
-    const int tile_size = (blockDim.y + kh - 1) * tile_w;
-    const int tid = threadIdx.y * blockDim.x + threadIdx.x;
-    const int nthreads = blockDim.x * blockDim.y;
+    const int kw = KW > 0 ? KW : kw_arg;
+    const int tile_w = blockDim.x + kw - 1;
+    const int tile_h = blockDim.y + kh - 1;
+    const int plane_taps = kh * kw;
     const int y_first = blockIdx.y * blockDim.y, x_first = blockIdx.x * blockDim.x;
     const int ox = x_first + threadIdx.x, oy = y_first + threadIdx.y;
     const bool inside = ox < out_width && oy < out_height;
@@ -125,24 +130,25 @@ __global__ void correlate_tiled(
         for (int p = z_begin; p < z_end + KD - 1; ++p) {
             const int mz = map_index(p - pz, depth, mode);
             __syncthreads();   // every thread is done with the previous plane
-            for (int i = tid; i < tile_size; i += nthreads) {
-                const int ty = i / tile_w, tx = i - ty * tile_w;
+            for (int ty = threadIdx.y; ty < tile_h; ty += blockDim.y) {
                 const int my = map_index(y_first + ty - py, height, mode);
-                const int mx = map_index(x_first + tx - px, width, mode);
-                tile[i] = (mz < 0 || my < 0 || mx < 0)
-                              ? cval
-                              : load_as<float>(xb + mz * xs1 + my * xs2 + mx * xs3);
+                const T* row = (mz < 0 || my < 0) ? nullptr : xb + mz * xs1 + my * xs2;
+                for (int tx = threadIdx.x; tx < tile_w; tx += blockDim.x) {
+                    const int mx = map_index(x_first + tx - px, width, mode);
+                    tile[ty * tile_w + tx] =
+                        (row == nullptr || mx < 0) ? cval : load_as<float>(row + mx * xs3);
+                }
             }
             __syncthreads();
             for (int ky = 0; ky < kh; ++ky) {
                 const float* row = tile + (threadIdx.y + ky) * tile_w + threadIdx.x;
-                const float* wrow = tiled_weights + ky * KW;
+                const float* wrow = tiled_weights + ky * kw;
 #pragma unroll
-                for (int kx = 0; kx < KW; ++kx) {
+                for (int kx = 0; kx < kw; ++kx) {
                     const float v = row[kx];
 #pragma unroll
                     for (int kz = 0; kz < KD; ++kz)
-                        acc[KD - 1 - kz] += wrow[kz * kh * KW + kx] * v;
+                        acc[KD - 1 - kz] += wrow[kz * plane_taps + kx] * v;
                 }
             }
             const int oz = p - (KD - 1);
