@@ -260,6 +260,14 @@ def box_pass(x, out, axis, size, pad_lo, mode, cval, in_dtype, out_dtype):
     Window of output i: input samples i - pad_lo ... i - pad_lo + size - 1
     (padded by ``mode``, ``cval`` for the zero mode), summed in double; as
     the CPU's ``box_pass`` (pyx/running.pxi).
+
+    Notes
+    -----
+    Where the lines alone fill the GPU, each line runs on one thread, summed
+    as the CPU sums it; with fewer lines, each thread restarts the running
+    sum at its chunk of outputs, so a NaN or inf spreads to the end of its chunk
+    rather than to the end of the line (finite inputs differ by double
+    rounding only).
     """
     if axis not in (1, 2, 3):
         raise ValueError(f"axis must be 1, 2 or 3, got {axis}")
@@ -305,8 +313,9 @@ def extreme_pass(x, out, window, pad_lo, x_window, x_pad_lo, z_window, z_pad_lo,
     Output i along an axis takes padded positions i .. i + window - 1, where
     position j reads sample j - pad_lo (boundary ``mode``, ``cval`` for the
     constant mode, a value of the dtype); as the CPU's ``extreme_pass``
-    (pyx/extreme.pxi).  The box is one pass per axis with a window over 1
-    (axis 2 always); two or three passes go through one temporary array.
+    (pyx/extreme.pxi).  The box is one pass per axis whose window is not a
+    single unshifted sample; two or three passes go through one temporary
+    array.
     """
     for name, value in (("window", window), ("x_window", x_window), ("z_window", z_window)):
         if value < 1:
@@ -314,9 +323,10 @@ def extreme_pass(x, out, window, pad_lo, x_window, x_pad_lo, z_window, z_pad_lo,
     if out.size == 0:
         return
     _check_same_memory(x, out, "extreme_pass")
-    passes = [(2, window, pad_lo)]
-    passes += [(axis, w, p) for axis, w, p in ((3, x_window, x_pad_lo), (1, z_window, z_pad_lo))
-               if w > 1 or p != 0]
+    passes = [(axis, w, p) for axis, w, p in ((2, window, pad_lo), (3, x_window, x_pad_lo),
+                                              (1, z_window, z_pad_lo)) if w > 1 or p != 0]
+    # a window of one unshifted sample is a copy: kept only when nothing else runs
+    passes = passes or [(2, 1, 0)]
     # sources and targets: x -> out; x -> tmp -> out; x -> out -> tmp -> out
     temporary = xp().empty(out.shape, out.dtype) if len(passes) > 1 else None
     chains = {1: [(x, out)], 2: [(x, temporary), (temporary, out)],
