@@ -536,6 +536,15 @@ def test_pool_sum_dtypes(dtype, op, p):
                            scale=float(np.abs(x.astype(np.float64)).max()) ** 3)
 
 
+def test_pool_sum_refuses_64_bit_integers():
+    x = to_device(np.zeros((1, 1, 2, 2), np.int64))
+    out = to_device(np.zeros((1, 1, 1, 1), np.float64))
+    with pytest.raises(ValueError, match="not int64"):
+        gpu.pool(x, out, None, (1, 2, 2), (1, 2, 2), (1, 1, 1), (0, 0, 0), (1, 2, 2), 2, 0, 2.0,
+                 0.0, np.ones(1), np.ones(1), np.ones(1), CODE[np.dtype(np.int64)],
+                 CODE[np.dtype(np.float64)], True)
+
+
 # --------------------------------------------------------------------------
 # Every variant compiles with NVRTC
 # --------------------------------------------------------------------------

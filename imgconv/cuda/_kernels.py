@@ -387,6 +387,9 @@ def pool(x, out, indices, size, stride, dilation, pad_lo, extent, op, mode, p, i
               *(_i32(v) for v in extent), _i32(mode))
     grid, block = _line_grid(out.size)
     if op in (POOL_AVG, POOL_LP):
+        if in_dtype not in FILTER_CODES:
+            raise ValueError("average and Lp pooling take uint8, uint16, int16, int32, float32 "
+                             f"or float64 inputs, not {NUMPY_TYPES[in_dtype]}")
         compute = "double" if double_precision else "float"
         kernel = get_kernel("pool.cu", f"pool_sum<{C_TYPES[in_dtype]}, {compute}>")
         scales = [_device(s, np.float64) for s in (inv_z, inv_y, inv_x)]
