@@ -270,6 +270,31 @@ def test_correlate_axis_is_a_one_axis_correlate(axis):
         assert_matches(got, expected, np.float32, scale=float(np.abs(w).sum() * 80))
 
 
+@pytest.mark.parametrize("seed", range(24))
+def test_correlate_random_geometry(seed):
+    """Random shapes, extents, strides, dilations and paddings (including
+    padding wider than the image) on both paths."""
+    rng = np.random.default_rng(seed)
+    x_shape = (int(rng.integers(1, 3)),) + tuple(int(n) for n in rng.integers(1, 7, 3))
+    k_shape = tuple(int(k) for k in rng.integers(1, 6, 3))
+    stride = tuple(int(s) for s in rng.choice([1, 1, 2, 3], 3))
+    dilation = tuple(int(d) for d in rng.choice([1, 1, 2], 3))
+    if seed % 2:
+        stride = dilation = (1, 1, 1)     # the tiled path, for float32 compute
+    pad_lo = tuple(int(p) for p in rng.integers(0, 9, 3))
+    pad_hi = tuple(int(p) for p in rng.integers(0, 9, 3))
+    if any(output_size(n, k, s, d, lo, hi) < 1 for n, k, s, d, lo, hi in
+           zip(x_shape[1:], k_shape, stride, dilation, pad_lo, pad_hi)):
+        pad_hi = tuple(d * (k - 1) + 8 for k, d in zip(k_shape, dilation))
+    in_dtype = FILTER_DTYPES[seed % len(FILTER_DTYPES)]
+    compute = np.float64 if in_dtype in (np.int32, np.float64) else np.float32
+    x = random_array(x_shape, in_dtype)
+    got, expected, dtype, scale = run_correlate(
+        x, weights_of(k_shape, compute), stride=stride, dilation=dilation, pad_lo=pad_lo,
+        pad_hi=pad_hi, mode=MODES[seed % 5], cval=0.75, layout=("contiguous", "sliced", "reversed")[seed % 3])
+    assert_matches(got, expected, dtype, compute, scale)
+
+
 def test_correlate_tiled_path_limits():
     none = np.zeros(0, np.float32)
     assert gpu.uses_tiled_path(np.ones((7, 3, 3), np.float32), none, (1,) * 3, (1,) * 3, 0)
