@@ -158,6 +158,7 @@ def weights_of(shape, compute=np.float32):
     ((1, 2, 3, 4), (1, 1, 11)),         # x extent past the unrolled variants
     ((1, 2, 9, 37), (2, 9, 1)),         # taller than a block's rows
     ((1, 1, 12, 40), (1, 13, 17)),      # a large 2D kernel
+    ((2, 21, 2, 3), (7, 2, 3)),         # several z chunks per (batch, tile)
 ])
 def test_correlate_tiled_path_matches_cpu(mode, x_shape, k_shape):
     weights = weights_of(k_shape)
@@ -293,6 +294,11 @@ def test_correlate_random_geometry(seed):
         x, weights_of(k_shape, compute), stride=stride, dilation=dilation, pad_lo=pad_lo,
         pad_hi=pad_hi, mode=MODES[seed % 5], cval=0.75, layout=("contiguous", "sliced", "reversed")[seed % 3])
     assert_matches(got, expected, dtype, compute, scale)
+
+
+def test_tiled_z_chunks_split_deep_volumes():
+    assert gpu._tiled_z_chunk((1, 21, 2, 3), 1) < 21
+    assert gpu._tiled_z_chunk((1, 512, 512, 512), 16 * 64) == gpu.TILED_MAX_Z_CHUNK
 
 
 def test_correlate_tiled_path_limits():

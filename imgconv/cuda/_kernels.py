@@ -35,7 +35,12 @@ TILED_MAX_TAPS = 8192
 TILED_MAX_UNROLLED = 7
 TILED_CODES = (0, 1, 2, 4)          # uint8, uint16, int16, float32 inputs
 TILED_BLOCK = (32, 8)               # output columns x rows per block
-TILED_Z_CHUNK = 16                  # output planes each thread slides through
+# output planes each thread slides through: up to TILED_MAX_Z_CHUNK, down to
+# TILED_MIN_Z_CHUNK while the launch has fewer than TILED_MIN_BLOCKS blocks
+# (an H100 runs 132 SMs x 8 blocks of 256 threads at once)
+TILED_MAX_Z_CHUNK = 64
+TILED_MIN_Z_CHUNK = 8
+TILED_MIN_BLOCKS = 4096
 PLANE_BLOCK = (32, 8)               # correlate_general's block
 LINE_BLOCK = 256                    # threads per block of the 1D-grid kernels
 MAX_GRID_Z = 65535
@@ -134,9 +139,19 @@ def _tiled_name(in_code, kd, kw):
 
 
 def _tiled_shared_bytes(block, kh, kw):
-    """Dynamic shared memory of correlate_tiled: one float32 plane of the
+    """Dynamic shared memory of correlate_tiled: two float32 planes of the
     block's tile and halo."""
-    return (block[1] + kh - 1) * (block[0] + kw - 1) * 4
+    return 2 * (block[1] + kh - 1) * (block[0] + kw - 1) * 4
+
+
+def _tiled_z_chunk(out_shape, grid_xy):
+    """Output planes per thread: the longest run (fewer planes re-read for
+    the halo) that still leaves TILED_MIN_BLOCKS blocks to spread over the GPU."""
+    z_chunk = min(TILED_MAX_Z_CHUNK, out_shape[1])
+    while (z_chunk > TILED_MIN_Z_CHUNK
+           and grid_xy * out_shape[0] * -(-out_shape[1] // z_chunk) < TILED_MIN_BLOCKS):
+        z_chunk = -(-z_chunk // 2)
+    return z_chunk
 
 
 def _general_name(in_code, weights_dtype):
@@ -219,9 +234,10 @@ def _correlate_tiled(x, out, weights, geometry, pad_lo, mode, cval, in_dtype, ou
     kd, kh, kw = weights.shape
     bx = _small_block(out.shape[3], TILED_BLOCK[0])
     by = _small_block(out.shape[2], TILED_BLOCK[1])
-    z_chunk = min(TILED_Z_CHUNK, out.shape[1])
+    grid_x, grid_y = -(-out.shape[3] // bx), -(-out.shape[2] // by)
+    z_chunk = _tiled_z_chunk(out.shape, grid_x * grid_y)
     nunits = out.shape[0] * -(-out.shape[1] // z_chunk)
-    grid = (-(-out.shape[3] // bx), -(-out.shape[2] // by), min(nunits, MAX_GRID_Z))
+    grid = (grid_x, grid_y, min(nunits, MAX_GRID_Z))
     if grid[1] > MAX_GRID_Y:
         raise ValueError(f"correlate: {out.shape[2]} output rows exceed the launch grid")
     kernel = get_kernel("correlate.cu", _tiled_name(in_dtype, kd, kw))

@@ -96,8 +96,8 @@ __global__ void correlate_general(
 // in ``tiled_weights``; KW > 0 fixes kw at compile time (its loop unrolled),
 // KW == 0 takes the ``kw`` argument.  The block is a (blockDim.y, blockDim.x)
 // tile of output rows and columns; grid z enumerates (batch, chunk of z_chunk
-// output planes).  Dynamic shared memory: (blockDim.y + kh - 1) *
-// (blockDim.x + kw - 1) floats.
+// output planes).  Dynamic shared memory: two planes of (blockDim.y + kh - 1)
+// * (blockDim.x + kw - 1) floats.
 template <typename T, int KD, int KW>
 __global__ void correlate_tiled(
     const T* __restrict__ x, void* out,
@@ -107,10 +107,11 @@ __global__ void correlate_tiled(
     long long os0, long long os1, long long os2, long long os3,
     int kh, int kw_arg, int pz, int py, int px, int mode, float cval, int out_dtype,
     int z_chunk) {
-    DYNAMIC_SHARED(float, tile);
+    DYNAMIC_SHARED(float, tiles);
     const int kw = KW > 0 ? KW : kw_arg;
     const int tile_w = blockDim.x + kw - 1;
     const int tile_h = blockDim.y + kh - 1;
+    const int tile_size = tile_w * tile_h;
     const int plane_taps = kh * kw;
     const int y_first = blockIdx.y * blockDim.y, x_first = blockIdx.x * blockDim.x;
     const int ox = x_first + threadIdx.x, oy = y_first + threadIdx.y;
@@ -129,7 +130,9 @@ __global__ void correlate_tiled(
         for (int j = 0; j < KD; ++j) acc[j] = 0.0f;
         for (int p = z_begin; p < z_end + KD - 1; ++p) {
             const int mz = map_index(p - pz, depth, mode);
-            __syncthreads();   // every thread is done with the previous plane
+            // two planes alternate: the barrier after this plane's loads also
+            // tells that every thread is done with the plane before the last
+            float* tile = tiles + (p & 1) * tile_size;
             for (int ty = threadIdx.y; ty < tile_h; ty += blockDim.y) {
                 const int my = map_index(y_first + ty - py, height, mode);
                 const T* row = (mz < 0 || my < 0) ? nullptr : xb + mz * xs1 + my * xs2;
