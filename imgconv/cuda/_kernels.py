@@ -160,7 +160,25 @@ def _general_name(in_code, weights_dtype):
 
 
 def uses_tiled_path(weights, xweights, stride, dilation, in_dtype):
-    """Whether `correlate` takes the shared-memory fast path for these arguments."""
+    """Whether `correlate` takes the shared-memory fast path.
+
+    Parameters
+    ----------
+    weights, xweights : numpy.ndarray
+        `correlate`'s kernels.
+    stride, dilation : tuple of 3 ints
+        Per spatial axis.
+    in_dtype : int
+        dtype code of the input.
+
+    Returns
+    -------
+    bool
+        True for float32 weights without an x kernel, a float32-computed
+        input, unit stride and dilation, a depth extent up to
+        ``TILED_MAX_DEPTH``, at most ``TILED_MAX_TAPS`` weights and a tile
+        that fits the device's shared memory.
+    """
     kd, kh, kw = weights.shape
     return (weights.dtype == np.float32 and xweights.size == 0 and in_dtype in TILED_CODES
             and tuple(stride) == (1, 1, 1) and tuple(dilation) == (1, 1, 1)
@@ -249,13 +267,24 @@ def _correlate_tiled(x, out, weights, geometry, pad_lo, mode, cval, in_dtype, ou
 
 def correlate_axis(x, out, weights, axis, stride, dilation, pad_lo, mode, cval, in_dtype,
                    out_dtype):
-    """One separable pass: correlate ``x`` with the 1D ``weights`` along
-    spatial ``axis`` (1 depth, 2 height, 3 width of the 4D arrays).
+    """One separable pass: correlate ``x`` with 1D ``weights`` along one axis.
 
-    ``stride``, ``dilation`` and ``pad_lo`` are ints for that axis; the
-    other axes are neither strided nor padded.  The pass is `correlate` with
-    a (k, 1, 1), (1, k, 1) or (1, 1, k) kernel: one coalesced pass, on the
-    tiled path for short float32 kernels.
+    The pass is `correlate` with a (k, 1, 1), (1, k, 1) or (1, 1, k) kernel:
+    one coalesced pass, on the tiled path for float32 weights (up to 7 taps
+    along depth, any number along height or width).
+
+    Parameters
+    ----------
+    x, out : device arrays
+        4D input and output, as for `correlate`.
+    weights : numpy.ndarray
+        1D float32 or float64 kernel (the compute type).
+    axis : int
+        1 (depth), 2 (height) or 3 (width).
+    stride, dilation, pad_lo : int
+        Along ``axis``; the other axes are neither strided nor padded.
+    mode, cval, in_dtype, out_dtype
+        As for `correlate`.
     """
     if axis not in (1, 2, 3):
         raise ValueError(f"axis must be 1, 2 or 3, got {axis}")
@@ -271,11 +300,27 @@ def correlate_axis(x, out, weights, axis, stride, dilation, pad_lo, mode, cval, 
 # Box means and running extremes along one axis
 # --------------------------------------------------------------------------
 def box_pass(x, out, axis, size, pad_lo, mode, cval, in_dtype, out_dtype):
-    """Mean over ``size`` samples along ``axis`` (1, 2 or 3) of (B, D, H, W) ``x``.
+    """Mean over ``size`` samples along ``axis`` of (B, D, H, W) ``x``.
 
     Window of output i: input samples i - pad_lo ... i - pad_lo + size - 1
     (padded by ``mode``, ``cval`` for the zero mode), summed in double; as
     the CPU's ``box_pass`` (pyx/running.pxi).
+
+    Parameters
+    ----------
+    x, out : device arrays
+        4D input and output of one shape, any element strides, not sharing
+        memory.
+    axis : int
+        1, 2 or 3.
+    size, pad_lo : int
+        Window length and its offset.
+    mode : int
+        Boundary mode code.
+    cval : float
+        The constant of the zero mode.
+    in_dtype, out_dtype : int
+        dtype codes of ``x`` and ``out``.
 
     Notes
     -----
@@ -322,9 +367,10 @@ def _extreme_line(x, out, axis, window, pad_lo, mode, cval, is_max, dtype):
 
 def extreme_pass(x, out, window, pad_lo, x_window, x_pad_lo, z_window, z_pad_lo, mode, cval,
                  is_max, dtype):
-    """Running max (``is_max``) or min over ``window`` samples along axis 2
-    of (B, L, N, W) ``x``, and over ``x_window`` samples along axis 3 and
-    ``z_window`` along axis 1, into ``out`` of the same shape and dtype.
+    """Running max or min over a box of (B, L, N, W) ``x`` into ``out``.
+
+    The box spans ``window`` samples along axis 2, ``x_window`` along axis
+    3 and ``z_window`` along axis 1; ``out`` has x's shape and dtype.
 
     Output i along an axis takes padded positions i .. i + window - 1, where
     position j reads sample j - pad_lo (boundary ``mode``, ``cval`` for the
@@ -332,6 +378,21 @@ def extreme_pass(x, out, window, pad_lo, x_window, x_pad_lo, z_window, z_pad_lo,
     (pyx/extreme.pxi).  The box is one pass per axis whose window is not a
     single unshifted sample; two or three passes go through one temporary
     array.
+
+    Parameters
+    ----------
+    x, out : device arrays
+        4D input and output of one shape and dtype, not sharing memory.
+    window, pad_lo, x_window, x_pad_lo, z_window, z_pad_lo : int
+        Window length (at least 1) and offset along axes 2, 3 and 1.
+    mode : int
+        Boundary mode code.
+    cval : int or float
+        The constant of the zero mode, a value of the dtype.
+    is_max : bool
+        Maximum, else minimum.
+    dtype : int
+        dtype code (``imgconv._validate.EXTREME_DTYPE_CODES``).
     """
     for name, value in (("window", window), ("x_window", x_window), ("z_window", z_window)):
         if value < 1:
@@ -360,6 +421,17 @@ def extreme_footprint(x, out, footprint_shape, centre, row_z, row_y, run_row, ru
     The footprint comes as its nonempty rows (``row_z``, ``row_y``) and the
     runs of consecutive cells in each (``run_row``, first cell ``run_start``,
     ``run_length``), as the CPU's ``extreme_footprint`` (pyx/extreme.pxi).
+
+    Parameters
+    ----------
+    x, out : device arrays
+        4D input and output of one shape and dtype, not sharing memory.
+    footprint_shape, centre : tuple of 3 ints
+        The footprint's (depth, height, width) and its centre cell.
+    row_z, row_y, run_row, run_start, run_length : numpy.ndarray
+        The footprint's runs (``imgconv._cpu.footprint_runs``).
+    mode, cval, is_max, dtype
+        As for `extreme_pass`.
     """
     run_row = np.asarray(run_row)
     if run_row.size == 0:
@@ -393,6 +465,29 @@ def pool(x, out, indices, size, stride, dilation, pad_lo, extent, op, mode, p, i
     array shaped like ``out`` or None, receives flat input indices); 2 (avg)
     / 3 (Lp) run in float32 or float64 (``double_precision``) and store to
     any ``out`` dtype; averages multiply by inv_z[oz] * inv_y[oy] * inv_x[ox].
+
+    Parameters
+    ----------
+    x, out : device arrays
+        4D input and output.
+    indices : device array or None
+        int64, shaped like ``out``: the flat (D, H, W) index of each max/min.
+    size, stride, dilation, pad_lo, extent : tuple of 3 ints
+        Window geometry per spatial axis.
+    op : int
+        0 max, 1 min, 2 average, 3 Lp.
+    mode : int
+        Boundary mode code.
+    p : float
+        The Lp norm's power.
+    identity : int or float
+        Value of an empty max/min window, a value of x's dtype.
+    inv_z, inv_y, inv_x : numpy.ndarray
+        Reciprocal window counts per output position (average only).
+    in_dtype, out_dtype : int
+        dtype codes of ``x`` and ``out``.
+    double_precision : bool
+        Average and Lp in float64, else float32.
     """
     if out.size == 0:
         return
