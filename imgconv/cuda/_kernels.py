@@ -23,7 +23,6 @@ FILTER_CODES = range(6)
 #: ... and those of the max/min kernels (exact 64-bit integers too)
 EXTREME_CODES = range(8)
 FLOAT32, FLOAT64 = 4, 5
-MODE_ZERO = 0
 
 # The fast correlation path: float32 compute, stride and dilation 1, depth
 # extents up to TILED_MAX_DEPTH, at most TILED_MAX_TAPS weights
@@ -60,10 +59,6 @@ POOL_AVG, POOL_LP = 2, 3
 # --------------------------------------------------------------------------
 def _i32(value):
     return np.int32(value)
-
-
-def _i64(value):
-    return np.int64(value)
 
 
 def element_strides(a):
