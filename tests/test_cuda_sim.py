@@ -128,6 +128,53 @@ def test_dynamic_shared_memory_and_defines(sim):
 
 
 @needs_compiler
+def test_block_votes_with_returned_threads(sim):
+    kernel = sim.get_kernel(CHECKS, "votes")
+    n, block = 70, 32                        # the last block has 6 threads left
+    data = RNG.standard_normal(n).astype(np.float32)
+    data[32:64] = np.abs(data[32:64]) + 1    # block 1: all above 0
+    data[64:] = -np.abs(data[64:]) - 1       # block 2: none above 0
+    counts = np.full((3, 3), -1, np.int32)
+    kernel((3,), (block,), (data, np.int32(n), np.float32(0), counts))
+    above = np.pad(data > 0, (0, 3 * block - n)).reshape(3, block)
+    expected = [[above[b].sum(), above[b].any(), above[b, :min(block, n - b * block)].all()]
+                for b in range(3)]
+    np.testing.assert_array_equal(counts, expected)
+
+
+@needs_compiler
+def test_prelude_limits(sim):
+    kernel = sim.get_kernel(CHECKS, "limits")
+    floats, doubles = np.zeros(4, np.float32), np.zeros(2, np.float64)
+    integers = np.zeros(14, np.int64)
+    kernel((1,), (1,), (floats, doubles, integers))
+    assert np.isposinf(floats[0]) and np.isnan(floats[1])
+    assert floats[2] == np.finfo(np.float32).max and floats[3] == np.finfo(np.float32).eps
+    assert doubles[0] == np.finfo(np.float64).max and doubles[1] == np.finfo(np.float64).eps
+    bounds = [(t.min, t.max) for t in map(np.iinfo, (np.int8, np.uint8, np.int16, np.uint16,
+                                                      np.int32, np.uint32, np.int64))]
+    (i8, u8, i16, u16, i32, u32, i64) = bounds
+    np.testing.assert_array_equal(integers, [*i8, u8[1], *i16, u16[1], *i32, u32[1], *i64,
+                                             *i32, u32[1]])
+
+
+@needs_compiler
+def test_libraries_are_cached_on_disk(sim, monkeypatch, tmp_path):
+    from imgconv.cuda import _simulator
+    monkeypatch.setenv(_simulator.CACHE_VARIABLE, str(tmp_path))
+    monkeypatch.setattr(_runtime, "_kernels", {})
+    kernel = sim.get_kernel(CHECKS, "limits")
+    assert kernel.library_path.parent == tmp_path
+    assert list(tmp_path.glob("pch-*/_sim.h.gch")), "the emulation header was not precompiled"
+    assert not list(tmp_path.glob("build-*")), "a build directory was left behind"
+    stamp = kernel.library_path.stat().st_mtime_ns
+    monkeypatch.setattr(_runtime, "_kernels", {})
+    again = sim.get_kernel(CHECKS, "limits")
+    assert again is not kernel and again.library_path == kernel.library_path
+    assert again.library_path.stat().st_mtime_ns == stamp       # reused, not rebuilt
+
+
+@needs_compiler
 def test_launch_arguments_are_checked(sim):
     kernel = sim.get_kernel(CHECKS, "scale_offset<float, 2>")
     data = np.ones(4, np.float32)
@@ -252,7 +299,7 @@ def test_importing_the_package_imports_no_cupy():
 NVRTC_CASES = [
     ("box3_pairs", ()), ("box3_pairs", (("TILE", 16),)), ("thread_positions", ()),
     (["scale_offset<float, 2>", "scale_offset<double, 3>"], ()), ("weighted_sum", ()),
-    ("reduce", ()), ("reverse_segments", (("OFFSET", 5),)),
+    ("reduce", ()), ("reverse_segments", (("OFFSET", 5),)), ("votes", ()), ("limits", ()),
 ]
 
 

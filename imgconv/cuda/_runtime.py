@@ -10,10 +10,13 @@ The GPU compiles with NVRTC (``-std=c++17``, the kernels directory on the
 include path, the defines as ``-DNAME=value``); CuPy caches the compiled code
 on disk, this module caches the module in memory.
 """
+import ctypes
+import functools
 import hashlib
 import os
 import re
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -405,10 +408,14 @@ class _CupyKernel(Kernel):
 
     array_hint = "cupy.ndarray device arrays (copy a numpy array with cupy.asarray)"
 
+    @property
+    def array_type(self):
+        import cupy
+        return cupy.ndarray
+
     def __init__(self, source, name, defines):
         super().__init__(source, name, defines)
         import cupy
-        type(self).array_type = cupy.ndarray
         try:
             self._module = cupy.RawModule(code=source_code(source),
                                           options=compile_options(source, defines),
@@ -428,9 +435,28 @@ class _CupyKernel(Kernel):
 
     def set_constant(self, symbol, host_array):
         """Copy `host_array` into the module's ``__constant__`` `symbol`."""
-        pointer = self._module.get_global(symbol)
-        data = self.constant_bytes(symbol, host_array, pointer.mem.size)
-        pointer.copy_from_host(data.ctypes.data, data.nbytes)
+        data = self.constant_bytes(symbol, host_array, self._symbol_size(symbol))
+        self._module.get_global(symbol).copy_from_host(data.ctypes.data, data.nbytes)
+
+    def _symbol_size(self, symbol):
+        # CuPy's get_global does not keep the size cuModuleGetGlobal reports,
+        # so ask the driver directly.
+        address, size = ctypes.c_uint64(), ctypes.c_size_t()
+        status = _cuda_driver().cuModuleGetGlobal_v2(
+            ctypes.byref(address), ctypes.byref(size), ctypes.c_void_p(self._module.module.ptr),
+            symbol.encode())
+        if status != 0:
+            raise ValueError(f"{self.source.name} compiled for {self.name!r} has no "
+                             f"__constant__ {symbol!r} at global namespace scope "
+                             f"(cuModuleGetGlobal: error {status})")
+        return size.value
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_driver():
+    library = ctypes.CDLL("nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1")
+    library.cuModuleGetGlobal_v2.restype = ctypes.c_int
+    return library
 
 
 _kernels = {}

@@ -18,6 +18,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -31,7 +32,8 @@ from ._runtime import (CudaCompileError, Kernel, compiler_command, define_option
 EMULATION_HEADER = Path(__file__).resolve().parent / "_sim.h"
 CACHE_VARIABLE = "IMGCONV_CUDA_SIM_CACHE"
 # -O1: a kernel compiles in about a second and runs far faster than -O0.
-COMPILER_OPTIONS = ("-std=c++20", "-O1", "-pthread", "-shared", "-fPIC", "-fvisibility=hidden")
+HEADER_OPTIONS = ("-std=c++20", "-O1", "-pthread", "-fPIC", "-fvisibility=hidden")
+COMPILER_OPTIONS = (*HEADER_OPTIONS, "-shared")
 ERROR_SIZE = 1024
 
 # The trailer the loader appends to the kernel source: it instantiates the
@@ -89,6 +91,54 @@ def _compiler_identity(command):
     return result.stdout
 
 
+@functools.lru_cache(maxsize=None)
+def precompiled_header(command, cache):
+    """The emulation header to ``-include``, precompiled when the compiler can.
+
+    Parsing the header's standard library takes most of a kernel's compile
+    time; a precompiled copy (``_sim.h.gch`` beside a copy of ``_sim.h`` in the
+    cache, keyed like the libraries) brings a compile from about 2 s to 0.5 s.
+    The compiler uses the ``.gch`` only when it was built with the same
+    options (``-D`` and ``-I`` may differ) and else parses the header, so a
+    failed or unusable precompilation costs time, never correctness.
+
+    Parameters
+    ----------
+    command : tuple of str
+        The compiler (`compiler_command`).
+    cache : pathlib.Path
+        The cache directory (`cache_dir`).
+
+    Returns
+    -------
+    pathlib.Path
+        The header to pass to ``-include``.
+    """
+    text = EMULATION_HEADER.read_bytes()
+    key = hashlib.sha256(b"\0".join([_compiler_identity(command).encode(),
+                                     " ".join(command).encode(),
+                                     " ".join(HEADER_OPTIONS).encode(), text]))
+    directory = cache / f"pch-{key.hexdigest()[:32]}"
+    if (directory / (EMULATION_HEADER.name + ".gch")).exists():
+        return directory / EMULATION_HEADER.name
+    cache.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(dir=cache, prefix="build-pch-"))
+    try:
+        header = build / EMULATION_HEADER.name
+        header.write_bytes(text)
+        result = subprocess.run([*command, *HEADER_OPTIONS, "-x", "c++-header", str(header),
+                                 "-o", str(header) + ".gch"], capture_output=True, text=True)
+        if result.returncode != 0:
+            return EMULATION_HEADER
+        try:
+            os.rename(build, directory)       # atomic; fails if another process won
+        except OSError:
+            pass
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    return directory / EMULATION_HEADER.name
+
+
 def _wrapper_source(path, name):
     return f'#include "{path}"\n' + TRAILER.format(name=name)
 
@@ -117,8 +167,8 @@ def build_library(path, name, defines):
     """
     command = tuple(compiler_command())
     wrapper = _wrapper_source(path, name)
-    options = [*COMPILER_OPTIONS, "-include", str(EMULATION_HEADER),
-               *(f"-I{d}" for d in include_dirs(path)), *define_options(defines)]
+    options = [*COMPILER_OPTIONS, *(f"-I{d}" for d in include_dirs(path)),
+               *define_options(defines)]
     key = hashlib.sha256()
     for part in (_compiler_identity(command), " ".join(command), "\0".join(options), wrapper,
                  path.read_text(), headers_digest(path), EMULATION_HEADER.read_text()):
@@ -132,8 +182,9 @@ def build_library(path, name, defines):
         wrapper_file = Path(build) / f"{path.stem}_sim.cpp"
         wrapper_file.write_text(wrapper)
         built = Path(build) / library.name
-        result = subprocess.run([*command, *options, "-o", str(built), str(wrapper_file), "-ldl"],
-                                capture_output=True, text=True)
+        header = precompiled_header(command, directory)
+        result = subprocess.run([*command, *options, "-include", str(header), "-o", str(built),
+                                 str(wrapper_file), "-ldl"], capture_output=True, text=True)
         if result.returncode != 0:
             raise CudaCompileError(
                 f"{command[0]} failed to compile {path.name} for {name!r} "
