@@ -273,12 +273,138 @@ def test_available_with_a_gpu_and_the_answer_is_cached(monkeypatch):
     _runtime.check_available()                   # cached: CuPy is not imported again
 
 
+class _FakeCompileException(Exception):
+    pass
+
+
+class _FakeRawModule:
+    """Records what the GPU loader hands CuPy, and what it launches."""
+
+    made = []
+
+    def __init__(self, code=None, *, options=(), name_expressions=None):
+        self.code, self.options, self.name_expressions = code, options, name_expressions
+        self.module = __import__("types").SimpleNamespace(ptr=0xC0DE)
+        self.launches, self.copies = [], []
+        _FakeRawModule.made.append(self)
+
+    def get_function(self, name):
+        if "undeclared" in self.code:
+            raise _FakeCompileException("x.cu(2): error: identifier \"undeclared\" is undefined")
+        module = self
+
+        class Function:
+            max_dynamic_shared_size_bytes = 0
+
+            def __call__(self, grid, block, args, shared_mem=0):
+                module.launches.append((grid, block, args, shared_mem,
+                                        self.max_dynamic_shared_size_bytes))
+        return Function()
+
+    def get_global(self, symbol):
+        module = self
+
+        class Pointer:
+            def copy_from_host(self, address, size):
+                module.copies.append((symbol, size))
+        return Pointer()
+
+
+class _FakeDriver:
+    """cuModuleGetGlobal_v2 for a module whose only global is 'weights', 64 bytes."""
+
+    def cuModuleGetGlobal_v2(self, address, size, module, name):  # noqa: N802 (CUDA's name)
+        if module.value != 0xC0DE or name != b"weights":
+            return 500                                          # CUDA_ERROR_NOT_FOUND
+        size._obj.value = 64
+        return 0
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """A fake CuPy with one GPU, to run the GPU loader's code with no GPU."""
+    import types
+    _fresh(monkeypatch, simulator=False)
+    _fake_cupy(monkeypatch, 12090, 1)
+    cupy = sys.modules["cupy"]
+    cupy.ndarray = type("ndarray", (), {})
+    cupy.RawModule = _FakeRawModule
+    cupy.cuda.runtime.getDevice = lambda: 0
+    cupy.cuda.Device = lambda device: types.SimpleNamespace(
+        attributes={"MaxSharedMemoryPerBlockOptin": 232448})
+    cupy.cuda.compiler = types.SimpleNamespace(CompileException=_FakeCompileException)
+    monkeypatch.setattr(_runtime, "_kernels", {})
+    monkeypatch.setattr(_runtime, "_cuda_driver", _FakeDriver)
+    _runtime._device_shared_memory.cache_clear()
+    yield cupy
+    _runtime._device_shared_memory.cache_clear()
+
+
+def test_gpu_loader_hands_cupy_the_nvrtc_options(fake_gpu):
+    kernel = _runtime.get_kernel(CHECKS, "scale_offset<float, 2>", defines=(("TILE", 4),))
+    module = _FakeRawModule.made[-1]
+    kernels_dir = Path(_runtime.__file__).parent / "kernels"
+    assert module.options == ("-std=c++17", f"-I{kernels_dir}", f"-I{Path(CHECKS).parent}",
+                              "-DTILE=4")
+    assert module.name_expressions == ["scale_offset<float, 2>"]
+    # the source itself, after a stamp of its headers and a #line that keeps its line numbers
+    stamp, line, text = module.code.split("\n", 2)
+    assert stamp.startswith("// imgconv headers ") and line == f'#line 1 "{CHECKS}"'
+    assert text == Path(CHECKS).read_text()
+    array = fake_gpu.ndarray()
+    kernel((2,), (8, 4), (array, array, np.float32(1), np.int32(3)), shared_mem=64 * 1024)
+    assert module.launches == [((2, 1, 1), (8, 4, 1), (array, array, np.float32(1),
+                                                        np.int32(3)), 65536, 65536)]
+    with pytest.raises(TypeError, match="argument 0 has type ndarray.*cupy.asarray"):
+        kernel((1,), (1,), (np.zeros(3), array, np.float32(1), np.int32(3)))
+
+
+def test_gpu_loader_fills_constants_within_their_size(fake_gpu):
+    kernel = _runtime.get_kernel(CHECKS, "weighted_sum")
+    module = _FakeRawModule.made[-1]
+    kernel.set_constant("weights", np.ones(16, np.float32))
+    assert module.copies == [("weights", 64)]
+    with pytest.raises(ValueError, match="68 bytes do not fit the __constant__ 'weights'"):
+        kernel.set_constant("weights", np.ones(17, np.float32))
+    with pytest.raises(ValueError, match="no __constant__ 'bias'"):
+        kernel.set_constant("bias", np.ones(1, np.float32))
+
+
+def test_gpu_compile_error_carries_nvrtcs_log(fake_gpu, tmp_path):
+    bad = tmp_path / "bad.cu"
+    bad.write_text('#include "prelude.cuh"\nextern "C" __global__ void f(float* o) '
+                   '{ o[0] = undeclared; }\n')
+    with pytest.raises(_runtime.CudaCompileError, match='(?s)bad.cu.*"undeclared" is undefined'):
+        _runtime.get_kernel(str(bad), "f")
+
+
 def test_simulator_unavailable_without_a_compiler(monkeypatch):
     _fresh(monkeypatch, simulator=True)
     monkeypatch.setenv("CXX", "no-such-compiler-imgconv")
     with pytest.raises(_runtime.CudaUnavailable, match="needs a C\\+\\+ compiler.*"
                                                       "no-such-compiler-imgconv"):
         _runtime.get_kernel(CHECKS, "box3_pairs")
+
+
+def test_simulator_needs_linux(monkeypatch):
+    _fresh(monkeypatch, simulator=True)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    with pytest.raises(_runtime.CudaUnavailable, match="runs on Linux only, not on darwin"):
+        _runtime.check_available()
+
+
+@needs_compiler
+def test_bool_arrays_pass_as_bytes(sim, tmp_path):
+    source = tmp_path / "bytes.cu"
+    source.write_text('#include "prelude.cuh"\n'
+                      'extern "C" __global__ void count(const unsigned char* in, int n, int* out)'
+                      ' { for (int i = 0; i < n; ++i) out[0] += in[i]; }\n')
+    kernel = sim.get_kernel(str(source), "count")
+    mask, total = np.array([True, False, True, True]), np.zeros(1, np.int32)
+    kernel((1,), (1,), (mask, np.int32(4), total))
+    assert total[0] == 3
+    with pytest.raises(TypeError, match="argument 0 is pi1 \\(int8 array\\)"):
+        kernel((1,), (1,), (mask.view(np.int8), np.int32(4), total))
 
 
 def test_simulator_is_numpy(sim):

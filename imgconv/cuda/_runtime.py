@@ -100,6 +100,9 @@ def compiler_command():
 
 
 def _find_simulator_problem():
+    if not sys.platform.startswith("linux"):
+        # The launcher and the loader use glibc's dladdr1 and ELF symbols.
+        return f"{SIMULATOR_VARIABLE}=1 runs on Linux only, not on {sys.platform}"
     command = compiler_command()
     if shutil.which(command[0]) is None:
         return (f"{SIMULATOR_VARIABLE}=1 needs a C++ compiler, and {command[0]!r} was not "
@@ -111,8 +114,8 @@ def check_available():
     """Raise `CudaUnavailable` unless CUDA kernels can run here.
 
     On a GPU that needs CuPy, the CUDA driver and a GPU; in the simulator
-    (``IMGCONV_CUDA_SIMULATOR=1``), a C++ compiler (``g++`` or ``$CXX``).  The
-    answer is cached per mode.
+    (``IMGCONV_CUDA_SIMULATOR=1``), Linux and a C++ compiler (``g++`` or
+    ``$CXX``).  The answer is cached per mode.
 
     Raises
     ------
@@ -163,7 +166,13 @@ def max_shared_memory():
     if simulated():
         return SIMULATED_MAX_SHARED_MEMORY
     import cupy
-    return int(cupy.cuda.Device().attributes["MaxSharedMemoryPerBlockOptin"])
+    return _device_shared_memory(cupy.cuda.runtime.getDevice())
+
+
+@functools.lru_cache(maxsize=None)
+def _device_shared_memory(device_id):
+    import cupy
+    return int(cupy.cuda.Device(device_id).attributes["MaxSharedMemoryPerBlockOptin"])
 
 
 # ---- sources, options and the cache keys both worlds share ----

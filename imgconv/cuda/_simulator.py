@@ -233,13 +233,15 @@ class SimulatedKernel(Kernel):
         for position, (arg, parameter) in enumerate(zip(args, self.parameters)):
             if isinstance(arg, np.ndarray):
                 given = "p" + _type_code(arg.dtype)
-                fits = parameter == "pv" or parameter == given
+                described = f"{arg.dtype} array"
+                # A bool array is bytes of 0 and 1: an unsigned char* reads it.
+                fits = parameter in ("pv", given) or (given, parameter) == ("pb1", "pu1")
             else:
                 given = _type_code(np.dtype(type(arg)))
+                described = f"np.{type(arg).__name__}"
                 fits = parameter == given
             if not fits:
-                raise TypeError(f"{self.name}: argument {position} is {given} "
-                                f"({type(arg).__name__}{' ' + str(arg.dtype) if isinstance(arg, np.ndarray) else ''}), "
+                raise TypeError(f"{self.name}: argument {position} is {given} ({described}), "
                                 f"the parameter is {parameter} (p: pointer; i/u/f/b: "
                                 "signed/unsigned/float/bool; then the size in bytes)")
 
