@@ -205,8 +205,12 @@ inline unsigned int umin(unsigned int a, unsigned int b) { return a < b ? a : b;
 inline unsigned int umax(unsigned int a, unsigned int b) { return a > b ? a : b; }
 inline long long llmin(long long a, long long b) { return a < b ? a : b; }
 inline long long llmax(long long a, long long b) { return a > b ? a : b; }
-inline unsigned long long ullmin(unsigned long long a, unsigned long long b) { return a < b ? a : b; }
-inline unsigned long long ullmax(unsigned long long a, unsigned long long b) { return a > b ? a : b; }
+inline unsigned long long ullmin(unsigned long long a, unsigned long long b) {
+    return a < b ? a : b;
+}
+inline unsigned long long ullmax(unsigned long long a, unsigned long long b) {
+    return a > b ? a : b;
+}
 
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 inline double rsqrt(double x) { return 1.0 / sqrt(x); }
@@ -360,9 +364,11 @@ inline int launch(void (*kernel)(P...), const unsigned int* grid_size,
     std::vector<std::thread> team;
     try {
         team.reserve(team_size);
-        for (std::ptrdiff_t rank = 0; rank < team_size; ++rank) team.emplace_back(body, (unsigned int)rank);
+        for (std::ptrdiff_t rank = 0; rank < team_size; ++rank)
+            team.emplace_back(body, (unsigned int)rank);
     } catch (const std::exception& exc) {
-        std::snprintf(error, error_size, "could not start %lld host threads for a block of %u x %u x %u: %s",
+        std::snprintf(error, error_size,
+                      "could not start %lld host threads for a block of %u x %u x %u: %s",
                       (long long)team_size, block.x, block.y, block.z, exc.what());
         abandoned = true;
         start.count_down();

@@ -45,7 +45,8 @@ extern "C" __global__ void thread_positions(int64* out, int depth, int height, i
     const unsigned int z = blockIdx.z * blockDim.z + threadIdx.z;
     if (x >= (unsigned)width || y >= (unsigned)height || z >= (unsigned)depth) return;
     const int64 block = (blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;
-    out[((int64)z * height + y) * width + x] = block * 1000 + (threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x;
+    const int64 thread = (threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x;
+    out[((int64)z * height + y) * width + x] = block * 1000 + thread;
 }
 
 // A template: out = in * SCALE + offset, for two instantiations.
