@@ -174,6 +174,31 @@ def test_libraries_are_cached_on_disk(sim, monkeypatch, tmp_path):
     assert again.library_path.stat().st_mtime_ns == stamp       # reused, not rebuilt
 
 
+def _launch_positions(queue):
+    """Run thread_positions on one 4x3x2 block; put whether it was right on `queue`."""
+    kernel = _runtime.get_kernel(CHECKS, "thread_positions")
+    out = np.full((2, 3, 4), -1, np.int64)
+    kernel((1,), (4, 3, 2), (out, np.int32(2), np.int32(3), np.int32(4)))
+    queue.put(bool((out.ravel() == np.arange(24)).all()))
+
+
+@needs_compiler
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_process_launches_on_a_team_of_its_own(sim):
+    import multiprocessing
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    _launch_positions(queue)                 # the parent's team exists before the fork
+    assert queue.get(timeout=60)
+    child = context.Process(target=_launch_positions, args=(queue,))
+    child.start()
+    child.join(timeout=120)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("a launch in a forked child hung")
+    assert child.exitcode == 0 and queue.get(timeout=10)
+
+
 @needs_compiler
 def test_launch_arguments_are_checked(sim):
     kernel = sim.get_kernel(CHECKS, "scale_offset<float, 2>")

@@ -34,13 +34,11 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <latch>
 #include <limits>
 #include <math.h>
 #include <new>
 #include <optional>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -315,12 +313,23 @@ inline void call_with(void (*kernel)(P...), void** args, std::index_sequence<I..
     kernel(*static_cast<std::remove_cv_t<P>*>(args[I])...);
 }
 
-// Runs the whole grid: a team of blockDim host threads runs the blocks one
+// The process-wide thread team's entry point (_sim_team.cpp), handed to each
+// launch by the loader: runs job(context, rank) for every rank in [0, size)
+// on `size` host threads at once.
+using RunTeam = int (*)(unsigned int size, void (*job)(void*, unsigned int), void* context,
+                        char* error, unsigned long error_size);
+
+template <class Body>
+inline void run_rank(void* body, unsigned int rank) {
+    (*static_cast<Body*>(body))(rank);
+}
+
+// Runs the whole grid: blockDim host threads of the team run the blocks one
 // after another.  Returns 0, or 1 with a message in `error`.
 template <class... P>
 inline int launch(void (*kernel)(P...), const unsigned int* grid_size,
                   const unsigned int* block_size, unsigned long long shared_bytes,
-                  void** args, char* error, unsigned long error_size) {
+                  void** args, RunTeam run_team, char* error, unsigned long error_size) {
     const dim3 grid(grid_size[0], grid_size[1], grid_size[2]);
     const dim3 block(block_size[0], block_size[1], block_size[2]);
     const std::ptrdiff_t team_size = (std::ptrdiff_t)block.x * block.y * block.z;
@@ -339,12 +348,8 @@ inline int launch(void (*kernel)(P...), const unsigned int* grid_size,
         start_block_phases();
     };
     std::barrier<decltype(next_block)> between_blocks(team_size, next_block);
-    std::latch start(1);
-    bool abandoned = false;
 
     auto body = [&](unsigned int rank) {
-        start.wait();
-        if (abandoned) return;
         threadIdx = uint3{rank % block.x, rank / block.x % block.y, rank / (block.x * block.y)};
         blockDim = block;
         gridDim = grid;
@@ -360,24 +365,7 @@ inline int launch(void (*kernel)(P...), const unsigned int* grid_size,
                     between_blocks.arrive_and_wait();
                 }
     };
-
-    std::vector<std::thread> team;
-    try {
-        team.reserve(team_size);
-        for (std::ptrdiff_t rank = 0; rank < team_size; ++rank)
-            team.emplace_back(body, (unsigned int)rank);
-    } catch (const std::exception& exc) {
-        std::snprintf(error, error_size,
-                      "could not start %lld host threads for a block of %u x %u x %u: %s",
-                      (long long)team_size, block.x, block.y, block.z, exc.what());
-        abandoned = true;
-        start.count_down();
-        for (auto& thread : team) thread.join();
-        return 1;
-    }
-    start.count_down();
-    for (auto& thread : team) thread.join();
-    return 0;
+    return run_team((unsigned int)team_size, &run_rank<decltype(body)>, &body, error, error_size);
 }
 
 }  // namespace imgconv_sim

@@ -30,6 +30,7 @@ from ._runtime import (CudaCompileError, Kernel, compiler_command, define_option
                        headers_digest, include_dirs)
 
 EMULATION_HEADER = Path(__file__).resolve().parent / "_sim.h"
+TEAM_SOURCE = Path(__file__).resolve().parent / "_sim_team.cpp"
 CACHE_VARIABLE = "IMGCONV_CUDA_SIM_CACHE"
 # -O1: a kernel compiles in about a second and runs far faster than -O0.
 HEADER_OPTIONS = ("-std=c++20", "-O1", "-pthread", "-fPIC", "-fvisibility=hidden")
@@ -48,9 +49,9 @@ const std::string imgconv_sim_kernel_signature = imgconv_sim::signature(imgconv_
 }}
 extern "C" __attribute__((visibility("default"))) int imgconv_sim_launch(
         const unsigned int* grid, const unsigned int* block, unsigned long long shared_bytes,
-        void** args, char* error, unsigned long error_size) {{
-    return imgconv_sim::launch(imgconv_sim_kernel, grid, block, shared_bytes, args, error,
-                               error_size);
+        void** args, imgconv_sim::RunTeam run_team, char* error, unsigned long error_size) {{
+    return imgconv_sim::launch(imgconv_sim_kernel, grid, block, shared_bytes, args, run_team,
+                               error, error_size);
 }}
 extern "C" __attribute__((visibility("default"))) const char* imgconv_sim_signature() {{
     return imgconv_sim_kernel_signature.c_str();
@@ -67,8 +68,8 @@ extern "C" __attribute__((visibility("default"))) unsigned long long imgconv_sim
 }}
 """
 
-# One launch at a time: the emulation header's launch state is global per
-# library, and the machine's cores are better spent on one block's threads.
+# One launch at a time: there is one thread team, and the emulation header's
+# launch state is global per library.
 _launch_lock = threading.Lock()
 
 
@@ -143,6 +144,34 @@ def _wrapper_source(path, name):
     return f'#include "{path}"\n' + TRAILER.format(name=name)
 
 
+def _cached_build(stem, sources, build):
+    """A library built by `build(output_path)` unless the cache holds it.
+
+    `sources` are the texts its cache key hashes; `build` runs the compiler
+    and raises on failure.  The library is written under a temporary name
+    and renamed, so concurrent processes never see half a file.
+    """
+    key = hashlib.sha256()
+    for part in sources:
+        key.update(part.encode() + b"\0")
+    directory = cache_dir()
+    library = directory / f"{stem}-{key.hexdigest()[:32]}.so"
+    if library.exists():
+        return library
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory, prefix="build-") as scratch:
+        built = Path(scratch) / library.name
+        build(built)
+        os.replace(built, library)
+    return library
+
+
+def _run_compiler(command, arguments, failure):
+    result = subprocess.run([*command, *arguments], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CudaCompileError(f"{failure}:\n{result.stderr.strip()}")
+
+
 def build_library(path, name, defines):
     """Compile kernel `name` of `path` into a shared library, or reuse the cached one.
 
@@ -169,30 +198,37 @@ def build_library(path, name, defines):
     wrapper = _wrapper_source(path, name)
     options = [*COMPILER_OPTIONS, *(f"-I{d}" for d in include_dirs(path)),
                *define_options(defines)]
-    key = hashlib.sha256()
-    for part in (_compiler_identity(command), " ".join(command), "\0".join(options), wrapper,
-                 path.read_text(), headers_digest(path), EMULATION_HEADER.read_text()):
-        key.update(part.encode() + b"\0")
-    directory = cache_dir()
-    library = directory / f"{path.stem}-{key.hexdigest()[:32]}.so"
-    if library.exists():
-        return library
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=directory, prefix="build-") as build:
-        wrapper_file = Path(build) / f"{path.stem}_sim.cpp"
+
+    def build(output):
+        wrapper_file = output.with_name(f"{path.stem}_sim.cpp")
         wrapper_file.write_text(wrapper)
-        built = Path(build) / library.name
-        header = precompiled_header(command, directory)
-        result = subprocess.run([*command, *options, "-include", str(header), "-o", str(built),
-                                 str(wrapper_file), "-ldl"], capture_output=True, text=True)
-        if result.returncode != 0:
-            raise CudaCompileError(
-                f"{command[0]} failed to compile {path.name} for {name!r} "
-                f"({' '.join(define_options(defines)) or 'no defines'}) in the CUDA simulator:\n"
-                f"{result.stderr.strip()}")
-        # Atomic: another process may be building the same library.
-        os.replace(built, library)
-    return library
+        header = precompiled_header(command, cache_dir())
+        _run_compiler(command, [*options, "-include", str(header), "-o", str(output),
+                                str(wrapper_file), "-ldl"],
+                      f"{command[0]} failed to compile {path.name} for {name!r} "
+                      f"({' '.join(define_options(defines)) or 'no defines'}) "
+                      "in the CUDA simulator")
+
+    return _cached_build(path.stem, [_compiler_identity(command), " ".join(command),
+                                     "\0".join(options), wrapper, path.read_text(),
+                                     headers_digest(path), EMULATION_HEADER.read_text()], build)
+
+
+@functools.lru_cache(maxsize=None)
+def _team_entry(command, cache):
+    """The address of ``imgconv_sim_run_team``, the process-wide thread team."""
+    source = TEAM_SOURCE.read_text()
+
+    def build(output):
+        _run_compiler(command, [*COMPILER_OPTIONS, "-o", str(output), str(TEAM_SOURCE)],
+                      f"{command[0]} failed to compile the simulator's thread team")
+
+    library = ctypes.CDLL(str(_cached_build(
+        "team", [_compiler_identity(command), " ".join(command), " ".join(COMPILER_OPTIONS),
+                 source], build)))
+    # Kept alive by the lru_cache: the library must stay loaded while its
+    # threads live.
+    return library, ctypes.cast(library.imgconv_sim_run_team, ctypes.c_void_p)
 
 
 def _type_code(dtype):
@@ -217,7 +253,8 @@ class SimulatedKernel(Kernel):
         self._launch.restype = ctypes.c_int
         self._launch.argtypes = [ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_uint),
                                  ctypes.c_ulonglong, ctypes.POINTER(ctypes.c_void_p),
-                                 ctypes.c_char_p, ctypes.c_ulong]
+                                 ctypes.c_void_p, ctypes.c_char_p, ctypes.c_ulong]
+        _, self._run_team = _team_entry(tuple(compiler_command()), cache_dir())
         signature = self._library.imgconv_sim_signature
         signature.restype = ctypes.c_char_p
         #: the kernel's parameter types: "pf4" a float*, "i4" an int, "pv" a void*
@@ -271,7 +308,7 @@ class SimulatedKernel(Kernel):
         error = ctypes.create_string_buffer(ERROR_SIZE)
         with _launch_lock:
             status = self._launch((ctypes.c_uint * 3)(*grid), (ctypes.c_uint * 3)(*block),
-                                  shared_mem, pointers, error, ERROR_SIZE)
+                                  shared_mem, pointers, self._run_team, error, ERROR_SIZE)
         if status != 0:
             raise RuntimeError(f"{self.name}: simulated launch failed: {error.value.decode()}")
 
