@@ -7,7 +7,8 @@ header ``_sim.h`` included first and a generated trailer that exports a
 launcher for the kernel.  The launcher unpacks the kernel's own parameter
 types from an array of argument pointers (as CUDA's ``kernelParams``), so no
 signature is parsed; it also exports those types so that a launch's
-arguments are checked against them.
+arguments are checked against them.  Every launch runs on one process-wide
+team of host threads (``_sim_team.cpp``, compiled and cached the same way).
 
 Libraries are cached on disk (``$IMGCONV_CUDA_SIM_CACHE``, else
 ``$XDG_CACHE_HOME/imgconv/cuda-sim`` or ``~/.cache/imgconv/cuda-sim``), keyed
