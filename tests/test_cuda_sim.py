@@ -411,6 +411,67 @@ def test_simulator_unavailable_without_a_compiler(monkeypatch):
         _runtime.get_kernel(CHECKS, "box3_pairs")
 
 
+OUT_OF_BOUNDS = """#include "prelude.cuh"
+// Reads one element past the array when `past` is 1.
+extern "C" __global__ void heap(const float* in, int n, int past, float* out) {
+    const int i = threadIdx.x;
+    if (i < n) out[i] = in[i + (i == n - 1 ? past : 0)];
+}
+// Writes one element past a __shared__ array when `past` is 1.
+extern "C" __global__ void shared(const float* in, int n, int past, float* out) {
+    __shared__ float tile[8];
+    const int i = threadIdx.x;
+    if (i < n) tile[i + (i == n - 1 ? past : 0)] = in[i];
+    __syncthreads();
+    if (i < n && !past) out[i] = tile[i];
+}
+"""
+
+_ASAN_SCRIPT = """
+import sys, numpy as np
+from imgconv.cuda import _runtime
+kernel = _runtime.get_kernel(sys.argv[1], sys.argv[2])
+data, out = np.arange(8, dtype=np.float32), np.zeros(8, np.float32)
+kernel((1,), (8,), (data, np.int32(8), np.int32(0), out))
+assert (out == data).all()
+print("in bounds: no report", flush=True)
+kernel((1,), (8,), (data, np.int32(8), np.int32(1), out))
+print("out of bounds: no report", flush=True)
+"""
+
+
+@needs_compiler
+@pytest.mark.parametrize("kernel, report", [("heap", "heap-buffer-overflow"),
+                                            ("shared", "global-buffer-overflow")])
+def test_address_sanitizer_reports_out_of_bounds_access(tmp_path, kernel, report):
+    import os
+    libasan = subprocess.run(["g++", "-print-file-name=libasan.so"], capture_output=True,
+                             text=True).stdout.strip()
+    if not os.path.isabs(libasan):
+        pytest.skip("g++ has no AddressSanitizer runtime")
+    source = tmp_path / "out_of_bounds.cu"
+    source.write_text(OUT_OF_BOUNDS)
+    env = dict(os.environ, IMGCONV_CUDA_SIMULATOR="1", IMGCONV_CUDA_SIM_SANITIZE="address",
+               LD_PRELOAD=libasan, ASAN_OPTIONS="detect_leaks=0",
+               PYTHONPATH=str(Path(_runtime.__file__).parents[2]))
+    result = subprocess.run([sys.executable, "-c", _ASAN_SCRIPT, str(source), kernel],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert "in bounds: no report" in result.stdout, result.stderr[-3000:]
+    assert "out of bounds: no report" not in result.stdout
+    assert result.returncode != 0 and report in result.stderr, result.stderr[-3000:]
+
+
+def test_sanitizer_needs_its_runtime(monkeypatch):
+    _fresh(monkeypatch, simulator=True)
+    monkeypatch.setenv(_runtime.SANITIZE_VARIABLE, "address")
+    monkeypatch.setattr(_runtime, "_asan_loaded", lambda: False)
+    with pytest.raises(_runtime.CudaUnavailable, match="ASan runtime.*LD_PRELOAD"):
+        _runtime.check_available()
+    monkeypatch.setenv(_runtime.SANITIZE_VARIABLE, "thread")
+    with pytest.raises(_runtime.CudaUnavailable, match="knows only 'address'"):
+        _runtime.check_available()
+
+
 def test_simulator_needs_linux(monkeypatch):
     _fresh(monkeypatch, simulator=True)
     monkeypatch.setattr(sys, "platform", "darwin")

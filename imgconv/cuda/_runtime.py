@@ -22,6 +22,7 @@ from pathlib import Path
 
 KERNELS_DIR = Path(__file__).resolve().parent / "kernels"
 SIMULATOR_VARIABLE = "IMGCONV_CUDA_SIMULATOR"
+SANITIZE_VARIABLE = "IMGCONV_CUDA_SIM_SANITIZE"
 # The GPU's options; the simulator adds its own (see _simulator.py).
 NVRTC_STANDARD = "-std=c++17"
 # What sm_90 (H100) allows a block with opt-in: the simulator's limit, so a
@@ -57,7 +58,7 @@ def simulated():
     return os.environ.get(SIMULATOR_VARIABLE, "") == "1"
 
 
-_availability = {}          # simulated() -> None or the CudaUnavailable to raise
+_availability = {}          # _availability_key() -> None, or the message to raise
 _availability_lock = threading.Lock()
 
 
@@ -99,6 +100,26 @@ def compiler_command():
     return shlex.split(os.environ.get("CXX", "")) or ["g++"]
 
 
+def simulator_sanitizer():
+    """The sanitizer the simulator compiles kernels with: ``""`` or ``"address"``.
+
+    ``IMGCONV_CUDA_SIM_SANITIZE=address`` builds kernels with AddressSanitizer,
+    so that a read or write out of an array's bounds (or a ``__shared__``
+    array's) stops the process with a report.  The ASan runtime must then be
+    loaded first: ``LD_PRELOAD=$(g++ -print-file-name=libasan.so)
+    ASAN_OPTIONS=detect_leaks=0``.
+    """
+    return os.environ.get(SANITIZE_VARIABLE, "")
+
+
+def _asan_loaded():
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return "libasan" in maps.read()
+    except OSError:
+        return False
+
+
 def _find_simulator_problem():
     if not sys.platform.startswith("linux"):
         # The launcher and the loader use glibc's dladdr1 and ELF symbols.
@@ -107,6 +128,13 @@ def _find_simulator_problem():
     if shutil.which(command[0]) is None:
         return (f"{SIMULATOR_VARIABLE}=1 needs a C++ compiler, and {command[0]!r} was not "
                 "found (install g++ or set CXX)")
+    sanitizer = simulator_sanitizer()
+    if sanitizer not in ("", "address"):
+        return f"{SANITIZE_VARIABLE}={sanitizer!r}: the simulator knows only 'address'"
+    if sanitizer and not _asan_loaded():
+        return (f"{SANITIZE_VARIABLE}=address needs the ASan runtime loaded before Python: "
+                "run with LD_PRELOAD=$(g++ -print-file-name=libasan.so) "
+                "ASAN_OPTIONS=detect_leaks=0")
     return None
 
 
@@ -115,7 +143,8 @@ def check_available():
 
     On a GPU that needs CuPy, the CUDA driver and a GPU; in the simulator
     (``IMGCONV_CUDA_SIMULATOR=1``), Linux and a C++ compiler (``g++`` or
-    ``$CXX``).  The answer is cached per mode.
+    ``$CXX``), and the ASan runtime with ``IMGCONV_CUDA_SIM_SANITIZE=address``
+    (`simulator_sanitizer`).  The answer is cached per mode.
 
     Raises
     ------
@@ -123,10 +152,11 @@ def check_available():
         With one message naming what is missing.
     """
     mode = simulated()
+    key = (mode, simulator_sanitizer() if mode else "")
     with _availability_lock:
-        if mode not in _availability:
-            _availability[mode] = (_find_simulator_problem if mode else _find_gpu_problem)()
-        problem = _availability[mode]
+        if key not in _availability:
+            _availability[key] = (_find_simulator_problem if mode else _find_gpu_problem)()
+        problem = _availability[key]
     if problem is not None:
         raise CudaUnavailable(problem)
 

@@ -28,14 +28,24 @@ from pathlib import Path
 import numpy as np
 
 from ._runtime import (CudaCompileError, Kernel, compiler_command, define_options,
-                       headers_digest, include_dirs)
+                       headers_digest, include_dirs, simulator_sanitizer)
 
 EMULATION_HEADER = Path(__file__).resolve().parent / "_sim.h"
 TEAM_SOURCE = Path(__file__).resolve().parent / "_sim_team.cpp"
 CACHE_VARIABLE = "IMGCONV_CUDA_SIM_CACHE"
 # -O1: a kernel compiles in about a second and runs far faster than -O0.
-HEADER_OPTIONS = ("-std=c++20", "-O1", "-pthread", "-fPIC", "-fvisibility=hidden")
-COMPILER_OPTIONS = (*HEADER_OPTIONS, "-shared")
+BASE_OPTIONS = ("-std=c++20", "-O1", "-pthread", "-fPIC", "-fvisibility=hidden")
+SANITIZER_OPTIONS = {"": (), "address": ("-fsanitize=address", "-fno-omit-frame-pointer")}
+
+
+def header_options():
+    """The options of every compile: the precompiled header's, and the sanitizer's."""
+    return (*BASE_OPTIONS, *SANITIZER_OPTIONS[simulator_sanitizer()])
+
+
+def compiler_options():
+    """The options that build a shared library."""
+    return (*header_options(), "-shared")
 ERROR_SIZE = 1024
 
 # The trailer the loader appends to the kernel source: it instantiates the
@@ -94,12 +104,12 @@ def _compiler_identity(command):
 
 
 @functools.lru_cache(maxsize=None)
-def precompiled_header(command, cache):
+def precompiled_header(command, cache, options):
     """The emulation header to ``-include``, precompiled when the compiler can.
 
     Parsing the header's standard library takes most of a kernel's compile
     time; a precompiled copy (``_sim.h.gch`` beside a copy of ``_sim.h`` in the
-    cache, keyed like the libraries) brings a compile from about 2 s to 0.5 s.
+    cache, keyed like the libraries) brings a compile from 2-3 s to under 1 s.
     The compiler uses the ``.gch`` only when it was built with the same
     options (``-D`` and ``-I`` may differ) and else parses the header, so a
     failed or unusable precompilation costs time, never correctness.
@@ -110,6 +120,8 @@ def precompiled_header(command, cache):
         The compiler (`compiler_command`).
     cache : pathlib.Path
         The cache directory (`cache_dir`).
+    options : tuple of str
+        The compiler options (`header_options`).
 
     Returns
     -------
@@ -119,7 +131,7 @@ def precompiled_header(command, cache):
     text = EMULATION_HEADER.read_bytes()
     key = hashlib.sha256(b"\0".join([_compiler_identity(command).encode(),
                                      " ".join(command).encode(),
-                                     " ".join(HEADER_OPTIONS).encode(), text]))
+                                     " ".join(options).encode(), text]))
     directory = cache / f"pch-{key.hexdigest()[:32]}"
     if (directory / (EMULATION_HEADER.name + ".gch")).exists():
         return directory / EMULATION_HEADER.name
@@ -128,7 +140,7 @@ def precompiled_header(command, cache):
     try:
         header = build / EMULATION_HEADER.name
         header.write_bytes(text)
-        result = subprocess.run([*command, *HEADER_OPTIONS, "-x", "c++-header", str(header),
+        result = subprocess.run([*command, *options, "-x", "c++-header", str(header),
                                  "-o", str(header) + ".gch"], capture_output=True, text=True)
         if result.returncode != 0:
             return EMULATION_HEADER
@@ -197,13 +209,13 @@ def build_library(path, name, defines):
     """
     command = tuple(compiler_command())
     wrapper = _wrapper_source(path, name)
-    options = [*COMPILER_OPTIONS, *(f"-I{d}" for d in include_dirs(path)),
+    options = [*compiler_options(), *(f"-I{d}" for d in include_dirs(path)),
                *define_options(defines)]
 
     def build(output):
         wrapper_file = output.with_name(f"{path.stem}_sim.cpp")
         wrapper_file.write_text(wrapper)
-        header = precompiled_header(command, cache_dir())
+        header = precompiled_header(command, cache_dir(), header_options())
         _run_compiler(command, [*options, "-include", str(header), "-o", str(output),
                                 str(wrapper_file), "-ldl"],
                       f"{command[0]} failed to compile {path.name} for {name!r} "
@@ -216,16 +228,16 @@ def build_library(path, name, defines):
 
 
 @functools.lru_cache(maxsize=None)
-def _team_entry(command, cache):
+def _team_entry(command, cache, options):
     """The address of ``imgconv_sim_run_team``, the process-wide thread team."""
     source = TEAM_SOURCE.read_text()
 
     def build(output):
-        _run_compiler(command, [*COMPILER_OPTIONS, "-o", str(output), str(TEAM_SOURCE)],
+        _run_compiler(command, [*options, "-o", str(output), str(TEAM_SOURCE)],
                       f"{command[0]} failed to compile the simulator's thread team")
 
     library = ctypes.CDLL(str(_cached_build(
-        "team", [_compiler_identity(command), " ".join(command), " ".join(COMPILER_OPTIONS),
+        "team", [_compiler_identity(command), " ".join(command), " ".join(options),
                  source], build)))
     # Kept alive by the lru_cache: the library must stay loaded while its
     # threads live.
@@ -255,7 +267,8 @@ class SimulatedKernel(Kernel):
         self._launch.argtypes = [ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_uint),
                                  ctypes.c_ulonglong, ctypes.POINTER(ctypes.c_void_p),
                                  ctypes.c_void_p, ctypes.c_char_p, ctypes.c_ulong]
-        _, self._run_team = _team_entry(tuple(compiler_command()), cache_dir())
+        _, self._run_team = _team_entry(tuple(compiler_command()), cache_dir(),
+                                        compiler_options())
         signature = self._library.imgconv_sim_signature
         signature.restype = ctypes.c_char_p
         #: the kernel's parameter types: "pf4" a float*, "i4" an int, "pv" a void*
