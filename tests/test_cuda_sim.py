@@ -128,6 +128,78 @@ def test_dynamic_shared_memory_and_defines(sim):
 
 
 @needs_compiler
+def test_block_votes_with_returned_threads(sim):
+    kernel = sim.get_kernel(CHECKS, "votes")
+    n, block = 70, 32                        # the last block has 6 threads left
+    data = RNG.standard_normal(n).astype(np.float32)
+    data[32:64] = np.abs(data[32:64]) + 1    # block 1: all above 0
+    data[64:] = -np.abs(data[64:]) - 1       # block 2: none above 0
+    counts = np.full((3, 3), -1, np.int32)
+    kernel((3,), (block,), (data, np.int32(n), np.float32(0), counts))
+    above = np.pad(data > 0, (0, 3 * block - n)).reshape(3, block)
+    expected = [[above[b].sum(), above[b].any(), above[b, :min(block, n - b * block)].all()]
+                for b in range(3)]
+    np.testing.assert_array_equal(counts, expected)
+
+
+@needs_compiler
+def test_prelude_limits(sim):
+    kernel = sim.get_kernel(CHECKS, "limits")
+    floats, doubles = np.zeros(4, np.float32), np.zeros(2, np.float64)
+    integers = np.zeros(14, np.int64)
+    kernel((1,), (1,), (floats, doubles, integers))
+    assert np.isposinf(floats[0]) and np.isnan(floats[1])
+    assert floats[2] == np.finfo(np.float32).max and floats[3] == np.finfo(np.float32).eps
+    assert doubles[0] == np.finfo(np.float64).max and doubles[1] == np.finfo(np.float64).eps
+    bounds = [(t.min, t.max) for t in map(np.iinfo, (np.int8, np.uint8, np.int16, np.uint16,
+                                                      np.int32, np.uint32, np.int64))]
+    (i8, u8, i16, u16, i32, u32, i64) = bounds
+    np.testing.assert_array_equal(integers, [*i8, u8[1], *i16, u16[1], *i32, u32[1], *i64,
+                                             *i32, u32[1]])
+
+
+@needs_compiler
+def test_libraries_are_cached_on_disk(sim, monkeypatch, tmp_path):
+    from imgconv.cuda import _simulator
+    monkeypatch.setenv(_simulator.CACHE_VARIABLE, str(tmp_path))
+    monkeypatch.setattr(_runtime, "_kernels", {})
+    kernel = sim.get_kernel(CHECKS, "limits")
+    assert kernel.library_path.parent == tmp_path
+    assert list(tmp_path.glob("pch-*/_sim.h.gch")), "the emulation header was not precompiled"
+    assert not list(tmp_path.glob("build-*")), "a build directory was left behind"
+    stamp = kernel.library_path.stat().st_mtime_ns
+    monkeypatch.setattr(_runtime, "_kernels", {})
+    again = sim.get_kernel(CHECKS, "limits")
+    assert again is not kernel and again.library_path == kernel.library_path
+    assert again.library_path.stat().st_mtime_ns == stamp       # reused, not rebuilt
+
+
+def _launch_positions(queue):
+    """Run thread_positions on one 4x3x2 block; put whether it was right on `queue`."""
+    kernel = _runtime.get_kernel(CHECKS, "thread_positions")
+    out = np.full((2, 3, 4), -1, np.int64)
+    kernel((1,), (4, 3, 2), (out, np.int32(2), np.int32(3), np.int32(4)))
+    queue.put(bool((out.ravel() == np.arange(24)).all()))
+
+
+@needs_compiler
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_process_launches_on_a_team_of_its_own(sim):
+    import multiprocessing
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    _launch_positions(queue)                 # the parent's team exists before the fork
+    assert queue.get(timeout=60)
+    child = context.Process(target=_launch_positions, args=(queue,))
+    child.start()
+    child.join(timeout=120)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("a launch in a forked child hung")
+    assert child.exitcode == 0 and queue.get(timeout=10)
+
+
+@needs_compiler
 def test_launch_arguments_are_checked(sim):
     kernel = sim.get_kernel(CHECKS, "scale_offset<float, 2>")
     data = np.ones(4, np.float32)
@@ -226,12 +298,199 @@ def test_available_with_a_gpu_and_the_answer_is_cached(monkeypatch):
     _runtime.check_available()                   # cached: CuPy is not imported again
 
 
+class _FakeCompileException(Exception):
+    pass
+
+
+class _FakeRawModule:
+    """Records what the GPU loader hands CuPy, and what it launches."""
+
+    made = []
+
+    def __init__(self, code=None, *, options=(), name_expressions=None):
+        self.code, self.options, self.name_expressions = code, options, name_expressions
+        self.module = __import__("types").SimpleNamespace(ptr=0xC0DE)
+        self.launches, self.copies = [], []
+        _FakeRawModule.made.append(self)
+
+    def get_function(self, name):
+        if "undeclared" in self.code:
+            raise _FakeCompileException("x.cu(2): error: identifier \"undeclared\" is undefined")
+        module = self
+
+        class Function:
+            max_dynamic_shared_size_bytes = 0
+
+            def __call__(self, grid, block, args, shared_mem=0):
+                module.launches.append((grid, block, args, shared_mem,
+                                        self.max_dynamic_shared_size_bytes))
+        return Function()
+
+    def get_global(self, symbol):
+        module = self
+
+        class Pointer:
+            def copy_from_host(self, address, size):
+                module.copies.append((symbol, size))
+        return Pointer()
+
+
+class _FakeDriver:
+    """cuModuleGetGlobal_v2 for a module whose only global is 'weights', 64 bytes."""
+
+    def cuModuleGetGlobal_v2(self, address, size, module, name):  # noqa: N802 (CUDA's name)
+        if module.value != 0xC0DE or name != b"weights":
+            return 500                                          # CUDA_ERROR_NOT_FOUND
+        size._obj.value = 64
+        return 0
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """A fake CuPy with one GPU, to run the GPU loader's code with no GPU."""
+    import types
+    _fresh(monkeypatch, simulator=False)
+    _fake_cupy(monkeypatch, 12090, 1)
+    cupy = sys.modules["cupy"]
+    cupy.ndarray = type("ndarray", (), {})
+    cupy.RawModule = _FakeRawModule
+    cupy.cuda.runtime.getDevice = lambda: 0
+    cupy.cuda.Device = lambda device: types.SimpleNamespace(
+        attributes={"MaxSharedMemoryPerBlockOptin": 232448})
+    cupy.cuda.compiler = types.SimpleNamespace(CompileException=_FakeCompileException)
+    monkeypatch.setattr(_runtime, "_kernels", {})
+    monkeypatch.setattr(_runtime, "_cuda_driver", _FakeDriver)
+    _runtime._device_shared_memory.cache_clear()
+    yield cupy
+    _runtime._device_shared_memory.cache_clear()
+
+
+def test_gpu_loader_hands_cupy_the_nvrtc_options(fake_gpu):
+    kernel = _runtime.get_kernel(CHECKS, "scale_offset<float, 2>", defines=(("TILE", 4),))
+    module = _FakeRawModule.made[-1]
+    kernels_dir = Path(_runtime.__file__).parent / "kernels"
+    assert module.options == ("-std=c++17", f"-I{kernels_dir}", f"-I{Path(CHECKS).parent}",
+                              "-DTILE=4")
+    assert module.name_expressions == ["scale_offset<float, 2>"]
+    # the source itself, after a stamp of its headers and a #line that keeps its line numbers
+    stamp, line, text = module.code.split("\n", 2)
+    assert stamp.startswith("// imgconv headers ") and line == f'#line 1 "{CHECKS}"'
+    assert text == Path(CHECKS).read_text()
+    array = fake_gpu.ndarray()
+    kernel((2,), (8, 4), (array, array, np.float32(1), np.int32(3)), shared_mem=64 * 1024)
+    assert module.launches == [((2, 1, 1), (8, 4, 1), (array, array, np.float32(1),
+                                                        np.int32(3)), 65536, 65536)]
+    with pytest.raises(TypeError, match="argument 0 has type ndarray.*cupy.asarray"):
+        kernel((1,), (1,), (np.zeros(3), array, np.float32(1), np.int32(3)))
+
+
+def test_gpu_loader_fills_constants_within_their_size(fake_gpu):
+    kernel = _runtime.get_kernel(CHECKS, "weighted_sum")
+    module = _FakeRawModule.made[-1]
+    kernel.set_constant("weights", np.ones(16, np.float32))
+    assert module.copies == [("weights", 64)]
+    with pytest.raises(ValueError, match="68 bytes do not fit the __constant__ 'weights'"):
+        kernel.set_constant("weights", np.ones(17, np.float32))
+    with pytest.raises(ValueError, match="no __constant__ 'bias'"):
+        kernel.set_constant("bias", np.ones(1, np.float32))
+
+
+def test_gpu_compile_error_carries_nvrtcs_log(fake_gpu, tmp_path):
+    bad = tmp_path / "bad.cu"
+    bad.write_text('#include "prelude.cuh"\nextern "C" __global__ void f(float* o) '
+                   '{ o[0] = undeclared; }\n')
+    with pytest.raises(_runtime.CudaCompileError, match='(?s)bad.cu.*"undeclared" is undefined'):
+        _runtime.get_kernel(str(bad), "f")
+
+
 def test_simulator_unavailable_without_a_compiler(monkeypatch):
     _fresh(monkeypatch, simulator=True)
     monkeypatch.setenv("CXX", "no-such-compiler-imgconv")
     with pytest.raises(_runtime.CudaUnavailable, match="needs a C\\+\\+ compiler.*"
                                                       "no-such-compiler-imgconv"):
         _runtime.get_kernel(CHECKS, "box3_pairs")
+
+
+OUT_OF_BOUNDS = """#include "prelude.cuh"
+// Reads one element past the array when `past` is 1.
+extern "C" __global__ void heap(const float* in, int n, int past, float* out) {
+    const int i = threadIdx.x;
+    if (i < n) out[i] = in[i + (i == n - 1 ? past : 0)];
+}
+// Writes one element past a __shared__ array when `past` is 1.
+extern "C" __global__ void shared(const float* in, int n, int past, float* out) {
+    __shared__ float tile[8];
+    const int i = threadIdx.x;
+    if (i < n) tile[i + (i == n - 1 ? past : 0)] = in[i];
+    __syncthreads();
+    if (i < n && !past) out[i] = tile[i];
+}
+"""
+
+_ASAN_SCRIPT = """
+import sys, numpy as np
+from imgconv.cuda import _runtime
+kernel = _runtime.get_kernel(sys.argv[1], sys.argv[2])
+data, out = np.arange(8, dtype=np.float32), np.zeros(8, np.float32)
+kernel((1,), (8,), (data, np.int32(8), np.int32(0), out))
+assert (out == data).all()
+print("in bounds: no report", flush=True)
+kernel((1,), (8,), (data, np.int32(8), np.int32(1), out))
+print("out of bounds: no report", flush=True)
+"""
+
+
+@needs_compiler
+@pytest.mark.parametrize("kernel, report", [("heap", "heap-buffer-overflow"),
+                                            ("shared", "global-buffer-overflow")])
+def test_address_sanitizer_reports_out_of_bounds_access(tmp_path, kernel, report):
+    import os
+    libasan = subprocess.run(["g++", "-print-file-name=libasan.so"], capture_output=True,
+                             text=True).stdout.strip()
+    if not os.path.isabs(libasan):
+        pytest.skip("g++ has no AddressSanitizer runtime")
+    source = tmp_path / "out_of_bounds.cu"
+    source.write_text(OUT_OF_BOUNDS)
+    env = dict(os.environ, IMGCONV_CUDA_SIMULATOR="1", IMGCONV_CUDA_SIM_SANITIZE="address",
+               LD_PRELOAD=libasan, ASAN_OPTIONS="detect_leaks=0",
+               PYTHONPATH=str(Path(_runtime.__file__).parents[2]))
+    result = subprocess.run([sys.executable, "-c", _ASAN_SCRIPT, str(source), kernel],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert "in bounds: no report" in result.stdout, result.stderr[-3000:]
+    assert "out of bounds: no report" not in result.stdout
+    assert result.returncode != 0 and report in result.stderr, result.stderr[-3000:]
+
+
+def test_sanitizer_needs_its_runtime(monkeypatch):
+    _fresh(monkeypatch, simulator=True)
+    monkeypatch.setenv(_runtime.SANITIZE_VARIABLE, "address")
+    monkeypatch.setattr(_runtime, "_asan_loaded", lambda: False)
+    with pytest.raises(_runtime.CudaUnavailable, match="ASan runtime.*LD_PRELOAD"):
+        _runtime.check_available()
+    monkeypatch.setenv(_runtime.SANITIZE_VARIABLE, "thread")
+    with pytest.raises(_runtime.CudaUnavailable, match="knows only 'address'"):
+        _runtime.check_available()
+
+
+def test_simulator_needs_linux(monkeypatch):
+    _fresh(monkeypatch, simulator=True)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    with pytest.raises(_runtime.CudaUnavailable, match="runs on Linux only, not on darwin"):
+        _runtime.check_available()
+
+
+@needs_compiler
+def test_bool_arrays_pass_as_bytes(sim, tmp_path):
+    source = tmp_path / "bytes.cu"
+    source.write_text('#include "prelude.cuh"\n'
+                      'extern "C" __global__ void count(const unsigned char* in, int n, int* out)'
+                      ' { for (int i = 0; i < n; ++i) out[0] += in[i]; }\n')
+    kernel = sim.get_kernel(str(source), "count")
+    mask, total = np.array([True, False, True, True]), np.zeros(1, np.int32)
+    kernel((1,), (1,), (mask, np.int32(4), total))
+    assert total[0] == 3
+    with pytest.raises(TypeError, match="argument 0 is pi1 \\(int8 array\\)"):
+        kernel((1,), (1,), (mask.view(np.int8), np.int32(4), total))
 
 
 def test_simulator_is_numpy(sim):
@@ -252,7 +511,7 @@ def test_importing_the_package_imports_no_cupy():
 NVRTC_CASES = [
     ("box3_pairs", ()), ("box3_pairs", (("TILE", 16),)), ("thread_positions", ()),
     (["scale_offset<float, 2>", "scale_offset<double, 3>"], ()), ("weighted_sum", ()),
-    ("reduce", ()), ("reverse_segments", (("OFFSET", 5),)),
+    ("reduce", ()), ("reverse_segments", (("OFFSET", 5),)), ("votes", ()), ("limits", ()),
 ]
 
 

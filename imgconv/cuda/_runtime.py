@@ -10,15 +10,19 @@ The GPU compiles with NVRTC (``-std=c++17``, the kernels directory on the
 include path, the defines as ``-DNAME=value``); CuPy caches the compiled code
 on disk, this module caches the module in memory.
 """
+import ctypes
+import functools
 import hashlib
 import os
 import re
 import shutil
+import sys
 import threading
 from pathlib import Path
 
 KERNELS_DIR = Path(__file__).resolve().parent / "kernels"
 SIMULATOR_VARIABLE = "IMGCONV_CUDA_SIMULATOR"
+SANITIZE_VARIABLE = "IMGCONV_CUDA_SIM_SANITIZE"
 # The GPU's options; the simulator adds its own (see _simulator.py).
 NVRTC_STANDARD = "-std=c++17"
 # What sm_90 (H100) allows a block with opt-in: the simulator's limit, so a
@@ -54,7 +58,7 @@ def simulated():
     return os.environ.get(SIMULATOR_VARIABLE, "") == "1"
 
 
-_availability = {}          # simulated() -> None or the CudaUnavailable to raise
+_availability = {}          # _availability_key() -> None, or the message to raise
 _availability_lock = threading.Lock()
 
 
@@ -96,11 +100,41 @@ def compiler_command():
     return shlex.split(os.environ.get("CXX", "")) or ["g++"]
 
 
+def simulator_sanitizer():
+    """The sanitizer the simulator compiles kernels with: ``""`` or ``"address"``.
+
+    ``IMGCONV_CUDA_SIM_SANITIZE=address`` builds kernels with AddressSanitizer,
+    so that a read or write out of an array's bounds (or a ``__shared__``
+    array's) stops the process with a report.  The ASan runtime must then be
+    loaded first: ``LD_PRELOAD=$(g++ -print-file-name=libasan.so)
+    ASAN_OPTIONS=detect_leaks=0``.
+    """
+    return os.environ.get(SANITIZE_VARIABLE, "")
+
+
+def _asan_loaded():
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return "libasan" in maps.read()
+    except OSError:
+        return False
+
+
 def _find_simulator_problem():
+    if not sys.platform.startswith("linux"):
+        # The launcher and the loader use glibc's dladdr1 and ELF symbols.
+        return f"{SIMULATOR_VARIABLE}=1 runs on Linux only, not on {sys.platform}"
     command = compiler_command()
     if shutil.which(command[0]) is None:
         return (f"{SIMULATOR_VARIABLE}=1 needs a C++ compiler, and {command[0]!r} was not "
                 "found (install g++ or set CXX)")
+    sanitizer = simulator_sanitizer()
+    if sanitizer not in ("", "address"):
+        return f"{SANITIZE_VARIABLE}={sanitizer!r}: the simulator knows only 'address'"
+    if sanitizer and not _asan_loaded():
+        return (f"{SANITIZE_VARIABLE}=address needs the ASan runtime loaded before Python: "
+                "run with LD_PRELOAD=$(g++ -print-file-name=libasan.so) "
+                "ASAN_OPTIONS=detect_leaks=0")
     return None
 
 
@@ -108,8 +142,9 @@ def check_available():
     """Raise `CudaUnavailable` unless CUDA kernels can run here.
 
     On a GPU that needs CuPy, the CUDA driver and a GPU; in the simulator
-    (``IMGCONV_CUDA_SIMULATOR=1``), a C++ compiler (``g++`` or ``$CXX``).  The
-    answer is cached per mode.
+    (``IMGCONV_CUDA_SIMULATOR=1``), Linux and a C++ compiler (``g++`` or
+    ``$CXX``), and the ASan runtime with ``IMGCONV_CUDA_SIM_SANITIZE=address``
+    (`simulator_sanitizer`).  The answer is cached per mode.
 
     Raises
     ------
@@ -117,10 +152,11 @@ def check_available():
         With one message naming what is missing.
     """
     mode = simulated()
+    key = (mode, simulator_sanitizer() if mode else "")
     with _availability_lock:
-        if mode not in _availability:
-            _availability[mode] = (_find_simulator_problem if mode else _find_gpu_problem)()
-        problem = _availability[mode]
+        if key not in _availability:
+            _availability[key] = (_find_simulator_problem if mode else _find_gpu_problem)()
+        problem = _availability[key]
     if problem is not None:
         raise CudaUnavailable(problem)
 
@@ -160,7 +196,13 @@ def max_shared_memory():
     if simulated():
         return SIMULATED_MAX_SHARED_MEMORY
     import cupy
-    return int(cupy.cuda.Device().attributes["MaxSharedMemoryPerBlockOptin"])
+    return _device_shared_memory(cupy.cuda.runtime.getDevice())
+
+
+@functools.lru_cache(maxsize=None)
+def _device_shared_memory(device_id):
+    import cupy
+    return int(cupy.cuda.Device(device_id).attributes["MaxSharedMemoryPerBlockOptin"])
 
 
 # ---- sources, options and the cache keys both worlds share ----
@@ -405,10 +447,14 @@ class _CupyKernel(Kernel):
 
     array_hint = "cupy.ndarray device arrays (copy a numpy array with cupy.asarray)"
 
+    @property
+    def array_type(self):
+        import cupy
+        return cupy.ndarray
+
     def __init__(self, source, name, defines):
         super().__init__(source, name, defines)
         import cupy
-        type(self).array_type = cupy.ndarray
         try:
             self._module = cupy.RawModule(code=source_code(source),
                                           options=compile_options(source, defines),
@@ -428,9 +474,28 @@ class _CupyKernel(Kernel):
 
     def set_constant(self, symbol, host_array):
         """Copy `host_array` into the module's ``__constant__`` `symbol`."""
-        pointer = self._module.get_global(symbol)
-        data = self.constant_bytes(symbol, host_array, pointer.mem.size)
-        pointer.copy_from_host(data.ctypes.data, data.nbytes)
+        data = self.constant_bytes(symbol, host_array, self._symbol_size(symbol))
+        self._module.get_global(symbol).copy_from_host(data.ctypes.data, data.nbytes)
+
+    def _symbol_size(self, symbol):
+        # CuPy's get_global does not keep the size cuModuleGetGlobal reports,
+        # so ask the driver directly.
+        address, size = ctypes.c_uint64(), ctypes.c_size_t()
+        status = _cuda_driver().cuModuleGetGlobal_v2(
+            ctypes.byref(address), ctypes.byref(size), ctypes.c_void_p(self._module.module.ptr),
+            symbol.encode())
+        if status != 0:
+            raise ValueError(f"{self.source.name} compiled for {self.name!r} has no "
+                             f"__constant__ {symbol!r} at global namespace scope "
+                             f"(cuModuleGetGlobal: error {status})")
+        return size.value
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_driver():
+    library = ctypes.CDLL("nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1")
+    library.cuModuleGetGlobal_v2.restype = ctypes.c_int
+    return library
 
 
 _kernels = {}

@@ -12,13 +12,14 @@
 // __shared__ (static storage: one block runs at a time, so a function's static
 // locals are that block's shared memory), dynamic shared memory through the
 // prelude's DYNAMIC_SHARED, threadIdx/blockIdx/blockDim/gridDim, warpSize,
-// __syncthreads, __threadfence(_block), __ldg, the atomics on int, unsigned,
-// unsigned long long, float and double as CUDA has them, and CUDA's math
-// functions (the <cmath> ones, min/max overloads, rsqrtf, __saturatef,
-// __float2int_rn and friends, __fdividef, __expf, __logf, __powf).
-// Not emulated: warp intrinsics (__shfl*, __ballot_sync, __any_sync, ...),
-// cooperative groups, __syncthreads_count/_and/_or, textures, streams.  A
-// kernel that uses them does not compile here, which is the intended signal.
+// __syncthreads and __syncthreads_count/_and/_or, __threadfence(_block),
+// __ldg, the atomics on int, unsigned, unsigned long long, float and double as
+// CUDA has them, and CUDA's math functions (the <cmath> ones, the min/max
+// overloads and umin/llmin/..., rsqrtf, __saturatef, the __float2int_rn
+// family, __fdividef, __expf, __logf, __powf, the __fadd_rn family).
+// Not emulated: warp intrinsics (__shfl*_sync, __ballot_sync, __any_sync, ...),
+// cooperative groups, textures, streams.  A kernel that uses them does not
+// compile here, which is the intended signal.
 #pragma once
 #define IMGCONV_CUDA_SIMULATOR 1
 
@@ -29,16 +30,15 @@
 #include <climits>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <latch>
 #include <limits>
 #include <math.h>
 #include <new>
 #include <optional>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -72,9 +72,29 @@ constexpr int warpSize = 32;
 
 namespace imgconv_sim {
 
+// __syncthreads_count/_and/_or: a vote in the block's barrier phase p adds to
+// votes[p % 3] before the barrier and reads it after.  The end of phase p
+// clears votes[(p + 1) % 3]: its last readers (phase p - 2) have all arrived
+// at phase p by then, and no thread has left phase p to vote in p + 1.
+inline std::atomic<int> votes[3];
+inline unsigned long long block_phase = 0;      // phases completed in this block
+inline thread_local unsigned long long thread_phase = 0;
+
+struct PhaseEnd {
+    void operator()() noexcept {
+        votes[(block_phase + 1) % 3].store(0, std::memory_order_relaxed);
+        ++block_phase;
+    }
+};
+
+inline void start_block_phases() {
+    for (auto& count : votes) count.store(0, std::memory_order_relaxed);
+    block_phase = 0;
+}
+
 // The barrier of the block that runs now.  Replaced between blocks, because a
 // thread that returned early dropped out of it (arrive_and_drop).
-inline std::barrier<>* block_barrier = nullptr;
+inline std::barrier<PhaseEnd>* block_barrier = nullptr;
 // The launch's dynamic shared memory (shared_mem bytes, 16-byte aligned).
 inline unsigned char* dynamic_shared_memory = nullptr;
 
@@ -90,7 +110,21 @@ inline T atomic_update(T* address, Op op) {
 
 }  // namespace imgconv_sim
 
-inline void __syncthreads() { imgconv_sim::block_barrier->arrive_and_wait(); }
+inline void __syncthreads() {
+    imgconv_sim::block_barrier->arrive_and_wait();
+    ++imgconv_sim::thread_phase;
+}
+inline int __syncthreads_count(int predicate) {
+    auto& count = imgconv_sim::votes[imgconv_sim::thread_phase % 3];
+    if (predicate) count.fetch_add(1);
+    __syncthreads();
+    return count.load();
+}
+inline int __syncthreads_and(int predicate) {
+    // Counts the threads that vote false, so that dropped-out threads do not count.
+    return __syncthreads_count(!predicate) == 0;
+}
+inline int __syncthreads_or(int predicate) { return __syncthreads_count(predicate) != 0; }
 inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 inline void __threadfence_block() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 
@@ -165,6 +199,17 @@ inline double max(float a, double b) { return fmax(a, b); }
 inline double min(double a, float b) { return fmin(a, b); }
 inline double max(double a, float b) { return fmax(a, b); }
 
+inline unsigned int umin(unsigned int a, unsigned int b) { return a < b ? a : b; }
+inline unsigned int umax(unsigned int a, unsigned int b) { return a > b ? a : b; }
+inline long long llmin(long long a, long long b) { return a < b ? a : b; }
+inline long long llmax(long long a, long long b) { return a > b ? a : b; }
+inline unsigned long long ullmin(unsigned long long a, unsigned long long b) {
+    return a < b ? a : b;
+}
+inline unsigned long long ullmax(unsigned long long a, unsigned long long b) {
+    return a > b ? a : b;
+}
+
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 inline double rsqrt(double x) { return 1.0 / sqrt(x); }
 inline float __saturatef(float x) { return x >= 1.0f ? 1.0f : (x > 0.0f ? x : 0.0f); }
@@ -174,6 +219,18 @@ inline float __logf(float x) { return logf(x); }
 inline float __powf(float a, float b) { return powf(a, b); }
 inline float __sinf(float x) { return sinf(x); }
 inline float __cosf(float x) { return cosf(x); }
+inline float fdividef(float a, float b) { return a / b; }
+// The _rn arithmetic intrinsics exist on a GPU to forbid FMA contraction; the
+// host compiler does not contract without -ffp-contract and FMA instructions.
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __fsqrt_rn(float x) { return sqrtf(x); }
+inline double __dadd_rn(double a, double b) { return a + b; }
+inline double __dsub_rn(double a, double b) { return a - b; }
+inline double __dmul_rn(double a, double b) { return a * b; }
+inline double __ddiv_rn(double a, double b) { return a / b; }
 inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }
 inline double __fma_rn(double a, double b, double c) { return fma(a, b, c); }
 
@@ -256,12 +313,23 @@ inline void call_with(void (*kernel)(P...), void** args, std::index_sequence<I..
     kernel(*static_cast<std::remove_cv_t<P>*>(args[I])...);
 }
 
-// Runs the whole grid: a team of blockDim host threads runs the blocks one
+// The process-wide thread team's entry point (_sim_team.cpp), handed to each
+// launch by the loader: runs job(context, rank) for every rank in [0, size)
+// on `size` host threads at once.
+using RunTeam = int (*)(unsigned int size, void (*job)(void*, unsigned int), void* context,
+                        char* error, unsigned long error_size);
+
+template <class Body>
+inline void run_rank(void* body, unsigned int rank) {
+    (*static_cast<Body*>(body))(rank);
+}
+
+// Runs the whole grid: blockDim host threads of the team run the blocks one
 // after another.  Returns 0, or 1 with a message in `error`.
 template <class... P>
 inline int launch(void (*kernel)(P...), const unsigned int* grid_size,
                   const unsigned int* block_size, unsigned long long shared_bytes,
-                  void** args, char* error, unsigned long error_size) {
+                  void** args, RunTeam run_team, char* error, unsigned long error_size) {
     const dim3 grid(grid_size[0], grid_size[1], grid_size[2]);
     const dim3 block(block_size[0], block_size[1], block_size[2]);
     const std::ptrdiff_t team_size = (std::ptrdiff_t)block.x * block.y * block.z;
@@ -269,21 +337,19 @@ inline int launch(void (*kernel)(P...), const unsigned int* grid_size,
     std::vector<std::max_align_t> shared(shared_bytes / sizeof(std::max_align_t) + 1);
     dynamic_shared_memory = reinterpret_cast<unsigned char*>(shared.data());
 
-    std::optional<std::barrier<>> sync(std::in_place, team_size);
+    std::optional<std::barrier<PhaseEnd>> sync(std::in_place, team_size);
     block_barrier = &*sync;
+    start_block_phases();
     // Runs when the whole team has finished a block, before any thread starts
     // the next: the next block gets a barrier that counts every thread again.
     auto next_block = [&]() noexcept {
         sync.emplace(team_size);
         block_barrier = &*sync;
+        start_block_phases();
     };
     std::barrier<decltype(next_block)> between_blocks(team_size, next_block);
-    std::latch start(1);
-    bool abandoned = false;
 
     auto body = [&](unsigned int rank) {
-        start.wait();
-        if (abandoned) return;
         threadIdx = uint3{rank % block.x, rank / block.x % block.y, rank / (block.x * block.y)};
         blockDim = block;
         gridDim = grid;
@@ -291,6 +357,7 @@ inline int launch(void (*kernel)(P...), const unsigned int* grid_size,
             for (unsigned int y = 0; y < grid.y; ++y)
                 for (unsigned int x = 0; x < grid.x; ++x) {
                     blockIdx = uint3{x, y, z};
+                    thread_phase = 0;
                     call_with(kernel, args, std::index_sequence_for<P...>{});
                     // A thread that has returned no longer takes part in the
                     // block's __syncthreads, as on a GPU.
@@ -298,22 +365,7 @@ inline int launch(void (*kernel)(P...), const unsigned int* grid_size,
                     between_blocks.arrive_and_wait();
                 }
     };
-
-    std::vector<std::thread> team;
-    try {
-        team.reserve(team_size);
-        for (std::ptrdiff_t rank = 0; rank < team_size; ++rank) team.emplace_back(body, (unsigned int)rank);
-    } catch (const std::exception& exc) {
-        std::snprintf(error, error_size, "could not start %lld host threads for a block of %u x %u x %u: %s",
-                      (long long)team_size, block.x, block.y, block.z, exc.what());
-        abandoned = true;
-        start.count_down();
-        for (auto& thread : team) thread.join();
-        return 1;
-    }
-    start.count_down();
-    for (auto& thread : team) thread.join();
-    return 0;
+    return run_team((unsigned int)team_size, &run_rank<decltype(body)>, &body, error, error_size);
 }
 
 }  // namespace imgconv_sim

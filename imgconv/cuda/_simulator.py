@@ -7,7 +7,8 @@ header ``_sim.h`` included first and a generated trailer that exports a
 launcher for the kernel.  The launcher unpacks the kernel's own parameter
 types from an array of argument pointers (as CUDA's ``kernelParams``), so no
 signature is parsed; it also exports those types so that a launch's
-arguments are checked against them.
+arguments are checked against them.  Every launch runs on one process-wide
+team of host threads (``_sim_team.cpp``, compiled and cached the same way).
 
 Libraries are cached on disk (``$IMGCONV_CUDA_SIM_CACHE``, else
 ``$XDG_CACHE_HOME/imgconv/cuda-sim`` or ``~/.cache/imgconv/cuda-sim``), keyed
@@ -18,6 +19,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -26,12 +28,24 @@ from pathlib import Path
 import numpy as np
 
 from ._runtime import (CudaCompileError, Kernel, compiler_command, define_options,
-                       headers_digest, include_dirs)
+                       headers_digest, include_dirs, simulator_sanitizer)
 
 EMULATION_HEADER = Path(__file__).resolve().parent / "_sim.h"
+TEAM_SOURCE = Path(__file__).resolve().parent / "_sim_team.cpp"
 CACHE_VARIABLE = "IMGCONV_CUDA_SIM_CACHE"
 # -O1: a kernel compiles in about a second and runs far faster than -O0.
-COMPILER_OPTIONS = ("-std=c++20", "-O1", "-pthread", "-shared", "-fPIC", "-fvisibility=hidden")
+BASE_OPTIONS = ("-std=c++20", "-O1", "-pthread", "-fPIC", "-fvisibility=hidden")
+SANITIZER_OPTIONS = {"": (), "address": ("-fsanitize=address", "-fno-omit-frame-pointer")}
+
+
+def header_options():
+    """The options of every compile: the precompiled header's, and the sanitizer's."""
+    return (*BASE_OPTIONS, *SANITIZER_OPTIONS[simulator_sanitizer()])
+
+
+def compiler_options():
+    """The options that build a shared library."""
+    return (*header_options(), "-shared")
 ERROR_SIZE = 1024
 
 # The trailer the loader appends to the kernel source: it instantiates the
@@ -46,9 +60,9 @@ const std::string imgconv_sim_kernel_signature = imgconv_sim::signature(imgconv_
 }}
 extern "C" __attribute__((visibility("default"))) int imgconv_sim_launch(
         const unsigned int* grid, const unsigned int* block, unsigned long long shared_bytes,
-        void** args, char* error, unsigned long error_size) {{
-    return imgconv_sim::launch(imgconv_sim_kernel, grid, block, shared_bytes, args, error,
-                               error_size);
+        void** args, imgconv_sim::RunTeam run_team, char* error, unsigned long error_size) {{
+    return imgconv_sim::launch(imgconv_sim_kernel, grid, block, shared_bytes, args, run_team,
+                               error, error_size);
 }}
 extern "C" __attribute__((visibility("default"))) const char* imgconv_sim_signature() {{
     return imgconv_sim_kernel_signature.c_str();
@@ -65,8 +79,8 @@ extern "C" __attribute__((visibility("default"))) unsigned long long imgconv_sim
 }}
 """
 
-# One launch at a time: the emulation header's launch state is global per
-# library, and the machine's cores are better spent on one block's threads.
+# One launch at a time: there is one thread team, and the emulation header's
+# launch state is global per library.
 _launch_lock = threading.Lock()
 
 
@@ -89,8 +103,86 @@ def _compiler_identity(command):
     return result.stdout
 
 
+@functools.lru_cache(maxsize=None)
+def precompiled_header(command, cache, options):
+    """The emulation header to ``-include``, precompiled when the compiler can.
+
+    Parsing the header's standard library takes most of a kernel's compile
+    time; a precompiled copy (``_sim.h.gch`` beside a copy of ``_sim.h`` in the
+    cache, keyed like the libraries) brings a compile from 2-3 s to under 1 s.
+    The compiler uses the ``.gch`` only when it was built with the same
+    options (``-D`` and ``-I`` may differ) and else parses the header, so a
+    failed or unusable precompilation costs time, never correctness.
+
+    Parameters
+    ----------
+    command : tuple of str
+        The compiler (`compiler_command`).
+    cache : pathlib.Path
+        The cache directory (`cache_dir`).
+    options : tuple of str
+        The compiler options (`header_options`).
+
+    Returns
+    -------
+    pathlib.Path
+        The header to pass to ``-include``.
+    """
+    text = EMULATION_HEADER.read_bytes()
+    key = hashlib.sha256(b"\0".join([_compiler_identity(command).encode(),
+                                     " ".join(command).encode(),
+                                     " ".join(options).encode(), text]))
+    directory = cache / f"pch-{key.hexdigest()[:32]}"
+    if (directory / (EMULATION_HEADER.name + ".gch")).exists():
+        return directory / EMULATION_HEADER.name
+    cache.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(dir=cache, prefix="build-pch-"))
+    try:
+        header = build / EMULATION_HEADER.name
+        header.write_bytes(text)
+        result = subprocess.run([*command, *options, "-x", "c++-header", str(header),
+                                 "-o", str(header) + ".gch"], capture_output=True, text=True)
+        if result.returncode != 0:
+            return EMULATION_HEADER
+        try:
+            os.rename(build, directory)       # atomic; fails if another process won
+        except OSError:
+            pass
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    return directory / EMULATION_HEADER.name
+
+
 def _wrapper_source(path, name):
     return f'#include "{path}"\n' + TRAILER.format(name=name)
+
+
+def _cached_build(stem, sources, build):
+    """A library built by `build(output_path)` unless the cache holds it.
+
+    `sources` are the texts its cache key hashes; `build` runs the compiler
+    and raises on failure.  The library is written under a temporary name
+    and renamed, so concurrent processes never see half a file.
+    """
+    key = hashlib.sha256()
+    for part in sources:
+        key.update(part.encode() + b"\0")
+    directory = cache_dir()
+    library = directory / f"{stem}-{key.hexdigest()[:32]}.so"
+    if library.exists():
+        return library
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory, prefix="build-") as scratch:
+        built = Path(scratch) / library.name
+        build(built)
+        os.replace(built, library)
+    return library
+
+
+def _run_compiler(command, arguments, failure):
+    result = subprocess.run([*command, *arguments], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CudaCompileError(f"{failure}:\n{result.stderr.strip()}")
 
 
 def build_library(path, name, defines):
@@ -117,31 +209,39 @@ def build_library(path, name, defines):
     """
     command = tuple(compiler_command())
     wrapper = _wrapper_source(path, name)
-    options = [*COMPILER_OPTIONS, "-include", str(EMULATION_HEADER),
-               *(f"-I{d}" for d in include_dirs(path)), *define_options(defines)]
-    key = hashlib.sha256()
-    for part in (_compiler_identity(command), " ".join(command), "\0".join(options), wrapper,
-                 path.read_text(), headers_digest(path), EMULATION_HEADER.read_text()):
-        key.update(part.encode() + b"\0")
-    directory = cache_dir()
-    library = directory / f"{path.stem}-{key.hexdigest()[:32]}.so"
-    if library.exists():
-        return library
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=directory, prefix="build-") as build:
-        wrapper_file = Path(build) / f"{path.stem}_sim.cpp"
+    options = [*compiler_options(), *(f"-I{d}" for d in include_dirs(path)),
+               *define_options(defines)]
+
+    def build(output):
+        wrapper_file = output.with_name(f"{path.stem}_sim.cpp")
         wrapper_file.write_text(wrapper)
-        built = Path(build) / library.name
-        result = subprocess.run([*command, *options, "-o", str(built), str(wrapper_file), "-ldl"],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            raise CudaCompileError(
-                f"{command[0]} failed to compile {path.name} for {name!r} "
-                f"({' '.join(define_options(defines)) or 'no defines'}) in the CUDA simulator:\n"
-                f"{result.stderr.strip()}")
-        # Atomic: another process may be building the same library.
-        os.replace(built, library)
-    return library
+        header = precompiled_header(command, cache_dir(), header_options())
+        _run_compiler(command, [*options, "-include", str(header), "-o", str(output),
+                                str(wrapper_file), "-ldl"],
+                      f"{command[0]} failed to compile {path.name} for {name!r} "
+                      f"({' '.join(define_options(defines)) or 'no defines'}) "
+                      "in the CUDA simulator")
+
+    return _cached_build(path.stem, [_compiler_identity(command), " ".join(command),
+                                     "\0".join(options), wrapper, path.read_text(),
+                                     headers_digest(path), EMULATION_HEADER.read_text()], build)
+
+
+@functools.lru_cache(maxsize=None)
+def _team_entry(command, cache, options):
+    """The address of ``imgconv_sim_run_team``, the process-wide thread team."""
+    source = TEAM_SOURCE.read_text()
+
+    def build(output):
+        _run_compiler(command, [*options, "-o", str(output), str(TEAM_SOURCE)],
+                      f"{command[0]} failed to compile the simulator's thread team")
+
+    library = ctypes.CDLL(str(_cached_build(
+        "team", [_compiler_identity(command), " ".join(command), " ".join(options),
+                 source], build)))
+    # Kept alive by the lru_cache: the library must stay loaded while its
+    # threads live.
+    return library, ctypes.cast(library.imgconv_sim_run_team, ctypes.c_void_p)
 
 
 def _type_code(dtype):
@@ -166,7 +266,9 @@ class SimulatedKernel(Kernel):
         self._launch.restype = ctypes.c_int
         self._launch.argtypes = [ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_uint),
                                  ctypes.c_ulonglong, ctypes.POINTER(ctypes.c_void_p),
-                                 ctypes.c_char_p, ctypes.c_ulong]
+                                 ctypes.c_void_p, ctypes.c_char_p, ctypes.c_ulong]
+        _, self._run_team = _team_entry(tuple(compiler_command()), cache_dir(),
+                                        compiler_options())
         signature = self._library.imgconv_sim_signature
         signature.restype = ctypes.c_char_p
         #: the kernel's parameter types: "pf4" a float*, "i4" an int, "pv" a void*
@@ -182,13 +284,15 @@ class SimulatedKernel(Kernel):
         for position, (arg, parameter) in enumerate(zip(args, self.parameters)):
             if isinstance(arg, np.ndarray):
                 given = "p" + _type_code(arg.dtype)
-                fits = parameter == "pv" or parameter == given
+                described = f"{arg.dtype} array"
+                # A bool array is bytes of 0 and 1: an unsigned char* reads it.
+                fits = parameter in ("pv", given) or (given, parameter) == ("pb1", "pu1")
             else:
                 given = _type_code(np.dtype(type(arg)))
+                described = f"np.{type(arg).__name__}"
                 fits = parameter == given
             if not fits:
-                raise TypeError(f"{self.name}: argument {position} is {given} "
-                                f"({type(arg).__name__}{' ' + str(arg.dtype) if isinstance(arg, np.ndarray) else ''}), "
+                raise TypeError(f"{self.name}: argument {position} is {given} ({described}), "
                                 f"the parameter is {parameter} (p: pointer; i/u/f/b: "
                                 "signed/unsigned/float/bool; then the size in bytes)")
 
@@ -218,7 +322,7 @@ class SimulatedKernel(Kernel):
         error = ctypes.create_string_buffer(ERROR_SIZE)
         with _launch_lock:
             status = self._launch((ctypes.c_uint * 3)(*grid), (ctypes.c_uint * 3)(*block),
-                                  shared_mem, pointers, error, ERROR_SIZE)
+                                  shared_mem, pointers, self._run_team, error, ERROR_SIZE)
         if status != 0:
             raise RuntimeError(f"{self.name}: simulated launch failed: {error.value.decode()}")
 

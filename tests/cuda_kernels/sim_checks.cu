@@ -45,7 +45,8 @@ extern "C" __global__ void thread_positions(int64* out, int depth, int height, i
     const unsigned int z = blockIdx.z * blockDim.z + threadIdx.z;
     if (x >= (unsigned)width || y >= (unsigned)height || z >= (unsigned)depth) return;
     const int64 block = (blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;
-    out[((int64)z * height + y) * width + x] = block * 1000 + (threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x;
+    const int64 thread = (threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x;
+    out[((int64)z * height + y) * width + x] = block * 1000 + thread;
 }
 
 // A template: out = in * SCALE + offset, for two instantiations.
@@ -99,4 +100,36 @@ extern "C" __global__ void reverse_segments(const int* __restrict__ in, int* __r
     __syncthreads();
     const int j = blockIdx.x * blockDim.x + (blockDim.x - 1 - threadIdx.x);
     if (j < n) out[j] = segment[threadIdx.x] + OFFSET;
+}
+
+// __syncthreads_count/_or/_and after some threads have returned: per block,
+// the number of values above `threshold`, whether any is and whether all are.
+extern "C" __global__ void votes(const float* __restrict__ in, int n, float threshold,
+                                 int* __restrict__ counts) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const int above = in[i] > threshold;
+    const int count = __syncthreads_count(above);
+    const int any = __syncthreads_or(above);
+    const int all = __syncthreads_and(above);
+    if (threadIdx.x == 0) {
+        counts[3 * blockIdx.x] = count;
+        counts[3 * blockIdx.x + 1] = any;
+        counts[3 * blockIdx.x + 2] = all;
+    }
+}
+
+// The prelude's limits, the same in both worlds.
+extern "C" __global__ void limits(float* __restrict__ floats, double* __restrict__ doubles,
+                                  int64* __restrict__ integers) {
+    floats[0] = INFINITY;
+    floats[1] = NAN;
+    floats[2] = FLT_MAX;
+    floats[3] = FLT_EPSILON;
+    doubles[0] = DBL_MAX;
+    doubles[1] = DBL_EPSILON;
+    const int64 values[] = {INT8_MIN, INT8_MAX, UINT8_MAX, INT16_MIN, INT16_MAX, UINT16_MAX,
+                            INT32_MIN, INT32_MAX, UINT32_MAX, INT64_MIN, INT64_MAX, INT_MIN,
+                            INT_MAX, UINT_MAX};
+    for (int k = 0; k < 14; ++k) integers[k] = values[k];
 }

@@ -14,8 +14,10 @@
 //   __threadfence, atomicAdd/Sub/Min/Max/Exch/CAS/And/Or/Xor on int, unsigned,
 //   unsigned long long (atomicAdd also float and double), the <cmath>
 //   functions, CUDA's min/max overloads, rsqrtf, __saturatef, __fdividef,
-//   __expf/__logf/__powf, the __float2int_rn family;
-// - the fixed-width integer types below (NVRTC has no <cstdint>).
+//   __expf/__logf/__powf, the __float2int_rn family; __syncthreads_count/
+//   _and/_or;
+// - the fixed-width integer types below (NVRTC has no <cstdint>) and the
+//   limits below (INFINITY, NAN, FLT_MAX, INT16_MAX, ...).
 // Not available: the standard library (no #include of system headers), warp
 // intrinsics (__shfl*_sync, __ballot_sync, ...), cooperative groups, textures.
 #pragma once
@@ -28,6 +30,35 @@ typedef int int32;
 typedef unsigned int uint32;
 typedef long long int64;
 typedef unsigned long long uint64;
+
+// Limits and special values, which NVRTC lacks (the simulator has them from
+// <cmath>, <cfloat>, <climits> and <cstdint>).  On the GPU INFINITY and NAN are
+// not constant expressions: do not use them in a constexpr.
+#ifndef IMGCONV_CUDA_SIMULATOR
+#define INFINITY __int_as_float(0x7f800000)
+#define NAN __int_as_float(0x7fffffff)
+#define FLT_MAX 3.402823466e+38F
+#define FLT_MIN 1.175494351e-38F
+#define FLT_EPSILON 1.192092896e-07F
+#define DBL_MAX 1.7976931348623158e+308
+#define DBL_MIN 2.2250738585072014e-308
+#define DBL_EPSILON 2.2204460492503131e-16
+#define INT8_MIN (-128)
+#define INT8_MAX 127
+#define UINT8_MAX 255
+#define INT16_MIN (-32767 - 1)
+#define INT16_MAX 32767
+#define UINT16_MAX 65535
+#define INT32_MIN (-2147483647 - 1)
+#define INT32_MAX 2147483647
+#define UINT32_MAX 4294967295U
+#define INT64_MIN (-9223372036854775807LL - 1)
+#define INT64_MAX 9223372036854775807LL
+#define UINT64_MAX 18446744073709551615ULL
+#define INT_MIN INT32_MIN
+#define INT_MAX INT32_MAX
+#define UINT_MAX UINT32_MAX
+#endif
 
 #ifdef IMGCONV_CUDA_SIMULATOR
 // The simulator's launcher owns one buffer per launch of `shared_mem` bytes.
