@@ -55,6 +55,58 @@ def store(result, out, xp=np):
     return out
 
 
+def check_out_shape_dtype(out, shape, dtype, name="out", allow_bool=False):
+    """The checks of an ``out=`` array of any library that read its shape and
+    dtype: ``shape`` exactly, ``dtype`` (None: any) and a dtype the kernels
+    write (``allow_bool``: bool too, for results of bool inputs)."""
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
+    if dtype is not None and out.dtype != dtype:
+        raise ValueError(f"{name} has dtype {out.dtype} but dtype={dtype} was asked for")
+    if out.dtype not in v.DTYPE_CODES and not (allow_bool and out.dtype == bool):
+        raise TypeError(f"{name} has unsupported dtype {out.dtype}; choose one of "
+                        f"{', '.join(str(d) for d in v.SUPPORTED_DTYPES)} in native byte order")
+
+
+def overlaps_itself(a):
+    """Whether two elements of ``a`` (an array of any library) share memory.
+    Arrays whose strides, sorted, each step past everything the smaller ones
+    reach (every layout numpy makes itself) are told apart without looking
+    at their elements; other ``as_strided`` layouts by comparing every
+    element's address."""
+    reach = a.itemsize
+    for stride, n in sorted((abs(s), n) for s, n in zip(a.strides, a.shape) if n > 1):
+        if stride < reach:
+            break
+        reach += stride * (n - 1)
+    else:
+        return False
+    offsets = np.zeros((), np.int64)
+    for stride, n in zip(a.strides, a.shape):
+        offsets = np.add.outer(offsets, np.arange(n, dtype=np.int64) * stride)
+    offsets = np.sort(offsets, axis=None)
+    return bool(np.any(np.diff(offsets) < a.itemsize))
+
+
+#: a kernel dtype of each item size, to check ``out`` arrays of other dtypes
+SAME_SIZE = {1: np.uint8, 2: np.int16, 4: np.int32, 8: np.float64}
+
+
+def check_extreme_out(out, shape, dtype, x, check_out, array_type):
+    """``out`` checked (by the backend's ``check_out``) for a maximum or
+    minimum of ``x``, whose result keeps x's ``dtype`` whatever dtype the
+    kernels run it in: a dtype the kernels lack (float16, int64, ...) is
+    checked as a view of a kernel dtype of its item size.  ``array_type``:
+    the backend's array class."""
+    if isinstance(out, array_type) and out.shape == tuple(shape) and out.dtype != dtype:
+        raise ValueError(f"out has dtype {out.dtype}, the result has dtype {dtype}")
+    if isinstance(out, array_type) and dtype != bool and dtype not in v.DTYPE_CODES:
+        # the same checks (shape, writeable, aligned, no overlap) on a view of it
+        check_out(out.view(SAME_SIZE[dtype.itemsize]), shape, None, x)
+        return out
+    return check_out(out, shape, dtype, x, allow_bool=dtype == bool)
+
+
 #: Box depths up to this are combined directly inside the height/width sweep
 #: (one pass, no intermediate volume); deeper boxes take a van Herk pass of
 #: their own, whose cost does not grow with the depth.
@@ -104,6 +156,12 @@ class KernelBackend:
     def __repr__(self):
         return f"<imgconv backend {self.name!r}>"
 
+    def call(self, function, x, args, kwargs):
+        """Run the public ``function`` on input ``x`` (``_dispatch.device_boundary``):
+        a backend whose arrays live on a device sets the device up here and
+        converts host inputs and results; this one calls it as it is."""
+        return function(x, *args, **kwargs)
+
     # ----------------------------------------------------------------------
     # Arrays
     # ----------------------------------------------------------------------
@@ -128,7 +186,7 @@ class KernelBackend:
         keeps x's ``dtype``), or a new array."""
         if out is None:
             return self.empty(shape, dtype, x)
-        return self.check_out(out, shape, dtype, x, allow_bool=dtype == bool)
+        return check_extreme_out(out, shape, dtype, x, self.check_out, self.xp.ndarray)
 
     def output_array(self, inp, spatial_shape, dtype, out):
         """``out`` checked against the result's shape and dtype, or a new array."""

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _fft
 from . import _validate as v
-from ._dispatch import select_backend
+from ._dispatch import device_boundary, select_backend
 from ._docstrings import docfiller
 
 __all__ = ["correlate", "convolve"]
@@ -547,6 +547,7 @@ def _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin, channe
     return Plan(inp, weights, geom, method, best, factors, call, inp.backend.run_direct)
 
 
+@device_boundary
 @docfiller
 def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
               origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",
@@ -585,6 +586,7 @@ def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, 
                       channel_axis, axes, dtype, out, method, backend, threads)
 
 
+@device_boundary
 @docfiller
 def convolve(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, dilation=1,
              origin=0, channel_axis=None, axes=None, dtype=None, out=None, method="auto",

@@ -19,7 +19,8 @@ import numpy as np
 
 from . import _fft
 from . import _validate as v
-from ._backend import (FUSED_DEPTH_MAX, NO_X_KERNEL, KernelBackend, box3, depth_only_kernel,
+from ._backend import (FUSED_DEPTH_MAX, NO_X_KERNEL, KernelBackend, box3, check_extreme_out,
+                       check_out_shape_dtype, depth_only_kernel, overlaps_itself,
                        pool_arguments)
 from ._buffers import MIN_POOLED_BYTES, empty
 from ._dispatch import kernels
@@ -47,14 +48,10 @@ def as_input_array(x, name="x", exact=False):
         # subclasses (np.matrix stays 2D whatever its reshape) as plain arrays
         x = x.view(np.ndarray)
     dtype = x.dtype
-    if dtype.kind not in "biuf":
-        raise TypeError(f"{name} has unsupported dtype {dtype}; imgconv takes real numbers "
-                        f"({', '.join(str(d) for d in v.SUPPORTED_DTYPES)}, or bool)")
+    target = v.kernel_input_dtype(dtype, name, exact)
     if x.size == 0:
         raise ValueError(f"{name} is empty (shape {x.shape})")
-    native = dtype.newbyteorder("=")
-    target = native if exact and native in v.EXACT_DTYPES else v.WIDENED.get(native, native)
-    if native == np.bool_:
+    if dtype.kind == "b":
         # bool and uint8 share a layout: a view, not a copy
         return np.asarray(x).view(np.uint8)
     if target != dtype:
@@ -64,25 +61,6 @@ def as_input_array(x, name="x", exact=False):
     return x
 
 
-def overlaps_itself(a):
-    """Whether two elements of ``a`` share memory.  Arrays whose strides,
-    sorted, each step past everything the smaller ones reach (every layout
-    numpy makes itself) are told apart without looking at their elements;
-    other ``as_strided`` layouts by comparing every element's address."""
-    reach = a.itemsize
-    for stride, n in sorted((abs(s), n) for s, n in zip(a.strides, a.shape) if n > 1):
-        if stride < reach:
-            break
-        reach += stride * (n - 1)
-    else:
-        return False
-    offsets = np.zeros((), np.int64)
-    for stride, n in zip(a.strides, a.shape):
-        offsets = np.add.outer(offsets, np.arange(n, dtype=np.int64) * stride)
-    offsets = np.sort(offsets, axis=None)
-    return bool(np.any(np.diff(offsets) < a.itemsize))
-
-
 def check_out(out, shape, dtype, x, name="out", allow_bool=False):
     """``out`` if it can receive a result of ``shape``; ``dtype`` None takes
     its dtype.  ``allow_bool``: a bool ``out`` is fine (results of bool inputs)."""
@@ -90,13 +68,7 @@ def check_out(out, shape, dtype, x, name="out", allow_bool=False):
         raise TypeError(f"{name} must be a numpy array, got {type(out).__name__}")
     if type(out) is not np.ndarray:
         out = out.view(np.ndarray)    # the same memory, reshapeable (np.matrix is not)
-    if out.shape != tuple(shape):
-        raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
-    if dtype is not None and out.dtype != dtype:
-        raise ValueError(f"{name} has dtype {out.dtype} but dtype={dtype} was asked for")
-    if out.dtype not in v.DTYPE_CODES and not (allow_bool and out.dtype == bool):
-        raise TypeError(f"{name} has unsupported dtype {out.dtype}; choose one of "
-                        f"{', '.join(str(d) for d in v.SUPPORTED_DTYPES)} in native byte order")
+    check_out_shape_dtype(out, shape, dtype, name, allow_bool)
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only")
     if not out.flags.aligned or any(s % out.itemsize for s in out.strides):
@@ -110,10 +82,6 @@ def check_out(out, shape, dtype, x, name="out", allow_bool=False):
     return out
 
 
-#: a kernel dtype of each item size, to check ``out`` arrays of other dtypes
-_SAME_SIZE = {1: np.uint8, 2: np.int16, 4: np.int32, 8: np.float64}
-
-
 def extreme_output(out, shape, dtype, x):
     """``out`` checked for a maximum or minimum of ``x`` (whose result keeps
     x's ``dtype``, whatever dtype the kernels run it in), or a new array."""
@@ -121,14 +89,7 @@ def extreme_output(out, shape, dtype, x):
         return empty(shape, dtype, x)
     if isinstance(out, np.ndarray) and type(out) is not np.ndarray:
         out = out.view(np.ndarray)
-    if isinstance(out, np.ndarray) and out.shape == tuple(shape) and out.dtype != dtype:
-        raise ValueError(f"out has dtype {out.dtype}, the result has dtype {dtype}")
-    if isinstance(out, np.ndarray) and dtype != bool and dtype not in v.DTYPE_CODES:
-        # a dtype the correlation kernels lack: the same checks (shape,
-        # writeable, aligned, no overlap) on a view of it
-        check_out(out.view(_SAME_SIZE[dtype.itemsize]), shape, None, np.asarray(x))
-        return out
-    return check_out(out, shape, dtype, np.asarray(x), allow_bool=dtype == bool)
+    return check_extreme_out(out, shape, dtype, np.asarray(x), check_out, np.ndarray)
 
 
 # --------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Where a call goes: the compiled kernel module for this CPU, and the backend
 object for the array type.  Later backends (CUDA through CuPy, dask) plug in
 at :data:`BACKEND_MODULES`; nothing here imports them before they are asked for."""
+import functools
 import importlib
 import os
+
+import numpy as np
 
 from ._compiled import NotBuiltError, load
 
@@ -27,6 +30,7 @@ BACKENDS = ("auto", "cpu", "cuda", "dask")
 #: Plugging in a backend is one line here, e.g. ``"cuda": "imgconv.cuda"``.
 BACKEND_MODULES = {
     "cpu": "imgconv._cpu",
+    "cuda": "imgconv.cuda",
 }
 
 #: The backend that runs each array library's arrays under backend='auto'.
@@ -52,6 +56,15 @@ def load(name):
     return backend
 
 
+def _named_backend(x, backend):
+    """The backend object ``backend`` names for ``x`` (``'auto'``: the one
+    of x's array library), whether or not it takes x's arrays."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    library = _array_library(x)
+    return load(_AUTO[library] if backend == "auto" else backend), library
+
+
 def select_backend(x, backend):
     """The backend object that runs ``x`` (see ``imgconv._backend``).
 
@@ -60,12 +73,28 @@ def select_backend(x, backend):
     clear error instead of silently falling back to the CPU, and so does an
     array that the chosen backend does not take.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    library = _array_library(x)
-    name = _AUTO[library] if backend == "auto" else backend
-    selected = load(name)
+    selected, library = _named_backend(x, backend)
     if library not in selected.array_libraries:
-        raise TypeError(f"backend={name!r} needs a {' or '.join(selected.array_libraries)} "
-                        f"array, got a {library} array")
+        raise TypeError(f"backend={selected.name!r} needs a "
+                        f"{' or '.join(selected.array_libraries)} array, got a {library} array")
     return selected
+
+
+def device_boundary(function):
+    """Decorate a public function whose first argument is the input and which
+    takes ``backend=``: the backend it names runs the whole call
+    (``backend.call``), so a backend whose arrays live on a device sets the
+    input's device as the current one, and copies a host input there and
+    the results back once per call, not once per kernel.
+
+    A numpy input on the CPU (``backend`` 'auto' or 'cpu') goes straight
+    to ``function``.
+    """
+    @functools.wraps(function)
+    def call(x, *args, **kwargs):
+        backend = kwargs.get("backend", "auto")
+        if type(x) is np.ndarray and (backend == "auto" or backend == "cpu"):
+            return function(x, *args, **kwargs)
+        return _named_backend(x, backend)[0].call(function, x, args, kwargs)
+
+    return call

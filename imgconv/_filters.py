@@ -16,7 +16,7 @@ from ._convolve import (Geometry, _plan_cache, cache_plan, fold_kernel, fold_pla
                         plan_key, prepare_separable, run, run_separable, separable_cost,
                         with_input)
 from ._fft import direct_cost
-from ._dispatch import select_backend
+from ._dispatch import device_boundary, select_backend
 from ._docstrings import docfiller
 
 __all__ = ["correlate1d", "convolve1d", "sepfilter", "gaussian", "box", "sobel", "prewitt",
@@ -112,6 +112,7 @@ def _run_factor_plan(inp, plan, dtype, out, threads):
     return run_separable(inp, plan.factors, plan.geom, out, threads)
 
 
+@device_boundary
 @docfiller
 def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, channel_axis=None,
                 dtype=None, out=None, backend="auto", threads=None):
@@ -148,6 +149,7 @@ def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chan
                         threads)
 
 
+@device_boundary
 def convolve1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, channel_axis=None,
                dtype=None, out=None, backend="auto", threads=None):
     """Convolve along one axis with a 1D kernel (= ``scipy.ndimage.convolve1d``).
@@ -170,6 +172,7 @@ def convolve1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chann
                        dtype=dtype, out=out, backend=backend, threads=threads)
 
 
+@device_boundary
 @docfiller
 def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilation=1,
               channel_axis=None, axes=None, dtype=None, out=None, backend="auto", threads=None):
@@ -349,6 +352,7 @@ def gaussian_factor(sigma, order, radius, fold, compute):
     return taps
 
 
+@device_boundary
 @docfiller
 def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", cval=0.0,
              channel_axis=None, axes=None, dtype=None, out=None, backend="auto", threads=None):
@@ -413,6 +417,7 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
                         scipy_order=range(inp.rank), key=key if inp.x is x else None)
 
 
+@device_boundary
 @docfiller
 def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=None, dtype=None,
         out=None, backend="auto", threads=None):
@@ -558,6 +563,7 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, bac
     return result
 
 
+@device_boundary
 @docfiller
 def sobel(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
           out=None, backend="auto", threads=None):
@@ -585,6 +591,7 @@ def sobel(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=Non
                      threads)
 
 
+@device_boundary
 @docfiller
 def prewitt(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
             out=None, backend="auto", threads=None):
@@ -612,6 +619,7 @@ def prewitt(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=N
                      threads)
 
 
+@device_boundary
 @docfiller
 def scharr(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None,
            out=None, backend="auto", threads=None):
@@ -639,6 +647,7 @@ def scharr(x, axis=None, *, mode="reflect", cval=0.0, channel_axis=None, axes=No
                      threads)
 
 
+@device_boundary
 @docfiller
 def gradient_magnitude(x, operator="sobel", *, mode="reflect", cval=0.0, channel_axis=None,
                        axes=None, dtype=None, out=None, backend="auto", threads=None):
@@ -664,6 +673,7 @@ def gradient_magnitude(x, operator="sobel", *, mode="reflect", cval=0.0, channel
                      threads)
 
 
+@device_boundary
 @docfiller
 def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=None, out=None,
             backend="auto", threads=None):

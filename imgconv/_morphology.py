@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _validate as v
 from ._convolve import _plan_cache, cache_plan, plan_key, with_input
-from ._dispatch import select_backend
+from ._dispatch import device_boundary, select_backend
 from ._docstrings import docfiller
 
 
@@ -95,6 +95,7 @@ def _extreme_plan(x, footprint, size, mode, cval, origin, channel_axis, axes, ba
                        inp.backend.run_extreme_box)
 
 
+@device_boundary
 @docfiller
 def dilate(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
            axes=None, out=None, backend="auto", threads=None):
@@ -127,6 +128,7 @@ def dilate(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chan
                     threads, True)
 
 
+@device_boundary
 @docfiller
 def erode(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
           axes=None, out=None, backend="auto", threads=None):
@@ -156,6 +158,7 @@ def erode(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chann
                     threads, False)
 
 
+@device_boundary
 @docfiller
 def opening(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
             axes=None, out=None, backend="auto", threads=None):
@@ -187,6 +190,7 @@ def opening(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
     return dilate(eroded, footprint, out=out, **options)
 
 
+@device_boundary
 @docfiller
 def closing(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
             axes=None, out=None, backend="auto", threads=None):
@@ -252,6 +256,7 @@ def _as_result_dtype(x, like, backend):
     return x if x.dtype == like.dtype else x.astype(like.dtype)
 
 
+@device_boundary
 @docfiller
 def morph_gradient(x, footprint=None, *, size=None, mode=None, cval=None, origin=0,
                    channel_axis=None, axes=None, out=None, backend="auto", threads=None):
@@ -281,6 +286,7 @@ def morph_gradient(x, footprint=None, *, size=None, mode=None, cval=None, origin
                        backend)
 
 
+@device_boundary
 @docfiller
 def tophat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
            axes=None, out=None, backend="auto", threads=None):
@@ -308,6 +314,7 @@ def tophat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chan
     return _difference(_as_result_dtype(x, opened, backend), opened, out, x, backend)
 
 
+@device_boundary
 @docfiller
 def blackhat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
              axes=None, out=None, backend="auto", threads=None):

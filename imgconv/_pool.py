@@ -6,10 +6,11 @@ import numpy as np
 
 from . import _validate as v
 from ._convolve import _plan_cache, cache_plan, plan_key, with_input
-from ._dispatch import select_backend
+from ._dispatch import device_boundary, select_backend
 from ._docstrings import docfiller
 
 
+@device_boundary
 @docfiller
 def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mode=False,
          count_include_pad=True, mode="zero", return_indices=False, channel_axis=None,

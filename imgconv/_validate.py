@@ -65,6 +65,18 @@ WIDENED = {
 }
 
 
+def kernel_input_dtype(dtype, name="x", exact=False):
+    """The dtype in which the kernels read an input of ``dtype`` (of any array
+    library): native byte order, and the dtypes they lack widened
+    (:data:`WIDENED`; with ``exact``, 64-bit integers kept, for the maximum
+    and minimum kernels).  A TypeError for anything but real numbers and bool."""
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{name} has unsupported dtype {dtype}; imgconv takes real numbers "
+                        f"({', '.join(str(d) for d in SUPPORTED_DTYPES)}, or bool)")
+    native = dtype.newbyteorder("=")
+    return native if exact and native in EXACT_DTYPES else WIDENED.get(native, native)
+
+
 def compute_dtype(dtype):
     """float32 for float32 and integers up to 16 bits, float64 otherwise."""
     dtype = np.dtype(dtype)

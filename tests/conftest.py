@@ -20,28 +20,59 @@ class BackendUnderTest(NamedTuple):
     name: str                      # as backend= takes it
     asarray: Callable              # numpy array -> an input array of this backend
     to_numpy: Callable             # a result of this backend -> numpy array
+    simulated: object = None       # the backend object, where it runs in its simulator
 
 
 #: (backend name, the array module of its inputs and results).  Adding a
 #: backend to the conformance suites is one line here.
 BACKENDS_UNDER_TEST = [
     ("cpu", "numpy"),
+    ("cuda", "cupy"),
 ]
+
+#: The environment variable that runs a backend in its simulator (numpy in
+#: and out), for machines that cannot run it for real.
+SIMULATORS = {"cuda": "IMGCONV_CUDA_SIMULATOR"}
 
 
 def _backend_param(name, array_module):
-    """``name`` as a parameter of the ``backend`` fixture, skipped (saying
-    why) where this machine cannot run it."""
+    """``name`` as a parameter of the ``backend`` fixture: the real backend,
+    else its simulator (id ``<name>-sim``), else skipped saying why."""
     from imgconv import _dispatch
 
     try:
         _dispatch.load(name)
         xp = importlib.import_module(array_module)
     except (ImportError, NotImplementedError, RuntimeError) as exc:
-        return pytest.param(None, id=name,
-                            marks=pytest.mark.skip(reason=f"backend {name!r}: {exc}"))
-    return pytest.param(BackendUnderTest(name, xp.asarray, getattr(xp, "asnumpy", np.asarray)),
-                        id=name)
+        reason = f"backend {name!r}: {exc}"
+    else:
+        return pytest.param(BackendUnderTest(name, xp.asarray, getattr(xp, "asnumpy", np.asarray)),
+                            id=name)
+    if name in SIMULATORS:
+        try:
+            simulated = _load_simulated(name)
+        except RuntimeError as exc:
+            reason += f"; its simulator: {exc}"
+        else:
+            return pytest.param(BackendUnderTest(name, np.asarray, np.asarray, simulated),
+                                id=f"{name}-sim")
+    return pytest.param(None, id=name, marks=pytest.mark.skip(reason=reason))
+
+
+def _load_simulated(name):
+    """The backend ``name`` loaded in its simulator, without leaving it in
+    ``_dispatch``'s loaded backends (the fixture puts it there per test)."""
+    from imgconv import _dispatch
+
+    saved = os.environ.get(SIMULATORS[name])
+    os.environ[SIMULATORS[name]] = "1"
+    try:
+        return importlib.import_module(_dispatch.BACKEND_MODULES[name]).load_backend()
+    finally:
+        if saved is None:
+            del os.environ[SIMULATORS[name]]
+        else:
+            os.environ[SIMULATORS[name]] = saved
 
 
 def _generic_kernel_backend():
@@ -61,13 +92,22 @@ def _generic_kernel_backend():
 @pytest.fixture(params=[_backend_param(name, module) for name, module in BACKENDS_UNDER_TEST]
                 + [pytest.param("generic", id="cpu-generic")])
 def backend(request, monkeypatch):
-    """Each available backend (a :class:`BackendUnderTest`), and the CPU's
-    kernels through the generic orchestration alone (``cpu-generic``)."""
-    if request.param != "generic":
-        yield request.param
-        return
+    """Each available backend (a :class:`BackendUnderTest`; a simulated one
+    runs with its simulator's variable set), and the CPU's kernels through
+    the generic orchestration alone (``cpu-generic``)."""
     from imgconv import _convolve, _dispatch
 
+    if request.param != "generic":
+        under_test = request.param
+        if under_test.simulated is not None:
+            monkeypatch.setenv(SIMULATORS[under_test.name], "1")
+            monkeypatch.setitem(_dispatch._loaded, under_test.name, under_test.simulated)
+            # plans made by this object stay with this test
+            _convolve._plan_cache.clear()
+        yield under_test
+        if under_test.simulated is not None:
+            _convolve._plan_cache.clear()
+        return
     # backend='cpu' runs on the generic object for this test; no plan made
     # by the real CPU backend is used meanwhile, none of this one's after
     monkeypatch.setitem(_dispatch._loaded, "cpu", _generic_kernel_backend())

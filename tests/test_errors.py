@@ -353,7 +353,7 @@ def test_method_unknown(f, method):
         f(X, W, method=method)
 
 
-@pytest.mark.parametrize("backend", ["cuda", "dask"])
+@pytest.mark.parametrize("backend", ["dask"])   # cuda: tests/test_cuda_backend.py
 def test_backend_not_implemented(f, backend):
     with pytest.raises(NotImplementedError, match=f"backend='{backend}'"):
         f(X, W, backend=backend)
