@@ -95,7 +95,12 @@ def _batch_options(common):
                                 "reflect", "symmetric", "replicate", "wrap", "zero"))
                             + "); default: reflect for filter, zero (torch's padding) for "
                             "pool, the value that never wins for morph")
-    batch.add_argument("--threads", type=_positive_int, metavar="N", help="threads (default: all cores)")
+    batch.add_argument("--threads", type=_positive_int, metavar="N",
+                       help="CPU threads (default: all cores)")
+    batch.add_argument("--backend", choices=("cpu", "cuda"), default="cpu",
+                       help="where filters run: cpu (default) or cuda (an NVIDIA GPU through "
+                            "CuPy: pip install imgconv[cuda]; files are read and written on "
+                            "the host)")
     batch.add_argument("-q", "--quiet", action="store_true",
                        help="print nothing on success and no progress bar")
     batch.add_argument("-v", "--verbose", action="store_true",

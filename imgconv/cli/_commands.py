@@ -27,6 +27,7 @@ class Image:
         self.grey_alpha = self.alpha is not None and self.data.ndim < array.ndim
         self.channel_axis = None if self.grey_alpha else self.meta.channel_axis
         self.axes, self.filtered = self._axes(args)
+        self.backend = args.backend
 
     def _axes(self, args):
         """``axes`` for the library (None: all spatial) and the filtered array axes."""
@@ -75,7 +76,8 @@ class Image:
 
     def common(self, function, threads):
         """The arguments every library call gets; ``axes`` only where it is taken."""
-        arguments = {"channel_axis": self.channel_axis, "threads": threads}
+        arguments = {"channel_axis": self.channel_axis, "threads": threads,
+                     "backend": self.backend}
         if "axes" in inspect.signature(function).parameters:
             arguments["axes"] = self.axes
         elif self.axes is not None:
@@ -220,12 +222,13 @@ class FilterChain:
 
     def _method(self, step, call, source, result, image):
         """How the step ran, for -v: for correlate/convolve, the method 'auto' chose."""
-        threads = self.args.threads or ic.get_num_threads()
         if step.definition.function in ("correlate", "convolve"):
             from .._convolve import Geometry, choose_method
+            from .._dispatch import load
 
+            # checked on the host; the method is the backend's (a GPU has no FFT)
             inp = v.filter_input(source, call["mode"], call["cval"], image.channel_axis,
-                                 image.axes)
+                                 image.axes)._replace(backend=load(self.args.backend))
             weights = v.as_kernel(call["kernel"], inp.rank, inp.compute)
             geom = Geometry(inp, weights.shape, call["padding"], call["stride"],
                             call["dilation"], call["origin"])
@@ -235,7 +238,9 @@ class FilterChain:
             how = self.METHODS[step.definition.function]
         if call.get("spacing") is not None:
             how += f", sigma in units of spacing {call['spacing']}"
-        return f"{how}, {threads} threads, {result.dtype} {result.shape}"
+        where = (f"{self.args.threads or ic.get_num_threads()} threads"
+                 if self.args.backend == "cpu" else "on the cuda backend")
+        return f"{how}, {where}, {result.dtype} {result.shape}"
 
     def _track(self, step, call, image, resampling):
         """Record how a strided or padded correlation moved the samples."""
@@ -338,7 +343,24 @@ class Morph:
 # --------------------------------------------------------------------------
 # Running an operation over the inputs
 # --------------------------------------------------------------------------
+def check_backend(args):
+    """Fail before any file is read where ``--backend`` cannot run: CUDA
+    unavailable (one line saying whether CuPy, the driver or a GPU is
+    missing), or ``--threads`` given for the GPU."""
+    if args.backend == "cpu":
+        return
+    if args.threads is not None:
+        raise UsageError(f"--threads sets CPU threads; --backend {args.backend} takes none")
+    from .._dispatch import load
+
+    try:
+        load(args.backend)
+    except RuntimeError as exc:    # CudaUnavailable
+        raise UserError(f"--backend {args.backend}: {exc}") from None
+
+
 def run_operation(args, operation):
+    check_backend(args)
     if args.outdir:
         _batch.check_outdir(args.outdir)
     inputs, left_out = _batch.expand_inputs(args.input, args.outdir)
