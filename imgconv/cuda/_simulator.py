@@ -14,7 +14,8 @@ Libraries are cached on disk (``$IMGCONV_CUDA_SIM_CACHE``, else
 ``$XDG_CACHE_HOME/imgconv/cuda-sim`` or ``~/.cache/imgconv/cuda-sim``), keyed
 by a hash of the source, the headers on its include path, the emulation
 header, the trailer, the compiler and its options.  With
-``IMGCONV_CUDA_SIM_SANITIZE=address`` they are built with AddressSanitizer
+``IMGCONV_CUDA_SIM_SANITIZE=address`` or ``=thread`` they are built with
+AddressSanitizer or ThreadSanitizer
 (`imgconv.cuda._runtime.simulator_sanitizer`).
 """
 import ctypes
@@ -37,7 +38,8 @@ TEAM_SOURCE = Path(__file__).resolve().parent / "_sim_team.cpp"
 CACHE_VARIABLE = "IMGCONV_CUDA_SIM_CACHE"
 # -O1: a kernel compiles in about a second and runs far faster than -O0.
 BASE_OPTIONS = ("-std=c++20", "-O1", "-pthread", "-fPIC", "-fvisibility=hidden")
-SANITIZER_OPTIONS = {"": (), "address": ("-fsanitize=address", "-fno-omit-frame-pointer")}
+SANITIZER_OPTIONS = {"": (), "address": ("-fsanitize=address", "-fno-omit-frame-pointer"),
+                     "thread": ("-fsanitize=thread",)}
 
 
 def header_options():
