@@ -51,6 +51,7 @@ LINE_MIN_CHUNK = 32
 # Running extremes combine windows up to this long directly; longer ones
 # take van Herk / Gil-Werman.
 DIRECT_MAX_WINDOW = 8
+DIRECT_X_CHUNK = 8
 POOL_AVG, POOL_LP = 2, 3
 
 
@@ -345,7 +346,9 @@ def _extreme_line(x, out, axis, window, pad_lo, mode, cval, is_max, dtype):
     """One running-extreme pass along ``axis`` (kernels/extreme.cu)."""
     direct = window <= DIRECT_MAX_WINDOW
     if direct and axis == 3:
-        chunk = 1       # neighbouring threads read neighbouring samples
+        # neighbouring threads read neighbouring short runs of one row, and a
+        # run is long enough to amortise finding its line (64-bit divisions)
+        chunk = DIRECT_X_CHUNK
     elif direct:
         chunk = _line_chunk(x.shape, axis)
     else:
