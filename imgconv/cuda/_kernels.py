@@ -427,7 +427,7 @@ def extreme_footprint(x, out, footprint_shape, centre, row_z, row_y, run_row, ru
     footprint_shape, centre : tuple of 3 ints
         The footprint's (depth, height, width) and its centre cell.
     row_z, row_y, run_row, run_start, run_length : numpy.ndarray
-        The footprint's runs (``imgconv._cpu.footprint_runs``).
+        The footprint's runs (``imgconv._backend.footprint_runs``).
     mode, cval, is_max, dtype
         As for `extreme_pass`.
     """
