@@ -88,6 +88,21 @@ def overlaps_itself(a):
     return bool(np.any(np.diff(offsets) < a.itemsize))
 
 
+def check_out_elements(out, x, name, may_share_memory, aligned=True):
+    """The checks of an ``out=`` array of any library that look at where its
+    elements lie: element-aligned strides (and ``aligned``, where the library
+    says), one place per element, none shared with the input ``x`` (None:
+    not comparable) by the library's ``may_share_memory``."""
+    if not aligned or any(s % out.itemsize for s in out.strides):
+        raise ValueError(f"{name} must have element-aligned strides")
+    if overlaps_itself(out):
+        raise ValueError(f"{name} has elements that share memory (a zero stride, as from "
+                         f"broadcast_to, or overlapping as_strided views): each result "
+                         f"needs a place of its own")
+    if x is not None and may_share_memory(out, x):
+        raise ValueError(f"{name} overlaps the input; imgconv filters are not in-place")
+
+
 #: a kernel dtype of each item size, to check ``out`` arrays of other dtypes
 SAME_SIZE = {1: np.uint8, 2: np.int16, 4: np.int32, 8: np.float64}
 

@@ -20,7 +20,7 @@ import numpy as np
 from . import _fft
 from . import _validate as v
 from ._backend import (FUSED_DEPTH_MAX, NO_X_KERNEL, KernelBackend, box3, check_extreme_out,
-                       check_out_shape_dtype, depth_only_kernel, overlaps_itself,
+                       check_out_elements, check_out_shape_dtype, depth_only_kernel,
                        pool_arguments)
 from ._buffers import MIN_POOLED_BYTES, empty
 from ._dispatch import kernels
@@ -71,14 +71,7 @@ def check_out(out, shape, dtype, x, name="out", allow_bool=False):
     check_out_shape_dtype(out, shape, dtype, name, allow_bool)
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only")
-    if not out.flags.aligned or any(s % out.itemsize for s in out.strides):
-        raise ValueError(f"{name} must have element-aligned strides")
-    if overlaps_itself(out):
-        raise ValueError(f"{name} has elements that share memory (a zero stride, as from "
-                         f"np.broadcast_to, or overlapping as_strided views): each result "
-                         f"needs a place of its own")
-    if np.may_share_memory(out, x):
-        raise ValueError(f"{name} overlaps the input; imgconv filters are not in-place")
+    check_out_elements(out, x, name, np.may_share_memory, out.flags.aligned)
     return out
 
 

@@ -469,7 +469,7 @@ def test_overlaps_itself_agrees_with_a_brute_force_count():
         strides = tuple(int(s) * 8 for s in rng.integers(-6, 7, size=len(shape)))
         view = np.lib.stride_tricks.as_strided(base[200:], shape, strides)
         offsets = [sum(i * s for i, s in zip(index, strides)) for index in np.ndindex(shape)]
-        assert ic._cpu.overlaps_itself(view) == (len(set(offsets)) < len(offsets)), \
+        assert ic._backend.overlaps_itself(view) == (len(set(offsets)) < len(offsets)), \
             (shape, strides)
 
 

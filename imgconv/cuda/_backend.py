@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import _cpu
 from .. import _validate as v
-from .._backend import KernelBackend, check_out_shape_dtype, overlaps_itself
+from .._backend import KernelBackend, check_out_elements, check_out_shape_dtype
 from . import _kernels, _runtime
 
 #: The kernel functions ``KernelBackend`` calls, all with the compiled CPU
@@ -157,14 +157,8 @@ class CudaBackend(KernelBackend):
             raise ValueError(f"{name} is on GPU {out.device.id} and the input on GPU "
                              f"{x.device.id}: give out on the input's device")
         check_out_shape_dtype(out, shape, dtype, name, allow_bool)
-        if any(s % out.itemsize for s in out.strides):
-            raise ValueError(f"{name} must have element-aligned strides")
-        if overlaps_itself(out):
-            raise ValueError(f"{name} has elements that share memory (a zero stride, as from "
-                             f"cupy.broadcast_to, or overlapping as_strided views): each result "
-                             f"needs a place of its own")
-        if isinstance(x, cupy.ndarray) and cupy.may_share_memory(out, x):
-            raise ValueError(f"{name} overlaps the input; imgconv filters are not in-place")
+        check_out_elements(out, x if isinstance(x, cupy.ndarray) else None, name,
+                           cupy.may_share_memory)
         return out
 
 
@@ -186,19 +180,15 @@ def host_array(x, name="x"):
 
 def check_host_out(out, x, name="out"):
     """The checks of a numpy ``out=`` for a host input of ``backend='cuda'``
-    that the device copy it is computed in cannot make: a numpy array,
-    writeable, one place per element, not overlapping ``x``."""
+    that the device array the result is computed in cannot make: a numpy
+    array, writeable, element-aligned, one place per element, not
+    overlapping ``x``."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy array for a numpy input, "
                         f"got {type(out).__module__}.{type(out).__name__}")
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only")
-    if overlaps_itself(out):
-        raise ValueError(f"{name} has elements that share memory (a zero stride, as from "
-                         f"np.broadcast_to, or overlapping as_strided views): each result "
-                         f"needs a place of its own")
-    if np.may_share_memory(out, x):
-        raise ValueError(f"{name} overlaps the input; imgconv filters are not in-place")
+    check_out_elements(out, x, name, np.may_share_memory, out.flags.aligned)
 
 
 def load_backend():
