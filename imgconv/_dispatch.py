@@ -1,6 +1,8 @@
 """Where a call goes: the compiled kernel module for this CPU, and the backend
-object for the array type.  Later backends (CUDA through CuPy, dask) plug in
-at :data:`BACKEND_MODULES`; nothing here imports them before they are asked for."""
+object for the array type.  Backends (the CPU, CUDA through CuPy; later dask)
+plug in at :data:`BACKEND_MODULES`; nothing here imports them before they
+are asked for.  :func:`device_boundary` hands a public call to its backend
+whole."""
 import functools
 import importlib
 import os
