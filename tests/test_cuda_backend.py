@@ -22,20 +22,8 @@ from imgconv import _convolve, _dispatch
 from imgconv.cuda import CudaUnavailable, _backend, _kernels, _runtime
 
 HAVE_COMPILER = shutil.which(_runtime.compiler_command()[0]) is not None
-needs_simulator = pytest.mark.skipif(not HAVE_COMPILER,
-                                     reason="the CUDA simulator needs a C++ compiler")
-
-
-def _gpu_problem():
-    saved = dict(_runtime._availability)
-    try:
-        return _runtime._find_gpu_problem()
-    finally:
-        _runtime._availability.update(saved)
-
-
-GPU_PROBLEM = _gpu_problem()
-needs_gpu = pytest.mark.skipif(GPU_PROBLEM is not None, reason=f"no GPU: {GPU_PROBLEM}")
+#: None where CuPy finds a GPU, else what is missing
+GPU_PROBLEM = _runtime._find_gpu_problem()
 
 RNG = np.random.default_rng(19)
 X = RNG.integers(0, 64, (9, 11)).astype(np.float32) / 4
