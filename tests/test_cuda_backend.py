@@ -343,6 +343,33 @@ def test_gpu_numpy_input_round_trips_to_the_device(fake_gpu):
         ic.correlate(type("Tensor", (), {"__module__": "torch"})(), W, backend="cuda")
 
 
+#: one call of each public function that takes backend=
+PUBLIC_CALLS = {
+    "correlate": (W,), "convolve": (W,), "correlate1d": ([1.0, -0.5],),
+    "convolve1d": ([1.0, -0.5],), "sepfilter": ([[0.5, 1.0], [1.0, 0.25, 1.0]],),
+    "gaussian": (1.0,), "box": (3,), "sobel": (), "prewitt": (), "scharr": (),
+    "laplace": (), "gradient_magnitude": (), "pool": (2,), "max_pool": (2,),
+    "avg_pool": (2,), "dilate": (), "erode": (), "opening": (), "closing": (),
+    "morph_gradient": (), "tophat": (), "blackhat": (),
+}
+
+
+def test_every_public_function_runs_numpy_through_the_gpu(fake_gpu):
+    import inspect
+    taking_backend = {name for name in ic.__all__ if inspect.isfunction(getattr(ic, name))
+                      and "backend" in inspect.signature(getattr(ic, name)).parameters}
+    assert taking_backend <= set(PUBLIC_CALLS)
+    x = fake_gpu.asarray(X)
+    for name, args in PUBLIC_CALLS.items():
+        function = getattr(ic, name)
+        got = function(X, *args, backend="cuda")
+        assert type(got) is np.ndarray, name
+        np.testing.assert_allclose(got, function(X, *args), rtol=0, atol=1e-4, err_msg=name)
+        on_device = function(x, *args)
+        assert isinstance(on_device, FakeDeviceArray), name
+        np.testing.assert_array_equal(on_device.get(), got, err_msg=name)
+
+
 def test_gpu_device_array_in_device_array_out(fake_gpu):
     x = fake_gpu.asarray(X)
     for backend in ("auto", "cuda"):
