@@ -184,6 +184,8 @@ def _launch_positions(queue):
 
 @needs_compiler
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+@pytest.mark.skipif(_runtime.library_loaded("libtsan"),
+                    reason="ThreadSanitizer does not start threads after a threaded fork")
 def test_a_forked_process_launches_on_a_team_of_its_own(sim):
     import multiprocessing
     context = multiprocessing.get_context("fork")
@@ -482,7 +484,7 @@ def test_sanitizers_report_what_they_should_and_only_that(tmp_path, sanitizer, k
 
 def test_sanitizer_needs_its_runtime(monkeypatch):
     _fresh(monkeypatch, simulator=True)
-    monkeypatch.setattr(_runtime, "_runtime_loaded", lambda library: False)
+    monkeypatch.setattr(_runtime, "library_loaded", lambda library: False)
     monkeypatch.setenv(_runtime.SANITIZE_VARIABLE, "address")
     with pytest.raises(_runtime.CudaUnavailable, match="runtime.*print-file-name=libasan.so"):
         _runtime.check_available()

@@ -119,7 +119,8 @@ def simulator_sanitizer():
 SANITIZER_RUNTIMES = {"address": "libasan", "thread": "libtsan"}
 
 
-def _runtime_loaded(library):
+def library_loaded(library):
+    """Whether a shared library whose path contains `library` is loaded in this process."""
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
             return library in maps.read()
@@ -139,7 +140,7 @@ def _find_simulator_problem():
     if sanitizer and sanitizer not in SANITIZER_RUNTIMES:
         return (f"{SANITIZE_VARIABLE}={sanitizer!r}: the simulator knows "
                 f"{' and '.join(map(repr, SANITIZER_RUNTIMES))}")
-    if sanitizer and not _runtime_loaded(SANITIZER_RUNTIMES[sanitizer]):
+    if sanitizer and not library_loaded(SANITIZER_RUNTIMES[sanitizer]):
         library = SANITIZER_RUNTIMES[sanitizer]
         return (f"{SANITIZE_VARIABLE}={sanitizer} needs the sanitizer's runtime loaded before "
                 f"Python: run with LD_PRELOAD=$(g++ -print-file-name={library}.so)"
