@@ -106,21 +106,27 @@ _CORRELATE = {
     "method": """
         method : {'auto', 'direct', 'separable', 'fft'}
             'direct' sums the taps (zero weights are skipped, so a NaN under a zero
-            weight does not spread); 'separable' runs one 1D pass per axis and
+            weight does not spread, except in the CUDA backend's fast float32
+            path); 'separable' runs one 1D pass per axis and
             needs a rank-1 kernel (second singular value below 1e-6 of the first
             in float32, 1e-12 in float64); 'fft' multiplies spectra (scipy.fft with
             ``threads`` workers if scipy is installed, else numpy.fft; a NaN or
-            inf anywhere spreads everywhere).  'auto' (default) picks the cheapest
+            inf anywhere spreads everywhere; CPU only for now).  'auto' (default) picks the cheapest
             by a cost model, never 'fft' for data or a kernel holding NaN or inf.  All agree to float rounding: about 1e-6 of
             ``sum(|kernel|) * max(|x|)`` in float32, 1e-12 in float64.
         """,
     "backend": """
-        backend : {'auto', 'cpu'}
-            'auto' runs on the array's own device (numpy: the CPU kernels).
+        backend : {'auto', 'cpu', 'cuda'}
+            'auto' runs on the array's own device (numpy: the CPU kernels;
+            a CuPy array: the CUDA kernels, on its GPU, giving CuPy results).
+            'cuda' with a numpy array copies it to the GPU and the result
+            back (see the GPU guide); without CuPy, a CUDA driver or a GPU
+            it raises ``imgconv.cuda.CudaUnavailable``.
         """,
     "threads_correlate": """
         threads : int, optional
-            Threads to use; default :func:`imgconv.get_num_threads`.
+            CPU threads to use; default :func:`imgconv.get_num_threads`.  The
+            CUDA backend takes none (giving it is an error).
         """,
 }
 
@@ -167,7 +173,8 @@ _FILTERS = {
         """,
     "threads": """
         threads : int, optional
-            Threads to use (default :func:`imgconv.get_num_threads`).
+            CPU threads to use (default :func:`imgconv.get_num_threads`); the
+            CUDA backend takes none.
         """,
 }
 
