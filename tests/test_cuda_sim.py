@@ -184,6 +184,8 @@ def _launch_positions(queue):
 
 @needs_compiler
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+@pytest.mark.skipif(_runtime.library_loaded("libtsan"),
+                    reason="ThreadSanitizer does not start threads after a threaded fork")
 def test_a_forked_process_launches_on_a_team_of_its_own(sim):
     import multiprocessing
     context = multiprocessing.get_context("fork")
@@ -411,64 +413,86 @@ def test_simulator_unavailable_without_a_compiler(monkeypatch):
         _runtime.get_kernel(CHECKS, "box3_pairs")
 
 
-OUT_OF_BOUNDS = """#include "prelude.cuh"
-// Reads one element past the array when `past` is 1.
-extern "C" __global__ void heap(const float* in, int n, int past, float* out) {
-    const int i = threadIdx.x;
-    if (i < n) out[i] = in[i + (i == n - 1 ? past : 0)];
+SANITIZER_CHECKS = """#include "prelude.cuh"
+// Three blocks of 8 threads over n = 24 elements; each kernel goes wrong
+// only when `bad` is 1.
+// Reads one element past the array.
+extern "C" __global__ void heap(const float* in, int n, int bad, float* out) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = in[i + (i == n - 1 ? bad : 0)];
 }
-// Writes one element past a __shared__ array when `past` is 1.
-extern "C" __global__ void shared(const float* in, int n, int past, float* out) {
+// Writes one element past a __shared__ array.
+extern "C" __global__ void shared(const float* in, int n, int bad, float* out) {
     __shared__ float tile[8];
-    const int i = threadIdx.x;
-    if (i < n) tile[i + (i == n - 1 ? past : 0)] = in[i];
+    const int t = threadIdx.x, i = blockIdx.x * blockDim.x + t;
+    tile[t + (t == 7 ? bad : 0)] = in[i];
     __syncthreads();
-    if (i < n && !past) out[i] = tile[i];
+    out[i] = bad ? 0.0f : tile[t];
+}
+// Reads a neighbour's shared value without the barrier that orders it.
+extern "C" __global__ void race(const float* in, int n, int bad, float* out) {
+    __shared__ float tile[8];
+    const int t = threadIdx.x, i = blockIdx.x * blockDim.x + t;
+    tile[t] = in[i];
+    if (!bad) __syncthreads();
+    out[i] = tile[(t + 1) % 8];
 }
 """
 
-_ASAN_SCRIPT = """
+_SANITIZER_SCRIPT = """
 import sys, numpy as np
 from imgconv.cuda import _runtime
 kernel = _runtime.get_kernel(sys.argv[1], sys.argv[2])
-data, out = np.arange(8, dtype=np.float32), np.zeros(8, np.float32)
-kernel((1,), (8,), (data, np.int32(8), np.int32(0), out))
-assert (out == data).all()
-print("in bounds: no report", flush=True)
-kernel((1,), (8,), (data, np.int32(8), np.int32(1), out))
-print("out of bounds: no report", flush=True)
+data, out = np.arange(24, dtype=np.float32), np.zeros(24, np.float32)
+kernel((3,), (8,), (data, np.int32(24), np.int32(0), out))
+print("correct launch done", flush=True)
+kernel((3,), (8,), (data, np.int32(24), np.int32(1), out))
 """
+
+# The line that opens each report, and the kind of report expected.
+REPORT_OPENINGS = {"address": "ERROR: AddressSanitizer: ", "thread": "WARNING: ThreadSanitizer: "}
+SANITIZER_CASES = [("address", "heap", "heap-buffer-overflow"),
+                   ("address", "shared", "global-buffer-overflow"),
+                   ("thread", "race", "data race")]
 
 
 @needs_compiler
-@pytest.mark.parametrize("kernel, report", [("heap", "heap-buffer-overflow"),
-                                            ("shared", "global-buffer-overflow")])
-def test_address_sanitizer_reports_out_of_bounds_access(tmp_path, kernel, report):
+@pytest.mark.parametrize("sanitizer, kernel, report", SANITIZER_CASES)
+def test_sanitizers_report_what_they_should_and_only_that(tmp_path, sanitizer, kernel,
+                                                          report):
     import os
-    libasan = subprocess.run(["g++", "-print-file-name=libasan.so"], capture_output=True,
+    library = _runtime.SANITIZER_RUNTIMES[sanitizer] + ".so"
+    runtime = subprocess.run(["g++", f"-print-file-name={library}"], capture_output=True,
                              text=True).stdout.strip()
-    if not os.path.isabs(libasan):
-        pytest.skip("g++ has no AddressSanitizer runtime")
-    source = tmp_path / "out_of_bounds.cu"
-    source.write_text(OUT_OF_BOUNDS)
-    env = dict(os.environ, IMGCONV_CUDA_SIMULATOR="1", IMGCONV_CUDA_SIM_SANITIZE="address",
-               LD_PRELOAD=libasan, ASAN_OPTIONS="detect_leaks=0",
+    if not os.path.isabs(runtime):
+        pytest.skip(f"g++ has no {library}")
+    source = tmp_path / "sanitizer_checks.cu"
+    source.write_text(SANITIZER_CHECKS)
+    env = dict(os.environ, IMGCONV_CUDA_SIMULATOR="1", IMGCONV_CUDA_SIM_SANITIZE=sanitizer,
+               LD_PRELOAD=runtime, ASAN_OPTIONS="detect_leaks=0",
                PYTHONPATH=str(Path(_runtime.__file__).parents[2]))
-    result = subprocess.run([sys.executable, "-c", _ASAN_SCRIPT, str(source), kernel],
+    result = subprocess.run([sys.executable, "-c", _SANITIZER_SCRIPT, str(source), kernel],
                             env=env, capture_output=True, text=True, timeout=600)
-    assert "in bounds: no report" in result.stdout, result.stderr[-3000:]
-    assert "out of bounds: no report" not in result.stdout
-    assert result.returncode != 0 and report in result.stderr, result.stderr[-3000:]
+    # The correct launch (three blocks reusing the shared tile) raises
+    # nothing; the wrong one is reported, once, and fails the process.
+    assert "correct launch done" in result.stdout, result.stderr[-3000:]
+    opening = REPORT_OPENINGS[sanitizer]
+    assert result.stderr.count(opening) == 1, result.stderr[-3000:]
+    assert opening + report in result.stderr, result.stderr[-3000:]
+    assert result.returncode != 0
 
 
 def test_sanitizer_needs_its_runtime(monkeypatch):
     _fresh(monkeypatch, simulator=True)
+    monkeypatch.setattr(_runtime, "library_loaded", lambda library: False)
     monkeypatch.setenv(_runtime.SANITIZE_VARIABLE, "address")
-    monkeypatch.setattr(_runtime, "_asan_loaded", lambda: False)
-    with pytest.raises(_runtime.CudaUnavailable, match="ASan runtime.*LD_PRELOAD"):
+    with pytest.raises(_runtime.CudaUnavailable, match="runtime.*print-file-name=libasan.so"):
         _runtime.check_available()
     monkeypatch.setenv(_runtime.SANITIZE_VARIABLE, "thread")
-    with pytest.raises(_runtime.CudaUnavailable, match="knows only 'address'"):
+    with pytest.raises(_runtime.CudaUnavailable, match="runtime.*print-file-name=libtsan.so"):
+        _runtime.check_available()
+    monkeypatch.setenv(_runtime.SANITIZE_VARIABLE, "memory")
+    with pytest.raises(_runtime.CudaUnavailable, match="knows 'address' and 'thread'"):
         _runtime.check_available()
 
 

@@ -6,10 +6,29 @@ which works on a machine with no GPU and no CUDA driver, with the options
 `imgconv.cuda._runtime.get_kernel` gives the GPU.  CI uses it to compile every
 kernel variant the package can generate.
 """
-from ._runtime import (CudaCompileError, CudaUnavailable, compile_options, normalize_defines,
-                       source_code, source_path)
+import ctypes
+from pathlib import Path
+
+from ._runtime import (SANITIZER_RUNTIMES, CudaCompileError, CudaUnavailable, library_loaded,
+                       compile_options, normalize_defines, source_code, source_path)
 
 DEFAULT_ARCH = "compute_90"
+
+
+def _load_builtins_for_sanitizers():
+    # NVRTC dlopens libnvrtc-builtins beside itself by a relative search that
+    # fails when a sanitizer's runtime (which intercepts dlopen) is preloaded
+    # for the simulator's sanitized tests.  Loaded first, the library is found
+    # by its name.
+    if not any(library_loaded(library) for library in SANITIZER_RUNTIMES.values()):
+        return
+    try:
+        import nvidia.cuda_nvrtc
+    except ImportError:
+        return
+    for directory in nvidia.cuda_nvrtc.__path__:
+        for builtins in sorted(Path(directory, "lib").glob("libnvrtc-builtins.so*")):
+            ctypes.CDLL(str(builtins))
 
 
 def _nvrtc():
@@ -19,6 +38,7 @@ def _nvrtc():
     except Exception as exc:     # ImportError, or a missing libnvrtc (RuntimeError, OSError)
         raise CudaUnavailable(f"NVRTC is not available ({exc}): pip install imgconv[cuda]"
                               ) from exc
+    _load_builtins_for_sanitizers()
     return nvrtc
 
 

@@ -101,21 +101,29 @@ def compiler_command():
 
 
 def simulator_sanitizer():
-    """The sanitizer the simulator compiles kernels with: ``""`` or ``"address"``.
+    """The sanitizer the simulator builds kernels with: ``""``, ``"address"`` or ``"thread"``.
 
     ``IMGCONV_CUDA_SIM_SANITIZE=address`` builds kernels with AddressSanitizer,
-    so that a read or write out of an array's bounds (or a ``__shared__``
-    array's) stops the process with a report.  The ASan runtime must then be
-    loaded first: ``LD_PRELOAD=$(g++ -print-file-name=libasan.so)
-    ASAN_OPTIONS=detect_leaks=0``.
+    so that a read or write outside an array (or a ``__shared__`` array) stops
+    the process with a report; ``=thread`` with ThreadSanitizer, which
+    reports a data race between the threads of a block (a missing
+    ``__syncthreads``) whatever the timing, and exits with status 66.  The
+    sanitizer's runtime must be loaded first: ``LD_PRELOAD=$(g++
+    -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0``, or
+    ``LD_PRELOAD=$(g++ -print-file-name=libtsan.so)``.
     """
     return os.environ.get(SANITIZE_VARIABLE, "")
 
 
-def _asan_loaded():
+# sanitizer -> the runtime library it needs loaded before Python
+SANITIZER_RUNTIMES = {"address": "libasan", "thread": "libtsan"}
+
+
+def library_loaded(library):
+    """Whether a shared library whose path contains `library` is loaded in this process."""
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            return "libasan" in maps.read()
+            return library in maps.read()
     except OSError:
         return False
 
@@ -129,12 +137,14 @@ def _find_simulator_problem():
         return (f"{SIMULATOR_VARIABLE}=1 needs a C++ compiler, and {command[0]!r} was not "
                 "found (install g++ or set CXX)")
     sanitizer = simulator_sanitizer()
-    if sanitizer not in ("", "address"):
-        return f"{SANITIZE_VARIABLE}={sanitizer!r}: the simulator knows only 'address'"
-    if sanitizer and not _asan_loaded():
-        return (f"{SANITIZE_VARIABLE}=address needs the ASan runtime loaded before Python: "
-                "run with LD_PRELOAD=$(g++ -print-file-name=libasan.so) "
-                "ASAN_OPTIONS=detect_leaks=0")
+    if sanitizer and sanitizer not in SANITIZER_RUNTIMES:
+        return (f"{SANITIZE_VARIABLE}={sanitizer!r}: the simulator knows "
+                f"{' and '.join(map(repr, SANITIZER_RUNTIMES))}")
+    if sanitizer and not library_loaded(SANITIZER_RUNTIMES[sanitizer]):
+        library = SANITIZER_RUNTIMES[sanitizer]
+        return (f"{SANITIZE_VARIABLE}={sanitizer} needs the sanitizer's runtime loaded before "
+                f"Python: run with LD_PRELOAD=$(g++ -print-file-name={library}.so)"
+                + (" ASAN_OPTIONS=detect_leaks=0" if sanitizer == "address" else ""))
     return None
 
 
@@ -143,7 +153,7 @@ def check_available():
 
     On a GPU that needs CuPy, the CUDA driver and a GPU; in the simulator
     (``IMGCONV_CUDA_SIMULATOR=1``), Linux and a C++ compiler (``g++`` or
-    ``$CXX``), and the ASan runtime with ``IMGCONV_CUDA_SIM_SANITIZE=address``
+    ``$CXX``), and the sanitizer's runtime with ``IMGCONV_CUDA_SIM_SANITIZE``
     (`simulator_sanitizer`).  The answer is cached per mode.
 
     Raises

@@ -13,7 +13,10 @@ team of host threads (``_sim_team.cpp``, compiled and cached the same way).
 Libraries are cached on disk (``$IMGCONV_CUDA_SIM_CACHE``, else
 ``$XDG_CACHE_HOME/imgconv/cuda-sim`` or ``~/.cache/imgconv/cuda-sim``), keyed
 by a hash of the source, the headers on its include path, the emulation
-header, the trailer, the compiler and its options.
+header, the trailer, the compiler and its options.  With
+``IMGCONV_CUDA_SIM_SANITIZE=address`` or ``=thread`` they are built with
+AddressSanitizer or ThreadSanitizer
+(`imgconv.cuda._runtime.simulator_sanitizer`).
 """
 import ctypes
 import functools
@@ -35,7 +38,8 @@ TEAM_SOURCE = Path(__file__).resolve().parent / "_sim_team.cpp"
 CACHE_VARIABLE = "IMGCONV_CUDA_SIM_CACHE"
 # -O1: a kernel compiles in about a second and runs far faster than -O0.
 BASE_OPTIONS = ("-std=c++20", "-O1", "-pthread", "-fPIC", "-fvisibility=hidden")
-SANITIZER_OPTIONS = {"": (), "address": ("-fsanitize=address", "-fno-omit-frame-pointer")}
+SANITIZER_OPTIONS = {"": (), "address": ("-fsanitize=address", "-fno-omit-frame-pointer"),
+                     "thread": ("-fsanitize=thread",)}
 
 
 def header_options():
@@ -46,7 +50,9 @@ def header_options():
 def compiler_options():
     """The options that build a shared library."""
     return (*header_options(), "-shared")
-ERROR_SIZE = 1024
+
+
+ERROR_SIZE = 1024                   # bytes of a launch's error message
 
 # The trailer the loader appends to the kernel source: it instantiates the
 # launcher of one kernel (`{name}`, a C++ name expression) and exports it.
