@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from imgconv import _validate as v
-from imgconv._cpu import footprint_runs
+from imgconv._backend import footprint_runs
 from imgconv._dispatch import kernels as cpu
 from imgconv.cuda import _kernels as gpu
 from imgconv.cuda import _runtime
