@@ -237,6 +237,38 @@ class KernelBackend:
         raise NotImplementedError(f"the {self.name} backend has no FFT correlation; "
                                   "use method='direct' or 'separable'")
 
+    def fft_cost(self, inp, extent, to_beat):
+        """The estimated cost of :meth:`fft_correlate` for ``method='auto'``
+        (asked only where :attr:`has_fft`), in multiply-adds of the direct
+        kernel (``_fft.direct_cost``), or None where it cannot beat
+        ``to_beat``, the cheapest other method's cost.  Reads no array data.
+
+        Parameters
+        ----------
+        inp : imgconv._validate.FilterInput
+            The call's input: spatial shape, channels, compute dtype.
+        extent : tuple of int
+            The kernel's extent per spatial axis, dilation included.
+        to_beat : float
+            The cost of the cheapest other method.
+
+        Returns
+        -------
+        float or None
+
+        Notes
+        -----
+        This default is the CPU's model (``imgconv._fft``: calibrated
+        overlap-save tiles, first a quick lower bound, since planning the
+        tiles costs more than filtering a small image).  A backend whose
+        transforms cost otherwise (a GPU's) overrides it.
+        """
+        from . import _fft      # here: _fft imports this module
+        shape, channels = inp.spatial_shape, inp.channels
+        if _fft.fft_cost_bound(shape, extent, batch=channels) >= to_beat:
+            return None
+        return _fft.fft_cost(shape, extent, batch=channels)
+
     def box_pass(self, inp, x, axis, size, pad_lo, out, threads):
         """Mean over ``size`` samples along spatial axis ``axis`` by running sums."""
         nthreads = self.kernel_threads(threads, out.size * 4)

@@ -279,13 +279,13 @@ def method_by_cost(method, inp, weights, geom, allow_fft=True):
                                                    max(1, np.count_nonzero(weights)))}
     if factors is not None and inp.rank > 1:
         costs["separable"] = channels * separable_cost(inp, factors, geom)
-    extent = tuple(d * (k - 1) + 1 for k, d in zip(weights.shape, geom.dilation))
-    # the transforms are costed only where they might win (planning them
-    # costs more than filtering a small image)
-    allow_fft = allow_fft and inp.backend.has_fft
-    if allow_fft and (_fft.fft_cost_bound(inp.spatial_shape, extent, batch=channels)
-                      < min(costs.values())):
-        costs["fft"] = _fft.fft_cost(inp.spatial_shape, extent, batch=channels)
+    if allow_fft and inp.backend.has_fft:
+        # each backend costs its own transforms (the CPU's tiles, a GPU's
+        # whole-array cuFFT), in the units of direct_cost
+        extent = tuple(d * (k - 1) + 1 for k, d in zip(weights.shape, geom.dilation))
+        cost = inp.backend.fft_cost(inp, extent, min(costs.values()))
+        if cost is not None:
+            costs["fft"] = cost
     best = min(costs, key=costs.get)
     return best, factors if best == "separable" else None
 

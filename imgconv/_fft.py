@@ -145,23 +145,24 @@ def _padded(xm, rank, pad_lo, lengths, mode, cval, compute):
     return padded.astype(compute, copy=False)
 
 
-def _channel_offset(xp, axes, integral):
-    """Each channel's mean over ``axes`` (kept as length-1 axes), rounded to an
-    integer for integer data so that subtracting it is exact; None when it
-    would not help (near zero, or not finite)."""
+def _channel_offset(padded, axes, integral, xp=np):
+    """Each channel's mean of ``padded`` over ``axes`` (kept as length-1
+    axes), rounded to an integer for integer data so that subtracting it is
+    exact; None when it would not help (near zero, or not finite).  ``xp``:
+    the array namespace of ``padded`` (the mean stays there)."""
     # a sample of about 2**16 points per channel is plenty for an offset
     size = 1
     for a in axes:
-        size *= xp.shape[a]
+        size *= padded.shape[a]
     step = max(1, int(math.ceil((size / 65536.0) ** (1.0 / len(axes)))))
-    sample = xp[tuple(slice(None, None, step) if a in axes else slice(None)
-                      for a in range(xp.ndim))]
-    mean = np.mean(sample, axis=axes, dtype=np.float64, keepdims=True)
+    sample = padded[tuple(slice(None, None, step) if a in axes else slice(None)
+                          for a in range(padded.ndim))]
+    mean = xp.mean(sample, axis=axes, dtype=np.float64, keepdims=True)
     if integral:
-        mean = np.rint(mean)
-    if not np.isfinite(mean).all():
+        mean = xp.rint(mean)
+    if not bool(xp.isfinite(mean).all()):
         return None
-    scale = float(np.abs(mean).max())
+    scale = float(xp.abs(mean).max())
     if scale == 0.0:
         return None
     return mean
