@@ -288,11 +288,19 @@ GPU_DIRECT_FMA_PER_S = 1.0e13
 #: passes and CuPy's element-wise kernels reach a little less.
 GPU_BANDWIDTH = 2.5e12
 
-#: Seconds one FFT correlation costs beyond its memory traffic: about twenty
-#: CuPy calls (padding blocks, the kernel's three transforms, forward,
-#: product, inverse, offset, store) at about 10 us of launch and Python each.
-#: It keeps small images on the direct kernel, where one launch does it all.
-GPU_FFT_OVERHEAD_S = 2e-4
+#: Seconds of launch and Python per CuPy call, an estimate.  One FFT
+#: correlation makes ``3**rank + 18`` of them (:func:`gpu_overhead`): it
+#: keeps small images on the direct kernel, where one launch does it all.
+GPU_CALL_S = 1e-5
+
+
+def gpu_overhead(rank):
+    """Seconds one FFT correlation of ``rank`` spatial axes costs beyond its
+    memory traffic: :data:`GPU_CALL_S` per CuPy call, ``3**rank`` padding
+    blocks (core and two frames per axis) and about 18 others (the kernel's
+    transforms and conjugate, the offset's mean with its two device-to-host
+    reads, forward, product, inverse, the offset added back, the store)."""
+    return GPU_CALL_S * (3 ** rank + 18)
 
 
 def gpu_passes(rank):
@@ -309,7 +317,7 @@ def gpu_fft_cost(spatial_shape, extent, channels, compute):
     """Estimated cost of :func:`fft_correlate` on a GPU, in multiply-adds of
     the direct kernel (the units of ``_fft.direct_cost``), for
     ``method='auto'``: its memory traffic at :data:`GPU_BANDWIDTH` plus
-    :data:`GPU_FFT_OVERHEAD_S`, in seconds, times the direct kernel's rate
+    :func:`gpu_overhead`, in seconds, times the direct kernel's rate
     :data:`GPU_DIRECT_FMA_PER_S`.  Unmeasured (see those constants).
 
     Parameters
@@ -335,9 +343,9 @@ def gpu_fft_cost(spatial_shape, extent, channels, compute):
     Notes
     -----
     With these constants a dense float32 kernel goes to the FFT from 9**3
-    taps on 256**3 and 512**3 volumes (7**3 stays direct), 13**3 on 128**3;
-    in 2D from 23**2 on a 4096**2 image and 49**2 on 1024**2: the fixed
-    cost keeps small images on the direct kernel.
+    taps on a 512**3 volume (7**3 stays direct), 11**3 on 256**3 and 15**3
+    on 128**3; in 2D from 25**2 on a 4096**2 image and 55**2 on 1024**2:
+    the fixed cost keeps small images on the direct kernel.
     """
     rank = max(len(spatial_shape), 1)
     itemsize = np.dtype(compute).itemsize
@@ -345,5 +353,5 @@ def gpu_fft_cost(spatial_shape, extent, channels, compute):
                         for n, k in zip(spatial_shape, extent))
     per_channel, kernel = gpu_passes(rank)
     moved = 2 * itemsize * samples * (int(channels) * per_channel + kernel)
-    seconds = moved / GPU_BANDWIDTH + GPU_FFT_OVERHEAD_S
+    seconds = moved / GPU_BANDWIDTH + gpu_overhead(rank)
     return seconds * GPU_DIRECT_FMA_PER_S * 4 / itemsize

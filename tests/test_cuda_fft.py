@@ -393,10 +393,10 @@ def test_gpu_cost_model_scales():
     # double precision moves twice the bytes at half the direct rate: the
     # traffic weighs the same against the sums, the fixed cost half as much
     assert cost((256,) * 3, (31,) * 3, 1, f64) == pytest.approx(
-        one - _xp_fft.GPU_FFT_OVERHEAD_S * _xp_fft.GPU_DIRECT_FMA_PER_S / 2)
+        one - _xp_fft.gpu_overhead(3) * _xp_fft.GPU_DIRECT_FMA_PER_S / 2)
     # a tiny call costs about the fixed overhead
     assert cost((8, 8), (3, 3), 1, f32) == pytest.approx(
-        _xp_fft.GPU_FFT_OVERHEAD_S * _xp_fft.GPU_DIRECT_FMA_PER_S, rel=1e-3)
+        _xp_fft.gpu_overhead(2) * _xp_fft.GPU_DIRECT_FMA_PER_S, rel=1e-3)
     assert one < direct_cost((256,) * 3, 31 ** 3) / 10
 
 
