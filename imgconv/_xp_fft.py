@@ -16,15 +16,17 @@ mean many small launches), and the padded input gathered with index tables
 built from the boundary rule (:func:`boundary_index`) instead of
 ``numpy.pad``, which CuPy has but which pads every axis into a new array.
 
-Memory, for ``P`` padded samples per channel: the padded input (``P``
-real samples of the compute dtype) and its half spectrum (about as many
-bytes) are alive together during the forward transform; then the spectrum
-and the kernel's spectrum; then the spectrum and the inverse transform's
-real result.  So about two padded buffers at a time, plus cuFFT's work
-area, besides the input and the output.  Channels are transformed
-together while their padded buffers stay under :data:`BATCH_BYTES`, else
-one at a time (a batch of CT volumes does not need a padded copy of every
-volume at once).
+Memory, for ``P`` padded samples: the padded input (``P`` real samples of
+the compute dtype) and its half spectrum (about as many bytes) are alive
+together during the forward transform; then the spectrum and the kernel's
+spectrum (made only once the padded input is gone); then the spectrum and
+the inverse transform's real result (``overwrite_x`` spares cuFFT's C2R a
+copy of the spectrum).  So two buffers of the padded size at a time, plus
+cuFFT's work area (kept by CuPy's plan cache), besides the input and the
+output.  Channels are transformed together while their padded input stays
+under :data:`BATCH_BYTES`, else one at a time (a batch of CT volumes does
+not need a padded copy of every volume at once); the kernel's spectrum,
+one channel's size, then stays for all of them.
 """
 import itertools
 import math
@@ -235,8 +237,6 @@ def fft_correlate(xp, inp, x, weights, geom, out):
     read = tuple((o - 1) * s + k for o, s, k in zip(out_spatial, geom.stride, wd.shape))
     fft_shape = tuple(int(fast_len(n)) for n in read)
     spatial = tuple(range(-rank, 0))
-    kernel_spectrum = _kernel_spectrum(fft, xp.asarray(wd), fft_shape, {})
-    xp.conjugate(kernel_spectrum, out=kernel_spectrum)     # correlation, not convolution
     weight_sum = float(weights.sum(dtype=np.float64))
     outputs = (Ellipsis,) + tuple(slice(0, (o - 1) * s + 1, s)
                                   for o, s in zip(out_spatial, geom.stride))
@@ -248,7 +248,8 @@ def fft_correlate(xp, inp, x, weights, geom, out):
         groups = [(Ellipsis,)]
     else:
         groups = list(np.ndindex(*batch_shape))
-    for group in groups:
+    kernel_spectrum = None
+    for i, group in enumerate(groups):
         source, target = xm[group], outm[group]
         padded = pad_into(xp, xp.empty(source.shape[:source.ndim - rank] + fft_shape, compute),
                           source, geom.pad_lo, inp.mode, inp.cval)
@@ -258,7 +259,14 @@ def fft_correlate(xp, inp, x, weights, geom, out):
             padded -= offset
         spectrum = fft.rfftn(padded, axes=spatial)
         del padded
+        if kernel_spectrum is None:
+            # made once the padded input is gone, and dropped after the last
+            # product: at most two buffers of the padded size at a time
+            kernel_spectrum = _kernel_spectrum(fft, xp.asarray(wd), fft_shape, {})
+            xp.conjugate(kernel_spectrum, out=kernel_spectrum)   # correlation
         spectrum *= kernel_spectrum
+        if i == len(groups) - 1:
+            kernel_spectrum = None
         result = fft.irfftn(spectrum, s=fft_shape, axes=spatial, **inverse)
         del spectrum
         if result.dtype != compute:        # numpy.fft before numpy 2 computes in float64

@@ -175,6 +175,27 @@ def test_channels_one_at_a_time(rng, monkeypatch, mode):
     assert_close(alone[0], alone[1], alone[2])
 
 
+def test_two_padded_buffers_at_a_time(rng):
+    # the padded input and its spectrum, then the spectrum and the kernel's
+    # (made after the padded input is freed), then the spectrum and the
+    # inverse (overwrite_x): never three buffers of the padded size
+    import tracemalloc
+    x = rand(rng, (64, 64, 64))
+    w = rand(rng, (9, 9, 9))
+    inp = v.filter_input(x, backend=_cpu.CPU)
+    geom = Geometry(inp, w.shape, "same", 1, 1, 0)
+    out = np.empty(geom.out_shape, np.float32)
+    _xp_fft.fft_correlate(np, inp, inp.x, w, geom, out)       # plans made
+    padded_bytes = 72 ** 3 * 4                                 # fast length of 64 + 8
+    tracemalloc.start()
+    try:
+        _xp_fft.fft_correlate(np, inp, inp.x, w, geom, out)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 2 * padded_bytes < peak < 2.5 * padded_bytes
+
+
 # ---------------------------------------------------------------------------
 # dtypes and layouts
 # ---------------------------------------------------------------------------
