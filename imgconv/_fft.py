@@ -183,9 +183,16 @@ def _kernel_spectrum(fft, wd, fft_shape, kwargs):
     that each pass only transforms the lines that are not all zeros (the
     kernel is small next to the transform): about half the work of a plain
     ``rfftn`` in 2D, a third in 3D."""
-    rank = wd.ndim
-    spec = fft.rfft(wd, n=fft_shape[-1], axis=rank - 1, **kwargs)
-    for axis in range(rank - 2, -1, -1):
+    return _spectrum_columns(fft, fft.rfft(wd, n=fft_shape[-1], axis=wd.ndim - 1, **kwargs),
+                             fft_shape, kwargs)
+
+
+def _spectrum_columns(fft, lines, fft_shape, kwargs):
+    """The kernel's spectrum from ``lines``, its real transform along the
+    last axis (or some columns of it): the complex transforms along the
+    other axes, last first, to the lengths of ``fft_shape``."""
+    spec = lines
+    for axis in range(lines.ndim - 2, -1, -1):
         spec = fft.fft(spec, n=fft_shape[axis], axis=axis, **kwargs)
     return spec
 

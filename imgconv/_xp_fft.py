@@ -18,28 +18,36 @@ built from the boundary rule (:func:`boundary_index`) instead of
 
 Memory, for ``P`` padded samples: the padded input (``P`` real samples of
 the compute dtype) and its half spectrum (about as many bytes) are alive
-together during the forward transform; then the spectrum and the kernel's
-spectrum (made only once the padded input is gone); then the spectrum and
-the inverse transform's real result (``overwrite_x`` spares cuFFT's C2R a
-copy of the spectrum).  So two buffers of the padded size at a time, plus
-cuFFT's work area (kept by CuPy's plan cache), besides the input and the
-output.  Channels are transformed together while their padded input stays
-under :data:`BATCH_BYTES`, else one at a time (a batch of CT volumes does
-not need a padded copy of every volume at once); the kernel's spectrum,
-one channel's size, then stays for all of them.
+together during the forward transform; then the spectrum and a slab of the
+kernel's spectrum at a time (:func:`kernel_spectrum_slabs`, made once the
+padded input is gone); then the spectrum and the inverse transform's real
+result (``overwrite_x`` spares cuFFT's C2R a copy of the spectrum).  So
+two buffers of the padded size at a time, plus cuFFT's work area (kept by
+CuPy's plan cache), besides the input and the output.  Channels are
+transformed together while their padded input stays under
+:data:`BATCH_BYTES`, else one at a time (a batch of CT volumes does not
+need a padded copy of every volume at once); the kernel's whole spectrum,
+one channel's size, is then made once and kept for all of them.
 """
 import itertools
 import math
 
 import numpy as np
 
-from ._fft import _channel_offset, _dilated, _kernel_spectrum, _next_regular
+from ._fft import _channel_offset, _dilated, _next_regular, _spectrum_columns
 
 __all__ = ["fft_correlate", "boundary_index", "gpu_fft_cost"]
 
 #: Channels (batch entries) are transformed together while their padded
 #: input stays under this many bytes; above it, one channel at a time.
 BATCH_BYTES = 256 << 20
+
+#: The kernel's spectrum is made in slabs (columns of its last axis) of
+#: about this many bytes, at most KERNEL_SLABS of them, so that its
+#: transforms' temporaries (CuPy pads, copies and swaps axes for each) stay
+#: a fraction of the padded size.
+KERNEL_SLAB_BYTES = 32 << 20
+KERNEL_SLABS = 8
 
 
 # --------------------------------------------------------------------------
@@ -167,6 +175,40 @@ def pad_into(xp, padded, x, pad_lo, mode, cval):
 # --------------------------------------------------------------------------
 # The method
 # --------------------------------------------------------------------------
+def kernel_spectrum_slabs(fft, xp, wd, fft_shape):
+    """The conjugated spectrum (correlation, not convolution) of the kernel
+    ``wd`` (numpy) zero-padded to ``fft_shape``, in slabs of columns of its
+    last (half-spectrum) axis: ``(columns, slab)`` pairs, ``columns`` a
+    slice of that axis, ``slab`` the spectrum's columns there, in ``xp``.
+
+    The real transform along the last axis is made once for the kernel's
+    lines (small); each slab then takes the complex transforms along the
+    other axes (``_fft._spectrum_columns``, the CPU's pruned order), so only
+    a slab, never the whole spectrum, needs room beside the data's
+    spectrum.  See :data:`KERNEL_SLAB_BYTES`."""
+    lines = fft.rfft(xp.asarray(wd), n=fft_shape[-1], axis=-1)
+    width = lines.shape[-1]
+    column_bytes = math.prod(fft_shape[:-1]) * lines.dtype.itemsize
+    count = max(1, min(KERNEL_SLABS, width, -(-width * column_bytes // KERNEL_SLAB_BYTES)))
+    step = -(-width // count)
+    for first in range(0, width, step):
+        columns = slice(first, min(first + step, width))
+        slab = _spectrum_columns(fft, lines[..., columns], fft_shape, {})
+        xp.conjugate(slab, out=slab)
+        yield columns, slab
+
+
+def multiply_by_slabs(xp, spectrum, slabs):
+    """``spectrum *= slab`` over the columns of each of ``slabs``
+    (:func:`kernel_spectrum_slabs`), in place; a slab lives until the next
+    is made, none after the last product."""
+    for columns, slab in slabs:
+        part = spectrum[..., columns]
+        # not `spectrum[..., columns] *= slab`, whose assignment back through
+        # an overlapping view makes numpy copy the part
+        xp.multiply(part, slab, out=part)
+
+
 def fft_correlate(xp, inp, x, weights, geom, out):
     """Correlate ``x`` with ``weights`` through the FFT of the namespace
     ``xp``; the direct kernel's result to float rounding.
@@ -248,8 +290,8 @@ def fft_correlate(xp, inp, x, weights, geom, out):
         groups = [(Ellipsis,)]
     else:
         groups = list(np.ndindex(*batch_shape))
-    kernel_spectrum = None
-    for i, group in enumerate(groups):
+    kernel_spectrum = None      # whole, for several groups
+    for group in groups:
         source, target = xm[group], outm[group]
         padded = pad_into(xp, xp.empty(source.shape[:source.ndim - rank] + fft_shape, compute),
                           source, geom.pad_lo, inp.mode, inp.cval)
@@ -259,14 +301,16 @@ def fft_correlate(xp, inp, x, weights, geom, out):
             padded -= offset
         spectrum = fft.rfftn(padded, axes=spatial)
         del padded
-        if kernel_spectrum is None:
-            # made once the padded input is gone, and dropped after the last
-            # product: at most two buffers of the padded size at a time
-            kernel_spectrum = _kernel_spectrum(fft, xp.asarray(wd), fft_shape, {})
-            xp.conjugate(kernel_spectrum, out=kernel_spectrum)   # correlation
-        spectrum *= kernel_spectrum
-        if i == len(groups) - 1:
-            kernel_spectrum = None
+        # the kernel's spectrum is made once the padded input is gone
+        if len(groups) == 1:
+            # a slab at a time: two buffers of the padded size at most
+            multiply_by_slabs(xp, spectrum, kernel_spectrum_slabs(fft, xp, wd, fft_shape))
+        else:
+            if kernel_spectrum is None:
+                kernel_spectrum = xp.empty(spectrum.shape[-rank:], spectrum.dtype)
+                for columns, slab in kernel_spectrum_slabs(fft, xp, wd, fft_shape):
+                    kernel_spectrum[..., columns] = slab
+            spectrum *= kernel_spectrum
         result = fft.irfftn(spectrum, s=fft_shape, axes=spatial, **inverse)
         del spectrum
         if result.dtype != compute:        # numpy.fft before numpy 2 computes in float64

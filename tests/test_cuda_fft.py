@@ -170,9 +170,35 @@ def test_channels_one_at_a_time(rng, monkeypatch, mode):
     recording = namespace_like_numpy("numpy", empty=empty)
     alone = run_both(x, w, mode=mode, cval=cval_for(mode, 7.0), channel_axis=1, axes=(2, 3),
                      xp=recording)
-    assert len(seen) == 6 and all(len(s) == 2 for s in seen)
+    # six padded channels, and the kernel's whole spectrum made once
+    assert sorted(seen) == [(15, 7)] + [(15, 12)] * 6
     assert_close(alone[0], together[0], together[2])
     assert_close(alone[0], alone[1], alone[2])
+
+
+@pytest.mark.parametrize("shape,kshape,channel_axis", [((50,), (7,), None),
+                                                       ((21, 26), (5, 6), None),
+                                                       ((3, 9, 10, 11), (3, 4, 5), 0)])
+def test_kernel_spectrum_in_slabs(rng, monkeypatch, shape, kshape, channel_axis):
+    # tiny slabs: every column range of the kernel's spectrum made on its own
+    x, w = rand(rng, shape), rand(rng, kshape)
+    whole = run_both(x, w, mode="symmetric", channel_axis=channel_axis)
+    monkeypatch.setattr(_xp_fft, "KERNEL_SLAB_BYTES", 1)
+    slabs = []
+    real = _xp_fft.kernel_spectrum_slabs
+
+    def recorded(*args):
+        for columns, slab in real(*args):
+            slabs.append(columns)
+            yield columns, slab
+
+    monkeypatch.setattr(_xp_fft, "kernel_spectrum_slabs", recorded)
+    sliced = run_both(x, w, mode="symmetric", channel_axis=channel_axis)
+    assert _xp_fft.KERNEL_SLABS // 2 < len(slabs) <= _xp_fft.KERNEL_SLABS
+    starts = [c.start for c in slabs]
+    assert starts[0] == 0 and all(a.stop == b.start for a, b in zip(slabs, slabs[1:]))
+    assert_close(sliced[0], whole[0], whole[2])
+    assert_close(sliced[0], sliced[1], sliced[2])
 
 
 def test_two_padded_buffers_at_a_time(rng):
