@@ -351,7 +351,9 @@ def gpu_overhead(rank):
     memory traffic: :data:`GPU_CALL_S` per CuPy call, ``3**rank`` padding
     blocks (core and two frames per axis) and about 18 others (the kernel's
     transforms and conjugate, the offset's mean with its two device-to-host
-    reads, forward, product, inverse, the offset added back, the store)."""
+    reads, forward, product, inverse, the offset added back, the store);
+    the kernel's spectrum in one slab (arrays large enough for several hide
+    their calls behind their traffic)."""
     return GPU_CALL_S * (3 ** rank + 18)
 
 

@@ -2,6 +2,7 @@
 arrays: the code a GPU runs through cupyx.scipy.fft, held to the direct
 kernel, scipy.ndimage and the reference, without a GPU or the simulator;
 and the GPU's cost model as ``method='auto'`` uses it."""
+import math
 import types
 
 import numpy as np
@@ -458,3 +459,83 @@ def test_default_cost_hook_is_the_cpu_model():
     bound = _fft.fft_cost_bound((300, 280), (31, 31))
     assert _cpu.CPU.fft_cost(inp, (31, 31), bound) is None
     assert _cpu.CPU.fft_cost(inp, (31, 31), bound * 1.001) is not None
+
+
+# ---------------------------------------------------------------------------
+# on a GPU (skipped without one): the same function on CuPy arrays, cuFFT
+# ---------------------------------------------------------------------------
+@pytest.fixture
+def cupy():
+    try:
+        import cupy
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            return cupy
+    except Exception:                       # no CuPy, no driver, no device
+        pass
+    pytest.skip("needs CuPy and an NVIDIA GPU")
+
+
+def gpu_input(cupy, x, mode, cval, channel_axis):
+    """The FilterInput of ``x`` copied to the GPU, with a backend whose
+    namespace is cupy (its ``store`` rounds and saturates there)."""
+    backend = _backend.KernelBackend("gpu-test", cupy, None, ("cupy",))
+    axes, channel_axis = v.spatial_axes(x.ndim, channel_axis)
+    return v.FilterInput(cupy.asarray(x), axes, channel_axis, v.compute_dtype(x.dtype), mode,
+                         v.MODE_CODES[mode], cval, backend)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype,out_dtype", [("uint16", None), ("float32", "uint8"),
+                                             ("float64", None)])
+def test_on_a_gpu_equals_the_direct_kernel(cupy, rng, mode, dtype, out_dtype):
+    x = rand(rng, (2, 30, 27, 33), dtype)
+    w = rand(rng, (7, 6, 5))
+    cval = cval_for(mode, 2.0)
+    inp = gpu_input(cupy, x, mode, cval, 0)
+    weights = v.as_kernel(w, 3, inp.compute)
+    geom = Geometry(inp, weights.shape, "same", (1, 2, 1), (1, 1, 2), 0)
+    out = cupy.empty(inp.full_shape(geom.out_shape), v.output_dtype(out_dtype, inp.compute))
+    assert _xp_fft.fft_correlate(cupy, inp, inp.x, weights, geom, out) is out
+    _, direct, tol = run_both(x, w, mode=mode, cval=cval, stride=(1, 2, 1), dilation=(1, 1, 2),
+                              channel_axis=0, dtype=out_dtype)
+    assert_close(cupy.asnumpy(out), direct, tol)
+
+
+def test_on_a_gpu_two_padded_buffers_at_a_time(cupy, rng, monkeypatch):
+    # the pool's peak during a call: the padded input and its spectrum, the
+    # spectrum and a slab of the kernel's, the spectrum and the inverse
+    # (overwrite_x: no copy); cuFFT's plans and work areas come from the
+    # first call and are cached
+    host = rand(rng, (90, 100, 110))
+    w = rand(rng, (17, 17, 17))
+    inp = gpu_input(cupy, host, "reflect", 0.0, None)
+    x = inp.x
+    geom = Geometry(inp, w.shape, "same", 1, 1, 0)
+    fft_shape = [_xp_fft.transforms(cupy)[1](n + 16) for n in x.shape]
+    padded_bytes = math.prod(fft_shape) * 4
+    monkeypatch.setattr(_xp_fft, "KERNEL_SLAB_BYTES", padded_bytes // 8)
+    out = cupy.empty(x.shape, np.float32)
+    _xp_fft.fft_correlate(cupy, inp, x, w, geom, out)
+    cupy.cuda.Device().synchronize()
+
+    class Peak(cupy.cuda.MemoryHook):
+        name = "imgconv-test-peak"
+
+        def __init__(self):
+            super().__init__()
+            self.live = self.peak = 0
+
+        def malloc_postprocess(self, **kwargs):
+            self.live += kwargs["mem_size"]
+            self.peak = max(self.peak, self.live)
+
+        def free_postprocess(self, **kwargs):
+            self.live -= kwargs["mem_size"]
+
+    peak = Peak()
+    with peak:
+        _xp_fft.fft_correlate(cupy, inp, x, w, geom, out)
+        cupy.cuda.Device().synchronize()
+    assert 2 * padded_bytes < peak.peak < 2.5 * padded_bytes
+    _, direct, tol = run_both(host, w)
+    assert_close(out.get(), direct, tol)
