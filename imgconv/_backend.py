@@ -27,18 +27,28 @@ from ._views import as_3, merged_planes, pairs
 
 
 def store(result, out, xp=np):
-    """Write ``result`` (float32/float64, ``out``'s shape) into ``out``; return ``out``.
+    """Write ``result`` (``out``'s shape, any real dtype) into ``out``; return ``out``.
 
-    Float outputs get a plain cast.  Integer outputs are rounded to nearest
-    (ties to even), saturated to the dtype's range, NaN becoming 0 -- the same
-    rule as the direct kernel (OpenCV's ``saturate_cast``).  ``result`` is not
-    modified.  ``xp``: the arrays' namespace (numpy or cupy).
+    Float outputs get a plain cast (values beyond float16's or float32's
+    range become +-inf).  Integer outputs of a float result are rounded to
+    nearest (ties to even), saturated to the dtype's range, NaN becoming 0
+    -- the same rule as the direct kernel (OpenCV's ``saturate_cast``);
+    integer results (maxima and minima keep the input's) are saturated
+    exactly.  ``result`` is not modified.  ``xp``: the arrays' namespace
+    (numpy or cupy).
     """
     if out.dtype.kind == "f":
         with np.errstate(over="ignore"):  # saturating to +-inf is the rule
             xp.copyto(out, result, casting="unsafe")
         return out
     info = np.iinfo(out.dtype)
+    if result.dtype.kind in "biu":
+        source = np.iinfo(result.dtype) if result.dtype != bool else np.iinfo(np.uint8)
+        if source.min < info.min or source.max > info.max:
+            # bounds both dtypes hold: exact however wide (no float in between)
+            result = xp.clip(result, max(source.min, info.min), min(source.max, info.max))
+        xp.copyto(out, result, casting="unsafe")
+        return out
     # int32 limits are not float32 numbers: saturate in float64 as the kernel does
     work = np.float64 if (info.bits >= 32 or result.dtype == np.float64) else np.float32
     tmp = xp.rint(result, dtype=work)
@@ -48,7 +58,7 @@ def store(result, out, xp=np):
         xp.copyto(out, tmp, casting="unsafe")
         return out
     # float(info.max) rounds up to 2**63 (2**64), one past the range: those
-    # saturate explicitly (64-bit outputs hold results narrowed back to int64/uint64)
+    # saturate explicitly
     top = tmp >= float(info.max)
     xp.copyto(out, tmp, casting="unsafe", where=~top)
     out[top] = info.max
@@ -138,6 +148,20 @@ class KernelBackend:
         return self.check_out(out, shape,
                               None if dtype is None else v.output_dtype(dtype, inp.compute),
                               inp.x)
+
+    def fill_output(self, inp, spatial_shape, dtype, out, fill):
+        """The result of a call whose kernels ``fill(target)``: ``out``
+        checked, or a new array (:meth:`output_array`).  The kernels write
+        the dtypes of ``_validate.DTYPE_CODES``; for the other output dtypes
+        ``target`` is a compute-typed intermediate, rounded and saturated
+        into the result by :meth:`store`."""
+        result = self.output_array(inp, spatial_shape, dtype, out)
+        if result.dtype in v.DTYPE_CODES:
+            fill(result)
+            return result
+        target = self.empty(result.shape, inp.compute)
+        fill(target)
+        return self.store(target, result)
 
     def store(self, result, out):
         """:func:`store` in this backend's namespace."""

@@ -94,9 +94,9 @@ def check_out(out, shape, dtype, x, name="out", allow_bool=False):
         raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
     if dtype is not None and out.dtype != dtype:
         raise ValueError(f"{name} has dtype {out.dtype} but dtype={dtype} was asked for")
-    if out.dtype not in v.DTYPE_CODES and not (allow_bool and out.dtype == bool):
+    if out.dtype not in v.OUTPUT_DTYPES and not (allow_bool and out.dtype == bool):
         raise TypeError(f"{name} has unsupported dtype {out.dtype}; choose one of "
-                        f"{', '.join(str(d) for d in v.SUPPORTED_DTYPES)} in native byte order")
+                        f"{', '.join(str(d) for d in v.OUTPUT_DTYPES)} in native byte order")
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only")
     if not out.flags.aligned or any(s % out.itemsize for s in out.strides):
@@ -123,9 +123,10 @@ def extreme_output(out, shape, dtype, x):
         out = out.view(np.ndarray)
     if isinstance(out, np.ndarray) and out.shape == tuple(shape) and out.dtype != dtype:
         raise ValueError(f"out has dtype {out.dtype}, the result has dtype {dtype}")
-    if isinstance(out, np.ndarray) and dtype != bool and dtype not in v.DTYPE_CODES:
-        # a dtype the correlation kernels lack: the same checks (shape,
-        # writeable, aligned, no overlap) on a view of it
+    if (isinstance(out, np.ndarray) and dtype != bool and dtype not in v.OUTPUT_DTYPES
+            and dtype.itemsize in _SAME_SIZE):
+        # a dtype no other result has (longdouble as float64...): the same
+        # checks (shape, writeable, aligned, no overlap) on a view of it
         check_out(out.view(_SAME_SIZE[dtype.itemsize]), shape, None, np.asarray(x))
         return out
     return check_out(out, shape, dtype, np.asarray(x), allow_bool=dtype == bool)
@@ -178,8 +179,8 @@ def prepare_direct(inp, weights, pad_lo, stride, dilation, cval, out_shape, out_
     where that call is not one kernel call on single 4D views (a batch axis,
     axes out of order, a depth-only kernel whose planes merge)."""
     rank = inp.rank
-    if single_view(inp.x, inp) is None:
-        return None
+    if single_view(inp.x, inp) is None or out_dtype not in v.DTYPE_CODES:
+        return None     # (the kernels write only those; fill_output stores the others)
     weights3 = weights.reshape(as_3(weights.shape, 1, rank))
     stride3, dilation3 = as_3(stride, 1, rank), as_3(dilation, 1, rank)
     pad3 = as_3(pad_lo, 0, rank)
@@ -270,8 +271,8 @@ class BoxCall(NamedTuple):
 def prepare_box(inp, passes, out_dtype):
     """The :class:`BoxCall` of ``passes`` ((spatial axis, size, pad_lo)
     each) over ``inp.x`` into a new array of ``out_dtype``, or None where the
-    input is not a single 4D view."""
-    if single_view(inp.x, inp) is None:
+    input is not a single 4D view or the kernels do not write ``out_dtype``."""
+    if single_view(inp.x, inp) is None or out_dtype not in v.DTYPE_CODES:
         return None
     return BoxCall(UNIT_AXES[inp.rank] + inp.x.shape,
                    tuple((4 - inp.rank + a, k, lo) for a, k, lo in passes), inp.code, inp.cval,

@@ -105,13 +105,14 @@ def _factor_plan(inp, factors, origin, stride, dilation, scipy_order, dtype):
 def _run_factor_plan(inp, plan, dtype, out, threads):
     if plan.call is not None and out is None:
         return plan.run(plan.call, inp.x, threads)
-    out = inp.backend.output_array(inp, plan.geom.out_shape, dtype, out)
     if plan.order is not None:
-        return run_separable(inp, plan.factors, plan.geom, out, threads, scipy_cval=True,
-                             order=plan.order)
-    if plan.dense is not None:
-        return run(inp, plan.dense, plan.geom, "direct", out, threads)
-    return run_separable(inp, plan.factors, plan.geom, out, threads)
+        fill = lambda target: run_separable(inp, plan.factors, plan.geom, target, threads,
+                                            scipy_cval=True, order=plan.order)
+    elif plan.dense is not None:
+        fill = lambda target: run(inp, plan.dense, plan.geom, "direct", target, threads)
+    else:
+        fill = lambda target: run_separable(inp, plan.factors, plan.geom, target, threads)
+    return inp.backend.fill_output(inp, plan.geom.out_shape, dtype, out, fill)
 
 
 @docfiller
@@ -145,7 +146,8 @@ def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chan
     """
     # one axis filtered, every other one batch-like: any rank, as scipy
     inp = v.filter_input(x, mode, cval, channel_axis, (v.as_int(axis, "axis"),),
-                         axes_name="axis", backend=select_backend(x, backend))
+                         axes_name="axis", backend=select_backend(x, backend), dtype=dtype,
+                         out=out)
     return _run_factors(inp, [_weights_1d(weights, inp.compute)], origin, 1, 1, dtype, out,
                         threads)
 
@@ -200,7 +202,8 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
            [2., 4., 2.],
            [1., 2., 1.]], dtype=float32)
     """
-    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend))
+    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
+                         dtype=dtype, out=out)
     if isinstance(kernels, np.ndarray) and kernels.ndim != 1 or isinstance(kernels, (str, bytes)):
         raise TypeError("kernels must be a sequence with one 1D kernel (or None) per spatial axis")
     try:
@@ -426,11 +429,12 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
     (8, 16, 16)
     """
     key = plan_key(x, ("gaussian", sigma, order, truncate, spacing, mode, cval, channel_axis,
-                       axes, dtype, backend))
+                       axes, dtype, backend), out=out)
     plan = None if key is None else _plan_cache.get(key)
     if plan is not None:   # a repeated call: checked and planned already
         return _run_factor_plan(with_input(plan, x), plan, dtype, out, threads)
-    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend))
+    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
+                         dtype=dtype, out=out)
     sigmas, spacings, truncate = _gaussian_axes(inp, sigma, truncate, spacing)
     orders = v.per_axis(order, inp.rank, "order", minimum=0)
     factors, origins = _gaussian_factors(inp, sigmas, orders, spacings, truncate)
@@ -461,11 +465,12 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
     >>> ic.box(np.arange(5.0), 3, mode='replicate').round(3)
     array([0.333, 1.   , 2.   , 3.   , 3.667])
     """
-    key = plan_key(x, ("box", size, mode, cval, origin, channel_axis, axes, dtype, backend))
+    key = plan_key(x, ("box", size, mode, cval, origin, channel_axis, axes, dtype, backend),
+                   out=out)
     plan = None if key is None else _plan_cache.get(key)
     if plan is None:
         inp = v.filter_input(x, mode, cval, channel_axis, axes,
-                             backend=select_backend(x, backend))
+                             backend=select_backend(x, backend), dtype=dtype, out=out)
         key = key if inp.x is x else None
         plan = _box_plan(inp, size, origin, dtype, key)
         if type(plan) is not BoxPlan:
@@ -482,14 +487,19 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
         out = inp.backend.empty(call.shape, call.dtype, x)
         return plan.run(call, inp, threads,
                         pass_targets(inp, out, len(call.passes), True, lambda: x.shape))
+    return inp.backend.fill_output(inp, inp.spatial_shape, dtype, out,
+                                   lambda target: _box_passes(inp, plan.passes, target, threads))
+
+
+def _box_passes(inp, passes, out, threads):
+    """box's running-sum ``passes`` over ``inp.x`` into ``out``."""
     backend = inp.backend
-    out = backend.output_array(inp, inp.spatial_shape, dtype, out)
-    if not plan.passes:
+    if not passes:
         return backend.store(inp.x, out)
     # the mean of a constant border is that constant, so every pass pads with cval
     current = inp.x
-    targets = pass_targets(inp, out, len(plan.passes), True, lambda: inp.x.shape)
-    for (a, k, pad_lo), target in zip(plan.passes, targets):
+    targets = pass_targets(inp, out, len(passes), True, lambda: inp.x.shape)
+    for (a, k, pad_lo), target in zip(passes, targets):
         backend.box_pass(inp, current, a, k, pad_lo, target, threads)
         current = target
     return out
@@ -556,13 +566,13 @@ def _derivative_pass(inp, a, operator, dtype, out, threads, key):
 
 def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, backend, threads):
     # the plan of pass a (one per axis for the magnitude) under (key, a)
-    key = plan_key(x, (operator, axis, mode, cval, channel_axis, axes, dtype, backend))
+    key = plan_key(x, (operator, axis, mode, cval, channel_axis, axes, dtype, backend), out=out)
     plan = None if key is None else _plan_cache.get((key, 0))
     if plan is not None:   # a repeated call: checked already
         inp = with_input(plan, x)
     else:
         inp = v.filter_input(x, mode, cval, channel_axis, axes,
-                             backend=select_backend(x, backend))
+                             backend=select_backend(x, backend), dtype=dtype, out=out)
         key = key if inp.x is x else None
     if axis is not None:
         a = v.spatial_axis(axis, inp)
@@ -582,9 +592,11 @@ def _sum_over_axes(inp, derivative, magnitude, dtype, out):
     total = None
     for a in range(inp.rank):
         d = derivative(a)
-        if magnitude:
-            xp.square(d, out=d)
-        total = d if total is None else xp.add(total, d, out=total)
+        # inf - inf and overflows as IEEE says, without warnings, as the kernels
+        with np.errstate(invalid="ignore", over="ignore"):
+            if magnitude:
+                xp.square(d, out=d)
+            total = d if total is None else xp.add(total, d, out=total)
     if magnitude:
         xp.sqrt(total, out=total)
     if out is None and (dtype is None or v.output_dtype(dtype, inp.compute) == total.dtype):
@@ -717,7 +729,8 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=
     >>> ic.laplace(np.array([0., 1., 4., 9., 16.]), mode='replicate')
     array([ 1.,  2.,  2.,  2., -7.])
     """
-    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend))
+    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
+                         dtype=dtype, out=out)
     stencil = np.zeros((3,) * inp.rank, inp.compute)
     centre = (1,) * inp.rank
     stencil[centre] = -2.0 * inp.rank
@@ -727,8 +740,9 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=
             idx[a] = side
             stencil[tuple(idx)] = 1.0
     geom = Geometry(inp, stencil.shape, "same", 1, 1, 0)
-    out = inp.backend.output_array(inp, geom.out_shape, dtype, out)
-    return run(inp, stencil, geom, "direct", out, threads)
+    return inp.backend.fill_output(inp, geom.out_shape, dtype, out,
+                                   lambda target: run(inp, stencil, geom, "direct", target,
+                                                      threads))
 
 
 def _gaussian_derivative_sum(x, sigma, order, name, truncate, spacing, mode, cval, channel_axis,
@@ -738,13 +752,13 @@ def _gaussian_derivative_sum(x, sigma, order, name, truncate, spacing, mode, cva
     the gradient magnitude) along each, the others smoothed."""
     # the plan of the pass along axis a under (key, a), as _gradient's
     key = plan_key(x, (name, sigma, truncate, spacing, mode, cval, channel_axis, axes, dtype,
-                       backend))
+                       backend), out=out)
     plan = None if key is None else _plan_cache.get((key, 0))
     if plan is not None:   # a repeated call: checked already
         inp = with_input(plan, x)
     else:
         inp = v.filter_input(x, mode, cval, channel_axis, axes,
-                             backend=select_backend(x, backend))
+                             backend=select_backend(x, backend), dtype=dtype, out=out)
         key = key if inp.x is x else None
     gaussian_axes = functools.cache(lambda: _gaussian_axes(inp, sigma, truncate, spacing))
     if plan is None:

@@ -217,6 +217,18 @@ def test_gaussian_spacing_in_3d(backend):
     check(backend, got, want, np.float32, 1e-5)
 
 
+@pytest.mark.parametrize("function", ["gaussian_laplace", "gaussian_gradient_magnitude"])
+@pytest.mark.parametrize("mode", ["zero", "reflect"])
+def test_gaussian_derivative_sums(backend, function, mode):
+    x = sample((7, 6), "uint8")
+    cval = 2.0 if mode == "zero" else 0.0
+    got = getattr(ic, function)(backend.asarray(x), (1.0, 1.5), mode=mode, cval=cval,
+                                backend=backend.name)
+    want = getattr(ndi, function)(x.astype(np.float64), (1.0, 1.5), mode=SCIPY_MODE[mode],
+                                  cval=cval)
+    check(backend, got, want, np.float32, 1e-5)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_box(backend, mode):
     x = sample((6, 7), "uint8")
@@ -375,7 +387,8 @@ def test_every_public_filter_is_covered():
     covered = {"correlate", "convolve", "correlate1d", "convolve1d", "sepfilter", "gaussian",
                "box", "sobel", "prewitt", "scharr", "laplace", "gradient_magnitude", "pool",
                "max_pool", "avg_pool", "dilate", "erode", "opening", "closing",
-               "morph_gradient", "tophat", "blackhat"}
+               "morph_gradient", "tophat", "blackhat", "gaussian_laplace",
+               "gaussian_gradient_magnitude"}
     taking_backend = {name for name in ic.__all__ if inspect.isfunction(getattr(ic, name))
                       and "backend" in inspect.signature(getattr(ic, name)).parameters}
     # max_pool and avg_pool pass backend= on to pool through **kwargs

@@ -1,7 +1,6 @@
 """gaussian_laplace and gaussian_gradient_magnitude against scipy.ndimage's
 (and, with ``spacing``, against scipy's Gaussian derivative passes scaled to
-physical units), on every backend of the ``backend`` fixture where the case
-is small."""
+physical units); tests/test_conformance.py runs them on every backend."""
 import numpy as np
 import pytest
 
@@ -182,14 +181,6 @@ def test_repeated_calls_use_the_plan_and_agree(name):
     for k in keys:
         del ic._convolve._plan_cache[k]
     np.testing.assert_array_equal(a, mine(first, 1.4, mode="zero", cval=0.5))
-
-
-@parametrize_functions
-def test_every_backend(name, backend):
-    mine, scipys, _ = FUNCTIONS[name]
-    x = np.random.default_rng(10).integers(0, 40, (9, 10)).astype(np.float32)
-    got = backend.to_numpy(mine(backend.asarray(x), 1.2, mode="replicate", backend=backend.name))
-    assert_close(got, scipys(x.astype(np.float64), 1.2, mode="nearest"), 1e-5)
 
 
 @parametrize_functions
