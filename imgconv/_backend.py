@@ -156,6 +156,8 @@ class KernelBackend:
         ``target`` is a compute-typed intermediate, rounded and saturated
         into the result by :meth:`store`."""
         result = self.output_array(inp, spatial_shape, dtype, out)
+        if result.size == 0:
+            return result   # an empty input (or channel axis): nothing to compute
         if result.dtype in v.DTYPE_CODES:
             fill(result)
             return result
@@ -233,7 +235,7 @@ class KernelBackend:
         stride3, dilation3 = as_3(stride, 1, rank), as_3(dilation, 1, rank)
         pad3 = as_3(pad_lo, 0, rank)
         depth_only = depth_only_kernel(weights3, xweights.size > 0, stride3, pad3)
-        for x4, out4 in pairs(inp, x, out, xp=self.xp):
+        for x4, out4 in kernel_views(inp, x, out, xp=self.xp):
             if depth_only and out4.shape[2:] == x4.shape[2:]:
                 # A pass along depth only, no padding across the planes: each plane
                 # is one long row, so the kernel sweeps H*W-wide rows instead of
@@ -264,7 +266,7 @@ class KernelBackend:
     def box_pass(self, inp, x, axis, size, pad_lo, out, threads):
         """Mean over ``size`` samples along spatial axis ``axis`` by running sums."""
         nthreads = self.kernel_threads(threads, out.size * 4)
-        for x4, out4 in pairs(inp, x, out, xp=self.xp):
+        for x4, out4 in kernel_views(inp, x, out, xp=self.xp):
             self.kernels.box_pass(x4, out4, 4 - inp.rank + axis, size, pad_lo, inp.code,
                                   inp.cval, v.DTYPE_CODES[x.dtype], v.DTYPE_CODES[out.dtype],
                                   nthreads)
@@ -279,7 +281,7 @@ class KernelBackend:
         nthreads = self.kernel_threads(threads, out.size * 4)
         code = v.EXTREME_DTYPE_CODES[out.dtype]
         kernels, xp = self.kernels, self.xp
-        for x4, out4 in pairs(inp, inp.x, out, xp=xp):
+        for x4, out4 in kernel_views(inp, inp.x, out, xp=xp):
             source = x4
             if kz > FUSED_DEPTH_MAX:
                 target = out4 if (ky, kx) == (1, 1) else self.empty(x4.shape, x4.dtype)
@@ -305,7 +307,7 @@ class KernelBackend:
         runs = footprint_runs(fp3)
         nthreads = self.kernel_threads(threads, out.size * max(1, len(runs[2])))
         code = v.EXTREME_DTYPE_CODES[out.dtype]
-        for x4, out4 in pairs(inp, inp.x, out, xp=self.xp):
+        for x4, out4 in kernel_views(inp, inp.x, out, xp=self.xp):
             self.kernels.extreme_footprint(x4, out4, fp3.shape, centre3, *runs, inp.code,
                                            pad_value, is_max, code, nthreads)
         return out
@@ -315,10 +317,19 @@ class KernelBackend:
         args, work = pool_arguments(inp, geom, op, p, identity, scales, out.dtype)
         nthreads = self.kernel_threads(threads, out.size * work)
         arrays = (inp.x, out) if indices is None else (inp.x, out, indices)
-        for views in pairs(inp, *arrays, xp=self.xp):
+        for views in kernel_views(inp, *arrays, xp=self.xp):
             self.kernels.pool(views[0], views[1], None if indices is None else views[2], *args,
                               nthreads)
         return out
+
+
+def kernel_views(inp, *arrays, xp=np):
+    """The matching 4D views of ``arrays`` (``_views.pairs``) that kernel
+    calls run on; none where an array is empty (an empty input axis or
+    channel axis): a result with no element is complete as allocated."""
+    if any(a.size == 0 for a in arrays):
+        return []
+    return pairs(inp, *arrays, xp=xp)
 
 
 NO_X_KERNEL = {np.dtype(np.float32): np.zeros(0, np.float32),

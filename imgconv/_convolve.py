@@ -38,7 +38,8 @@ class Geometry:
         self.out_shape = tuple(
             v.output_length(n, k, d, s, lo, hi) for n, k, d, s, lo, hi in
             zip(inp.spatial_shape, kshape, self.dilation, self.stride, self.pad_lo, self.pad_hi))
-        if min(self.out_shape) < 1:
+        # (an empty input axis gives an empty result axis: output_length)
+        if any(m < 1 for n, m in zip(inp.spatial_shape, self.out_shape) if n):
             raise ValueError(
                 f"the output would be empty: input {inp.spatial_shape}, kernel {tuple(kshape)}, "
                 f"dilation {self.dilation}, padding {padding!r} "
@@ -113,6 +114,8 @@ def fold_plan(mode, n, m, stride, extent):
     of ``n`` samples read by ``m`` outputs ``stride`` apart, or None where
     the kernel is no longer than its fold.  The fold is at most
     ``max(2n, (m - 1) * stride + n + 2)`` taps, whatever the kernel."""
+    if n == 0:
+        return None     # nothing to fold onto: an empty input gives an empty result
     reach = (m - 1) * stride
     period = PERIODS[mode](n)
     if period:

@@ -230,13 +230,17 @@ def check_kernel_length(length, what, limit=MAX_AXIS_SAMPLES):
 
 
 def output_length(n, k, dilation, stride, pad_lo, pad_hi):
-    """docs/design.md's geometry: floor((n + p_lo + p_hi - d*(k-1) - 1) / s) + 1."""
+    """docs/design.md's geometry: floor((n + p_lo + p_hi - d*(k-1) - 1) / s) + 1;
+    0 for an empty axis (n = 0), whatever the padding: an empty input gives
+    an empty result, as in scipy.ndimage."""
     extent = dilation * (k - 1) + 1
     if extent > MAX_AXIS_SAMPLES or n + pad_lo + pad_hi > MAX_AXIS_SAMPLES:
         raise ValueError(
             f"padding and dilation are too large: an axis of {n} samples, padded by "
             f"({pad_lo}, {pad_hi}), with a kernel spanning {extent} samples (dilation "
             f"{dilation}); imgconv supports at most 2**28 samples per padded axis or kernel")
+    if n == 0:
+        return 0
     return (n + pad_lo + pad_hi - extent) // stride + 1
 
 
@@ -513,6 +517,9 @@ def pool_geometry(spatial_shape, size, stride, padding, dilation, ceil_mode):
             raise ValueError(f"padding {(lo, hi)} is more than half the window size {k}: "
                              f"each side may pad at most size // 2 = {k // 2}")
         span = n + lo + hi - d * (k - 1) - 1
+        if n == 0:   # an empty input gives an empty result
+            out_shape.append(0)
+            continue
         if span < 0:
             raise ValueError(f"the window (size {k}, dilation {d}) is larger than the padded "
                              f"input ({n} + {lo} + {hi} samples) along an axis")
