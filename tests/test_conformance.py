@@ -381,6 +381,44 @@ def test_morphology_large_box_and_channels(backend):
     check(backend, got, want, np.float32)
 
 
+# ---------------------------------------------------------------------------
+# every output dtype, empty inputs
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["int8", "uint32", "int64", "uint64", "float16"])
+def test_other_output_dtypes(backend, dtype):
+    # sums of quarters: exact, rounded (ties to even) and saturated by the rule
+    x = sample((5, 7), "int16") * 8                   # beyond int8's range, and below 0
+    w = quarter_kernel((3, 3))
+    got = ic.correlate(backend.asarray(x), w, dtype=dtype, backend=backend.name)
+    check(backend, got, ref_correlate(x.astype(np.float64), w, "reflect", 0.0), dtype, 1e-3)
+    got = ic.box(backend.asarray(x), 2, dtype=dtype, backend=backend.name)
+    want = ndi.uniform_filter(x.astype(np.float64), 2, mode="mirror")
+    check(backend, got, want, dtype, 1e-3)
+    got = ic.max_pool(backend.asarray(x), 2, dtype=dtype, backend=backend.name)
+    check(backend, got, ref_pool(x.astype(np.float64), 2)[0], dtype)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (4, 0, 3)])
+def test_empty_inputs(backend, shape):
+    x = backend.asarray(np.zeros(shape, np.uint8))
+    rank = len(shape)
+    calls = {
+        "correlate": lambda: ic.correlate(x, quarter_kernel((3,) * rank), backend=backend.name),
+        "gaussian": lambda: ic.gaussian(x, 1.0, dtype=np.int8, backend=backend.name),
+        "box": lambda: ic.box(x, 3, backend=backend.name),
+        "sobel": lambda: ic.sobel(x, backend=backend.name),
+        "dilate": lambda: ic.dilate(x, size=3, backend=backend.name),
+        "max_pool": lambda: ic.max_pool(x, 2, backend=backend.name),
+        "avg_pool": lambda: ic.avg_pool(x, 2, backend=backend.name),
+    }
+    pooled = tuple(n // 2 for n in shape)
+    for name, call in calls.items():
+        got = backend.to_numpy(call())
+        assert got.shape == (pooled if name.endswith("pool") else shape), name
+        assert got.dtype == {"gaussian": np.int8, "dilate": np.uint8,
+                             "max_pool": np.uint8}.get(name, np.float32), name
+
+
 def test_every_public_filter_is_covered():
     # the suite above calls each of these with backend=<name>: a new public
     # function taking backend= needs a conformance case too
