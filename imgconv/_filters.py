@@ -825,7 +825,7 @@ def gaussian_laplace(x, sigma, *, truncate=4.0, spacing=None, mode="reflect", cv
 def gaussian_gradient_magnitude(x, sigma, *, truncate=4.0, spacing=None, mode="reflect",
                                 cval=0.0, channel_axis=None, axes=None, dtype=None, out=None,
                                 backend="auto", threads=None):
-    """Gradient magnitude with Gaussian derivatives (= ``scipy.ndimage.gaussian_gradient_magnitude``).
+    """Gaussian gradient magnitude (= ``scipy.ndimage.gaussian_gradient_magnitude``).
 
     ``sqrt(sum_a d_a**2)`` over the spatial axes, ``d_a`` the first
     derivative of the Gaussian along axis ``a`` (the other axes smoothed).
