@@ -20,11 +20,11 @@ import numpy as np
 from . import _fft
 from . import _validate as v
 from ._backend import (FUSED_DEPTH_MAX, NO_X_KERNEL, KernelBackend, box3, depth_only_kernel,
-                       pool_arguments)
+                       kernel_views, pool_arguments)
 from ._buffers import MIN_POOLED_BYTES, empty
 from ._dispatch import kernels
 from ._threads import resolve_threads
-from ._views import UNIT_AXES, as_3, pairs, single_view
+from ._views import UNIT_AXES, as_3, single_view
 
 
 # --------------------------------------------------------------------------
@@ -50,8 +50,6 @@ def as_input_array(x, name="x", exact=False):
     if dtype.kind not in "biuf":
         raise TypeError(f"{name} has unsupported dtype {dtype}; imgconv takes real numbers "
                         f"({', '.join(str(d) for d in v.SUPPORTED_DTYPES)}, or bool)")
-    if x.size == 0:
-        raise ValueError(f"{name} is empty (shape {x.shape})")
     native = dtype.newbyteorder("=")
     target = native if exact and native in v.EXACT_DTYPES else v.WIDENED.get(native, native)
     if native == np.bool_:
@@ -94,9 +92,9 @@ def check_out(out, shape, dtype, x, name="out", allow_bool=False):
         raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
     if dtype is not None and out.dtype != dtype:
         raise ValueError(f"{name} has dtype {out.dtype} but dtype={dtype} was asked for")
-    if out.dtype not in v.DTYPE_CODES and not (allow_bool and out.dtype == bool):
+    if out.dtype not in v.OUTPUT_DTYPES and not (allow_bool and out.dtype == bool):
         raise TypeError(f"{name} has unsupported dtype {out.dtype}; choose one of "
-                        f"{', '.join(str(d) for d in v.SUPPORTED_DTYPES)} in native byte order")
+                        f"{', '.join(str(d) for d in v.OUTPUT_DTYPES)} in native byte order")
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only")
     if not out.flags.aligned or any(s % out.itemsize for s in out.strides):
@@ -123,9 +121,10 @@ def extreme_output(out, shape, dtype, x):
         out = out.view(np.ndarray)
     if isinstance(out, np.ndarray) and out.shape == tuple(shape) and out.dtype != dtype:
         raise ValueError(f"out has dtype {out.dtype}, the result has dtype {dtype}")
-    if isinstance(out, np.ndarray) and dtype != bool and dtype not in v.DTYPE_CODES:
-        # a dtype the correlation kernels lack: the same checks (shape,
-        # writeable, aligned, no overlap) on a view of it
+    if (isinstance(out, np.ndarray) and dtype != bool and dtype not in v.OUTPUT_DTYPES
+            and dtype.itemsize in _SAME_SIZE):
+        # a dtype no other result has (longdouble as float64...): the same
+        # checks (shape, writeable, aligned, no overlap) on a view of it
         check_out(out.view(_SAME_SIZE[dtype.itemsize]), shape, None, np.asarray(x))
         return out
     return check_out(out, shape, dtype, np.asarray(x), allow_bool=dtype == bool)
@@ -164,6 +163,13 @@ class DirectCall(NamedTuple):
     pooled: bool            # whether the result may come from the pool (see _pooled)
 
 
+def _one_view(inp):
+    """Whether a prepared call can run on ``inp.x``: one 4D view of it
+    (``single_view``), and not empty (an empty input runs no kernel; the
+    general route returns its empty result)."""
+    return inp.x.size > 0 and single_view(inp.x, inp) is not None
+
+
 def _pooled(shape, dtype):
     """Whether a new array of ``shape`` and ``dtype`` may come from the
     pool; else ``empty`` would hand it np.empty's, which the prepared calls
@@ -178,8 +184,8 @@ def prepare_direct(inp, weights, pad_lo, stride, dilation, cval, out_shape, out_
     where that call is not one kernel call on single 4D views (a batch axis,
     axes out of order, a depth-only kernel whose planes merge)."""
     rank = inp.rank
-    if single_view(inp.x, inp) is None:
-        return None
+    if not _one_view(inp) or out_dtype not in v.DTYPE_CODES:
+        return None     # (the kernels write only those; fill_output stores the others)
     weights3 = weights.reshape(as_3(weights.shape, 1, rank))
     stride3, dilation3 = as_3(stride, 1, rank), as_3(dilation, 1, rank)
     pad3 = as_3(pad_lo, 0, rank)
@@ -237,7 +243,7 @@ def separable_volume(inp, factors, pad_lo, stride, dilation, cval_z, cval_yx, ou
     planes must hold compute-type values contiguously."""
     if inp.rank != 3 or inp.x.dtype != inp.compute:
         return None
-    views = pairs(inp, inp.x, out)
+    views = kernel_views(inp, inp.x, out)
     itemsize = inp.compute.itemsize
     for x4, _ in views:
         if (x4.strides[3] != itemsize or x4.strides[2] != x4.shape[3] * itemsize
@@ -270,8 +276,8 @@ class BoxCall(NamedTuple):
 def prepare_box(inp, passes, out_dtype):
     """The :class:`BoxCall` of ``passes`` ((spatial axis, size, pad_lo)
     each) over ``inp.x`` into a new array of ``out_dtype``, or None where the
-    input is not a single 4D view."""
-    if single_view(inp.x, inp) is None:
+    input is not a single 4D view or the kernels do not write ``out_dtype``."""
+    if not _one_view(inp) or out_dtype not in v.DTYPE_CODES:
         return None
     return BoxCall(UNIT_AXES[inp.rank] + inp.x.shape,
                    tuple((4 - inp.rank + a, k, lo) for a, k, lo in passes), inp.code, inp.cval,
@@ -308,7 +314,7 @@ def prepare_extreme_box(inp, out_dtype, size, centre, is_max, pad_value):
     """The :class:`ExtremeCall` of ``extreme_box(inp, <new array of
     out_dtype>, ...)``, or None where that is not one kernel call on a
     single 4D view."""
-    if single_view(inp.x, inp) is None:
+    if not _one_view(inp):
         return None
     (kz, ky, kx), (cz, cy, cx) = box3(inp, size, centre)
     if kz > FUSED_DEPTH_MAX:
@@ -345,7 +351,7 @@ class PoolCall(NamedTuple):
 def prepare_pool(inp, geom, op, p, identity, scales, out_shape, out_dtype, away):
     """The :class:`PoolCall` of ``pool(inp, <new array>, None, ...)``, or
     None where that is not one kernel call on single 4D views."""
-    if single_view(inp.x, inp) is None:
+    if not _one_view(inp):
         return None
     args, work = pool_arguments(inp, geom, op, p, identity, scales, out_dtype)
     unit = UNIT_AXES[inp.rank]
