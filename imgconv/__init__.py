@@ -20,6 +20,7 @@ _EXPORTS = {
     "correlate1d": "._filters", "convolve1d": "._filters", "sepfilter": "._filters",
     "gaussian": "._filters", "box": "._filters", "sobel": "._filters", "prewitt": "._filters",
     "scharr": "._filters", "laplace": "._filters", "gradient_magnitude": "._filters",
+    "gaussian_laplace": "._filters", "gaussian_gradient_magnitude": "._filters",
     "set_num_threads": "._threads", "get_num_threads": "._threads",
     "openmp_enabled": "._threads",
     "set_buffer_pool_limit": "._buffers", "get_buffer_pool_limit": "._buffers",

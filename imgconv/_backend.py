@@ -27,18 +27,28 @@ from ._views import as_3, merged_planes, pairs
 
 
 def store(result, out, xp=np):
-    """Write ``result`` (float32/float64, ``out``'s shape) into ``out``; return ``out``.
+    """Write ``result`` (``out``'s shape, any real dtype) into ``out``; return ``out``.
 
-    Float outputs get a plain cast.  Integer outputs are rounded to nearest
-    (ties to even), saturated to the dtype's range, NaN becoming 0 -- the same
-    rule as the direct kernel (OpenCV's ``saturate_cast``).  ``result`` is not
-    modified.  ``xp``: the arrays' namespace (numpy or cupy).
+    Float outputs get a plain cast (values beyond float16's or float32's
+    range become +-inf).  Integer outputs of a float result are rounded to
+    nearest (ties to even), saturated to the dtype's range, NaN becoming 0
+    -- the same rule as the direct kernel (OpenCV's ``saturate_cast``);
+    integer results (maxima and minima keep the input's) are saturated
+    exactly.  ``result`` is not modified.  ``xp``: the arrays' namespace
+    (numpy or cupy).
     """
     if out.dtype.kind == "f":
         with np.errstate(over="ignore"):  # saturating to +-inf is the rule
             xp.copyto(out, result, casting="unsafe")
         return out
     info = np.iinfo(out.dtype)
+    if result.dtype.kind in "biu":
+        source = np.iinfo(result.dtype) if result.dtype != bool else np.iinfo(np.uint8)
+        if source.min < info.min or source.max > info.max:
+            # bounds both dtypes hold: exact however wide (no float in between)
+            result = xp.clip(result, max(source.min, info.min), min(source.max, info.max))
+        xp.copyto(out, result, casting="unsafe")
+        return out
     # int32 limits are not float32 numbers: saturate in float64 as the kernel does
     work = np.float64 if (info.bits >= 32 or result.dtype == np.float64) else np.float32
     tmp = xp.rint(result, dtype=work)
@@ -48,7 +58,7 @@ def store(result, out, xp=np):
         xp.copyto(out, tmp, casting="unsafe")
         return out
     # float(info.max) rounds up to 2**63 (2**64), one past the range: those
-    # saturate explicitly (64-bit outputs hold results narrowed back to int64/uint64)
+    # saturate explicitly
     top = tmp >= float(info.max)
     xp.copyto(out, tmp, casting="unsafe", where=~top)
     out[top] = info.max
@@ -63,9 +73,9 @@ def check_out_shape_dtype(out, shape, dtype, name="out", allow_bool=False):
         raise ValueError(f"{name} has shape {out.shape}, the result has shape {tuple(shape)}")
     if dtype is not None and out.dtype != dtype:
         raise ValueError(f"{name} has dtype {out.dtype} but dtype={dtype} was asked for")
-    if out.dtype not in v.DTYPE_CODES and not (allow_bool and out.dtype == bool):
+    if out.dtype not in v.OUTPUT_DTYPES and not (allow_bool and out.dtype == bool):
         raise TypeError(f"{name} has unsupported dtype {out.dtype}; choose one of "
-                        f"{', '.join(str(d) for d in v.SUPPORTED_DTYPES)} in native byte order")
+                        f"{', '.join(str(d) for d in v.OUTPUT_DTYPES)} in native byte order")
 
 
 def overlaps_itself(a):
@@ -103,19 +113,19 @@ def check_out_elements(out, x, name, may_share_memory, aligned=True):
         raise ValueError(f"{name} overlaps the input; imgconv filters are not in-place")
 
 
-#: a kernel dtype of each item size, to check ``out`` arrays of other dtypes
+#: an output dtype of each item size, to check ``out`` arrays of other dtypes
 SAME_SIZE = {1: np.uint8, 2: np.int16, 4: np.int32, 8: np.float64}
 
 
 def check_extreme_out(out, shape, dtype, x, check_out, array_type):
     """``out`` checked (by the backend's ``check_out``) for a maximum or
-    minimum of ``x``, whose result keeps x's ``dtype`` whatever dtype the
-    kernels run it in: a dtype the kernels lack (float16, int64, ...) is
-    checked as a view of a kernel dtype of its item size.  ``array_type``:
-    the backend's array class."""
+    minimum of ``x``, whose result keeps x's ``dtype``: a dtype no other
+    result has (longdouble as float64...) is checked as a view of an output
+    dtype of its item size.  ``array_type``: the backend's array class."""
     if isinstance(out, array_type) and out.shape == tuple(shape) and out.dtype != dtype:
         raise ValueError(f"out has dtype {out.dtype}, the result has dtype {dtype}")
-    if isinstance(out, array_type) and dtype != bool and dtype not in v.DTYPE_CODES:
+    if (isinstance(out, array_type) and dtype != bool and dtype not in v.OUTPUT_DTYPES
+            and dtype.itemsize in SAME_SIZE):
         # the same checks (shape, writeable, aligned, no overlap) on a view of it
         check_out(out.view(SAME_SIZE[dtype.itemsize]), shape, None, x)
         return out
@@ -212,6 +222,22 @@ class KernelBackend:
                               None if dtype is None else v.output_dtype(dtype, inp.compute),
                               inp.x)
 
+    def fill_output(self, inp, spatial_shape, dtype, out, fill):
+        """The result of a call whose kernels ``fill(target)``: ``out``
+        checked, or a new array (:meth:`output_array`).  The kernels write
+        the dtypes of ``_validate.DTYPE_CODES``; for the other output dtypes
+        ``target`` is a compute-typed intermediate, rounded and saturated
+        into the result by :meth:`store`."""
+        result = self.output_array(inp, spatial_shape, dtype, out)
+        if result.size == 0:
+            return result   # an empty input (or channel axis): nothing to compute
+        if result.dtype in v.DTYPE_CODES:
+            fill(result)
+            return result
+        target = self.empty(result.shape, inp.compute)
+        fill(target)
+        return self.store(target, result)
+
     def store(self, result, out):
         """:func:`store` in this backend's namespace."""
         return store(result, out, self.xp)
@@ -282,7 +308,7 @@ class KernelBackend:
         stride3, dilation3 = as_3(stride, 1, rank), as_3(dilation, 1, rank)
         pad3 = as_3(pad_lo, 0, rank)
         depth_only = depth_only_kernel(weights3, xweights.size > 0, stride3, pad3)
-        for x4, out4 in pairs(inp, x, out, xp=self.xp):
+        for x4, out4 in kernel_views(inp, x, out, xp=self.xp):
             if depth_only and out4.shape[2:] == x4.shape[2:]:
                 # A pass along depth only, no padding across the planes: each plane
                 # is one long row, so the kernel sweeps H*W-wide rows instead of
@@ -310,10 +336,42 @@ class KernelBackend:
         raise NotImplementedError(f"the {self.name} backend has no FFT correlation; "
                                   "use method='direct' or 'separable'")
 
+    def fft_cost(self, inp, extent, to_beat):
+        """The estimated cost of :meth:`fft_correlate` for ``method='auto'``
+        (asked only where :attr:`has_fft`), in multiply-adds of the direct
+        kernel (``_fft.direct_cost``), or None where it cannot beat
+        ``to_beat``, the cheapest other method's cost.  Reads no array data.
+
+        Parameters
+        ----------
+        inp : imgconv._validate.FilterInput
+            The call's input: spatial shape, channels, compute dtype.
+        extent : tuple of int
+            The kernel's extent per spatial axis, dilation included.
+        to_beat : float
+            The cost of the cheapest other method.
+
+        Returns
+        -------
+        float or None
+
+        Notes
+        -----
+        This default is the CPU's model (``imgconv._fft``: calibrated
+        overlap-save tiles, first a quick lower bound, since planning the
+        tiles costs more than filtering a small image).  A backend whose
+        transforms cost otherwise (a GPU's) overrides it.
+        """
+        from . import _fft      # here: _fft imports this module
+        shape, channels = inp.spatial_shape, inp.channels
+        if _fft.fft_cost_bound(shape, extent, batch=channels) >= to_beat:
+            return None
+        return _fft.fft_cost(shape, extent, batch=channels)
+
     def box_pass(self, inp, x, axis, size, pad_lo, out, threads):
         """Mean over ``size`` samples along spatial axis ``axis`` by running sums."""
         nthreads = self.kernel_threads(threads, out.size * 4)
-        for x4, out4 in pairs(inp, x, out, xp=self.xp):
+        for x4, out4 in kernel_views(inp, x, out, xp=self.xp):
             self.kernels.box_pass(x4, out4, 4 - inp.rank + axis, size, pad_lo, inp.code,
                                   inp.cval, v.DTYPE_CODES[x.dtype], v.DTYPE_CODES[out.dtype],
                                   nthreads)
@@ -328,7 +386,7 @@ class KernelBackend:
         nthreads = self.kernel_threads(threads, out.size * 4)
         code = v.EXTREME_DTYPE_CODES[out.dtype]
         kernels, xp = self.kernels, self.xp
-        for x4, out4 in pairs(inp, inp.x, out, xp=xp):
+        for x4, out4 in kernel_views(inp, inp.x, out, xp=xp):
             source = x4
             if kz > FUSED_DEPTH_MAX:
                 target = out4 if (ky, kx) == (1, 1) else self.empty(x4.shape, x4.dtype)
@@ -354,7 +412,7 @@ class KernelBackend:
         runs = footprint_runs(fp3)
         nthreads = self.kernel_threads(threads, out.size * max(1, len(runs[2])))
         code = v.EXTREME_DTYPE_CODES[out.dtype]
-        for x4, out4 in pairs(inp, inp.x, out, xp=self.xp):
+        for x4, out4 in kernel_views(inp, inp.x, out, xp=self.xp):
             self.kernels.extreme_footprint(x4, out4, fp3.shape, centre3, *runs, inp.code,
                                            pad_value, is_max, code, nthreads)
         return out
@@ -364,10 +422,19 @@ class KernelBackend:
         args, work = pool_arguments(inp, geom, op, p, identity, scales, out.dtype)
         nthreads = self.kernel_threads(threads, out.size * work)
         arrays = (inp.x, out) if indices is None else (inp.x, out, indices)
-        for views in pairs(inp, *arrays, xp=self.xp):
+        for views in kernel_views(inp, *arrays, xp=self.xp):
             self.kernels.pool(views[0], views[1], None if indices is None else views[2], *args,
                               nthreads)
         return out
+
+
+def kernel_views(inp, *arrays, xp=np):
+    """The matching 4D views of ``arrays`` (``_views.pairs``) that kernel
+    calls run on; none where an array is empty (an empty input axis or
+    channel axis): a result with no element is complete as allocated."""
+    if any(a.size == 0 for a in arrays):
+        return []
+    return pairs(inp, *arrays, xp=xp)
 
 
 NO_X_KERNEL = {np.dtype(np.float32): np.zeros(0, np.float32),

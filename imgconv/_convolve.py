@@ -38,7 +38,8 @@ class Geometry:
         self.out_shape = tuple(
             v.output_length(n, k, d, s, lo, hi) for n, k, d, s, lo, hi in
             zip(inp.spatial_shape, kshape, self.dilation, self.stride, self.pad_lo, self.pad_hi))
-        if min(self.out_shape) < 1:
+        # (an empty input axis gives an empty result axis: output_length)
+        if any(m < 1 for n, m in zip(inp.spatial_shape, self.out_shape) if n):
             raise ValueError(
                 f"the output would be empty: input {inp.spatial_shape}, kernel {tuple(kshape)}, "
                 f"dilation {self.dilation}, padding {padding!r} "
@@ -113,6 +114,8 @@ def fold_plan(mode, n, m, stride, extent):
     of ``n`` samples read by ``m`` outputs ``stride`` apart, or None where
     the kernel is no longer than its fold.  The fold is at most
     ``max(2n, (m - 1) * stride + n + 2)`` taps, whatever the kernel."""
+    if n == 0:
+        return None     # nothing to fold onto: an empty input gives an empty result
     reach = (m - 1) * stride
     period = PERIODS[mode](n)
     if period:
@@ -279,13 +282,13 @@ def method_by_cost(method, inp, weights, geom, allow_fft=True):
                                                    max(1, np.count_nonzero(weights)))}
     if factors is not None and inp.rank > 1:
         costs["separable"] = channels * separable_cost(inp, factors, geom)
-    extent = tuple(d * (k - 1) + 1 for k, d in zip(weights.shape, geom.dilation))
-    # the transforms are costed only where they might win (planning them
-    # costs more than filtering a small image)
-    allow_fft = allow_fft and inp.backend.has_fft
-    if allow_fft and (_fft.fft_cost_bound(inp.spatial_shape, extent, batch=channels)
-                      < min(costs.values())):
-        costs["fft"] = _fft.fft_cost(inp.spatial_shape, extent, batch=channels)
+    if allow_fft and inp.backend.has_fft:
+        # each backend costs its own transforms (the CPU's tiles, a GPU's
+        # whole-array cuFFT), in the units of direct_cost
+        extent = tuple(d * (k - 1) + 1 for k, d in zip(weights.shape, geom.dilation))
+        cost = inp.backend.fft_cost(inp, extent, min(costs.values()))
+        if cost is not None:
+            costs["fft"] = cost
     best = min(costs, key=costs.get)
     return best, factors if best == "separable" else None
 
@@ -446,11 +449,13 @@ _plan_cache = {}
 PLAN_KERNEL_MAX_SIZE = 4096
 
 
-def plan_key(x, args, kernel=None):
+def plan_key(x, args, kernel=None, out=None):
     """The key of a call's plan, or None where it has none: a numpy ``x``
     (and ``kernel``, if given), and plain ``args`` (str, int, float, bool,
     None, or tuples of ints and floats), with their types, so that 1, 1.0
     and True key apart: the plan holds what checking the first of them gave.
+    ``out``: the call's, whose dtype may set the compute type (see
+    ``_validate.compute_dtype``).
     A plan is only cached for an input that the checks pass as it is (see
     ``_cpu.as_input_array``); its layout is in the key.  Only numpy inputs
     are keyed: the plans' prepared calls and the skipped input checks are
@@ -464,7 +469,8 @@ def plan_key(x, args, kernel=None):
         types = tuple(tuple(map(type, a)) if t is tuple else t for a, t in zip(args, types))
         if not all(_PLAIN_NUMBERS.issuperset(t) for t in types if type(t) is tuple):
             return None
-    key = (x.shape, x.strides, x.dtype.str, x.flags.aligned, args, types)
+    key = (x.shape, x.strides, x.dtype.str, x.flags.aligned, args, types,
+           None if out is None else getattr(out, "dtype", None))
     if kernel is None:
         return key
     if type(kernel) is not np.ndarray or kernel.size > PLAN_KERNEL_MAX_SIZE:
@@ -496,11 +502,11 @@ def _correlate(x, kernel, flip, mode, cval, padding, stride, dilation, origin,
                channel_axis, axes, dtype, out, method, backend, threads):
     # positional: 16 keywords cost ~0.3 us of a 16² call
     key = plan_key(x, (flip, mode, cval, padding, stride, dilation, origin, channel_axis, axes,
-                       dtype, method, backend), kernel)
+                       dtype, method, backend), kernel, out)
     plan = None if key is None else _plan_cache.get(key)
     if plan is None:
         plan = _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin,
-                     channel_axis, axes, dtype, method, backend)
+                     channel_axis, axes, dtype, out, method, backend)
         inp = plan.inp
         if inp.x is x:  # not a converted copy: the plan holds for x's layout
             cache_plan(key, plan._replace(inp=inp._replace(x=None)))
@@ -512,15 +518,17 @@ def _correlate(x, kernel, flip, mode, cval, padding, stride, dilation, origin,
         inp = with_input(plan, x)
     if plan.call is not None and out is None:
         return plan.run(plan.call, inp.x, threads)
-    out = inp.backend.output_array(inp, plan.geom.out_shape, dtype, out)
     best, factors = data_allow(method, plan.best, plan.factors, inp, plan.weights, plan.geom)
-    return execute(inp, plan.weights, plan.geom, best, factors, out, threads)
+    return inp.backend.fill_output(
+        inp, plan.geom.out_shape, dtype, out,
+        lambda target: execute(inp, plan.weights, plan.geom, best, factors, target, threads))
 
 
 def _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin, channel_axis, axes,
-          dtype, method, backend):
+          dtype, out, method, backend):
     """The checked arguments of a correlation and its method by cost."""
-    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend))
+    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
+                         dtype=dtype, out=out)
     weights = v.as_kernel(kernel, inp.rank, inp.compute, axes=inp.axes)
     origin = v.check_origin(origin, weights.shape)
     if flip:

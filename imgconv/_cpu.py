@@ -21,11 +21,11 @@ from . import _fft
 from . import _validate as v
 from ._backend import (FUSED_DEPTH_MAX, NO_X_KERNEL, KernelBackend, box3, check_extreme_out,
                        check_out_elements, check_out_shape_dtype, depth_only_kernel,
-                       pool_arguments)
+                       kernel_views, pool_arguments)
 from ._buffers import MIN_POOLED_BYTES, empty
 from ._dispatch import kernels
 from ._threads import resolve_threads
-from ._views import UNIT_AXES, as_3, pairs, single_view
+from ._views import UNIT_AXES, as_3, single_view
 
 
 # --------------------------------------------------------------------------
@@ -49,8 +49,6 @@ def as_input_array(x, name="x", exact=False):
         x = x.view(np.ndarray)
     dtype = x.dtype
     target = v.kernel_input_dtype(dtype, name, exact)
-    if x.size == 0:
-        raise ValueError(f"{name} is empty (shape {x.shape})")
     if dtype.kind == "b":
         # bool and uint8 share a layout: a view, not a copy
         return np.asarray(x).view(np.uint8)
@@ -118,6 +116,13 @@ class DirectCall(NamedTuple):
     pooled: bool            # whether the result may come from the pool (see _pooled)
 
 
+def _one_view(inp):
+    """Whether a prepared call can run on ``inp.x``: one 4D view of it
+    (``single_view``), and not empty (an empty input runs no kernel; the
+    general route returns its empty result)."""
+    return inp.x.size > 0 and single_view(inp.x, inp) is not None
+
+
 def _pooled(shape, dtype):
     """Whether a new array of ``shape`` and ``dtype`` may come from the
     pool; else ``empty`` would hand it np.empty's, which the prepared calls
@@ -132,8 +137,8 @@ def prepare_direct(inp, weights, pad_lo, stride, dilation, cval, out_shape, out_
     where that call is not one kernel call on single 4D views (a batch axis,
     axes out of order, a depth-only kernel whose planes merge)."""
     rank = inp.rank
-    if single_view(inp.x, inp) is None:
-        return None
+    if not _one_view(inp) or out_dtype not in v.DTYPE_CODES:
+        return None     # (the kernels write only those; fill_output stores the others)
     weights3 = weights.reshape(as_3(weights.shape, 1, rank))
     stride3, dilation3 = as_3(stride, 1, rank), as_3(dilation, 1, rank)
     pad3 = as_3(pad_lo, 0, rank)
@@ -191,7 +196,7 @@ def separable_volume(inp, factors, pad_lo, stride, dilation, cval_z, cval_yx, ou
     planes must hold compute-type values contiguously."""
     if inp.rank != 3 or inp.x.dtype != inp.compute:
         return None
-    views = pairs(inp, inp.x, out)
+    views = kernel_views(inp, inp.x, out)
     itemsize = inp.compute.itemsize
     for x4, _ in views:
         if (x4.strides[3] != itemsize or x4.strides[2] != x4.shape[3] * itemsize
@@ -224,8 +229,8 @@ class BoxCall(NamedTuple):
 def prepare_box(inp, passes, out_dtype):
     """The :class:`BoxCall` of ``passes`` ((spatial axis, size, pad_lo)
     each) over ``inp.x`` into a new array of ``out_dtype``, or None where the
-    input is not a single 4D view."""
-    if single_view(inp.x, inp) is None:
+    input is not a single 4D view or the kernels do not write ``out_dtype``."""
+    if not _one_view(inp) or out_dtype not in v.DTYPE_CODES:
         return None
     return BoxCall(UNIT_AXES[inp.rank] + inp.x.shape,
                    tuple((4 - inp.rank + a, k, lo) for a, k, lo in passes), inp.code, inp.cval,
@@ -262,7 +267,7 @@ def prepare_extreme_box(inp, out_dtype, size, centre, is_max, pad_value):
     """The :class:`ExtremeCall` of ``extreme_box(inp, <new array of
     out_dtype>, ...)``, or None where that is not one kernel call on a
     single 4D view."""
-    if single_view(inp.x, inp) is None:
+    if not _one_view(inp):
         return None
     (kz, ky, kx), (cz, cy, cx) = box3(inp, size, centre)
     if kz > FUSED_DEPTH_MAX:
@@ -299,7 +304,7 @@ class PoolCall(NamedTuple):
 def prepare_pool(inp, geom, op, p, identity, scales, out_shape, out_dtype, away):
     """The :class:`PoolCall` of ``pool(inp, <new array>, None, ...)``, or
     None where that is not one kernel call on single 4D views."""
-    if single_view(inp.x, inp) is None:
+    if not _one_view(inp):
         return None
     args, work = pool_arguments(inp, geom, op, p, identity, scales, out_dtype)
     unit = UNIT_AXES[inp.rank]

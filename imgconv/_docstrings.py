@@ -111,7 +111,7 @@ _CORRELATE = {
             needs a rank-1 kernel (second singular value below 1e-6 of the first
             in float32, 1e-12 in float64); 'fft' multiplies spectra (scipy.fft with
             ``threads`` workers if scipy is installed, else numpy.fft; a NaN or
-            inf anywhere spreads everywhere; CPU only for now).  'auto' (default) picks the cheapest
+            inf anywhere spreads everywhere; cuFFT on the GPU).  'auto' (default) picks the cheapest
             by a cost model, never 'fft' for data or a kernel holding NaN or inf.  All agree to float rounding: about 1e-6 of
             ``sum(|kernel|) * max(|x|)`` in float32, 1e-12 in float64.
         """,

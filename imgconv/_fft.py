@@ -145,23 +145,24 @@ def _padded(xm, rank, pad_lo, lengths, mode, cval, compute):
     return padded.astype(compute, copy=False)
 
 
-def _channel_offset(xp, axes, integral):
-    """Each channel's mean over ``axes`` (kept as length-1 axes), rounded to an
-    integer for integer data so that subtracting it is exact; None when it
-    would not help (near zero, or not finite)."""
+def _channel_offset(padded, axes, integral, xp=np):
+    """Each channel's mean of ``padded`` over ``axes`` (kept as length-1
+    axes), rounded to an integer for integer data so that subtracting it is
+    exact; None when it would not help (near zero, or not finite).  ``xp``:
+    the array namespace of ``padded`` (the mean stays there)."""
     # a sample of about 2**16 points per channel is plenty for an offset
     size = 1
     for a in axes:
-        size *= xp.shape[a]
+        size *= padded.shape[a]
     step = max(1, int(math.ceil((size / 65536.0) ** (1.0 / len(axes)))))
-    sample = xp[tuple(slice(None, None, step) if a in axes else slice(None)
-                      for a in range(xp.ndim))]
-    mean = np.mean(sample, axis=axes, dtype=np.float64, keepdims=True)
+    sample = padded[tuple(slice(None, None, step) if a in axes else slice(None)
+                          for a in range(padded.ndim))]
+    mean = xp.mean(sample, axis=axes, dtype=np.float64, keepdims=True)
     if integral:
-        mean = np.rint(mean)
-    if not np.isfinite(mean).all():
+        mean = xp.rint(mean)
+    if not bool(xp.isfinite(mean).all()):
         return None
-    scale = float(np.abs(mean).max())
+    scale = float(xp.abs(mean).max())
     if scale == 0.0:
         return None
     return mean
@@ -182,9 +183,16 @@ def _kernel_spectrum(fft, wd, fft_shape, kwargs):
     that each pass only transforms the lines that are not all zeros (the
     kernel is small next to the transform): about half the work of a plain
     ``rfftn`` in 2D, a third in 3D."""
-    rank = wd.ndim
-    spec = fft.rfft(wd, n=fft_shape[-1], axis=rank - 1, **kwargs)
-    for axis in range(rank - 2, -1, -1):
+    return _spectrum_columns(fft, fft.rfft(wd, n=fft_shape[-1], axis=wd.ndim - 1, **kwargs),
+                             fft_shape, kwargs)
+
+
+def _spectrum_columns(fft, lines, fft_shape, kwargs):
+    """The kernel's spectrum from ``lines``, its real transform along the
+    last axis (or some columns of it): the complex transforms along the
+    other axes, last first, to the lengths of ``fft_shape``."""
+    spec = lines
+    for axis in range(lines.ndim - 2, -1, -1):
         spec = fft.fft(spec, n=fft_shape[axis], axis=axis, **kwargs)
     return spec
 

@@ -1,5 +1,6 @@
 """Filters built on correlation: 1D and separable filtering, Gaussian, box,
-derivative operators (Sobel, Prewitt, Scharr, Laplace) and gradient magnitude.
+derivative operators (Sobel, Prewitt, Scharr, Laplace), gradient magnitude,
+and the Gaussian derivatives' Laplacian and gradient magnitude.
 
 Each public function is thin: it normalises its arguments through
 ``imgconv._validate`` and hands 1D factors or small kernels to the runner in
@@ -20,7 +21,8 @@ from ._dispatch import device_boundary, select_backend
 from ._docstrings import docfiller
 
 __all__ = ["correlate1d", "convolve1d", "sepfilter", "gaussian", "box", "sobel", "prewitt",
-           "scharr", "laplace", "gradient_magnitude"]
+           "scharr", "laplace", "gradient_magnitude", "gaussian_laplace",
+           "gaussian_gradient_magnitude"]
 
 #: derivative and smoothing taps of the gradient operators (unnormalised, as scipy)
 OPERATORS = {
@@ -103,13 +105,14 @@ def _factor_plan(inp, factors, origin, stride, dilation, scipy_order, dtype):
 def _run_factor_plan(inp, plan, dtype, out, threads):
     if plan.call is not None and out is None:
         return plan.run(plan.call, inp.x, threads)
-    out = inp.backend.output_array(inp, plan.geom.out_shape, dtype, out)
     if plan.order is not None:
-        return run_separable(inp, plan.factors, plan.geom, out, threads, scipy_cval=True,
-                             order=plan.order)
-    if plan.dense is not None:
-        return run(inp, plan.dense, plan.geom, "direct", out, threads)
-    return run_separable(inp, plan.factors, plan.geom, out, threads)
+        fill = lambda target: run_separable(inp, plan.factors, plan.geom, target, threads,
+                                            scipy_cval=True, order=plan.order)
+    elif plan.dense is not None:
+        fill = lambda target: run(inp, plan.dense, plan.geom, "direct", target, threads)
+    else:
+        fill = lambda target: run_separable(inp, plan.factors, plan.geom, target, threads)
+    return inp.backend.fill_output(inp, plan.geom.out_shape, dtype, out, fill)
 
 
 @device_boundary
@@ -144,7 +147,8 @@ def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chan
     """
     # one axis filtered, every other one batch-like: any rank, as scipy
     inp = v.filter_input(x, mode, cval, channel_axis, (v.as_int(axis, "axis"),),
-                         axes_name="axis", backend=select_backend(x, backend))
+                         axes_name="axis", backend=select_backend(x, backend), dtype=dtype,
+                         out=out)
     return _run_factors(inp, [_weights_1d(weights, inp.compute)], origin, 1, 1, dtype, out,
                         threads)
 
@@ -201,7 +205,8 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
            [2., 4., 2.],
            [1., 2., 1.]], dtype=float32)
     """
-    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend))
+    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
+                         dtype=dtype, out=out)
     if isinstance(kernels, np.ndarray) and kernels.ndim != 1 or isinstance(kernels, (str, bytes)):
         raise TypeError("kernels must be a sequence with one 1D kernel (or None) per spatial axis")
     try:
@@ -345,11 +350,53 @@ def _compute_taps(taps, compute, order):
 
 
 @functools.lru_cache(maxsize=256)
-def gaussian_factor(sigma, order, radius, fold, compute):
-    """:func:`gaussian_kernel1d` through :func:`_compute_taps`, kept (read-only)."""
-    taps = _compute_taps(gaussian_kernel1d(sigma, order, radius, fold), compute, order)
+def gaussian_factor(sigma, order, radius, fold, compute, spacing=1.0):
+    """:func:`gaussian_kernel1d` through :func:`_compute_taps`, kept (read-only).
+    ``spacing``: the sample spacing, which turns a derivative per sample into
+    one per unit of spacing (the taps divided by ``spacing ** order``, in
+    float64)."""
+    taps = gaussian_kernel1d(sigma, order, radius, fold)
+    if order and spacing != 1.0:
+        taps = taps * spacing ** -order
+    taps = _compute_taps(taps, compute, order)
     taps.flags.writeable = False
     return taps
+
+
+def _gaussian_axes(inp, sigma, truncate, spacing):
+    """The Gaussian's sigma in samples and the spacing per spatial axis (1
+    without ``spacing``), and ``truncate``, checked."""
+    sigmas = v.per_axis_float(sigma, inp.rank, "sigma", minimum=0.0)
+    truncate = v.per_axis_float(truncate, 1, "truncate", minimum=0.0)[0]
+    if spacing is None:
+        return sigmas, (1.0,) * inp.rank, truncate
+    spacings = v.per_axis_float(spacing, inp.rank, "spacing", minimum=0.0, strict=True)
+    return tuple(s / d for s, d in zip(sigmas, spacings)), spacings, truncate
+
+
+def _gaussian_factors(inp, sigmas, orders, spacings, truncate):
+    """The 1D factors (None where sigma is 0) and origins of a Gaussian of
+    ``sigmas`` (samples) and derivative ``orders`` per spatial axis, the
+    derivatives per unit of ``spacings``."""
+    factors, origins = [], []
+    for a, (s, n, d) in enumerate(zip(sigmas, orders, spacings)):
+        if s == 0:
+            if n:
+                raise ValueError(f"order={n} on axis {inp.axes[a]} needs sigma > 0 there")
+            factors.append(None)
+            origins.append(0)
+            continue
+        radius = int(truncate * s + 0.5)
+        size = inp.spatial_shape[a]
+        # a kernel longer than the padding's period is folded as its taps
+        # are made: time and memory bounded by the image, whatever sigma
+        fold = fold_plan(inp.mode, size, size, 1, 2 * radius + 1)
+        v.check_kernel_length(2 * radius + 1, f"sigma={s:g} with truncate={truncate:g}",
+                              v.MAX_AXIS_SAMPLES if fold is None else v.MAX_FOLDED_SAMPLES)
+        factors.append(gaussian_factor(s, n, radius, fold, inp.compute, d))
+        # the fold's own padding, as an origin of the 'same' geometry
+        origins.append(0 if fold is None else fold.pad_lo - fold.length // 2)
+    return factors, origins
 
 
 @device_boundary
@@ -370,7 +417,9 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
         Kernel radius ``int(truncate * sigma + 0.5)`` pixels.
     spacing : float or sequence of float, optional
         Voxel size per spatial axis (array order, e.g. from a NIfTI header);
-        sigma is then in the same physical units.
+        sigma is then in the same physical units, and a derivative is per
+        unit of them: ``gaussian_filter(x, sigma / spacing, order)`` divided
+        by ``spacing ** order`` on each axis.
     %(filter_options)s
 
     Examples
@@ -384,35 +433,15 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
     (8, 16, 16)
     """
     key = plan_key(x, ("gaussian", sigma, order, truncate, spacing, mode, cval, channel_axis,
-                       axes, dtype, backend))
+                       axes, dtype, backend), out=out)
     plan = None if key is None else _plan_cache.get(key)
     if plan is not None:   # a repeated call: checked and planned already
         return _run_factor_plan(with_input(plan, x), plan, dtype, out, threads)
-    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend))
-    sigmas = v.per_axis_float(sigma, inp.rank, "sigma", minimum=0.0)
+    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
+                         dtype=dtype, out=out)
+    sigmas, spacings, truncate = _gaussian_axes(inp, sigma, truncate, spacing)
     orders = v.per_axis(order, inp.rank, "order", minimum=0)
-    truncate = v.per_axis_float(truncate, 1, "truncate", minimum=0.0)[0]
-    if spacing is not None:
-        spacings = v.per_axis_float(spacing, inp.rank, "spacing", minimum=0.0, strict=True)
-        sigmas = tuple(s / d for s, d in zip(sigmas, spacings))
-    factors, origins = [], []
-    for a, (s, n) in enumerate(zip(sigmas, orders)):
-        if s == 0:
-            if n:
-                raise ValueError(f"order={n} on axis {inp.axes[a]} needs sigma > 0 there")
-            factors.append(None)
-            origins.append(0)
-        else:
-            radius = int(truncate * s + 0.5)
-            size = inp.spatial_shape[a]
-            # a kernel longer than the padding's period is folded as its taps
-            # are made: time and memory bounded by the image, whatever sigma
-            fold = fold_plan(inp.mode, size, size, 1, 2 * radius + 1)
-            v.check_kernel_length(2 * radius + 1, f"sigma={s:g} with truncate={truncate:g}",
-                                  v.MAX_AXIS_SAMPLES if fold is None else v.MAX_FOLDED_SAMPLES)
-            factors.append(gaussian_factor(s, n, radius, fold, inp.compute))
-            # the fold's own padding, as an origin of the 'same' geometry
-            origins.append(0 if fold is None else fold.pad_lo - fold.length // 2)
+    factors, origins = _gaussian_factors(inp, sigmas, orders, spacings, truncate)
     return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads,
                         scipy_order=range(inp.rank), key=key if inp.x is x else None)
 
@@ -441,11 +470,12 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
     >>> ic.box(np.arange(5.0), 3, mode='replicate').round(3)
     array([0.333, 1.   , 2.   , 3.   , 3.667])
     """
-    key = plan_key(x, ("box", size, mode, cval, origin, channel_axis, axes, dtype, backend))
+    key = plan_key(x, ("box", size, mode, cval, origin, channel_axis, axes, dtype, backend),
+                   out=out)
     plan = None if key is None else _plan_cache.get(key)
     if plan is None:
         inp = v.filter_input(x, mode, cval, channel_axis, axes,
-                             backend=select_backend(x, backend))
+                             backend=select_backend(x, backend), dtype=dtype, out=out)
         key = key if inp.x is x else None
         plan = _box_plan(inp, size, origin, dtype, key)
         if type(plan) is not BoxPlan:
@@ -462,14 +492,19 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
         out = inp.backend.empty(call.shape, call.dtype, x)
         return plan.run(call, inp, threads,
                         pass_targets(inp, out, len(call.passes), True, lambda: x.shape))
+    return inp.backend.fill_output(inp, inp.spatial_shape, dtype, out,
+                                   lambda target: _box_passes(inp, plan.passes, target, threads))
+
+
+def _box_passes(inp, passes, out, threads):
+    """box's running-sum ``passes`` over ``inp.x`` into ``out``."""
     backend = inp.backend
-    out = backend.output_array(inp, inp.spatial_shape, dtype, out)
-    if not plan.passes:
+    if not passes:
         return backend.store(inp.x, out)
     # the mean of a constant border is that constant, so every pass pads with cval
     current = inp.x
-    targets = pass_targets(inp, out, len(plan.passes), True, lambda: inp.x.shape)
-    for (a, k, pad_lo), target in zip(plan.passes, targets):
+    targets = pass_targets(inp, out, len(passes), True, lambda: inp.x.shape)
+    for (a, k, pad_lo), target in zip(passes, targets):
         backend.box_pass(inp, current, a, k, pad_lo, target, threads)
         current = target
     return out
@@ -536,31 +571,43 @@ def _derivative_pass(inp, a, operator, dtype, out, threads, key):
 
 def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, backend, threads):
     # the plan of pass a (one per axis for the magnitude) under (key, a)
-    key = plan_key(x, (operator, axis, mode, cval, channel_axis, axes, dtype, backend))
+    key = plan_key(x, (operator, axis, mode, cval, channel_axis, axes, dtype, backend), out=out)
     plan = None if key is None else _plan_cache.get((key, 0))
     if plan is not None:   # a repeated call: checked already
         inp = with_input(plan, x)
     else:
         inp = v.filter_input(x, mode, cval, channel_axis, axes,
-                             backend=select_backend(x, backend))
+                             backend=select_backend(x, backend), dtype=dtype, out=out)
         key = key if inp.x is x else None
     if axis is not None:
         a = v.spatial_axis(axis, inp)
         return _derivative_pass(inp, a, operator, dtype, out, threads, key and (key, 0))
-    # element-wise in the backend's namespace: the passes' results are its arrays
+    return _sum_over_axes(inp, lambda a: _derivative_pass(inp, a, operator, None, None, threads,
+                                                         key and (key, a)),
+                          True, dtype, out)
+
+
+def _sum_over_axes(inp, derivative, magnitude, dtype, out):
+    """The sum over the spatial axes ``a`` of ``derivative(a)`` (a new
+    compute-typed array), or with ``magnitude`` the square root of the sum
+    of their squares, into a result of ``dtype`` or ``out``.  Element-wise
+    in the backend's namespace: the passes' results are its arrays."""
     backend = inp.backend
     xp = backend.xp
     total = None
     for a in range(inp.rank):
-        d = _derivative_pass(inp, a, operator, None, None, threads, key and (key, a))
-        xp.square(d, out=d)
-        total = d if total is None else xp.add(total, d, out=total)
-    xp.sqrt(total, out=total)
+        d = derivative(a)
+        # inf - inf and overflows as IEEE says, without warnings, as the kernels
+        with np.errstate(invalid="ignore", over="ignore"):
+            if magnitude:
+                xp.square(d, out=d)
+            total = d if total is None else xp.add(total, d, out=total)
+    if magnitude:
+        xp.sqrt(total, out=total)
     if out is None and (dtype is None or v.output_dtype(dtype, inp.compute) == total.dtype):
         return total
     result = backend.output_array(inp, inp.spatial_shape, dtype, out)
-    backend.store(total, result)
-    return result
+    return backend.store(total, result)
 
 
 @device_boundary
@@ -692,7 +739,8 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=
     >>> ic.laplace(np.array([0., 1., 4., 9., 16.]), mode='replicate')
     array([ 1.,  2.,  2.,  2., -7.])
     """
-    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend))
+    inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
+                         dtype=dtype, out=out)
     stencil = np.zeros((3,) * inp.rank, inp.compute)
     centre = (1,) * inp.rank
     stencil[centre] = -2.0 * inp.rank
@@ -702,5 +750,122 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=
             idx[a] = side
             stencil[tuple(idx)] = 1.0
     geom = Geometry(inp, stencil.shape, "same", 1, 1, 0)
-    out = inp.backend.output_array(inp, geom.out_shape, dtype, out)
-    return run(inp, stencil, geom, "direct", out, threads)
+    return inp.backend.fill_output(inp, geom.out_shape, dtype, out,
+                                   lambda target: run(inp, stencil, geom, "direct", target,
+                                                      threads))
+
+
+def _gaussian_derivative_sum(x, sigma, order, name, truncate, spacing, mode, cval, channel_axis,
+                             axes, dtype, out, backend, threads):
+    """The sum over the spatial axes of the Gaussian derivative of ``order``
+    (2: the Laplacian of Gaussian; 1: the square root of the sum of squares,
+    the gradient magnitude) along each, the others smoothed."""
+    # the plan of the pass along axis a under (key, a), as _gradient's
+    key = plan_key(x, (name, sigma, truncate, spacing, mode, cval, channel_axis, axes, dtype,
+                       backend), out=out)
+    plan = None if key is None else _plan_cache.get((key, 0))
+    if plan is not None:   # a repeated call: checked already
+        inp = with_input(plan, x)
+    else:
+        inp = v.filter_input(x, mode, cval, channel_axis, axes,
+                             backend=select_backend(x, backend), dtype=dtype, out=out)
+        key = key if inp.x is x else None
+    gaussian_axes = functools.cache(lambda: _gaussian_axes(inp, sigma, truncate, spacing))
+    if plan is None:
+        sigmas = gaussian_axes()[0]
+        if min(sigmas) == 0:
+            # scipy skips such an axis, order and all, adding a smoothed copy
+            # of the image instead of a derivative
+            raise ValueError(f"{name} needs sigma > 0 on every filtered axis, got {sigma!r}")
+
+    def derivative(a):
+        pass_key = key and (key, a)
+        cached = None if pass_key is None else _plan_cache.get(pass_key)
+        if cached is not None:
+            return _run_factor_plan(inp, cached, None, None, threads)
+        sigmas, spacings, truncate_ = gaussian_axes()
+        orders = [order if b == a else 0 for b in range(inp.rank)]
+        factors, origins = _gaussian_factors(inp, sigmas, orders, spacings, truncate_)
+        return _run_factors(inp, factors, origins, 1, 1, None, None, threads,
+                            scipy_order=range(inp.rank), key=pass_key)
+
+    return _sum_over_axes(inp, derivative, order == 1, dtype, out)
+
+
+@device_boundary
+@docfiller
+def gaussian_laplace(x, sigma, *, truncate=4.0, spacing=None, mode="reflect", cval=0.0,
+                     channel_axis=None, axes=None, dtype=None, out=None, backend="auto",
+                     threads=None):
+    """Laplacian of Gaussian (= ``scipy.ndimage.gaussian_laplace``).
+
+    The sum over the spatial axes of the second derivative of the Gaussian
+    along that axis (the other axes smoothed): one :func:`gaussian` pass per
+    axis, added up.
+
+    Parameters
+    ----------
+    %(x_filter)s
+    sigma : float or sequence of float
+        Standard deviation per spatial axis (pixels, or physical units with
+        ``spacing``), > 0.
+    truncate : float
+        Kernel radius ``int(truncate * sigma + 0.5)`` pixels.
+    spacing : float or sequence of float, optional
+        Voxel size per spatial axis (array order); sigma is then in the same
+        physical units and the second derivatives are per unit squared:
+        ``sum_a gaussian(x, sigma, order=2 on a, spacing=spacing)``, each
+        term ``scipy.ndimage.gaussian_filter(x, sigma / spacing, order)``
+        divided by ``spacing[a] ** 2``.
+    %(filter_options)s
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> img = np.zeros((15, 15)); img[7, 7] = 1
+    >>> ic.gaussian_laplace(img, 1.0)[7, 5:10].round(3)    # a dip ringed by a rise
+    array([ 0.043, -0.097, -0.318, -0.097,  0.043])
+    >>> ic.gaussian_laplace(np.ones((6, 8, 8), np.float32), 2.0, spacing=(2.5, 1, 1)).shape
+    (6, 8, 8)
+    """
+    return _gaussian_derivative_sum(x, sigma, 2, "gaussian_laplace", truncate, spacing, mode,
+                                    cval, channel_axis, axes, dtype, out, backend, threads)
+
+
+@device_boundary
+@docfiller
+def gaussian_gradient_magnitude(x, sigma, *, truncate=4.0, spacing=None, mode="reflect",
+                                cval=0.0, channel_axis=None, axes=None, dtype=None, out=None,
+                                backend="auto", threads=None):
+    """Gaussian gradient magnitude (= ``scipy.ndimage.gaussian_gradient_magnitude``).
+
+    ``sqrt(sum_a d_a**2)`` over the spatial axes, ``d_a`` the first
+    derivative of the Gaussian along axis ``a`` (the other axes smoothed).
+
+    Parameters
+    ----------
+    %(x_filter)s
+    sigma : float or sequence of float
+        Standard deviation per spatial axis (pixels, or physical units with
+        ``spacing``), > 0.
+    truncate : float
+        Kernel radius ``int(truncate * sigma + 0.5)`` pixels.
+    spacing : float or sequence of float, optional
+        Voxel size per spatial axis (array order); sigma is then in the same
+        physical units and the derivatives are per unit: ``d_a`` is
+        ``scipy.ndimage.gaussian_filter(x, sigma / spacing, order)`` divided
+        by ``spacing[a]``.
+    %(filter_options)s
+
+    Examples
+    --------
+    >>> import numpy as np, imgconv as ic
+    >>> ramp = np.tile(np.arange(32.0), (8, 1))     # 1 per sample along the columns
+    >>> float(ic.gaussian_gradient_magnitude(ramp, 1.0)[4, 16].round(2))
+    1.0
+    >>> float(ic.gaussian_gradient_magnitude(ramp, 1.0, spacing=0.5)[4, 16].round(2))  # per unit
+    2.0
+    """
+    return _gaussian_derivative_sum(x, sigma, 1, "gaussian_gradient_magnitude", truncate,
+                                    spacing, mode, cval, channel_axis, axes, dtype, out, backend,
+                                    threads)

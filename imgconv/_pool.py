@@ -89,11 +89,13 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
     """
     # a repeated call (a loop over patches or frames) is checked once
     key = plan_key(x, ("pool", size, stride, padding, dilation, op, p, ceil_mode,
-                       count_include_pad, mode, return_indices, channel_axis, axes, backend))
+                       count_include_pad, mode, return_indices, channel_axis, axes, dtype,
+                       backend), out=out)
     plan = None if key is None else _plan_cache.get(key)
     if plan is None:
         plan = _pool_plan(x, size, stride, padding, dilation, op, p, ceil_mode,
-                          count_include_pad, mode, return_indices, channel_axis, axes, backend)
+                          count_include_pad, mode, return_indices, channel_axis, axes, dtype,
+                          out, backend)
         inp = plan.inp
         if inp.x is x:
             cache_plan(key, plan._replace(inp=inp._replace(x=None)))
@@ -123,9 +125,10 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
         target = (out if out is not None and out.dtype == native
                   else backend.empty(shape, native))
         kernel_out = target.view(np.uint8) if is_bool else target
-    else:
-        out = backend.output_array(inp, geom.out_shape, dtype, out)
-        target = kernel_out = out
+    else:   # (no indices: return_indices needs max or min)
+        return backend.fill_output(inp, geom.out_shape, dtype, out,
+                                   lambda target: backend.pool(inp, target, None, geom, op_code,
+                                                               p, identity, scales, threads))
     indices = backend.empty(shape, np.int64) if return_indices else None
     backend.pool(inp, kernel_out, indices, geom, op_code, p, identity, scales, threads)
     if indices is not None and list(inp.axes) != sorted(inp.axes):
@@ -160,11 +163,13 @@ class PoolPlan(NamedTuple):
 
 
 def _pool_plan(x, size, stride, padding, dilation, op, p, ceil_mode, count_include_pad, mode,
-               return_indices, channel_axis, axes, backend):
+               return_indices, channel_axis, axes, dtype, out, backend):
     backend = select_backend(x, backend)
     op_name, op_code, p = v.pool_op(op, p, count_include_pad, return_indices, mode)
     extreme = op_name in ("max", "min")
-    inp = v.filter_input(x, mode, 0.0, channel_axis, axes, exact=extreme, backend=backend)
+    # (maxima and minima are exact: no compute type, whatever the result's dtype)
+    inp = v.filter_input(x, mode, 0.0, channel_axis, axes, exact=extreme, backend=backend,
+                         dtype=None if extreme else dtype, out=None if extreme else out)
     geom = v.pool_geometry(inp.spatial_shape, size, stride, padding, dilation, ceil_mode)
     if extreme:
         kept = v.extreme_dtype(x)

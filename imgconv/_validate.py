@@ -77,12 +77,37 @@ def kernel_input_dtype(dtype, name="x", exact=False):
     return native if exact and native in EXACT_DTYPES else WIDENED.get(native, native)
 
 
-def compute_dtype(dtype):
-    """float32 for float32 and integers up to 16 bits, float64 otherwise."""
+#: Every dtype a result may have (``dtype=``, ``out=``): the kernels write
+#: DTYPE_CODES' directly; the others get a compute-typed intermediate,
+#: rounded and saturated into them (``KernelBackend.fill_output``).
+OUTPUT_DTYPES = SUPPORTED_DTYPES + tuple(np.dtype(t) for t in
+                                         ("int8", "uint32", "int64", "uint64", "float16"))
+
+
+def compute_dtype(dtype, result=None):
+    """float32 for float32 and integers up to 16 bits, float64 otherwise;
+    float64 also for a ``result`` dtype of integers wider than float32 holds
+    exactly (2**24: int32, uint32, int64, uint64), so that they are not
+    rounded to float32 first."""
     dtype = np.dtype(dtype)
+    if result is not None and result.kind in "iu" and result.itemsize >= 4:
+        return np.dtype(np.float64)
     if dtype.kind in "biu" and dtype.itemsize <= 2 or dtype == np.float32 or dtype == np.float16:
         return np.dtype(np.float32)
     return np.dtype(np.float64)
+
+
+def asked_dtype(dtype, out):
+    """The result dtype that ``dtype=``, else ``out=``, asks for; None for
+    neither (or for something that is no dtype: :func:`output_dtype` and the
+    ``out`` checks refuse it later, with their own messages)."""
+    if dtype is None:
+        found = getattr(out, "dtype", None)
+        return found if isinstance(found, np.dtype) else None
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        return None
 
 
 def extreme_dtype(x):
@@ -101,9 +126,9 @@ def output_dtype(dtype, compute, name="dtype"):
         dtype = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"{name} must be a numpy dtype, got {dtype!r}") from None
-    if dtype not in DTYPE_CODES:
+    if dtype not in OUTPUT_DTYPES:
         raise TypeError(f"{name}={dtype} is not supported; choose one of "
-                        f"{', '.join(str(d) for d in SUPPORTED_DTYPES)}")
+                        f"{', '.join(str(d) for d in OUTPUT_DTYPES)} in native byte order")
     return dtype
 
 
@@ -217,13 +242,17 @@ def check_kernel_length(length, what, limit=MAX_AXIS_SAMPLES):
 
 
 def output_length(n, k, dilation, stride, pad_lo, pad_hi):
-    """docs/design.md's geometry: floor((n + p_lo + p_hi - d*(k-1) - 1) / s) + 1."""
+    """docs/design.md's geometry: floor((n + p_lo + p_hi - d*(k-1) - 1) / s) + 1;
+    0 for an empty axis (n = 0), whatever the padding: an empty input gives
+    an empty result, as in scipy.ndimage."""
     extent = dilation * (k - 1) + 1
     if extent > MAX_AXIS_SAMPLES or n + pad_lo + pad_hi > MAX_AXIS_SAMPLES:
         raise ValueError(
             f"padding and dilation are too large: an axis of {n} samples, padded by "
             f"({pad_lo}, {pad_hi}), with a kernel spanning {extent} samples (dilation "
             f"{dilation}); imgconv supports at most 2**28 samples per padded axis or kernel")
+    if n == 0:
+        return 0
     return (n + pad_lo + pad_hi - extent) // stride + 1
 
 
@@ -371,13 +400,15 @@ class FilterInput(NamedTuple):
 
 
 def filter_input(x, mode="reflect", cval=0.0, channel_axis=None, axes=None, exact=False,
-                 axes_name="axes", backend=None):
+                 axes_name="axes", backend=None, dtype=None, out=None):
     """The :class:`FilterInput` of ``x`` and the shared arguments, checked.
 
     ``backend``: the backend object that runs the call (default: the one
     ``backend='auto'`` selects for ``x``); it takes ``x``
     (``backend.take_input``, with ``exact`` for the maximum and minimum
-    kernels).  Nothing else here reads more than x's shape and dtype.
+    kernels).  ``dtype``, ``out``: the call's, whose result dtype may widen
+    the compute type (:func:`compute_dtype`); they are checked later.
+    Nothing else here reads more than x's shape and dtype.
     """
     if backend is None:
         backend = select_backend(x, "auto")
@@ -387,8 +418,8 @@ def filter_input(x, mode="reflect", cval=0.0, channel_axis=None, axes=None, exac
     cval = check_cval(cval)
     if mode != "zero" and cval != 0:
         raise ValueError(f"cval only applies with mode='zero', not mode={mode!r}")
-    return FilterInput(x, axes, channel_axis, compute_dtype(x.dtype), mode, MODE_CODES[mode], cval,
-                       backend)
+    return FilterInput(x, axes, channel_axis, compute_dtype(x.dtype, asked_dtype(dtype, out)),
+                       mode, MODE_CODES[mode], cval, backend)
 
 
 def spatial_axis(axis, inp, name="axis"):
@@ -498,6 +529,9 @@ def pool_geometry(spatial_shape, size, stride, padding, dilation, ceil_mode):
             raise ValueError(f"padding {(lo, hi)} is more than half the window size {k}: "
                              f"each side may pad at most size // 2 = {k // 2}")
         span = n + lo + hi - d * (k - 1) - 1
+        if n == 0:   # an empty input gives an empty result
+            out_shape.append(0)
+            continue
         if span < 0:
             raise ValueError(f"the window (size {k}, dilation {d}) is larger than the padded "
                              f"input ({n} + {lo} + {hi} samples) along an axis")

@@ -217,6 +217,18 @@ def test_gaussian_spacing_in_3d(backend):
     check(backend, got, want, np.float32, 1e-5)
 
 
+@pytest.mark.parametrize("function", ["gaussian_laplace", "gaussian_gradient_magnitude"])
+@pytest.mark.parametrize("mode", ["zero", "reflect"])
+def test_gaussian_derivative_sums(backend, function, mode):
+    x = sample((7, 6), "uint8")
+    cval = 2.0 if mode == "zero" else 0.0
+    got = getattr(ic, function)(backend.asarray(x), (1.0, 1.5), mode=mode, cval=cval,
+                                backend=backend.name)
+    want = getattr(ndi, function)(x.astype(np.float64), (1.0, 1.5), mode=SCIPY_MODE[mode],
+                                  cval=cval)
+    check(backend, got, want, np.float32, 1e-5)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_box(backend, mode):
     x = sample((6, 7), "uint8")
@@ -369,13 +381,52 @@ def test_morphology_large_box_and_channels(backend):
     check(backend, got, want, np.float32)
 
 
+# ---------------------------------------------------------------------------
+# every output dtype, empty inputs
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["int8", "uint32", "int64", "uint64", "float16"])
+def test_other_output_dtypes(backend, dtype):
+    # sums of quarters: exact, rounded (ties to even) and saturated by the rule
+    x = sample((5, 7), "int16") * 8                   # beyond int8's range, and below 0
+    w = quarter_kernel((3, 3))
+    got = ic.correlate(backend.asarray(x), w, dtype=dtype, backend=backend.name)
+    check(backend, got, ref_correlate(x.astype(np.float64), w, "reflect", 0.0), dtype, 1e-3)
+    got = ic.box(backend.asarray(x), 2, dtype=dtype, backend=backend.name)
+    want = ndi.uniform_filter(x.astype(np.float64), 2, mode="mirror")
+    check(backend, got, want, dtype, 1e-3)
+    got = ic.max_pool(backend.asarray(x), 2, dtype=dtype, backend=backend.name)
+    check(backend, got, ref_pool(x.astype(np.float64), 2)[0], dtype)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (4, 0, 3)])
+def test_empty_inputs(backend, shape):
+    x = backend.asarray(np.zeros(shape, np.uint8))
+    rank = len(shape)
+    calls = {
+        "correlate": lambda: ic.correlate(x, quarter_kernel((3,) * rank), backend=backend.name),
+        "gaussian": lambda: ic.gaussian(x, 1.0, dtype=np.int8, backend=backend.name),
+        "box": lambda: ic.box(x, 3, backend=backend.name),
+        "sobel": lambda: ic.sobel(x, backend=backend.name),
+        "dilate": lambda: ic.dilate(x, size=3, backend=backend.name),
+        "max_pool": lambda: ic.max_pool(x, 2, backend=backend.name),
+        "avg_pool": lambda: ic.avg_pool(x, 2, backend=backend.name),
+    }
+    pooled = tuple(n // 2 for n in shape)
+    for name, call in calls.items():
+        got = backend.to_numpy(call())
+        assert got.shape == (pooled if name.endswith("pool") else shape), name
+        assert got.dtype == {"gaussian": np.int8, "dilate": np.uint8,
+                             "max_pool": np.uint8}.get(name, np.float32), name
+
+
 def test_every_public_filter_is_covered():
     # the suite above calls each of these with backend=<name>: a new public
     # function taking backend= needs a conformance case too
     covered = {"correlate", "convolve", "correlate1d", "convolve1d", "sepfilter", "gaussian",
                "box", "sobel", "prewitt", "scharr", "laplace", "gradient_magnitude", "pool",
                "max_pool", "avg_pool", "dilate", "erode", "opening", "closing",
-               "morph_gradient", "tophat", "blackhat"}
+               "morph_gradient", "tophat", "blackhat", "gaussian_laplace",
+               "gaussian_gradient_magnitude"}
     taking_backend = {name for name in ic.__all__ if inspect.isfunction(getattr(ic, name))
                       and "backend" in inspect.signature(getattr(ic, name)).parameters}
     # max_pool and avg_pool pass backend= on to pool through **kwargs

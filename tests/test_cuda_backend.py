@@ -113,7 +113,7 @@ def test_importing_imgconv_cuda_imports_no_cupy():
 # ---------------------------------------------------------------------------
 def test_simulated_backend_takes_and_returns_numpy(sim):
     assert repr(sim) == "<imgconv backend 'cuda' (simulator)>"
-    assert sim.xp is np and not sim.has_fft and sim.array_libraries == ("numpy",)
+    assert sim.xp is np and sim.has_fft and sim.array_libraries == ("numpy",)
     for function, args in ((ic.correlate, (W,)), (ic.gaussian, (1.5,)), (ic.box, (3,)),
                            (ic.dilate, ()), (ic.max_pool, (2,))):
         got = function(X, *args, backend="cuda")
@@ -167,18 +167,40 @@ def test_threads_is_refused_not_ignored(sim):
         ic.sepfilter(X, [None, None], threads=2, backend="cuda")
 
 
-def test_fft_is_not_offered_and_forcing_it_is_a_clear_error(sim):
+def _counting(monkeypatch, owner, method):
+    """The calls of ``owner.method`` from now on (their arguments), as a list."""
+    calls = []
+    original = getattr(owner, method)
+
+    def counted(*args):
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(owner, method, counted)
+    return calls
+
+
+def test_fft_by_the_gpus_cost_model(sim, monkeypatch):
+    transforms = _counting(monkeypatch, sim, "fft_correlate")
+    looks = _counting(monkeypatch, sim, "all_finite")
+    # a small image stays on the direct kernel, where the CPU would transform:
+    # the data are not looked at
     x = RNG.random((40, 40)).astype(np.float32)
     w = RNG.random((31, 31))
-    # auto never picks the FFT here, so it never looks at the data either
-    calls = []
-    original = type(sim).all_finite
-    sim.all_finite = lambda a: calls.append(a) or original(sim, a)
-    got = ic.correlate(x, w, backend="cuda")
-    np.testing.assert_allclose(got, ic.correlate(x, w, method="direct"), rtol=1e-5, atol=1e-3)
-    assert calls == []
-    with pytest.raises(NotImplementedError, match="no FFT correlation"):
-        ic.correlate(x, w, method="fft", backend="cuda")
+    np.testing.assert_allclose(ic.correlate(x, w, backend="cuda"),
+                               ic.correlate(x, w, method="direct"), rtol=1e-5, atol=1e-3)
+    assert transforms == [] and looks == []
+    # method='fft' runs the transforms (scipy.fft on the simulator's arrays)
+    got = ic.correlate(x, w, mode="wrap", method="fft", backend="cuda")
+    np.testing.assert_allclose(got, ic.correlate(x, w, mode="wrap", method="direct"),
+                               rtol=1e-5, atol=1e-3)
+    assert len(transforms) == 1
+    # a kernel large for its image: 'auto' transforms, after one look at the data
+    big = RNG.random((1024, 1024)).astype(np.float32)
+    w = RNG.random((63, 63))
+    got = ic.correlate(big, w, backend="cuda")
+    assert len(transforms) == 2 and len(looks) == 1
+    np.testing.assert_allclose(got, ic.correlate(big, w, method="fft"), rtol=1e-4, atol=1e-2)
 
 
 def test_kernel_too_large_for_shared_memory_falls_back(sim, monkeypatch):
@@ -201,20 +223,8 @@ def test_kernel_too_large_for_shared_memory_falls_back(sim, monkeypatch):
     np.testing.assert_array_equal(ic.correlate(X, w5, backend="cuda"), ic.correlate(X, w5))
 
 
-def _counting_launches(monkeypatch, backend):
-    launches = []
-    launch = backend.kernels.correlate
-
-    def counted(*args):
-        launches.append(args[0].shape)
-        return launch(*args)
-
-    monkeypatch.setattr(backend.kernels, "correlate", counted)
-    return launches
-
-
 def test_plan_cache_keeps_cpu_and_cuda_calls_apart(sim, monkeypatch):
-    launches = _counting_launches(monkeypatch, sim)
+    launches = _counting(monkeypatch, sim.kernels, "correlate")
     x = RNG.random((16, 16)).astype(np.float32)
     for function, args in ((ic.correlate, (W,)), (ic.gaussian, (1.0,)), (ic.sobel, (0,))):
         cpu = function(x, *args, backend="cpu")
@@ -348,7 +358,8 @@ PUBLIC_CALLS = {
     "correlate": (W,), "convolve": (W,), "correlate1d": ([1.0, -0.5],),
     "convolve1d": ([1.0, -0.5],), "sepfilter": ([[0.5, 1.0], [1.0, 0.25, 1.0]],),
     "gaussian": (1.0,), "box": (3,), "sobel": (), "prewitt": (), "scharr": (),
-    "laplace": (), "gradient_magnitude": (), "pool": (2,), "max_pool": (2,),
+    "laplace": (), "gradient_magnitude": (), "gaussian_laplace": (1.0,),
+    "gaussian_gradient_magnitude": (1.0,), "pool": (2,), "max_pool": (2,),
     "avg_pool": (2,), "dilate": (), "erode": (), "opening": (), "closing": (),
     "morph_gradient": (), "tophat": (), "blackhat": (),
 }

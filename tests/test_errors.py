@@ -38,16 +38,7 @@ def test_empty_kernel(f, kernel):
         f(X, kernel)
 
 
-@pytest.mark.parametrize("shape", [(0,), (0, 5), (5, 0), (3, 0, 4)])
-def test_empty_image(f, shape):
-    kernel = np.ones((1,) * len(shape))
-    with pytest.raises(ValueError, match="x is empty"):
-        f(np.ones(shape), kernel)
-
-
-def test_empty_channel_axis(f):
-    with pytest.raises(ValueError, match="x is empty"):
-        f(np.ones((5, 5, 0)), W, channel_axis=-1)
+# (an empty image gives an empty result: tests/test_empty.py)
 
 
 @pytest.mark.parametrize("dtype", [np.complex64, np.complex128, object, str, "U3", "S2",
@@ -267,8 +258,7 @@ def test_empty_output(f, shape, kshape, kwargs):
 # ---------------------------------------------------------------------------
 # dtype= and out=
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", [np.complex64, complex, np.int64, np.uint32, np.int8,
-                                   np.float16, bool, object, ">f4"])
+@pytest.mark.parametrize("dtype", [np.complex64, complex, bool, object, ">f4", np.longdouble])
 def test_unsupported_output_dtype(f, dtype):
     with pytest.raises(TypeError, match="dtype=.* is not supported"):
         f(X, W, dtype=dtype)
@@ -296,7 +286,7 @@ def test_out_wrong_dtype(f):
         f(X, W, dtype=np.float32, out=np.empty((6, 7), np.float64))
 
 
-@pytest.mark.parametrize("dtype", [np.int64, np.complex128, bool, np.float16, ">f4"])
+@pytest.mark.parametrize("dtype", [np.complex128, bool, ">f4", np.longdouble])
 def test_out_unsupported_dtype(f, dtype):
     with pytest.raises(TypeError, match="out has unsupported dtype"):
         f(X, W, out=np.empty((6, 7), dtype))

@@ -1154,8 +1154,7 @@ def test_unsupported_input_dtype(op, dtype):
         op(x)
 
 
-@pytest.mark.parametrize("x,match", [(np.zeros((0, 3)), "x is empty"),
-                                     (np.zeros((2, 2, 2, 2)), "4 spatial dimensions"),
+@pytest.mark.parametrize("x,match", [(np.zeros((2, 2, 2, 2)), "4 spatial dimensions"),
                                      (np.float64(3.0), "0 spatial dimensions")])
 def test_bad_input_shape(op, x, match):
     with pytest.raises(ValueError, match=match):
