@@ -417,6 +417,29 @@ class KernelBackend:
                                            pad_value, is_max, code, nthreads)
         return out
 
+    @property
+    def has_fused_gradient(self):
+        """Whether the kernel module computes a gradient magnitude in one
+        sweep (:meth:`gradient_magnitude`); else the public layer adds the
+        squares of the derivative passes."""
+        return hasattr(self.kernels, "gradient_magnitude")
+
+    def gradient_magnitude(self, inp, deriv, smooth, out, threads):
+        """``sqrt(sum over spatial axes a of d_a(inp.x)**2)`` into ``out`` in
+        one sweep: d_a correlates with the 3-tap ``deriv`` along axis a and
+        the 3-tap ``smooth`` along every other spatial axis, padded as one
+        n-D correlation pads (mode 'zero' with ``inp.cval`` all round)."""
+        taps_per_sample = inp.rank * (np.count_nonzero(deriv) * np.count_nonzero(smooth)
+                                      ** (inp.rank - 1))
+        nthreads = self.kernel_threads(threads, out.size * max(1, int(taps_per_sample)))
+        deriv, smooth = tuple(map(float, deriv)), tuple(map(float, smooth))
+        double_compute = inp.compute == np.float64
+        for x4, out4 in kernel_views(inp, inp.x, out, xp=self.xp):
+            self.kernels.gradient_magnitude(x4, out4, deriv, smooth, inp.rank, inp.code,
+                                            inp.cval, v.DTYPE_CODES[inp.x.dtype],
+                                            v.DTYPE_CODES[out.dtype], double_compute, nthreads)
+        return out
+
     def pool(self, inp, out, indices, geom, op, p, identity, scales, threads):
         """Pooling of ``inp.x`` into ``out`` (and flat argmax/argmin ``indices``)."""
         args, work = pool_arguments(inp, geom, op, p, identity, scales, out.dtype)

@@ -569,6 +569,12 @@ def _derivative_pass(inp, a, operator, dtype, out, threads, key):
                         threads, scipy_order=_derivative_first(a, inp.rank), key=key)
 
 
+class MagnitudePlan(NamedTuple):
+    """A gradient magnitude's checked arguments, for repeated calls."""
+
+    inp: v.FilterInput
+
+
 def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, backend, threads):
     # the plan of pass a (one per axis for the magnitude) under (key, a)
     key = plan_key(x, (operator, axis, mode, cval, channel_axis, axes, dtype, backend), out=out)
@@ -582,6 +588,15 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, bac
     if axis is not None:
         a = v.spatial_axis(axis, inp)
         return _derivative_pass(inp, a, operator, dtype, out, threads, key and (key, 0))
+    backend = inp.backend
+    if backend.has_fused_gradient and not (inp.mode == "zero" and inp.cval != 0):
+        # one fused sweep; mode 'zero' with a nonzero cval takes the passes
+        # below, which pad every pass with cval as scipy's sequential filters do
+        if plan is None:
+            cache_plan(key and (key, 0), MagnitudePlan(inp._replace(x=None)))
+        deriv, smooth = OPERATORS[operator]
+        return backend.fill_output(inp, inp.spatial_shape, dtype, out, lambda target:
+                                   backend.gradient_magnitude(inp, deriv, smooth, target, threads))
     return _sum_over_axes(inp, lambda a: _derivative_pass(inp, a, operator, None, None, threads,
                                                          key and (key, a)),
                           True, dtype, out)

@@ -3,6 +3,7 @@
 # _kernels_avx2), so the same source is compiled with different flags.
 include "common.pxi"
 include "correlate.pxi"
+include "gradient.pxi"
 include "running.pxi"
 include "extreme.pxi"
 include "pool.pxi"
