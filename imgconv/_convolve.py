@@ -359,9 +359,9 @@ def _complex_result_dtype(x_dtype, dtype, out, complex_data):
     if dtype is not None and out is not None and out.dtype != asked:
         raise ValueError(f"out has dtype {out.dtype} but dtype={asked} was asked for")
     if asked is None:
-        real = x_dtype if x_dtype.kind != "c" else np.empty(0, x_dtype).real.dtype
-        return np.result_type(v.compute_dtype(v.WIDENED.get(real.newbyteorder("="), real)),
-                              np.complex64)
+        real = (x_dtype if x_dtype.kind != "c" else
+                np.empty(0, x_dtype).real.dtype).newbyteorder("=")
+        return np.result_type(v.compute_dtype(v.WIDENED.get(real, real)), np.complex64)
     what = f"dtype={asked}" if dtype is not None else f"out has dtype {asked}"
     if asked.kind != "c":
         if complex_data:
