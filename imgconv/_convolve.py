@@ -302,7 +302,14 @@ COMPLEX_DTYPES = (np.dtype(np.complex64), np.dtype(np.complex128))
 
 
 def _is_complex_dtype(dtype):
-    return dtype is not None and np.dtype(dtype).kind == "c"
+    """Whether ``dtype`` (a dtype, or anything ``dtype=`` may be) is complex;
+    False for what numpy takes for no dtype (the real path refuses it)."""
+    if isinstance(dtype, np.dtype):
+        return dtype.kind == "c"
+    try:
+        return dtype is not None and np.dtype(dtype).kind == "c"
+    except TypeError:
+        return False
 
 
 def _array_dtype(a):
@@ -325,12 +332,8 @@ def is_complex_call(x, cval, dtype, out, kernels=()):
         return True
     if _is_complex_dtype(_array_dtype(x)) or _is_complex_dtype(getattr(out, "dtype", None)):
         return True
-    if any(k is not None and _is_complex_dtype(_array_dtype(k)) for k in kernels):
-        return True
-    try:
-        return _is_complex_dtype(dtype)
-    except TypeError:   # no dtype: output_dtype says so
-        return False
+    return (any(k is not None and _is_complex_dtype(_array_dtype(k)) for k in kernels)
+            or _is_complex_dtype(dtype))
 
 
 def refuse_complex(x, function):
@@ -348,7 +351,8 @@ def _complex_result_dtype(x_dtype, dtype, out, complex_data):
     complex type of the real parts' compute type (complex64 for complex64
     and the real dtypes computed in float32, complex128 otherwise; the
     kernel's dtype does not count, as for real kernels).  A real ``dtype``
-    or ``out`` for complex data is refused: it would drop the imaginary part."""
+    or ``out`` (with complex data: ``complex_data`` says which) is refused:
+    it would drop the imaginary part."""
     if out is not None and not isinstance(getattr(out, "dtype", None), np.dtype):
         raise TypeError(f"out must be an array, got {type(out).__name__}")
     try:
@@ -364,11 +368,9 @@ def _complex_result_dtype(x_dtype, dtype, out, complex_data):
         return np.result_type(v.compute_dtype(v.WIDENED.get(real, real)), np.complex64)
     what = f"dtype={asked}" if dtype is not None else f"out has dtype {asked}"
     if asked.kind != "c":
-        if complex_data:
-            raise TypeError(f"{what}, but the result is complex ({complex_data}); choose "
-                            "complex64 or complex128 (a real result would drop the imaginary "
-                            "part: take .real of the result)")
-        return None
+        raise TypeError(f"{what}, but the result is complex ({complex_data}); choose "
+                        "complex64 or complex128 (a real result would drop the imaginary "
+                        "part: take .real of the result)")
     if asked not in COMPLEX_DTYPES:
         raise TypeError(f"{what} is not supported: choose complex64 or complex128 (native "
                         "byte order) for a complex result")
@@ -425,10 +427,12 @@ def via_real_parts(filter_real, x, cval, dtype, out, backend, kernels=(), conjug
     """
     selected = select_backend(x, backend)
     xp = selected.xp
-    if not (hasattr(x, "dtype") and hasattr(x, "shape")):
+    if not isinstance(getattr(x, "dtype", None), np.dtype):
+        if hasattr(x, "dtype"):     # another library's array: the backend says what it takes
+            selected.take_input(x)
         x = np.asarray(x)
     if x.dtype.kind not in "biufc":
-        return filter_real(x, kernels, cval, dtype, out)   # the real path refuses it
+        selected.take_input(x)      # refuses the dtype, naming x
     complex_x = x.dtype.kind == "c"
     if isinstance(cval, (complex, np.complexfloating)) and not complex_x:
         raise TypeError(f"cval must be a real number for a real input, got {cval!r} "
@@ -447,8 +451,6 @@ def via_real_parts(filter_real, x, cval, dtype, out, backend, kernels=(), conjug
                              (("x is " + str(x.dtype), complex_x),
                               ("the kernel is complex", complex_kernels)) if is_complex)
     result_dtype = _complex_result_dtype(x.dtype, dtype, out, complex_data)
-    if result_dtype is None:    # real data, a real result: the real path
-        return filter_real(x, kernels, cval, dtype, out)
     if out is not None and hasattr(out, "dtype") and selected.may_share_memory(out, x):
         raise ValueError("out overlaps the input; imgconv filters are not in-place")
     part_dtype = np.empty(0, result_dtype).real.dtype.name
@@ -791,6 +793,8 @@ def correlate(x, kernel, *, mode="reflect", cval=0.0, padding="same", stride=1, 
            [1, 1, 1, 1, 1]], dtype=uint8)
     >>> ic.correlate(np.ones((6, 6)), np.ones((3, 3)), padding='valid', stride=2).shape
     (2, 2)
+    >>> ic.correlate(np.array([0, 1, 0], np.float32), [1j, 2, 3], mode='zero')  # conjugated
+    array([3.+0.j, 2.+0.j, 0.-1.j], dtype=complex64)
     """
     return _correlate(x, kernel, False, mode, cval, padding, stride, dilation, origin,
                       channel_axis, axes, dtype, out, method, backend, threads)

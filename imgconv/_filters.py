@@ -135,7 +135,9 @@ def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chan
         Input of any rank; ``axis`` is one of its array axes (not the channel
         axis), every other axis is filtered independently.
     weights : array_like
-        1D kernel; its centre tap is ``len(weights)//2 + origin``.
+        1D kernel, real or complex (a complex kernel is conjugated, as
+        scipy.ndimage.correlate1d does); its centre tap is
+        ``len(weights)//2 + origin``.
     axis : int
         Array axis to filter along.
     origin : int
@@ -152,6 +154,8 @@ def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chan
     >>> import numpy as np, imgconv as ic
     >>> ic.correlate1d(np.arange(5.0), [1, 0, -1])
     array([ 0., -2., -2., -2.,  0.])
+    >>> ic.correlate1d(np.array([0, 1j, 0]), [1j, 2, 3], mode='zero')   # conjugated
+    array([0.+3.j, 0.+2.j, 1.+0.j])
     """
     if is_complex_call(x, cval, dtype, out, (weights,)):
         # conjugated complex weights, as scipy.ndimage.correlate1d (and np.correlate)
@@ -206,7 +210,8 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
         Input image or volume.
     kernels : sequence
         One 1D kernel per spatial axis (in the order of ``axes``, default array
-        order); ``None`` skips an axis.
+        order); ``None`` skips an axis.  Complex kernels are conjugated, as
+        :func:`imgconv.correlate` conjugates their outer product.
     origin, stride, dilation : int or tuple of int
         Per spatial axis, as :func:`imgconv.correlate`.
     %(filter_options)s

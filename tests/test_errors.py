@@ -565,3 +565,18 @@ def test_complex_out_overlapping_the_input(f):
     with pytest.raises(ValueError, match="out overlaps the input"):
         f(y.imag, W * 1j, out=y)
     np.testing.assert_array_equal(y, kept)
+
+
+@pytest.mark.parametrize("dtype", [object, "U3", "datetime64[s]"])
+def test_unsupported_input_with_a_complex_kernel(f, dtype):
+    x = np.ones((4, 4)).astype(dtype) if dtype != "U3" else np.full((4, 4), "ab", dtype=dtype)
+    with pytest.raises(TypeError, match="x has unsupported dtype"):
+        f(x, W * 1j)
+
+
+def test_torch_input_with_a_complex_kernel(f):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="numpy array"):
+        f(torch.ones(5, 5), W * 1j)
+    with pytest.raises(TypeError, match="numpy array"):
+        f(torch.ones(5, 5), W, dtype=np.complex64)
