@@ -444,7 +444,10 @@ def via_real_parts(filter_real, x, cval, dtype, out, backend, kernels=(), conjug
         if k is not None and k.dtype.kind == "c":
             complex_kernels = True
             imag = np.negative(k.imag) if conjugate else k.imag
-            kernel_parts.append([(k.real, 0), (imag, 1)])
+            # a part of zeros adds nothing (the direct kernel skips zero
+            # taps): a real-valued or imaginary kernel costs half
+            parts = [(part, power) for part, power in ((k.real, 0), (imag, 1)) if part.any()]
+            kernel_parts.append(parts or [(k.real, 0)])
         else:
             kernel_parts.append([(k, 0)])
     complex_data = ", ".join(what for what, is_complex in
