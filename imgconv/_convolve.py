@@ -392,12 +392,12 @@ def via_real_parts(filter_real, x, cval, dtype, out, backend, kernels=(), conjug
     Parameters
     ----------
     filter_real : callable
-        ``filter_real(x_part, kernel_parts, cval_part, dtype, out_part)``: the
-        public real filter of a real ``x_part`` with real ``kernel_parts``
-        (one per entry of ``kernels``, None kept), padding with the real
-        ``cval_part``, into a new array of ``dtype`` (a dtype name) or into
-        ``out_part`` (a real view of the result).  It runs the real path
-        with its checks, plan cache, backend and threads.
+        ``filter_real(x_part, kernel_parts, cval_part, dtype)``: the public
+        real filter of a real ``x_part`` with real ``kernel_parts`` (one per
+        entry of ``kernels``, None kept), padding with the real
+        ``cval_part``, into a new array of ``dtype`` (a dtype name, which
+        keys the plan cache).  It runs the real path with its checks, plan
+        cache, backend and threads.
     x, cval, dtype, out, backend
         The call's arguments.  A complex cval needs a complex ``x`` (its real
         part pads ``x.real``, its imaginary part ``x.imag``).
@@ -454,7 +454,7 @@ def via_real_parts(filter_real, x, cval, dtype, out, backend, kernels=(), conjug
                              (("x is " + str(x.dtype), complex_x),
                               ("the kernel is complex", complex_kernels)) if is_complex)
     result_dtype = _complex_result_dtype(x.dtype, dtype, out, complex_data)
-    if out is not None and hasattr(out, "dtype") and selected.may_share_memory(out, x):
+    if out is not None and selected.may_share_memory(out, x):
         raise ValueError("out overlaps the input; imgconv filters are not in-place")
     part_dtype = np.empty(0, result_dtype).real.dtype.name
     # each part: (real array, power of i it carries)
@@ -477,7 +477,7 @@ def via_real_parts(filter_real, x, cval, dtype, out, backend, kernels=(), conjug
             continue
         total = None
         for i, (sign, x_part, kernel_part, cval_part) in enumerate(items):
-            term = filter_real(x_part, kernel_part, cval_part, part_dtype, None)
+            term = filter_real(x_part, kernel_part, cval_part, part_dtype)
             if result is None:  # the first term: now the result's shape is known
                 result = (selected.empty(term.shape, result_dtype, x) if out is None else
                           _checked_complex_out(selected, out, term.shape, x))
@@ -709,9 +709,9 @@ def _correlate(x, kernel, flip, mode, cval, padding, stride, dilation, origin,
         if is_complex_call(x, cval, dtype, out, (kernel,)):
             # scipy.ndimage.correlate conjugates a complex kernel (as np.correlate)
             return via_real_parts(
-                lambda x_part, kernels, cval_part, dtype_part, out_part: _correlate(
+                lambda x_part, kernels, cval_part, dtype_part: _correlate(
                     x_part, kernels[0], flip, mode, cval_part, padding, stride, dilation,
-                    origin, channel_axis, axes, dtype_part, out_part, method, backend, threads),
+                    origin, channel_axis, axes, dtype_part, None, method, backend, threads),
                 x, cval, dtype, out, backend, (kernel,), conjugate=not flip)
         plan = _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin,
                      channel_axis, axes, dtype, out, method, backend)

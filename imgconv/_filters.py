@@ -46,9 +46,9 @@ def _weights_1d(w, dtype, name="weights"):
 
 def _parts_of(filter_x, x, cval, dtype, out, backend):
     """:func:`imgconv._convolve.via_real_parts` for a filter without a
-    kernel argument: ``filter_x(x_part, cval_part, dtype, out_part)``."""
-    return via_real_parts(lambda x_part, _, cval_part, dtype_part, out_part:
-                          filter_x(x_part, cval_part, dtype_part, out_part),
+    kernel argument: ``filter_x(x_part, cval_part, dtype)``."""
+    return via_real_parts(lambda x_part, _, cval_part, dtype_part:
+                          filter_x(x_part, cval_part, dtype_part),
                           x, cval, dtype, out, backend)
 
 
@@ -160,9 +160,9 @@ def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chan
     if is_complex_call(x, cval, dtype, out, (weights,)):
         # conjugated complex weights, as scipy.ndimage.correlate1d (and np.correlate)
         return via_real_parts(
-            lambda x_part, kernels, cval_part, dtype_part, out_part: correlate1d(
+            lambda x_part, kernels, cval_part, dtype_part: correlate1d(
                 x_part, kernels[0], axis, mode=mode, cval=cval_part, origin=origin,
-                channel_axis=channel_axis, dtype=dtype_part, out=out_part, backend=backend,
+                channel_axis=channel_axis, dtype=dtype_part, backend=backend,
                 threads=threads),
             x, cval, dtype, out, backend, (weights,), conjugate=True)
     # one axis filtered, every other one batch-like: any rank, as scipy
@@ -230,10 +230,10 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
         # the outer product's conjugate is the product of the conjugates:
         # conjugated factors, as correlate conjugates a kernel
         return via_real_parts(
-            lambda x_part, factors, cval_part, dtype_part, out_part: sepfilter(
+            lambda x_part, factors, cval_part, dtype_part: sepfilter(
                 x_part, factors, mode=mode, cval=cval_part, origin=origin, stride=stride,
                 dilation=dilation, channel_axis=channel_axis, axes=axes, dtype=dtype_part,
-                out=out_part, backend=backend, threads=threads),
+                backend=backend, threads=threads),
             x, cval, dtype, out, backend, kernels, conjugate=True)
     inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
                          dtype=dtype, out=out)
@@ -467,10 +467,10 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
     if plan is not None:   # a repeated call: checked and planned already
         return _run_factor_plan(with_input(plan, x), plan, dtype, out, threads)
     if is_complex_call(x, cval, dtype, out):
-        return _parts_of(lambda x_part, cval_part, dtype_part, out_part: gaussian(
+        return _parts_of(lambda x_part, cval_part, dtype_part: gaussian(
             x_part, sigma, order=order, truncate=truncate, spacing=spacing, mode=mode,
             cval=cval_part, channel_axis=channel_axis, axes=axes, dtype=dtype_part,
-            out=out_part, backend=backend, threads=threads), x, cval, dtype, out, backend)
+            backend=backend, threads=threads), x, cval, dtype, out, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
                          dtype=dtype, out=out)
     sigmas, spacings, truncate = _gaussian_axes(inp, sigma, truncate, spacing)
@@ -508,9 +508,9 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
     plan = None if key is None else _plan_cache.get(key)
     if plan is None:
         if is_complex_call(x, cval, dtype, out):
-            return _parts_of(lambda x_part, cval_part, dtype_part, out_part: box(
+            return _parts_of(lambda x_part, cval_part, dtype_part: box(
                 x_part, size, mode=mode, cval=cval_part, origin=origin,
-                channel_axis=channel_axis, axes=axes, dtype=dtype_part, out=out_part,
+                channel_axis=channel_axis, axes=axes, dtype=dtype_part,
                 backend=backend, threads=threads), x, cval, dtype, out, backend)
         inp = v.filter_input(x, mode, cval, channel_axis, axes,
                              backend=select_backend(x, backend), dtype=dtype, out=out)
@@ -618,9 +618,9 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, bac
             if axis is None:    # the magnitude
                 refuse_complex(x, f"the {operator} gradient magnitude (gradient_magnitude, "
                                   f"or {operator} with axis=None)")
-            return _parts_of(lambda x_part, cval_part, dtype_part, out_part: _gradient(
+            return _parts_of(lambda x_part, cval_part, dtype_part: _gradient(
                 x_part, axis, operator, mode, cval_part, channel_axis, axes, dtype_part,
-                out_part, backend, threads), x, cval, dtype, out, backend)
+                None, backend, threads), x, cval, dtype, out, backend)
         inp = v.filter_input(x, mode, cval, channel_axis, axes,
                              backend=select_backend(x, backend), dtype=dtype, out=out)
         key = key if inp.x is x else None
@@ -780,9 +780,9 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=
     array([ 1.,  2.,  2.,  2., -7.])
     """
     if is_complex_call(x, cval, dtype, out):
-        return _parts_of(lambda x_part, cval_part, dtype_part, out_part: laplace(
+        return _parts_of(lambda x_part, cval_part, dtype_part: laplace(
             x_part, mode=mode, cval=cval_part, channel_axis=channel_axis, axes=axes,
-            dtype=dtype_part, out=out_part, backend=backend, threads=threads),
+            dtype=dtype_part, backend=backend, threads=threads),
             x, cval, dtype, out, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
                          dtype=dtype, out=out)
@@ -815,10 +815,10 @@ def _gaussian_derivative_sum(x, sigma, order, name, truncate, spacing, mode, cva
         if is_complex_call(x, cval, dtype, out):
             if order == 1:
                 refuse_complex(x, name)
-            return _parts_of(lambda x_part, cval_part, dtype_part, out_part:
+            return _parts_of(lambda x_part, cval_part, dtype_part:
                              _gaussian_derivative_sum(x_part, sigma, order, name, truncate,
                                                       spacing, mode, cval_part, channel_axis,
-                                                      axes, dtype_part, out_part, backend,
+                                                      axes, dtype_part, None, backend,
                                                       threads),
                              x, cval, dtype, out, backend)
         inp = v.filter_input(x, mode, cval, channel_axis, axes,
