@@ -49,11 +49,14 @@ _CORRELATE = {
             Image ``(H, W)``, volume ``(D, H, W)`` or signal ``(N,)``, optionally with a
             channel axis (see ``channel_axis``).  uint8, uint16, int16, int32, float32,
             float64 (bool, int8, float16 are widened; uint32, int64, uint64 go through
-            float64).  Any strides and byte order; ``x`` is never modified.
+            float64), or complex64, complex128 (filtered as its real and imaginary
+            parts).  Any strides and byte order; ``x`` is never modified.
         """,
     "kernel": """
         kernel : array_like
-            Weights, with as many dimensions as ``x`` has spatial axes.
+            Weights, with as many dimensions as ``x`` has spatial axes; real or
+            complex (``correlate`` uses a complex kernel's conjugate, as
+            ``numpy.correlate`` and ``scipy.ndimage.correlate``; ``convolve`` does not).
         """,
     "mode_correlate": """
         mode : str
@@ -63,9 +66,10 @@ _CORRELATE = {
             'circular', 'constant').
         """,
     "cval_correlate": """
-        cval : float
+        cval : float or complex
             Value outside the image, with mode 'zero' only (default 0); a nonzero
             cval with any other mode raises ValueError rather than being ignored.
+            Complex only for a complex ``x``.
         """,
     "padding": """
         padding : {'same', 'valid', 'full'}, int, or per-axis ints / (lo, hi) pairs
@@ -97,7 +101,10 @@ _CORRELATE = {
     "dtype_correlate": """
         dtype : dtype, optional
             Output dtype; default float32 for float32 and integer inputs up to 16 bits,
-            float64 otherwise.  Integer outputs are rounded to nearest and saturated.
+            float64 otherwise (complex64 and complex128 for complex data: complex64
+            for complex64 images and the real ones computed in float32).  Integer
+            outputs are rounded to nearest and saturated.  A complex dtype takes a
+            real result too (imaginary part 0); a real one refuses a complex result.
         """,
     "out_correlate": """
         out : ndarray, optional
@@ -148,9 +155,10 @@ _FILTERS = {
             'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
         """,
     "cval": """
-        cval : float
+        cval : float or complex
             Value outside the image, with mode 'zero' only (default 0); a nonzero
-            cval with any other mode raises ValueError.
+            cval with any other mode raises ValueError.  Complex only for a complex
+            ``x`` (of the filters that take complex data).
         """,
     "channel_axis": """
         channel_axis : int or None
@@ -165,7 +173,8 @@ _FILTERS = {
     "dtype": """
         dtype : dtype, optional
             Output dtype (default float32 for float32 and integer inputs up to 16
-            bits, else float64); integers are rounded and saturated.
+            bits, else float64; complex64 or complex128 for complex data, see
+            :func:`imgconv.correlate`); integers are rounded and saturated.
         """,
     "out": """
         out : ndarray, optional

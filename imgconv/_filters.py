@@ -13,8 +13,9 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validate as v
-from ._convolve import (Geometry, _plan_cache, cache_plan, fold_kernel, fold_plan, pass_targets,
-                        plan_key, prepare_separable, run, run_separable, separable_cost,
+from ._convolve import (Geometry, _plan_cache, cache_plan, fold_kernel, fold_plan,
+                        is_complex_call, pass_targets, plan_key, prepare_separable,
+                        refuse_complex, run, run_separable, separable_cost, via_real_parts,
                         with_input)
 from ._fft import direct_cost
 from ._dispatch import device_boundary, select_backend
@@ -41,6 +42,14 @@ def _weights_1d(w, dtype, name="weights"):
     if w.size == 0:
         raise ValueError(f"{name} is empty")
     return np.ascontiguousarray(w, dtype)
+
+
+def _parts_of(filter_x, x, cval, dtype, out, backend):
+    """:func:`imgconv._convolve.via_real_parts` for a filter without a
+    kernel argument: ``filter_x(x_part, cval_part, dtype)``."""
+    return via_real_parts(lambda x_part, _, cval_part, dtype_part:
+                          filter_x(x_part, cval_part, dtype_part),
+                          x, cval, dtype, out, backend)
 
 
 class FactorPlan(NamedTuple):
@@ -127,7 +136,9 @@ def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chan
         Input of any rank; ``axis`` is one of its array axes (not the channel
         axis), every other axis is filtered independently.
     weights : array_like
-        1D kernel; its centre tap is ``len(weights)//2 + origin``.
+        1D kernel, real or complex (a complex kernel is conjugated, as
+        scipy.ndimage.correlate1d does); its centre tap is
+        ``len(weights)//2 + origin``.
     axis : int
         Array axis to filter along.
     origin : int
@@ -144,7 +155,17 @@ def correlate1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chan
     >>> import numpy as np, imgconv as ic
     >>> ic.correlate1d(np.arange(5.0), [1, 0, -1])
     array([ 0., -2., -2., -2.,  0.])
+    >>> ic.correlate1d(np.array([0, 1j, 0]), [1j, 2, 3], mode='zero')   # conjugated
+    array([0.+3.j, 0.+2.j, 1.+0.j])
     """
+    if is_complex_call(x, cval, dtype, out, (weights,)):
+        # conjugated complex weights, as scipy.ndimage.correlate1d (and np.correlate)
+        return via_real_parts(
+            lambda x_part, kernels, cval_part, dtype_part: correlate1d(
+                x_part, kernels[0], axis, mode=mode, cval=cval_part, origin=origin,
+                channel_axis=channel_axis, dtype=dtype_part, backend=backend,
+                threads=threads),
+            x, cval, dtype, out, backend, (weights,), conjugate=True)
     # one axis filtered, every other one batch-like: any rank, as scipy
     inp = v.filter_input(x, mode, cval, channel_axis, (v.as_int(axis, "axis"),),
                          axes_name="axis", backend=select_backend(x, backend), dtype=dtype,
@@ -171,7 +192,8 @@ def convolve1d(x, weights, axis=-1, *, mode="reflect", cval=0.0, origin=0, chann
     w = np.asarray(weights)
     if w.ndim == 1 and w.size:
         origin = -v.per_axis(origin, 1, "origin")[0] - (1 - w.size % 2)
-        w = w[::-1]
+        # conjugated here, so correlate1d's conjugation gives the weights back
+        w = w[::-1].conj() if w.dtype.kind == "c" else w[::-1]
     return correlate1d(x, w, axis, mode=mode, cval=cval, origin=origin, channel_axis=channel_axis,
                        dtype=dtype, out=out, backend=backend, threads=threads)
 
@@ -191,7 +213,8 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
         Input image or volume.
     kernels : sequence
         One 1D kernel per spatial axis (in the order of ``axes``, default array
-        order); ``None`` skips an axis.
+        order); ``None`` skips an axis.  Complex kernels are conjugated, as
+        :func:`imgconv.correlate` conjugates their outer product.
     origin, stride, dilation : int or tuple of int
         Per spatial axis, as :func:`imgconv.correlate`.
     %(filter_options)s
@@ -205,6 +228,16 @@ def sepfilter(x, kernels, *, mode="reflect", cval=0.0, origin=0, stride=1, dilat
            [2., 4., 2.],
            [1., 2., 1.]], dtype=float32)
     """
+    if (isinstance(kernels, (list, tuple))
+            and is_complex_call(x, cval, dtype, out, [k for k in kernels if k is not None])):
+        # the outer product's conjugate is the product of the conjugates:
+        # conjugated factors, as correlate conjugates a kernel
+        return via_real_parts(
+            lambda x_part, factors, cval_part, dtype_part: sepfilter(
+                x_part, factors, mode=mode, cval=cval_part, origin=origin, stride=stride,
+                dilation=dilation, channel_axis=channel_axis, axes=axes, dtype=dtype_part,
+                backend=backend, threads=threads),
+            x, cval, dtype, out, backend, kernels, conjugate=True)
     inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
                          dtype=dtype, out=out)
     if isinstance(kernels, np.ndarray) and kernels.ndim != 1 or isinstance(kernels, (str, bytes)):
@@ -437,6 +470,11 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
     plan = None if key is None else _plan_cache.get(key)
     if plan is not None:   # a repeated call: checked and planned already
         return _run_factor_plan(with_input(plan, x), plan, dtype, out, threads)
+    if is_complex_call(x, cval, dtype, out):
+        return _parts_of(lambda x_part, cval_part, dtype_part: gaussian(
+            x_part, sigma, order=order, truncate=truncate, spacing=spacing, mode=mode,
+            cval=cval_part, channel_axis=channel_axis, axes=axes, dtype=dtype_part,
+            backend=backend, threads=threads), x, cval, dtype, out, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
                          dtype=dtype, out=out)
     sigmas, spacings, truncate = _gaussian_axes(inp, sigma, truncate, spacing)
@@ -474,6 +512,11 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
                    out=out)
     plan = None if key is None else _plan_cache.get(key)
     if plan is None:
+        if is_complex_call(x, cval, dtype, out):
+            return _parts_of(lambda x_part, cval_part, dtype_part: box(
+                x_part, size, mode=mode, cval=cval_part, origin=origin,
+                channel_axis=channel_axis, axes=axes, dtype=dtype_part,
+                backend=backend, threads=threads), x, cval, dtype, out, backend)
         inp = v.filter_input(x, mode, cval, channel_axis, axes,
                              backend=select_backend(x, backend), dtype=dtype, out=out)
         key = key if inp.x is x else None
@@ -582,6 +625,13 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, bac
     if plan is not None:   # a repeated call: checked already
         inp = with_input(plan, x)
     else:
+        if is_complex_call(x, cval, dtype, out):
+            if axis is None:    # the magnitude
+                refuse_complex(x, f"the {operator} gradient magnitude (gradient_magnitude, "
+                                  f"or {operator} with axis=None)")
+            return _parts_of(lambda x_part, cval_part, dtype_part: _gradient(
+                x_part, axis, operator, mode, cval_part, channel_axis, axes, dtype_part,
+                None, backend, threads), x, cval, dtype, out, backend)
         inp = v.filter_input(x, mode, cval, channel_axis, axes,
                              backend=select_backend(x, backend), dtype=dtype, out=out)
         key = key if inp.x is x else None
@@ -754,6 +804,11 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=
     >>> ic.laplace(np.array([0., 1., 4., 9., 16.]), mode='replicate')
     array([ 1.,  2.,  2.,  2., -7.])
     """
+    if is_complex_call(x, cval, dtype, out):
+        return _parts_of(lambda x_part, cval_part, dtype_part: laplace(
+            x_part, mode=mode, cval=cval_part, channel_axis=channel_axis, axes=axes,
+            dtype=dtype_part, backend=backend, threads=threads),
+            x, cval, dtype, out, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
                          dtype=dtype, out=out)
     stencil = np.zeros((3,) * inp.rank, inp.compute)
@@ -782,6 +837,15 @@ def _gaussian_derivative_sum(x, sigma, order, name, truncate, spacing, mode, cva
     if plan is not None:   # a repeated call: checked already
         inp = with_input(plan, x)
     else:
+        if is_complex_call(x, cval, dtype, out):
+            if order == 1:
+                refuse_complex(x, name)
+            return _parts_of(lambda x_part, cval_part, dtype_part:
+                             _gaussian_derivative_sum(x_part, sigma, order, name, truncate,
+                                                      spacing, mode, cval_part, channel_axis,
+                                                      axes, dtype_part, None, backend,
+                                                      threads),
+                             x, cval, dtype, out, backend)
         inp = v.filter_input(x, mode, cval, channel_axis, axes,
                              backend=select_backend(x, backend), dtype=dtype, out=out)
         key = key if inp.x is x else None

@@ -410,6 +410,15 @@ def filter_input(x, mode="reflect", cval=0.0, channel_axis=None, axes=None, exac
     the compute type (:func:`compute_dtype`); they are checked later.
     Nothing else here reads more than x's shape and dtype.
     """
+    if getattr(getattr(x, "dtype", None), "kind", None) == "c":
+        # the linear filters take complex data before they get here
+        # (_convolve.via_real_parts): the others have no complex meaning
+        raise TypeError(f"x has unsupported dtype {x.dtype}: this function takes real numbers "
+                        "only (complex values have no order: no maximum, minimum or rank; "
+                        "pooling takes real data only); the linear filters (correlate, "
+                        "convolve, correlate1d, convolve1d, sepfilter, gaussian, box, "
+                        "sobel/prewitt/scharr along an axis, laplace, gaussian_laplace) take "
+                        "complex data")
     if backend is None:
         backend = select_backend(x, "auto")
     x = backend.take_input(x, exact=exact)
