@@ -122,7 +122,7 @@ def test_simulated_backend_takes_and_returns_numpy(sim):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
 
 
-def test_float16_widens_as_on_the_cpu_and_complex_is_refused(sim):
+def test_float16_widens_and_complex_runs_as_on_the_cpu(sim):
     half = X.astype(np.float16)
     got = ic.correlate(half, W, backend="cuda")
     assert got.dtype == np.float32
@@ -130,8 +130,11 @@ def test_float16_widens_as_on_the_cpu_and_complex_is_refused(sim):
     eroded = ic.erode(half, size=3, backend="cuda")      # max/min keep the dtype
     assert eroded.dtype == np.float16
     np.testing.assert_array_equal(eroded, ic.erode(half, size=3))
-    with pytest.raises(TypeError, match="unsupported dtype complex64"):
-        ic.correlate(X.astype(np.complex64), W, backend="cuda")
+    # complex data as its real and imaginary parts, each through the kernels
+    z = (X + 1j * X[::-1]).astype(np.complex64)
+    got = ic.correlate(z, W + 0.5j, backend="cuda")
+    assert got.dtype == np.complex64
+    np.testing.assert_allclose(got, ic.correlate(z, W + 0.5j), rtol=0, atol=1e-4)
 
 
 def test_out_is_checked_and_written(sim):
@@ -344,6 +347,11 @@ def test_gpu_numpy_input_round_trips_to_the_device(fake_gpu):
     out = np.zeros((11, 9), np.float32).T
     assert ic.correlate(X, W, out=out, backend="cuda") is out
     np.testing.assert_allclose(out, ic.correlate(X, W), rtol=0, atol=1e-5)
+    # complex data, into a complex numpy out=
+    z = (X + 1j * X[::-1]).astype(np.complex64)
+    out = np.zeros(X.shape, np.complex64)
+    assert ic.correlate(z, W, out=out, backend="cuda") is out
+    np.testing.assert_allclose(out, ic.correlate(z, W), rtol=0, atol=1e-4)
     with pytest.raises(ValueError, match="overlaps the input"):
         x = X.copy()
         ic.correlate(x, W, out=x, backend="cuda")
