@@ -344,6 +344,34 @@ class KernelBackend:
                                            pad_value, is_max, code, nthreads)
         return out
 
+    def extreme_structure(self, inp, out, footprint, heights, centre, is_max, pad_value,
+                          skip_outside, threads):
+        """Max or min with heights (non-flat morphology): out[p] = op over
+        the True cells c of ``footprint`` of (the padded input at
+        p + (c - centre)) + ``heights[c]``, in the dtype of ``out`` (that of
+        ``inp.x``): saturated for integers, plain for floats.
+
+        ``heights``: the 1D kernel heights of the footprint's cells in C
+        order (``_validate.structure_heights``, negated for a minimum).
+        ``skip_outside``: cells beyond the input's edges take no part
+        (the neutral padding; an output with none inside gets the
+        operation's identity) instead of reading the padding."""
+        kernel = getattr(self.kernels, "extreme_structure", None)
+        if kernel is None:
+            raise NotImplementedError(f"non-flat morphology (structure=) is not implemented on "
+                                      f"the {self.name} backend; use backend='cpu'")
+        rank = inp.rank
+        fp3 = footprint.reshape((1,) * (3 - rank) + footprint.shape)
+        centre3 = as_3(centre, 0, rank)
+        runs = footprint_runs(fp3)
+        nthreads = self.kernel_threads(threads, out.size * len(heights))
+        code = v.EXTREME_DTYPE_CODES[out.dtype]
+        identity = v.morphology_pad_value(out.dtype, None, None, is_max)
+        for x4, out4 in kernel_views(inp, inp.x, out, xp=self.xp):
+            kernel(x4, out4, fp3.shape, centre3, *runs, heights, skip_outside, inp.code,
+                   pad_value, identity, is_max, code, nthreads)
+        return out
+
     def pool(self, inp, out, indices, geom, op, p, identity, scales, threads):
         """Pooling of ``inp.x`` into ``out`` (and flat argmax/argmin ``indices``)."""
         args, work = pool_arguments(inp, geom, op, p, identity, scales, out.dtype)
