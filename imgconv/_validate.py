@@ -651,8 +651,9 @@ def structure_heights(heights, native, kernel, is_max):
         finite = heights[np.isfinite(heights)]
         if (finite != np.round(finite)).any():
             bad = finite[finite != np.round(finite)][0]
-            raise ValueError(f"structure holds the fractional height {bad!r}; an integer image "
-                             f"needs whole-number heights (round them, e.g. np.rint(structure))")
+            raise ValueError(f"structure holds the fractional height {float(bad)}; an integer "
+                             f"image needs whole-number heights (round them, e.g. "
+                             f"np.rint(structure))")
     limits = np.iinfo(kernel if kernel.kind in "iu" else native)
     span = int(limits.max) - int(limits.min)
     values = heights.tolist()   # exact, as Python ints and floats (the structure is small)
