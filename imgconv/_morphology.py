@@ -151,7 +151,10 @@ def dilate(x, footprint=None, *, size=None, structure=None, mode=None, cval=None
     """Grey-scale (or binary) dilation: the maximum over the mirrored footprint.
 
     Equals ``scipy.ndimage.grey_dilation(x, footprint=footprint, origin=origin)``
-    (and ``binary_dilation`` for bool input) with the same padding.
+    (and ``binary_dilation`` for bool input) with the same padding; with
+    ``structure``, ``grey_dilation(x, footprint=footprint, structure=structure,
+    origin=origin)``: the maximum of each sample plus its cell's height, the
+    structure mirrored with the footprint (integer sums saturate).
 
     Parameters
     ----------
@@ -172,6 +175,11 @@ def dilate(x, footprint=None, *, size=None, structure=None, mode=None, cval=None
            [7, 7, 7]], dtype=uint8)
     >>> int(ic.dilate(x, ic.footprints.cross(2)).astype(bool).sum())
     5
+
+    Non-flat: out[p] = max(x[p - 1] + 2, x[p] + 5, x[p + 1] + 1)
+
+    >>> ic.dilate(np.array([0, 10, 0, 0, 20], np.float32), structure=[1, 5, 2])
+    array([11., 15., 12., 21., 25.], dtype=float32)
     """
     return _extreme(x, footprint, size, structure, mode, cval, origin, channel_axis, axes, out,
                     backend, threads, True)
@@ -185,7 +193,9 @@ def erode(x, footprint=None, *, size=None, structure=None, mode=None, cval=None,
 
     Equals ``scipy.ndimage.grey_erosion(x, footprint=footprint, origin=origin)``
     (and ``binary_erosion(..., border_value=1)`` for bool input) with the same
-    padding.
+    padding; with ``structure``, ``grey_erosion(x, footprint=footprint,
+    structure=structure, origin=origin)``: the minimum of each sample minus its
+    cell's height (integer sums saturate).
 
     Parameters
     ----------
@@ -202,6 +212,11 @@ def erode(x, footprint=None, *, size=None, structure=None, mode=None, cval=None,
     >>> x = np.ones((5, 5), bool); x[2, 2] = False
     >>> int(ic.erode(x, size=3).sum())
     16
+
+    Non-flat, saturating where scipy would wrap: out[p] = min(x[p] - 10)
+
+    >>> ic.erode(np.array([3, 200], np.uint8), structure=[10])
+    array([  0, 190], dtype=uint8)
     """
     return _extreme(x, footprint, size, structure, mode, cval, origin, channel_axis, axes, out,
                     backend, threads, False)
