@@ -551,32 +551,39 @@ cdef void add_height_into(src_t* acc, const src_t* row, Py_ssize_t n, const void
                 acc[i] = min2(acc[i], add_height(row[i], height))
 
 
-cdef void structured_row(src_t* dst, const FootprintGeometry* g, const src_t** rows,
-                         const Py_ssize_t* run_row, const Py_ssize_t* run_start,
-                         const Py_ssize_t* run_length, const void* heights, Py_ssize_t x0,
-                         Py_ssize_t width, src_t identity) noexcept nogil:
+cdef void structured_row(src_t* dst, src_t* window, const FootprintGeometry* g,
+                         const src_t** rows, const Py_ssize_t* run_row,
+                         const Py_ssize_t* run_start, const Py_ssize_t* run_length,
+                         const void* heights, Py_ssize_t x0, Py_ssize_t width,
+                         src_t identity) noexcept nogil:
     """dst[i] = op over the footprint's cells of (padded sample + the cell's
     height), for the ``width`` outputs from column x0: ``rows[r]`` is the
-    padded source row of footprint row r from column x0 - cx (NULL: the row
-    lies outside the input and takes no part), the heights follow the
-    runs' cells in order."""
-    cdef Py_ssize_t q, t, s, lo, hi, cell = 0
+    ladder of the padded source row of footprint row r from column x0 - cx
+    (NULL: the row lies outside the input and takes no part); every run's
+    cells share one height, heights[run]; ``window``: scratch for ``width``
+    samples.  As op(a + h, b + h) = op(a, b) + h (the saturating sum is
+    monotonic), a run costs one ladder read and one sum."""
+    cdef Py_ssize_t q, s, length, lo, hi
     cdef Py_ssize_t cx = g.xrow.pad_lo
+    cdef Py_ssize_t padded_width = width + g.fx - 1
     fill_row(dst, identity, width)
     for q in range(g.nruns):
         if rows[run_row[q]] == NULL:
-            cell += run_length[q]
             continue
-        for t in range(run_length[q]):
-            s = run_start[q] + t
-            lo, hi = 0, width
-            if g.skip_outside:
-                # output i reads sample x0 + i + s - cx: only those inside the row
-                lo = min(max(0, cx - s - x0), width)
-                hi = max(min(width, g.width + cx - s - x0), lo)
-            add_height_into(dst + lo, rows[run_row[q]] + s + lo, hi - lo, heights, cell,
-                            g.is_max)
-            cell += 1
+        s, length = run_start[q], run_length[q]
+        lo, hi = 0, width
+        if g.skip_outside:
+            # output i reads samples x0 + i + s - cx .. + length - 1: only those
+            # reaching into the row (the neutral padding does the rest)
+            lo = min(max(0, cx - s - length + 1 - x0), width)
+            hi = max(min(width, g.width + cx - s - x0), lo)
+        if length == 1:
+            add_height_into(dst + lo, rows[run_row[q]] + s + lo, hi - lo, heights, q, g.is_max)
+        else:
+            # one height for the whole run: op(samples) + height, from the ladder
+            window_from_ladder(window, rows[run_row[q]], padded_width, s + lo, length, hi - lo,
+                               True, g.is_max)
+            add_height_into(dst + lo, window, hi - lo, heights, q, g.is_max)
 
 
 cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
@@ -604,19 +611,21 @@ cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
     cdef src_t* scratch
     cdef src_t* ladders
     cdef src_t* result
+    cdef src_t* window
     cdef src_t* dst
     cdef int64_t* keys
     cdef src_t** row_ladder
     cdef int64_t unit_begin, unit_end
     if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
         return 0
-    scratch = <src_t*>scratch_alloc((nslots * ladder_size + g.strip) * sizeof(src_t)
+    scratch = <src_t*>scratch_alloc((nslots * ladder_size + 2 * g.strip) * sizeof(src_t)
                              + nslots * sizeof(int64_t) + g.nrows * sizeof(src_t*))
     if scratch == NULL:
         return -1
     ladders = scratch
     result = ladders + nslots * ladder_size
-    keys = <int64_t*>(result + g.strip)
+    window = result + g.strip
+    keys = <int64_t*>(window + g.strip)
     row_ladder = <src_t**>(keys + nslots)
     for slot in range(nslots):
         keys[slot] = -3
@@ -658,8 +667,8 @@ cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
                     window_from_ladder(dst, row_ladder[run_row[q]], width + g.fx - 1,
                                        run_start[q], run_length[q], width, q == 0, g.is_max)
             else:
-                structured_row(dst, g, <const src_t**>row_ladder, run_row, run_start, run_length,
-                               heights, x0, width, identity)
+                structured_row(dst, window, g, <const src_t**>row_ladder, run_row, run_start,
+                               run_length, heights, x0, width, identity)
             if out_step != 1:
                 scatter_row(<src_t*>(out + b * g.out_strides[0] + z * g.out_strides[1]
                                      + y * g.out_strides[2] + x0 * g.out_strides[3]), out_step,
@@ -726,21 +735,21 @@ def extreme_structure(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
     """Max (``is_max``) or min with heights (non-flat, grey-scale morphology):
     as extreme_footprint, each footprint cell adding its height first,
     out[b, z, y, x] = op over cells c of (padded input at
-    (z + fz - cz, y + fy - cy, x + fx - cx) + heights[c]),
+    (z + fz - cz, y + fy - cy, x + fx - cx) + height of c),
     in the dtype: saturated for integers, plain for floats.
 
-    ``heights``: one per cell of the runs, in order (cells of a run
-    contiguous), C-contiguous; int64 for integer dtypes (within +-(the
-    dtype's span), +-(2**63 - 1) for 64-bit dtypes), the dtype itself for
-    floats.  ``skip_outside``: cells beyond the input's edges take no part
+    The cells of a run share one height: ``heights[q]`` for run q (a
+    structure whose heights vary along a row comes as runs of one cell);
+    C-contiguous, int64 for integer dtypes (within +-(the dtype's span),
+    +-(2**63 - 1) for 64-bit dtypes), the dtype itself for floats.  ``skip_outside``: cells beyond the input's edges take no part
     (instead of reading the padding); an output none of whose cells lies
     inside gets ``identity``, as does every output before the cells combine.
     """
     cdef cnp.dtype expected = (np.dtype(np.int64) if out.dtype.kind in "iu" else out.dtype)
     if heights.dtype != expected or not heights.flags.c_contiguous:
         raise ValueError(f"heights must be a C-contiguous {expected} array")
-    if heights.shape[0] != np.sum(np.asarray(run_length)):
-        raise ValueError("heights must hold one height per footprint cell")
+    if heights.ndim != 1 or heights.shape[0] != run_row.shape[0]:
+        raise ValueError("heights must hold one height per run")
     _footprint_call(x, out, footprint_shape, centre, row_z, row_y, run_row, run_start,
                     run_length, heights, skip_outside, mode, cval, identity, is_max, dtype,
                     nthreads)
@@ -767,8 +776,7 @@ cdef _footprint_call(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
     g.fz, g.fy = footprint_shape[0], footprint_shape[1]
     g.cz, g.cy = centre[0], centre[1]
     g.fx = footprint_shape[2]
-    # with heights every cell is read on its own: the ladders are the rows alone
-    g.levels = 1 if heights is not None else ladder_levels(longest)
+    g.levels = ladder_levels(longest)
     g.nrows = row_z.shape[0]
     g.nruns = run_row.shape[0]
     g.mode = mode

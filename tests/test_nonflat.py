@@ -350,6 +350,32 @@ def test_flat_structure_equals_flat_footprint():
                         (name, mode))
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "float64"])
+def test_runs_of_equal_heights(dtype):
+    """Cells of one height in a row run through the flat kernel's ladders: long
+    and short runs, broken by other heights and by the footprint, near edges."""
+    rng = np.random.default_rng(63)
+    x = rng.integers(0, 250, (11, 37)).astype(dtype)
+    s = np.repeat(rng.integers(-4, 5, (3, 5)), [1, 7, 2, 19, 1], axis=1).astype(float)
+    s[1, 10:13] = np.nan if dtype == "float64" else 2.0
+    fp = np.ones(s.shape, bool)
+    fp[0, 20:23] = False
+    fp[2, :] = False
+    fp[2, 4:33] = True
+    for origin in [(0, 0), (1, -15), (-1, 14)]:
+        for mode in [None] + MODES:
+            for name in ("dilate", "erode", "closing"):
+                got = OPS[name](x, fp, structure=s, origin=origin, mode=mode)
+                want = ref_nonflat(name, x, s, footprint=fp, origin=origin, mode=mode)
+                assert_same(got, want, (origin, mode, name))
+    # 3D, rows longer than the image
+    v = rng.standard_normal((4, 5, 6))
+    s3 = np.repeat(rng.integers(-2, 3, (2, 3, 3)), 5, axis=2).astype(float)
+    for mode in [None, "wrap", "reflect"]:
+        assert_same(ic.dilate(v, structure=s3, mode=mode),
+                    ref_nonflat("dilate", v, s3, mode=mode), mode)
+
+
 # ===========================================================================
 # NaN, channel_axis, axes, out=, threads, layouts, empty inputs
 # ===========================================================================
