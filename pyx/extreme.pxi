@@ -13,7 +13,7 @@
 # Herk / Gil-Werman runs on contiguous rows at three vector row operations per
 # output row; windows of up to DIRECT_MAX_WINDOW rows are combined directly.
 
-from libc.stdint cimport INT32_MIN, INT32_MAX, INT64_MIN, INT64_MAX, UINT64_MAX
+from libc.stdint cimport uint32_t, INT64_MIN, INT64_MAX, UINT64_MAX
 
 cdef enum:
     LADDER_MAX_WINDOW = 64
@@ -490,26 +490,12 @@ cdef struct FootprintGeometry:
 
 
 cdef inline src_t add_height(src_t value, int64_t height) noexcept nogil:
-    """value + height in an integer dtype, saturated to its range.  Heights
-    come clipped to +-(the dtype's span) for dtypes up to 32 bits (past that
-    every sum saturates anyway) and within +-(2**63 - 1) for 64-bit ones."""
-    cdef int32_t narrow
-    cdef int64_t wide, total
+    """value + height in a 64-bit integer dtype, saturated to its range
+    (heights within +-(2**63 - 1)); add_height_into runs the narrower
+    dtypes in their own lanes."""
+    cdef int64_t total
     cdef uint64_t magnitude
-    if src_t is uint8_t:
-        # 32-bit lanes: 8 sums to an AVX2 vector instead of 4
-        narrow = <int32_t>value + <int32_t>height
-        return <src_t>(0 if narrow < 0 else (255 if narrow > 255 else narrow))
-    elif src_t is uint16_t:
-        narrow = <int32_t>value + <int32_t>height
-        return <src_t>(0 if narrow < 0 else (65535 if narrow > 65535 else narrow))
-    elif src_t is int16_t:
-        narrow = <int32_t>value + <int32_t>height
-        return <src_t>(-32768 if narrow < -32768 else (32767 if narrow > 32767 else narrow))
-    elif src_t is int32_t:
-        wide = <int64_t>value + height
-        return <src_t>(INT32_MIN if wide < INT32_MIN else (INT32_MAX if wide > INT32_MAX else wide))
-    elif src_t is int64_t:
+    if src_t is int64_t:
         # wrapping sum (unsigned arithmetic is defined), then saturate where it wrapped
         total = <int64_t>(<uint64_t>value + <uint64_t>height)
         if height >= 0:
@@ -522,7 +508,7 @@ cdef inline src_t add_height(src_t value, int64_t height) noexcept nogil:
         magnitude = <uint64_t>(-height)
         return 0 if value < magnitude else value - magnitude
     else:
-        return value   # floats add their heights directly (see add_height_into)
+        return value   # (not called for other dtypes)
 
 
 cdef void add_height_into(src_t* acc, const src_t* row, Py_ssize_t n, const void* heights,
@@ -531,7 +517,9 @@ cdef void add_height_into(src_t* acc, const src_t* row, Py_ssize_t n, const void
     saturated for integers (whose heights are int64), plain for floats
     (whose heights have the dtype)."""
     cdef Py_ssize_t i
-    cdef src_t float_height
+    cdef src_t float_height, magnitude, value
+    cdef uint16_t shifted, unsigned_height
+    cdef uint32_t wide_shifted, wide_height
     cdef int64_t height
     if src_t is float or src_t is double:
         float_height = (<const src_t*>heights)[cell]
@@ -541,6 +529,56 @@ cdef void add_height_into(src_t* acc, const src_t* row, Py_ssize_t n, const void
         else:
             for i in range(n):
                 acc[i] = min2(acc[i], row[i] + float_height)
+    elif src_t is uint8_t or src_t is uint16_t:
+        # saturating in the dtype's own lanes (32 uint8 to an AVX2 vector):
+        # x + min(MAX - x, h) and x - min(x, -h), MAX - x being ~x (heights
+        # are within +-MAX here)
+        height = (<const int64_t*>heights)[cell]
+        if height >= 0:
+            magnitude = <src_t>height
+            for i in range(n):
+                value = <src_t>(row[i] + min(<src_t>(~row[i]), magnitude))
+                acc[i] = max2(acc[i], value) if is_max else min2(acc[i], value)
+        else:
+            magnitude = <src_t>(-height)
+            for i in range(n):
+                value = <src_t>(row[i] - min(row[i], magnitude))
+                acc[i] = max2(acc[i], value) if is_max else min2(acc[i], value)
+    elif src_t is int16_t:
+        # the same in uint16 lanes: flipping the sign bit maps int16 onto
+        # uint16 in order (heights are within +-65535)
+        height = (<const int64_t*>heights)[cell]
+        if height >= 0:
+            unsigned_height = <uint16_t>height
+            for i in range(n):
+                shifted = <uint16_t>row[i] ^ 0x8000
+                shifted = <uint16_t>(shifted + min(<uint16_t>(~shifted), unsigned_height))
+                value = <src_t>(shifted ^ 0x8000)
+                acc[i] = max2(acc[i], value) if is_max else min2(acc[i], value)
+        else:
+            unsigned_height = <uint16_t>(-height)
+            for i in range(n):
+                shifted = <uint16_t>row[i] ^ 0x8000
+                shifted = <uint16_t>(shifted - min(shifted, unsigned_height))
+                value = <src_t>(shifted ^ 0x8000)
+                acc[i] = max2(acc[i], value) if is_max else min2(acc[i], value)
+    elif src_t is int32_t:
+        # likewise in uint32 lanes (heights are within +-(2**32 - 1))
+        height = (<const int64_t*>heights)[cell]
+        if height >= 0:
+            wide_height = <uint32_t>height
+            for i in range(n):
+                wide_shifted = <uint32_t>row[i] ^ 0x80000000u
+                wide_shifted = wide_shifted + min(~wide_shifted, wide_height)
+                value = <src_t>(wide_shifted ^ 0x80000000u)
+                acc[i] = max2(acc[i], value) if is_max else min2(acc[i], value)
+        else:
+            wide_height = <uint32_t>(-height)
+            for i in range(n):
+                wide_shifted = <uint32_t>row[i] ^ 0x80000000u
+                wide_shifted = wide_shifted - min(wide_shifted, wide_height)
+                value = <src_t>(wide_shifted ^ 0x80000000u)
+                acc[i] = max2(acc[i], value) if is_max else min2(acc[i], value)
     else:
         height = (<const int64_t*>heights)[cell]
         if is_max:

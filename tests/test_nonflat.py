@@ -181,6 +181,27 @@ def test_saturation_instead_of_wrapping():
     assert ic.erode(np.array([7, 9], np.uint8), structure=[np.inf]).tolist() == [0, 0]
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16", "int32", "uint32",
+                                   "int64", "uint64"])
+def test_heights_up_to_and_beyond_the_span(dtype):
+    info = np.iinfo(dtype)
+    span = int(info.max) - int(info.min)
+    x = np.array([info.min, int(info.min) + 1, 0, int(info.max) - 1, info.max], dtype)
+    heights = [1, -1, span // 2, -(span // 2)]
+    if info.bits < 64:
+        heights += [span, -span, span + 7, -span - 7, np.inf, -np.inf]
+    else:
+        heights += [2 ** 63 - 1, -(2 ** 63 - 1)]
+    for h in heights:
+        for name in ("dilate", "erode"):
+            got = OPS[name](x, structure=[h], mode="wrap")
+            exact = [int(v) + (1 if name == "dilate" else -1) * (
+                h if np.isfinite(h) else (span + 1 if h > 0 else -span - 1)) for v in x.tolist()]
+            want = [min(max(v, int(info.min)), int(info.max)) for v in exact]
+            assert got.tolist() == want, (h, name)
+            assert got.dtype == x.dtype
+
+
 # ===========================================================================
 # against scipy
 # ===========================================================================
