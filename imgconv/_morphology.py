@@ -12,8 +12,9 @@ their size; other footprints cost one pass per run of consecutive cells.
 A ``structure`` adds its height to each cell's sample before the maximum
 (dilation, the structure mirrored with the footprint) and subtracts it
 before the minimum (erosion), as scipy's ``grey_dilation`` and
-``grey_erosion``; it costs one pass per cell.  Integer sums saturate to the
-dtype's range where scipy's wrap.
+``grey_erosion``; it costs one pass per run of cells of one height in a
+footprint row.  Integer sums saturate to the dtype's range where scipy's
+wrap.
 """
 from typing import NamedTuple
 

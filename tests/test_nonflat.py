@@ -360,6 +360,20 @@ def test_footprint_selects_cells():
         assert_same(got, SCIPY_OPS[name](x, footprint=fp, structure=s, mode="mirror"))
 
 
+def test_adjunction_and_where_saturation_bends_it():
+    rng = np.random.default_rng(64)
+    x = rng.standard_normal((10, 12))
+    for trial in range(5):
+        s = random_structure((3, 4), rng, integral=False)
+        for mode in [None] + MODES:
+            assert (ic.opening(x, structure=s, mode=mode) <= x).all()
+            assert (ic.closing(x, structure=s, mode=mode) >= x).all()
+    # an erosion clipped at the dtype's minimum dilates above the image (documented)
+    zeros = np.zeros(3, np.uint8)
+    assert ic.opening(zeros, structure=[10]).tolist() == [10, 10, 10]
+    assert ic.tophat(zeros, structure=[10]).tolist() == [0, 0, 0]
+
+
 def test_flat_structure_equals_flat_footprint():
     rng = np.random.default_rng(62)
     x = rng.integers(0, 256, (12, 13)).astype(np.uint8)
