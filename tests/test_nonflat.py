@@ -364,10 +364,12 @@ def test_adjunction_and_where_saturation_bends_it():
     rng = np.random.default_rng(64)
     x = rng.standard_normal((10, 12))
     for trial in range(5):
+        # (the default mode: padding does not commute with erosion; up to the rounding
+        # of (x - h) + h)
         s = random_structure((3, 4), rng, integral=False)
-        for mode in [None] + MODES:
-            assert (ic.opening(x, structure=s, mode=mode) <= x).all()
-            assert (ic.closing(x, structure=s, mode=mode) >= x).all()
+        assert (ic.opening(x, structure=s) <= x + 1e-12).all()
+        assert (ic.closing(x, structure=s) >= x - 1e-12).all()
+        assert (ic.opening(x, structure=s) < x - 1e-3).any()
     # an erosion clipped at the dtype's minimum dilates above the image (documented)
     zeros = np.zeros(3, np.uint8)
     assert ic.opening(zeros, structure=[10]).tolist() == [10, 10, 10]
