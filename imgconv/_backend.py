@@ -13,7 +13,8 @@ backend's array namespace ``xp``.
 
 :class:`KernelBackend` is that object for a kernel module with the signatures
 of ``pyx/_kernels.pyx`` (``correlate``, ``box_pass``, ``extreme_pass``,
-``extreme_footprint``, ``pool``) taking 4D views of the backend's arrays:
+``extreme_footprint``, ``pool``; ``extreme_structure`` where the backend
+runs non-flat morphology) taking 4D views of the backend's arrays:
 the CPU backend (``imgconv._cpu``) is it with numpy, the compiled kernels and
 the buffer pool; a GPU backend is it with cupy, its own kernel module and
 ``cupy.empty``.  See docs/design.md, "Backends".
@@ -440,6 +441,40 @@ class KernelBackend:
                                             v.DTYPE_CODES[out.dtype], double_compute, nthreads)
         return out
 
+    def extreme_structure(self, inp, out, footprint, heights, centre, is_max, pad_value,
+                          skip_outside, threads):
+        """Max or min with heights (non-flat morphology): out[p] = op over
+        the True cells c of ``footprint`` of (the padded input at
+        p + (c - centre)) + ``heights[c]``, in the dtype of ``out`` (that of
+        ``inp.x``): saturated for integers, plain for floats.
+
+        ``heights``: the 1D kernel heights of the footprint's True cells in
+        C order (``_validate.structure_heights``, negated for a minimum).
+        ``skip_outside``: cells beyond the input's edges take no part
+        (the neutral padding; an output with none inside gets the
+        operation's identity) instead of reading the padding."""
+        kernel = getattr(self.kernels, "extreme_structure", None)
+        if kernel is None:
+            raise NotImplementedError(f"non-flat morphology (structure=) is not implemented on "
+                                      f"the {self.name} backend; use backend='cpu'")
+        rank = inp.rank
+        fp3 = footprint.reshape((1,) * (3 - rank) + footprint.shape)
+        centre3 = as_3(centre, 0, rank)
+        cell_heights = np.zeros(fp3.shape, heights.dtype)
+        cell_heights[fp3] = heights
+        # cells of one height in a row take a run's ladder (a flat structure
+        # costs what a flat footprint does)
+        runs = footprint_runs(fp3, cell_heights)
+        row_z, row_y, run_row, run_start, run_length = runs
+        run_heights = np.ascontiguousarray(cell_heights[row_z[run_row], row_y[run_row], run_start])
+        nthreads = self.kernel_threads(threads, out.size * len(run_row))
+        code = v.EXTREME_DTYPE_CODES[out.dtype]
+        identity = v.morphology_pad_value(out.dtype, None, None, is_max)
+        for x4, out4 in kernel_views(inp, inp.x, out, xp=self.xp):
+            kernel(x4, out4, fp3.shape, centre3, *runs, run_heights, skip_outside, inp.code,
+                   pad_value, identity, is_max, code, nthreads)
+        return out
+
     def pool(self, inp, out, indices, geom, op, p, identity, scales, threads):
         """Pooling of ``inp.x`` into ``out`` (and flat argmax/argmin ``indices``)."""
         args, work = pool_arguments(inp, geom, op, p, identity, scales, out.dtype)
@@ -488,13 +523,20 @@ def clip_box(size, centre, shape):
     return tuple(lo + hi + 1 for lo, hi in clipped), tuple(lo for lo, _ in clipped)
 
 
-def footprint_runs(footprint):
+def footprint_runs(footprint, heights=None):
     """A 3D boolean footprint as its nonempty rows (z, y) and the runs of
-    consecutive True cells in each: (row index, first x, length), by row."""
+    consecutive True cells in each: (row index, first x, length), by row.
+    With ``heights`` (an array of the footprint's shape), a run also ends
+    where the height changes (a NaN height is a run of its own)."""
     row_z, row_y, run_row, run_start, run_length = [], [], [], [], []
     for z, y in zip(*np.nonzero(footprint.any(axis=2))):
-        edges = np.diff(np.concatenate(([0], footprint[z, y].astype(np.int8), [0])))
+        row = footprint[z, y].astype(np.int8)
+        edges = np.diff(np.concatenate(([0], row, [0])))
         starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        if heights is not None:
+            changes = np.flatnonzero(row[1:] & row[:-1] & (heights[z, y, 1:] != heights[z, y, :-1]))
+            starts = np.sort(np.concatenate((starts, changes + 1)))
+            stops = np.sort(np.concatenate((stops, changes + 1)))
         run_row += [len(row_z)] * len(starts)
         run_start += list(starts)
         run_length += list(stops - starts)

@@ -210,6 +210,18 @@ _MORPHOLOGY = {
         size : int or sequence of int, optional
             Without ``footprint``: a box of this size (default 3).
         """,
+    "structure_morphology": """
+        structure : array of float, optional
+            Non-flat (grey-scale) morphology, as scipy.ndimage's ``structure``:
+            the height of each cell, added to its sample before a dilation's
+            maximum (mirrored with the footprint) and subtracted before an
+            erosion's minimum.  With ``footprint`` (same shape, else ValueError)
+            only its True cells take part; without, every cell does; not with
+            ``size``.  Integer images take whole-number heights (a fractional one
+            is an error) and their sums saturate to the dtype's range (scipy's
+            wrap); float images add the heights in their own dtype.  Not for
+            bool images; the CUDA backend raises NotImplementedError.
+        """,
     "mode_morphology": """
         mode : str, optional
             Boundary handling.  Default (None): pad with the value that never
@@ -264,8 +276,8 @@ docdict["correlate_parameters"] = _join(
 docdict["filter_options"] = _join("mode", "cval", "channel_axis", "axes", "dtype", "out",
                                   "threads")
 docdict["morphology_parameters"] = _join(
-    "x_morphology", "footprint", "size_morphology", "mode_morphology", "cval_morphology",
-    "origin_morphology", "channel_axis_axes_as_correlate", "out_morphology",
+    "x_morphology", "footprint", "size_morphology", "structure_morphology", "mode_morphology",
+    "cval_morphology", "origin_morphology", "channel_axis_axes_as_correlate", "out_morphology",
     "backend_threads_as_correlate")
 
 _PLACEHOLDER_LINE = re.compile(r"^([ \t]*)%\((\w+)\)s[ \t]*$", re.M)

@@ -1,4 +1,5 @@
-"""Grey-scale and binary morphology with flat footprints.
+"""Grey-scale and binary morphology with flat footprints, and grey-scale
+morphology with a non-flat ``structure`` of heights.
 
 Conventions (those of scipy.ndimage): the footprint's centre cell is
 ``k // 2 + origin`` along each axis.  Erosion takes the minimum over the
@@ -7,6 +8,13 @@ footprint mirrored through its centre (Minkowski addition), which makes the
 two adjoint: opening <= input <= closing for any footprint.  Box footprints
 (``size=``, or an all-True ``footprint``) run in O(1) per sample whatever
 their size; other footprints cost one pass per run of consecutive cells.
+
+A ``structure`` adds its height to each cell's sample before the maximum
+(dilation, the structure mirrored with the footprint) and subtracts it
+before the minimum (erosion), as scipy's ``grey_dilation`` and
+``grey_erosion``; it costs one pass per run of cells of one height in a
+footprint row.  Integer sums saturate to the dtype's range where scipy's
+wrap.
 """
 from typing import NamedTuple
 
@@ -34,8 +42,11 @@ class ExtremePlan(NamedTuple):
     run: object             # the backend's runner of call (see _convolve.Plan)
 
 
-def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, backend,
-             threads, is_max):
+def _extreme(x, footprint, size, structure, mode, cval, origin, channel_axis, axes, out,
+             backend, threads, is_max):
+    if structure is not None:
+        return _extreme_structure(x, footprint, size, structure, mode, cval, origin,
+                                  channel_axis, axes, out, backend, threads, is_max)
     # a repeated call (a loop over patches or frames) is checked once
     key = plan_key(x, ("extreme", footprint is None, size, mode, cval, origin, channel_axis,
                        axes, backend, is_max), footprint)
@@ -56,7 +67,24 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
     if plan.call is not None and out is None:
         return plan.run(plan.call, inp.x, threads)
     backend = inp.backend
-    native, pad_value, fp, centre = plan.native, plan.pad_value, plan.fp, plan.centre
+
+    def run(kernel_out):
+        if plan.is_box:
+            backend.extreme_box(inp, kernel_out, plan.fp.shape, plan.centre, is_max,
+                                plan.pad_value, threads)
+        else:
+            backend.extreme_footprint(inp, kernel_out, plan.fp, plan.centre, is_max,
+                                      plan.pad_value, threads)
+
+    return _run_extreme(inp, plan.native, out, x, run)
+
+
+def _run_extreme(inp, native, out, x, run):
+    """The result of a maximum or minimum whose kernels ``run(kernel_out)``
+    into an array of ``inp.x``'s shape and dtype: ``out`` (checked) or a new
+    array of dtype ``native``, through an intermediate where the kernels run
+    the input widened."""
+    backend = inp.backend
     is_bool = native == bool
     out = backend.extreme_output(out, inp.x.shape, native, x)
     if is_bool:
@@ -65,10 +93,7 @@ def _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, ba
         kernel_out = backend.empty(inp.x.shape, inp.x.dtype)
     else:
         kernel_out = out
-    if plan.is_box:
-        backend.extreme_box(inp, kernel_out, fp.shape, centre, is_max, pad_value, threads)
-    else:
-        backend.extreme_footprint(inp, kernel_out, fp, centre, is_max, pad_value, threads)
+    run(kernel_out)
     if kernel_out is not out and not is_bool:
         backend.store(kernel_out, out)   # exact for the input's values; padding saturates
     return out
@@ -95,14 +120,43 @@ def _extreme_plan(x, footprint, size, mode, cval, origin, channel_axis, axes, ba
                        inp.backend.run_extreme_box)
 
 
+def _extreme_structure(x, footprint, size, structure, mode, cval, origin, channel_axis, axes,
+                       out, backend, threads, is_max):
+    """Non-flat dilation (``is_max``) or erosion: scipy's grey_dilation and
+    grey_erosion with ``structure``, sums saturated for integers."""
+    inp = v.filter_input(x, "zero" if mode is None else mode, 0.0, channel_axis, axes,
+                         exact=True, backend=select_backend(x, backend))
+    native = v.extreme_dtype(x)
+    if native == bool:
+        raise TypeError("structure= needs a numeric image; bool images take flat footprints "
+                        "only (footprint= or size=)")
+    pad_value = v.morphology_pad_value(native, mode, cval, is_max)
+    fp, heights = v.as_structure(structure, footprint, size, inp.rank, inp.axes)
+    origin = v.check_origin(origin, fp.shape)
+    centre = tuple(k // 2 + o for k, o in zip(fp.shape, origin))
+    if is_max:
+        # dilation mirrors the structure with the footprint (Minkowski addition)
+        flip = (slice(None, None, -1),) * fp.ndim
+        fp, heights = fp[flip], heights[flip]
+        centre = tuple(k - 1 - c for k, c in zip(fp.shape, centre))
+    cell_heights = v.structure_heights(heights[fp], native, inp.x.dtype, is_max)
+    backend = inp.backend
+    return _run_extreme(inp, native, out, x, lambda kernel_out: backend.extreme_structure(
+        inp, kernel_out, fp, cell_heights, centre, is_max, pad_value, mode is None, threads))
+
+
 @device_boundary
 @docfiller
-def dilate(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
-           axes=None, out=None, backend="auto", threads=None):
+def dilate(x, footprint=None, *, size=None, structure=None, mode=None, cval=None,
+           origin=0, channel_axis=None, axes=None, out=None, backend="auto",
+           threads=None):
     """Grey-scale (or binary) dilation: the maximum over the mirrored footprint.
 
     Equals ``scipy.ndimage.grey_dilation(x, footprint=footprint, origin=origin)``
-    (and ``binary_dilation`` for bool input) with the same padding.
+    (and ``binary_dilation`` for bool input) with the same padding; with
+    ``structure``, ``grey_dilation(x, footprint=footprint, structure=structure,
+    origin=origin)``: the maximum of each sample plus its cell's height, the
+    structure mirrored with the footprint (integer sums saturate).
 
     Parameters
     ----------
@@ -123,20 +177,28 @@ def dilate(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chan
            [7, 7, 7]], dtype=uint8)
     >>> int(ic.dilate(x, ic.footprints.cross(2)).astype(bool).sum())
     5
+
+    Non-flat: out[p] = max(x[p - 1] + 2, x[p] + 5, x[p + 1] + 1)
+
+    >>> ic.dilate(np.array([0, 10, 0, 0, 20], np.float32), structure=[1, 5, 2])
+    array([11., 15., 12., 21., 25.], dtype=float32)
     """
-    return _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, backend,
-                    threads, True)
+    return _extreme(x, footprint, size, structure, mode, cval, origin, channel_axis, axes, out,
+                    backend, threads, True)
 
 
 @device_boundary
 @docfiller
-def erode(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
-          axes=None, out=None, backend="auto", threads=None):
+def erode(x, footprint=None, *, size=None, structure=None, mode=None, cval=None,
+          origin=0, channel_axis=None, axes=None, out=None, backend="auto",
+          threads=None):
     """Grey-scale (or binary) erosion: the minimum over the footprint.
 
     Equals ``scipy.ndimage.grey_erosion(x, footprint=footprint, origin=origin)``
     (and ``binary_erosion(..., border_value=1)`` for bool input) with the same
-    padding.
+    padding; with ``structure``, ``grey_erosion(x, footprint=footprint,
+    structure=structure, origin=origin)``: the minimum of each sample minus its
+    cell's height (integer sums saturate).
 
     Parameters
     ----------
@@ -153,15 +215,21 @@ def erode(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chann
     >>> x = np.ones((5, 5), bool); x[2, 2] = False
     >>> int(ic.erode(x, size=3).sum())
     16
+
+    Non-flat, saturating where scipy would wrap: out[p] = min(x[p] - 10)
+
+    >>> ic.erode(np.array([3, 200], np.uint8), structure=[10])
+    array([  0, 190], dtype=uint8)
     """
-    return _extreme(x, footprint, size, mode, cval, origin, channel_axis, axes, out, backend,
-                    threads, False)
+    return _extreme(x, footprint, size, structure, mode, cval, origin, channel_axis, axes, out,
+                    backend, threads, False)
 
 
 @device_boundary
 @docfiller
-def opening(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
-            axes=None, out=None, backend="auto", threads=None):
+def opening(x, footprint=None, *, size=None, structure=None, mode=None, cval=None,
+            origin=0, channel_axis=None, axes=None, out=None, backend="auto",
+            threads=None):
     """Opening: erosion, then dilation with the same footprint.
 
     Removes bright details smaller than the footprint; never exceeds the input.
@@ -182,8 +250,8 @@ def opening(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
     >>> int(ic.opening(x, size=3).sum()) == 16 * 9   # the lone pixel is gone
     True
     """
-    options = dict(size=size, mode=mode, cval=cval, origin=origin, channel_axis=channel_axis,
-                   axes=axes, backend=backend, threads=threads)
+    options = dict(size=size, structure=structure, mode=mode, cval=cval, origin=origin,
+                   channel_axis=channel_axis, axes=axes, backend=backend, threads=threads)
     eroded = erode(x, footprint, **options)
     if out is not None:   # out may not be the input, as for every filter
         select_backend(x, backend).extreme_output(out, eroded.shape, eroded.dtype, x)
@@ -192,8 +260,9 @@ def opening(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
 
 @device_boundary
 @docfiller
-def closing(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
-            axes=None, out=None, backend="auto", threads=None):
+def closing(x, footprint=None, *, size=None, structure=None, mode=None, cval=None,
+            origin=0, channel_axis=None, axes=None, out=None, backend="auto",
+            threads=None):
     """Closing: dilation, then erosion with the same footprint.
 
     Fills dark details smaller than the footprint; never falls below the input.
@@ -214,8 +283,8 @@ def closing(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, cha
     >>> bool(ic.closing(x, size=3).all())
     True
     """
-    options = dict(size=size, mode=mode, cval=cval, origin=origin, channel_axis=channel_axis,
-                   axes=axes, backend=backend, threads=threads)
+    options = dict(size=size, structure=structure, mode=mode, cval=cval, origin=origin,
+                   channel_axis=channel_axis, axes=axes, backend=backend, threads=threads)
     dilated = dilate(x, footprint, **options)
     if out is not None:   # out may not be the input, as for every filter
         select_backend(x, backend).extreme_output(out, dilated.shape, dilated.dtype, x)
@@ -258,8 +327,9 @@ def _as_result_dtype(x, like, backend):
 
 @device_boundary
 @docfiller
-def morph_gradient(x, footprint=None, *, size=None, mode=None, cval=None, origin=0,
-                   channel_axis=None, axes=None, out=None, backend="auto", threads=None):
+def morph_gradient(x, footprint=None, *, size=None, structure=None, mode=None, cval=None,
+                   origin=0, channel_axis=None, axes=None, out=None, backend="auto",
+                   threads=None):
     """Morphological gradient: dilation minus erosion.
 
     Integer results saturate (never wrap); bool inputs give
@@ -280,16 +350,17 @@ def morph_gradient(x, footprint=None, *, size=None, mode=None, cval=None, origin
     >>> ic.morph_gradient(np.array([0, 0, 5, 5], np.uint8), size=3)
     array([0, 5, 5, 0], dtype=uint8)
     """
-    options = dict(size=size, mode=mode, cval=cval, origin=origin, channel_axis=channel_axis,
-                   axes=axes, backend=backend, threads=threads)
+    options = dict(size=size, structure=structure, mode=mode, cval=cval, origin=origin,
+                   channel_axis=channel_axis, axes=axes, backend=backend, threads=threads)
     return _difference(dilate(x, footprint, **options), erode(x, footprint, **options), out, x,
                        backend)
 
 
 @device_boundary
 @docfiller
-def tophat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
-           axes=None, out=None, backend="auto", threads=None):
+def tophat(x, footprint=None, *, size=None, structure=None, mode=None, cval=None,
+           origin=0, channel_axis=None, axes=None, out=None, backend="auto",
+           threads=None):
     """White top-hat: the input minus its opening (small bright details).
 
     Integer results saturate; bool inputs give ``x & ~opening``.
@@ -309,15 +380,17 @@ def tophat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, chan
     >>> ic.tophat(np.array([1, 1, 9, 1, 1], np.uint8), size=3)
     array([0, 0, 8, 0, 0], dtype=uint8)
     """
-    opened = opening(x, footprint, size=size, mode=mode, cval=cval, origin=origin,
-                     channel_axis=channel_axis, axes=axes, backend=backend, threads=threads)
+    opened = opening(x, footprint, size=size, structure=structure, mode=mode, cval=cval,
+                     origin=origin, channel_axis=channel_axis, axes=axes, backend=backend,
+                     threads=threads)
     return _difference(_as_result_dtype(x, opened, backend), opened, out, x, backend)
 
 
 @device_boundary
 @docfiller
-def blackhat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, channel_axis=None,
-             axes=None, out=None, backend="auto", threads=None):
+def blackhat(x, footprint=None, *, size=None, structure=None, mode=None, cval=None,
+             origin=0, channel_axis=None, axes=None, out=None, backend="auto",
+             threads=None):
     """Black top-hat: the closing minus the input (small dark details).
 
     Integer results saturate; bool inputs give ``closing & ~x``.
@@ -337,6 +410,7 @@ def blackhat(x, footprint=None, *, size=None, mode=None, cval=None, origin=0, ch
     >>> ic.blackhat(np.array([9, 9, 1, 9, 9], np.uint8), size=3)
     array([0, 0, 8, 0, 0], dtype=uint8)
     """
-    closed = closing(x, footprint, size=size, mode=mode, cval=cval, origin=origin,
-                     channel_axis=channel_axis, axes=axes, backend=backend, threads=threads)
+    closed = closing(x, footprint, size=size, structure=structure, mode=mode, cval=cval,
+                     origin=origin, channel_axis=channel_axis, axes=axes, backend=backend,
+                     threads=threads)
     return _difference(closed, _as_result_dtype(x, closed, backend), out, x, backend)

@@ -606,6 +606,89 @@ def as_footprint(footprint, size, rank, axes=None):
     return fp if axes is None else in_axes_order(fp, axes)
 
 
+def as_structure(structure, footprint, size, rank, axes=None):
+    """A non-flat structuring element: ``(footprint, heights)`` with ``rank``
+    dimensions each, in the order of ``axes`` (see :func:`in_axes_order`).
+
+    ``structure`` (real numbers, up to ``rank`` dimensions, missing leading
+    axes getting length 1) gives the heights; ``footprint``, if given, must
+    have its shape and selects the cells that take part (scipy.ndimage's
+    rule: the heights of the others are ignored), else every cell does.
+    ``heights`` keeps the structure's values exactly: float64 for bool and
+    float structures, int64 or uint64 for integer ones.
+    """
+    if size is not None:
+        raise ValueError("give either size or structure, not both (the structure's shape "
+                         "is the footprint's)")
+    try:
+        heights = np.asarray(structure)
+    except Exception as exc:
+        raise TypeError("structure must be an array of real numbers") from exc
+    if heights.dtype.kind not in "biuf":
+        raise TypeError(f"structure must hold real numbers, got dtype {heights.dtype}")
+    if heights.ndim > rank:
+        raise ValueError(f"structure has {heights.ndim} dimensions but the input has {rank} "
+                         f"spatial dimensions")
+    if heights.size == 0:
+        raise ValueError(f"structure is empty (shape {heights.shape})")
+    if footprint is None:
+        fp = np.ones(heights.shape, bool)
+    else:
+        fp_shape = np.shape(footprint)
+        if fp_shape != heights.shape:
+            raise ValueError(f"structure has shape {heights.shape} but footprint has shape "
+                             f"{fp_shape}; they must have the same shape")
+        fp = footprint
+    fp = as_footprint(fp, None, rank, axes)
+    if heights.dtype.kind in "bf":
+        heights = heights.astype(np.float64)
+    elif heights.dtype.kind == "i":
+        heights = heights.astype(np.int64)
+    heights = heights.reshape(fp.shape if axes is None else
+                              (1,) * (rank - heights.ndim) + heights.shape)
+    return fp, (heights if axes is None else in_axes_order(heights, axes))
+
+
+def structure_heights(heights, native, kernel, is_max):
+    """The heights the non-flat maximum (``is_max``) or minimum kernel adds
+    (a minimum subtracts the structure, as scipy's ``grey_erosion``): a 1D
+    array of ``heights`` (those of the footprint's cells, in order) for
+    kernels of dtype ``kernel`` running an image of dtype ``native``.
+
+    Float images take any heights, cast to the kernel's float dtype.
+    Integer images take whole numbers (a fractional or NaN height is an
+    error: the sums are exact, then saturated; +-inf saturate every sum):
+    int64 for integer kernels, clipped to +-(the kernel dtype's span), past
+    which every sum saturates anyway; 64-bit images need heights within
+    +-(2**63 - 1).  Integer images on a float64 kernel (uint32) get their
+    heights clipped to +-(the image dtype's span), exact in float64.
+    """
+    sign = 1 if is_max else -1
+    if native.kind == "f":
+        return np.ascontiguousarray(sign * heights, dtype=kernel)
+    if heights.dtype.kind == "f":
+        if np.isnan(heights).any():
+            raise ValueError("structure holds NaN; an integer image needs whole-number heights")
+        finite = heights[np.isfinite(heights)]
+        if (finite != np.round(finite)).any():
+            bad = finite[finite != np.round(finite)][0]
+            raise ValueError(f"structure holds the fractional height {float(bad)}; an integer "
+                             f"image needs whole-number heights (round them, e.g. "
+                             f"np.rint(structure))")
+    limits = np.iinfo(kernel if kernel.kind in "iu" else native)
+    span = int(limits.max) - int(limits.min)
+    values = heights.tolist()   # exact, as Python ints and floats (the structure is small)
+    if limits.bits == 64:
+        # the kernel's sums of 64-bit values hold heights up to 2**63 - 1
+        span = 2 ** 63 - 1
+        if any(not math.isfinite(h) or abs(h) > span for h in values):
+            raise ValueError("structure heights on a 64-bit integer image must be finite and "
+                             "lie within +-(2**63 - 1)")
+    cells = [min(max(int(h) if math.isfinite(h) else (span if h > 0 else -span), -span), span)
+             for h in values]
+    return np.asarray([sign * h for h in cells], np.int64 if kernel.kind in "iu" else kernel)
+
+
 def morphology_pad_value(dtype, mode, cval, is_max):
     """The value constant padding uses, in ``dtype``: with ``mode`` None the
     one that leaves the result unchanged (the dtype's minimum for a maximum,

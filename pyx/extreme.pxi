@@ -13,6 +13,8 @@
 # Herk / Gil-Werman runs on contiguous rows at three vector row operations per
 # output row; windows of up to DIRECT_MAX_WINDOW rows are combined directly.
 
+from libc.stdint cimport uint32_t, INT64_MIN, INT64_MAX, UINT64_MAX
+
 cdef enum:
     LADDER_MAX_WINDOW = 64
     DIRECT_MAX_WINDOW = 3
@@ -483,20 +485,160 @@ cdef struct FootprintGeometry:
     Py_ssize_t nrows, nruns
     int mode
     bint is_max
+    bint skip_outside                    # (heights only) cells beyond the edges take no part
     PaddedRow xrow
+
+
+cdef inline src_t add_height(src_t value, int64_t height) noexcept nogil:
+    """value + height in a 64-bit integer dtype, saturated to its range
+    (heights within +-(2**63 - 1)); add_height_into runs the narrower
+    dtypes in their own lanes."""
+    cdef int64_t total
+    cdef uint64_t magnitude
+    if src_t is int64_t:
+        # wrapping sum (unsigned arithmetic is defined), then saturate where it wrapped
+        total = <int64_t>(<uint64_t>value + <uint64_t>height)
+        if height >= 0:
+            return INT64_MAX if total < value else total
+        return INT64_MIN if total > value else total
+    elif src_t is uint64_t:
+        if height >= 0:
+            magnitude = value + <uint64_t>height
+            return UINT64_MAX if magnitude < value else magnitude
+        magnitude = <uint64_t>(-height)
+        return 0 if value < magnitude else value - magnitude
+    else:
+        return value   # (not called for other dtypes)
+
+
+cdef void add_height_into(src_t* acc, const src_t* row, Py_ssize_t n, const void* heights,
+                          Py_ssize_t cell, bint is_max) noexcept nogil:
+    """acc[i] = op(acc[i], row[i] + heights[cell]) for i < n: in the dtype,
+    saturated for integers (whose heights are int64), plain for floats
+    (whose heights have the dtype)."""
+    cdef Py_ssize_t i
+    cdef src_t float_height, magnitude, value
+    cdef uint16_t shifted, unsigned_height
+    cdef uint32_t wide_shifted, wide_height
+    cdef int64_t height
+    if src_t is float or src_t is double:
+        float_height = (<const src_t*>heights)[cell]
+        if is_max:
+            for i in range(n):
+                acc[i] = max2(acc[i], row[i] + float_height)
+        else:
+            for i in range(n):
+                acc[i] = min2(acc[i], row[i] + float_height)
+    elif src_t is uint8_t or src_t is uint16_t:
+        # saturating in the dtype's own lanes (32 uint8 to an AVX2 vector):
+        # x + min(MAX - x, h) and x - min(x, -h), MAX - x being ~x (heights
+        # are within +-MAX here)
+        height = (<const int64_t*>heights)[cell]
+        if height >= 0:
+            magnitude = <src_t>height
+            for i in range(n):
+                value = <src_t>(row[i] + min(<src_t>(~row[i]), magnitude))
+                acc[i] = max2(acc[i], value) if is_max else min2(acc[i], value)
+        else:
+            magnitude = <src_t>(-height)
+            for i in range(n):
+                value = <src_t>(row[i] - min(row[i], magnitude))
+                acc[i] = max2(acc[i], value) if is_max else min2(acc[i], value)
+    elif src_t is int16_t:
+        # the same in uint16 lanes: flipping the sign bit maps int16 onto
+        # uint16 in order (heights are within +-65535)
+        height = (<const int64_t*>heights)[cell]
+        if height >= 0:
+            unsigned_height = <uint16_t>height
+            for i in range(n):
+                shifted = <uint16_t>row[i] ^ 0x8000
+                shifted = <uint16_t>(shifted + min(<uint16_t>(~shifted), unsigned_height))
+                value = <src_t>(shifted ^ 0x8000)
+                acc[i] = max2(acc[i], value) if is_max else min2(acc[i], value)
+        else:
+            unsigned_height = <uint16_t>(-height)
+            for i in range(n):
+                shifted = <uint16_t>row[i] ^ 0x8000
+                shifted = <uint16_t>(shifted - min(shifted, unsigned_height))
+                value = <src_t>(shifted ^ 0x8000)
+                acc[i] = max2(acc[i], value) if is_max else min2(acc[i], value)
+    elif src_t is int32_t:
+        # likewise in uint32 lanes (heights are within +-(2**32 - 1))
+        height = (<const int64_t*>heights)[cell]
+        if height >= 0:
+            wide_height = <uint32_t>height
+            for i in range(n):
+                wide_shifted = <uint32_t>row[i] ^ 0x80000000u
+                wide_shifted = wide_shifted + min(~wide_shifted, wide_height)
+                value = <src_t>(wide_shifted ^ 0x80000000u)
+                acc[i] = max2(acc[i], value) if is_max else min2(acc[i], value)
+        else:
+            wide_height = <uint32_t>(-height)
+            for i in range(n):
+                wide_shifted = <uint32_t>row[i] ^ 0x80000000u
+                wide_shifted = wide_shifted - min(wide_shifted, wide_height)
+                value = <src_t>(wide_shifted ^ 0x80000000u)
+                acc[i] = max2(acc[i], value) if is_max else min2(acc[i], value)
+    else:
+        height = (<const int64_t*>heights)[cell]
+        if is_max:
+            for i in range(n):
+                acc[i] = max2(acc[i], add_height(row[i], height))
+        else:
+            for i in range(n):
+                acc[i] = min2(acc[i], add_height(row[i], height))
+
+
+cdef void structured_row(src_t* dst, src_t* window, const FootprintGeometry* g,
+                         const src_t** rows, const Py_ssize_t* run_row,
+                         const Py_ssize_t* run_start, const Py_ssize_t* run_length,
+                         const void* heights, Py_ssize_t x0, Py_ssize_t width,
+                         src_t identity) noexcept nogil:
+    """dst[i] = op over the footprint's cells of (padded sample + the cell's
+    height), for the ``width`` outputs from column x0: ``rows[r]`` is the
+    ladder of the padded source row of footprint row r from column x0 - cx
+    (NULL: the row lies outside the input and takes no part); every run's
+    cells share one height, heights[run]; ``window``: scratch for ``width``
+    samples.  As op(a + h, b + h) = op(a, b) + h (the saturating sum is
+    monotonic), a run costs one ladder read and one sum."""
+    cdef Py_ssize_t q, s, length, lo, hi
+    cdef Py_ssize_t cx = g.xrow.pad_lo
+    cdef Py_ssize_t padded_width = width + g.fx - 1
+    fill_row(dst, identity, width)
+    for q in range(g.nruns):
+        if rows[run_row[q]] == NULL:
+            continue
+        s, length = run_start[q], run_length[q]
+        lo, hi = 0, width
+        if g.skip_outside:
+            # output i reads samples x0 + i + s - cx .. + length - 1: only those
+            # reaching into the row (the neutral padding does the rest)
+            lo = min(max(0, cx - s - length + 1 - x0), width)
+            hi = max(min(width, g.width + cx - s - x0), lo)
+        if length == 1:
+            add_height_into(dst + lo, rows[run_row[q]] + s + lo, hi - lo, heights, q, g.is_max)
+        else:
+            # one height for the whole run: op(samples) + height, from the ladder
+            window_from_ladder(window, rows[run_row[q]], padded_width, s + lo, length, hi - lo,
+                               True, g.is_max)
+            add_height_into(dst + lo, window, hi - lo, heights, q, g.is_max)
 
 
 cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
                          const Py_ssize_t* row_z, const Py_ssize_t* row_y,
                          const Py_ssize_t* run_row, const Py_ssize_t* run_start,
-                         const Py_ssize_t* run_length, imgconv_work* work,
-                         int tid, src_t cval) noexcept nogil:
+                         const Py_ssize_t* run_length, const void* heights,
+                         imgconv_work* work, int tid, src_t cval,
+                         src_t identity) noexcept nogil:
     """The output rows thread ``tid`` takes from ``work``, numbered (batch,
     strip, plane, row).
 
     The ladder of each source row a footprint row reads is kept in slot
     (footprint plane, source row mod footprint height), so going down a plane
-    builds each ladder once.
+    builds each ladder once.  With ``heights`` (see extreme_structure) the
+    ladders are only their level 0, the padded source rows, and every cell
+    adds its height; with ``g.skip_outside`` cells beyond the input's edges
+    take no part (rows outside it are not even loaded).
     """
     cdef Py_ssize_t nslots = g.fz * g.fy
     cdef Py_ssize_t ladder_size = g.padded_width * g.levels
@@ -507,19 +649,21 @@ cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
     cdef src_t* scratch
     cdef src_t* ladders
     cdef src_t* result
+    cdef src_t* window
     cdef src_t* dst
     cdef int64_t* keys
     cdef src_t** row_ladder
     cdef int64_t unit_begin, unit_end
     if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
         return 0
-    scratch = <src_t*>scratch_alloc((nslots * ladder_size + g.strip) * sizeof(src_t)
+    scratch = <src_t*>scratch_alloc((nslots * ladder_size + 2 * g.strip) * sizeof(src_t)
                              + nslots * sizeof(int64_t) + g.nrows * sizeof(src_t*))
     if scratch == NULL:
         return -1
     ladders = scratch
     result = ladders + nslots * ladder_size
-    keys = <int64_t*>(result + g.strip)
+    window = result + g.strip
+    keys = <int64_t*>(window + g.strip)
     row_ladder = <src_t**>(keys + nslots)
     for slot in range(nslots):
         keys[slot] = -3
@@ -540,6 +684,9 @@ cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
                                                      * g.height + my)
                 q = iy % g.fy
                 slot = row_z[r] * g.fy + (q + g.fy if q < 0 else q)
+                if g.skip_outside and not (0 <= iz < g.depth and 0 <= iy < g.height):
+                    row_ladder[r] = NULL
+                    continue
                 row_ladder[r] = ladders + slot * ladder_size
                 if keys[slot] != key:
                     keys[slot] = key
@@ -553,9 +700,13 @@ cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
                     build_ladder(row_ladder[r], width + g.fx - 1, g.levels, g.is_max)
             dst = (<src_t*>(out + b * g.out_strides[0] + z * g.out_strides[1] + y * g.out_strides[2]
                             + x0 * g.out_strides[3]) if out_step == 1 else result)
-            for q in range(g.nruns):
-                window_from_ladder(dst, row_ladder[run_row[q]], width + g.fx - 1, run_start[q],
-                                   run_length[q], width, q == 0, g.is_max)
+            if heights == NULL:
+                for q in range(g.nruns):
+                    window_from_ladder(dst, row_ladder[run_row[q]], width + g.fx - 1,
+                                       run_start[q], run_length[q], width, q == 0, g.is_max)
+            else:
+                structured_row(dst, window, g, <const src_t**>row_ladder, run_row, run_start,
+                               run_length, heights, x0, width, identity)
             if out_step != 1:
                 scatter_row(<src_t*>(out + b * g.out_strides[0] + z * g.out_strides[1]
                                      + y * g.out_strides[2] + x0 * g.out_strides[3]), out_step,
@@ -569,8 +720,8 @@ cdef int footprint_units(const char* src, char* out, const FootprintGeometry* g,
 cdef int _extreme_footprint_run(src_t* typed, const char* src, char* out, FootprintGeometry* g,
                                 const Py_ssize_t[::1] row_z, const Py_ssize_t[::1] row_y,
                                 const Py_ssize_t[::1] run_row, const Py_ssize_t[::1] run_start,
-                                const Py_ssize_t[::1] run_length, object cval,
-                                int nthreads) except -1:
+                                const Py_ssize_t[::1] run_length, const void* heights,
+                                object cval, object identity, int nthreads) except -1:
     # ladders of all slots within FOOTPRINT_LADDER_MIB per thread
     cdef Py_ssize_t budget = FOOTPRINT_LADDER_MIB * 1024 * 1024 // sizeof(src_t) // (
         g.fz * g.fy * g.levels)
@@ -583,13 +734,14 @@ cdef int _extreme_footprint_run(src_t* typed, const char* src, char* out, Footpr
     nthreads = max(1, min(nthreads, nunits))
     cdef int* status
     cdef src_t value = cval
+    cdef src_t neutral = identity
     cdef imgconv_work work
     work_storage = share_work(&work, nthreads, nunits, 1, &status)
     with nogil, parallel(num_threads=nthreads):
         tid = threadid()
         status[tid] = footprint_units(src, out, g, &row_z[0], &row_y[0], &run_row[0],
-                                      &run_start[0], &run_length[0], &work,
-                                      tid, value)
+                                      &run_start[0], &run_length[0], heights, &work,
+                                      tid, value, neutral)
     check_scratch(status, nthreads)
     return 0
 
@@ -608,9 +760,50 @@ def extreme_footprint(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
     runs of consecutive cells in each (``run_row``, first cell ``run_start``,
     ``run_length``), ordered by row.
     """
+    _footprint_call(x, out, footprint_shape, centre, row_z, row_y, run_row, run_start,
+                    run_length, None, False, mode, cval, cval, is_max, dtype, nthreads)
+
+
+def extreme_structure(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
+                      const Py_ssize_t[::1] row_z, const Py_ssize_t[::1] row_y,
+                      const Py_ssize_t[::1] run_row, const Py_ssize_t[::1] run_start,
+                      const Py_ssize_t[::1] run_length, cnp.ndarray heights,
+                      bint skip_outside, int mode, object cval, object identity, bint is_max,
+                      int dtype, int nthreads):
+    """Max (``is_max``) or min with heights (non-flat, grey-scale morphology):
+    as extreme_footprint, each footprint cell adding its height first,
+    out[b, z, y, x] = op over cells c of (padded input at
+    (z + fz - cz, y + fy - cy, x + fx - cx) + height of c),
+    in the dtype: saturated for integers, plain for floats.
+
+    The cells of a run share one height: ``heights[q]`` for run q (a
+    structure whose heights vary along a row comes as runs of one cell);
+    C-contiguous, int64 for integer dtypes (within +-(the dtype's span),
+    +-(2**63 - 1) for 64-bit dtypes), the dtype itself for floats.  ``skip_outside``: cells beyond the input's edges take no part
+    (instead of reading the padding); an output none of whose cells lies
+    inside gets ``identity``, as does every output before the cells combine.
+    """
+    cdef cnp.dtype expected = (np.dtype(np.int64) if out.dtype.kind in "iu" else out.dtype)
+    if heights.dtype != expected or not heights.flags.c_contiguous:
+        raise ValueError(f"heights must be a C-contiguous {expected} array")
+    if heights.ndim != 1 or heights.shape[0] != run_row.shape[0]:
+        raise ValueError("heights must hold one height per run")
+    _footprint_call(x, out, footprint_shape, centre, row_z, row_y, run_row, run_start,
+                    run_length, heights, skip_outside, mode, cval, identity, is_max, dtype,
+                    nthreads)
+
+
+cdef _footprint_call(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
+                     const Py_ssize_t[::1] row_z, const Py_ssize_t[::1] row_y,
+                     const Py_ssize_t[::1] run_row, const Py_ssize_t[::1] run_start,
+                     const Py_ssize_t[::1] run_length, cnp.ndarray heights, bint skip_outside,
+                     int mode, object cval, object identity, bint is_max, int dtype,
+                     int nthreads):
+    """extreme_footprint (``heights`` None) or extreme_structure."""
     cdef FootprintGeometry g
     cdef int i
     cdef Py_ssize_t longest = np.max(np.asarray(run_length))
+    cdef const void* cell_heights = NULL if heights is None else cnp.PyArray_DATA(heights)
     g.nbatch = x.shape[0]
     g.depth = x.shape[1]
     g.height = x.shape[2]
@@ -626,32 +819,33 @@ def extreme_footprint(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
     g.nruns = run_row.shape[0]
     g.mode = mode
     g.is_max = is_max
+    g.skip_outside = skip_outside
     cdef Py_ssize_t full_width = g.width + g.fx - 1
     cdef Py_ssize_t[::1] xtable = np.empty(full_width, np.intp)
     set_padded_row(&g.xrow, &xtable[0], full_width, centre[2], g.width, mode)
     cdef const char* src = <const char*>cnp.PyArray_DATA(x)
     cdef char* dst = <char*>cnp.PyArray_DATA(out)
     if dtype == DT_UINT8:
-        _extreme_footprint_run(<uint8_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
-                               cval, nthreads)
+        _extreme_footprint_run(<uint8_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start,
+                               run_length, cell_heights, cval, identity, nthreads)
     elif dtype == DT_UINT16:
-        _extreme_footprint_run(<uint16_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
-                               cval, nthreads)
+        _extreme_footprint_run(<uint16_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start,
+                               run_length, cell_heights, cval, identity, nthreads)
     elif dtype == DT_INT16:
-        _extreme_footprint_run(<int16_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
-                               cval, nthreads)
+        _extreme_footprint_run(<int16_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start,
+                               run_length, cell_heights, cval, identity, nthreads)
     elif dtype == DT_INT32:
-        _extreme_footprint_run(<int32_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
-                               cval, nthreads)
+        _extreme_footprint_run(<int32_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start,
+                               run_length, cell_heights, cval, identity, nthreads)
     elif dtype == DT_INT64:
-        _extreme_footprint_run(<int64_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
-                               cval, nthreads)
+        _extreme_footprint_run(<int64_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start,
+                               run_length, cell_heights, cval, identity, nthreads)
     elif dtype == DT_UINT64:
-        _extreme_footprint_run(<uint64_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
-                               cval, nthreads)
+        _extreme_footprint_run(<uint64_t*>NULL, src, dst, &g, row_z, row_y, run_row, run_start,
+                               run_length, cell_heights, cval, identity, nthreads)
     elif dtype == DT_FLOAT32:
-        _extreme_footprint_run(<float*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
-                               cval, nthreads)
+        _extreme_footprint_run(<float*>NULL, src, dst, &g, row_z, row_y, run_row, run_start,
+                               run_length, cell_heights, cval, identity, nthreads)
     else:
-        _extreme_footprint_run(<double*>NULL, src, dst, &g, row_z, row_y, run_row, run_start, run_length,
-                               cval, nthreads)
+        _extreme_footprint_run(<double*>NULL, src, dst, &g, row_z, row_y, run_row, run_start,
+                               run_length, cell_heights, cval, identity, nthreads)

@@ -206,6 +206,13 @@ def test_fft_by_the_gpus_cost_model(sim, monkeypatch):
     np.testing.assert_allclose(got, ic.correlate(big, w, method="fft"), rtol=1e-4, atol=1e-2)
 
 
+def test_non_flat_morphology_is_a_clear_error(sim):
+    # the CUDA kernels have no heights yet: said, not run on the CPU behind the caller's back
+    with pytest.raises(NotImplementedError, match="non-flat morphology .* cuda backend"):
+        ic.dilate(X, structure=np.ones((3, 3)), backend="cuda")
+    np.testing.assert_array_equal(ic.dilate(X, size=3, backend="cuda"), ic.dilate(X, size=3))
+
+
 def test_kernel_too_large_for_shared_memory_falls_back(sim, monkeypatch):
     # 1 x 3700 taps: few enough for the tiled path's weights, but its tile
     # (two planes of 8 x (32 + 3699) float32) exceeds the device's shared memory
