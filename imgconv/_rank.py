@@ -167,7 +167,7 @@ def median(x, size=None, footprint=None, *, mode="reflect", cval=0.0, origin=0,
     >>> x = np.array([[1, 2, 3], [4, 200, 6], [7, 8, 9]], np.uint8)
     >>> int(ic.median(x)[1, 1])        # the outlier is gone
     6
-    >>> ic.median(np.array([3., 1., 2., 9., 5.]), size=3)   # 'reflect' pads 1 [3 1 ...
+    >>> ic.median(np.array([3., 1., 2., 9., 5.]), size=3)   # 'reflect': 1 3 1 2 9 5 9
     array([1., 2., 2., 5., 9.])
     """
     return _rank_filter(x, ("median", None), size, footprint, mode, cval, origin, channel_axis, axes,
