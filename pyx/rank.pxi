@@ -4,11 +4,13 @@
 # footprint covers (the same slot cache as extreme_footprint), then one of
 # three methods computes the row:
 #
-# - a selection network (few cells): the cells of CHUNK_BYTES worth of
-#   neighbouring outputs are gathered lane-wise and a compare-exchange
-#   network, pruned to the comparators the wanted rank depends on, runs over
-#   whole lanes (min/max over contiguous arrays: the compiler vectorises
-#   them, 32 uint8 outputs to an AVX2 vector);
+# - a selection network: the cells of CHUNK_BYTES worth of neighbouring
+#   outputs are gathered lane-wise and a compare-exchange network, pruned to
+#   the comparators the wanted rank depends on, runs over whole lanes
+#   (min/max over contiguous arrays: the compiler vectorises them, 32 uint8
+#   outputs to an AVX2 vector).  For a box, each column of the window (the
+#   cells at one x offset) is sorted once and shared by the kx outputs that
+#   read it; a merge network of the sorted columns then picks the rank;
 # - a running histogram (uint8, uint16; Huang): sliding one sample along x
 #   removes and adds one sample per footprint run; the rank's bin is tracked
 #   from one output to the next, with a coarse level of the histogram so
@@ -26,10 +28,11 @@ cdef enum:
     RANK_NETWORK = 1
     RANK_HISTOGRAM = 2
     RANK_SORTED = 3
+    RANK_COLUMNS = 4
     # a network's gathered lanes: this many bytes of outputs per pass
     RANK_CHUNK_BYTES = 256
-    # windows of up to this many cells take a selection network
-    RANK_NETWORK_MAX_CELLS = 25
+    # the widest network considered (wires, +inf padding included)
+    RANK_NETWORK_MAX_WIRES = 1024
     # row slots per thread (source rows of the footprint)
     RANK_ROWS_MIB = 8
 
@@ -125,6 +128,8 @@ cdef struct RankGeometry:
     Py_ssize_t padded_width              # per strip
     Py_ssize_t nrows, nruns, ncells, rank
     Py_ssize_t ncomparators
+    Py_ssize_t ncolumn_comparators       # RANK_COLUMNS: the column sort's
+    Py_ssize_t out_wire                  # the network's wire holding the rank
     int method
     int mode
     PaddedRow xrow
@@ -141,6 +146,7 @@ cdef struct RankFootprint:
     const Py_ssize_t* cell_row
     const Py_ssize_t* cell_x
     const Py_ssize_t* comparators        # (wire a, wire b, kind) triples
+    const Py_ssize_t* column_comparators # RANK_COLUMNS: those sorting a column
 
 
 cdef void network_row(src_t** rows, const RankFootprint* f, const RankGeometry* g,
@@ -161,7 +167,44 @@ cdef void network_row(src_t** rows, const RankFootprint* f, const RankGeometry* 
             comparator = f.comparators + 3 * k
             compare_exchange(lanes + comparator[0] * chunk, lanes + comparator[1] * chunk, chunk,
                              <int>comparator[2])
-        memcpy(dst + x, lanes + g.rank * chunk, count * sizeof(src_t))
+        memcpy(dst + x, lanes + g.out_wire * chunk, count * sizeof(src_t))
+        x += chunk
+
+
+cdef void columns_row(src_t** rows, const RankFootprint* f, const RankGeometry* g,
+                      Py_ssize_t width, src_t* dst, src_t* lanes) noexcept nogil:
+    """dst[i] = the rank of output i's window, for i < width, over a box:
+    the columns (one sample of every footprint row, at one x) are sorted
+    once for all the outputs that read them, then a merge network of the
+    fx sorted columns of each output picks the rank.  ``lanes``: the
+    sorted columns (nrows rows of chunk + fx - 1 lanes), then the merge
+    network's wires."""
+    cdef Py_ssize_t chunk = RANK_CHUNK_BYTES // sizeof(src_t)
+    cdef Py_ssize_t column_lanes = chunk + g.fx - 1
+    cdef Py_ssize_t m = g.nrows
+    cdef src_t* wires = lanes + (m * column_lanes + 63) // 64 * 64
+    cdef Py_ssize_t x, r, j, k, count
+    cdef const Py_ssize_t* comparator
+    x = 0
+    while x < width:
+        count = min(chunk, width - x)
+        for r in range(m):
+            memcpy(lanes + r * column_lanes, rows[r] + x, (count + g.fx - 1) * sizeof(src_t))
+        for k in range(g.ncolumn_comparators):
+            comparator = f.column_comparators + 3 * k
+            compare_exchange(lanes + comparator[0] * column_lanes,
+                             lanes + comparator[1] * column_lanes, column_lanes,
+                             <int>comparator[2])
+        # wire j * m + r: sorted row r of the column at offset j
+        for j in range(g.fx):
+            for r in range(m):
+                memcpy(wires + (j * m + r) * chunk, lanes + r * column_lanes + j,
+                       chunk * sizeof(src_t))
+        for k in range(g.ncomparators):
+            comparator = f.comparators + 3 * k
+            compare_exchange(wires + comparator[0] * chunk, wires + comparator[1] * chunk, chunk,
+                             <int>comparator[2])
+        memcpy(dst + x, wires + g.out_wire * chunk, count * sizeof(src_t))
         x += chunk
 
 
@@ -249,8 +292,11 @@ cdef void sorted_row(src_t** rows, const RankFootprint* f, const RankGeometry* g
 cdef Py_ssize_t rank_scratch_items(const RankGeometry* g, Py_ssize_t itemsize) noexcept nogil:
     """Items of the source dtype a thread's method needs beyond the rows:
     network lanes, histogram bins (as int32) or the sorted window."""
+    cdef Py_ssize_t chunk = RANK_CHUNK_BYTES // itemsize
     if g.method == RANK_NETWORK:
-        return g.ncells * (RANK_CHUNK_BYTES // itemsize)
+        return g.ncells * chunk
+    if g.method == RANK_COLUMNS:
+        return (g.nrows * (chunk + g.fx - 1) + 63) // 64 * 64 + g.ncells * chunk
     if g.method == RANK_HISTOGRAM:
         return (65536 + 256) * 4 // itemsize + 1
     return g.ncells
@@ -328,6 +374,8 @@ cdef int rank_units(const char* src, char* out, const RankGeometry* g, const Ran
                    if out_step == 1 else result)
             if g.method == RANK_NETWORK:
                 network_row(row_source, f, g, width, dst, method_scratch)
+            elif g.method == RANK_COLUMNS:
+                columns_row(row_source, f, g, width, dst, method_scratch)
             elif g.method == RANK_HISTOGRAM:
                 histogram_row(row_source, f, g, width, dst, <int32_t*>method_scratch)
             else:
@@ -365,61 +413,125 @@ cdef int _rank_filter_run(src_t* typed, const char* src, char* out, RankGeometry
 
 
 # --------------------------------------------------------------------------
-# Selection networks: Batcher's odd-even merge sort, pruned
+# Selection networks: Batcher's odd-even merge sort, padded, compiled, pruned
 # --------------------------------------------------------------------------
 _networks = {}
 
 
-def _batcher_comparators(Py_ssize_t n):
+def _batcher_comparators(Py_ssize_t size, Py_ssize_t presorted=1):
     """The compare-exchanges (i, j), i < j, of Batcher's odd-even merge sort
-    of 2**k >= n wires, in order, restricted to wires below n: the missing
-    wires hold +inf, which no comparator moves, so the rest sorts n values."""
-    size = 1
-    while size < n:
-        size *= 2
+    of ``size`` wires (a power of two), in order, without the stages that
+    sort blocks of up to ``presorted`` wires (a power of two): on blocks
+    already sorted those exchange nothing."""
     pairs = []
     p = 1
     while p < size:
-        k = p
-        while k >= 1:
-            for j in range(k % p, size - k, 2 * k):
-                for i in range(min(k, size - j - k)):
-                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
-                        pairs.append((i + j, i + j + k))
-            k //= 2
+        if p >= presorted:
+            k = p
+            while k >= 1:
+                for j in range(k % p, size - k, 2 * k):
+                    for i in range(min(k, size - j - k)):
+                        if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                            pairs.append((i + j, i + j + k))
+                k //= 2
         p *= 2
-    return [(a, b) for a, b in pairs if b < n]
+    return pairs
 
 
-def selection_network(Py_ssize_t n, Py_ssize_t rank):
-    """The comparators that put the rank-th smallest of n wires on wire
-    ``rank``, as (a, b, kind) rows: kind 0 exchanges both, 1 only keeps the
-    minimum on a, 2 only the maximum on b (the other output is never read)."""
-    key = (n, rank)
-    network = _networks.get(key)
-    if network is not None:
-        return network
-    needed = {rank}
+def _power_of_two(Py_ssize_t n):
+    size = 1
+    while size < n:
+        size *= 2
+    return size
+
+
+def _compiled(comparators, slots):
+    """``comparators`` on logical wires, where wire w holds slot ``slots[w]``
+    or, for -1, +inf, as exchanges of slots: an exchange with a +inf wire
+    below a value moves the value (a relabelling), and others with +inf
+    exchange nothing.  Returns the exchanges and the final slots."""
+    slots = list(slots)
+    exchanges = []
+    for a, b in comparators:
+        if slots[b] < 0:
+            continue
+        if slots[a] < 0:
+            slots[a], slots[b] = slots[b], -1
+            continue
+        exchanges.append((slots[a], slots[b]))
+    return exchanges, slots
+
+
+def _pruned(exchanges, needed):
+    """The exchanges whose outputs reach the ``needed`` slots, as (a, b,
+    kind) rows: kind 0 keeps both outputs, 1 only the minimum (on a), 2 only
+    the maximum (on b); and the slots read before the first of them."""
+    needed = set(needed)
     kept = []
-    for a, b in reversed(_batcher_comparators(n)):
+    for a, b in reversed(exchanges):
         wants_a, wants_b = a in needed, b in needed
         if wants_a or wants_b:
             kept.append((a, b, 0 if wants_a and wants_b else (1 if wants_a else 2)))
             needed.update((a, b))
     kept.reverse()
-    network = np.asarray(kept, np.intp).reshape(-1, 3)
-    _networks[key] = network
-    return network
+    return np.asarray(kept, np.intp).reshape(-1, 3), needed
 
 
-def rank_method(Py_ssize_t ncells, int dtype):
+def _sorting_network(Py_ssize_t n, needed):
+    """The exchanges sorting n wires as far as the ``needed`` outputs go."""
+    size = _power_of_two(n)
+    exchanges, _ = _compiled(_batcher_comparators(size),
+                             [w if w < n else -1 for w in range(size)])
+    return _pruned(exchanges, needed)[0]
+
+
+def selection_network(Py_ssize_t n, Py_ssize_t rank):
+    """The exchanges that put the rank-th smallest of n wires on wire
+    ``rank``, as (a, b, kind) rows (see _pruned)."""
+    key = ("select", n, rank)
+    if key not in _networks:
+        _networks[key] = _sorting_network(n, {rank})
+    return _networks[key]
+
+
+def column_network(Py_ssize_t m, Py_ssize_t kx, Py_ssize_t rank):
+    """For a box of kx columns of m cells: the exchanges sorting a column
+    (as far as the merge reads it), the exchanges merging kx sorted columns
+    (wire j * m + r: row r of column j) up to the rank-th smallest, and the
+    wire that then holds it."""
+    key = ("columns", m, kx, rank)
+    if key not in _networks:
+        rows, columns = _power_of_two(m), _power_of_two(kx)
+        slots = [j * m + r if (r < m and j < kx) else -1
+                 for j in range(columns) for r in range(rows)]
+        exchanges, final = _compiled(_batcher_comparators(rows * columns, rows), slots)
+        out_wire = final[rank]
+        merge, read = _pruned(exchanges, {out_wire})
+        column = _sorting_network(m, {w % m for w in read})
+        _networks[key] = (column, merge, out_wire)
+    return _networks[key]
+
+
+def rank_method(Py_ssize_t ncells, int dtype, Py_ssize_t rank, bint is_box, Py_ssize_t nrows,
+                Py_ssize_t fx, Py_ssize_t nruns):
     """The method that computes a window of ``ncells`` cells of ``dtype``
-    fastest: RANK_NETWORK, RANK_HISTOGRAM or RANK_SORTED."""
-    if ncells <= RANK_NETWORK_MAX_CELLS:
-        return RANK_NETWORK
+    fastest, by a rough count of cycles per output: a network's exchanges
+    cost a few vector operations per vector of lanes; the histogram a few
+    operations per run plus the moves of its rank bin (long for 16-bit
+    data); the sorted window a search and a move of about n/3 values per
+    run."""
+    itemsize = 1 if dtype == DT_UINT8 else (2 if dtype in (DT_UINT16, DT_INT16) else
+                                            (4 if dtype in (DT_INT32, DT_FLOAT32) else 8))
+    lanes = 32.0 / itemsize
+    costs = {RANK_SORTED: nruns * (ncells * itemsize / 16.0 + 40.0)}
     if dtype == DT_UINT8 or dtype == DT_UINT16:
-        return RANK_HISTOGRAM
-    return RANK_SORTED
+        costs[RANK_HISTOGRAM] = 12.0 * nruns + (20.0 if dtype == DT_UINT8 else 600.0)
+    if _power_of_two(ncells) <= RANK_NETWORK_MAX_WIRES:
+        costs[RANK_NETWORK] = 3.0 * (len(selection_network(ncells, rank)) + ncells) / lanes
+    if is_box and fx > 1 and _power_of_two(nrows) * _power_of_two(fx) <= RANK_NETWORK_MAX_WIRES:
+        column, merge, _ = column_network(nrows, fx, rank)
+        costs[RANK_COLUMNS] = 3.0 * (len(column) + len(merge) + ncells) / lanes
+    return min(costs, key=costs.get)
 
 
 def rank_filter(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
@@ -436,8 +548,9 @@ def rank_filter(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
     The footprint comes as its nonempty rows (``row_z``, ``row_y``) and the
     runs of consecutive cells in each (``run_row``, first cell ``run_start``,
     ``run_length``), ordered by row.  ``method``: 0 picks the fastest; 1
-    (selection network), 2 (running histogram, uint8 and uint16 only) and 3
-    (sorted window) force one, for the tests.
+    (selection network), 2 (running histogram, uint8 and uint16 only), 3
+    (sorted window) and 4 (column networks, boxes only) force one, for the
+    tests.
     """
     cdef RankGeometry g
     cdef RankFootprint f
@@ -445,11 +558,17 @@ def rank_filter(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
     cdef Py_ssize_t ncells = int(np.sum(np.asarray(run_length)))
     if not 0 <= rank < ncells:
         raise ValueError(f"rank={rank} is outside a footprint of {ncells} cells")
+    cdef Py_ssize_t nrows = row_z.shape[0], fx = footprint_shape[2]
+    # a box: every footprint row one run of fx cells
+    cdef bint is_box = (run_row.shape[0] == nrows and ncells == nrows * fx
+                        and nrows == footprint_shape[0] * footprint_shape[1])
     if method == RANK_AUTO:
-        method = rank_method(ncells, dtype)
+        method = rank_method(ncells, dtype, rank, is_box, nrows, fx, run_row.shape[0])
     if method == RANK_HISTOGRAM and dtype != DT_UINT8 and dtype != DT_UINT16:
         raise ValueError("the running histogram takes uint8 and uint16 only")
-    if method not in (RANK_NETWORK, RANK_HISTOGRAM, RANK_SORTED):
+    if method == RANK_COLUMNS and not is_box:
+        raise ValueError("the column networks take box footprints only")
+    if method not in (RANK_NETWORK, RANK_HISTOGRAM, RANK_SORTED, RANK_COLUMNS):
         raise ValueError(f"unknown rank filter method {method}")
     g.nbatch = x.shape[0]
     g.depth = x.shape[1]
@@ -471,9 +590,18 @@ def rank_filter(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
     cdef const Py_ssize_t[::1] cell_x = np.concatenate(
         [np.arange(s, s + n, dtype=np.intp)
          for s, n in zip(np.asarray(run_start), np.asarray(run_length))])
-    cdef const Py_ssize_t[:, ::1] comparators = (
-        selection_network(ncells, rank) if method == RANK_NETWORK else np.zeros((1, 3), np.intp))
-    g.ncomparators = comparators.shape[0] if method == RANK_NETWORK else 0
+    no_network = np.zeros((0, 3), np.intp)
+    network, column, g.out_wire = no_network, no_network, 0
+    if method == RANK_NETWORK:
+        network, g.out_wire = selection_network(ncells, rank), rank
+    elif method == RANK_COLUMNS:
+        column, network, g.out_wire = column_network(nrows, fx, rank)
+    # one spare row: a network may have no exchanges (a window of one cell)
+    cdef const Py_ssize_t[:, ::1] comparators = np.concatenate([network, np.zeros((1, 3), np.intp)])
+    cdef const Py_ssize_t[:, ::1] column_comparators = np.concatenate(
+        [column, np.zeros((1, 3), np.intp)])
+    g.ncomparators = network.shape[0]
+    g.ncolumn_comparators = column.shape[0]
     f.row_z = &row_z[0]
     f.row_y = &row_y[0]
     f.run_row = &run_row[0]
@@ -481,7 +609,8 @@ def rank_filter(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
     f.run_length = &run_length[0]
     f.cell_row = &cell_row[0]
     f.cell_x = &cell_x[0]
-    f.comparators = &comparators[0, 0] if comparators.shape[0] else NULL
+    f.comparators = &comparators[0, 0]
+    f.column_comparators = &column_comparators[0, 0]
     cdef Py_ssize_t full_width = g.width + g.fx - 1
     cdef Py_ssize_t[::1] xtable = np.empty(full_width, np.intp)
     set_padded_row(&g.xrow, &xtable[0], full_width, centre[2], g.width, mode)

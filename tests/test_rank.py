@@ -15,8 +15,9 @@ from reference import NP_PAD_MODE, layouts, readonly
 MODES = ["zero", "replicate", "reflect", "symmetric", "wrap"]
 KERNEL_DTYPES = [np.uint8, np.uint16, np.int16, np.int32, np.int64, np.uint64, np.float32,
                  np.float64]
-# the kernel's methods (pyx/rank.pxi): selection network, running histogram, sorted window
-NETWORK, HISTOGRAM, SORTED = 1, 2, 3
+# the kernel's methods (pyx/rank.pxi): selection network, running histogram, sorted window,
+# column networks (boxes)
+NETWORK, HISTOGRAM, SORTED, COLUMNS = 1, 2, 3, 4
 
 
 def scipy_mode(mode):
@@ -116,12 +117,14 @@ def test_every_method_agrees(dtype):
     """The three methods of the kernel on the same windows, 2D and 3D, with
     long and short runs (the automatic choice is covered by the tests above)."""
     rng = np.random.default_rng(4)
-    methods = [NETWORK, SORTED] + ([HISTOGRAM] if dtype in (np.uint8, np.uint16) else [])
     for shape, fp in [((19, 40), np.ones((3, 3), bool)), ((19, 40), ic.footprints.disk(2)),
-                      ((9, 37), np.ones((1, 9), bool)), ((6, 7, 21), ic.footprints.ball(1)),
+                      ((9, 37), np.ones((1, 9), bool)), ((9, 37), np.ones((5, 1), bool)),
+                      ((6, 7, 21), ic.footprints.ball(1)), ((70, 300), np.ones((2, 7), bool)),
                       ((5, 6, 33), np.ones((3, 3, 3), bool))]:
         x = random_array(rng, shape, dtype)
         n = int(fp.sum())
+        methods = ([NETWORK, SORTED] + ([HISTOGRAM] if dtype in (np.uint8, np.uint16) else [])
+                   + ([COLUMNS] if fp.all() else []))
         for rank in (0, 1, n // 2, n - 2, n - 1):
             expected = ref_rank(x, fp, rank, "reflect")
             for method in methods:
