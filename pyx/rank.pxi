@@ -10,7 +10,9 @@
 #   (min/max over contiguous arrays: the compiler vectorises them, 32 uint8
 #   outputs to an AVX2 vector).  For a box, each column of the window (the
 #   cells at one x offset) is sorted once and shared by the kx outputs that
-#   read it; a merge network of the sorted columns then picks the rank;
+#   read it; a merge network of the sorted columns then picks the rank (a
+#   3x3 median: the middle of the largest low, the middle middle and the
+#   smallest high of its sorted columns, in registers);
 # - a running histogram (uint8, uint16; Huang): sliding one sample along x
 #   removes and adds one sample per footprint run; the rank's bin is tracked
 #   from one output to the next, with a coarse level of the histogram so
@@ -29,6 +31,7 @@ cdef enum:
     RANK_HISTOGRAM = 2
     RANK_SORTED = 3
     RANK_COLUMNS = 4
+    RANK_MEDIAN3X3 = 5
     # a network's gathered lanes: this many bytes of outputs per pass
     RANK_CHUNK_BYTES = 256
     # the widest network considered (wires, +inf padding included)
@@ -78,6 +81,61 @@ cdef void compare_exchange(src_t* a, src_t* b, Py_ssize_t n, int kind) noexcept 
             else:
                 swap = q < p
             b[i] = p if swap else q
+
+
+cdef inline src_t lower_of(src_t a, src_t b) noexcept nogil:
+    """The one of a, b that sorts first (NaN last)."""
+    if src_t is float or src_t is double:
+        return b if ((b < a) | (a != a)) else a
+    return b if b < a else a
+
+
+cdef inline src_t upper_of(src_t a, src_t b) noexcept nogil:
+    """The one of a, b that sorts last (NaN last)."""
+    if src_t is float or src_t is double:
+        return a if ((b < a) | (a != a)) else b
+    return a if b < a else b
+
+
+cdef inline src_t middle_of(src_t a, src_t b, src_t c) noexcept nogil:
+    return upper_of(lower_of(a, b), lower_of(upper_of(a, b), c))
+
+
+cdef void median3x3_row(src_t** rows, Py_ssize_t width, src_t* dst, src_t* lanes) noexcept nogil:
+    """dst[i] = the median of the 3x3 window of output i, for i < width:
+    each column sorted once (low, middle, high), then the median is the
+    middle of the largest low, the middle middle and the smallest high of
+    the three columns.  ``lanes``: three rows of chunk + 2."""
+    cdef Py_ssize_t chunk = RANK_CHUNK_BYTES // sizeof(src_t)
+    cdef src_t* low = lanes
+    cdef src_t* middle = lanes + chunk + 2
+    cdef src_t* high = lanes + 2 * (chunk + 2)
+    cdef const src_t* r0
+    cdef const src_t* r1
+    cdef const src_t* r2
+    cdef Py_ssize_t x, i, count
+    cdef src_t a, b, c, lo, hi
+    x = 0
+    while x < width:
+        count = min(chunk, width - x)
+        r0 = rows[0] + x
+        r1 = rows[1] + x
+        r2 = rows[2] + x
+        for i in range(count + 2):
+            a = r0[i]
+            b = r1[i]
+            c = r2[i]
+            lo = lower_of(a, b)
+            hi = upper_of(a, b)
+            low[i] = lower_of(lo, c)
+            c = upper_of(lo, c)
+            middle[i] = lower_of(hi, c)
+            high[i] = upper_of(hi, c)
+        for i in range(count):
+            dst[x + i] = middle_of(upper_of(upper_of(low[i], low[i + 1]), low[i + 2]),
+                                   middle_of(middle[i], middle[i + 1], middle[i + 2]),
+                                   lower_of(lower_of(high[i], high[i + 1]), high[i + 2]))
+        x += chunk
 
 
 cdef inline Py_ssize_t lower_bound(const src_t* win, Py_ssize_t lo, Py_ssize_t hi,
@@ -295,6 +353,8 @@ cdef Py_ssize_t rank_scratch_items(const RankGeometry* g, Py_ssize_t itemsize) n
     cdef Py_ssize_t chunk = RANK_CHUNK_BYTES // itemsize
     if g.method == RANK_NETWORK:
         return g.ncells * chunk
+    if g.method == RANK_MEDIAN3X3:
+        return 3 * (chunk + 2)
     if g.method == RANK_COLUMNS:
         return (g.nrows * (chunk + g.fx - 1) + 63) // 64 * 64 + g.ncells * chunk
     if g.method == RANK_HISTOGRAM:
@@ -376,6 +436,8 @@ cdef int rank_units(const char* src, char* out, const RankGeometry* g, const Ran
                 network_row(row_source, f, g, width, dst, method_scratch)
             elif g.method == RANK_COLUMNS:
                 columns_row(row_source, f, g, width, dst, method_scratch)
+            elif g.method == RANK_MEDIAN3X3:
+                median3x3_row(row_source, width, dst, method_scratch)
             elif g.method == RANK_HISTOGRAM:
                 histogram_row(row_source, f, g, width, dst, <int32_t*>method_scratch)
             else:
@@ -520,6 +582,8 @@ def rank_method(Py_ssize_t ncells, int dtype, Py_ssize_t rank, bint is_box, Py_s
     operations per run plus the moves of its rank bin (long for 16-bit
     data); the sorted window a search and a move of about n/3 values per
     run."""
+    if is_box and nrows == 3 and fx == 3 and rank == 4:
+        return RANK_MEDIAN3X3
     itemsize = 1 if dtype == DT_UINT8 else (2 if dtype in (DT_UINT16, DT_INT16) else
                                             (4 if dtype in (DT_INT32, DT_FLOAT32) else 8))
     lanes = 32.0 / itemsize
@@ -549,8 +613,8 @@ def rank_filter(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
     runs of consecutive cells in each (``run_row``, first cell ``run_start``,
     ``run_length``), ordered by row.  ``method``: 0 picks the fastest; 1
     (selection network), 2 (running histogram, uint8 and uint16 only), 3
-    (sorted window) and 4 (column networks, boxes only) force one, for the
-    tests.
+    (sorted window), 4 (column networks, boxes only) and 5 (a 3x3 box's
+    median only) force one, for the tests.
     """
     cdef RankGeometry g
     cdef RankFootprint f
@@ -568,7 +632,9 @@ def rank_filter(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
         raise ValueError("the running histogram takes uint8 and uint16 only")
     if method == RANK_COLUMNS and not is_box:
         raise ValueError("the column networks take box footprints only")
-    if method not in (RANK_NETWORK, RANK_HISTOGRAM, RANK_SORTED, RANK_COLUMNS):
+    if method == RANK_MEDIAN3X3 and not (is_box and nrows == 3 and fx == 3 and rank == 4):
+        raise ValueError("the 3x3 median takes the median of a 3x3 box only")
+    if method not in (RANK_NETWORK, RANK_HISTOGRAM, RANK_SORTED, RANK_COLUMNS, RANK_MEDIAN3X3):
         raise ValueError(f"unknown rank filter method {method}")
     g.nbatch = x.shape[0]
     g.depth = x.shape[1]
