@@ -114,27 +114,46 @@ cdef void median3x3_row(src_t** rows, Py_ssize_t width, src_t* dst, src_t* lanes
     cdef const src_t* r1
     cdef const src_t* r2
     cdef Py_ssize_t x, i, count
-    cdef src_t a, b, c, lo, hi
+    cdef src_t a, b, c
     x = 0
     while x < width:
         count = min(chunk, width - x)
         r0 = rows[0] + x
         r1 = rows[1] + x
         r2 = rows[2] + x
+        # the column sort in three loops of two arrays each: loops over
+        # more arrays than that are left scalar (too many overlap checks)
         for i in range(count + 2):
             a = r0[i]
             b = r1[i]
+            low[i] = lower_of(a, b)
+            high[i] = upper_of(a, b)
+        for i in range(count + 2):
+            a = low[i]
             c = r2[i]
-            lo = lower_of(a, b)
-            hi = upper_of(a, b)
-            low[i] = lower_of(lo, c)
-            c = upper_of(lo, c)
-            middle[i] = lower_of(hi, c)
-            high[i] = upper_of(hi, c)
+            low[i] = lower_of(a, c)
+            middle[i] = upper_of(a, c)
+        for i in range(count + 2):
+            b = high[i]
+            c = middle[i]
+            middle[i] = lower_of(b, c)
+            high[i] = upper_of(b, c)
+        # one or two selections per loop: gcc's if-conversion gives up on more
         for i in range(count):
-            dst[x + i] = middle_of(upper_of(upper_of(low[i], low[i + 1]), low[i + 2]),
-                                   middle_of(middle[i], middle[i + 1], middle[i + 2]),
-                                   lower_of(lower_of(high[i], high[i + 1]), high[i + 2]))
+            low[i] = upper_of(upper_of(low[i], low[i + 1]), low[i + 2])
+        for i in range(count):
+            high[i] = lower_of(lower_of(high[i], high[i + 1]), high[i + 2])
+        for i in range(count):
+            a = lower_of(middle[i], middle[i + 1])
+            b = upper_of(middle[i], middle[i + 1])
+            middle[i] = upper_of(a, lower_of(b, middle[i + 2]))
+        for i in range(count):
+            a = low[i]
+            b = middle[i]
+            low[i] = lower_of(a, b)
+            middle[i] = upper_of(a, b)
+        for i in range(count):
+            dst[x + i] = upper_of(low[i], lower_of(middle[i], high[i]))
         x += chunk
 
 
@@ -582,7 +601,9 @@ def rank_method(Py_ssize_t ncells, int dtype, Py_ssize_t rank, bint is_box, Py_s
     operations per run plus the moves of its rank bin (long for 16-bit
     data); the sorted window a search and a move of about n/3 values per
     run."""
-    if is_box and nrows == 3 and fx == 3 and rank == 4:
+    # integers only: gcc leaves the NaN-aware float selections of its
+    # longer loops scalar, where the generic networks stay vectorised
+    if is_box and nrows == 3 and fx == 3 and rank == 4 and dtype not in (DT_FLOAT32, DT_FLOAT64):
         return RANK_MEDIAN3X3
     itemsize = 1 if dtype == DT_UINT8 else (2 if dtype in (DT_UINT16, DT_INT16) else
                                             (4 if dtype in (DT_INT32, DT_FLOAT32) else 8))
