@@ -157,6 +157,47 @@ cdef void median3x3_row(src_t** rows, Py_ssize_t width, src_t* dst, src_t* lanes
         x += chunk
 
 
+cdef void float_keys(src_t* values, Py_ssize_t n, bint to_keys) noexcept nogil:
+    """Float values -> signed integers of the same bits that sort alike
+    (``to_keys``), or back, in place: negative floats get their magnitude
+    bits flipped (which is its own inverse), and on the way in every NaN
+    becomes +NaN, which sorts after +inf.  Integer exchanges are one min and one max, where NaN-aware
+    float ones take five operations.  (-0.0 then sorts before 0.0: a
+    selection picks a value equal to the one it would pick otherwise.)"""
+    cdef Py_ssize_t i
+    cdef int32_t* k32
+    cdef int64_t* k64
+    cdef int32_t b32
+    cdef int64_t b64
+    # (64-bit literals would be Python objects in Cython)
+    cdef int64_t magnitude64 = (<int64_t>1 << 62) - 1 + (<int64_t>1 << 62)
+    if src_t is float:
+        k32 = <int32_t*>values
+        for i in range(n):
+            b32 = k32[i]
+            if to_keys and (b32 & 0x7FFFFFFF) > 0x7F800000:
+                b32 = 0x7FC00000
+            k32[i] = b32 ^ ((b32 >> 31) & 0x7FFFFFFF)
+    elif src_t is double:
+        k64 = <int64_t*>values
+        for i in range(n):
+            b64 = k64[i]
+            if to_keys and (b64 & magnitude64) > (<int64_t>0x7FF << 52):
+                b64 = <int64_t>0x7FF8 << 48
+            k64[i] = b64 ^ ((b64 >> 63) & magnitude64)
+
+
+cdef inline void exchange_lanes(src_t* a, src_t* b, Py_ssize_t n, int kind) noexcept nogil:
+    """compare_exchange of lanes holding keys: float lanes (float_keys) as
+    the integers they are."""
+    if src_t is float:
+        compare_exchange(<int32_t*>a, <int32_t*>b, n, kind)
+    elif src_t is double:
+        compare_exchange(<int64_t*>a, <int64_t*>b, n, kind)
+    else:
+        compare_exchange(a, b, n, kind)
+
+
 cdef inline Py_ssize_t lower_bound(const src_t* win, Py_ssize_t lo, Py_ssize_t hi,
                                    src_t value) noexcept nogil:
     """The first index in [lo, hi) whose value does not sort before ``value``
@@ -240,10 +281,12 @@ cdef void network_row(src_t** rows, const RankFootprint* f, const RankGeometry* 
             memcpy(lanes + c * chunk, rows[f.cell_row[c]] + x + f.cell_x[c], count * sizeof(src_t))
         # whole lanes every time (the tail lanes are ignored): loops of a fixed
         # length vectorise without a remainder
+        float_keys(lanes, g.ncells * chunk, True)
         for k in range(g.ncomparators):
             comparator = f.comparators + 3 * k
-            compare_exchange(lanes + comparator[0] * chunk, lanes + comparator[1] * chunk, chunk,
-                             <int>comparator[2])
+            exchange_lanes(lanes + comparator[0] * chunk, lanes + comparator[1] * chunk, chunk,
+                           <int>comparator[2])
+        float_keys(lanes + g.out_wire * chunk, chunk, False)
         memcpy(dst + x, lanes + g.out_wire * chunk, count * sizeof(src_t))
         x += chunk
 
@@ -267,11 +310,12 @@ cdef void columns_row(src_t** rows, const RankFootprint* f, const RankGeometry* 
         count = min(chunk, width - x)
         for r in range(m):
             memcpy(lanes + r * column_lanes, rows[r] + x, (count + g.fx - 1) * sizeof(src_t))
+        float_keys(lanes, m * column_lanes, True)
         for k in range(g.ncolumn_comparators):
             comparator = f.column_comparators + 3 * k
-            compare_exchange(lanes + comparator[0] * column_lanes,
-                             lanes + comparator[1] * column_lanes, column_lanes,
-                             <int>comparator[2])
+            exchange_lanes(lanes + comparator[0] * column_lanes,
+                           lanes + comparator[1] * column_lanes, column_lanes,
+                           <int>comparator[2])
         # wire j * m + r: sorted row r of the column at offset j
         for j in range(g.fx):
             for r in range(m):
@@ -279,8 +323,9 @@ cdef void columns_row(src_t** rows, const RankFootprint* f, const RankGeometry* 
                        chunk * sizeof(src_t))
         for k in range(g.ncomparators):
             comparator = f.comparators + 3 * k
-            compare_exchange(wires + comparator[0] * chunk, wires + comparator[1] * chunk, chunk,
-                             <int>comparator[2])
+            exchange_lanes(wires + comparator[0] * chunk, wires + comparator[1] * chunk, chunk,
+                           <int>comparator[2])
+        float_keys(wires + g.out_wire * chunk, chunk, False)
         memcpy(dst + x, wires + g.out_wire * chunk, count * sizeof(src_t))
         x += chunk
 

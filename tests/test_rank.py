@@ -122,6 +122,12 @@ def test_every_method_agrees(dtype):
                       ((6, 7, 21), ic.footprints.ball(1)), ((70, 300), np.ones((2, 7), bool)),
                       ((5, 6, 33), np.ones((3, 3, 3), bool))]:
         x = random_array(rng, shape, dtype)
+        if np.dtype(dtype).kind == "f":
+            # NaN of either sign, and zeros of either sign (equal, whichever is picked)
+            x[rng.random(shape) < 0.05] = np.nan
+            x[rng.random(shape) < 0.02] = -np.nan
+            x[rng.random(shape) < 0.05] = 0.0
+            x[rng.random(shape) < 0.05] = -0.0
         n = int(fp.sum())
         methods = ([NETWORK, SORTED] + ([HISTOGRAM] if dtype in (np.uint8, np.uint16) else [])
                    + ([COLUMNS] if fp.all() else []))
@@ -439,3 +445,21 @@ def test_generic_kernel_backend(backend):
     got = backend.to_numpy(ic.percentile_filter(backend.asarray(x), 60, size=(3, 5),
                                                 backend=backend.name))
     np.testing.assert_array_equal(got, ref_rank(x, np.ones((3, 5)), math.floor(15 * 0.6)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_signed_zeros_and_nans_every_method(dtype):
+    """Every window of 3 over 0.0, -0.0, +-NaN, +-1, by every method: the
+    networks order floats as integers of their bits (NaN made +NaN, negative
+    values' bits flipped and flipped back)."""
+    import itertools
+    values = np.array([0.0, -0.0, np.nan, -np.nan, 1.0, -1.0], dtype)
+    x = np.array(list(itertools.product(values, repeat=3)), dtype)      # (216, 3)
+    fp = np.ones((1, 3), bool)
+    for rank in range(3):
+        expected = ref_rank(x, fp, rank, "zero")[:, 1]     # the window of the middle column
+        for method in (NETWORK, SORTED, COLUMNS):
+            got = kernel_rank(x, fp, rank, method, mode="zero")[:, 1]
+            np.testing.assert_array_equal(got, expected, err_msg=f"method {method}")
+            # zeros keep a zero (of either sign), NaN stays NaN
+            assert np.array_equal(np.isnan(got), np.isnan(expected))
