@@ -10,8 +10,8 @@
 #   (min/max over contiguous arrays: the compiler vectorises them, 32 uint8
 #   outputs to an AVX2 vector).  For a box, each column of the window (the
 #   cells at one x offset) is sorted once and shared by the kx outputs that
-#   read it; a merge network of the sorted columns then picks the rank (a
-#   3x3 median: the middle of the largest low, the middle middle and the
+#   read it; a merge network of the sorted columns then picks the rank (an
+#   integer 3x3 median: the middle of the largest low, the middle middle and the
 #   smallest high of its sorted columns, in registers);
 # - a running histogram (uint8, uint16; Huang): sliding one sample along x
 #   removes and adds one sample per footprint run; the rank's bin is tracked
