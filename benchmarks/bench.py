@@ -144,10 +144,12 @@ def repeated(runners, count):
 
 
 def random_image(ndim, dtype=np.float32):
-    """Setup function: a random ``n**ndim`` image (float in [0, 1), or uint8)."""
+    """Setup function: a random ``n**ndim`` image (float in [0, 1), or an
+    unsigned integer dtype's whole range)."""
     def setup(rng, n):
-        if np.dtype(dtype) == np.uint8:
-            return (rng.integers(0, 256, (n,) * ndim, dtype=np.uint8),)
+        if np.dtype(dtype).kind == "u":
+            return (rng.integers(0, np.iinfo(dtype).max, (n,) * ndim, dtype=dtype,
+                                 endpoint=True),)
         return (rng.random((n,) * ndim, dtype=dtype),)
     return setup
 
@@ -186,6 +188,18 @@ def dilation_runners(size):
                                     borderType=cv2.BORDER_REFLECT_101),
         "scipy": lambda x: ndimage.grey_dilation(x, size=(size,) * x.ndim, mode="mirror"),
     }
+
+
+def median_runners(size, with_cv2):
+    """Median over a ``size`` box, replicated borders (cv2.medianBlur's only
+    border, scipy's 'nearest')."""
+    runners = {
+        "imgconv": lambda x: ic.median(x, size, mode="replicate"),
+        "scipy": lambda x: ndimage.median_filter(x, size, mode="nearest"),
+    }
+    if with_cv2:
+        runners["cv2"] = lambda x: cv2.medianBlur(x, size)
+    return runners
 
 
 def max_pool_runners(ndim):
@@ -295,6 +309,20 @@ WORKLOADS = [
              dilation_runners(15)),
     Workload("3D f32 {n}³ dilation 5³", 256, 96, random_image(3), {
         "imgconv": dilation_runners(5)["imgconv"], "scipy": dilation_runners(5)["scipy"]}),
+    Workload("2D u8 {n}² median 3×3", 4096, 1024, random_image(2, np.uint8),
+             median_runners(3, True)),
+    Workload("2D u8 {n}² median 5×5", 4096, 1024, random_image(2, np.uint8),
+             median_runners(5, True)),
+    # scipy takes minutes here (a selection per pixel over 225 values)
+    Workload("2D u8 {n}² median 15×15", 4096, 1024, random_image(2, np.uint8), {
+        lib: fn for lib, fn in median_runners(15, True).items() if lib != "scipy"}),
+    Workload("2D f32 {n}² median 3×3", 4096, 1024, random_image(2), median_runners(3, True)),
+    Workload("3D f32 {n}³ median 3³", 256, 96, random_image(3), median_runners(3, False)),
+    Workload("3D f32 {n}³ median 5³", 256, 96, random_image(3), median_runners(5, False)),
+    Workload("2D u16 {n}² percentile 90 7×7", 2048, 1024, random_image(2, np.uint16), {
+        "imgconv": lambda x: ic.percentile_filter(x, 90, 7, mode="replicate"),
+        "scipy": lambda x: ndimage.percentile_filter(x, 90, 7, mode="nearest"),
+    }),
     Workload("2D f32 {n}² max pool 2×2", 4096, 1024, random_image(2), max_pool_runners(2)),
     Workload("3D f32 {n}³ max pool 2³", 256, 96, random_image(3), max_pool_runners(3)),
     Workload("2D f32 {n}² 3×3, 1000 calls", 64, 64, random_image_and_kernel(2, 3),

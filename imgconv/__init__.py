@@ -30,6 +30,7 @@ _EXPORTS = {
     "dilate": "._morphology", "erode": "._morphology", "opening": "._morphology",
     "closing": "._morphology", "morph_gradient": "._morphology", "tophat": "._morphology",
     "blackhat": "._morphology",
+    "median": "._rank", "rank_filter": "._rank", "percentile_filter": "._rank",
     "footprints": ".footprints",   # a submodule
 }
 

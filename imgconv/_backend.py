@@ -13,8 +13,9 @@ backend's array namespace ``xp``.
 
 :class:`KernelBackend` is that object for a kernel module with the signatures
 of ``pyx/_kernels.pyx`` (``correlate``, ``box_pass``, ``extreme_pass``,
-``extreme_footprint``, ``pool``; ``extreme_structure`` where the backend
-runs non-flat morphology) taking 4D views of the backend's arrays:
+``extreme_footprint``, ``pool``; ``extreme_structure`` and ``rank_filter``
+where the backend runs non-flat morphology and rank filters) taking 4D views
+of the backend's arrays:
 the CPU backend (``imgconv._cpu``) is it with numpy, the compiled kernels and
 the buffer pool; a GPU backend is it with cupy, its own kernel module and
 ``cupy.empty``.  See docs/design.md, "Backends".
@@ -473,6 +474,27 @@ class KernelBackend:
         for x4, out4 in kernel_views(inp, inp.x, out, xp=self.xp):
             kernel(x4, out4, fp3.shape, centre3, *runs, run_heights, skip_outside, inp.code,
                    pad_value, identity, is_max, code, nthreads)
+        return out
+
+    def rank_filter(self, inp, out, footprint, centre, rank, pad_value, threads):
+        """The ``rank``-th smallest value (0: the minimum; NaN sorts last)
+        over ``footprint``: out[p] = that rank of the padded input at
+        p + (cell - centre) for every True cell.  A backend whose kernel
+        module has no ``rank_filter`` raises NotImplementedError."""
+        kernel = getattr(self.kernels, "rank_filter", None)
+        if kernel is None:
+            raise NotImplementedError(
+                f"rank filters (median, rank_filter, percentile_filter) are not available "
+                f"on the {self.name} backend yet; run them on a numpy array (backend='cpu')")
+        rank3 = inp.rank
+        fp3 = footprint.reshape((1,) * (3 - rank3) + footprint.shape)
+        runs = footprint_runs(fp3)
+        # a window costs a few operations per footprint run and output sample
+        nthreads = self.kernel_threads(threads, out.size * 4 * max(1, len(runs[2])))
+        code = v.EXTREME_DTYPE_CODES[out.dtype]
+        for x4, out4 in kernel_views(inp, inp.x, out, xp=self.xp):
+            kernel(x4, out4, fp3.shape, as_3(centre, 0, rank3), *runs, rank, inp.code,
+                   pad_value, code, nthreads)
         return out
 
     def pool(self, inp, out, indices, geom, op, p, identity, scales, threads):

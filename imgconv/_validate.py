@@ -723,3 +723,53 @@ def morphology_pad_value(dtype, mode, cval, is_max):
             return int(info.min)
         return int(np.rint(cval))
     return cval
+
+
+# --------------------------------------------------------------------------
+# Rank filters
+# --------------------------------------------------------------------------
+def check_rank(rank, filter_size):
+    """``rank`` (negative counts from the largest, as scipy.ndimage's) as an
+    index into the ``filter_size`` sorted values of a window."""
+    rank = as_int(rank, "rank")
+    resolved = rank + filter_size if rank < 0 else rank
+    if not 0 <= resolved < filter_size:
+        raise ValueError(f"rank={rank} is outside the footprint: it has {filter_size} cells, "
+                         f"so rank must lie in [{-filter_size}, {filter_size - 1}]")
+    return resolved
+
+
+def percentile_rank(percentile, filter_size):
+    """The rank scipy.ndimage.percentile_filter takes for ``percentile`` of
+    a window of ``filter_size`` values: int(size * percentile / 100), 100
+    meaning the largest; a negative percentile counts from 100 (as scipy's)."""
+    if (isinstance(percentile, (bool, np.bool_))
+            or not isinstance(percentile, (numbers.Real, np.number))
+            or isinstance(percentile, np.complexfloating)):
+        raise TypeError(f"percentile must be a real number, got {percentile!r}")
+    value = float(percentile)
+    if not -100.0 <= value <= 100.0:      # NaN fails too
+        raise ValueError(f"percentile={percentile!r} is outside [0, 100] (values down to -100 "
+                         f"count back from 100, as scipy.ndimage's)")
+    if value < 0:
+        value += 100.0
+    if value == 100.0:
+        return filter_size - 1
+    return int(float(filter_size) * value / 100.0)
+
+
+def rank_pad_value(dtype, cval):
+    """``cval`` as a value of the result's ``dtype`` for constant padding of a
+    rank filter.  Integers truncate towards zero, as scipy.ndimage's cast of
+    its double-valued window does (selection commutes with that monotone
+    cast), and saturate to the dtype's range; NaN becomes 0."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return cval
+    if dtype == bool:
+        return int(cval != 0)   # scipy casts the selected double to bool
+    if np.isnan(cval):
+        return 0
+    info = np.iinfo(dtype)
+    return int(min(max(math.trunc(cval), info.min), info.max)) if np.isfinite(cval) else (
+        int(info.max) if cval > 0 else int(info.min))

@@ -417,6 +417,27 @@ def test_empty_inputs(backend, shape):
         assert got.shape == (pooled if name.endswith("pool") else shape), name
         assert got.dtype == {"gaussian": np.int8, "dilate": np.uint8,
                              "max_pool": np.uint8}.get(name, np.float32), name
+# rank filters
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rank_filters(backend, dtype, mode):
+    x = sample((7, 9), dtype)
+    cval = 3.0 if mode == "zero" else 0.0
+    options = dict(mode=mode, cval=cval, backend=backend.name)
+    scipy_options = dict(mode=SCIPY_MODE[mode], cval=cval)
+    try:
+        got = ic.median(backend.asarray(x), 3, **options)
+    except NotImplementedError as exc:
+        # a backend may not have them yet, and must say so
+        assert f"not available on the {backend.name} backend" in str(exc)
+        pytest.skip(str(exc))
+    check(backend, got, ndi.median_filter(x, 3, **scipy_options), x.dtype)
+    check(backend, ic.rank_filter(backend.asarray(x), -2, footprint=CROSS, origin=(1, 0),
+                                  **options),
+          ndi.rank_filter(x, -2, footprint=CROSS, origin=(1, 0), **scipy_options), x.dtype)
+    check(backend, ic.percentile_filter(backend.asarray(x), 70, (5, 3), **options),
+          ndi.percentile_filter(x, 70, (5, 3), **scipy_options), x.dtype)
 
 
 def test_every_public_filter_is_covered():
@@ -426,7 +447,7 @@ def test_every_public_filter_is_covered():
                "box", "sobel", "prewitt", "scharr", "laplace", "gradient_magnitude", "pool",
                "max_pool", "avg_pool", "dilate", "erode", "opening", "closing",
                "morph_gradient", "tophat", "blackhat", "gaussian_laplace",
-               "gaussian_gradient_magnitude"}
+               "gaussian_gradient_magnitude", "median", "rank_filter", "percentile_filter"}
     taking_backend = {name for name in ic.__all__ if inspect.isfunction(getattr(ic, name))
                       and "backend" in inspect.signature(getattr(ic, name)).parameters}
     # max_pool and avg_pool pass backend= on to pool through **kwargs

@@ -1,0 +1,465 @@
+"""Rank filters (median, rank_filter, percentile_filter) against
+scipy.ndimage and a brute-force numpy reference (np.sort of every window)."""
+import math
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+import imgconv as ic
+from imgconv import _backend, _cpu
+from imgconv import _validate as v
+from imgconv._dispatch import kernels
+from reference import NP_PAD_MODE, layouts, readonly
+
+MODES = ["zero", "replicate", "reflect", "symmetric", "wrap"]
+KERNEL_DTYPES = [np.uint8, np.uint16, np.int16, np.int32, np.int64, np.uint64, np.float32,
+                 np.float64]
+# the kernel's methods (pyx/rank.pxi): selection network, running histogram, sorted window,
+# column networks (boxes)
+NETWORK, HISTOGRAM, SORTED, COLUMNS, MEDIAN3X3 = 1, 2, 3, 4, 5
+
+
+def scipy_mode(mode):
+    return v.SCIPY_MODE[v.canonical_mode(mode)]
+
+
+def random_array(rng, shape, dtype, levels=None):
+    """Random values of ``dtype``; ``levels``: that many distinct values (ties)."""
+    dtype = np.dtype(dtype)
+    if levels is not None:
+        return rng.integers(0, levels, shape).astype(dtype)
+    if dtype == bool:
+        return rng.random(shape) < 0.5
+    if dtype.kind == "f":
+        return (rng.standard_normal(shape) * 100).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+
+
+def ref_rank(x, footprint, rank, mode="reflect", cval=0.0, origin=0):
+    """Brute force: pad (np.pad, the mode's rule however wide), take every
+    window's footprint cells, sort them (NaN last, as np.sort) and pick
+    ``rank``.  Constant padding holds ``cval`` as the result's dtype takes it
+    (integers truncated towards zero and saturated, as scipy's cast)."""
+    x = np.asarray(x)
+    fp = np.asarray(footprint, bool)
+    fp = fp.reshape((1,) * (x.ndim - fp.ndim) + fp.shape)
+    origin = (origin,) * x.ndim if np.isscalar(origin) else tuple(origin)
+    centre = [k // 2 + o for k, o in zip(fp.shape, origin)]
+    pads = [(c, k - 1 - c) for k, c in zip(fp.shape, centre)]
+    mode = v.canonical_mode(mode)
+    if mode == "zero":
+        padded = np.pad(x, pads, constant_values=v.rank_pad_value(x.dtype, cval))
+    else:
+        padded = np.pad(x, pads, mode=NP_PAD_MODE[mode])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, fp.shape)
+    cells = windows[..., fp]
+    return np.sort(cells, axis=-1)[..., rank]
+
+
+def kernel_rank(x, footprint, rank, method, mode="reflect", cval=0, nthreads=2):
+    """The compiled kernel forced to one method, on a C-contiguous array of
+    a kernel dtype (1D to 3D, centred footprint)."""
+    fp = np.asarray(footprint, bool)
+    fp3 = fp.reshape((1,) * (3 - fp.ndim) + fp.shape)
+    x4 = x.reshape((1,) * (4 - x.ndim) + x.shape)
+    out = np.empty_like(x4)
+    kernels.rank_filter(x4, out, fp3.shape, tuple(k // 2 for k in fp3.shape),
+                        *_backend.footprint_runs(fp3), rank, v.MODE_CODES[mode], cval,
+                        v.EXTREME_DTYPE_CODES[x.dtype], nthreads, method)
+    return out.reshape(x.shape)
+
+
+# --------------------------------------------------------------------------
+# Against the brute-force reference
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", KERNEL_DTYPES)
+@pytest.mark.parametrize("mode", MODES)
+def test_against_brute_force(dtype, mode):
+    rng = np.random.default_rng(abs(hash((np.dtype(dtype).str, mode))) % 2**32)
+    cases = [((1,), (3,)), ((1, 1), (3, 3)), ((7,), (5,)), ((9, 11), (3, 3)),
+             ((6, 13), (5, 3)), ((4, 3), (9, 7)),          # footprint larger than the image
+             ((13, 17), (7, 7)), ((5, 6, 7), (3, 3, 3)), ((4, 5, 9), (3, 1, 5))]
+    for shape, fshape in cases:
+        x = random_array(rng, shape, dtype)
+        fp = np.ones(fshape, bool)
+        n = fp.sum()
+        cval = float(rng.integers(-300, 300)) + 0.5
+        for rank in {0, n // 2, n - 1, int(rng.integers(n))}:
+            got = ic.rank_filter(x, rank, footprint=fp, mode=mode,
+                                 cval=cval if mode == "zero" else 0.0)
+            assert got.dtype == x.dtype
+            np.testing.assert_array_equal(
+                got, ref_rank(x, fp, rank, mode, cval if mode == "zero" else 0.0),
+                err_msg=f"{shape} {fshape} rank {rank}")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32])
+def test_footprints_with_holes_and_origins(dtype):
+    rng = np.random.default_rng(3)
+    x = random_array(rng, (23, 29), dtype)
+    ring = ic.footprints.disk(3)
+    ring[3, 3] = False                              # a hole in the middle
+    sparse = rng.random((5, 7)) < 0.4
+    sparse[0, 0] = True
+    for fp in (ring, sparse, np.eye(5, dtype=bool), np.array([[1, 0, 0, 0, 1]], bool)):
+        n = int(fp.sum())
+        for origin in [(0, 0), (-(fp.shape[0] // 2), (fp.shape[1] - 1) // 2)]:
+            for rank in (0, n // 2, n - 1):
+                for mode in ("reflect", "zero", "wrap"):
+                    got = ic.rank_filter(x, rank, footprint=fp, origin=origin, mode=mode)
+                    np.testing.assert_array_equal(got, ref_rank(x, fp, rank, mode, 0.0, origin))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, np.float64])
+def test_every_method_agrees(dtype):
+    """The three methods of the kernel on the same windows, 2D and 3D, with
+    long and short runs (the automatic choice is covered by the tests above)."""
+    rng = np.random.default_rng(4)
+    for shape, fp in [((19, 40), np.ones((3, 3), bool)), ((19, 40), ic.footprints.disk(2)),
+                      ((9, 37), np.ones((1, 9), bool)), ((9, 37), np.ones((5, 1), bool)),
+                      ((6, 7, 21), ic.footprints.ball(1)), ((70, 300), np.ones((2, 7), bool)),
+                      ((5, 6, 33), np.ones((3, 3, 3), bool))]:
+        x = random_array(rng, shape, dtype)
+        if np.dtype(dtype).kind == "f":
+            # NaN of either sign, and zeros of either sign (equal, whichever is picked)
+            x[rng.random(shape) < 0.05] = np.nan
+            x[rng.random(shape) < 0.02] = -np.nan
+            x[rng.random(shape) < 0.05] = 0.0
+            x[rng.random(shape) < 0.05] = -0.0
+        n = int(fp.sum())
+        methods = ([NETWORK, SORTED] + ([HISTOGRAM] if dtype in (np.uint8, np.uint16) else [])
+                   + ([COLUMNS] if fp.all() else []))
+        for rank in (0, 1, n // 2, n - 2, n - 1):
+            expected = ref_rank(x, fp, rank, "reflect")
+            for method in methods + ([MEDIAN3X3] if fp.shape == (3, 3) and rank == 4 else []):
+                np.testing.assert_array_equal(kernel_rank(x, fp, rank, method), expected,
+                                              err_msg=f"method {method} rank {rank}")
+
+
+def test_histogram_moves_far_between_outputs():
+    """Values that jump across the whole range from one output to the next
+    (the histogram's rank bin crosses many coarse bins either way)."""
+    x16 = np.tile(np.array([0, 65535, 1, 65534, 300, 40000], np.uint16), (7, 20))
+    x8 = (x16 >> 8).astype(np.uint8)
+    for x in (x16, x8):
+        fp = np.ones((3, 5), bool)
+        for rank in (0, 3, 7, 14):
+            np.testing.assert_array_equal(kernel_rank(x, fp, rank, HISTOGRAM),
+                                          ref_rank(x, fp, rank))
+
+
+# --------------------------------------------------------------------------
+# Against scipy.ndimage
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.float32,
+                                   np.float64, bool])
+@pytest.mark.parametrize("mode", MODES)
+def test_against_scipy(dtype, mode):
+    rng = np.random.default_rng(5)
+    x = random_array(rng, (31, 37), dtype)
+    cval = 7.0 if mode == "zero" else 0.0
+    for size in (3, 5, (3, 7), 15):
+        args = dict(size=size, mode=mode, cval=cval)
+        sargs = dict(size=size, mode=scipy_mode(mode), cval=cval)
+        np.testing.assert_array_equal(ic.median(x, **args), ndi.median_filter(x, **sargs))
+        np.testing.assert_array_equal(ic.rank_filter(x, 2, **args), ndi.rank_filter(x, 2, **sargs))
+        np.testing.assert_array_equal(ic.rank_filter(x, -3, **args),
+                                      ndi.rank_filter(x, -3, **sargs))
+        for p in (0, 10, 50, 90, 100, -25, 33.3):
+            np.testing.assert_array_equal(ic.percentile_filter(x, p, **args),
+                                          ndi.percentile_filter(x, p, **sargs))
+
+
+def test_footprints_against_scipy():
+    rng = np.random.default_rng(6)
+    x = random_array(rng, (40, 45), np.float32)
+    for fp in (ic.footprints.disk(4), rng.random((6, 4)) < 0.5, np.ones((2, 2), bool)):
+        fp[0, 0] = True
+        for origin in (0, (-(fp.shape[0] // 2), (fp.shape[1] - 1) // 2)):
+            for mode in MODES:
+                np.testing.assert_array_equal(
+                    ic.median(x, footprint=fp, origin=origin, mode=mode),
+                    ndi.median_filter(x, footprint=fp, origin=origin, mode=scipy_mode(mode)))
+                np.testing.assert_array_equal(
+                    ic.percentile_filter(x, 75, footprint=fp, origin=origin, mode=mode),
+                    ndi.percentile_filter(x, 75, footprint=fp, origin=origin,
+                                          mode=scipy_mode(mode)))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_3d_against_scipy(dtype):
+    rng = np.random.default_rng(7)
+    x = random_array(rng, (12, 14, 17), dtype)
+    for kw in (dict(size=3), dict(size=5), dict(size=(3, 1, 5)),
+               dict(footprint=ic.footprints.ball(2))):
+        for mode in ("reflect", "zero", "replicate"):
+            np.testing.assert_array_equal(ic.median(x, mode=mode, **kw),
+                                          ndi.median_filter(x, mode=scipy_mode(mode), **kw))
+
+
+def test_ties_against_scipy():
+    rng = np.random.default_rng(8)
+    for dtype in (np.uint8, np.uint16, np.int16, np.float32, np.float64):
+        x = random_array(rng, (25, 33), dtype, levels=3)
+        for size in (3, 5, 9):
+            for rank in (0, 4, size * size // 2, size * size - 1):
+                np.testing.assert_array_equal(ic.rank_filter(x, rank, size=size),
+                                              ndi.rank_filter(x, rank, size=size, mode="mirror"))
+
+
+def test_long_windows_against_scipy():
+    """Windows past the selection networks: the histogram (uint8, uint16) and
+    the sorted window (others), including a window taller than wide rows'
+    column strips allow (the row is then done in strips)."""
+    rng = np.random.default_rng(9)
+    for dtype in (np.uint8, np.uint16, np.int16, np.float64):
+        x = random_array(rng, (30, 41), dtype)
+        for size in ((7, 7), (1, 31), (15, 15)):
+            np.testing.assert_array_equal(ic.percentile_filter(x, 90, size=size),
+                                          ndi.percentile_filter(x, 90, size=size, mode="mirror"))
+    wide = random_array(rng, (3, 8300), np.float64)
+    np.testing.assert_array_equal(ic.median(wide, size=(129, 3)),
+                                  ndi.median_filter(wide, size=(129, 3), mode="mirror"))
+
+
+# --------------------------------------------------------------------------
+# NaN, dtypes, layouts, threads, out=
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_sorts_last(dtype):
+    rng = np.random.default_rng(10)
+    x = random_array(rng, (21, 26), dtype)
+    x[rng.random(x.shape) < 0.1] = np.nan
+    for size in (3, 5, 7):
+        n = size * size
+        nan_windows = ndi.maximum_filter(np.isnan(x), size=size, mode="mirror")
+        for rank in (0, n // 2, n - 1):
+            got = ic.rank_filter(x, rank, size=size)
+            np.testing.assert_array_equal(got, ref_rank(x, np.ones((size, size)), rank))
+            if 0 < rank < n - 1:
+                # where no NaN is in reach, scipy's result (its ranks 0 and n - 1
+                # are its minimum and maximum filters, whose running extremes
+                # carry a NaN past the windows that hold it)
+                expected = ndi.rank_filter(x, rank, size=size, mode="mirror")
+                np.testing.assert_array_equal(got[~nan_windows], expected[~nan_windows])
+    assert np.isnan(ic.median(np.full((4, 4), np.nan, dtype))).all()
+    # one NaN in a window: the maximum is NaN, the median is not
+    y = np.arange(9, dtype=dtype).reshape(3, 3)
+    y[1, 1] = np.nan
+    assert np.isnan(ic.rank_filter(y, -1, size=3)[1, 1])
+    assert ic.median(y, size=3)[1, 1] == 5
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.float16, np.uint32, np.int64, np.uint64, bool])
+def test_other_dtypes_keep_their_dtype(dtype):
+    rng = np.random.default_rng(11)
+    x = random_array(rng, (15, 18), dtype)
+    for mode in ("reflect", "zero"):
+        got = ic.median(x, size=(3, 5), mode=mode)
+        assert got.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(got, ref_rank(x, np.ones((3, 5)), 7, mode))
+
+
+def test_64_bit_integers_stay_exact():
+    x = (np.uint64(2**63) + np.arange(12, dtype=np.uint64)[::-1]).reshape(3, 4)
+    got = ic.rank_filter(x, 0, size=3, mode="replicate")
+    np.testing.assert_array_equal(got, ref_rank(x, np.ones((3, 3)), 0, "replicate"))
+    assert got[0, 0] == np.uint64(2**63 + 6)
+
+
+@pytest.mark.parametrize("dtype, cval", [(np.uint8, 300.0), (np.uint8, -5.0), (np.int16, 2.7),
+                                         (np.int16, -2.7), (np.float32, 0.1),
+                                         (np.int32, np.nan), (bool, 0.5)])
+def test_zero_mode_cval(dtype, cval):
+    """cval as the result's dtype: truncated towards zero (scipy's cast of
+    its double window), saturated to the dtype's range."""
+    x = random_array(np.random.default_rng(12), (6, 7), dtype)
+    got = ic.rank_filter(x, -1, size=3, mode="zero", cval=cval)
+    np.testing.assert_array_equal(got, ref_rank(x, np.ones((3, 3)), 8, "zero", cval))
+    if np.isfinite(cval) and (np.dtype(dtype).kind == "f" or
+                              np.iinfo(np.int16).min < cval < np.iinfo(np.uint8).max):
+        np.testing.assert_array_equal(got, ndi.rank_filter(x, -1, size=3, mode="constant",
+                                                           cval=cval))
+
+
+def test_layouts_and_input_untouched():
+    rng = np.random.default_rng(13)
+    for dtype in (np.uint8, np.uint16, np.float32, np.float64):
+        x = random_array(rng, (17, 22), dtype)
+        expected = ic.median(x, size=5)
+        np.testing.assert_array_equal(expected, ndi.median_filter(x, size=5, mode="mirror"))
+        for name, view in layouts(x):
+            before = view.copy()
+            got = ic.median(view, size=5)
+            np.testing.assert_array_equal(got, expected, err_msg=name)
+            np.testing.assert_array_equal(view, before, err_msg=name)
+            assert got.dtype == x.dtype.newbyteorder("=")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_threads_do_not_change_results(dtype):
+    rng = np.random.default_rng(14)
+    x = random_array(rng, (160, 203), dtype)
+    for kw in (dict(size=3), dict(size=9), dict(footprint=ic.footprints.disk(3))):
+        one = ic.median(x, threads=1, **kw)
+        np.testing.assert_array_equal(ic.median(x, threads=2, **kw), one)
+        np.testing.assert_array_equal(ic.median(x, threads=3, **kw), one)
+        np.testing.assert_array_equal(one, ndi.median_filter(x, mode="mirror", **kw))
+
+
+def test_axes_and_channel_axis():
+    rng = np.random.default_rng(15)
+    x = random_array(rng, (9, 4, 13, 3), np.float32)
+    fp = rng.random((3, 5)) < 0.6
+    fp[1, 2] = True
+    # footprint dimensions follow the axes in ascending order, as in scipy
+    for axes in [(0, 2), (2, 0), (1, 3)]:
+        np.testing.assert_array_equal(
+            ic.median(x, footprint=fp, axes=axes),
+            ndi.median_filter(x, footprint=fp, axes=axes, mode="mirror"))
+    # size and origin follow the axes as given
+    np.testing.assert_array_equal(
+        ic.rank_filter(x, 4, size=(3, 5), origin=(1, -2), axes=(2, 0)),
+        ndi.rank_filter(x, 4, size=(5, 3), origin=(-2, 1), axes=(0, 2), mode="mirror"))
+    rgb = random_array(rng, (3, 19, 21), np.uint8)
+    got = ic.median(rgb, size=5, channel_axis=0)
+    for c in range(3):
+        np.testing.assert_array_equal(got[c], ndi.median_filter(rgb[c], size=5, mode="mirror"))
+
+
+def test_out():
+    rng = np.random.default_rng(16)
+    x = random_array(rng, (12, 15), np.int16)
+    out = np.full_like(x, 99)
+    result = ic.percentile_filter(x, 20, size=3, out=out)
+    assert result is out
+    np.testing.assert_array_equal(out, ndi.percentile_filter(x, 20, size=3, mode="mirror"))
+    # a strided out, and dtypes the kernels run widened
+    big = np.zeros((24, 30), np.int16)
+    ic.median(x, size=3, out=big[::2, ::2])
+    np.testing.assert_array_equal(big[::2, ::2], ic.median(x, size=3))
+    x8 = random_array(rng, (12, 15), np.int8)
+    out8 = np.empty_like(x8)
+    ic.median(x8, size=3, out=out8)
+    np.testing.assert_array_equal(out8, ref_rank(x8, np.ones((3, 3)), 4))
+    with pytest.raises(ValueError, match="dtype"):
+        ic.median(x, out=np.empty(x.shape, np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        ic.median(x, out=np.empty((3, 3), np.int16))
+    with pytest.raises(ValueError, match="overlaps the input"):
+        ic.median(x, out=x)
+    with pytest.raises(ValueError, match="read-only"):
+        ic.median(x, out=readonly(np.empty_like(x)))
+
+
+def test_repeated_calls_use_the_same_plan():
+    """A second call with the same layout takes the cached plan; a changed
+    footprint or rank is a different plan."""
+    rng = np.random.default_rng(17)
+    x = random_array(rng, (10, 12), np.float32)
+    fp = np.ones((3, 3), bool)
+    first = ic.rank_filter(x, 2, footprint=fp)
+    fp[0, 0] = False        # the caller's footprint changes after the call
+    np.testing.assert_array_equal(ic.rank_filter(x, 2, footprint=fp), ref_rank(x, fp, 2))
+    np.testing.assert_array_equal(ic.rank_filter(x, 2, footprint=np.ones((3, 3))), first)
+    np.testing.assert_array_equal(ic.rank_filter(x, 3, footprint=np.ones((3, 3))),
+                                  ref_rank(x, np.ones((3, 3)), 3))
+    y = random_array(rng, (10, 12), np.float32)
+    np.testing.assert_array_equal(ic.rank_filter(y, 2, footprint=np.ones((3, 3))),
+                                  ref_rank(y, np.ones((3, 3)), 2))
+
+
+def test_selection_networks_select():
+    """The pruned networks put the rank-th value on its wire for every input
+    of 0s and 1s (the 0-1 principle: then for every input)."""
+    for n in (2, 3, 5, 9, 12):
+        for rank in range(n):
+            network = kernels.selection_network(n, rank)
+            bits = (np.arange(2**n)[:, None] >> np.arange(n)) & 1
+            wires = bits.astype(np.int8).copy()
+            for a, b, kind in network:
+                lo = np.minimum(wires[:, a], wires[:, b])
+                hi = np.maximum(wires[:, a], wires[:, b])
+                if kind in (0, 1):
+                    wires[:, a] = lo
+                if kind in (0, 2):
+                    wires[:, b] = hi
+            np.testing.assert_array_equal(wires[:, rank], np.sort(bits, axis=1)[:, rank])
+    # pruning keeps fewer comparators for a median than a full sort needs
+    assert len(kernels.selection_network(9, 4)) < len(kernels._batcher_comparators(9))
+
+
+# --------------------------------------------------------------------------
+# Bad input and backends
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda x: ic.rank_filter(x, 9, size=3), ValueError, r"rank=9 is outside the footprint"),
+    (lambda x: ic.rank_filter(x, -10, size=3), ValueError, r"rank=-10 .*\[-9, 8\]"),
+    (lambda x: ic.rank_filter(x, 1.5, size=3), TypeError, "rank must be an int"),
+    (lambda x: ic.rank_filter(x, 5, footprint=np.eye(3)), ValueError, "rank=5 .* 3 cells"),
+    (lambda x: ic.percentile_filter(x, 100.5), ValueError, r"percentile=100.5 is outside"),
+    (lambda x: ic.percentile_filter(x, -101), ValueError, "percentile=-101"),
+    (lambda x: ic.percentile_filter(x, np.nan), ValueError, "percentile=nan"),
+    (lambda x: ic.percentile_filter(x, "50"), TypeError, "percentile must be a real number"),
+    (lambda x: ic.median(x, size=3, footprint=np.ones((3, 3))), ValueError, "not both"),
+    (lambda x: ic.median(x, size=0), ValueError, "size must be >= 1"),
+    (lambda x: ic.median(x, footprint=np.zeros((3, 3))), ValueError, "no True cell"),
+    (lambda x: ic.median(x, footprint=np.full((3, 3), 2)), ValueError, "booleans"),
+    (lambda x: ic.median(x, origin=2), ValueError, "origin=2"),
+    (lambda x: ic.median(x, mode="reflect", cval=1), ValueError, "cval only applies"),
+    (lambda x: ic.median(x, mode="bogus"), ValueError, "mode must be one of"),
+    (lambda x: ic.median(x.astype(complex)), TypeError, "unsupported dtype complex128"),
+    (lambda x: ic.median(x, threads=0), ValueError, "threads"),
+    (lambda x: ic.median(x, axes=(0, 0)), ValueError, "repeats an axis"),
+])
+def test_bad_input(call, exc, match):
+    x = np.zeros((6, 6), np.float32)
+    with pytest.raises(exc, match=match):
+        call(x)
+
+
+def test_backend_without_rank_kernel_says_so():
+    """A backend whose kernel module has no rank_filter (the CUDA one today)
+    refuses clearly instead of falling back."""
+    class NoRankKernels:
+        pass
+
+    class NoRankBackend(_backend.KernelBackend):
+        take_input = staticmethod(_cpu.as_input_array)
+        check_out = staticmethod(_cpu.check_out)
+
+    backend = NoRankBackend("cuda", np, NoRankKernels(), ("numpy",))
+    inp = v.filter_input(np.zeros((4, 4), np.float32), backend=backend)
+    with pytest.raises(NotImplementedError, match="not available on the cuda backend"):
+        backend.rank_filter(inp, np.empty((4, 4), np.float32), np.ones((3, 3), bool), (1, 1), 4,
+                            0.0, None)
+
+
+def test_generic_kernel_backend(backend):
+    """The backend fixture's objects (the CPU's and the generic seam's)
+    give the brute-force results."""
+    rng = np.random.default_rng(18)
+    x = random_array(rng, (14, 19), np.uint16)
+    got = backend.to_numpy(ic.percentile_filter(backend.asarray(x), 60, size=(3, 5),
+                                                backend=backend.name))
+    np.testing.assert_array_equal(got, ref_rank(x, np.ones((3, 5)), math.floor(15 * 0.6)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_signed_zeros_and_nans_every_method(dtype):
+    """Every window of 3 over 0.0, -0.0, +-NaN, +-1, by every method: the
+    networks order floats as integers of their bits (NaN made +NaN, negative
+    values' bits flipped and flipped back)."""
+    import itertools
+    values = np.array([0.0, -0.0, np.nan, -np.nan, 1.0, -1.0], dtype)
+    x = np.array(list(itertools.product(values, repeat=3)), dtype)      # (216, 3)
+    fp = np.ones((1, 3), bool)
+    for rank in range(3):
+        expected = ref_rank(x, fp, rank, "zero")[:, 1]     # the window of the middle column
+        for method in (NETWORK, SORTED, COLUMNS):
+            got = kernel_rank(x, fp, rank, method, mode="zero")[:, 1]
+            np.testing.assert_array_equal(got, expected, err_msg=f"method {method}")
+            # zeros keep a zero (of either sign), NaN stays NaN
+            assert np.array_equal(np.isnan(got), np.isnan(expected))
