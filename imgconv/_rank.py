@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _validate as v
 from ._convolve import _plan_cache, cache_plan, plan_key, with_input
-from ._dispatch import select_backend
+from ._dispatch import device_boundary, select_backend
 from ._docstrings import docdict, fill
 
 
@@ -139,6 +139,7 @@ def _rank_plan(x, which, size, footprint, mode, cval, origin, channel_axis, axes
     return RankPlan(inp, native, v.rank_pad_value(native, inp.cval), fp, centre, rank)
 
 
+@device_boundary
 @_filled
 def median(x, size=None, footprint=None, *, mode="reflect", cval=0.0, origin=0,
            channel_axis=None, axes=None, out=None, backend="auto", threads=None):
@@ -174,6 +175,7 @@ def median(x, size=None, footprint=None, *, mode="reflect", cval=0.0, origin=0,
                         out, backend, threads)
 
 
+@device_boundary
 @_filled
 def rank_filter(x, rank, size=None, footprint=None, *, mode="reflect", cval=0.0, origin=0,
                 channel_axis=None, axes=None, out=None, backend="auto", threads=None):
@@ -212,6 +214,7 @@ def rank_filter(x, rank, size=None, footprint=None, *, mode="reflect", cval=0.0,
                         axes, out, backend, threads)
 
 
+@device_boundary
 @_filled
 def percentile_filter(x, percentile, size=None, footprint=None, *, mode="reflect", cval=0.0,
                       origin=0, channel_axis=None, axes=None, out=None, backend="auto",

@@ -442,6 +442,11 @@ def test_generic_kernel_backend(backend):
     give the brute-force results."""
     rng = np.random.default_rng(18)
     x = random_array(rng, (14, 19), np.uint16)
+    if backend.name == "cuda":
+        # the CUDA kernels have no rank filter yet: a clear error
+        with pytest.raises(NotImplementedError, match="cuda"):
+            ic.percentile_filter(backend.asarray(x), 60, size=(3, 5), backend="cuda")
+        return
     got = backend.to_numpy(ic.percentile_filter(backend.asarray(x), 60, size=(3, 5),
                                                 backend=backend.name))
     np.testing.assert_array_equal(got, ref_rank(x, np.ones((3, 5)), math.floor(15 * 0.6)))
