@@ -571,6 +571,23 @@ def window_counts(geom, spatial_shape, count_include_pad):
 # --------------------------------------------------------------------------
 # Morphology
 # --------------------------------------------------------------------------
+def _window_array(value, name, holds, rank):
+    """``value`` (a footprint or a structure) as a nonempty real array with
+    at most ``rank`` dimensions, else a clear error naming ``name``."""
+    try:
+        a = np.asarray(value)
+    except Exception as exc:
+        raise TypeError(f"{name} must be an array of {holds}") from exc
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold {holds}, got dtype {a.dtype}")
+    if a.ndim > rank:
+        raise ValueError(f"{name} has {a.ndim} dimensions but the input has {rank} "
+                         f"spatial dimensions")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape})")
+    return a
+
+
 def as_footprint(footprint, size, rank, axes=None):
     """A boolean footprint with ``rank`` dimensions: ``footprint`` (any real
     array of 0/1 values, with up to ``rank`` dimensions; missing leading axes
@@ -584,17 +601,7 @@ def as_footprint(footprint, size, rank, axes=None):
         return np.broadcast_to(np.True_, shape)
     if size is not None:
         raise ValueError("give either footprint or size, not both")
-    try:
-        fp = np.asarray(footprint)
-    except Exception as exc:
-        raise TypeError("footprint must be an array of booleans") from exc
-    if fp.dtype.kind not in "biuf":
-        raise TypeError(f"footprint must hold booleans, got dtype {fp.dtype}")
-    if fp.ndim > rank:
-        raise ValueError(f"footprint has {fp.ndim} dimensions but the input has {rank} "
-                         f"spatial dimensions")
-    if fp.size == 0:
-        raise ValueError(f"footprint is empty (shape {fp.shape})")
+    fp = _window_array(footprint, "footprint", "booleans", rank)
     if fp.dtype != bool:
         if not np.all((fp == 0) | (fp == 1)):
             bad = fp[(fp != 0) & (fp != 1)].flat[0]
@@ -620,17 +627,7 @@ def as_structure(structure, footprint, size, rank, axes=None):
     if size is not None:
         raise ValueError("give either size or structure, not both (the structure's shape "
                          "is the footprint's)")
-    try:
-        heights = np.asarray(structure)
-    except Exception as exc:
-        raise TypeError("structure must be an array of real numbers") from exc
-    if heights.dtype.kind not in "biuf":
-        raise TypeError(f"structure must hold real numbers, got dtype {heights.dtype}")
-    if heights.ndim > rank:
-        raise ValueError(f"structure has {heights.ndim} dimensions but the input has {rank} "
-                         f"spatial dimensions")
-    if heights.size == 0:
-        raise ValueError(f"structure is empty (shape {heights.shape})")
+    heights = _window_array(structure, "structure", "real numbers", rank)
     if footprint is None:
         fp = np.ones(heights.shape, bool)
     else:
