@@ -431,7 +431,7 @@ cdef void column_histograms_row(const RankGeometry* g, Py_ssize_t width, src_t* 
     """dst[i] = the rank of output i's window, for i < width, from the
     histograms of the window's columns (box footprints, uint8).  Counts are
     uint16: exact while the window holds fewer than 65536 cells."""
-    cdef Py_ssize_t x, j, i, below, bin
+    cdef Py_ssize_t x, j, i, below, bin, cumulative, coarse_bin, passed
     cdef Py_ssize_t rank = g.rank
     cdef const uint16_t* entering
     cdef const uint16_t* leaving
@@ -444,16 +444,23 @@ cdef void column_histograms_row(const RankGeometry* g, Py_ssize_t width, src_t* 
             window[i] += entering[i]
     x = 0
     while True:
-        # the coarse bin holding the rank, then its fine bin
+        # the coarse bin holding the rank, then its fine bin: the bins whose
+        # running count stays <= rank, counted without branches (where a
+        # search stops is random, and a mispredicted exit costs more than the
+        # 16 steps)
         below = 0
-        bin = 0
-        while below + window[256 + bin] <= rank:
-            below += window[256 + bin]
-            bin += 1
-        bin <<= 4
-        while below + window[bin] <= rank:
-            below += window[bin]
-            bin += 1
+        cumulative = 0
+        coarse_bin = 0
+        for i in range(16):
+            cumulative += window[256 + i]
+            passed = cumulative <= rank
+            coarse_bin += passed
+            below += passed * window[256 + i]
+        cumulative = below
+        bin = coarse_bin << 4
+        for i in range(16):
+            cumulative += window[(coarse_bin << 4) + i]
+            bin += cumulative <= rank
         dst[x] = <src_t>bin
         x += 1
         if x == width:
