@@ -17,6 +17,11 @@
 #   removes and adds one sample per footprint run; the rank's bin is tracked
 #   from one output to the next, with a coarse level of the histogram so
 #   that it moves a coarse bin at a time where it can;
+# - column histograms (uint8 boxes; Perreault and Hebert): each column of
+#   the strip keeps the histogram of its footprint rows, updated by one row
+#   out and one row in as the output row moves down; the window's histogram
+#   slides along x by adding one column's histogram and taking one away
+#   (272 counts, whole vectors), so an output costs the same at any size;
 # - a sliding sorted window (any dtype): each footprint run replaces one
 #   value, which moves the values between its old and new place by one.
 #
@@ -32,6 +37,12 @@ cdef enum:
     RANK_SORTED = 3
     RANK_COLUMNS = 4
     RANK_MEDIAN3X3 = 5
+    RANK_COLUMN_HISTOGRAMS = 6
+    # RANK_COLUMN_HISTOGRAMS: a column's 256 fine then 16 coarse uint16 counts
+    RANK_COLUMN_BINS = 272
+    # ... and the output columns of a strip, so that a thread's column
+    # histograms (~272 KiB) stay in its L2 cache while the rows go down
+    RANK_COLUMN_STRIP = 512
     # a network's gathered lanes: this many bytes of outputs per pass
     RANK_CHUNK_BYTES = 256
     # the widest network considered (wires, +inf padding included)
@@ -392,6 +403,74 @@ cdef void histogram_row(src_t** rows, const RankFootprint* f, const RankGeometry
             coarse[value >> shift] -= 1
 
 
+cdef void column_histograms_add(src_t** rows, const RankFootprint* f, const RankGeometry* g,
+                                Py_ssize_t footprint_row_y, Py_ssize_t ncolumns,
+                                uint16_t* columns, int sign) noexcept nogil:
+    """Add (``sign`` 1) or take away (-1) the values of the footprint rows
+    at footprint row ``footprint_row_y`` (every row when it is -1) to the
+    histograms of the first ``ncolumns`` columns."""
+    cdef Py_ssize_t r, c
+    cdef Py_ssize_t value
+    cdef const src_t* row
+    cdef uint16_t* column
+    if not src_t is uint8_t:
+        return
+    for r in range(g.nrows):
+        if footprint_row_y >= 0 and f.row_y[r] != footprint_row_y:
+            continue
+        row = rows[r]
+        for c in range(ncolumns):
+            value = row[c]
+            column = columns + c * RANK_COLUMN_BINS
+            column[value] += <uint16_t>sign
+            column[256 + (value >> 4)] += <uint16_t>sign
+
+
+cdef void column_histograms_row(const RankGeometry* g, Py_ssize_t width, src_t* dst,
+                                const uint16_t* columns, uint16_t* window) noexcept nogil:
+    """dst[i] = the rank of output i's window, for i < width, from the
+    histograms of the window's columns (box footprints, uint8).  Counts are
+    uint16: exact while the window holds fewer than 65536 cells."""
+    cdef Py_ssize_t x, j, i, below, bin, cumulative, coarse_bin, passed
+    cdef Py_ssize_t rank = g.rank
+    cdef const uint16_t* entering
+    cdef const uint16_t* leaving
+    if not src_t is uint8_t:
+        return
+    memset(window, 0, RANK_COLUMN_BINS * sizeof(uint16_t))
+    for j in range(g.fx):
+        entering = columns + j * RANK_COLUMN_BINS
+        for i in range(RANK_COLUMN_BINS):
+            window[i] += entering[i]
+    x = 0
+    while True:
+        # the coarse bin holding the rank, then its fine bin: the bins whose
+        # running count stays <= rank, counted without branches (where a
+        # search stops is random, and a mispredicted exit costs more than the
+        # 16 steps)
+        below = 0
+        cumulative = 0
+        coarse_bin = 0
+        for i in range(16):
+            cumulative += window[256 + i]
+            passed = cumulative <= rank
+            coarse_bin += passed
+            below += passed * window[256 + i]
+        cumulative = below
+        bin = coarse_bin << 4
+        for i in range(16):
+            cumulative += window[(coarse_bin << 4) + i]
+            bin += cumulative <= rank
+        dst[x] = <src_t>bin
+        x += 1
+        if x == width:
+            break
+        entering = columns + (x + g.fx - 1) * RANK_COLUMN_BINS
+        leaving = columns + (x - 1) * RANK_COLUMN_BINS
+        for i in range(RANK_COLUMN_BINS):
+            window[i] += entering[i] - leaving[i]
+
+
 cdef void sorted_row(src_t** rows, const RankFootprint* f, const RankGeometry* g,
                      Py_ssize_t width, src_t* dst, src_t* win) noexcept nogil:
     """dst[i] = the rank of output i's window, for i < width, by a sorted
@@ -423,6 +502,8 @@ cdef Py_ssize_t rank_scratch_items(const RankGeometry* g, Py_ssize_t itemsize) n
         return (g.nrows * (chunk + g.fx - 1) + 63) // 64 * 64 + g.ncells * chunk
     if g.method == RANK_HISTOGRAM:
         return (65536 + 256) * 4 // itemsize + 1
+    if g.method == RANK_COLUMN_HISTOGRAMS:
+        return (g.padded_width + 1) * RANK_COLUMN_BINS * 2 // itemsize + 64
     return g.ncells
 
 
@@ -446,6 +527,11 @@ cdef int rank_units(const char* src, char* out, const RankGeometry* g, const Ran
     cdef int64_t* keys
     cdef src_t** row_source
     cdef int64_t unit_begin, unit_end
+    # RANK_COLUMN_HISTOGRAMS: the unit the column histograms hold, and those
+    cdef int64_t columns_unit = -2
+    cdef uint16_t* columns
+    cdef uint16_t* window
+    cdef bint slide
     if not imgconv_work_take(work, tid, &unit_begin, &unit_end):
         return 0
     # 64-byte aligned pieces: the lanes and bins are read as vectors
@@ -463,6 +549,8 @@ cdef int rank_units(const char* src, char* out, const RankGeometry* g, const Ran
     row_source = <src_t**>(keys + nslots)
     if g.method == RANK_HISTOGRAM:
         memset(method_scratch, 0, (65536 + 256) * sizeof(int32_t))
+    columns = <uint16_t*>method_scratch
+    window = columns + g.padded_width * RANK_COLUMN_BINS
     for slot in range(nslots):
         keys[slot] = -3
     while True:
@@ -473,6 +561,12 @@ cdef int rank_units(const char* src, char* out, const RankGeometry* g, const Ran
             y = u % g.height
             x0 = strip * g.strip
             width = min(g.strip, g.width - x0)
+            # the next row down of the same strip and plane: the column
+            # histograms slide by a row.  The row leaving them is taken out
+            # before its slot is loaded with the row entering.
+            slide = (g.method == RANK_COLUMN_HISTOGRAMS and u == columns_unit + 1 and y > 0)
+            if slide:
+                column_histograms_add(row_source, f, g, 0, width + g.fx - 1, columns, -1)
             for r in range(g.nrows):
                 iz = z + f.row_z[r] - g.cz
                 iy = y + f.row_y[r] - g.cy
@@ -486,7 +580,10 @@ cdef int rank_units(const char* src, char* out, const RankGeometry* g, const Ran
                 if keys[slot] != key:
                     keys[slot] = key
                     if key == -2:
-                        fill_row(row_source[r], cval, width + g.fx - 1)
+                        # the whole slot: the key of a constant row is the
+                        # same in every strip, and a thread may go on from
+                        # the narrower last strip to a wider one
+                        fill_row(row_source[r], cval, g.padded_width)
                     else:
                         load_row_typed(<const src_t*>(src + b * g.in_strides[0]
                                                       + mz * g.in_strides[1]
@@ -504,6 +601,14 @@ cdef int rank_units(const char* src, char* out, const RankGeometry* g, const Ran
                 median3x3_row(row_source, width, dst, method_scratch)
             elif g.method == RANK_HISTOGRAM:
                 histogram_row(row_source, f, g, width, dst, <int32_t*>method_scratch)
+            elif g.method == RANK_COLUMN_HISTOGRAMS:
+                if slide:
+                    column_histograms_add(row_source, f, g, g.fy - 1, width + g.fx - 1, columns, 1)
+                else:
+                    memset(columns, 0, (width + g.fx - 1) * RANK_COLUMN_BINS * sizeof(uint16_t))
+                    column_histograms_add(row_source, f, g, -1, width + g.fx - 1, columns, 1)
+                columns_unit = u
+                column_histograms_row(g, width, dst, columns, window)
             else:
                 sorted_row(row_source, f, g, width, dst, method_scratch)
             if out_step != 1:
@@ -523,6 +628,8 @@ cdef int _rank_filter_run(src_t* typed, const char* src, char* out, RankGeometry
     g.strip = g.width
     if g.width + g.fx - 1 > budget:
         g.strip = min(g.width, max(256, 4 * g.fx, budget - g.fx + 1))
+    if g.method == RANK_COLUMN_HISTOGRAMS:
+        g.strip = min(g.strip, RANK_COLUMN_STRIP)
     g.nstrips = (g.width + g.strip - 1) // g.strip
     g.padded_width = g.strip + g.fx - 1
     cdef Py_ssize_t nunits = g.nbatch * g.nstrips * g.depth * g.height, tid
@@ -644,7 +751,8 @@ def rank_method(Py_ssize_t ncells, int dtype, Py_ssize_t rank, bint is_box, Py_s
     fastest, by a rough count of cycles per output: a network's exchanges
     cost a few vector operations per vector of lanes; the histogram a few
     operations per run plus the moves of its rank bin (long for 16-bit
-    data); the sorted window a search and a move of about n/3 values per
+    data); the column histograms a constant (two 272-count vector sums
+    and a search of the bins); the sorted window a search and a move of about n/3 values per
     run."""
     # integers only: gcc leaves the NaN-aware float selections of its
     # longer loops scalar, where the generic networks stay vectorised
@@ -658,6 +766,10 @@ def rank_method(Py_ssize_t ncells, int dtype, Py_ssize_t rank, bint is_box, Py_s
         costs[RANK_HISTOGRAM] = 12.0 * nruns + (20.0 if dtype == DT_UINT8 else 600.0)
     if _power_of_two(ncells) <= RANK_NETWORK_MAX_WIRES:
         costs[RANK_NETWORK] = 3.0 * (len(selection_network(ncells, rank)) + ncells) / lanes
+    if is_box and dtype == DT_UINT8 and ncells < 65536:
+        # the same at any size (measured: between the column networks of an
+        # 11x11 and a 13x13 box)
+        costs[RANK_COLUMN_HISTOGRAMS] = 110.0
     if is_box and fx > 1 and _power_of_two(nrows) * _power_of_two(fx) <= RANK_NETWORK_MAX_WIRES:
         column, merge, _ = column_network(nrows, fx, rank)
         costs[RANK_COLUMNS] = 3.0 * (len(column) + len(merge) + ncells) / lanes
@@ -679,8 +791,9 @@ def rank_filter(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
     runs of consecutive cells in each (``run_row``, first cell ``run_start``,
     ``run_length``), ordered by row.  ``method``: 0 picks the fastest; 1
     (selection network), 2 (running histogram, uint8 and uint16 only), 3
-    (sorted window), 4 (column networks, boxes only) and 5 (a 3x3 box's
-    median only) force one, for the tests.
+    (sorted window), 4 (column networks, boxes only), 5 (a 3x3 box's
+    median only) and 6 (column histograms, uint8 boxes of fewer than 65536
+    cells only) force one, for the tests.
     """
     cdef RankGeometry g
     cdef RankFootprint f
@@ -698,9 +811,13 @@ def rank_filter(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
         raise ValueError("the running histogram takes uint8 and uint16 only")
     if method == RANK_COLUMNS and not is_box:
         raise ValueError("the column networks take box footprints only")
+    if method == RANK_COLUMN_HISTOGRAMS and not (is_box and dtype == DT_UINT8 and ncells < 65536):
+        raise ValueError("the column histograms take uint8 box footprints of fewer than 65536 "
+                         "cells only")
     if method == RANK_MEDIAN3X3 and not (is_box and nrows == 3 and fx == 3 and rank == 4):
         raise ValueError("the 3x3 median takes the median of a 3x3 box only")
-    if method not in (RANK_NETWORK, RANK_HISTOGRAM, RANK_SORTED, RANK_COLUMNS, RANK_MEDIAN3X3):
+    if method not in (RANK_NETWORK, RANK_HISTOGRAM, RANK_SORTED, RANK_COLUMNS, RANK_MEDIAN3X3,
+                      RANK_COLUMN_HISTOGRAMS):
         raise ValueError(f"unknown rank filter method {method}")
     g.nbatch = x.shape[0]
     g.depth = x.shape[1]

@@ -16,8 +16,8 @@ MODES = ["zero", "replicate", "reflect", "symmetric", "wrap"]
 KERNEL_DTYPES = [np.uint8, np.uint16, np.int16, np.int32, np.int64, np.uint64, np.float32,
                  np.float64]
 # the kernel's methods (pyx/rank.pxi): selection network, running histogram, sorted window,
-# column networks (boxes)
-NETWORK, HISTOGRAM, SORTED, COLUMNS, MEDIAN3X3 = 1, 2, 3, 4, 5
+# column networks (boxes), 3x3 median in registers, column histograms (uint8 boxes)
+NETWORK, HISTOGRAM, SORTED, COLUMNS, MEDIAN3X3, COLUMN_HISTOGRAMS = 1, 2, 3, 4, 5, 6
 
 
 def scipy_mode(mode):
@@ -112,6 +112,54 @@ def test_footprints_with_holes_and_origins(dtype):
                     np.testing.assert_array_equal(got, ref_rank(x, fp, rank, mode, 0.0, origin))
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_column_histograms_against_brute_force(mode):
+    """The column histograms forced, uint8 boxes: odd and even sizes, rows of
+    one pixel, windows larger than the image, 3D, several strips of
+    RANK_COLUMN_STRIP outputs (the histograms rebuilt per strip), every rank
+    kind, ties and one thread or two (the histograms slide down a thread's
+    rows, rebuilt where it takes rows that do not follow)."""
+    rng = np.random.default_rng(abs(hash(("column histograms", mode))) % 2**32)
+    cases = [((1, 1), (3, 3)), ((1, 17), (3, 5)), ((17, 1), (5, 3)), ((4, 3), (9, 7)),
+             ((13, 40), (5, 5)), ((23, 31), (15, 15)), ((9, 12), (4, 6)), ((20, 9), (1, 7)),
+             ((20, 9), (7, 1)), ((6, 1100), (3, 9)), ((5, 6, 21), (3, 3, 3)),
+             ((4, 7, 9), (2, 5, 3))]
+    for shape, fshape in cases:
+        for levels in (None, 3):
+            x = random_array(rng, shape, np.uint8, levels)
+            fp = np.ones(fshape, bool)
+            n = fp.size
+            cval = int(rng.integers(0, 256))
+            for rank in sorted({0, n // 2, n - 1, int(rng.integers(n))}):
+                expected = ref_rank(x, fp, rank, mode, cval)
+                for nthreads in (1, 2):
+                    np.testing.assert_array_equal(
+                        kernel_rank(x, fp, rank, COLUMN_HISTOGRAMS, mode, cval, nthreads),
+                        expected, err_msg=f"{shape} {fshape} rank {rank} {nthreads} threads")
+
+
+def test_column_histograms_refuse_what_they_cannot_take():
+    x = np.zeros((5, 5), np.uint8)
+    with pytest.raises(ValueError, match="column histograms"):
+        kernel_rank(x.astype(np.uint16), np.ones((3, 3), bool), 4, COLUMN_HISTOGRAMS)
+    with pytest.raises(ValueError, match="column histograms"):
+        kernel_rank(x, ic.footprints.disk(1), 2, COLUMN_HISTOGRAMS)
+
+
+def test_column_histograms_chosen_for_large_uint8_boxes_only():
+    """The cost model picks the column histograms for a 15x15 uint8 box
+    (and the result is the reference's), never for other dtypes or holes."""
+    assert kernels.rank_method(225, v.EXTREME_DTYPE_CODES[np.dtype(np.uint8)], 112, True, 15,
+                               15, 15) == COLUMN_HISTOGRAMS
+    assert kernels.rank_method(225, v.EXTREME_DTYPE_CODES[np.dtype(np.uint16)], 112, True, 15,
+                               15, 15) != COLUMN_HISTOGRAMS
+    assert kernels.rank_method(225, v.EXTREME_DTYPE_CODES[np.dtype(np.uint8)], 112, False, 15,
+                               15, 30) != COLUMN_HISTOGRAMS
+    x = random_array(np.random.default_rng(8), (40, 50), np.uint8)
+    np.testing.assert_array_equal(ic.median(x, 15, mode="wrap"),
+                                  ref_rank(x, np.ones((15, 15), bool), 112, "wrap"))
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, np.float64])
 def test_every_method_agrees(dtype):
     """The three methods of the kernel on the same windows, 2D and 3D, with
@@ -130,7 +178,8 @@ def test_every_method_agrees(dtype):
             x[rng.random(shape) < 0.05] = -0.0
         n = int(fp.sum())
         methods = ([NETWORK, SORTED] + ([HISTOGRAM] if dtype in (np.uint8, np.uint16) else [])
-                   + ([COLUMNS] if fp.all() else []))
+                   + ([COLUMNS] if fp.all() else [])
+                   + ([COLUMN_HISTOGRAMS] if fp.all() and dtype == np.uint8 else []))
         for rank in (0, 1, n // 2, n - 2, n - 1):
             expected = ref_rank(x, fp, rank, "reflect")
             for method in methods + ([MEDIAN3X3] if fp.shape == (3, 3) and rank == 4 else []):
