@@ -6,6 +6,7 @@ whole."""
 import functools
 import importlib
 import os
+import types
 
 import numpy as np
 
@@ -13,15 +14,30 @@ from ._compiled import NotBuiltError, load
 
 _openmp = load("_openmp")
 
+#: The compiled kernel modules (see setup.py's KERNEL_UNITS), one per part.
+KERNEL_UNITS = ("_linear", "_order")
+
+
+def _kernel_set(variant):
+    """One namespace holding every kernel of the build ``variant``, so callers
+    need not know which compiled module holds which kernel."""
+    kernels = types.SimpleNamespace(__name__=f"imgconv kernels ({variant})")
+    for unit in KERNEL_UNITS:
+        module = load(f"{unit}_{variant}")
+        vars(kernels).update((name, value) for name, value in vars(module).items()
+                             if not name.startswith("__"))
+    return kernels
+
+
+KERNEL_VARIANT = "base"
 if _openmp.cpu_has_avx2_fma() and not os.environ.get("IMGCONV_DISABLE_AVX2"):
     try:
-        kernels = load("_kernels_avx2")
+        kernels = _kernel_set("avx2")
+        KERNEL_VARIANT = "avx2"
     except NotBuiltError:  # built without the AVX2 variant (non-x86 or no -mavx2)
-        kernels = load("_kernels_baseline")
-else:
-    kernels = load("_kernels_baseline")
-
-KERNEL_VARIANT = kernels.__name__.rsplit("_", 1)[-1]
+        pass
+if KERNEL_VARIANT == "base":
+    kernels = _kernel_set("base")
 
 BACKENDS = ("auto", "cpu", "cuda", "dask")
 

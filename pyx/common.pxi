@@ -291,3 +291,13 @@ cdef void store_row(const acc_t* acc, char* dst, int dtype, Py_ssize_t step,
         store_row_typed(acc, <float*>dst, step, n)
     else:
         store_row_typed(acc, <double*>dst, step, n)
+
+
+cdef inline Py_ssize_t itemsize(int dtype) noexcept nogil:
+    if dtype == DT_UINT8:
+        return 1
+    if dtype == DT_UINT16 or dtype == DT_INT16:
+        return 2
+    if dtype == DT_INT32 or dtype == DT_FLOAT32:
+        return 4
+    return 8

@@ -262,16 +262,6 @@ cdef acc_t* cached_row(RowCache* cache, int64_t key, const char* src,
     return buffers + slot * g.strip_padded
 
 
-cdef inline Py_ssize_t itemsize(int dtype) noexcept nogil:
-    if dtype == DT_UINT8:
-        return 1
-    if dtype == DT_UINT16 or dtype == DT_INT16:
-        return 2
-    if dtype == DT_INT32 or dtype == DT_FLOAT32:
-        return 4
-    return 8
-
-
 cdef enum:
     # rows of border columns gathered at a time (bounds that scratch)
     COLUMN_CHUNK = 256

@@ -140,7 +140,7 @@ def test_unbuilt_source_tree_command_prints_one_line(unbuilt_checkout):
 # ---------------------------------------------------------------------------
 def test_kernel_variant():
     from imgconv import _dispatch, _openmp
-    assert _dispatch.KERNEL_VARIANT in ("avx2", "baseline")
+    assert _dispatch.KERNEL_VARIANT in ("avx2", "base")
     if _dispatch.KERNEL_VARIANT == "avx2":
         assert _openmp.cpu_has_avx2_fma()
 
@@ -158,7 +158,7 @@ def test_baseline_variant_gives_same_results():
         print(json.dumps(r.astype(float).ravel().tolist()))
     """
     base = _run_python(code, IMGCONV_DISABLE_AVX2="1").splitlines()
-    assert base[0] == "baseline"
+    assert base[0] == "base"
     default = _run_python(code).splitlines()
     from imgconv import _dispatch
     assert default[0] == _dispatch.KERNEL_VARIANT
