@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validate as v
+from ._backend import footprint_reach, run_padded
 from ._convolve import _plan_cache, cache_plan, plan_key, with_input
 from ._dispatch import device_boundary, select_backend
 from ._docstrings import docdict, fill
@@ -113,8 +114,14 @@ def _rank_filter(x, which, size, footprint, mode, cval, origin, channel_axis, ax
         kernel_out = backend.empty(inp.x.shape, inp.x.dtype)
     else:
         kernel_out = out
-    backend.rank_filter(inp, kernel_out, plan.fp, plan.centre, plan.rank, plan.pad_value,
-                        threads)
+    if inp.mixed:
+        run_padded(inp, *footprint_reach(plan.fp.shape, plan.centre), plan.pad_value,
+                   kernel_out, lambda padded, padded_out: backend.rank_filter(
+                       padded, padded_out, plan.fp, plan.centre, plan.rank, plan.pad_value,
+                       threads))
+    else:
+        backend.rank_filter(inp, kernel_out, plan.fp, plan.centre, plan.rank, plan.pad_value,
+                            threads)
     if kernel_out is not out and native != bool:
         backend.store(kernel_out, out)   # exact: the values are the input's (or cval's)
     return out
