@@ -595,9 +595,11 @@ def _box_plan(inp, size, origin, dtype, key):
     return BoxPlan(inp, passes, call, inp.backend.run_box)
 
 
-def _derivative_first(axis, rank):
-    """scipy.ndimage.sobel's pass order: the derivative, then the other axes."""
-    return [axis] + [a for a in range(rank) if a != axis]
+def _derivative_first(axis, inp):
+    """scipy.ndimage.sobel's pass order (spatial axes): the derivative, then
+    the other axes in array order (whatever order ``axes`` gives them in),
+    which matters where cval pads every pass."""
+    return [axis] + sorted((a for a in range(inp.rank) if a != axis), key=lambda a: inp.axes[a])
 
 
 def _derivative_factors(inp, axis, operator):
@@ -612,7 +614,7 @@ def _derivative_pass(inp, a, operator, dtype, out, threads, key):
     if plan is not None:
         return _run_factor_plan(inp, plan, dtype, out, threads)
     return _run_factors(inp, _derivative_factors(inp, a, operator), 0, 1, 1, dtype, out,
-                        threads, scipy_order=_derivative_first(a, inp.rank), key=key)
+                        threads, scipy_order=_derivative_first(a, inp), key=key)
 
 
 class MagnitudePlan(NamedTuple):
