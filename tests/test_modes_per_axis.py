@@ -24,31 +24,11 @@ ndi = pytest.importorskip("scipy.ndimage")
 
 import imgconv as ic  # noqa: E402
 from imgconv._validate import SCIPY_MODE  # noqa: E402
-from reference import NP_PAD_MODE, ref_correlate  # noqa: E402
+from reference import crop, pad_per_axis, ref_correlate  # noqa: E402
 
 MODES = ["zero", "replicate", "reflect", "symmetric", "wrap"]
 SETTINGS = dict(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-def pad_per_axis(x, axes, modes, pad_lo, pad_hi, cval=0.0):
-    """``x`` padded along each of ``axes`` by its own mode (np.pad's names),
-    axis after axis; 'zero' axes with ``cval``."""
-    for ax, mode, lo, hi in zip(axes, modes, pad_lo, pad_hi):
-        widths = [(0, 0)] * x.ndim
-        widths[ax] = (lo, hi)
-        if mode == "zero":
-            x = np.pad(x, widths, mode="constant", constant_values=cval)
-        else:
-            x = np.pad(x, widths, mode=NP_PAD_MODE[mode])
-    return x
-
-
-def crop(a, axes, pad_lo, shape):
-    index = [slice(None)] * a.ndim
-    for ax, lo in zip(axes, pad_lo):
-        index[ax] = slice(lo, lo + shape[ax])
-    return a[tuple(index)]
 
 
 def same_as_padded(x, axes, modes, reach_lo, reach_hi, cval, filter_padded):
