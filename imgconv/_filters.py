@@ -508,6 +508,12 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
     >>> import numpy as np, imgconv as ic
     >>> ic.box(np.arange(5.0), 3, mode='replicate').round(3)
     array([0.333, 1.   , 2.   , 3.   , 3.667])
+
+    One mode per axis: rows wrap round, columns pad with zeros
+
+    >>> ic.box(np.arange(6.0).reshape(2, 3), 3, mode=('wrap', 'zero')).round(3)
+    array([[1.667, 3.   , 2.333],
+           [1.   , 2.   , 1.667]])
     """
     key = plan_key(x, ("box", size, mode, cval, origin, channel_axis, axes, dtype, backend),
                    out=out)

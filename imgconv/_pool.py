@@ -49,12 +49,13 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
     count_include_pad : bool
         For ``op='avg'`` with ``mode='zero'``: whether the padded cells count
         in the divisor (True, torch's default) or only input samples do.
-    mode : str
+    mode : str or sequence of str
         What padded cells hold.  ``'zero'`` (default) means torch's padding:
         -inf for max (+inf for min), so padding never wins, and 0 for avg and
         lp.  Any other mode (``'replicate'``, ``'reflect'``, ``'symmetric'``,
         ``'wrap'``) fills them with image values, which take part in every op
-        and count in averages.
+        and count in averages.  A sequence gives one per spatial axis (in the
+        order of ``axes``): x is then padded first, one copy.
     return_indices : bool
         With ``op='max'`` or ``'min'``, also return the flat index of each
         result in its input plane (``z*H*W + y*W + x``), as torch's

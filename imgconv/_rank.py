@@ -53,11 +53,12 @@ _RANK_ENTRIES = {
             scipy.ndimage).  Give ``size`` or ``footprint``, not both.
         """,
     "mode_rank": """
-        mode : str
+        mode : str or sequence of str
             Boundary handling (default ``'reflect'``, scipy's ``'mirror'``):
             ``'zero'`` pads with ``cval``; ``'replicate'``, ``'reflect'``,
             ``'symmetric'`` (scipy's ``'reflect'``), ``'wrap'`` as everywhere in
-            imgconv.
+            imgconv.  A sequence gives one per filtered axis (in the order of
+            ``axes``), at the cost of one padded copy of ``x``.
         cval : float
             Padding value with ``mode='zero'``, converted to the input's dtype
             as scipy's result is (integers truncate towards zero), saturated to
