@@ -577,11 +577,12 @@ def separable_passes(inp, factors, geom, scipy_cval=False, order=None):
         return factors, geom, []
     last = inp.rank - 1
     order_matters = scipy_cval and inp.pads_cval
+    # the pass that would run fused with the last axis's: one kernel call,
+    # so one mode for both
     fused = [a for a in order if a != last][-1] if len(order) > 1 else None
     if (len(order) > 1 and last in order and not order_matters
             and inp.mode_of(fused) == inp.mode_of(last)
-            and inp.backend.fused_rows_fit(inp, geom, factors,
-                                           [a for a in order if a != last][-1])):
+            and inp.backend.fused_rows_fit(inp, geom, factors, fused)):
         order.remove(last)
         return factors, geom, [[a] for a in order[:-1]] + [[order[-1], last]]
     return factors, geom, [[a] for a in order]
