@@ -508,6 +508,106 @@ class KernelBackend:
         return out
 
 
+def mode_index(mode, n, positions):
+    """The sample of an axis of ``n`` samples that padding by ``mode`` reads
+    at each of ``positions`` (int64 array, any integers: padding wider than
+    the axis repeats the rule); 'zero' gives the nearest edge (its cells
+    hold cval instead)."""
+    if mode == "wrap":
+        return positions % n
+    if mode == "symmetric":
+        q = positions % (2 * n)
+        return np.where(q < n, q, 2 * n - 1 - q)
+    if mode == "reflect" and n > 1:
+        period = 2 * n - 2
+        q = positions % period
+        return np.where(q < n, q, period - q)
+    return np.clip(positions, 0, n - 1)     # replicate, zero, reflect of one sample
+
+
+def padded_dtype(inp, value):
+    """The dtype of ``inp.x`` padded with ``value`` in its 'zero' axes: x's
+    own, or the compute type where x's dtype cannot hold ``value`` exactly
+    (a fractional cval of an integer image)."""
+    dtype = inp.x.dtype
+    if "zero" not in inp.modes or dtype.kind == "f" or value == 0:
+        return dtype
+    info = np.iinfo(dtype)
+    if np.isfinite(value) and value == math.floor(value) and info.min <= value <= info.max:
+        return dtype
+    return inp.compute
+
+
+def pad_by_modes(inp, pad_lo, pad_hi, value=None):
+    """``inp`` with its array padded along each filtered axis by that axis's
+    own mode (``inp.modes``), ``pad_lo``/``pad_hi`` samples per spatial axis,
+    'zero' axes with ``value`` (default ``inp.cval``): filtering it without
+    further padding ('valid' geometry, or any mode and the core cropped)
+    gives the per-axis-mode result.  One new array in the backend's
+    namespace (the caller's input is not modified); the returned arguments
+    say mode 'zero' on every axis, whose padding a 'valid' run never reads.
+
+    The padding goes axis after axis into the one array, as ``numpy.pad``
+    does: an axis's borders are copied from the array already padded along
+    the earlier axes, so corners follow every axis's rule in turn (a 'zero'
+    axis makes its slabs ``value`` throughout)."""
+    backend = inp.backend
+    xp = backend.xp
+    value = inp.cval if value is None else value
+    x = inp.x
+    shape = inp.full_shape(tuple(n + lo + hi for n, lo, hi in
+                                 zip(inp.spatial_shape, pad_lo, pad_hi)))
+    padded = backend.empty(shape, padded_dtype(inp, value))
+    region = [slice(None)] * x.ndim
+    for ax, n, lo in zip(inp.axes, inp.spatial_shape, pad_lo):
+        region[ax] = slice(lo, lo + n)
+    if x.size == 0:
+        padded[...] = value
+    else:
+        padded[tuple(region)] = x
+        for ax, mode, n, lo, hi in zip(inp.axes, inp.modes, inp.spatial_shape, pad_lo, pad_hi):
+            for start, stop in ((0, lo), (lo + n, lo + n + hi)):
+                if start == stop:
+                    continue
+                target = list(region)
+                target[ax] = slice(start, stop)
+                if mode == "zero":
+                    padded[tuple(target)] = value
+                else:
+                    index = mode_index(mode, n, np.arange(start - lo, stop - lo)) + lo
+                    source = list(region)
+                    source[ax] = xp.asarray(index)
+                    padded[tuple(target)] = padded[tuple(source)]
+            region[ax] = slice(None)    # the later axes copy this axis's borders too
+    zero = ("zero",) * inp.rank
+    return inp._replace(x=padded, mode="zero", code=v.MODE_CODES["zero"], modes=zero)
+
+
+def run_padded(inp, reach_lo, reach_hi, value, out, run):
+    """A 'same'-shaped filter of ``inp`` (its axes' modes differing) that
+    reads at most ``reach_lo``/``reach_hi`` samples below/above each output
+    along each spatial axis: ``run(padded_inp, padded_out)`` over the input
+    padded by :func:`pad_by_modes` (with ``value`` in 'zero' axes) into an
+    array of out's dtype, whose core then goes into ``out``.  Costs the
+    padded copies of the input and the result (and the work on the padding)."""
+    backend = inp.backend
+    padded = pad_by_modes(inp, reach_lo, reach_hi, value)
+    padded_out = backend.empty(padded.x.shape, out.dtype)
+    if padded_out.size:
+        run(padded, padded_out)
+    core = [slice(None)] * out.ndim
+    for ax, n, lo in zip(inp.axes, inp.spatial_shape, reach_lo):
+        core[ax] = slice(lo, lo + n)
+    out[...] = padded_out[tuple(core)]
+    return out
+
+
+def footprint_reach(shape, centre):
+    """How far a window of ``shape`` with its centre cell at ``centre``
+    reaches below and above its output, per axis."""
+    return tuple(centre), tuple(k - 1 - c for k, c in zip(shape, centre))
+
+
 def kernel_views(inp, *arrays, xp=np):
     """The matching 4D views of ``arrays`` (``_views.pairs``) that kernel
     calls run on; none where an array is empty (an empty input axis or

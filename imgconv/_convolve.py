@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _fft
 from . import _validate as v
+from ._backend import pad_by_modes
 from ._dispatch import device_boundary, select_backend
 from ._docstrings import docfiller
 
@@ -45,6 +46,13 @@ class Geometry:
                 f"the output would be empty: input {inp.spatial_shape}, kernel {tuple(kshape)}, "
                 f"dilation {self.dilation}, padding {padding!r} "
                 "(a 'valid' kernel larger than the image?)")
+
+    def unpadded(self):
+        """This geometry over an input already padded by ``pad_lo`` and
+        ``pad_hi``: no padding, the same output shape."""
+        geom = copy.copy(self)
+        geom.pad_lo = geom.pad_hi = (0,) * len(self.pad_lo)
+        return geom
 
     def axis(self, a):
         """(pad_lo, pad_hi, stride, dilation) of spatial axis ``a``."""
@@ -142,7 +150,7 @@ def fold_kernel(inp, weights, geom, axes=None):
     for a in range(inp.rank) if axes is None else axes:
         lo, _, stride, dilation = geom.axis(a)
         k = weights.shape[a]
-        fold = fold_plan(inp.mode, inp.spatial_shape[a], geom.out_shape[a], stride,
+        fold = fold_plan(inp.mode_of(a), inp.spatial_shape[a], geom.out_shape[a], stride,
                          dilation * (k - 1) + 1)
         if fold is None:
             continue
@@ -537,7 +545,7 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
     backend = inp.backend
     if not passes:
         return backend.store(inp.x, out)
-    if passes == [[0], [1, 2]]:
+    if passes == [[0], [1, 2]] and not inp.mixed:
         cval_yx = cval if scipy_cval else cval * float(np.sum(factors[0], dtype=np.float64))
         if backend.separable_volume(inp, factors, geom.pad_lo, geom.stride, geom.dilation, cval,
                                  cval_yx, out, threads) is not None:
@@ -550,8 +558,9 @@ def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None
         for a in axes:
             shape[a] = geom.out_shape[a]
         target = next(targets)
-        backend.correlate(inp, current, *pass_arguments(inp, factors, geom, axes), cval, target,
-                       threads, xweights=fused_x_weights(inp, factors, axes))
+        # a pass pads its own axes only: their mode (one, where fused)
+        backend.correlate(inp.along(axes[0]), current, *pass_arguments(inp, factors, geom, axes),
+                          cval, target, threads, xweights=fused_x_weights(inp, factors, axes))
         if not scipy_cval:
             for j in axes:
                 cval = cval * float(np.sum(factors[j], dtype=np.float64))
@@ -567,10 +576,13 @@ def separable_passes(inp, factors, geom, scipy_cval=False, order=None):
     if not order:
         return factors, geom, []
     last = inp.rank - 1
-    order_matters = scipy_cval and inp.mode == "zero" and inp.cval != 0
+    order_matters = scipy_cval and inp.pads_cval
+    # the pass that would run fused with the last axis's: one kernel call,
+    # so one mode for both
+    fused = [a for a in order if a != last][-1] if len(order) > 1 else None
     if (len(order) > 1 and last in order and not order_matters
-            and inp.backend.fused_rows_fit(inp, geom, factors,
-                                           [a for a in order if a != last][-1])):
+            and inp.mode_of(fused) == inp.mode_of(last)
+            and inp.backend.fused_rows_fit(inp, geom, factors, fused)):
         order.remove(last)
         return factors, geom, [[a] for a in order[:-1]] + [[order[-1], last]]
     return factors, geom, [[a] for a in order]
@@ -601,9 +613,11 @@ def prepare_separable(inp, factors, geom, out_dtype, scipy_cval=False, order=Non
     if len(passes) != 1 or passes == [[0], [1, 2]]:
         return None
     axes = passes[0]
-    return inp.backend.prepare_direct(inp, *pass_arguments(inp, factors, geom, axes), inp.cval,
-                               inp.full_shape(geom.out_shape), out_dtype,
-                               xweights=fused_x_weights(inp, factors, axes))
+    # one pass pads its own axes only: their mode (one, where fused)
+    return inp.backend.prepare_direct(inp.along(axes[0]),
+                                      *pass_arguments(inp, factors, geom, axes), inp.cval,
+                                      inp.full_shape(geom.out_shape), out_dtype,
+                                      xweights=fused_x_weights(inp, factors, axes))
 
 
 def run(inp, weights, geom, method, out, threads):
@@ -612,9 +626,15 @@ def run(inp, weights, geom, method, out, threads):
 
 
 def execute(inp, weights, geom, method, factors, out, threads):
-    """Correlate by ``method`` (chosen) into ``out``."""
+    """Correlate by ``method`` (chosen) into ``out``.  Axes of different
+    modes: the separable passes each pad their own axis; the n-D methods
+    run on the input padded by each axis's mode (one padded copy), with
+    no padding of their own."""
     if method == "separable":
         return run_separable(inp, factors, geom, out, threads)
+    if inp.mixed:
+        inp = pad_by_modes(inp, geom.pad_lo, geom.pad_hi)
+        geom = geom.unpadded()
     if method == "fft":
         return inp.backend.fft_correlate(inp, weights, geom, out, threads)
     return inp.backend.correlate(inp, inp.x, weights, geom.pad_lo, geom.stride, geom.dilation,
@@ -755,7 +775,7 @@ def _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin, channe
     out_dtype = v.output_dtype(dtype, inp.compute)
     out_shape = inp.full_shape(geom.out_shape)
     call = None
-    if best == "direct":
+    if best == "direct" and not inp.mixed:
         call = inp.backend.prepare_direct(inp, weights, geom.pad_lo, geom.stride, geom.dilation,
                                    inp.cval, out_shape, out_dtype)
     elif best == "separable":

@@ -59,17 +59,20 @@ _CORRELATE = {
             ``numpy.correlate`` and ``scipy.ndimage.correlate``; ``convolve`` does not).
         """,
     "mode_correlate": """
-        mode : str
+        mode : str or sequence of str
             Boundary mode: 'reflect' (default; ``c b | a b c d | c b``, numpy/torch
             'reflect', scipy 'mirror'), 'symmetric', 'replicate', 'wrap', 'zero'
             (with ``cval``), or an alias ('mirror', 'reflect101', 'nearest', 'edge',
-            'circular', 'constant').
+            'circular', 'constant').  One name, or a sequence of one per filtered
+            axis (in the order of ``axes``): each axis padded by its own mode;
+            a non-separable kernel then costs one padded copy of ``x``.
         """,
     "cval_correlate": """
         cval : float or complex
-            Value outside the image, with mode 'zero' only (default 0); a nonzero
-            cval with any other mode raises ValueError rather than being ignored.
-            Complex only for a complex ``x``.
+            Value outside the image, with mode 'zero' only (default 0; on the
+            'zero' axes of per-axis modes); a nonzero cval without a 'zero' axis
+            raises ValueError rather than being ignored.  Complex only for a
+            complex ``x``.
         """,
     "padding": """
         padding : {'same', 'valid', 'full'}, int, or per-axis ints / (lo, hi) pairs
@@ -150,15 +153,18 @@ _FILTERS = {
             Array axis of the derivative; None for the gradient magnitude.
         """,
     "mode": """
-        mode : str
+        mode : str or sequence of str
             Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',
-            'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`).
+            'zero' with ``cval``, or an alias; see :func:`imgconv.correlate`):
+            one name, or a sequence of one per filtered axis (in the order of
+            ``axes``), as scipy.ndimage takes them.
         """,
     "cval": """
         cval : float or complex
-            Value outside the image, with mode 'zero' only (default 0); a nonzero
-            cval with any other mode raises ValueError.  Complex only for a complex
-            ``x`` (of the filters that take complex data).
+            Value outside the image, with mode 'zero' only (default 0; on the
+            'zero' axes of per-axis modes); a nonzero cval without a 'zero' axis
+            raises ValueError.  Complex only for a complex ``x`` (of the filters
+            that take complex data).
         """,
     "channel_axis": """
         channel_axis : int or None
@@ -223,13 +229,15 @@ _MORPHOLOGY = {
             bool images; the CUDA backend raises NotImplementedError.
         """,
     "mode_morphology": """
-        mode : str, optional
+        mode : str or sequence of str, optional
             Boundary handling.  Default (None): pad with the value that never
             wins, so the border does not shrink or grow shapes: the dtype's
             minimum (-inf, False) for a dilation, its maximum (+inf, True) for an
             erosion.  ``'zero'`` pads with ``cval`` (default 0), saturated to the
             dtype; ``'replicate'``, ``'reflect'``, ``'symmetric'``, ``'wrap'`` as
-            everywhere in imgconv.  Note scipy's ``binary_erosion`` pads with
+            everywhere in imgconv; a sequence gives one per filtered axis (in
+            the order of ``axes``; footprints other than boxes then cost one
+            padded copy of ``x``).  Note scipy's ``binary_erosion`` pads with
             False by default; pass ``mode='zero'`` for that.
         """,
     "cval_morphology": """

@@ -89,12 +89,13 @@ def _factor_plan(inp, factors, origin, stride, dilation, scipy_order, dtype):
     origin = v.check_origin(origin, kshape)
     geom = Geometry(inp, kshape, "same", stride, dilation, origin)
     out_dtype = v.output_dtype(dtype, inp.compute)
-    if scipy_order is not None and inp.mode == "zero" and inp.cval != 0:
+    if scipy_order is not None and inp.pads_cval:
         order = [a for a in scipy_order if factors[a] is not None]
         return FactorPlan(inp, factors, geom, None, order,
                           prepare_separable(inp, factors, geom, out_dtype, True, order),
                           inp.backend.run_direct)
-    if any(f is not None for f in factors) and inp.rank > 1:
+    if any(f is not None for f in factors) and inp.rank > 1 and not inp.mixed:
+        # (axes of different modes: the passes, each padding its own axis)
         # the outer product's nonzero taps, counted without building it
         taps = math.prod(int(np.count_nonzero(f)) for f in factors if f is not None)
         if direct_cost(geom.out_shape, max(1, taps)) < separable_cost(inp, factors, geom):
@@ -423,7 +424,7 @@ def _gaussian_factors(inp, sigmas, orders, spacings, truncate):
         size = inp.spatial_shape[a]
         # a kernel longer than the padding's period is folded as its taps
         # are made: time and memory bounded by the image, whatever sigma
-        fold = fold_plan(inp.mode, size, size, 1, 2 * radius + 1)
+        fold = fold_plan(inp.mode_of(a), size, size, 1, 2 * radius + 1)
         v.check_kernel_length(2 * radius + 1, f"sigma={s:g} with truncate={truncate:g}",
                               v.MAX_AXIS_SAMPLES if fold is None else v.MAX_FOLDED_SAMPLES)
         factors.append(gaussian_factor(s, n, radius, fold, inp.compute, d))
@@ -507,6 +508,12 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
     >>> import numpy as np, imgconv as ic
     >>> ic.box(np.arange(5.0), 3, mode='replicate').round(3)
     array([0.333, 1.   , 2.   , 3.   , 3.667])
+
+    One mode per axis: rows wrap round, columns pad with zeros
+
+    >>> ic.box(np.arange(6.0).reshape(2, 3), 3, mode=('wrap', 'zero')).round(3)
+    array([[1.667, 3.   , 2.333],
+           [1.   , 2.   , 1.667]])
     """
     key = plan_key(x, ("box", size, mode, cval, origin, channel_axis, axes, dtype, backend),
                    out=out)
@@ -548,7 +555,7 @@ def _box_passes(inp, passes, out, threads):
     current = inp.x
     targets = pass_targets(inp, out, len(passes), True, lambda: inp.x.shape)
     for (a, k, pad_lo), target in zip(passes, targets):
-        backend.box_pass(inp, current, a, k, pad_lo, target, threads)
+        backend.box_pass(inp.along(a), current, a, k, pad_lo, target, threads)
         current = target
     return out
 
@@ -571,7 +578,8 @@ def _box_plan(inp, size, origin, dtype, key):
     sizes = v.per_axis(size, inp.rank, "size", minimum=1)
     origin = v.check_origin(origin, sizes)
     geom = Geometry(inp, sizes, "same", 1, 1, origin)
-    folds = [fold_plan(inp.mode, n, n, 1, k) for n, k in zip(inp.spatial_shape, sizes)]
+    folds = [fold_plan(inp.mode_of(a), n, n, 1, k)
+             for a, (n, k) in enumerate(zip(inp.spatial_shape, sizes))]
     if any(folds):
         # running sums cost time in proportion to a box longer than the
         # padding's period; its fold, a short kernel, does not
@@ -588,13 +596,16 @@ def _box_plan(inp, size, origin, dtype, key):
     out_dtype = v.output_dtype(dtype, inp.compute)
     passes = tuple((a, sizes[a], geom.pad_lo[a])
                    for a in sorted((a for a in range(inp.rank) if sizes[a] > 1), reverse=True))
-    call = inp.backend.prepare_box(inp, passes, out_dtype) if passes else None
+    # (the prepared calls take one mode: axes of different modes take _box_passes)
+    call = inp.backend.prepare_box(inp, passes, out_dtype) if passes and not inp.mixed else None
     return BoxPlan(inp, passes, call, inp.backend.run_box)
 
 
-def _derivative_first(axis, rank):
-    """scipy.ndimage.sobel's pass order: the derivative, then the other axes."""
-    return [axis] + [a for a in range(rank) if a != axis]
+def _derivative_first(axis, inp):
+    """scipy.ndimage.sobel's pass order (spatial axes): the derivative, then
+    the other axes in array order (whatever order ``axes`` gives them in),
+    which matters where cval pads every pass."""
+    return [axis] + sorted((a for a in range(inp.rank) if a != axis), key=lambda a: inp.axes[a])
 
 
 def _derivative_factors(inp, axis, operator):
@@ -609,7 +620,7 @@ def _derivative_pass(inp, a, operator, dtype, out, threads, key):
     if plan is not None:
         return _run_factor_plan(inp, plan, dtype, out, threads)
     return _run_factors(inp, _derivative_factors(inp, a, operator), 0, 1, 1, dtype, out,
-                        threads, scipy_order=_derivative_first(a, inp.rank), key=key)
+                        threads, scipy_order=_derivative_first(a, inp), key=key)
 
 
 class MagnitudePlan(NamedTuple):
@@ -639,9 +650,10 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, bac
         a = v.spatial_axis(axis, inp)
         return _derivative_pass(inp, a, operator, dtype, out, threads, key and (key, 0))
     backend = inp.backend
-    if backend.has_fused_gradient and not (inp.mode == "zero" and inp.cval != 0):
+    if backend.has_fused_gradient and not inp.pads_cval and not inp.mixed:
         # one fused sweep; mode 'zero' with a nonzero cval takes the passes
-        # below, which pad every pass with cval as scipy's sequential filters do
+        # below, which pad every pass with cval as scipy's sequential filters
+        # do, and so do axes of different modes (a pass pads its own axis)
         if plan is None:
             cache_plan(key and (key, 0), MagnitudePlan(inp._replace(x=None)))
         deriv, smooth = OPERATORS[operator]

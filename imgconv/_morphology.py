@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validate as v
+from ._backend import clip_box, footprint_reach, run_padded
 from ._convolve import _plan_cache, cache_plan, plan_key, with_input
 from ._dispatch import device_boundary, select_backend
 from ._docstrings import docfiller
@@ -68,7 +69,7 @@ def _extreme(x, footprint, size, structure, mode, cval, origin, channel_axis, ax
         return plan.run(plan.call, inp.x, threads)
     backend = inp.backend
 
-    def run(kernel_out):
+    def run(inp, kernel_out):
         if plan.is_box:
             backend.extreme_box(inp, kernel_out, plan.fp.shape, plan.centre, is_max,
                                 plan.pad_value, threads)
@@ -76,7 +77,13 @@ def _extreme(x, footprint, size, structure, mode, cval, origin, channel_axis, ax
             backend.extreme_footprint(inp, kernel_out, plan.fp, plan.centre, is_max,
                                       plan.pad_value, threads)
 
-    return _run_extreme(inp, plan.native, out, x, run)
+    if inp.mixed:
+        # a box reaching beyond 2n samples finds nothing new (clip_box)
+        reach = (footprint_reach(*clip_box(plan.fp.shape, plan.centre, inp.spatial_shape))
+                 if plan.is_box else footprint_reach(plan.fp.shape, plan.centre))
+        return _run_extreme(inp, plan.native, out, x, lambda kernel_out: run_padded(
+            inp, *reach, plan.pad_value, kernel_out, run))
+    return _run_extreme(inp, plan.native, out, x, lambda kernel_out: run(inp, kernel_out))
 
 
 def _run_extreme(inp, native, out, x, run):
@@ -115,7 +122,7 @@ def _extreme_plan(x, footprint, size, mode, cval, origin, channel_axis, axes, ba
     is_box = footprint is None or bool(fp.all())
     # a new result that keeps the input's dtype, which the kernel writes directly
     call = (inp.backend.prepare_extreme_box(inp, native, fp.shape, centre, is_max, pad_value)
-            if is_box and native == inp.x.dtype else None)
+            if is_box and native == inp.x.dtype and not inp.mixed else None)
     return ExtremePlan(inp, native, pad_value, fp, centre, is_box, call,
                        inp.backend.run_extreme_box)
 
@@ -141,8 +148,15 @@ def _extreme_structure(x, footprint, size, structure, mode, cval, origin, channe
         centre = tuple(k - 1 - c for k, c in zip(fp.shape, centre))
     cell_heights = v.structure_heights(heights[fp], native, inp.x.dtype, is_max)
     backend = inp.backend
-    return _run_extreme(inp, native, out, x, lambda kernel_out: backend.extreme_structure(
-        inp, kernel_out, fp, cell_heights, centre, is_max, pad_value, mode is None, threads))
+
+    def run(inp, kernel_out):
+        backend.extreme_structure(inp, kernel_out, fp, cell_heights, centre, is_max, pad_value,
+                                  mode is None, threads)
+
+    if inp.mixed:
+        return _run_extreme(inp, native, out, x, lambda kernel_out: run_padded(
+            inp, *footprint_reach(fp.shape, centre), pad_value, kernel_out, run))
+    return _run_extreme(inp, native, out, x, lambda kernel_out: run(inp, kernel_out))
 
 
 @device_boundary

@@ -5,6 +5,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validate as v
+from ._backend import mode_index, pad_by_modes
 from ._convolve import _plan_cache, cache_plan, plan_key, with_input
 from ._dispatch import device_boundary, select_backend
 from ._docstrings import docfiller
@@ -48,12 +49,13 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
     count_include_pad : bool
         For ``op='avg'`` with ``mode='zero'``: whether the padded cells count
         in the divisor (True, torch's default) or only input samples do.
-    mode : str
+    mode : str or sequence of str
         What padded cells hold.  ``'zero'`` (default) means torch's padding:
         -inf for max (+inf for min), so padding never wins, and 0 for avg and
         lp.  Any other mode (``'replicate'``, ``'reflect'``, ``'symmetric'``,
         ``'wrap'``) fills them with image values, which take part in every op
-        and count in averages.
+        and count in averages.  A sequence gives one per spatial axis (in the
+        order of ``axes``): x is then padded first, one copy.
     return_indices : bool
         With ``op='max'`` or ``'min'``, also return the flat index of each
         result in its input plane (``z*H*W + y*W + x``), as torch's
@@ -108,6 +110,14 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
                                                    plan.identity, plan.scales)
     extreme = op_name in ("max", "min")
     backend, xp = inp.backend, inp.backend.xp
+    # the kernels' input: axes of different modes pad x first, each by its own
+    # (the 'zero' axes with what mode 'zero' pads: torch's padding), and pool
+    # it without padding of their own
+    source, source_geom = inp, geom
+    if inp.mixed:
+        source = pad_by_modes(inp, geom.pad_lo, geom.pad_hi, identity)
+        source_geom = geom._replace(pad_lo=(0,) * inp.rank, pad_hi=(0,) * inp.rank,
+                                    extent=source.spatial_shape)
     shape = inp.full_shape(geom.out_shape)
     kept = v.extreme_dtype(x)
     is_bool = kept == bool
@@ -127,10 +137,18 @@ def pool(x, size, *, stride=None, padding=0, dilation=1, op="max", p=2, ceil_mod
         kernel_out = target.view(np.uint8) if is_bool else target
     else:   # (no indices: return_indices needs max or min)
         return backend.fill_output(inp, geom.out_shape, dtype, out,
-                                   lambda target: backend.pool(inp, target, None, geom, op_code,
-                                                               p, identity, scales, threads))
+                                   lambda target: backend.pool(source, target, None, source_geom,
+                                                               op_code, p, identity, scales,
+                                                               threads))
     indices = backend.empty(shape, np.int64) if return_indices else None
-    backend.pool(inp, kernel_out, indices, geom, op_code, p, identity, scales, threads)
+    backend.pool(source, kernel_out, indices, source_geom, op_code, p, identity, scales, threads)
+    if indices is not None and source is not inp:
+        # flat indices into the padded planes: back to the samples they copy
+        coords = xp.unravel_index(indices, source.spatial_shape)
+        coords = [xp.asarray(mode_index(mode, n, np.arange(-lo, n + hi)))[c]
+                  for c, mode, n, lo, hi in zip(coords, inp.modes, inp.spatial_shape,
+                                                geom.pad_lo, geom.pad_hi)]
+        indices = xp.ravel_multi_index(coords, inp.spatial_shape)
     if indices is not None and list(inp.axes) != sorted(inp.axes):
         # the kernels number a plane's samples in the order of axes; the
         # result numbers them in array order, whatever order axes gives
@@ -184,7 +202,8 @@ def _pool_plan(x, size, stride, padding, dilation, op, p, ceil_mode, count_inclu
         with np.errstate(divide="ignore"):
             scales = [np.where(c > 0, 1.0 / np.maximum(c, 1), np.nan) for c in counts]
         result, away = inp.compute, True
-    call = None if result is None else backend.prepare_pool(
+    # (the prepared call takes one mode: axes of different modes pad x first)
+    call = None if result is None or inp.mixed else backend.prepare_pool(
         inp, geom, op_code, p, identity, scales, inp.full_shape(geom.out_shape), result, away)
     return PoolPlan(inp, op_name, op_code, p, geom, identity, scales, call, backend.run_pool)
 

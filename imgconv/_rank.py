@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validate as v
+from ._backend import footprint_reach, run_padded
 from ._convolve import _plan_cache, cache_plan, plan_key, with_input
 from ._dispatch import device_boundary, select_backend
 from ._docstrings import docdict, fill
@@ -52,11 +53,12 @@ _RANK_ENTRIES = {
             scipy.ndimage).  Give ``size`` or ``footprint``, not both.
         """,
     "mode_rank": """
-        mode : str
+        mode : str or sequence of str
             Boundary handling (default ``'reflect'``, scipy's ``'mirror'``):
             ``'zero'`` pads with ``cval``; ``'replicate'``, ``'reflect'``,
             ``'symmetric'`` (scipy's ``'reflect'``), ``'wrap'`` as everywhere in
-            imgconv.
+            imgconv.  A sequence gives one per filtered axis (in the order of
+            ``axes``), at the cost of one padded copy of ``x``.
         cval : float
             Padding value with ``mode='zero'``, converted to the input's dtype
             as scipy's result is (integers truncate towards zero), saturated to
@@ -113,8 +115,14 @@ def _rank_filter(x, which, size, footprint, mode, cval, origin, channel_axis, ax
         kernel_out = backend.empty(inp.x.shape, inp.x.dtype)
     else:
         kernel_out = out
-    backend.rank_filter(inp, kernel_out, plan.fp, plan.centre, plan.rank, plan.pad_value,
-                        threads)
+    if inp.mixed:
+        run_padded(inp, *footprint_reach(plan.fp.shape, plan.centre), plan.pad_value,
+                   kernel_out, lambda padded, padded_out: backend.rank_filter(
+                       padded, padded_out, plan.fp, plan.centre, plan.rank, plan.pad_value,
+                       threads))
+    else:
+        backend.rank_filter(inp, kernel_out, plan.fp, plan.centre, plan.rank, plan.pad_value,
+                            threads)
     if kernel_out is not out and native != bool:
         backend.store(kernel_out, out)   # exact: the values are the input's (or cval's)
     return out

@@ -41,6 +41,22 @@ def canonical_mode(mode, name="mode"):
     return MODE_ALIASES[mode.lower()]
 
 
+def canonical_modes(mode, rank, name="mode"):
+    """One canonical mode name per filtered axis (a tuple of ``rank``):
+    ``mode`` is one name (every axis) or a sequence of ``rank`` names, in
+    the order of the filtered axes (as ``axes`` gives them), as
+    scipy.ndimage takes them."""
+    if not isinstance(mode, (list, tuple)) and not (isinstance(mode, np.ndarray)
+                                                    and mode.ndim == 1):
+        # one name (anything else: canonical_mode's error, listing the names)
+        return (canonical_mode(mode, name),) * rank
+    modes = tuple(mode)
+    if len(modes) != rank:
+        raise ValueError(f"{name} needs {rank} names (one per filtered axis) or a single name, "
+                         f"got {len(modes)}: {mode!r}")
+    return tuple(canonical_mode(m, f"{name}[{i}]") for i, m in enumerate(modes))
+
+
 # --------------------------------------------------------------------------
 # Dtypes
 # --------------------------------------------------------------------------
@@ -368,10 +384,36 @@ class FilterInput(NamedTuple):
                              # per-axis arguments refer to them
     channel_axis: object     # None or a non-negative int
     compute: np.dtype        # float32 or float64
-    mode: str                # canonical mode name
-    code: int                # the kernels' mode code
+    mode: str                # canonical mode name; None where the axes' modes differ
+    code: int                # the kernels' mode code; None where the axes' modes differ
     cval: float
     backend: object          # the backend object that took x and runs the call
+    modes: tuple = ()        # canonical mode name per filtered axis (as ``axes``)
+
+    @property
+    def mixed(self):
+        """Whether the filtered axes have different modes: the kernels take
+        one mode per call, so each pass takes its axis's (:meth:`along`), or
+        the input is padded first (``KernelBackend.pad_by_modes``)."""
+        return self.mode is None
+
+    @property
+    def pads_cval(self):
+        """Whether some axis pads with a nonzero cval (mode 'zero': the
+        checks refuse a nonzero cval without it)."""
+        return self.cval != 0
+
+    def mode_of(self, a):
+        """The mode of spatial axis ``a``."""
+        return self.mode if self.mode is not None else self.modes[a]
+
+    def along(self, a):
+        """These arguments with spatial axis ``a``'s mode on every axis: for
+        a pass that pads axis ``a`` only."""
+        if self.mode is not None:
+            return self
+        mode = self.modes[a]
+        return self._replace(mode=mode, code=MODE_CODES[mode], modes=(mode,) * self.rank)
 
     @property
     def rank(self):
@@ -423,12 +465,14 @@ def filter_input(x, mode="reflect", cval=0.0, channel_axis=None, axes=None, exac
         backend = select_backend(x, "auto")
     x = backend.take_input(x, exact=exact)
     axes, channel_axis = spatial_axes(x.ndim, channel_axis, axes, axes_name=axes_name)
-    mode = canonical_mode(mode)
+    modes = canonical_modes(mode, len(axes))
     cval = check_cval(cval)
-    if mode != "zero" and cval != 0:
-        raise ValueError(f"cval only applies with mode='zero', not mode={mode!r}")
+    if "zero" not in modes and cval != 0:
+        shown = modes[0] if isinstance(mode, str) else modes
+        raise ValueError(f"cval only applies with mode='zero', not mode={shown!r}")
+    one = modes[0] if len(set(modes)) == 1 else None
     return FilterInput(x, axes, channel_axis, compute_dtype(x.dtype, asked_dtype(dtype, out)),
-                       mode, MODE_CODES[mode], cval, backend)
+                       one, None if one is None else MODE_CODES[one], cval, backend, modes)
 
 
 def spatial_axis(axis, inp, name="axis"):
@@ -503,9 +547,11 @@ def pool_op(op, p, count_include_pad, return_indices, mode):
     if not count_include_pad:
         if op != "avg":
             raise ValueError(f"count_include_pad=False only applies to op='avg' (op is {op!r})")
-        if canonical_mode(mode) != "zero":
-            raise ValueError("count_include_pad=False only applies with mode='zero': with "
-                             f"mode={mode!r} the padded cells hold image values and count")
+        modes = canonical_modes(mode, len(mode) if np.ndim(mode) == 1 else 1)
+        if set(modes) != {"zero"}:
+            raise ValueError("count_include_pad=False only applies with mode='zero' (on every "
+                             f"axis): with mode={mode!r} the padded cells hold image values "
+                             "and count")
     return_indices = as_flag(return_indices, "return_indices")
     if return_indices and op not in ("max", "min"):
         raise ValueError(f"return_indices=True needs op='max' or 'min', not {op!r}")
@@ -701,10 +747,11 @@ def morphology_pad_value(dtype, mode, cval, is_max):
             return 0 if is_max else 1
         info = np.iinfo(dtype)
         return int(info.min if is_max else info.max)
-    mode = canonical_mode(mode)
-    if mode != "zero":
+    modes = canonical_modes(mode, len(mode) if np.ndim(mode) == 1 else 1)
+    if "zero" not in modes:
         if cval is not None:
-            raise ValueError(f"cval only applies with mode='zero', not mode={mode!r}")
+            shown = modes[0] if len(modes) == 1 and np.ndim(mode) == 0 else modes
+            raise ValueError(f"cval only applies with mode='zero', not mode={shown!r}")
         return 0.0 if dtype.kind == "f" else 0
     cval = 0.0 if cval is None else check_cval(cval)
     if dtype == bool:

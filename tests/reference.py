@@ -67,6 +67,24 @@ def pad_array(x, mode, cval, pad_lo, pad_hi):
     return np.pad(x, widths, mode=NP_PAD_MODE[mode])
 
 
+def pad_per_axis(x, axes, modes, pad_lo, pad_hi, cval=0.0):
+    """``x`` padded along each of ``axes`` by its own imgconv mode (per-axis
+    modes), axis after axis as np.pad does; 'zero' axes with ``cval``."""
+    for ax, mode, lo, hi in zip(axes, modes, pad_lo, pad_hi):
+        widths = [(0, 0)] * x.ndim
+        widths[ax] = (lo, hi)
+        x = pad_array(x, mode, cval, *zip(*widths))
+    return x
+
+
+def crop(a, axes, pad_lo, shape):
+    """The part of ``a`` (padded by ``pad_lo`` along ``axes``) of ``shape``."""
+    index = [slice(None)] * a.ndim
+    for ax, lo in zip(axes, pad_lo):
+        index[ax] = slice(lo, lo + shape[ax])
+    return a[tuple(index)]
+
+
 def output_shape(shape, kshape, pad_lo, pad_hi, stride, dilation):
     return tuple((n + lo + hi - d * (k - 1) - 1) // s + 1
                  for n, k, lo, hi, s, d in zip(shape, kshape, pad_lo, pad_hi, stride, dilation))

@@ -17,8 +17,8 @@ ndi = pytest.importorskip("scipy.ndimage")
 
 import imgconv as ic  # noqa: E402
 from imgconv._validate import SCIPY_MODE  # noqa: E402
-from reference import (full_pads, ref_convolve_kernel, ref_correlate, ref_op,  # noqa: E402
-                       ref_pool, same_pads)
+from reference import (crop, full_pads, pad_per_axis, ref_convolve_kernel,  # noqa: E402
+                       ref_correlate, ref_op, ref_pool, same_pads)
 
 MODES = ["zero", "replicate", "reflect", "symmetric", "wrap"]
 DTYPES = ["uint8", "uint16", "int16", "float32", "float64"]
@@ -438,6 +438,128 @@ def test_rank_filters(backend, dtype, mode):
           ndi.rank_filter(x, -2, footprint=CROSS, origin=(1, 0), **scipy_options), x.dtype)
     check(backend, ic.percentile_filter(backend.asarray(x), 70, (5, 3), **options),
           ndi.percentile_filter(x, 70, (5, 3), **scipy_options), x.dtype)
+
+
+# ---------------------------------------------------------------------------
+# one mode per filtered axis (issue 20)
+# ---------------------------------------------------------------------------
+MODE_PAIRS = [("wrap", "zero"), ("reflect", "symmetric"), ("zero", "replicate")]
+
+
+def scipy_modes(modes):
+    return [SCIPY_MODE[m] for m in modes]
+
+
+@pytest.mark.parametrize("method", ["direct", "separable", "fft"])
+@pytest.mark.parametrize("modes", MODE_PAIRS)
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+def test_per_axis_modes_correlate(backend, dtype, modes, method):
+    # the n-D methods pad the input by each axis's mode; the separable
+    # passes each pad their own axis
+    x = sample((6, 7), dtype)
+    w = (np.multiply.outer([1.0, 2.0, -1.0], [0.25, 0.5, 1.0, -0.75]) if method == "separable"
+         else quarter_kernel((3, 4)))
+    cval = 1.5 if "zero" in modes else 0.0
+    want = ref_correlate(pad_per_axis(x.astype(np.float64), (0, 1), modes, (1, 2), (1, 1), cval),
+                         w, "zero", 0.0, (0, 0), (0, 0))
+    try:
+        got = ic.correlate(backend.asarray(x), w, mode=modes, cval=cval, method=method,
+                           backend=backend.name)
+    except NotImplementedError as exc:
+        # a backend may lack the FFT, and must say so
+        assert method == "fft" and "no FFT correlation" in str(exc)
+        pytest.skip(str(exc))
+    check(backend, got, want, COMPUTE[dtype], 1e-5 if method == "fft" else 0.0)
+    got = ic.correlate(backend.asarray(x), w, mode=modes, cval=cval, stride=(2, 3),
+                       padding=((2, 0), (1, 2)), method="direct" if method == "fft" else method,
+                       backend=backend.name)
+    want = ref_correlate(pad_per_axis(x.astype(np.float64), (0, 1), modes, (2, 1), (0, 2), cval),
+                         w, "zero", 0.0, (0, 0), (0, 0), stride=(2, 3))
+    check(backend, got, want, COMPUTE[dtype])
+
+
+@pytest.mark.parametrize("modes", [("wrap", "zero", "reflect"), ("symmetric", "replicate",
+                                                                  "wrap")])
+def test_per_axis_modes_separable_filters(backend, modes):
+    x = sample((5, 6, 4), "int16")
+    xf = x.astype(np.float64)
+    cval = 3.0 if "zero" in modes else 0.0
+    sm = scipy_modes(modes)
+    a = backend.asarray(x)
+    options = dict(mode=modes, cval=cval, backend=backend.name)
+    check(backend, ic.gaussian(a, (1.0, 0.8, 1.5), order=(0, 1, 0), **options),
+          ndi.gaussian_filter(xf, (1.0, 0.8, 1.5), order=(0, 1, 0), mode=sm, cval=cval),
+          np.float32, 1e-5)
+    check(backend, ic.gaussian(a, 5.0, **options),        # longer than the axes: folded
+          ndi.gaussian_filter(xf, 5.0, mode=sm, cval=cval), np.float32, 1e-5)
+    check(backend, ic.box(a, (3, 2, 4), **options),
+          ndi.uniform_filter(xf, (3, 2, 4), mode=sm, cval=cval), np.float32, 1e-6)
+    check(backend, ic.sobel(a, 1, **options), ndi.sobel(xf, 1, mode=sm, cval=cval), np.float32)
+    magnitude = np.sqrt(sum(ndi.prewitt(xf, d, mode=sm, cval=cval) ** 2 for d in range(3)))
+    check(backend, ic.gradient_magnitude(a, "prewitt", **options), magnitude, np.float32, 1e-6)
+    check(backend, ic.laplace(a, **options), ndi.laplace(xf, mode=sm, cval=cval), np.float32)
+    check(backend, ic.sepfilter(a, [[1.0, 2.0], None, [0.5, -1.0, 0.25]], **options),
+          ref_correlate(pad_per_axis(xf, range(3), modes, (1, 0, 1), (0, 0, 1), cval),
+                        np.multiply.outer(np.multiply.outer([1.0, 2.0], [1.0]),
+                                          [0.5, -1.0, 0.25]), "zero", 0.0, (0,) * 3, (0,) * 3),
+          np.float32)
+    terms = [ndi.gaussian_filter(xf, 1.0, order=[2 * (b == d) for b in range(3)], mode=sm,
+                                 cval=cval) for d in range(3)]
+    check(backend, ic.gaussian_laplace(a, 1.0, **options), sum(terms), np.float32, 1e-5)
+
+
+@pytest.mark.parametrize("modes, cval", [(("wrap", "zero"), 5), (("symmetric", "reflect"),
+                                                                  None)])
+@pytest.mark.parametrize("dtype", ["uint8", "float32", "bool"])
+def test_per_axis_modes_morphology(backend, dtype, modes, cval):
+    x = sample((6, 7), "uint8") > 20 if dtype == "bool" else sample((6, 7), dtype)
+    if dtype == "bool" and cval is not None:
+        cval = 1
+    scipy_cval = 0 if cval is None else cval
+    a = backend.asarray(x)
+    got = ic.erode(a, size=(3, 2), mode=modes, cval=cval, backend=backend.name)
+    want = ndi.minimum_filter(x, (3, 2), mode=scipy_modes(modes), cval=scipy_cval)
+    check(backend, got, want, x.dtype)
+    # a footprint: x padded per axis, scipy's erosion/dilation of it, the core
+    for name, scipy_op, lo, hi in [("erode", ndi.grey_erosion, (1, 1), (1, 1)),
+                                   ("dilate", ndi.grey_dilation, (1, 1), (1, 1))]:
+        padded = pad_per_axis(x, (0, 1), modes, lo, hi, scipy_cval)
+        want = crop(scipy_op(padded, footprint=CROSS), (0, 1), lo, x.shape)
+        got = getattr(ic, name)(a, CROSS, mode=modes, cval=cval, backend=backend.name)
+        check(backend, got, want, x.dtype)
+
+
+@pytest.mark.parametrize("op", ["max", "avg"])
+def test_per_axis_modes_pool(backend, op):
+    from numpy.lib.stride_tricks import sliding_window_view
+    x = sample((7, 6), "float32")
+    modes = ("wrap", "zero")
+    fill = -np.inf if op == "max" else 0.0
+    padded = pad_per_axis(x.astype(np.float64), (0, 1), modes, (1, 1), (1, 0), fill)
+    windows = sliding_window_view(padded, (3, 2))[::2, ::1]
+    want = windows.max((-2, -1)) if op == "max" else windows.mean((-2, -1))
+    got = ic.pool(backend.asarray(x), (3, 2), stride=(2, 1), padding=((1, 1), (1, 0)), op=op,
+                  mode=modes, backend=backend.name)
+    check(backend, got, want, np.float32, 1e-6)
+    if op == "max":
+        values, where = ic.pool(backend.asarray(x), (3, 2), stride=(2, 1),
+                                padding=((1, 1), (1, 0)), mode=modes, return_indices=True,
+                                backend=backend.name)
+        np.testing.assert_array_equal(x.reshape(-1)[backend.to_numpy(where)], want)
+
+
+def test_per_axis_modes_rank(backend):
+    x = sample((7, 9), "int16")
+    modes = ("symmetric", "zero")
+    try:
+        got = ic.median(backend.asarray(x), footprint=CROSS, mode=modes, cval=4,
+                        backend=backend.name)
+    except NotImplementedError as exc:
+        assert f"not available on the {backend.name} backend" in str(exc)
+        pytest.skip(str(exc))
+    padded = pad_per_axis(x, (0, 1), modes, (1, 1), (1, 1), 4)
+    check(backend, got, crop(ndi.median_filter(padded, footprint=CROSS), (0, 1), (1, 1),
+                             x.shape), x.dtype)
 
 
 def test_every_public_filter_is_covered():
