@@ -57,7 +57,7 @@ def nc_input(input, rank, func, leading=None):
     description of the axes before the spatial ones (default "C" unbatched,
     "N, C" batched)."""
     x = np.asarray(input)
-    if x.dtype not in (np.float16, np.float32, np.float64):
+    if x.dtype.newbyteorder("=") not in (np.float16, np.float32, np.float64):
         raise TypeError(f"{func}: input must be float16, float32 or float64 (float16 is "
                         f"computed in float32), got dtype {x.dtype}")
     unbatched, batched = leading or ("C", "N, C")
@@ -70,7 +70,7 @@ def nc_input(input, rank, func, leading=None):
         raise ValueError(f"{func}: input needs non-zero sizes on every axis but the batch axis, "
                          f"got shape {x.shape}")
     result_dtype = x.dtype.newbyteorder("=")
-    compute = np.dtype(np.float32) if x.dtype == np.float16 else result_dtype
+    compute = np.dtype(np.float32) if result_dtype == np.float16 else result_dtype
     return NCInput(x.astype(compute, copy=False), rank, result_dtype)
 
 
@@ -435,6 +435,13 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     Returns
     -------
     ndarray
+
+    Notes
+    -----
+    torch's CPU ``avg_pool3d`` (unlike its ``avg_pool1d``/``avg_pool2d``)
+    refuses an input smaller than the window along an axis even where the
+    padding makes room for it; this function pools such inputs as the 1D
+    and 2D functions do.
 
     Examples
     --------
