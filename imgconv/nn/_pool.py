@@ -657,17 +657,34 @@ def _window_taps(x, axis, n, m):
         yield t, np.minimum(start + t, n - 1), has
 
 
-def _adaptive_avg_axis(x, axis, m):
+def _adaptive_axis(x, axis, m, op):
+    """Average or maximum of each adaptive window along ``axis`` (no indices),
+    by one ``reduceat``.
+
+    Window i is [start_i, end_i), and end_i is at most start_(i+1) + 1.
+    With m <= n no window but the last ends at n: ``reduceat`` over the
+    indices start_0, end_0, start_1, end_1, ... reduces each window into
+    the even entries (an odd entry, from end_i to start_(i+1), is at most
+    one sample, dropped).  With m > n (windows of 1 or 2 samples) the
+    windows' first and last samples make them.
+    """
     n = x.shape[axis]
-    total = None
-    for t, positions, has in _window_taps(x, axis, n, m):
-        taps = np.take(x, positions, axis=axis)
-        if has is not None:
-            taps = np.where(has, taps, 0)
-        total = taps if t == 0 else total + taps
+    start, length = adaptive_windows(n, m)
+    ufunc = np.add if op == "avg" else np.maximum
     shape = [1] * x.ndim
     shape[axis] = m
-    return total / adaptive_windows(n, m)[1].reshape(shape).astype(x.dtype)
+    if m <= n:
+        bounds = np.stack([start, start + length], axis=1).ravel()[:-1]
+        pick = [slice(None)] * x.ndim
+        pick[axis] = slice(None, None, 2)
+        reduced = ufunc.reduceat(x, bounds, axis=axis)[tuple(pick)]
+    else:
+        first = np.take(x, start, axis=axis)
+        last = np.take(x, start + length - 1, axis=axis)
+        reduced = np.where((length > 1).reshape(shape), ufunc(first, last), first)
+    if op == "avg":
+        reduced = reduced / length.reshape(shape).astype(x.dtype)
+    return reduced
 
 
 def _adaptive_max_axis(x, coords, axis, m):
@@ -709,9 +726,11 @@ def _adaptive_pool(func, rank, input, output_size, op, return_indices=False):
         if return_indices:
             return inp.result(found[0]), found[1]
         return inp.result(found)
-    if op == "avg":
-        for axis, m in zip(axes, sizes):
-            x = _adaptive_avg_axis(x, axis, m)
+    if op == "avg" or not return_indices:
+        # the last axis first: reduceat along it is the fastest, and leaves
+        # the other axes less to do
+        for axis, m in reversed(list(zip(axes, sizes))):
+            x = _adaptive_axis(x, axis, m, op)
         return inp.result(x)
     # the maximum of a box is the maximum along its last axis, then along the
     # one before...: reduced from the fastest axis out, ties keep torch's
@@ -720,8 +739,6 @@ def _adaptive_pool(func, rank, input, output_size, op, return_indices=False):
     for axis, m in reversed(list(zip(axes, sizes))):
         x, coords = _adaptive_max_axis(x, coords, axis, m)
     values = inp.result(x)
-    if not return_indices:
-        return values
     flat = np.zeros(x.shape, np.int64)
     for axis, n in zip(axes, inp.spatial_shape):
         flat = flat * n + coords[axis]
