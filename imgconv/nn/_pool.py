@@ -645,18 +645,6 @@ def adaptive_windows(n, m):
     return start, stop - start
 
 
-def _window_taps(x, axis, n, m):
-    """For each tap t of the longest window along ``axis``: where the windows'
-    t-th samples lie (clipped into the axis), and which windows have one
-    (None: all of them)."""
-    start, length = adaptive_windows(n, m)
-    shape = [1] * x.ndim
-    shape[axis] = m
-    for t in range(int(length.max())):
-        has = None if t < length.min() else (length > t).reshape(shape)
-        yield t, np.minimum(start + t, n - 1), has
-
-
 def _adaptive_axis(x, axis, m, op):
     """Average or maximum of each adaptive window along ``axis`` (no indices),
     by one ``reduceat``.
@@ -691,26 +679,46 @@ def _adaptive_max_axis(x, coords, axis, m):
     """The maximum of each adaptive window along ``axis`` and where it lies:
     ``coords`` holds, for each axis reduced before, each value's coordinate
     along it; returned with the coordinate along ``axis`` added."""
+    best = _adaptive_axis(x, axis, m, "max")
+    # torch's rule: a greater value or any NaN takes over, so the first
+    # maximum in scan order wins, or the last NaN: the smallest tap equal to
+    # the maximum, or the largest NaN tap
+    first = _extreme_tap(x, axis, m, lambda tap: tap == best, np.minimum)
+    has_nan = np.isnan(best)
+    if has_nan.any():
+        first = np.where(has_nan, _extreme_tap(x, axis, m, lambda tap: has_nan & np.isnan(tap),
+                                               np.maximum), first)
+    start = adaptive_windows(x.shape[axis], m)[0]
+    shape = [1] * x.ndim
+    shape[axis] = m
+    where = start.reshape(shape) + first
+    found = {a: np.take_along_axis(c, where, axis=axis) for a, c in coords.items()}
+    found[axis] = where
+    return best, found
+
+
+def _extreme_tap(x, axis, m, hits, extreme):
+    """For each adaptive window along ``axis``, the smallest (``extreme``
+    np.minimum) or largest (np.maximum) tap whose sample ``hits`` (of the
+    samples at that tap of every window) holds for.  The taps are looked
+    at one at a time for every window at once, branch-free (a masked store,
+    or an argmax over many short windows, costs several times more)."""
     n = x.shape[axis]
-    best = best_coords = None
-    for t, positions, has in _window_taps(x, axis, n, m):
-        taps = np.take(x, positions, axis=axis)
-        tap_coords = {a: np.take(c, positions, axis=axis) for a, c in coords.items()}
-        shape = [1] * x.ndim
-        shape[axis] = m
-        tap_coords[axis] = np.broadcast_to(positions.reshape(shape), taps.shape)
-        if t == 0:
-            best, best_coords = taps, {a: c.copy() for a, c in tap_coords.items()}
-            continue
-        # torch's rule: a greater value or any NaN takes over, so the first
-        # maximum in scan order wins, or the last NaN
-        wins = (taps > best) | np.isnan(taps)
-        if has is not None:
-            wins &= has
-        best = np.where(wins, taps, best)
-        for a in best_coords:
-            best_coords[a] = np.where(wins, tap_coords[a], best_coords[a])
-    return best, best_coords
+    start, length = adaptive_windows(n, m)
+    taps = int(length.max())
+    kind = np.int16 if taps < 2 ** 14 else np.int64
+    shape = [1] * x.ndim
+    shape[axis] = m
+    none = taps if extreme is np.minimum else -1       # what a miss counts as
+    found = None
+    for t in range(taps):
+        hit = hits(np.take(x, np.minimum(start + t, n - 1), axis=axis))
+        if t >= length.min():
+            hit &= (length > t).reshape(shape)
+        candidate = hit * kind(t - none)        # t where hit, else `none`
+        candidate += kind(none)
+        found = candidate if found is None else extreme(found, candidate, out=found)
+    return found.astype(np.int64)
 
 
 def _adaptive_pool(func, rank, input, output_size, op, return_indices=False):
