@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from .. import _validate as v
 from ._pool import nc_input, torch_per_axis
 
 __all__ = ["unfold", "fold"]
@@ -21,7 +22,7 @@ def _block_arguments(func, kernel_size, dilation, padding, stride):
 
 def _blocks_shape(func, spatial_shape, size, dilation, padding, stride):
     """How many sliding blocks fit along each axis (each must be >= 1)."""
-    blocks = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
+    blocks = tuple(v.output_length(n, k, d, s, p, p)
                    for n, k, d, p, s in zip(spatial_shape, size, dilation, padding, stride))
     if min(blocks) <= 0:
         raise ValueError(f"{func}: for spatial size {tuple(spatial_shape)}, kernel_size={size}, "

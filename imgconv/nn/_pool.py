@@ -94,12 +94,16 @@ class Windows(NamedTuple):
     padding: tuple
     dilation: tuple
     ceil_mode: bool
-    out_shape: tuple
+    geometry: v.PoolGeometry    # the image layer's (output shape, extent)
+
+    @property
+    def out_shape(self):
+        return self.geometry.out_shape
 
 
 def pool_windows(func, spatial_shape, kernel_size, stride, padding, dilation, ceil_mode):
-    """Check a pool's window arguments as torch does and work out its output
-    shape."""
+    """Check a pool's window arguments as torch does (with its messages) and
+    work out its geometry."""
     rank = len(spatial_shape)
     size = torch_per_axis(kernel_size, rank, "kernel_size", func, 1)
     # torch takes stride=None or stride=[] for "the kernel size"
@@ -113,24 +117,14 @@ def pool_windows(func, spatial_shape, kernel_size, stride, padding, dilation, ce
     if any(p > k // 2 for k, p in zip(size, padding)):
         raise ValueError(f"{func}: padding={padding} should be at most half of the kernel "
                          f"size on every axis, got kernel_size={size}")
-    out_shape = tuple(_pooled_length(n, k, s, p, d, ceil_mode)
-                      for n, k, s, p, d in zip(spatial_shape, size, stride, padding, dilation))
-    if min(out_shape) <= 0:
-        raise ValueError(f"{func}: the output size would be {out_shape} for input size "
-                         f"{tuple(spatial_shape)} with kernel_size={size}, stride={stride}, "
-                         f"padding={padding} and dilation={dilation}: too small, every output "
-                         "size must be at least 1")
-    return Windows(size, stride, padding, dilation, ceil_mode, out_shape)
-
-
-def _pooled_length(n, k, s, p, d, ceil_mode):
-    """torch's pooling_output_shape: windows past the input and the left
-    padding are dropped in ceil mode."""
-    span = n + 2 * p - d * (k - 1) - 1
-    length = (-(-span // s) if ceil_mode else span // s) + 1
-    if ceil_mode and (length - 1) * s >= n + p:
-        length -= 1
-    return length
+    if any(n + 2 * p - d * (k - 1) - 1 < 0
+           for n, k, p, d in zip(spatial_shape, size, padding, dilation)):
+        raise ValueError(f"{func}: the output would be empty for input size "
+                         f"{tuple(spatial_shape)} with kernel_size={size}, padding={padding} "
+                         f"and dilation={dilation}: output size too small, each must be at "
+                         "least 1 (the dilated window must fit in the padded input)")
+    geometry = v.pool_geometry(spatial_shape, size, stride, padding, dilation, ceil_mode)
+    return Windows(size, stride, padding, dilation, ceil_mode, geometry)
 
 
 # --------------------------------------------------------------------------
@@ -311,17 +305,9 @@ def _avg_pool(func, rank, input, kernel_size, stride, padding, ceil_mode, count_
                 ceil_mode=win.ceil_mode, count_include_pad=count_include_pad,
                 axes=inp.spatial_axes)
     if divisor_override is not None:
-        counts = math.prod(np.ix_(*[_padded_counts(n, k, s, p, m) for n, k, s, p, m in zip(
-            inp.spatial_shape, win.size, win.stride, win.padding, win.out_shape)]))
+        counts = math.prod(np.ix_(*v.window_counts(win.geometry, inp.spatial_shape, True)))
         mean = mean * (counts / float(divisor_override)).astype(mean.dtype)
     return inp.result(mean)
-
-
-def _padded_counts(n, k, s, p, m):
-    """How many cells of the padded axis (length n + 2p) each of the m
-    windows covers: torch's count_include_pad divisor along one axis."""
-    start = np.arange(m, dtype=np.int64) * s
-    return np.minimum(start + k, n + 2 * p) - start
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
