@@ -661,50 +661,29 @@ def _adaptive_axis(x, axis, m, op):
     return reduced
 
 
-def _adaptive_max_axis(x, coords, axis, m):
-    """The maximum of each adaptive window along ``axis`` and where it lies:
-    ``coords`` holds, for each axis reduced before, each value's coordinate
-    along it; returned with the coordinate along ``axis`` added."""
-    best = _adaptive_axis(x, axis, m, "max")
-    # torch's rule: a greater value or any NaN takes over, so the first
-    # maximum in scan order wins, or the last NaN: the smallest tap equal to
-    # the maximum, or the largest NaN tap
-    first = _extreme_tap(x, axis, m, lambda tap: tap == best, np.minimum)
-    has_nan = np.isnan(best)
-    if has_nan.any():
-        first = np.where(has_nan, _extreme_tap(x, axis, m, lambda tap: has_nan & np.isnan(tap),
-                                               np.maximum), first)
-    start = adaptive_windows(x.shape[axis], m)[0]
-    shape = [1] * x.ndim
-    shape[axis] = m
-    where = start.reshape(shape) + first
-    found = {a: np.take_along_axis(c, where, axis=axis) for a, c in coords.items()}
-    found[axis] = where
-    return best, found
+def _adaptive_max_with_indices(x, axes, sizes):
+    """Adaptive max pooling with torch's indices, on the image layer's kernels.
 
-
-def _extreme_tap(x, axis, m, hits, extreme):
-    """For each adaptive window along ``axis``, the smallest (``extreme``
-    np.minimum) or largest (np.maximum) tap whose sample ``hits`` (of the
-    samples at that tap of every window) holds for.  The taps are looked
-    at one at a time for every window at once, branch-free (a masked store,
-    or an argmax over many short windows, costs several times more)."""
-    n = x.shape[axis]
-    start, length = adaptive_windows(n, m)
-    taps = int(length.max())
-    kind = np.int16 if taps < 2 ** 14 else np.int64
-    shape = [1] * x.ndim
-    shape[axis] = m
-    none = taps if extreme is np.minimum else -1       # what a miss counts as
-    found = None
-    for t in range(taps):
-        hit = hits(np.take(x, np.minimum(start + t, n - 1), axis=axis))
-        if t >= length.min():
-            hit &= (length > t).reshape(shape)
-        candidate = hit * kind(t - none)        # t where hit, else `none`
-        candidate += kind(none)
-        found = candidate if found is None else extreme(found, candidate, out=found)
-    return found.astype(np.int64)
+    Each axis is gathered so that window i becomes block i of a fixed
+    length (the longest window's), a short window repeating its last
+    sample; one plain pool of those blocks then finds each maximum, and
+    the gathered positions map its index back.  A repeat comes after its
+    original in scan order, so the first maximum stays the first, and the
+    last NaN, if a repeat, is the same sample as its original.
+    """
+    gathered, sources, blocks = x, [], []
+    for axis, m in zip(axes, sizes):
+        start, length = adaptive_windows(x.shape[axis], m)
+        taps = int(length.max())
+        source = np.minimum(start[:, None] + np.arange(taps), (start + length - 1)[:, None])
+        gathered = np.take(gathered, source.ravel(), axis=axis)
+        sources.append(source.ravel())
+        blocks.append(taps)
+    values, where = pool(gathered, tuple(blocks), op="max", axes=axes, return_indices=True)
+    coords = np.unravel_index(where, tuple(gathered.shape[a] for a in axes))
+    spatial = tuple(x.shape[a] for a in axes)
+    return values, np.ravel_multi_index([source[c] for source, c in zip(sources, coords)],
+                                        spatial)
 
 
 def _adaptive_pool(func, rank, input, output_size, op, return_indices=False):
@@ -726,17 +705,8 @@ def _adaptive_pool(func, rank, input, output_size, op, return_indices=False):
         for axis, m in reversed(list(zip(axes, sizes))):
             x = _adaptive_axis(x, axis, m, op)
         return inp.result(x)
-    # the maximum of a box is the maximum along its last axis, then along the
-    # one before...: reduced from the fastest axis out, ties keep torch's
-    # scan order (the first maximum of the first row that holds it)
-    coords = {}
-    for axis, m in reversed(list(zip(axes, sizes))):
-        x, coords = _adaptive_max_axis(x, coords, axis, m)
-    values = inp.result(x)
-    flat = np.zeros(x.shape, np.int64)
-    for axis, n in zip(axes, inp.spatial_shape):
-        flat = flat * n + coords[axis]
-    return values, flat
+    values, indices = _adaptive_max_with_indices(x, axes, sizes)
+    return inp.result(values), indices
 
 
 def adaptive_avg_pool1d(input, output_size):
