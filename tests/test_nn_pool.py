@@ -374,8 +374,10 @@ def _calls(rank):
         ("max_indices", lambda x: MAX_POOLS[rank](x, 3, 2, 1, return_indices=True)[1]),
         ("avg", lambda x: AVG_POOLS[rank](x, 3, 2, 1, True, False)),
         ("lp", lambda x: LP_POOLS[rank](np.abs(x), 2, 2, 1, True)),
-        ("adaptive_avg", lambda x: ADAPTIVE_AVG[rank](x, 3)),
-        ("adaptive_max", lambda x: ADAPTIVE_MAX[rank](x, 3, return_indices=True)[0]),
+        # (4 windows: unequal ones, on inputs of 7 or 9 samples per axis)
+        ("adaptive_avg", lambda x: ADAPTIVE_AVG[rank](x, 4)),
+        ("adaptive_max", lambda x: ADAPTIVE_MAX[rank](x, 4)),
+        ("adaptive_max_indices", lambda x: ADAPTIVE_MAX[rank](x, 4, return_indices=True)[1]),
     ]
 
 
@@ -385,7 +387,7 @@ def test_float16_is_computed_in_float32(rank):
     for name, call in _calls(rank):
         got = call(x)
         want = call(x.astype(np.float32))
-        if name == "max_indices":
+        if name.endswith("indices"):
             np.testing.assert_array_equal(got, want)
             continue
         assert got.dtype == np.float16, name

@@ -647,15 +647,20 @@ def _adaptive_axis(x, axis, m, op):
     ufunc = np.add if op == "avg" else np.maximum
     shape = [1] * x.ndim
     shape[axis] = m
-    if m <= n:
-        bounds = np.stack([start, start + length], axis=1).ravel()[:-1]
-        pick = [slice(None)] * x.ndim
-        pick[axis] = slice(None, None, 2)
-        reduced = ufunc.reduceat(x, bounds, axis=axis)[tuple(pick)]
-    else:
+    if m > n:
         first = np.take(x, start, axis=axis)
         last = np.take(x, start + length - 1, axis=axis)
         reduced = np.where((length > 1).reshape(shape), ufunc(first, last), first)
+    else:
+        bounds = np.stack([start, start + length], axis=1).ravel()[:-1]
+        if axis == x.ndim - 1 and x.flags.c_contiguous:
+            # (reduceat over the rows of a 2-D view runs about twice as fast)
+            rows = ufunc.reduceat(x.reshape(-1, n), bounds, axis=1)
+            reduced = rows[:, ::2].reshape(x.shape[:-1] + (m,))
+        else:
+            pick = [slice(None)] * x.ndim
+            pick[axis] = slice(None, None, 2)
+            reduced = ufunc.reduceat(x, bounds, axis=axis)[tuple(pick)]
     if op == "avg":
         reduced = reduced / length.reshape(shape).astype(x.dtype)
     return reduced
