@@ -498,5 +498,6 @@ def test_doctests():
     from imgconv.nn import _pool
     import imgconv.nn
     for module in (_pool, imgconv.nn):
-        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        result = doctest.testmod(module,
+                                 optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
         assert result.attempted > 0 and result.failed == 0

@@ -463,13 +463,14 @@ def _lp_pool(func, rank, input, norm_type, kernel_size, stride, ceil_mode):
         found = pool(sign * np.abs(inp.x), win.size, stride=win.stride, op="max",
                      ceil_mode=win.ceil_mode, axes=axes)
         return inp.result(sign * found)
-    # torch's formula: the average of x**p times the window size, negative
-    # averages kept (so an odd p over negative inputs gives NaN, as torch)
+    # torch's formula: the average of x**p times the window size (torch's
+    # sign(a) * relu(|a|) of the average a is a itself), so a negative
+    # total (odd p, negative inputs) gives NaN, as torch
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         powered = np.power(inp.x, inp.x.dtype.type(norm_type))
         mean = pool(powered, win.size, stride=win.stride, op="avg", ceil_mode=win.ceil_mode,
                     axes=axes)
-        total = np.sign(mean) * np.maximum(np.abs(mean), 0) * mean.dtype.type(math.prod(win.size))
+        total = mean * mean.dtype.type(math.prod(win.size))
         result = np.power(total, total.dtype.type(1.0 / norm_type))
     return inp.result(result)
 
