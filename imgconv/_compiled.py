@@ -7,6 +7,7 @@ to ask first; instead, :func:`load` says why and what to run (as numpy does
 when imported from its source directory).
 """
 import importlib
+import importlib.util
 import os
 
 
@@ -29,6 +30,11 @@ def load(name):
         if error.name != qualified:
             raise
         raise NotBuiltError(_not_built_message(name)) from None
+
+
+def is_built(name):
+    """True if the compiled module ``imgconv.<name>`` is there to import."""
+    return importlib.util.find_spec(f"{__package__}.{name}") is not None
 
 
 def _not_built_message(name):

@@ -10,6 +10,7 @@ import types
 
 import numpy as np
 
+from . import _compiled
 from ._compiled import NotBuiltError, load
 
 _openmp = load("_openmp")
@@ -29,6 +30,21 @@ def _kernel_set(variant):
     return kernels
 
 
+def _baseline_kernels():
+    try:
+        return _kernel_set("base")
+    except NotBuiltError as error:
+        if _compiled.is_built("_linear_avx2"):
+            # an editable install on an AVX2 machine builds only what it runs
+            raise NotBuiltError(
+                "imgconv was built with its AVX2 kernels only (an editable install builds "
+                "what the machine that built it runs), and "
+                + ("IMGCONV_DISABLE_AVX2 asks for the baseline"
+                   if _openmp.cpu_has_avx2_fma() else "this CPU has no AVX2/FMA")
+                + ": rebuild with `IMGCONV_PORTABLE_BUILD=1 pip install -e .`") from None
+        raise error from None
+
+
 KERNEL_VARIANT = "base"
 if _openmp.cpu_has_avx2_fma() and not os.environ.get("IMGCONV_DISABLE_AVX2"):
     try:
@@ -37,7 +53,7 @@ if _openmp.cpu_has_avx2_fma() and not os.environ.get("IMGCONV_DISABLE_AVX2"):
     except NotBuiltError:  # built without the AVX2 variant (non-x86 or no -mavx2)
         pass
 if KERNEL_VARIANT == "base":
-    kernels = _kernel_set("base")
+    kernels = _baseline_kernels()
 
 BACKENDS = ("auto", "cpu", "cuda", "dask")
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import imgconv as ic
+from imgconv import _compiled
 from reference import ref_correlate
 
 
@@ -145,6 +146,9 @@ def test_kernel_variant():
         assert _openmp.cpu_has_avx2_fma()
 
 
+@pytest.mark.skipif(not _compiled.is_built("_linear_base"),
+                    reason="an editable install on an AVX2 machine builds no baseline "
+                           "(IMGCONV_PORTABLE_BUILD=1 does; CI sets it)")
 def test_baseline_variant_gives_same_results():
     """IMGCONV_DISABLE_AVX2 picks the portable build; both builds agree."""
     code = """
@@ -254,3 +258,16 @@ def test_torch_tensor_input_is_rejected_clearly():
 def test_public_functions_have_docstrings_with_examples(name):
     doc = getattr(ic, name).__doc__ or ""
     assert "Examples" in doc and ">>>" in doc, f"ic.{name} lacks a docstring example"
+
+
+@pytest.mark.skipif(_compiled.is_built("_linear_base") or not _compiled.is_built("_linear_avx2"),
+                    reason="needs an AVX2-only build (an editable install on an AVX2 machine)")
+def test_missing_baseline_is_a_clear_error():
+    code = """
+        try:
+            import imgconv._dispatch
+        except ImportError as error:
+            print(error)
+    """
+    message = _run_python(code, IMGCONV_DISABLE_AVX2="1")
+    assert "AVX2 kernels only" in message and "IMGCONV_PORTABLE_BUILD=1" in message
