@@ -14,9 +14,14 @@ recorded floor, and requires every test that does not reach imgconv (pure
 scipy: distance transforms, ``generic_filter``...) to pass, which checks the
 adapter's fall-through.
 
-Run this file as a script for the table of failures by class::
+Run this file as a script for the table of failures by reason::
 
     PYTHONPATH=$PWD python tests/test_scipy_suite.py
+
+The run takes a few minutes; ``pytest tests -k "not test_scipy_suite"``
+leaves it out while iterating.  With scipy 1.17.1: 4150 tests, 3660 of them
+reach imgconv, 3038 of those pass; the 490 that stay in scipy pass (478) or
+are skipped (12).
 
 Every remaining failure must belong to one of the classes of
 ``FAILURE_CLASSES`` below, each a missing feature (the lead's to-do list)
@@ -45,9 +50,9 @@ SCIPY_TEST_FILES = ("test_filters.py", "test_morphology.py")
 RECORDED_SCIPY = "1.17.1"
 #: the fewest passing tests that reach imgconv (record the new count when a
 #: change passes more; a drop below it is a regression)
-PASS_FLOOR = 0
-#: the fraction of them that passed then, for other scipy versions
-PASS_FRACTION = 0.0
+PASS_FLOOR = 3038
+#: the fraction of them that passed then (3038 of 3660), for other scipy versions
+PASS_FRACTION = 0.83
 
 _UNSIGNED = r"\[numpy-uint(8|16|32|64)\]$"
 _INTEGER = r"\[numpy-u?int(8|16|32|64)\]$|^[^\[]*\[numpy\]$"
@@ -275,6 +280,14 @@ def test_scipy_tests_not_reaching_imgconv_all_pass(scipy_suite_records):
     failed = sorted(k for k, r in scipy_suite_records.items()
                     if not r["reached"] and r["outcome"] in ("failed", "xpassed"))
     assert not failed, failed[:20]
+
+
+def test_failure_classes_excuse_only_what_they_name():
+    # unsigned sobel results are the saturation difference, float ones a bug
+    assert explain("t.py::T::test_sobel01[numpy-uint8]", "wrong result: test_sobel01")
+    assert explain("t.py::T::test_sobel01[numpy-float32]", "wrong result: test_sobel01") is None
+    assert explain("t.py::test_x[numpy]", "wrong result: test_correlate01") is None
+    assert explain("t.py::test_x[numpy]", "ValueError: mode must be one of: a, b")
 
 
 def main():
