@@ -403,10 +403,6 @@ def _grey(function, input, size, footprint, structure, output, mode, cval, origi
         raise RuntimeError("no footprint or filter size provided")
     if footprint is not None and size is not None:
         size = None
-    if structure is not None and footprint is None and size is None:
-        # scipy's footprint defaults to the structure's whole box
-        footprint = np.ones(np.shape(structure), bool)
-        size = None
     result = function(x, footprint, size=size, structure=structure, mode=_mode(mode),
                       cval=_cval(mode, cval) if _is_constant(mode) else None, origin=origin,
                       axes=axes)

@@ -206,7 +206,9 @@ def run_in_this_process(report_path):
 # --------------------------------------------------------------------------
 def run_scipy_suite(report_path):
     """The records of a run of scipy's tests against imgconv (a subprocess)."""
-    env = dict(os.environ)
+    # the outer run's pytest options (-x, plugins) are not the inner run's
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
     project = os.path.dirname(HERE)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (project, HERE, env.get("PYTHONPATH"))
                                         if p)
