@@ -16,7 +16,8 @@ __all__ = ["box", "disk", "ball", "cross"]
 
 
 def box(size, ndim=2):
-    """An all-True box: ``size`` per axis (an int for a cube), ``ndim`` axes.
+    """An all-True box: ``size`` per axis (an int for a cube), ``ndim`` axes
+    (as ``skimage.morphology.footprint_rectangle(size)``).
 
     Examples
     --------
@@ -38,36 +39,63 @@ def _radius(radius):
     return radius
 
 
-def _euclidean(radius, ndim):
+def _euclidean(radius, ndim, strict_radius):
     radius = _radius(radius)
+    if not isinstance(strict_radius, (bool, np.bool_)):
+        raise TypeError(f"strict_radius must be True or False, got {strict_radius!r}")
     grid = np.ogrid[(slice(-radius, radius + 1),) * ndim]
-    return sum(g * g for g in grid) <= radius * radius
+    # twice the distances, so that the half-cell limit stays an exact integer test
+    limit = 2 * radius if strict_radius else 2 * radius + 1
+    return 4 * sum(g * g for g in grid) <= limit * limit
 
 
-def disk(radius):
-    """The cells within Euclidean distance ``radius`` of the centre, in 2D
-    (size 2*radius + 1; as ``skimage.morphology.disk``).
+def disk(radius, *, strict_radius=True):
+    """The cells within Euclidean distance ``radius`` of the centre, in 2D.
+
+    Parameters
+    ----------
+    radius : int
+        The disk's radius (>= 0); the footprint is ``2*radius + 1`` square.
+    strict_radius : bool
+        With False, cells within ``radius + 0.5`` count: a rounder disk in
+        the same square.
+
+    Returns
+    -------
+    ndarray of bool
+        As ``skimage.morphology.disk(radius, strict_radius=strict_radius)``.
 
     Examples
     --------
     >>> from imgconv import footprints
-    >>> int(footprints.disk(2).sum())
-    13
+    >>> int(footprints.disk(2).sum()), int(footprints.disk(2, strict_radius=False).sum())
+    (13, 21)
     """
-    return _euclidean(radius, 2)
+    return _euclidean(radius, 2, strict_radius)
 
 
-def ball(radius):
-    """The cells within Euclidean distance ``radius`` of the centre, in 3D
-    (as ``skimage.morphology.ball``).
+def ball(radius, *, strict_radius=True):
+    """The cells within Euclidean distance ``radius`` of the centre, in 3D.
+
+    Parameters
+    ----------
+    radius : int
+        The ball's radius (>= 0); the footprint is ``2*radius + 1`` cubed.
+    strict_radius : bool
+        With False, cells within ``radius + 0.5`` count.
+
+    Returns
+    -------
+    ndarray of bool
+        As ``skimage.morphology.ball(radius, strict_radius=strict_radius)``.
 
     Examples
     --------
     >>> from imgconv import footprints
-    >>> int(footprints.ball(1).sum())
-    7
+    >>> int(footprints.ball(1).sum()), int(footprints.ball(1, strict_radius=False).sum())
+    (7, 19)
     """
-    return _euclidean(radius, 3)
+    return _euclidean(radius, 3, strict_radius)
 
 
 def cross(ndim=2, radius=1):
