@@ -397,35 +397,44 @@ def gaussian_factor(sigma, order, radius, fold, compute, spacing=1.0):
     return taps
 
 
-def _gaussian_axes(inp, sigma, truncate, spacing):
-    """The Gaussian's sigma in samples and the spacing per spatial axis (1
-    without ``spacing``), and ``truncate``, checked."""
+def _gaussian_axes(inp, sigma, truncate, spacing, radius):
+    """The Gaussian's sigma in samples, the spacing (1 without ``spacing``)
+    and the kernel's radius in samples per spatial axis, checked: ``radius``
+    where given, else ``int(truncate * sigma + 0.5)`` (scipy's rule)."""
     sigmas = v.per_axis_float(sigma, inp.rank, "sigma", minimum=0.0)
     truncate = v.per_axis_float(truncate, 1, "truncate", minimum=0.0)[0]
     if spacing is None:
-        return sigmas, (1.0,) * inp.rank, truncate
-    spacings = v.per_axis_float(spacing, inp.rank, "spacing", minimum=0.0, strict=True)
-    return tuple(s / d for s, d in zip(sigmas, spacings)), spacings, truncate
+        spacings = (1.0,) * inp.rank
+    else:
+        spacings = v.per_axis_float(spacing, inp.rank, "spacing", minimum=0.0, strict=True)
+        sigmas = tuple(s / d for s, d in zip(sigmas, spacings))
+    if radius is None:
+        radii = tuple(int(truncate * s + 0.5) for s in sigmas)
+        why = tuple(f"sigma={s:g} with truncate={truncate:g}" for s in sigmas)
+    else:
+        radii = v.per_axis(radius, inp.rank, "radius", minimum=0)
+        why = tuple(f"radius={r}" for r in radii)
+    return sigmas, spacings, tuple(zip(radii, why))
 
 
-def _gaussian_factors(inp, sigmas, orders, spacings, truncate):
+def _gaussian_factors(inp, sigmas, orders, spacings, radii):
     """The 1D factors (None where sigma is 0) and origins of a Gaussian of
     ``sigmas`` (samples) and derivative ``orders`` per spatial axis, the
-    derivatives per unit of ``spacings``."""
+    derivatives per unit of ``spacings``, ``radii`` (radius, why) the
+    kernels' radii and what set them."""
     factors, origins = [], []
-    for a, (s, n, d) in enumerate(zip(sigmas, orders, spacings)):
+    for a, (s, n, d, (radius, why)) in enumerate(zip(sigmas, orders, spacings, radii)):
         if s == 0:
             if n:
                 raise ValueError(f"order={n} on axis {inp.axes[a]} needs sigma > 0 there")
             factors.append(None)
             origins.append(0)
             continue
-        radius = int(truncate * s + 0.5)
         size = inp.spatial_shape[a]
         # a kernel longer than the padding's period is folded as its taps
         # are made: time and memory bounded by the image, whatever sigma
         fold = fold_plan(inp.mode_of(a), size, size, 1, 2 * radius + 1)
-        v.check_kernel_length(2 * radius + 1, f"sigma={s:g} with truncate={truncate:g}",
+        v.check_kernel_length(2 * radius + 1, why,
                               v.MAX_AXIS_SAMPLES if fold is None else v.MAX_FOLDED_SAMPLES)
         factors.append(gaussian_factor(s, n, radius, fold, inp.compute, d))
         # the fold's own padding, as an origin of the 'same' geometry
@@ -435,8 +444,9 @@ def _gaussian_factors(inp, sigmas, orders, spacings, truncate):
 
 @device_boundary
 @docfiller
-def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", cval=0.0,
-             channel_axis=None, axes=None, dtype=None, out=None, backend="auto", threads=None):
+def gaussian(x, sigma, *, order=0, truncate=4.0, radius=None, spacing=None, mode="reflect",
+             cval=0.0, channel_axis=None, axes=None, dtype=None, out=None, backend="auto",
+             threads=None):
     """Gaussian filter (= ``scipy.ndimage.gaussian_filter``), optionally a derivative.
 
     Parameters
@@ -448,7 +458,11 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
     order : int or sequence of int
         Derivative order per axis (0 = smoothing only).
     truncate : float
-        Kernel radius ``int(truncate * sigma + 0.5)`` pixels.
+        Kernel radius ``int(truncate * sigma + 0.5)`` pixels (sigma in
+        pixels), unless ``radius`` is given.
+    radius : int or sequence of int, optional
+        The kernel's radius in pixels per spatial axis (scipy's ``radius``):
+        ``2 * radius + 1`` taps, ``truncate`` ignored.
     spacing : float or sequence of float, optional
         Voxel size per spatial axis (array order, e.g. from a NIfTI header);
         sigma is then in the same physical units, and a derivative is per
@@ -465,22 +479,25 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, spacing=None, mode="reflect", c
     >>> vol = np.random.default_rng(0).random((8, 16, 16), dtype=np.float32)
     >>> ic.gaussian(vol, 1.0, spacing=(2.5, 0.8, 0.8)).shape   # sigma 1 mm
     (8, 16, 16)
+    >>> ic.gaussian(np.arange(7.0), 1.0, radius=1).round(3)    # a 3-tap kernel
+    array([0.548, 1.   , 2.   , 3.   , 4.   , 5.   , 5.452])
     """
-    key = plan_key(x, ("gaussian", sigma, order, truncate, spacing, mode, cval, channel_axis,
-                       axes, dtype, backend), out=out)
+    key = plan_key(x, ("gaussian", sigma, order, truncate, radius, spacing, mode, cval,
+                       channel_axis, axes, dtype, backend), out=out)
     plan = None if key is None else _plan_cache.get(key)
     if plan is not None:   # a repeated call: checked and planned already
         return _run_factor_plan(with_input(plan, x), plan, dtype, out, threads)
     if is_complex_call(x, cval, dtype, out):
         return _parts_of(lambda x_part, cval_part, dtype_part: gaussian(
-            x_part, sigma, order=order, truncate=truncate, spacing=spacing, mode=mode,
+            x_part, sigma, order=order, truncate=truncate, radius=radius, spacing=spacing,
+            mode=mode,
             cval=cval_part, channel_axis=channel_axis, axes=axes, dtype=dtype_part,
             backend=backend, threads=threads), x, cval, dtype, out, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
                          dtype=dtype, out=out)
-    sigmas, spacings, truncate = _gaussian_axes(inp, sigma, truncate, spacing)
+    sigmas, spacings, radii = _gaussian_axes(inp, sigma, truncate, spacing, radius)
     orders = v.per_axis(order, inp.rank, "order", minimum=0)
-    factors, origins = _gaussian_factors(inp, sigmas, orders, spacings, truncate)
+    factors, origins = _gaussian_factors(inp, sigmas, orders, spacings, radii)
     return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads,
                         scipy_order=range(inp.rank), key=key if inp.x is x else None)
 
@@ -837,14 +854,14 @@ def laplace(x, *, mode="reflect", cval=0.0, channel_axis=None, axes=None, dtype=
                                                       threads))
 
 
-def _gaussian_derivative_sum(x, sigma, order, name, truncate, spacing, mode, cval, channel_axis,
-                             axes, dtype, out, backend, threads):
+def _gaussian_derivative_sum(x, sigma, order, name, truncate, radius, spacing, mode, cval,
+                             channel_axis, axes, dtype, out, backend, threads):
     """The sum over the spatial axes of the Gaussian derivative of ``order``
     (2: the Laplacian of Gaussian; 1: the square root of the sum of squares,
     the gradient magnitude) along each, the others smoothed."""
     # the plan of the pass along axis a under (key, a), as _gradient's
-    key = plan_key(x, (name, sigma, truncate, spacing, mode, cval, channel_axis, axes, dtype,
-                       backend), out=out)
+    key = plan_key(x, (name, sigma, truncate, radius, spacing, mode, cval, channel_axis, axes,
+                       dtype, backend), out=out)
     plan = None if key is None else _plan_cache.get((key, 0))
     if plan is not None:   # a repeated call: checked already
         inp = with_input(plan, x)
@@ -854,14 +871,15 @@ def _gaussian_derivative_sum(x, sigma, order, name, truncate, spacing, mode, cva
                 refuse_complex(x, name)
             return _parts_of(lambda x_part, cval_part, dtype_part:
                              _gaussian_derivative_sum(x_part, sigma, order, name, truncate,
-                                                      spacing, mode, cval_part, channel_axis,
-                                                      axes, dtype_part, None, backend,
-                                                      threads),
+                                                      radius, spacing, mode, cval_part,
+                                                      channel_axis, axes, dtype_part, None,
+                                                      backend, threads),
                              x, cval, dtype, out, backend)
         inp = v.filter_input(x, mode, cval, channel_axis, axes,
                              backend=select_backend(x, backend), dtype=dtype, out=out)
         key = key if inp.x is x else None
-    gaussian_axes = functools.cache(lambda: _gaussian_axes(inp, sigma, truncate, spacing))
+    gaussian_axes = functools.cache(lambda: _gaussian_axes(inp, sigma, truncate, spacing,
+                                                           radius))
     if plan is None:
         sigmas = gaussian_axes()[0]
         if min(sigmas) == 0:
@@ -874,9 +892,9 @@ def _gaussian_derivative_sum(x, sigma, order, name, truncate, spacing, mode, cva
         cached = None if pass_key is None else _plan_cache.get(pass_key)
         if cached is not None:
             return _run_factor_plan(inp, cached, None, None, threads)
-        sigmas, spacings, truncate_ = gaussian_axes()
+        sigmas, spacings, radii = gaussian_axes()
         orders = [order if b == a else 0 for b in range(inp.rank)]
-        factors, origins = _gaussian_factors(inp, sigmas, orders, spacings, truncate_)
+        factors, origins = _gaussian_factors(inp, sigmas, orders, spacings, radii)
         return _run_factors(inp, factors, origins, 1, 1, None, None, threads,
                             scipy_order=range(inp.rank), key=pass_key)
 
@@ -885,9 +903,9 @@ def _gaussian_derivative_sum(x, sigma, order, name, truncate, spacing, mode, cva
 
 @device_boundary
 @docfiller
-def gaussian_laplace(x, sigma, *, truncate=4.0, spacing=None, mode="reflect", cval=0.0,
-                     channel_axis=None, axes=None, dtype=None, out=None, backend="auto",
-                     threads=None):
+def gaussian_laplace(x, sigma, *, truncate=4.0, radius=None, spacing=None, mode="reflect",
+                     cval=0.0, channel_axis=None, axes=None, dtype=None, out=None,
+                     backend="auto", threads=None):
     """Laplacian of Gaussian (= ``scipy.ndimage.gaussian_laplace``).
 
     The sum over the spatial axes of the second derivative of the Gaussian
@@ -901,7 +919,11 @@ def gaussian_laplace(x, sigma, *, truncate=4.0, spacing=None, mode="reflect", cv
         Standard deviation per spatial axis (pixels, or physical units with
         ``spacing``), > 0.
     truncate : float
-        Kernel radius ``int(truncate * sigma + 0.5)`` pixels.
+        Kernel radius ``int(truncate * sigma + 0.5)`` pixels (sigma in
+        pixels), unless ``radius`` is given.
+    radius : int or sequence of int, optional
+        The kernel's radius in pixels per spatial axis (scipy's ``radius``):
+        ``2 * radius + 1`` taps, ``truncate`` ignored.
     spacing : float or sequence of float, optional
         Voxel size per spatial axis (array order); sigma is then in the same
         physical units and the second derivatives are per unit squared:
@@ -919,15 +941,16 @@ def gaussian_laplace(x, sigma, *, truncate=4.0, spacing=None, mode="reflect", cv
     >>> ic.gaussian_laplace(np.ones((6, 8, 8), np.float32), 2.0, spacing=(2.5, 1, 1)).shape
     (6, 8, 8)
     """
-    return _gaussian_derivative_sum(x, sigma, 2, "gaussian_laplace", truncate, spacing, mode,
-                                    cval, channel_axis, axes, dtype, out, backend, threads)
+    return _gaussian_derivative_sum(x, sigma, 2, "gaussian_laplace", truncate, radius, spacing,
+                                    mode, cval, channel_axis, axes, dtype, out, backend,
+                                    threads)
 
 
 @device_boundary
 @docfiller
-def gaussian_gradient_magnitude(x, sigma, *, truncate=4.0, spacing=None, mode="reflect",
-                                cval=0.0, channel_axis=None, axes=None, dtype=None, out=None,
-                                backend="auto", threads=None):
+def gaussian_gradient_magnitude(x, sigma, *, truncate=4.0, radius=None, spacing=None,
+                                mode="reflect", cval=0.0, channel_axis=None, axes=None,
+                                dtype=None, out=None, backend="auto", threads=None):
     """Gaussian gradient magnitude (= ``scipy.ndimage.gaussian_gradient_magnitude``).
 
     ``sqrt(sum_a d_a**2)`` over the spatial axes, ``d_a`` the first
@@ -940,7 +963,11 @@ def gaussian_gradient_magnitude(x, sigma, *, truncate=4.0, spacing=None, mode="r
         Standard deviation per spatial axis (pixels, or physical units with
         ``spacing``), > 0.
     truncate : float
-        Kernel radius ``int(truncate * sigma + 0.5)`` pixels.
+        Kernel radius ``int(truncate * sigma + 0.5)`` pixels (sigma in
+        pixels), unless ``radius`` is given.
+    radius : int or sequence of int, optional
+        The kernel's radius in pixels per spatial axis (scipy's ``radius``):
+        ``2 * radius + 1`` taps, ``truncate`` ignored.
     spacing : float or sequence of float, optional
         Voxel size per spatial axis (array order); sigma is then in the same
         physical units and the derivatives are per unit: ``d_a`` is
@@ -958,5 +985,5 @@ def gaussian_gradient_magnitude(x, sigma, *, truncate=4.0, spacing=None, mode="r
     2.0
     """
     return _gaussian_derivative_sum(x, sigma, 1, "gaussian_gradient_magnitude", truncate,
-                                    spacing, mode, cval, channel_axis, axes, dtype, out, backend,
-                                    threads)
+                                    radius, spacing, mode, cval, channel_axis, axes, dtype, out,
+                                    backend, threads)

@@ -164,11 +164,6 @@ def _is_complex(*arrays):
     return any(np.iscomplexobj(a) for a in arrays)
 
 
-def _no_radius(radius):
-    if radius is not None:
-        raise NotInImgconv("gaussian radius= (imgconv sizes the kernel by truncate only)")
-
-
 def _check_axis(axis, ndim):
     if not -ndim <= axis < ndim:
         raise ValueError(f"invalid axis {axis} for an array of {ndim} dimensions")
@@ -230,10 +225,9 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=
 @_reaches_imgconv
 def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect", cval=0.0,
                       truncate=4.0, *, radius=None):
-    _no_radius(radius)
     x = _input(input)
     dtype, out = _output(x, output)
-    return ic.gaussian(x, sigma, order=order, truncate=truncate, mode=_mode(mode),
+    return ic.gaussian(x, sigma, order=order, truncate=truncate, radius=radius, mode=_mode(mode),
                        cval=_cval(mode, cval), axes=(_check_axis(axis, x.ndim),), dtype=dtype,
                        out=out)
 
@@ -241,10 +235,9 @@ def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect
 @_reaches_imgconv
 def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0, truncate=4.0,
                     *, radius=None, axes=None):
-    _no_radius(radius)
     x = _input(input)
     dtype, out = _output(x, output)
-    return ic.gaussian(x, sigma, order=order, truncate=truncate, mode=_mode(mode),
+    return ic.gaussian(x, sigma, order=order, truncate=truncate, radius=radius, mode=_mode(mode),
                        cval=_cval(mode, cval), axes=axes, dtype=dtype, out=out)
 
 
@@ -276,8 +269,7 @@ def laplace(input, output=None, mode="reflect", cval=0.0, *, axes=None):
 def _gaussian_options(kwargs):
     """imgconv's arguments for the gaussian_filter keywords scipy's
     gaussian_laplace and gaussian_gradient_magnitude pass on."""
-    _no_radius(kwargs.pop("radius", None))
-    options = {"truncate": kwargs.pop("truncate", 4.0)}
+    options = {"truncate": kwargs.pop("truncate", 4.0), "radius": kwargs.pop("radius", None)}
     if kwargs:
         raise NotInImgconv(f"gaussian_filter keywords {sorted(kwargs)}")
     return options
