@@ -94,6 +94,9 @@ FAILURE_CLASSES = [
     (r"^TypeError: radius must be an int or a sequence of N ints, got N\.N$", None,
      "deliberate: a fractional radius is a TypeError (not an int), where scipy raises "
      "ValueError"),
+    (r"^ValueError: order=N on axis N needs sigma > N there$", None,
+     "deliberate: a derivative order on an axis of sigma 0 is refused, where scipy skips "
+     "the axis, order and all"),
     (r"^TypeError: structure= needs a numeric image", None,
      "deliberate: a non-flat structure on a bool image is refused (scipy adds 0/1 heights)"),
     (r"^ValueError: size must be >= N on every axis", None,
