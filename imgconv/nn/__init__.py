@@ -1,0 +1,44 @@
+"""imgconv.nn: deep-learning convolutions on numpy arrays, with
+``torch.nn.functional``'s names, arguments and results, on imgconv's CPU
+kernels and numpy's BLAS; torch is not needed.
+
+Layout ``(N, C, *spatial)`` (unbatched ``(C, *spatial)`` too), weights as
+torch holds them.  The names are imported on first use.
+
+Examples
+--------
+>>> import numpy as np
+>>> from imgconv import nn
+>>> x = np.random.default_rng(0).standard_normal((2, 3, 16, 16), dtype=np.float32)
+>>> w = np.ones((4, 3, 3, 3), dtype=np.float32)
+>>> nn.conv2d(x, w, padding=1).shape
+(2, 4, 16, 16)
+"""
+import importlib
+
+# public name -> the module that defines it (imported on first access)
+_EXPORTS = {
+    "conv1d": "._conv", "conv2d": "._conv", "conv3d": "._conv",
+    "conv_transpose1d": "._conv", "conv_transpose2d": "._conv", "conv_transpose3d": "._conv",
+    "depthwise_separable": "._conv",
+    "conv_output_shape": "._geometry", "conv_transpose_output_shape": "._geometry",
+    "receptive_field": "._geometry", "ReceptiveField": "._geometry",
+    "grad": ".grad",   # a submodule, as torch.nn.grad
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'imgconv.nn' has no attribute {name!r}")
+    value = importlib.import_module(module, __name__)
+    if not module.endswith("." + name):
+        value = getattr(value, name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
