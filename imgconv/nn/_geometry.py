@@ -100,7 +100,7 @@ def as_float_array(a, name):
         raise TypeError(f"{name} is a {type(a).__module__.split('.', 1)[0]} array: imgconv.nn "
                         "runs numpy arrays on the CPU kernels in this version")
     a = np.asarray(a)
-    if a.dtype not in FLOAT_DTYPES:
+    if a.dtype.newbyteorder("=") not in FLOAT_DTYPES:
         raise TypeError(f"{name} has dtype {a.dtype}: imgconv.nn takes float16, float32 or "
                         "float64 (float16 is computed in float32)")
     return a
@@ -110,7 +110,7 @@ def dtypes(*arrays):
     """The compute dtype (float32 or float64) and the result dtype of arrays
     of the layer's float dtypes: numpy's promotion, float16 computed in
     float32."""
-    result = np.result_type(*(a.dtype for a in arrays if a is not None))
+    result = np.result_type(*(a.dtype for a in arrays if a is not None)).newbyteorder("=")
     compute = np.dtype(np.float64) if result == np.float64 else np.dtype(np.float32)
     return compute, result
 
