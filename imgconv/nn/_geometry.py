@@ -363,7 +363,7 @@ def _layer_values(layer, index):
     if get("kernel_size") is None:
         raise ValueError(f"layers[{index}] has no kernel_size: a layer is a dict with "
                          f"keys {', '.join(_LAYER_KEYS)} (or an object with those attributes)")
-    return (get("kernel_size"), get("stride", 1) or 1, get("dilation", 1), get("padding", 0))
+    return (get("kernel_size"), get("stride", 1), get("dilation", 1), get("padding", 0))
 
 
 def _rank_of(values):
