@@ -646,3 +646,13 @@ def test_doctests(module):
                              verbose=False)
     assert result.attempted > 0, f"{module} has no doctests"
     assert result.failed == 0, f"{result.failed} doctest(s) failed in {module}"
+
+
+def test_odd_same_padding_equals_the_image_layers_correlation():
+    import imgconv as ic
+    rng = np.random.default_rng(11)
+    image = rng.standard_normal((15, 12))
+    kernel = rng.standard_normal((5, 3))
+    got = nn.conv2d(image[None, None], kernel[None, None], padding="same")[0, 0]
+    np.testing.assert_allclose(got, ic.correlate(image, kernel, mode="zero"), rtol=1e-12,
+                               atol=1e-12)
