@@ -180,6 +180,31 @@ def im2col_correlation(x, weight, stride, dilation, groups, out):
     return out
 
 
+def phase_correlation(phase, stride, dilation, pad_lo, kernel_size, in_spatial, out_spatial):
+    """The correlation that gives the outputs ``o = phase (mod stride)`` of a
+    transposed convolution: ``(phase, taps, dilation, pad_lo, pad_hi)``,
+    ``taps`` per axis in the order the correlation reads them (None where
+    no tap reaches the phase)."""
+    taps, spacing, lo, hi = [], [], [], []
+    for f, s, d, p, k, n_in, n_out in zip(phase, stride, dilation, pad_lo, kernel_size,
+                                          in_spatial, out_spatial):
+        # the taps with d*t = f + p (mod s) are t0, t0 + u, ...; output m of
+        # the phase reads input m + c0 - j*(d/gcd(s, d)) through tap t0 + j*u
+        step = s // math.gcd(s, d)
+        first = next((t for t in range(min(k, step)) if (d * t - f - p) % s == 0), None)
+        if first is None:
+            return phase, None, None, None, None
+        count = len(range(first, k, step))
+        m = len(range(f, n_out, s))
+        spread = d // math.gcd(s, d)
+        base = (f + p - d * first) // s - (count - 1) * spread
+        taps.append(first + step * np.arange(count - 1, -1, -1))
+        spacing.append(spread)
+        lo.append(-base)
+        hi.append(base + (m - 1) + (count - 1) * spread - (n_in - 1))
+    return phase, taps, tuple(spacing), tuple(lo), tuple(hi)
+
+
 def transposed_correlation(x, weight, stride, pad_lo, dilation, groups, out):
     """A transposed convolution into ``out`` (N, C_out, *out_spatial):
     ``weight`` is (C_in, C_out/groups, *k), input sample ``i`` spreads to
@@ -191,35 +216,27 @@ def transposed_correlation(x, weight, stride, pad_lo, dilation, groups, out):
     weight = weight.reshape((groups, c_in // groups, per_group) + kernel_size).swapaxes(1, 2)
     weight = weight.reshape((groups * per_group, c_in // groups) + kernel_size)
     out_spatial = out.shape[2:]
+    phases = [phase_correlation(phase, stride, dilation, pad_lo, kernel_size, x.shape[2:],
+                                out_spatial)
+              for phase in itertools.product(*(range(min(s, n))
+                                               for s, n in zip(stride, out_spatial)))]
+    reached = [p for p in phases if p[1] is not None]
+    # the zero padding every phase needs, made once (the phases read slices of it)
+    margin_lo = [max([0] + [p[3][a] for p in reached]) for a in range(len(stride))]
+    margin_hi = [max([0] + [p[4][a] for p in reached]) for a in range(len(stride))]
+    x = pad_input(x, margin_lo, margin_hi, "zero")
     strided = any(s > 1 for s in stride)
-    for phase in itertools.product(*(range(min(s, n)) for s, n in zip(stride, out_spatial))):
-        taps, spacing, lo, hi, counts = [], [], [], [], []
-        for f, s, d, p, k, n_in, n_out in zip(phase, stride, dilation, pad_lo, kernel_size,
-                                              x.shape[2:], out_spatial):
-            # taps t with d*t = f + p (mod s): t0, t0 + u, ...; they read the
-            # inputs m + c0 - j*(d/gcd) for output m of the phase
-            step = s // math.gcd(s, d)
-            first = next((t for t in range(min(k, step)) if (d * t - f - p) % s == 0), None)
-            count = 0 if first is None else len(range(first, k, step))
-            m = len(range(f, n_out, s))
-            counts.append(m)
-            if count == 0:
-                break
-            spread = d // math.gcd(s, d)
-            base = (f + p - d * first) // s - (count - 1) * spread
-            taps.append(first + step * np.arange(count - 1, -1, -1))
-            spacing.append(spread)
-            lo.append(-base)
-            hi.append(base + (m - 1) + (count - 1) * spread - (n_in - 1))
+    for phase, taps, spacing, lo, hi in phases:
         target = out[(slice(None), slice(None)) + tuple(
             slice(f, None, s) for f, s in zip(phase, stride))]
-        if len(taps) < len(phase):      # no tap reaches these outputs
+        if taps is None:      # no tap reaches these outputs
             target[...] = 0
             continue
         sub_kernel = np.ascontiguousarray(weight[(slice(None), slice(None)) + np.ix_(*taps)])
         result = np.empty(target.shape, out.dtype) if strided else target
-        correlate_channels(x, sub_kernel, tuple(lo), tuple(hi), "zero", (1,) * len(phase),
-                           tuple(spacing), groups, result)
+        correlate_channels(x, sub_kernel, tuple(a - m for a, m in zip(lo, margin_lo)),
+                           tuple(b - m for b, m in zip(hi, margin_hi)), "zero",
+                           (1,) * len(phase), spacing, groups, result)
         if strided:
             target[...] = result
     return out
