@@ -275,6 +275,32 @@ def test_depthwise_with_channel_multiplier(multiplier, mode):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("route", ["direct kernel", "tapwise"])
+@pytest.mark.parametrize("seed", range(12))
+def test_depthwise_routes(route, seed, monkeypatch):
+    """Depthwise work runs on the direct kernel (large planes) or one numpy
+    operation per tap (small ones): both give the reference's result."""
+    monkeypatch.setattr(_conv, "DIRECT_KERNEL_MIN_OUTPUTS",
+                        1 << 60 if route == "tapwise" else 0)
+    rng = np.random.default_rng(seed)
+    rank = 1 + seed % 3
+    x, _, b, kwargs = random_conv_case(seed + 100, rank)
+    channels = x.shape[1]
+    kwargs["groups"] = channels
+    w = rng.standard_normal((channels * int(rng.integers(1, 3)), 1) + (3, 2, 3)[:rank])
+    try:
+        nn.conv_output_shape(x.shape[2:], w.shape[2:], kwargs["stride"], kwargs["padding"],
+                             kwargs["dilation"])
+    except ValueError:
+        pytest.skip("the kernel is larger than this padded input")
+    expected = ref_conv(x, w, None, **kwargs)
+    np.testing.assert_allclose(CONV[rank](x, w, **kwargs), expected, rtol=1e-10, atol=1e-10)
+    wt = rng.standard_normal((channels, 2) + (3, 2, 3)[:rank])
+    np.testing.assert_allclose(TRANSPOSE[rank](x, wt, stride=2, groups=channels),
+                               ref_conv_transpose(x, wt, stride=2, groups=channels),
+                               rtol=1e-10, atol=1e-10)
+
+
 def test_volume_feature_bank():
     rng = np.random.default_rng(7)
     x = rng.standard_normal((1, 1, 13, 11, 9)).astype(np.float32)
