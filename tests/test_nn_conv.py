@@ -402,6 +402,19 @@ def test_any_layout_and_byte_order(layout):
     np.testing.assert_array_equal(np.asarray(given), before)
 
 
+@pytest.mark.parametrize("route", ["direct kernel", "tapwise"])
+def test_depthwise_of_any_layout(route, monkeypatch):
+    monkeypatch.setattr(_conv, "DIRECT_KERNEL_MIN_OUTPUTS", 1 << 60 if route == "tapwise" else 0)
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 3, 11, 8)).astype(np.float32)
+    w = rng.standard_normal((6, 1, 3, 3)).astype(np.float32)
+    expected = ref_conv(x, w, padding=1, groups=3, padding_mode="reflect")
+    for given in (x[:, :, ::-1, ::-1].copy()[:, :, ::-1, ::-1], np.asfortranarray(x),
+                  x.astype(">f4"), x[:, ::-1].copy()[:, ::-1]):
+        got = nn.conv2d(given, w, padding=1, groups=3, padding_mode="reflect")
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_float16_is_computed_in_float32():
     rng = np.random.default_rng(6)
     x = rng.standard_normal((2, 4, 9, 9)).astype(np.float16)

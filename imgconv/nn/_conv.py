@@ -106,6 +106,8 @@ def per_channel_correlation(x, weight, pad_lo, mode, stride, dilation, out):
     """One input channel per group: the image layer's direct kernel, one
     call per output channel over the whole batch."""
     cpu = load_backend("cpu")
+    if min(x.strides) < 0:      # the kernels step through positive strides
+        x = np.ascontiguousarray(x)
     multiplier = out.shape[1] // x.shape[1]
     # the layout of every channel's (N, *spatial) view, checked once
     inp = g.v.filter_input(x[:, 0], mode, 0.0, channel_axis=0, backend=cpu)
