@@ -26,8 +26,10 @@ import math
 import numpy as np
 
 from . import _geometry as g
+from . import _parallel
 from .. import _docstrings
 from .._dispatch import load as load_backend
+from .._threads import resolve_threads
 from .._xp_fft import boundary_index
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -66,8 +68,8 @@ def pad_input(x, pad_lo, pad_hi, mode):
     if mode == "zero":
         shape = x.shape[:2] + tuple(n + lo + hi for n, lo, hi in zip(x.shape[2:], pad_lo, pad_hi))
         padded = np.zeros(shape, x.dtype)
-        padded[(slice(None), slice(None)) + tuple(
-            slice(lo, lo + n) for n, lo in zip(x.shape[2:], pad_lo))] = x
+        parallel_copy(padded[(slice(None), slice(None)) + tuple(
+            slice(lo, lo + n) for n, lo in zip(x.shape[2:], pad_lo))], x)
         return padded
     for axis, (n, lo, hi) in enumerate(zip(x.shape[2:], pad_lo, pad_hi)):
         if lo or hi:
@@ -112,9 +114,19 @@ def per_channel_correlation(x, weight, pad_lo, mode, stride, dilation, out):
     # the layout of every channel's (N, *spatial) view, checked once
     inp = g.v.filter_input(x[:, 0], mode, 0.0, channel_axis=0, backend=cpu)
     weight = np.ascontiguousarray(weight)
-    for o in range(out.shape[1]):
-        cpu.correlate(inp, x[:, o // multiplier], weight[o, 0], pad_lo, stride, dilation, 0.0,
-                      out[:, o], None)
+    channels = out.shape[1]
+    threads = resolve_threads(None, out.size * math.prod(weight.shape[2:]))
+    # channels shared among threads, each kernel call on one thread: no
+    # thread team to start and join per channel (on a busy machine a
+    # team's barrier can wait for a time slice)
+    kernel_threads = 1 if channels >= threads else threads
+
+    def correlate(part):
+        for o in part:
+            cpu.correlate(inp, x[:, o // multiplier], weight[o, 0], pad_lo, stride, dilation, 0.0,
+                          out[:, o], kernel_threads)
+
+    _parallel.for_ranges(channels, threads if kernel_threads == 1 else 1, correlate)
     return out
 
 
@@ -153,64 +165,111 @@ def pointwise(x, weight, stride, groups, out):
         x = x[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)]
     n, c_out = out.shape[:2]
     positions = math.prod(out.shape[2:])
-    x = np.ascontiguousarray(x).reshape(n, groups, x.shape[1] // groups, positions)
-    np.matmul(weight.reshape(groups, c_out // groups, -1), x,
-              out=flat_view(out, (n, groups, c_out // groups, positions)))
+    weights = weight.reshape(groups, c_out // groups, -1)
+    out_view = flat_view(out, (n, groups, c_out // groups, positions))
+
+    def multiply(images):
+        part = x[images.start:images.stop]
+        part = np.ascontiguousarray(part).reshape(len(images), groups, -1, positions)
+        np.matmul(weights, part, out=out_view[images.start:images.stop])
+
+    _parallel.for_ranges(n, _parallel.thread_count(out.size * x.shape[1] // groups), multiply)
     return out
 
 
-def column_blocks(x, kernel_size, stride, dilation, out_spatial, groups):
-    """The im2col blocks of a padded input: ``(n, group, p0, columns)``
-    where ``columns`` (C_in/groups * prod(k), P) holds the inputs that the
-    outputs ``p0 .. p0 + P - 1`` (flat indices of ``out_spatial``) read.
+class ColumnBlocks:
+    """The im2col blocks of a padded input ``x``: for each image, group and
+    run of output rows, the columns (C_in/groups * prod(k), P) of the
+    inputs that the outputs ``p0 .. p0 + P - 1`` (flat indices of
+    ``out_spatial``) read.
 
     A block is a run of whole rows (whole planes of a volume where they
-    fit) of at most :data:`COLUMN_BYTES`; the buffer is reused.
+    fit) of at most :data:`COLUMN_BYTES`.  :meth:`run` hands the blocks to
+    threads, each filling its own buffer.
     """
-    rank = len(out_spatial)
-    channels = x.shape[1] // groups
-    taps = channels * math.prod(kernel_size)
-    itemsize = x.itemsize
-    # the outermost axis whose single entries (rows, planes) fit a block
-    unit = [math.prod(out_spatial[a + 1:]) for a in range(rank)]
-    split = next((a for a in range(rank) if unit[a] * taps * itemsize <= COLUMN_BYTES), rank - 1)
-    rows = min(out_spatial[split], max(1, COLUMN_BYTES // (unit[split] * taps * itemsize)))
-    buffer = np.empty(taps * rows * unit[split], x.dtype)
-    strides = x.strides[2:]
-    view_strides = ((x.strides[1],) + tuple(d * st for d, st in zip(dilation, strides))
-                    + tuple(s * st for s, st in zip(stride[split:], strides[split:])))
-    for n in range(x.shape[0]):
-        for group in range(groups):
-            for lead in np.ndindex(*out_spatial[:split]):
-                for r0 in range(0, out_spatial[split], rows):
-                    r = min(rows, out_spatial[split] - r0)
-                    start = lead + (r0,)
-                    first = x[(n, slice(group * channels, None)) + tuple(
-                        slice(i * s, None) for i, s in zip(start, stride))]
-                    block_shape = (r,) + tuple(out_spatial[split + 1:])
-                    source = np.lib.stride_tricks.as_strided(
-                        first, (channels,) + tuple(kernel_size) + block_shape, view_strides,
-                        writeable=False)
-                    positions = r * unit[split]
-                    columns = buffer[:taps * positions]
-                    np.copyto(columns.reshape(source.shape), source)
-                    p0 = (np.ravel_multi_index(lead, out_spatial[:split]) * out_spatial[split]
-                          + r0) * unit[split] if split else r0 * unit[split]
-                    yield n, group, p0, columns.reshape(taps, positions)
+
+    def __init__(self, x, kernel_size, stride, dilation, out_spatial, groups):
+        rank = len(out_spatial)
+        self.x, self.out_spatial = x, tuple(out_spatial)
+        self.channels = x.shape[1] // groups
+        self.taps = self.channels * math.prod(kernel_size)
+        self.block_shape = (self.channels,) + tuple(kernel_size)
+        itemsize = x.itemsize
+        # the outermost axis whose single entries (rows, planes) fit a block
+        unit = [math.prod(out_spatial[a + 1:]) for a in range(rank)]
+        split = next((a for a in range(rank) if unit[a] * self.taps * itemsize <= COLUMN_BYTES),
+                     rank - 1)
+        rows = min(out_spatial[split],
+                   max(1, COLUMN_BYTES // (unit[split] * self.taps * itemsize)))
+        self.split, self.unit, self.stride = split, unit[split], tuple(stride)
+        self.buffer_size = self.taps * rows * unit[split]
+        strides = x.strides[2:]
+        self.view_strides = ((x.strides[1],) + tuple(d * st for d, st in zip(dilation, strides))
+                             + tuple(s * st for s, st in zip(stride[split:], strides[split:])))
+        self.items = [(n, group, lead, r0, min(rows, out_spatial[split] - r0))
+                      for n in range(x.shape[0]) for group in range(groups)
+                      for lead in np.ndindex(*out_spatial[:split])
+                      for r0 in range(0, out_spatial[split], rows)]
+
+    def fill(self, item, buffer):
+        """``(n, group, p0, columns)`` of one block, its columns in ``buffer``."""
+        n, group, lead, r0, r = item
+        start = lead + (r0,)
+        first = self.x[(n, slice(group * self.channels, None)) + tuple(
+            slice(i * s, None) for i, s in zip(start, self.stride))]
+        source = np.lib.stride_tricks.as_strided(
+            first, self.block_shape + (r,) + self.out_spatial[self.split + 1:],
+            self.view_strides, writeable=False)
+        positions = r * self.unit
+        columns = buffer[:self.taps * positions]
+        np.copyto(columns.reshape(source.shape), source)
+        p0 = ((np.ravel_multi_index(lead, self.out_spatial[:self.split])
+               * self.out_spatial[self.split] if self.split else 0) + r0) * self.unit
+        return n, group, p0, columns.reshape(self.taps, positions)
+
+    def run(self, threads, worker, parts=None):
+        """``worker(blocks)`` on parts of the blocks, in parallel, each part
+        an iterable of ``(n, group, p0, columns)``; the results, one per
+        part in order.  ``parts``: a number of parts fixed whatever the
+        thread count (a sum over the parts' results is then the same with
+        any number of threads); default one per thread."""
+        ranges = _parallel.split(len(self.items), parts or threads)
+
+        def bucket(indices):
+            buffer = np.empty(self.buffer_size, self.x.dtype)
+            return [worker(self.fill(self.items[i], buffer) for i in ranges[r]) for r in indices]
+
+        return [result for results in _parallel.for_ranges(len(ranges), threads, bucket)
+                for result in results]
 
 
 def im2col_correlation(x, weight, stride, dilation, groups, out):
     """Blocks of im2col columns times the weights, by BLAS, into ``out``."""
-    c_out = out.shape[1]
-    per_group = c_out // groups
+    per_group = out.shape[1] // groups
     weights = weight.reshape(groups, per_group, -1)
     out_flat = flat_view(out, out.shape[:2] + (-1,))
-    for n, group, p0, columns in column_blocks(x, weight.shape[2:], stride, dilation,
-                                               out.shape[2:], groups):
-        np.matmul(weights[group], columns,
-                  out=out_flat[n, group * per_group:(group + 1) * per_group,
-                               p0:p0 + columns.shape[1]])
+    blocks = ColumnBlocks(x, weight.shape[2:], stride, dilation, out.shape[2:], groups)
+
+    def multiply(parts):
+        for n, group, p0, columns in parts:
+            np.matmul(weights[group], columns,
+                      out=out_flat[n, group * per_group:(group + 1) * per_group,
+                                   p0:p0 + columns.shape[1]])
+
+    blocks.run(_parallel.thread_count(out.size * blocks.taps), multiply)
     return out
+
+
+def parallel_copy(target, source):
+    """``target[...] = source`` split among threads (a large strided copy)."""
+    axis = 0 if target.shape[0] > 1 else 1
+    threads = _parallel.thread_count(target.size // 4)
+
+    def copy(part):
+        index = (slice(None),) * axis + (slice(part.start, part.stop),)
+        target[index] = source[index]
+
+    _parallel.for_ranges(target.shape[axis], threads, copy)
 
 
 def phase_correlation(phase, stride, dilation, pad_lo, kernel_size, in_spatial, out_spatial):
@@ -271,7 +330,7 @@ def transposed_correlation(x, weight, stride, pad_lo, dilation, groups, out):
                            tuple(b - m for b, m in zip(hi, margin_hi)), "zero",
                            (1,) * len(phase), spacing, groups, result)
         if strided:
-            target[...] = result
+            parallel_copy(target, result)
     return out
 
 

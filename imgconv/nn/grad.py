@@ -33,7 +33,12 @@ import math
 import numpy as np
 
 from . import _geometry as g
-from ._conv import column_blocks, finish, pad_input, transposed_correlation
+from . import _parallel
+from ._conv import ColumnBlocks, finish, pad_input, transposed_correlation
+
+#: Partial sums of the weight gradient (at most this many weight-sized
+#: arrays alive at once); the threads share them out.
+WEIGHT_GRADIENT_PARTS = 16
 
 __all__ = ["conv1d_input", "conv2d_input", "conv3d_input",
            "conv1d_weight", "conv2d_weight", "conv3d_weight"]
@@ -123,13 +128,24 @@ def _weight_grad(rank, x, weight_size, grad_output, stride, padding, dilation, g
     x = np.ascontiguousarray(g.native(x, compute))
     gy = np.ascontiguousarray(g.native(grad_output, compute)).reshape(n, c_out, -1)
     per_group = c_out // groups
-    total = np.zeros((groups, per_group, math.prod(weight_size[1:])), compute)
-    product = np.empty_like(total[0])
     padded = pad_input(x, pad_lo, pad_hi, "zero")
-    for b, group, p0, columns in column_blocks(padded, kernel_size, stride, dilation,
-                                               grad_output.shape[2:], groups):
-        rows = gy[b, group * per_group:(group + 1) * per_group, p0:p0 + columns.shape[1]]
-        total[group] += np.matmul(rows, columns.T, out=product)
+    blocks = ColumnBlocks(padded, kernel_size, stride, dilation, grad_output.shape[2:], groups)
+
+    def accumulate(parts):
+        total = np.zeros((groups, per_group, blocks.taps), compute)
+        product = np.empty_like(total[0])
+        for b, group, p0, columns in parts:
+            rows = gy[b, group * per_group:(group + 1) * per_group, p0:p0 + columns.shape[1]]
+            total[group] += np.matmul(rows, columns.T, out=product)
+        return total
+
+    # partial sums over a fixed number of parts, added in order: the result
+    # does not depend on the thread count
+    partials = blocks.run(_parallel.thread_count(gy.size * blocks.taps), accumulate,
+                          parts=WEIGHT_GRADIENT_PARTS)
+    total = partials[0]
+    for partial in partials[1:]:
+        total += partial
     return finish(total.reshape(weight_size), None, result, False)
 
 
