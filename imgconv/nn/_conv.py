@@ -41,10 +41,11 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
 #: costs ~20 us, about what 2,000 outputs of a 3x3 kernel take).
 DIRECT_KERNEL_MIN_OUTPUTS = 2048
 
-#: Bytes of one block of im2col columns: large enough that BLAS runs near its
-#: peak (a 288 x 4096 float32 block measured ~10% faster than 288 x 1024),
-#: small enough to stay in the last-level cache beside the weights.
-COLUMN_BYTES = 4 << 20
+#: Bytes of one block of im2col columns (one buffer per thread).  Measured
+#: on the 2-core development machine, 512 KiB to 4 MiB blocks run the
+#: benchmarks' convolutions within noise of each other with 2 threads;
+#: 2 MiB was the best or close to it in each.
+COLUMN_BYTES = 2 << 20
 
 
 # --------------------------------------------------------------------------

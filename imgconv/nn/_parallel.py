@@ -101,9 +101,17 @@ def split(count, parts):
 def run(tasks):
     """Call every task (no arguments), in parallel on the pool where there
     are several, and return their results in order.  A single task runs in
-    the calling thread."""
+    the calling thread, with its BLAS kept to one thread too (the count
+    asked for was one)."""
     if len(tasks) == 1:
-        return [tasks[0]()]
+        setter = blas_thread_setter()
+        if setter is None:
+            return [tasks[0]()]
+        previous = setter(1)
+        try:
+            return [tasks[0]()]
+        finally:
+            setter(previous)
     futures = [_worker_pool(len(tasks)).submit(task) for task in tasks]
     return [future.result() for future in futures]
 
