@@ -695,3 +695,83 @@ def test_odd_same_padding_equals_the_image_layers_correlation():
     got = nn.conv2d(image[None, None], kernel[None, None], padding="same")[0, 0]
     np.testing.assert_allclose(got, ic.correlate(image, kernel, mode="zero"), rtol=1e-12,
                                atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# threads
+# --------------------------------------------------------------------------
+@pytest.fixture
+def restore_threads():
+    import imgconv as ic
+    yield ic
+    ic.set_num_threads(None)
+
+
+def thread_workloads():
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((3, 8, 40, 33)).astype(np.float32)
+    w = rng.standard_normal((6, 4, 3, 3)).astype(np.float32)
+    wt = rng.standard_normal((8, 3, 4, 4)).astype(np.float32)
+    dw = rng.standard_normal((16, 1, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((3, 6, 40, 33)).astype(np.float32)
+    return {
+        "conv2d": lambda: nn.conv2d(x, w, padding=1, groups=2),
+        "pointwise": lambda: nn.conv2d(x, w[:, :, :1, :1], groups=2),
+        "depthwise": lambda: nn.conv2d(x, dw, padding=1, groups=8),
+        "transpose": lambda: nn.conv_transpose2d(x, wt, stride=2, padding=1),
+        "weight gradient": lambda: nn.grad.conv2d_weight(x, w.shape, gy, padding=1, groups=2),
+        "input gradient": lambda: nn.grad.conv2d_input(x.shape, w, gy, padding=1, groups=2),
+    }
+
+
+@pytest.mark.parametrize("name", list(thread_workloads()))
+def test_results_do_not_depend_on_threads_or_blocks(name, restore_threads, monkeypatch):
+    """One thread, several threads, small blocks (more tasks than threads),
+    and no way to keep BLAS to one thread per worker (the blocks then run
+    in the calling thread): the same numbers."""
+    ic = restore_threads
+    run = thread_workloads()[name]
+    monkeypatch.setattr(_conv, "DIRECT_KERNEL_MIN_OUTPUTS", 0)
+    ic.set_num_threads(1)
+    expected = run()
+    for threads in (2, 3, 4):
+        ic.set_num_threads(threads)
+        np.testing.assert_array_equal(run(), expected)
+    monkeypatch.setattr(_conv, "COLUMN_BYTES", 4096)
+    small_blocks = run()
+    np.testing.assert_allclose(small_blocks, expected, rtol=2e-5, atol=2e-5)
+    ic.set_num_threads(4)
+    np.testing.assert_array_equal(run(), small_blocks)
+    from imgconv.nn import _parallel
+    monkeypatch.setattr(_parallel, "_local_threads", False)
+    np.testing.assert_allclose(run(), expected, rtol=2e-5, atol=2e-5)
+
+
+def test_parallel_split_and_run():
+    from imgconv.nn import _parallel
+    assert _parallel.split(10, 3) == [range(0, 3), range(3, 6), range(6, 10)]
+    assert _parallel.split(2, 5) == [range(0, 1), range(1, 2)]
+    assert _parallel.split(0, 4) == [range(0, 0)]
+    assert _parallel.for_ranges(7, 3, lambda part: list(part)) == [[0, 1], [2, 3], [4, 5, 6]]
+    with pytest.raises(ZeroDivisionError):
+        _parallel.run([lambda: 1, lambda: 1 / 0])
+
+
+def test_forked_child_gets_its_own_pool(restore_threads):
+    """A child forked after the pool ran makes a pool of its own (the
+    parent's threads do not exist there) instead of waiting forever."""
+    import multiprocessing
+    ic = restore_threads
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    ic.set_num_threads(2)
+    x = np.random.default_rng(14).standard_normal((4, 8, 64, 64)).astype(np.float32)
+    w = np.ones((8, 8, 3, 3), np.float32)
+    expected = nn.conv2d(x, w, padding=1)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(_conv_in_child, (x, w)).get(timeout=120)
+    np.testing.assert_array_equal(got, expected)
+
+
+def _conv_in_child(x, w):
+    return nn.conv2d(x, w, padding=1)

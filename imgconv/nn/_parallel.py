@@ -92,7 +92,8 @@ def thread_count(work):
 
 
 def split(count, parts):
-    """``range(count)`` in ``parts`` contiguous, near-equal ranges (no empty one)."""
+    """``range(count)`` in ``parts`` contiguous, near-equal ranges (none empty,
+    but for ``count = 0``: one empty range)."""
     parts = max(1, min(parts, count))
     edges = [count * i // parts for i in range(parts + 1)]
     return [range(a, b) for a, b in zip(edges, edges[1:])]
