@@ -339,6 +339,13 @@ def test_small_blocks_cover_every_output(rank, monkeypatch):
         gw = getattr(nn.grad, f"conv{rank}d_weight")(x, w.shape, gy, stride=(2, 1, 1)[:rank],
                                                    padding=1, groups=2)
         np.testing.assert_allclose(gw, gw_expected, rtol=1e-10, atol=1e-10)
+        # a transposed convolution's phases: blocks stored into strided views
+        wt = w.transpose((1, 0) + tuple(range(2, rank + 2)))[:, :3].copy()
+        wt = np.concatenate([wt, wt[::-1]])
+        got = TRANSPOSE[rank](x, wt, stride=(2, 3, 2)[:rank], padding=1, groups=2)
+        np.testing.assert_allclose(got, ref_conv_transpose(x, wt, stride=(2, 3, 2)[:rank],
+                                                           padding=1, groups=2),
+                                   rtol=1e-10, atol=1e-10)
 
 
 def test_reflection_wider_than_the_input_repeats_the_rule():

@@ -82,13 +82,16 @@ def pad_input(x, pad_lo, pad_hi, mode):
 # The engine
 # --------------------------------------------------------------------------
 def correlate_channels(x, weight, pad_lo, pad_hi, mode, stride, dilation, groups, out):
-    """Grouped correlation into ``out`` (N, C_out, *out_spatial), C-contiguous::
+    """Grouped correlation into ``out`` (N, C_out, *out_spatial)::
 
         out[n, o, i] = sum_{c, t} weight[o, c, t] * xpad[n, G*C_in/groups + c, i*s + t*d]
 
     with ``G = o // (C_out/groups)`` and ``xpad`` the input padded by
     ``pad_lo``/``pad_hi`` (negative: cropped) under boundary ``mode``.
-    ``x`` and ``weight`` are of ``out``'s dtype.
+    ``x`` and ``weight`` are of ``out``'s dtype.  ``out`` may be a strided
+    view (a transposed convolution's phase): im2col blocks are stored into
+    it from each thread's cache, the other routes through a C-contiguous
+    result.
     """
     x, pad_lo, pad_hi = crop_negative_padding(x, pad_lo, pad_hi)
     if out.size == 0:
@@ -96,13 +99,24 @@ def correlate_channels(x, weight, pad_lo, pad_hi, mode, stride, dilation, groups
     kernel_size = weight.shape[2:]
     if x.shape[1] == groups and math.prod(kernel_size) > 1:
         if out.shape[0] * math.prod(out.shape[2:]) >= DIRECT_KERNEL_MIN_OUTPUTS:
-            return per_channel_correlation(x, weight, pad_lo, mode, stride, dilation, out)
-        return tapwise_correlation(pad_input(x, pad_lo, pad_hi, mode), weight, stride,
-                                   dilation, out)
+            return contiguous_result(out, lambda result: per_channel_correlation(
+                x, weight, pad_lo, mode, stride, dilation, result))
+        return contiguous_result(out, lambda result: tapwise_correlation(
+            pad_input(x, pad_lo, pad_hi, mode), weight, stride, dilation, result))
     padded = pad_input(x, pad_lo, pad_hi, mode)
     if math.prod(kernel_size) == 1:
-        return pointwise(padded, weight, stride, groups, out)
+        return contiguous_result(out, lambda result: pointwise(padded, weight, stride, groups,
+                                                               result))
     return im2col_correlation(padded, weight, stride, dilation, groups, out)
+
+
+def contiguous_result(out, compute):
+    """``compute(result)`` into ``out``, through a new C-contiguous result
+    where ``out`` is not C-contiguous itself."""
+    if out.flags.c_contiguous:
+        return compute(out)
+    parallel_copy(out, compute(np.empty(out.shape, out.dtype)))
+    return out
 
 
 def per_channel_correlation(x, weight, pad_lo, mode, stride, dilation, out):
@@ -228,6 +242,15 @@ class ColumnBlocks:
                * self.out_spatial[self.split] if self.split else 0) + r0) * self.unit
         return n, group, p0, columns.reshape(self.taps, positions)
 
+    def block_index(self, p0, positions):
+        """The index of the spatial block of outputs ``p0 .. p0 + positions - 1``."""
+        first = p0 // self.unit
+        rows = positions // self.unit
+        lead = (np.unravel_index(first // self.out_spatial[self.split],
+                                 self.out_spatial[:self.split]) if self.split else ())
+        r0 = first % self.out_spatial[self.split]
+        return tuple(int(i) for i in lead) + (slice(r0, r0 + rows),)
+
     def run(self, threads, worker, parts=None):
         """``worker(blocks)`` on parts of the blocks, in parallel, each part
         an iterable of ``(n, group, p0, columns)``; the results, one per
@@ -245,17 +268,28 @@ class ColumnBlocks:
 
 
 def im2col_correlation(x, weight, stride, dilation, groups, out):
-    """Blocks of im2col columns times the weights, by BLAS, into ``out``."""
+    """Blocks of im2col columns times the weights, by BLAS, into ``out``
+    (straight into a C-contiguous one; else through each thread's block)."""
     per_group = out.shape[1] // groups
     weights = weight.reshape(groups, per_group, -1)
-    out_flat = flat_view(out, out.shape[:2] + (-1,))
     blocks = ColumnBlocks(x, weight.shape[2:], stride, dilation, out.shape[2:], groups)
+    if out.flags.c_contiguous:
+        out_flat = flat_view(out, out.shape[:2] + (-1,))
 
-    def multiply(parts):
-        for n, group, p0, columns in parts:
-            np.matmul(weights[group], columns,
-                      out=out_flat[n, group * per_group:(group + 1) * per_group,
-                                   p0:p0 + columns.shape[1]])
+        def multiply(parts):
+            for n, group, p0, columns in parts:
+                np.matmul(weights[group], columns,
+                          out=out_flat[n, group * per_group:(group + 1) * per_group,
+                                       p0:p0 + columns.shape[1]])
+    else:
+        def multiply(parts):
+            products = np.empty(per_group * blocks.buffer_size // blocks.taps, out.dtype)
+            for n, group, p0, columns in parts:
+                product = products[:per_group * columns.shape[1]].reshape(per_group, -1)
+                np.matmul(weights[group], columns, out=product)
+                target = out[(n, slice(group * per_group, (group + 1) * per_group))
+                             + blocks.block_index(p0, columns.shape[1])]
+                target[...] = product.reshape(target.shape)
 
     blocks.run(_parallel.thread_count(out.size * blocks.taps), multiply)
     return out
@@ -318,7 +352,6 @@ def transposed_correlation(x, weight, stride, pad_lo, dilation, groups, out):
     margin_lo = [max([0] + [p[3][a] for p in reached]) for a in range(len(stride))]
     margin_hi = [max([0] + [p[4][a] for p in reached]) for a in range(len(stride))]
     x = pad_input(x, margin_lo, margin_hi, "zero")
-    strided = any(s > 1 for s in stride)
     for phase, taps, spacing, lo, hi in phases:
         target = out[(slice(None), slice(None)) + tuple(
             slice(f, None, s) for f, s in zip(phase, stride))]
@@ -326,12 +359,9 @@ def transposed_correlation(x, weight, stride, pad_lo, dilation, groups, out):
             target[...] = 0
             continue
         sub_kernel = np.ascontiguousarray(weight[(slice(None), slice(None)) + np.ix_(*taps)])
-        result = np.empty(target.shape, out.dtype) if strided else target
         correlate_channels(x, sub_kernel, tuple(a - m for a, m in zip(lo, margin_lo)),
                            tuple(b - m for b, m in zip(hi, margin_hi)), "zero",
-                           (1,) * len(phase), spacing, groups, result)
-        if strided:
-            parallel_copy(target, result)
+                           (1,) * len(phase), spacing, groups, target)
     return out
 
 
