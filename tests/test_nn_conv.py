@@ -759,9 +759,18 @@ def test_parallel_split_and_run():
     assert _parallel.split(10, 3) == [range(0, 3), range(3, 6), range(6, 10)]
     assert _parallel.split(2, 5) == [range(0, 1), range(1, 2)]
     assert _parallel.split(0, 4) == [range(0, 0)]
-    assert _parallel.for_ranges(7, 3, lambda part: list(part)) == [[0, 1], [2, 3], [4, 5, 6]]
     with pytest.raises(ZeroDivisionError):
         _parallel.run([lambda: 1, lambda: 1 / 0])
+    # every index once, results in index order, one worker made per thread
+    made = []
+
+    def make_worker():
+        made.append(1)
+        return lambda i: i * i
+
+    assert _parallel.dynamic(50, 3, make_worker) == [i * i for i in range(50)]
+    assert len(made) == 3
+    assert _parallel.dynamic(0, 3, make_worker) == []
 
 
 def test_forked_child_gets_its_own_pool(restore_threads):

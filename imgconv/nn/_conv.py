@@ -136,12 +136,11 @@ def per_channel_correlation(x, weight, pad_lo, mode, stride, dilation, out):
     # team's barrier can wait for a time slice)
     kernel_threads = 1 if channels >= threads else threads
 
-    def correlate(part):
-        for o in part:
-            cpu.correlate(inp, x[:, o // multiplier], weight[o, 0], pad_lo, stride, dilation, 0.0,
-                          out[:, o], kernel_threads)
+    def correlate(o):
+        cpu.correlate(inp, x[:, o // multiplier], weight[o, 0], pad_lo, stride, dilation, 0.0,
+                      out[:, o], kernel_threads)
 
-    _parallel.for_ranges(channels, threads if kernel_threads == 1 else 1, correlate)
+    _parallel.dynamic(channels, threads if kernel_threads == 1 else 1, lambda: correlate)
     return out
 
 
@@ -183,12 +182,12 @@ def pointwise(x, weight, stride, groups, out):
     weights = weight.reshape(groups, c_out // groups, -1)
     out_view = flat_view(out, (n, groups, c_out // groups, positions))
 
-    def multiply(images):
-        part = x[images.start:images.stop]
-        part = np.ascontiguousarray(part).reshape(len(images), groups, -1, positions)
-        np.matmul(weights, part, out=out_view[images.start:images.stop])
+    def multiply(image):
+        np.matmul(weights, np.ascontiguousarray(x[image]).reshape(groups, -1, positions),
+                  out=out_view[image])
 
-    _parallel.for_ranges(n, _parallel.thread_count(out.size * x.shape[1] // groups), multiply)
+    _parallel.dynamic(n, _parallel.thread_count(out.size * x.shape[1] // groups),
+                      lambda: multiply)
     return out
 
 
@@ -267,20 +266,21 @@ class ColumnBlocks:
         r0 = first % self.out_spatial[self.split]
         return tuple(int(i) for i in lead) + (slice(r0, r0 + rows),)
 
-    def run(self, threads, worker, parts=None):
-        """``worker(blocks)`` on parts of the blocks, in parallel, each part
-        an iterable of ``(n, group, p0, columns)``; the results, one per
-        part in order.  ``parts``: a number of parts fixed whatever the
+    def run(self, threads, make_worker, parts=None):
+        """``worker(blocks)`` for parts of the blocks, shared among threads
+        (each thread has its own buffer and its own ``make_worker()``), each
+        part an iterable of ``(n, group, p0, columns)``; the results, one
+        per part in order.  ``parts``: a number of parts fixed whatever the
         thread count (a sum over the parts' results is then the same with
-        any number of threads); default one per thread."""
-        ranges = _parallel.split(len(self.items), parts or threads)
+        any number of threads); default one part per block."""
+        ranges = _parallel.split(len(self.items), parts or len(self.items))
 
-        def bucket(indices):
+        def make():
             buffer = np.empty(self.buffer_size, self.x.dtype)
-            return [worker(self.fill(self.items[i], buffer) for i in ranges[r]) for r in indices]
+            worker = make_worker()
+            return lambda r: worker(self.fill(self.items[i], buffer) for i in ranges[r])
 
-        return [result for results in _parallel.for_ranges(len(ranges), threads, bucket)
-                for result in results]
+        return _parallel.dynamic(len(ranges), threads, make)
 
 
 def im2col_correlation(x, weight, stride, dilation, groups, out):
@@ -299,9 +299,15 @@ def im2col_correlation(x, weight, stride, dilation, groups, out):
                 np.matmul(weights[group], columns,
                           out=out_flat[n, group * per_group:(group + 1) * per_group,
                                        p0:p0 + columns.shape[1]])
+
+        def make_worker():
+            return multiply
     else:
-        def multiply(parts):
+        def make_worker():
             products = np.empty(per_group * blocks.buffer_size // blocks.taps, out.dtype)
+            return lambda parts: store_products(parts, products)
+
+        def store_products(parts, products):
             for n, group, p0, columns in parts:
                 positions = columns.shape[1]
                 if blocks.pitch:
@@ -317,7 +323,7 @@ def im2col_correlation(x, weight, stride, dilation, groups, out):
                              + blocks.block_index(p0, positions)]
                 target[...] = product.reshape(target.shape)
 
-    blocks.run(_parallel.thread_count(out.size * blocks.taps), multiply)
+    blocks.run(_parallel.thread_count(out.size * blocks.taps), make_worker)
     return out
 
 
@@ -326,11 +332,11 @@ def parallel_copy(target, source):
     axis = 0 if target.shape[0] > 1 else 1
     threads = _parallel.thread_count(target.size // 4)
 
-    def copy(part):
-        index = (slice(None),) * axis + (slice(part.start, part.stop),)
+    def copy(i):
+        index = (slice(None),) * axis + (i,)
         target[index] = source[index]
 
-    _parallel.for_ranges(target.shape[axis], threads, copy)
+    _parallel.dynamic(target.shape[axis], threads, lambda: copy)
 
 
 def phase_correlation(phase, stride, dilation, pad_lo, kernel_size, in_spatial, out_spatial):

@@ -20,6 +20,7 @@ Thread counts come from imgconv's one rule (:func:`imgconv._threads.resolve_thre
 """
 import ctypes
 import glob
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -117,6 +118,24 @@ def run(tasks):
     return [future.result() for future in futures]
 
 
-def for_ranges(count, threads, function):
-    """``function(range)`` over ``range(count)`` split among ``threads``."""
-    return run([lambda part=part: function(part) for part in split(count, threads)])
+def dynamic(count, threads, make_worker):
+    """``[worker(i) for i in range(count)]``, shared among ``threads``
+    threads: each makes its worker once (``make_worker()``, which may hold
+    the thread's buffers) and takes the next index when it finishes one, so
+    a thread the OS holds back (a busy machine) does not hold up the call."""
+    results = [None] * count
+    counter = itertools.count()
+    take = threading.Lock()
+
+    def thread():
+        worker = make_worker()
+        while True:
+            with take:
+                i = next(counter)
+            if i >= count:
+                return
+            results[i] = worker(i)
+
+    run([thread] * max(1, min(threads, count)))
+    return results
+

@@ -131,17 +131,21 @@ def _weight_grad(rank, x, weight_size, grad_output, stride, padding, dilation, g
     padded = pad_input(x, pad_lo, pad_hi, "zero")
     blocks = ColumnBlocks(padded, kernel_size, stride, dilation, grad_output.shape[2:], groups)
 
-    def accumulate(parts):
-        total = np.zeros((groups, per_group, blocks.taps), compute)
-        product = np.empty_like(total[0])
-        for b, group, p0, columns in parts:
-            rows = gy[b, group * per_group:(group + 1) * per_group, p0:p0 + columns.shape[1]]
-            total[group] += np.matmul(rows, columns.T, out=product)
-        return total
+    def make_worker():
+        product = np.empty((per_group, blocks.taps), compute)
+
+        def accumulate(parts):
+            total = np.zeros((groups, per_group, blocks.taps), compute)
+            for b, group, p0, columns in parts:
+                rows = gy[b, group * per_group:(group + 1) * per_group, p0:p0 + columns.shape[1]]
+                total[group] += np.matmul(rows, columns.T, out=product)
+            return total
+
+        return accumulate
 
     # partial sums over a fixed number of parts, added in order: the result
     # does not depend on the thread count
-    partials = blocks.run(_parallel.thread_count(gy.size * blocks.taps), accumulate,
+    partials = blocks.run(_parallel.thread_count(gy.size * blocks.taps), make_worker,
                           parts=WEIGHT_GRADIENT_PARTS)
     total = partials[0]
     for partial in partials[1:]:
