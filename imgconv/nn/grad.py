@@ -28,7 +28,6 @@ Examples
 >>> nn.grad.conv2d_weight(x, w.shape, gy, stride=2, padding=1).shape
 (4, 3, 3, 3)
 """
-import math
 
 import numpy as np
 
