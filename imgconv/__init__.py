@@ -32,6 +32,7 @@ _EXPORTS = {
     "blackhat": "._morphology",
     "median": "._rank", "rank_filter": "._rank", "percentile_filter": "._rank",
     "footprints": ".footprints",   # a submodule
+    "nn": ".nn",                   # a submodule: the deep-learning layer
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -134,14 +134,17 @@ def test_readme_figure_is_small():
 
 
 def test_api_reference_lists_every_public_name():
-    """docs/api.rst names every public function (imgconv._EXPORTS) and every
-    footprint, so a new function cannot go undocumented."""
+    """docs/api.rst names every public function (imgconv._EXPORTS), every
+    footprint and every name of imgconv.nn, so a new function cannot go
+    undocumented."""
     api = os.path.join(DOCS, "api.rst")
     if not os.path.exists(api):
         pytest.skip("docs/ not beside the tests")
     with open(api, encoding="utf-8") as f:
         listed = {line.strip() for line in f}
-    public = set(ic._EXPORTS) - {"footprints"}
+    public = set(ic._EXPORTS) - {"footprints", "nn"}
     public |= set(ic.footprints.__all__)   # listed under imgconv.footprints
+    public |= set(ic.nn.__all__) - {"grad"}   # under imgconv.nn
+    public |= set(ic.nn.grad.__all__)         # under imgconv.nn.grad
     missing = sorted(public - listed)
     assert not missing, f"docs/api.rst does not list {missing}"
