@@ -38,16 +38,25 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "__version__"]
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'imgconv' has no attribute {name!r}")
-    value = importlib.import_module(module, __name__)
-    if not module.endswith("." + name):
-        value = getattr(value, name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
+def _lazy_exports(package, exports, namespace):
+    """``__getattr__`` and ``__dir__`` for ``package`` (whose globals are
+    ``namespace``), importing each public name of ``exports`` (name ->
+    relative module) on first access; a name equal to its module's last part
+    is that submodule."""
+    def __getattr__(name):
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = importlib.import_module(module, package)
+        if not module.endswith("." + name):
+            value = getattr(value, name)
+        namespace[name] = value  # later lookups skip __getattr__
+        return value
+
+    def __dir__():
+        return sorted(set(namespace) | set(exports))
+
+    return __getattr__, __dir__
 
 
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, globals())

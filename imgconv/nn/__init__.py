@@ -16,7 +16,7 @@ Examples
 >>> nn.max_pool2d(x, 2).shape
 (2, 3, 8, 8)
 """
-import importlib
+from .. import _lazy_exports
 
 # public name -> the module that defines it (imported on first access)
 _EXPORTS = {
@@ -34,16 +34,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'imgconv.nn' has no attribute {name!r}")
-    value = importlib.import_module(module, __name__)
-    if not module.endswith("." + name):
-        value = getattr(value, name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, globals())
