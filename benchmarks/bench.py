@@ -323,6 +323,10 @@ WORKLOADS = [
         "imgconv": lambda x: ic.percentile_filter(x, 90, 7, mode="replicate"),
         "scipy": lambda x: ndimage.percentile_filter(x, 90, 7, mode="nearest"),
     }),
+    Workload("3D f32 {n}³ LoG σ=2", 256, 96, random_image(3), {
+        "imgconv": lambda x: ic.gaussian_laplace(x, 2.0),
+        "scipy": lambda x: ndimage.gaussian_laplace(x, 2.0, mode="mirror"),
+    }),
     Workload("2D f32 {n}² max pool 2×2", 4096, 1024, random_image(2), max_pool_runners(2)),
     Workload("3D f32 {n}³ max pool 2³", 256, 96, random_image(3), max_pool_runners(3)),
     Workload("2D f32 {n}² 3×3, 1000 calls", 64, 64, random_image_and_kernel(2, 3),
