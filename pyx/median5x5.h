@@ -24,6 +24,17 @@
 #define IMGCONV_M5_RESTRICT
 #endif
 
+/* Baseline builds (-O2) weigh these loops with GCC's cheapest cost model,
+   which declines them (the uint8 median ran 20x slower than vectorised):
+   "omp simd" asks for the vector loop.  AVX builds (-O3) vectorise them
+   anyway, and faster without it (measured: 18 against 31 ms for a 4096^2
+   uint8 image on one thread). */
+#if defined(_OPENMP) && !defined(__AVX__)
+#define IMGCONV_M5_SIMD _Pragma("omp simd")
+#else
+#define IMGCONV_M5_SIMD
+#endif
+
 /* outputs per pass: the sorted rows of a pass (5 x (chunk + 4) values) stay
    in the L1 cache */
 #define IMGCONV_MEDIAN5X5_CHUNK_BYTES 1024
@@ -41,7 +52,7 @@ static void NAME##_columns(const T* IMGCONV_M5_RESTRICT r0, const T* IMGCONV_M5_
                            T* IMGCONV_M5_RESTRICT s3, T* IMGCONV_M5_RESTRICT s4, ptrdiff_t n) \
 { \
     ptrdiff_t x; \
-    for (x = 0; x < n; x++) { \
+    IMGCONV_M5_SIMD for (x = 0; x < n; x++) { \
         T c0 = r0[x], c1 = r1[x], c2 = r2[x], c3 = r3[x], c4 = r4[x]; \
         IMGCONV_M5_EXCHANGE(T, c0, c1); \
         IMGCONV_M5_EXCHANGE(T, c2, c3); \
@@ -62,7 +73,7 @@ static void NAME##_windows(const T* IMGCONV_M5_RESTRICT s0, const T* IMGCONV_M5_
                            ptrdiff_t n) \
 { \
     ptrdiff_t x; \
-    for (x = 0; x < n; x++) { \
+    IMGCONV_M5_SIMD for (x = 0; x < n; x++) { \
         T w0 = s0[x + 0]; \
         T w1 = s0[x + 1]; \
         T w2 = s0[x + 2]; \

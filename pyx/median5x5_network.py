@@ -112,6 +112,17 @@ def header_text():
 #define IMGCONV_M5_RESTRICT
 #endif
 
+/* Baseline builds (-O2) weigh these loops with GCC's cheapest cost model,
+   which declines them (the uint8 median ran 20x slower than vectorised):
+   "omp simd" asks for the vector loop.  AVX builds (-O3) vectorise them
+   anyway, and faster without it (measured: 18 against 31 ms for a 4096^2
+   uint8 image on one thread). */
+#if defined(_OPENMP) && !defined(__AVX__)
+#define IMGCONV_M5_SIMD _Pragma("omp simd")
+#else
+#define IMGCONV_M5_SIMD
+#endif
+
 /* outputs per pass: the sorted rows of a pass (5 x (chunk + 4) values) stay
    in the L1 cache */
 #define IMGCONV_MEDIAN5X5_CHUNK_BYTES 1024
@@ -129,7 +140,7 @@ static void NAME##_columns(const T* IMGCONV_M5_RESTRICT r0, const T* IMGCONV_M5_
                            T* IMGCONV_M5_RESTRICT s3, T* IMGCONV_M5_RESTRICT s4, ptrdiff_t n) \\
 {{ \\
     ptrdiff_t x; \\
-    for (x = 0; x < n; x++) {{ \\
+    IMGCONV_M5_SIMD for (x = 0; x < n; x++) {{ \\
         T c0 = r0[x], c1 = r1[x], c2 = r2[x], c3 = r3[x], c4 = r4[x]; \\
 {chr(10).join("        " + line + " " + chr(92) for line in column_code)}
         s0[x] = c0; s1[x] = c1; s2[x] = c2; s3[x] = c3; s4[x] = c4; \\
@@ -142,7 +153,7 @@ static void NAME##_windows(const T* IMGCONV_M5_RESTRICT s0, const T* IMGCONV_M5_
                            ptrdiff_t n) \\
 {{ \\
     ptrdiff_t x; \\
-    for (x = 0; x < n; x++) {{ \\
+    IMGCONV_M5_SIMD for (x = 0; x < n; x++) {{ \\
 {chr(10).join("        " + line + " " + chr(92) for line in loads)}
 {chr(10).join("        " + line + " " + chr(92) for line in rows_code)}
         dst[x] = w{out_wire}; \\
