@@ -12,7 +12,10 @@
 #   cells at one x offset) is sorted once and shared by the kx outputs that
 #   read it; a merge network of the sorted columns then picks the rank (an
 #   integer 3x3 median: the middle of the largest low, the middle middle and the
-#   smallest high of its sorted columns, in registers);
+#   smallest high of its sorted columns, in registers; an integer 5x5
+#   median the same way, in median5x5.h: sorted columns, then each output's
+#   rows of sorted columns sorted as far as needed and a selection among the
+#   13 cells that can hold the median, the whole network in registers);
 # - a running histogram (uint8, uint16; Huang): sliding one sample along x
 #   removes and adds one sample per footprint run; the rank's bin is tracked
 #   from one output to the next, with a coarse level of the histogram so
@@ -38,6 +41,7 @@ cdef enum:
     RANK_COLUMNS = 4
     RANK_MEDIAN3X3 = 5
     RANK_COLUMN_HISTOGRAMS = 6
+    RANK_MEDIAN5X5 = 7
     # RANK_COLUMN_HISTOGRAMS: a column's 256 fine then 16 coarse uint16 counts
     RANK_COLUMN_BINS = 272
     # ... and the output columns of a strip, so that a thread's column
@@ -49,6 +53,22 @@ cdef enum:
     RANK_NETWORK_MAX_WIRES = 1024
     # row slots per thread (source rows of the footprint)
     RANK_ROWS_MIB = 8
+
+
+cdef extern from "median5x5.h":
+    enum: IMGCONV_MEDIAN5X5_CHUNK_BYTES
+    void imgconv_median5x5_uint8(uint8_t** rows, Py_ssize_t width, uint8_t* dst,
+                                 uint8_t* scratch) noexcept nogil
+    void imgconv_median5x5_uint16(uint16_t** rows, Py_ssize_t width, uint16_t* dst,
+                                  uint16_t* scratch) noexcept nogil
+    void imgconv_median5x5_int16(int16_t** rows, Py_ssize_t width, int16_t* dst,
+                                 int16_t* scratch) noexcept nogil
+    void imgconv_median5x5_int32(int32_t** rows, Py_ssize_t width, int32_t* dst,
+                                 int32_t* scratch) noexcept nogil
+    void imgconv_median5x5_int64(int64_t** rows, Py_ssize_t width, int64_t* dst,
+                                 int64_t* scratch) noexcept nogil
+    void imgconv_median5x5_uint64(uint64_t** rows, Py_ssize_t width, uint64_t* dst,
+                                  uint64_t* scratch) noexcept nogil
 
 
 cdef inline bint rank_less(src_t a, src_t b) noexcept nogil:
@@ -166,6 +186,25 @@ cdef void median3x3_row(src_t** rows, Py_ssize_t width, src_t* dst, src_t* lanes
         for i in range(count):
             dst[x + i] = upper_of(low[i], lower_of(middle[i], high[i]))
         x += chunk
+
+
+cdef inline void median5x5_row(src_t** rows, Py_ssize_t width, src_t* dst,
+                               src_t* scratch) noexcept nogil:
+    """dst[i] = the median of the 5x5 window of output i, for i < width
+    (integer dtypes: rank_filter refuses the others).  ``scratch``: the
+    sorted columns, 5 * (IMGCONV_MEDIAN5X5_CHUNK_BYTES / itemsize + 4)."""
+    if src_t is uint8_t:
+        imgconv_median5x5_uint8(rows, width, dst, scratch)
+    elif src_t is uint16_t:
+        imgconv_median5x5_uint16(rows, width, dst, scratch)
+    elif src_t is int16_t:
+        imgconv_median5x5_int16(rows, width, dst, scratch)
+    elif src_t is int32_t:
+        imgconv_median5x5_int32(rows, width, dst, scratch)
+    elif src_t is int64_t:
+        imgconv_median5x5_int64(rows, width, dst, scratch)
+    elif src_t is uint64_t:
+        imgconv_median5x5_uint64(rows, width, dst, scratch)
 
 
 cdef void float_keys(src_t* values, Py_ssize_t n, bint to_keys) noexcept nogil:
@@ -498,6 +537,8 @@ cdef Py_ssize_t rank_scratch_items(const RankGeometry* g, Py_ssize_t itemsize) n
         return g.ncells * chunk
     if g.method == RANK_MEDIAN3X3:
         return 3 * (chunk + 2)
+    if g.method == RANK_MEDIAN5X5:
+        return 5 * (IMGCONV_MEDIAN5X5_CHUNK_BYTES // itemsize + 4)
     if g.method == RANK_COLUMNS:
         return (g.nrows * (chunk + g.fx - 1) + 63) // 64 * 64 + g.ncells * chunk
     if g.method == RANK_HISTOGRAM:
@@ -599,6 +640,8 @@ cdef int rank_units(const char* src, char* out, const RankGeometry* g, const Ran
                 columns_row(row_source, f, g, width, dst, method_scratch)
             elif g.method == RANK_MEDIAN3X3:
                 median3x3_row(row_source, width, dst, method_scratch)
+            elif g.method == RANK_MEDIAN5X5:
+                median5x5_row(row_source, width, dst, method_scratch)
             elif g.method == RANK_HISTOGRAM:
                 histogram_row(row_source, f, g, width, dst, <int32_t*>method_scratch)
             elif g.method == RANK_COLUMN_HISTOGRAMS:
@@ -758,6 +801,8 @@ def rank_method(Py_ssize_t ncells, int dtype, Py_ssize_t rank, bint is_box, Py_s
     # longer loops scalar, where the generic networks stay vectorised
     if is_box and nrows == 3 and fx == 3 and rank == 4 and dtype not in (DT_FLOAT32, DT_FLOAT64):
         return RANK_MEDIAN3X3
+    if is_box and nrows == 5 and fx == 5 and rank == 12 and dtype not in (DT_FLOAT32, DT_FLOAT64):
+        return RANK_MEDIAN5X5
     itemsize = 1 if dtype == DT_UINT8 else (2 if dtype in (DT_UINT16, DT_INT16) else
                                             (4 if dtype in (DT_INT32, DT_FLOAT32) else 8))
     lanes = 32.0 / itemsize
@@ -792,8 +837,9 @@ def rank_filter(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
     ``run_length``), ordered by row.  ``method``: 0 picks the fastest; 1
     (selection network), 2 (running histogram, uint8 and uint16 only), 3
     (sorted window), 4 (column networks, boxes only), 5 (a 3x3 box's
-    median only) and 6 (column histograms, uint8 boxes of fewer than 65536
-    cells only) force one, for the tests.
+    median only), 6 (column histograms, uint8 boxes of fewer than 65536
+    cells only) and 7 (a 5x5 box's median, integer dtypes only) force one,
+    for the tests.
     """
     cdef RankGeometry g
     cdef RankFootprint f
@@ -816,8 +862,11 @@ def rank_filter(cnp.ndarray x, cnp.ndarray out, footprint_shape, centre,
                          "cells only")
     if method == RANK_MEDIAN3X3 and not (is_box and nrows == 3 and fx == 3 and rank == 4):
         raise ValueError("the 3x3 median takes the median of a 3x3 box only")
+    if method == RANK_MEDIAN5X5 and not (is_box and nrows == 5 and fx == 5 and rank == 12
+                                         and dtype != DT_FLOAT32 and dtype != DT_FLOAT64):
+        raise ValueError("the 5x5 median takes the median of a 5x5 box of integers only")
     if method not in (RANK_NETWORK, RANK_HISTOGRAM, RANK_SORTED, RANK_COLUMNS, RANK_MEDIAN3X3,
-                      RANK_COLUMN_HISTOGRAMS):
+                      RANK_COLUMN_HISTOGRAMS, RANK_MEDIAN5X5):
         raise ValueError(f"unknown rank filter method {method}")
     g.nbatch = x.shape[0]
     g.depth = x.shape[1]

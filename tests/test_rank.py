@@ -1,6 +1,8 @@
 """Rank filters (median, rank_filter, percentile_filter) against
 scipy.ndimage and a brute-force numpy reference (np.sort of every window)."""
+import importlib.util
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -16,8 +18,10 @@ MODES = ["zero", "replicate", "reflect", "symmetric", "wrap"]
 KERNEL_DTYPES = [np.uint8, np.uint16, np.int16, np.int32, np.int64, np.uint64, np.float32,
                  np.float64]
 # the kernel's methods (pyx/rank.pxi): selection network, running histogram, sorted window,
-# column networks (boxes), 3x3 median in registers, column histograms (uint8 boxes)
-NETWORK, HISTOGRAM, SORTED, COLUMNS, MEDIAN3X3, COLUMN_HISTOGRAMS = 1, 2, 3, 4, 5, 6
+# column networks (boxes), 3x3 median in registers, column histograms (uint8 boxes),
+# 5x5 median in registers (integers)
+NETWORK, HISTOGRAM, SORTED, COLUMNS, MEDIAN3X3, COLUMN_HISTOGRAMS, MEDIAN5X5 = 1, 2, 3, 4, 5, 6, 7
+INTEGER_KERNEL_DTYPES = [d for d in KERNEL_DTYPES if np.dtype(d).kind in "iu"]
 
 
 def scipy_mode(mode):
@@ -197,6 +201,193 @@ def test_histogram_moves_far_between_outputs():
         for rank in (0, 3, 7, 14):
             np.testing.assert_array_equal(kernel_rank(x, fp, rank, HISTOGRAM),
                                           ref_rank(x, fp, rank))
+
+
+# --------------------------------------------------------------------------
+# The 5x5 median in registers (pyx/median5x5.h, written by pyx/median5x5_network.py)
+# --------------------------------------------------------------------------
+def median5x5_generator():
+    path = pathlib.Path(__file__).parent.parent / "pyx" / "median5x5_network.py"
+    if not path.exists():
+        pytest.skip("the source tree's pyx/ is not here (an installed imgconv)")
+    spec = importlib.util.spec_from_file_location("median5x5_network", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def all_binary_windows():
+    """The 25 cells of every 0/1 window (2**25 of them), bit-packed: cell k
+    holds bit k of the window's number, 64 windows to a uint64 word (window
+    64 * w + b in bit b of word w)."""
+    nwords = 2**25 // 64
+    words = np.arange(nwords, dtype=np.uint64)
+    cells = []
+    for k in range(25):
+        if k < 6:
+            # within a word: the bits b with bit k of b set
+            pattern = sum(1 << b for b in range(64) if (b >> k) & 1)
+            cells.append(np.full(nwords, pattern, np.uint64))
+        else:
+            cells.append(np.where((words >> np.uint64(k - 6)) & np.uint64(1),
+                                  np.uint64(2**64 - 1), np.uint64(0)))
+    return cells
+
+
+def run_binary_network(wires, network):
+    """A network's exchanges on bit-packed 0/1 wires: the minimum of two
+    bits is their AND, the maximum their OR."""
+    for a, b, kind in network:
+        low, high = wires[a] & wires[b], wires[a] | wires[b]
+        if kind in (0, 1):
+            wires[a] = low
+        if kind in (0, 2):
+            wires[b] = high
+
+
+def binary_medians(column, rows, out_wire):
+    """The bit-packed results of the 5x5 median's steps (each column sorted
+    by ``column``, then ``rows`` on wires i * 5 + j: row i of column j) on
+    every 0/1 window."""
+    cells = all_binary_windows()
+    wires = [None] * 25
+    for j in range(5):
+        column_wires = [cells[i * 5 + j] for i in range(5)]
+        run_binary_network(column_wires, column)
+        for i in range(5):
+            wires[i * 5 + j] = column_wires[i]
+    run_binary_network(wires, rows)
+    return np.unpackbits(wires[out_wire].view(np.uint8), bitorder="little")
+
+
+def test_median5x5_network_is_a_median_of_every_binary_window():
+    """The 0/1 principle: a network of compare-exchanges that finds the
+    median of every window of 0s and 1s finds it for any values.  All 2**25
+    0/1 windows go through the kernel's steps, and the result must be 1
+    exactly where the window holds 13 or more 1s."""
+    column, rows, out_wire = median5x5_generator().networks()
+    majority = np.bitwise_count(np.arange(2**25, dtype=np.uint32)) >= 13
+    np.testing.assert_array_equal(binary_medians(column, rows, out_wire), majority)
+    # the check can fail: without the last exchange, or with the columns
+    # left unsorted, some windows come out wrong
+    assert not np.array_equal(binary_medians(column, rows[:-1], out_wire), majority)
+    assert not np.array_equal(binary_medians([], rows, out_wire), majority)
+
+
+def test_median5x5_candidates():
+    """With rows and columns sorted, the 13 cells that can hold the 13th
+    smallest of 25, and 6 cells below them (the rest above)."""
+    cells, below = median5x5_generator().candidates()
+    assert below == 6
+    assert sorted(cells) == [(0, 3), (0, 4), (1, 2), (1, 3), (1, 4), (2, 1), (2, 2), (2, 3),
+                             (3, 0), (3, 1), (3, 2), (4, 0), (4, 1)]
+
+
+def test_median5x5_header_is_current():
+    """pyx/median5x5.h is what its generator writes from today's networks."""
+    generator = median5x5_generator()
+    assert generator.HEADER.read_text() == generator.header_text(), (
+        "run python pyx/median5x5_network.py and rebuild")
+
+
+@pytest.mark.parametrize("dtype", INTEGER_KERNEL_DTYPES)
+@pytest.mark.parametrize("mode", MODES)
+def test_median5x5_against_brute_force(dtype, mode):
+    """The 5x5 median forced: images smaller than the window, single rows
+    and columns, rows longer than a pass of IMGCONV_MEDIAN5X5_CHUNK_BYTES,
+    ties, the extreme values of the dtype, 0/1 images, 3D boxes of 5 rows
+    of 5 (5x5x1 planes, 5x1x5), one thread or two."""
+    rng = np.random.default_rng(abs(hash(("median5x5", np.dtype(dtype).str, mode))) % 2**32)
+    info = np.iinfo(dtype)
+    box = np.ones((5, 5), bool)
+    cases = [((1, 1), box), ((1, 7), box), ((9, 1), box), ((3, 4), box), ((5, 5), box),
+             ((13, 37), box), ((7, 1100), box), ((4, 6, 9), np.ones((1, 5, 5), bool)),
+             ((6, 3, 11), np.ones((5, 1, 5), bool))]
+    for shape, fp in cases:
+        for values in ("random", "ties", "extremes", "binary"):
+            if values == "ties":
+                x = random_array(rng, shape, dtype, levels=3)
+            elif values == "extremes":
+                x = rng.choice(np.array([info.min, info.min + 1, info.max - 1, info.max], dtype),
+                               shape)
+            elif values == "binary":
+                x = random_array(rng, shape, dtype, levels=2)
+            else:
+                x = random_array(rng, shape, dtype)
+            cval = int(rng.integers(info.min, info.max, endpoint=True, dtype=np.int64)
+                       if info.max < 2**62 else rng.integers(0, 2**62))
+            expected = ref_rank(x, fp, 12, mode, cval)
+            for nthreads in (1, 2):
+                np.testing.assert_array_equal(
+                    kernel_rank(x, fp, 12, MEDIAN5X5, mode, cval, nthreads), expected,
+                    err_msg=f"{shape} {fp.shape} {values} {nthreads} threads")
+
+
+def test_median5x5_in_strips():
+    """Rows wider than a thread's row slots hold are cut into strips; each
+    strip reads its own 4 extra columns."""
+    rng = np.random.default_rng(21)
+    x = random_array(rng, (6, 50_000), np.uint64)     # 8 MiB of slots: 41943 columns
+    np.testing.assert_array_equal(kernel_rank(x, np.ones((5, 5), bool), 12, MEDIAN5X5, "wrap"),
+                                  ref_rank(x, np.ones((5, 5), bool), 12, "wrap"))
+
+
+def test_median5x5_refuses_what_it_cannot_take():
+    x = np.zeros((6, 6), np.uint8)
+    box = np.ones((5, 5), bool)
+    for bad in [(x.astype(np.float32), box, 12), (x.astype(np.float64), box, 12),
+                (x, box, 11), (x, np.ones((3, 3), bool), 4), (x, ic.footprints.disk(2), 6),
+                (x, np.ones((5, 6), bool), 15)]:
+        with pytest.raises(ValueError, match="5x5 median"):
+            kernel_rank(*bad, MEDIAN5X5)
+
+
+def test_median5x5_chosen_for_integer_5x5_medians_only():
+    """The cost model picks the 5x5 median for integer 5x5 box medians (in
+    any two axes of the box: 5 rows of 5), not for floats, other ranks or
+    footprints with holes."""
+    def method(dtype, rank=12, is_box=True, nrows=5, fx=5, ncells=25):
+        return kernels.rank_method(ncells, v.EXTREME_DTYPE_CODES[np.dtype(dtype)], rank, is_box,
+                                   nrows, fx, nrows)
+    for dtype in INTEGER_KERNEL_DTYPES:
+        assert method(dtype) == MEDIAN5X5
+    for dtype in (np.float32, np.float64):
+        assert method(dtype) != MEDIAN5X5
+    assert method(np.uint8, rank=11) != MEDIAN5X5
+    assert method(np.uint8, is_box=False, ncells=21) != MEDIAN5X5
+    assert method(np.uint8, nrows=25, fx=1) != MEDIAN5X5
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int64, np.uint64])
+def test_median5x5_through_median(dtype):
+    """ic.median with a 5x5 box (the cost model's choice) against scipy,
+    every mode, origins, every layout of the input (strided, big-endian,
+    misaligned...), threads, and 3D with a 5x5 box in two of the axes."""
+    def reference(x, size, mode="reflect", cval=0, origin=0):
+        if np.dtype(dtype).itemsize == 8:
+            # scipy's median of 64-bit integers goes through float64 (inexact)
+            return ref_rank(x, np.ones(size, bool), 12, mode, cval, origin)
+        return ndi.median_filter(x, size, mode=scipy_mode(mode), cval=cval, origin=origin)
+
+    rng = np.random.default_rng(22)
+    x = random_array(rng, (29, 41), dtype)
+    for mode in MODES:
+        cval = 3 if mode == "zero" else 0
+        for origin in (0, (-2, 1), (2, -1)):
+            np.testing.assert_array_equal(ic.median(x, 5, mode=mode, origin=origin, cval=cval),
+                                          reference(x, (5, 5), mode, cval, origin),
+                                          err_msg=f"{mode} origin {origin}")
+    expected = reference(x, (5, 5))
+    for name, view in layouts(x):
+        before = view.copy()
+        for threads in (1, 2):
+            np.testing.assert_array_equal(ic.median(view, 5, threads=threads), expected,
+                                          err_msg=f"{name} threads={threads}")
+        np.testing.assert_array_equal(view, before, err_msg=name)
+    volume = random_array(rng, (7, 12, 15), dtype)
+    for size in ((5, 5, 1), (5, 1, 5), (1, 5, 5)):
+        np.testing.assert_array_equal(ic.median(volume, size, mode="replicate"),
+                                      reference(volume, size, "replicate"))
 
 
 # --------------------------------------------------------------------------
