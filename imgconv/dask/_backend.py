@@ -89,10 +89,16 @@ def axis_plan(chunks, n, g, periodic):
     ``n``.  The caller's ``chunks`` are kept where they fit; otherwise the
     axis is rechunked to its largest chunk, rounded up to the stride and to
     the halo, the last chunk merged into the one before if it is shorter
-    than the halo.  Too short an axis for two such chunks is one chunk."""
+    than the halo.  An axis shorter than the kernel is one chunk."""
     halo, stride = _halo(g), g.stride
     starts_fit = all(c % stride == 0 for c in chunks[:-1])
-    if not (starts_fit and min(chunks) >= halo):
+    span = 2 * g.reach + 1 if isinstance(g, Same) else g.extent + 1
+    if span > n:
+        # a kernel longer than the axis is folded onto its padding's period
+        # (imgconv._convolve.fold_plan), a sum in another order than a
+        # chunk's unfolded one: the whole axis in one chunk folds it alike
+        chunks = (n,)
+    elif not (starts_fit and min(chunks) >= halo):
         size = max(max(chunks), halo, stride)
         size = -(-size // stride) * stride
         chunks = _regular(n, size)
