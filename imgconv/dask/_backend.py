@@ -88,8 +88,8 @@ def axis_plan(chunks, n, g, periodic):
     """The chunks, halo and output chunks of one filtered axis of length
     ``n``.  The caller's ``chunks`` are kept where they fit; otherwise the
     axis is rechunked to its largest chunk, rounded up to the stride and to
-    the halo, the last chunk merged into the one before if it is shorter
-    than the halo.  An axis shorter than the kernel is one chunk."""
+    one more than the halo, the last chunk merged into the one before if it
+    is shorter.  An axis shorter than the kernel is one chunk."""
     halo, stride = _halo(g), g.stride
     starts_fit = all(c % stride == 0 for c in chunks[:-1])
     span = 2 * g.reach + 1 if isinstance(g, Same) else g.extent + 1
@@ -98,11 +98,13 @@ def axis_plan(chunks, n, g, periodic):
         # (imgconv._convolve.fold_plan), a sum in another order than a
         # chunk's unfolded one: the whole axis in one chunk folds it alike
         chunks = (n,)
-    elif not (starts_fit and min(chunks) >= halo):
-        size = max(max(chunks), halo, stride)
+    elif not (starts_fit and min(chunks) >= halo + 1):
+        # a chunk longer than the halo: with it, a block at a volume edge
+        # spans the whole kernel, so its edge is not folded either
+        size = max(max(chunks), halo + 1, stride)
         size = -(-size // stride) * stride
         chunks = _regular(n, size)
-        if len(chunks) > 1 and chunks[-1] < halo:
+        if len(chunks) > 1 and chunks[-1] < halo + 1:
             chunks = chunks[:-2] + (chunks[-2] + chunks[-1],)
     out = _out_chunks(chunks, n, g)
     while out is None and len(chunks) > 1:     # no window starts in the last chunk
@@ -152,7 +154,9 @@ def _block_axis(plan, n, index, length):
     pad = (begin - need_lo, g.pad_hi if (last and not plan.periodic) else 0)
     if not last:
         pad = (pad[0], max(0, need_hi - end))
-    return slice(begin - origin, end - origin), pad, slice(None), begin
+    # (a periodic last block holds its padding as samples, so ceil_mode's
+    # "windows start inside the input" would let one more start there)
+    return slice(begin - origin, end - origin), pad, slice(0, plan.out_chunks[index]), begin
 
 
 class DaskBackend:
