@@ -21,15 +21,15 @@ A call goes through :meth:`DaskBackend.call` (see
 So a chunked result equals the in-memory result exactly, at chunk seams
 and volume edges, in every mode.
 """
-import math
 import operator
+import sys
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import _validate as v
 from . import _reach
-from ._reach import Same, Windows
+from ._reach import Same
 
 
 class AxisPlan(NamedTuple):
@@ -203,6 +203,8 @@ class DaskBackend:
             x = da.from_array(np.asarray(x), chunks="auto" if chunks is None else chunks)
         elif chunks is not None:
             x = x.rechunk(chunks)
+        # the decorated public function, which pickles by name to dask.distributed workers
+        function = _public(function)
         arguments = _reach.bound_arguments(function, x, args, kwargs)
         geometry = _reach.axis_geometry(function, arguments, x.ndim)
         on_gpu = type(x._meta).__module__.split(".", 1)[0] == "cupy"
@@ -232,6 +234,14 @@ class DaskBackend:
             return tuple(both.map_blocks(operator.getitem, i, dtype=s.dtype, meta=meta_of(s))
                          for i, s in enumerate(sample))
         return blocks.map_blocks(run, chunks=out_chunks, dtype=sample.dtype, meta=meta_of(sample))
+
+
+def _public(function):
+    """The public function (decorated by ``device_boundary``) whose inner
+    function is ``function``, else ``function`` itself."""
+    module = sys.modules.get(function.__module__)
+    public = getattr(module, function.__name__, None)
+    return public if getattr(public, "__wrapped__", None) is function else function
 
 
 def _probe(function, x, plans, args, call_kwargs):
