@@ -70,12 +70,12 @@ def read(path, chunks=None, *, with_meta=False, mmap=None):
     >>> again, meta = ic.read(path, with_meta=True)
     >>> bool((again == vol).all()), meta.spacing, meta.channel_axis
     (True, (2.0, 0.5, 0.5), None)
-    >>> lazy = ic.read(path, chunks=1)     # a dask array, one page per chunk
+    >>> lazy = ic.read(path, chunks=(1, 3, 4))     # a dask array, one page per chunk
     >>> lazy.chunks
     ((1, 1), (3,), (4,))
     """
     path = os.fspath(path)
-    if os.path.isdir(path) and file_format(path) == "zarr":
+    if os.path.isdir(path) and path.rstrip("/\\").lower().endswith(".zarr"):
         if chunks is None:
             array, meta = read_zarr(path)
         else:

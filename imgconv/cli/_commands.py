@@ -428,7 +428,7 @@ def _one_line(exc, path, out=None):
 
 def _check_input(path):
     """Fail early, before output checks, on inputs that cannot be read."""
-    if os.path.isdir(path) and file_format(path) == "zarr":
+    if os.path.isdir(path) and path.rstrip("/\\").lower().endswith(".zarr"):
         return
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path}: is a directory, not an image file")
