@@ -240,8 +240,12 @@ class FilterChain:
             how = self.METHODS[step.definition.function]
         if call.get("spacing") is not None:
             how += f", sigma in units of spacing {call['spacing']}"
-        where = (f"{self.args.threads or ic.get_num_threads()} threads"
-                 if self.args.backend == "cpu" else "on the cuda backend")
+        if getattr(self.args, "chunks", None) is not None:
+            where = (f"planned on dask chunks {tuple(c[0] for c in result.chunks)}, "
+                     f"{self.args.threads or 1} thread(s) per chunk")
+        else:
+            where = (f"{self.args.threads or ic.get_num_threads()} threads"
+                     if self.args.backend == "cpu" else "on the cuda backend")
         return f"{how}, {where}, {result.dtype} {result.shape}"
 
     def _track(self, step, call, image, resampling):
