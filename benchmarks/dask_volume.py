@@ -2,7 +2,8 @@
 
 imgconv's dask backend against dask-image's ``ndfilters.gaussian_filter``
 (scipy.ndimage per chunk) on the same chunks, the same scheduler and the same
-reads and writes; each run in a fresh process of its own, so that its peak
+reads (``imgconv.read(path, chunks=...)``) and writes (zarr, one chunk per
+dask chunk); each run in a fresh process of its own, so that its peak
 resident memory is its own.  Prints wall time, peak RSS, throughput (input
 bytes per second) and the ratio of the two, with the zarr write and without
 it (the result computed and discarded chunk by chunk).
@@ -45,8 +46,8 @@ class Discard:
 
 
 chunks, sigma, workers = int(chunks), float(sigma), int(workers)
+import imgconv as ic
 if library == "imgconv":
-    import imgconv as ic
     ic.gaussian(np.zeros((8, 8, 8), np.float32), sigma)     # kernels loaded
 else:
     from dask_image import ndfilters
@@ -56,7 +57,8 @@ with dask.config.set(scheduler=scheduler, num_workers=workers):
         volume = ic.read(source, chunks=chunks)
         result = ic.gaussian(volume, sigma)           # reflect = scipy 'mirror'
     else:
-        volume = da.from_array(np.load(source, mmap_mode="r"), chunks=chunks)
+        # the same reader, so that the runs differ by the filter alone
+        volume = ic.read(source, chunks=chunks)
         result = ndfilters.gaussian_filter(volume, sigma, mode="mirror", truncate=4.0)
     layout = dict(shape=result.shape, dtype=result.dtype, chunks=(chunks,) * result.ndim)
     if target == "-":

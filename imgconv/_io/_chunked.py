@@ -8,10 +8,11 @@ an open file or a memory map), so the tasks pickle to dask.distributed
 workers that share the file system.  zarr is also a format of its own here:
 a ``.zarr`` folder, read and written whole without ``chunks``.
 """
+import itertools
 import math
 import os
-import shutil
 import secrets
+import shutil
 
 import numpy as np
 
@@ -46,15 +47,69 @@ def is_dask_array(array):
 # --------------------------------------------------------------------------
 class _NpyBlocks:
     """The data of a ``.npy`` file as an array-like whose slices read only
-    what they cover (a read-only memory map opened per slice)."""
+    what they cover, by plain reads into a buffer of their own: a memory map
+    would count every page around the rows it touches in the process's
+    resident memory while it is open (for a chunk of a wide volume, several
+    times the chunk)."""
 
-    def __init__(self, path, shape, dtype, offset):
+    def __init__(self, path, shape, dtype, offset, fortran=False):
         self.path, self.shape, self.dtype, self.offset = path, tuple(shape), np.dtype(dtype), offset
-        self.ndim = len(self.shape)
+        self.ndim, self.fortran = len(self.shape), fortran
 
     def __getitem__(self, key):
-        data = np.memmap(self.path, self.dtype, "r", self.offset, self.shape)
-        return np.array(data[key])
+        key = key if isinstance(key, tuple) else (key,)
+        key = key + (slice(None),) * (self.ndim - len(key))
+        if self.fortran:    # stored as the C-order array of the reversed shape
+            return _read_box(self.path, self.shape[::-1], self.dtype, self.offset,
+                             key[::-1]).transpose()
+        return _read_box(self.path, self.shape, self.dtype, self.offset, key)
+
+
+def _read_box(path, shape, dtype, offset, key):
+    """``array[key]`` of the C-ordered array of ``shape`` stored at
+    ``offset`` in ``path``: the bounding box of ``key`` read row block by
+    row block (whole rows of the last axis, the second-last axis's range at
+    once), then ``key`` applied within it."""
+    box, within = [], []
+    for k, n in zip(key, shape):
+        if isinstance(k, slice):
+            start, stop, step = k.indices(n)
+            values = range(start, stop, step)
+            if not values:
+                return np.empty(tuple(len(range(*kk.indices(nn))) if isinstance(kk, slice) else 0
+                                      for kk, nn in zip(key, shape) if isinstance(kk, slice)),
+                                dtype)
+            lo, hi = min(values), max(values) + 1
+            box.append((lo, hi))
+            within.append(slice(values.start - lo, None, step) if step > 0 else
+                          slice(values.start - lo, (values[-1] - lo - 1) if values[-1] > lo
+                                else None, step))
+        else:
+            index = int(k) % n if -n <= int(k) < n else None
+            if index is None:
+                raise IndexError(f"index {k} is out of bounds for an axis of {n}")
+            box.append((index, index + 1))
+            within.append(0)
+    itemsize = dtype.itemsize
+    strides = [itemsize * math.prod(shape[a + 1:]) for a in range(len(shape))]
+    out = np.empty(tuple(hi - lo for lo, hi in box), dtype)
+    with open(path, "rb") as f:
+        if len(shape) == 0:
+            f.seek(offset)
+            f.readinto(out)
+        elif len(shape) == 1:
+            f.seek(offset + box[0][0] * itemsize)
+            f.readinto(out)
+        else:
+            (y0, y1), (x0, x1) = box[-2], box[-1]
+            rows = np.empty((y1 - y0, shape[-1]), dtype)
+            leading = itertools.product(*(range(lo, hi) for lo, hi in box[:-2]))
+            for index in leading:
+                f.seek(offset + sum(i * st for i, st in zip(index, strides)) + y0 * strides[-2])
+                if f.readinto(rows) != rows.nbytes:
+                    raise ValueError(f"{path}: truncated while reading")
+                out[tuple(i - lo for i, (lo, _) in zip(index, box[:-2]))] = rows[:, x0:x1]
+    return out[tuple(within)]
 
 
 class _TiffPages:
@@ -86,14 +141,15 @@ def read_chunked(path, fmt, chunks, reader):
     then chunked."""
     da = _dask_array()
     if fmt == "npy":
-        from ._npy import _npy_header
-
         with _decoding(path, ".npy file"):
-            shape, dtype, offset = _npy_header(path)
+            shape, fortran, dtype, offset = _npy_layout(path)
+            if dtype is None:   # a header only numpy reads: its own memory map
+                array = np.load(path, mmap_mode="r", allow_pickle=False)
+                return da.from_array(array, chunks=chunks), ImageMeta()
             declared = math.prod(shape) * dtype.itemsize
             if os.path.getsize(path) - offset < declared:
                 raise ValueError(f"truncated: its header declares {declared} bytes of data")
-        return da.from_array(_NpyBlocks(path, shape, dtype, offset), chunks=chunks,
+        return da.from_array(_NpyBlocks(path, shape, dtype, offset, fortran), chunks=chunks,
                              meta=np.empty((0,) * len(shape), dtype)), ImageMeta()
     if fmt == "zarr":
         array, meta = _open_zarr(path)
@@ -104,6 +160,23 @@ def read_chunked(path, fmt, chunks, reader):
             return lazy
     array, meta = reader(path)
     return da.from_array(array, chunks=chunks), meta
+
+
+def _npy_layout(path):
+    """``(shape, fortran_order, dtype, data offset)`` of a ``.npy`` file;
+    dtype None for a header version numpy has no public reader of."""
+    fmt = np.lib.format
+    with open(path, "rb") as f:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = fmt.read_array_header_2_0(f)
+        else:
+            return None, None, None, None
+        if dtype.hasobject:
+            raise ValueError("holds Python objects, not numbers")
+        return shape, fortran, dtype, f.tell()
 
 
 def _tiff_lazy(path, chunks, da):
