@@ -247,3 +247,26 @@ def test_cli_chunks_errors(tmp_path):
     assert run.returncode == 1 and "cannot reach" in run.stderr
     assert "Traceback" not in run.stderr
     assert sorted(os.listdir(tmp_path)) == ["v.npy"]
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("shape", [(7,), (5, 6), (4, 5, 6), (3, 4, 5, 6)])
+def test_npy_blocks_read_any_slice(tmp_path, shape, order):
+    from imgconv._io._chunked import _NpyBlocks, _npy_layout
+
+    x = np.random.default_rng(4).standard_normal(shape).astype(">f8")
+    x = np.asfortranarray(x) if order == "F" else x
+    path = str(tmp_path / "x.npy")
+    np.save(path, x)
+    shape_read, fortran, dtype, offset = _npy_layout(path)
+    assert fortran == (order == "F" and len(shape) > 1)
+    blocks = _NpyBlocks(path, shape_read, dtype, offset, fortran)
+    keys = [(), (slice(1, 4),), (slice(None, None, -1),), (slice(5, 0, -2),), (2,), (-1,),
+            (slice(3, 3),)]
+    if len(shape) > 1:
+        keys += [(slice(1, 3), slice(4, 0, -1)), (1, slice(None, None, 2)), (slice(None), 2)]
+    for key in keys:
+        got = blocks[key]
+        assert got.shape == x[key].shape
+        np.testing.assert_array_equal(got, x[key])
+    np.testing.assert_array_equal(ic.read(path, chunks=2).compute(), x)
