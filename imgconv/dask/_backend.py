@@ -197,9 +197,12 @@ class DaskBackend:
                 "out= is not supported for dask arrays (the result is lazy); store it with "
                 "imgconv.write(path, result) or dask.array.store(result, target)")
         if not isinstance(x, da.Array):
-            if type(x).__module__.split(".", 1)[0] == "cupy":
-                raise TypeError("backend='dask' takes numpy or dask arrays; wrap a cupy "
-                                "array with dask.array.from_array(x, chunks=...)")
+            library = type(x).__module__.split(".", 1)[0]
+            if library in ("cupy", "dask"):
+                raise TypeError(f"backend='dask' takes numpy or dask arrays, got "
+                                f"{type(x).__module__}.{type(x).__name__}"
+                                + ("; wrap a cupy array with dask.array.from_array(x, "
+                                   "chunks=...)" if library == "cupy" else ""))
             x = da.from_array(np.asarray(x), chunks="auto" if chunks is None else chunks)
         elif chunks is not None:
             x = x.rechunk(chunks)
