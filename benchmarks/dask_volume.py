@@ -4,7 +4,8 @@ imgconv's dask backend against dask-image's ``ndfilters.gaussian_filter``
 (scipy.ndimage per chunk) on the same chunks, the same scheduler and the same
 reads (``imgconv.read(path, chunks=...)``) and writes (zarr, one chunk per
 dask chunk); each run in a fresh process of its own, so that its peak
-resident memory is its own.  Prints wall time, peak RSS, throughput (input
+resident memory is its own.  Prints wall time, CPU time (user + system, the
+steadier number on a loaded machine), peak RSS, throughput (input
 bytes per second) and the ratio of the two, with the zarr write and without
 it (the result computed and discarded chunk by chunk).
 
@@ -71,8 +72,9 @@ with dask.config.set(scheduler=scheduler, num_workers=workers):
         store = zarr.open_array(target, mode="w", compressor=None, **layout)
     da.store(result, store, lock=False)
 wall = time.perf_counter() - start
-print(json.dumps({"wall": wall,
-                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+                  "peak_rss": usage.ru_maxrss * 1024}))
 """
 
 
@@ -150,14 +152,15 @@ def main(argv=None):
               f"({'compressed' if args.compress else 'uncompressed'}), scheduler "
               f"{args.scheduler} x {args.workers}, {os.cpu_count()} cores")
         print()
-        print("| library | wall (s) | peak RSS (MiB) | throughput (MB/s) "
-              "| without the write: wall (s) | throughput (MB/s) |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        print("| library | wall (s) | CPU (s) | peak RSS (MiB) | throughput (MB/s) "
+              "| without the write: wall (s) | CPU (s) | throughput (MB/s) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for library, r in results.items():
             r["throughput"] = nbytes / r["wall"] / 1e6
             r["no_write"]["throughput"] = nbytes / r["no_write"]["wall"] / 1e6
-            print(f"| {library} | {r['wall']:.1f} | {r['peak_rss'] / 2**20:.0f} | "
-                  f"{r['throughput']:.0f} | {r['no_write']['wall']:.1f} | "
+            print(f"| {library} | {r['wall']:.1f} | {r['cpu']:.1f} | "
+                  f"{r['peak_rss'] / 2**20:.0f} | {r['throughput']:.0f} | "
+                  f"{r['no_write']['wall']:.1f} | {r['no_write']['cpu']:.1f} | "
                   f"{r['no_write']['throughput']:.0f} |")
         if "dask-image" in results:
             ratio = results["dask-image"]["wall"] / results["imgconv"]["wall"]
