@@ -52,6 +52,7 @@ if library == "imgconv":
     ic.gaussian(np.zeros((8, 8, 8), np.float32), sigma)     # kernels loaded
 else:
     from dask_image import ndfilters
+before = resource.getrusage(resource.RUSAGE_SELF)
 start = time.perf_counter()
 with dask.config.set(scheduler=scheduler, num_workers=workers):
     if library == "imgconv":
@@ -73,7 +74,8 @@ with dask.config.set(scheduler=scheduler, num_workers=workers):
     da.store(result, store, lock=False)
 wall = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
+print(json.dumps({"wall": wall, "cpu": cpu,
                   "peak_rss": usage.ru_maxrss * 1024}))
 """
 
