@@ -356,3 +356,13 @@ def test_import_imgconv_does_not_import_dask():
             "print('dask' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_planning_a_wide_kernel_is_cheap():
+    import time
+
+    x = da.zeros((2000, 2000, 2000), chunks=500, dtype=np.float32)
+    start = time.perf_counter()
+    lazy = ic.gaussian(x, 100.0)       # a 401-sample halo; nothing of that size is made
+    assert time.perf_counter() - start < 5
+    assert lazy.chunks == x.chunks
