@@ -270,3 +270,23 @@ def test_npy_blocks_read_any_slice(tmp_path, shape, order):
         assert got.shape == x[key].shape
         np.testing.assert_array_equal(got, x[key])
     np.testing.assert_array_equal(ic.read(path, chunks=2).compute(), x)
+
+
+@pytest.mark.parametrize("output_range", ["rescale", "abs", "clip"])
+def test_cli_chunked_integer_outputs_and_alpha_equal_in_memory(tmp_path, output_range):
+    x = volume((20, 24, 18))
+    np.save(tmp_path / "v.npy", x)
+    rgba = (np.random.default_rng(3).random((30, 26, 4)) * 255).astype(np.uint8)
+    ic.write(str(tmp_path / "rgba.png"), rgba)
+    for chunks, suffix in ((["--chunks", "8"], "chunked"), ([], "memory")):
+        run = _cli("filter", "v.npy", "-o", f"v_{suffix}.npy", "-f", "sobel", "--dtype", "uint16",
+                   "--output-range", output_range, *chunks, cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+        run = _cli("filter", "rgba.png", "-o", f"rgba_{suffix}.png", "--kernel",
+                   "1,2,1;2,4,2;1,2,1", "--normalize", "--stride", "2",
+                   "--output-range", output_range, *chunks, cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "v_chunked.npy"),
+                                  np.load(tmp_path / "v_memory.npy"))
+    np.testing.assert_array_equal(ic.read(str(tmp_path / "rgba_chunked.png")),
+                                  ic.read(str(tmp_path / "rgba_memory.png")))
