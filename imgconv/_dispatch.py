@@ -65,6 +65,7 @@ BACKENDS = ("auto", "cpu", "cuda", "dask")
 BACKEND_MODULES = {
     "cpu": "imgconv._cpu",
     "cuda": "imgconv.cuda",
+    "dask": "imgconv.dask",
 }
 
 #: The backend that runs each array library's arrays under backend='auto'.

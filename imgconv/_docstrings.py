@@ -126,17 +126,21 @@ _CORRELATE = {
             ``sum(|kernel|) * max(|x|)`` in float32, 1e-12 in float64.
         """,
     "backend": """
-        backend : {'auto', 'cpu', 'cuda'}
+        backend : {'auto', 'cpu', 'cuda', 'dask'}
             'auto' runs on the array's own device (numpy: the CPU kernels;
-            a CuPy array: the CUDA kernels, on its GPU, giving CuPy results).
+            a CuPy array: the CUDA kernels, on its GPU, giving CuPy results;
+            a dask array: chunk by chunk, giving a lazy dask array).
             'cuda' with a numpy array copies it to the GPU and the result
             back (see the GPU guide); without CuPy, a CUDA driver or a GPU
-            it raises ``imgconv.cuda.CudaUnavailable``.
+            it raises ``imgconv.cuda.CudaUnavailable``.  'dask' with a numpy
+            array (and ``chunks=``, dask's chunk notation) gives a lazy dask
+            array (see the guide's "Large volumes with dask").
         """,
     "threads_correlate": """
         threads : int, optional
             CPU threads to use; default :func:`imgconv.get_num_threads`.  The
-            CUDA backend takes none (giving it is an error).
+            CUDA backend takes none (giving it is an error); on dask arrays
+            it is each chunk's, default 1 (dask runs the chunks in parallel).
         """,
 }
 

@@ -26,11 +26,13 @@ class FakeDeviceArray:
     shape, ndim, dtype = (4, 5), 2, np.dtype(np.float32)
 
 
-def test_array_of_another_library():
+def test_array_of_another_library(monkeypatch):
     fake = FakeDeviceArray()
     with pytest.raises(TypeError, match="backend='cpu' needs a numpy array, got a cupy array"):
         ic.correlate(fake, np.ones((3, 3)), backend="cpu")
     # auto follows the array to its (here missing) backend, never to the CPU
+    monkeypatch.delitem(_dispatch.BACKEND_MODULES, "dask")
+    monkeypatch.setattr(_dispatch, "_loaded", {})
     FakeDeviceArray.__module__ = "dask.array.core"
     try:
         with pytest.raises(NotImplementedError, match="backend='dask' is not available"):

@@ -271,3 +271,19 @@ def test_missing_baseline_is_a_clear_error():
     """
     message = _run_python(code, IMGCONV_DISABLE_AVX2="1")
     assert "AVX2 kernels only" in message and "IMGCONV_PORTABLE_BUILD=1" in message
+
+
+def test_every_subpackage_is_installed():
+    """pyproject's package list names every folder of imgconv/ that is a
+    package, so that `pip install .` (not only an editable install) ships it."""
+    tomllib = pytest.importorskip("tomllib")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(ic.__file__)))
+    pyproject = os.path.join(root, "pyproject.toml")
+    if not os.path.exists(pyproject):
+        pytest.skip("not a source checkout")
+    with open(pyproject, "rb") as f:
+        listed = set(tomllib.load(f)["tool"]["setuptools"]["packages"])
+    found = {os.path.relpath(folder, root).replace(os.sep, ".")
+             for folder, _, names in os.walk(os.path.join(root, "imgconv"))
+             if "__init__.py" in names}
+    assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"

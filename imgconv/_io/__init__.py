@@ -13,6 +13,7 @@ TIFF           ``.tif`` ``.tiff``     tifffile (extra ``imgconv[tiff]``): any
                                       single pages
 NumPy          ``.npy``               numpy; files over 64 MiB are memory-mapped
 NIfTI          ``.nii`` ``.nii.gz``   nibabel (extra ``imgconv[medical]``)
+zarr           ``.zarr`` (a folder)   zarr (extra ``imgconv[dask]``)
 =============  =====================  ==========================================
 
 Every write is atomic: the data go to a hidden temporary file in the target
@@ -36,8 +37,10 @@ error's message.
 One module per concern: ``_common`` (extensions, formats, optional
 packages), ``_meta`` (:class:`ImageMeta`), ``_messages`` (the libraries'
 warnings and logs), ``_memory`` (what a read may allocate), one module per
-format (``_pillow``, ``_tiff``, ``_npy``, ``_nifti``), ``_atomic`` (atomic
-writes), and ``_read``/``_write``, which dispatch on the format.
+format (``_pillow``, ``_tiff``, ``_npy``, ``_nifti``), ``_chunked`` (lazy
+dask reads with ``chunks=``, streamed writes of dask arrays, zarr),
+``_atomic`` (atomic writes), and ``_read``/``_write``, which dispatch on the
+format.
 
 Examples
 --------

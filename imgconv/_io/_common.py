@@ -8,10 +8,11 @@ import numpy as np
 
 #: extension -> format name
 EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".bmp": "bmp", ".tif": "tiff",
-              ".tiff": "tiff", ".npy": "npy", ".nii": "nifti", ".nii.gz": "nifti"}
+              ".tiff": "tiff", ".npy": "npy", ".nii": "nifti", ".nii.gz": "nifti",
+              ".zarr": "zarr"}
 #: formats that hold float32 exactly
-FLOAT_FORMATS = frozenset({"tiff", "npy", "nifti"})
-_INSTALL_HINT = {"tifffile": "tiff", "nibabel": "medical"}
+FLOAT_FORMATS = frozenset({"tiff", "npy", "nifti", "zarr"})
+_INSTALL_HINT = {"tifffile": "tiff", "nibabel": "medical", "zarr": "dask"}
 #: what a path that is not a regular file is, from its stat mode
 _FILE_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))

@@ -19,8 +19,7 @@ def _read_tiff(path):
         try:
             with tifffile.TiffFile(path) as tif:
                 series = tif.series[0]
-                axes = series.axes
-                spacing, unit = _tiff_spacing(tif, axes)
+                meta = _read_tiff_meta(tif, series, len(series.shape))
                 _check_fits(path, series.shape, series.dtype.itemsize)
                 array = series.asarray()
         except ValueError as exc:
@@ -32,15 +31,22 @@ def _read_tiff(path):
         if series is None or len(series.pages) == 1:
             return _read_tiff_page_with_pillow(path, needs_codecs)
         array = _read_tiff_pages_with_pillow(path, series, needs_codecs)
+    return array, meta
+
+
+def _read_tiff_meta(tif, series, ndim):
+    """The :class:`ImageMeta` of a TIFF series of ``ndim`` axes: channel axis,
+    spacing, axis labels."""
+    axes = series.axes
+    spacing, unit = _tiff_spacing(tif, axes)
     channel_axis = next((i for i, a in enumerate(axes) if a in "SC"), None)
-    if channel_axis == array.ndim - 1:
+    if channel_axis == ndim - 1:
         channel_axis = -1
     labels = tuple({"S": "channel", "C": "channel", "Q": "z (page)", "I": "z (page)"}.get(a, a.lower())
                    for a in axes)
-    if spacing is not None and len(spacing) != array.ndim - (channel_axis is not None):
+    if spacing is not None and len(spacing) != ndim - (channel_axis is not None):
         spacing = None
-    return array, ImageMeta(channel_axis=channel_axis, spacing=spacing, unit=unit,
-                            axis_labels=labels)
+    return ImageMeta(channel_axis=channel_axis, spacing=spacing, unit=unit, axis_labels=labels)
 
 
 def _needs_imagecodecs(path, exc, detail=None):
@@ -139,17 +145,23 @@ def _sample_options(channels):
     return options
 
 
-def _tifffile_encoder(tifffile, array, meta, axes):
-    data = array.astype(np.uint8) if array.dtype == np.bool_ else np.ascontiguousarray(array)
+def _tiff_options(shape, meta, axes, nbytes):
+    """tifffile's ``imwrite`` options for an array of ``shape`` and ``nbytes``."""
     options = {"photometric": "minisblack"}
     if axes.endswith("S"):
-        options.update(_sample_options(data.shape[-1]))
+        options.update(_sample_options(shape[-1]))
     # tifffile writes these into the first page's description and reads them back
     metadata = {"axes": axes}
     if meta is not None and meta.spacing is not None:
         metadata.update(spacing=[float(s) for s in meta.spacing], unit=meta.unit)
     options["metadata"] = metadata
-    options["bigtiff"] = data.nbytes > 2**32 - 2**25
+    options["bigtiff"] = nbytes > 2**32 - 2**25
+    return options
+
+
+def _tifffile_encoder(tifffile, array, meta, axes):
+    data = array.astype(np.uint8) if array.dtype == np.bool_ else np.ascontiguousarray(array)
+    options = _tiff_options(data.shape, meta, axes, data.nbytes)
 
     def encode(target):
         tifffile.imwrite(target, data, **options)

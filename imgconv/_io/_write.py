@@ -4,6 +4,7 @@ import os
 import numpy as np
 
 from ._atomic import _atomic_write
+from ._chunked import is_dask_array, npy_stream_encoder, tiff_stream_encoder, write_zarr
 from ._common import _optional, _require, file_format, split_extension
 from ._messages import _library_messages
 from ._nifti import _nifti_encoder
@@ -19,8 +20,9 @@ def write(path, array, *, meta=None, overwrite=True):
     ----------
     path : str or path-like
         The file to write; its folder must exist.  The extension picks the
-        format (see :func:`read`).
-    array : array_like
+        format (see :func:`read`); ``.zarr`` writes a zarr folder (needs
+        ``zarr``), replaced as a whole.
+    array : array_like or dask.array.Array
         PNG holds uint8 (grey, grey+alpha, RGB, RGBA) and uint16 grey; JPEG
         and BMP uint8 grey and RGB.  TIFF, ``.npy`` and NIfTI hold any
         numeric dtype exactly (float32 stays float32: NIfTI float data are
@@ -28,12 +30,15 @@ def write(path, array, *, meta=None, overwrite=True):
         (needs tifffile for anything Pillow cannot hold), with a last channel
         axis as the samples of each pixel and an earlier one as an axis of
         pages; it records the axes, so :func:`read` returns the same shape and
-        channel axis.
+        channel axis.  zarr holds any real dtype.  A dask array is written
+        chunk by chunk to ``.npy`` and zarr (whose chunks are the array's)
+        and one chunk of pages at a time to TIFF, so it never needs to fit
+        in memory; other formats compute it first.
     meta : ImageMeta, optional
         From :func:`read`, or made by hand: ``channel_axis`` tells a
         ``(H, W, 3)`` colour image from a 3-page stack (without ``meta``, an
         array of 3 or more dimensions whose last axis has 2 to 4 entries is
-        written as colour); TIFF stores ``spacing`` and
+        written as colour); TIFF and zarr store ``spacing`` and
         ``unit``; NIfTI keeps ``header`` and ``affine`` (or, without an
         affine, puts ``spacing`` on the diagonal).  PNG, JPEG, BMP and
         ``.npy`` store no spacing.
@@ -73,15 +78,25 @@ def write(path, array, *, meta=None, overwrite=True):
     """
     path = os.fspath(path)
     fmt = file_format(path)
-    array = np.asanyarray(array)
+    if is_dask_array(array):
+        # streamed chunk by chunk where the format allows; otherwise computed
+        if fmt not in ("npy", "zarr", "tiff"):
+            array = array.compute()
+    else:
+        array = np.asanyarray(array)
     if array.dtype.kind not in "biuf":
         raise ValueError(f"{path}: cannot store an array of type {array.dtype}; "
                          "images and volumes hold real numbers")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{path}: is a directory")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{path}: the folder {folder} does not exist")
+    if fmt == "zarr":
+        if meta is not None and meta.channel_axis is not None:
+            _channel_axis(path, array, meta)
+        write_zarr(path, array, meta, overwrite)
+        return
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path}: is a directory")
     with _library_messages([]):  # kept off stderr; a failed write raises its own error
         encode = _encoder(path, fmt, array, meta)  # checks the array fits before any file exists
         # a lower-case extension on the temporary file: nibabel, given '.Nii', writes '.nii'
@@ -105,7 +120,7 @@ def _channel_axis(path, array, meta):
 def _encoder(path, fmt, array, meta):
     """A function writing ``array`` to a given path, once ``array`` is known to fit."""
     if fmt == "npy":
-        return _npy_encoder(array)
+        return npy_stream_encoder(array) if is_dask_array(array) else _npy_encoder(array)
     if fmt == "nifti":
         return _nifti_encoder(path, array, meta)
     channel = _channel_axis(path, array, meta)
@@ -113,6 +128,10 @@ def _encoder(path, fmt, array, meta):
     if fmt == "tiff":
         axes = _tiff_axes(path, array.shape, channel)
         tifffile = _optional("tifffile")
+        if tifffile is not None and is_dask_array(array):
+            return tiff_stream_encoder(array, meta, axes)
+        if is_dask_array(array):
+            array = array.compute()
         if tifffile is not None:
             return _tifffile_encoder(tifffile, array, meta, axes)
         if meta is not None and meta.spacing is not None:

@@ -101,6 +101,14 @@ def _batch_options(common):
                        help="where filters run: cpu (default) or cuda (an NVIDIA GPU through "
                             "CuPy: pip install imgconv[cuda]; files are read and written on "
                             "the host)")
+    batch.add_argument("--chunks", type=_typed(opt.integers), metavar="N",
+                       help="run chunked on dask (pip install imgconv[dask]): read the input "
+                            "in chunks of N samples per axis (or NxMxK per axis), filter "
+                            "them lazily with exact halos and write the result chunk by "
+                            "chunk (.npy, .zarr or TIFF), so a volume larger than memory fits")
+    batch.add_argument("--scheduler", metavar="S",
+                       help="with --chunks: threads (default), processes, or the address of a "
+                            "dask.distributed scheduler (tcp://HOST:PORT)")
     batch.add_argument("-q", "--quiet", action="store_true",
                        help="print nothing on success and no progress bar")
     batch.add_argument("-v", "--verbose", action="store_true",

@@ -163,12 +163,14 @@ def _footprint_from_values(spec):
 # --------------------------------------------------------------------------
 # Output dtype and range
 # --------------------------------------------------------------------------
-def to_dtype(result, dtype, output_range, scale=None):
+def to_dtype(result, dtype, output_range, scale=None, bounds=None):
     """``result`` as ``dtype``: float types take the values as they are;
     integer types map them by ``output_range``: 'clip' rounds and saturates
     (the library's ``dtype=`` rule), 'abs' takes the absolute value first,
     'rescale' maps [min, max] of the finite values linearly onto the type's
-    range.  ``scale`` (see :func:`depth_scale`) multiplies the values first."""
+    range.  ``scale`` (see :func:`depth_scale`) multiplies the values first.
+    ``bounds``: 'rescale''s (min, max), where known already.  A dask array
+    (a chunked run) is converted chunk by chunk, lazily."""
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         return result.astype(dtype, copy=False)
@@ -176,19 +178,40 @@ def to_dtype(result, dtype, output_range, scale=None):
     work_type = np.float64 if info.bits > 16 or result.dtype == np.float64 else np.float32
     if output_range == "clip" and result.dtype == dtype and scale is None:
         return result
+    if type(result).__module__.split(".", 1)[0] == "dask":
+        return _to_dtype_chunked(result, dtype, output_range, scale, work_type)
     work = np.asarray(result, dtype=work_type)
     if scale is not None:  # positive: it commutes with 'abs', and 'rescale' undoes it
         work = work * work_type(scale)
     if output_range == "abs":
         work = np.abs(work)
     elif output_range == "rescale":
-        finite = work[np.isfinite(work)]
-        low, high = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
+        if bounds is None:
+            finite = work[np.isfinite(work)]
+            bounds = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
+        low, high = bounds
         if high > low:
             work = (work - low) * (work_type(info.max - info.min) / work_type(high - low)) + info.min
         else:
             work = np.full_like(work, info.min)
     return store(work, np.empty(work.shape, dtype))
+
+
+def _to_dtype_chunked(result, dtype, output_range, scale, work_type):
+    """:func:`to_dtype` of a dask array, chunk by chunk; 'rescale' first
+    finds the finite values' range in one pass over the chunks."""
+    import dask
+    import dask.array as da
+
+    bounds = None
+    if output_range == "rescale":
+        work = result.astype(work_type)
+        if scale is not None:
+            work = work * work_type(scale)
+        finite = da.where(da.isfinite(work), work, np.nan)
+        low, high = dask.compute(da.nanmin(finite), da.nanmax(finite))
+        bounds = (0.0, 0.0) if np.isnan(low) else (low, high)
+    return result.map_blocks(to_dtype, dtype, output_range, scale, bounds, dtype=dtype)
 
 
 def depth_scale(source_dtype, dtype):
@@ -232,7 +255,11 @@ def resample_nearest(array, shape, step, offset):
     each axis, giving ``shape``."""
     index = [np.clip(np.rint(np.arange(n) * s + o).astype(np.intp), 0, m - 1)
              for n, s, o, m in zip(shape, step, offset, array.shape)]
-    return array[np.ix_(*index)]
+    # one axis at a time: the same as np.ix_, and what a dask array (a
+    # chunked run) takes too
+    for axis, taken in enumerate(index):
+        array = array[(slice(None),) * axis + (taken,)]
+    return array
 
 
 def attach_alpha(result, alpha, was_grey_alpha):

@@ -10,7 +10,7 @@ import numpy as np
 import imgconv as ic
 from .. import _validate as v
 from .._io import FLOAT_FORMATS, dtype_name, file_format
-from . import _arrays, _batch
+from . import _arrays, _batch, _chunked
 from ._chain import (DEFAULT_FILTER, DEFAULT_RANGE, FILTERS, GLOBAL_PARAMS, output_kind,
                      pads_with_cval, parse_chain, resolve_params, takes)
 from ._options import ZERO_MODES, UsageError, UserError
@@ -20,14 +20,16 @@ class Image:
     """One input file, read, with what the operations need to know about its axes."""
 
     def __init__(self, path, args):
-        array, self.meta = ic.read(path, with_meta=True)
+        chunks = getattr(args, "chunks", None)
+        # chunked: a lazy dask array, which the dask backend runs chunk by chunk
+        array, self.meta = ic.read(path, chunks, with_meta=True)
         self.path = path
         self.source_dtype = array.dtype
         self.data, self.alpha = _arrays.split_alpha(array, self.meta.channel_axis)
         self.grey_alpha = self.alpha is not None and self.data.ndim < array.ndim
         self.channel_axis = None if self.grey_alpha else self.meta.channel_axis
         self.axes, self.filtered = self._axes(args)
-        self.backend = args.backend
+        self.backend = "auto" if chunks is not None else args.backend
 
     def _axes(self, args):
         """``axes`` for the library (None: all spatial) and the filtered array axes."""
@@ -238,8 +240,12 @@ class FilterChain:
             how = self.METHODS[step.definition.function]
         if call.get("spacing") is not None:
             how += f", sigma in units of spacing {call['spacing']}"
-        where = (f"{self.args.threads or ic.get_num_threads()} threads"
-                 if self.args.backend == "cpu" else "on the cuda backend")
+        if getattr(self.args, "chunks", None) is not None:
+            where = (f"planned on dask chunks {tuple(c[0] for c in result.chunks)}, "
+                     f"{self.args.threads or 1} thread(s) per chunk")
+        else:
+            where = (f"{self.args.threads or ic.get_num_threads()} threads"
+                     if self.args.backend == "cpu" else "on the cuda backend")
         return f"{how}, {where}, {result.dtype} {result.shape}"
 
     def _track(self, step, call, image, resampling):
@@ -361,6 +367,12 @@ def check_backend(args):
 
 def run_operation(args, operation):
     check_backend(args)
+    _chunked.check_options(args)
+    with _chunked.scheduler(args):
+        return _run_inputs(args, operation)
+
+
+def _run_inputs(args, operation):
     if args.outdir:
         _batch.check_outdir(args.outdir)
     inputs, left_out = _batch.expand_inputs(args.input, args.outdir)
@@ -420,6 +432,8 @@ def _one_line(exc, path, out=None):
 
 def _check_input(path):
     """Fail early, before output checks, on inputs that cannot be read."""
+    if os.path.isdir(path) and path.rstrip("/\\").lower().endswith(".zarr"):
+        return
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path}: is a directory, not an image file")
     if not os.path.exists(path):
@@ -430,7 +444,7 @@ def _check_input(path):
 def _check_output(out, path, input_paths, args, batch):
     """Fail, or in a batch skip, before any work on an output that must not or
     cannot be written (rather than after all the filtering)."""
-    if os.path.isdir(out):
+    if os.path.isdir(out) and not out.rstrip("/\\").lower().endswith(".zarr"):
         raise IsADirectoryError(f"{out}: is a directory; the output must be a file name")
     folder = os.path.dirname(os.path.abspath(out))
     if not args.outdir and not os.path.isdir(folder):  # --outdir makes its folders
@@ -472,8 +486,9 @@ def _process(path, out, input_paths, args, operation, report, batch):
     meta = _output_meta(image.meta, resampling)
     if args.outdir:
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with _batch.Timer() as timer:
+    with _batch.Timer() as timer, _chunked.progress(report, os.path.basename(out)):
         try:
+            # a chunked result is computed here, chunk by chunk, as it is written
             ic.write(out, final, meta=meta, overwrite=args.overwrite)
         except FileExistsError:
             raise UserError(f"{out}: already exists (use --overwrite to replace it)") from None
