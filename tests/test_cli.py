@@ -191,6 +191,14 @@ FILTER_CASES = [
     ("correlate1d:axis=0,origin=-1", lambda x: ic.correlate1d(x, [1, 2, 1], 0, origin=-1)),
     ("convolve1d", lambda x: ic.convolve1d(x, [1, 2, 1], -1)),
     ("sepfilter:stride=2", lambda x: ic.sepfilter(x, [[1, 2, 1], [1, 2, 1]], stride=2)),
+    ("gaussian:sigma=2,radius=1x4", lambda x: ic.gaussian(x, 2, radius=(1, 4))),
+    ("gaussian_laplace:sigma=1.5,mode=wrap", lambda x: ic.gaussian_laplace(x, 1.5, mode="wrap")),
+    ("gaussian_gradient_magnitude:sigma=1x2,truncate=3",
+     lambda x: ic.gaussian_gradient_magnitude(x, (1, 2), truncate=3)),
+    ("median:size=5x3,origin=1x0", lambda x: ic.median(x, (5, 3), origin=(1, 0))),
+    ("percentile:percentile=90,size=3,mode=replicate",
+     lambda x: ic.percentile_filter(x, 90, size=3, mode="replicate")),
+    ("rank:rank=-2,size=4", lambda x: ic.rank_filter(x, -2, size=4)),
 ]
 
 

@@ -56,19 +56,42 @@ def _correlation(function, help_text):
     return FilterDef(function, {**_KERNEL, **_GEOMETRY, **_MODE}, help_text, _kernel_result)
 
 
+_SIGMA = Param(opt.numbers, 1.0, "standard deviation in pixels (in spacing units with spacing "
+                                  "or --physical)")
+_GAUSSIAN_SIZE = {
+    "truncate": Param(opt.number, 4.0, "kernel radius in sigmas"),
+    "radius": Param(opt.integers, None, "kernel radius in pixels (truncate then ignored)"),
+    "spacing": Param(opt.numbers, None, "voxel size per axis (--physical: the file's)"),
+}
+_BOX = {"size": Param(opt.integers, 3, "window size in pixels"),
+        "origin": Param(opt.integers, 0, "shift of the window centre")}
+
+
+def _rank_filter(function, first, help_text):
+    return FilterDef(function, {**first, **_BOX, **_MODE}, help_text, lambda p: "smooth")
+
+
 FILTERS = {
     "gaussian": FilterDef("gaussian", {
-        "sigma": Param(opt.numbers, 1.0, "standard deviation in pixels (in spacing units "
-                                         "with spacing or --physical)"),
+        "sigma": _SIGMA,
         "order": Param(opt.integers, 0, "derivative order per axis (0: smoothing)"),
-        "truncate": Param(opt.number, 4.0, "kernel radius in sigmas"),
-        "spacing": Param(opt.numbers, None, "voxel size per axis (--physical: the file's)"),
-        **_MODE}, "Gaussian smoothing, or derivative of Gaussian with order",
+        **_GAUSSIAN_SIZE, **_MODE}, "Gaussian smoothing, or derivative of Gaussian with order",
         lambda p: "signed" if _any_nonzero(p.get("order", 0)) else "smooth"),
-    "box": FilterDef("box", {
-        "size": Param(opt.integers, 3, "window size in pixels"),
-        "origin": Param(opt.integers, 0, "shift of the window centre"),
-        **_MODE}, "mean over a box (running sums)", lambda p: "smooth"),
+    "box": FilterDef("box", {**_BOX, **_MODE}, "mean over a box (running sums)",
+                     lambda p: "smooth"),
+    "gaussian_laplace": FilterDef("gaussian_laplace", {"sigma": _SIGMA, **_GAUSSIAN_SIZE, **_MODE},
+                                  "Laplacian of Gaussian (LoG)", lambda p: "signed"),
+    "gaussian_gradient_magnitude": FilterDef(
+        "gaussian_gradient_magnitude", {"sigma": _SIGMA, **_GAUSSIAN_SIZE, **_MODE},
+        "gradient magnitude of the Gaussian derivatives", lambda p: "magnitude"),
+    "median": _rank_filter("median", {}, "median over a box (the input's dtype kept)"),
+    "percentile": _rank_filter("percentile_filter", {
+        "percentile": Param(opt.number, 50.0, "percentile of each window (0-100)")},
+        "percentile of a box (the input's dtype kept)"),
+    "rank": _rank_filter("rank_filter", {
+        "rank": Param(opt.integer, 0, "rank in each window's sorted values (negative: from the "
+                                      "top)")},
+        "rank-th value of a box (the input's dtype kept)"),
     "sobel": _derivative("sobel", "[1,2,1]"),
     "prewitt": _derivative("prewitt", "[1,1,1]"),
     "scharr": _derivative("scharr", "[3,10,3]"),
