@@ -74,14 +74,13 @@ def test_readme_python_blocks_run_from_the_repository_root(tmp_path):
     # what the README's comments say of them
     assert arrays["img"] == [[256, 256], "uint8"]
     assert arrays["edges"] == [[256, 256], "float32"]
-    assert arrays["smooth"] == [[64, 64, 64], "float32"]
-    assert arrays["blurred"] == [[256, 256, 3], "uint8"]
     assert arrays["small"] == [[128, 128], "uint8"]
-    assert arrays["mean"] == [[32, 32, 32], "float32"]
+    assert arrays["clean"] == [[256, 256], "uint8"]
     assert arrays["where"] == [[128, 128], "int64"]
-    assert arrays["opened"] == [[256, 256], "uint8"]
-    assert arrays["mask"] == [[64, 64, 64], "bool"]
     assert arrays["ct"] == [[64, 64, 64], "int16"]
+    assert arrays["smooth"] == [[64, 64, 64], "float32"]
+    assert arrays["y"] == [[8, 64, 64, 64], "float32"]
+    assert arrays["gw"] == [[64, 32, 3, 3], "float32"]
 
 
 def _markdown_pages():
