@@ -18,6 +18,7 @@ import numpy as np
 
 from ._common import _decoding, _optional
 from ._meta import ImageMeta
+from ._npy import npy_layout
 
 _INSTALL = "pip install 'imgconv[dask]'"
 
@@ -163,20 +164,11 @@ def read_chunked(path, fmt, chunks, reader):
 
 
 def _npy_layout(path):
-    """``(shape, fortran_order, dtype, data offset)`` of a ``.npy`` file;
-    dtype None for a header version numpy has no public reader of."""
-    fmt = np.lib.format
-    with open(path, "rb") as f:
-        version = fmt.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = fmt.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = fmt.read_array_header_2_0(f)
-        else:
-            return None, None, None, None
-        if dtype.hasobject:
-            raise ValueError("holds Python objects, not numbers")
-        return shape, fortran, dtype, f.tell()
+    """:func:`npy_layout`, refusing arrays of Python objects."""
+    shape, fortran, dtype, offset = npy_layout(path)
+    if dtype is not None and dtype.hasobject:
+        raise ValueError("holds Python objects, not numbers")
+    return shape, fortran, dtype, offset
 
 
 def _tiff_lazy(path, chunks, da):

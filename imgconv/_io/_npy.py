@@ -17,7 +17,9 @@ def _read_npy(path, mmap):
     if mmap is None:
         mmap = os.path.getsize(path) >= MMAP_THRESHOLD
     with _decoding(path, ".npy file"):
-        shape, dtype, offset = _npy_header(path)
+        shape, _, dtype, offset = npy_layout(path)
+        if dtype is None:
+            shape, dtype, offset = (), np.dtype(np.uint8), 0
         if not mmap:
             _check_fits(path, shape, dtype.itemsize)
         declared = math.prod(shape) * dtype.itemsize
@@ -29,20 +31,22 @@ def _read_npy(path, mmap):
     return array, ImageMeta()
 
 
-def _npy_header(path):
-    """``(shape, dtype, data offset)`` from a ``.npy`` header, so that what the
-    data need is known before numpy allocates it (a forged shape would
-    otherwise fail as a bare MemoryError)."""
+def npy_layout(path):
+    """``(shape, fortran_order, dtype, data offset)`` from a ``.npy`` header,
+    so that what the data need is known before numpy allocates it (a forged
+    shape would otherwise fail as a bare MemoryError); dtype None for a
+    header version numpy has no public reader of (3.0, utf-8 field names:
+    numpy.load checks those)."""
     fmt = np.lib.format
     with open(path, "rb") as f:
         version = fmt.read_magic(f)
         if version == (1, 0):
-            shape, _, dtype = fmt.read_array_header_1_0(f)
+            shape, fortran, dtype = fmt.read_array_header_1_0(f)
         elif version == (2, 0):
-            shape, _, dtype = fmt.read_array_header_2_0(f)
-        else:  # 3.0 (utf-8 field names) has no public reader; numpy.load checks it
-            return (), np.dtype(np.uint8), 0
-        return shape, dtype, f.tell()
+            shape, fortran, dtype = fmt.read_array_header_2_0(f)
+        else:
+            return None, None, None, None
+        return shape, fortran, dtype, f.tell()
 
 
 def _npy_encoder(array):
