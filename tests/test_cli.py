@@ -660,7 +660,7 @@ def test_outdir_that_is_a_file_is_refused_up_front(tmp_path, outdir):
     (["filter", "{tmp}/broken.png"], "broken.png: cannot read image"),
     (["filter", "{tmp}/*.tif"], "matches no image files"),
     (["filter", "{shapes}", "-f", "blur"], "-f blur: unknown filter 'blur'"),
-    (["filter", "{shapes}", "-f", "gaussian:radius=3"], "unknown parameter 'radius=3'"),
+    (["filter", "{shapes}", "-f", "gaussian:diameter=3"], "unknown parameter 'diameter=3'"),
     (["filter", "{shapes}", "-f", "gaussian:sigma=big"], "sigma must be float"),
     (["filter", "{shapes}", "-f", "gaussian:sigma=-1"], "sigma must be >= 0"),
     (["filter", "{shapes}", "-f", "sobel:axis=2"], "axis=2 is out of range"),
