@@ -140,7 +140,14 @@ def main(argv=None):
         source = os.path.join(folder, "volume.npy")
         nbytes = 4 * int(np.prod(shape))
         if not (os.path.exists(source) and os.path.getsize(source) > nbytes):
-            make_volume(source, shape)
+            # in a process of its own: Linux hands a process's peak RSS down
+            # through fork and exec, so writing the volume here would show as
+            # every later run's peak
+            subprocess.run([sys.executable, "-c",
+                            "import sys; sys.path.insert(0, sys.argv[1]); import dask_volume; "
+                            "dask_volume.make_volume(sys.argv[2], tuple(map(int, sys.argv[3:])))",
+                            os.path.dirname(os.path.abspath(__file__)), source,
+                            *map(str, shape)], check=True)
         results = {}
         libraries = ["imgconv"] + ([] if args.skip_peer else ["dask-image"])
         for library in libraries:
