@@ -549,20 +549,27 @@ def product_first_transposed(x, weight, stride, pad_lo, dilation, groups, out):
                     :per_group * math.prod(lengths)].reshape((per_group,) + lengths)
                 # the widest tap assigns: it covers the phase but for its edges
                 members.sort(key=lambda i: -math.prod(c for _, _, c in placements[i]))
-                for order, i in enumerate(members):
+                pieces = []       # (box in the phase, the tap's products), widest first
+                for i in members:
                     place = placements[i]
                     box = tuple(range((o - r.start) // s, (o - r.start) // s + c)
                                 for (_, o, c), s, r in zip(place, stride, phase_region))
-                    view = sums[(slice(None),) + tuple(slice(b.start, b.stop) for b in box)]
                     offset = (held.start,) + (0,) * (len(place) - 1)
-                    tap_products = products[(i, slice(None)) + tuple(
+                    pieces.append((box, products[(i, slice(None)) + tuple(
                         slice(start - o0, start - o0 + c)
-                        for (start, _, c), o0 in zip(place, offset))]
-                    if order == 0:
-                        clear_outside(tuple(range(n) for n in lengths), box, sums)
-                        view[...] = tap_products
-                    else:
-                        view += tap_products
+                        for (start, _, c), o0 in zip(place, offset))]))
+                box, first = pieces[0]
+                clear_outside(tuple(range(n) for n in lengths), box, sums)
+                view = sums[(slice(None),) + tuple(slice(b.start, b.stop) for b in box)]
+                if len(pieces) > 1 and pieces[1][0] == box:
+                    # two taps of one box summed in one pass
+                    np.add(first, pieces[1][1], out=view)
+                    pieces = pieces[1:]
+                else:
+                    view[...] = first
+                for box, tap_products in pieces[1:]:
+                    sums[(slice(None),) + tuple(slice(b.start, b.stop) for b in box)] += (
+                        tap_products)
                 if sums is not region:
                     region[...] = sums
             return held
