@@ -14,11 +14,14 @@ strided, dilated correlation of ``(N, C_in, *spatial)`` with
   input and multiplied with the weights by numpy's BLAS, straight into the
   output.  Memory stays bounded: no full im2col of an image or a volume.
 
-Transposed convolutions (:func:`transposed_correlation`) run the same engine
-once per output phase of the stride: the outputs ``o = phase (mod s)`` see
-only the taps ``t`` with ``d*t = phase + p (mod s)``, which form a smaller
-dilated kernel read at stride 1, so nothing is scattered and no zeros are
-inserted.
+Transposed convolutions (:func:`transposed_correlation`) are computed per
+output phase of the stride: the outputs ``o = phase (mod s)`` see only the
+taps ``t`` with ``d*t = phase + p (mod s)``.  Strided layers with many
+channels run products first (:func:`product_first_transposed`: one BLAS
+product of the weights with the input rows, then each tap's products added
+into its phase by slice adds); the others run the same engine once per
+phase, those taps forming a smaller dilated kernel read at stride 1.
+Nothing is scattered element by element and no zeros are inserted.
 """
 import itertools
 import math
@@ -410,6 +413,11 @@ def transposed_route(x_shape, weight_shape, stride, dilation, groups, itemsize):
 #: pays a few dozen numpy calls; small blocks pay them often).
 PRODUCT_BYTES = 4 << 20
 
+#: Tasks (images x groups x runs of row blocks) the product-first route
+#: makes at least, where there are blocks enough: enough for the threads of
+#: a few cores, few enough that the rows a run recomputes stay a small part.
+PRODUCT_FIRST_TASKS = 8
+
 #: Channels per group (input and output) from which a strided transposed
 #: convolution runs products first (:func:`transposed_route`).
 PRODUCT_FIRST_MIN_CHANNELS = 16
@@ -455,9 +463,9 @@ def product_first_transposed(x, weight, stride, pad_lo, dilation, groups, out):
     blocks of one image run in order, each keeping the products of the
     input rows it shares with the next (the ``(k-1)*d/s`` rows of the
     kernel's reach), so no product is computed twice; images, groups and,
-    where they are fewer than the threads, runs of blocks of an image run
-    on threads (a run's first block recomputes its shared rows), and no two
-    threads write one output.
+    where they are fewer than :data:`PRODUCT_FIRST_TASKS`, runs of blocks of
+    an image run on threads (a run's first block recomputes its shared
+    rows), and no two threads write one output.
     """
     c_in, per_group = weight.shape[:2]
     kernel_size = weight.shape[2:]
@@ -482,7 +490,9 @@ def product_first_transposed(x, weight, stride, pad_lo, dilation, groups, out):
     blocks = [range(r0, min(r0 + out_rows, out_spatial[0]))
               for r0 in range(0, out_spatial[0], out_rows)]
     threads = _parallel.thread_count(out.size * channels * taps // math.prod(stride))
-    runs = _parallel.split(len(blocks), -(-threads // (x.shape[0] * groups)))
+    # runs of blocks fixed whatever the thread count: the same products, the
+    # same sums, the same results with any number of threads
+    runs = _parallel.split(len(blocks), -(-PRODUCT_FIRST_TASKS // (x.shape[0] * groups)))
     items = [(n, group, run) for n in range(x.shape[0]) for group in range(groups)
              for run in runs]
     tap_list = list(np.ndindex(*kernel_size))
@@ -913,8 +923,7 @@ def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 
     The adjoint of :func:`conv1d`: input sample ``i`` adds
     ``x[i] * weight[:, :, t]`` to output ``i*s - padding + t*d``.  It is
-    computed phase by phase of the stride as correlations, without
-    inserting zeros.  See :func:`conv_transpose2d`.
+    computed phase by phase of the stride, without inserting zeros.  See :func:`conv_transpose2d`.
 
     Parameters
     ----------
@@ -947,9 +956,13 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     axis.  The output size is ``(n-1)*s - 2*padding + d*(k-1) +
     output_padding + 1`` per axis.
 
-    The sum is not scattered: the outputs of each phase of the stride
-    (``o = f (mod s)``) see only the taps ``t`` with ``d*t = f + padding
-    (mod s)``, a smaller kernel that runs as an ordinary correlation.
+    The sum is not scattered element by element: the outputs of each phase
+    of the stride (``o = f (mod s)``) see only the taps ``t`` with ``d*t =
+    f + padding (mod s)``.  Strided layers with 16 or more channels per
+    group multiply the weights with the input first (one matrix product per
+    block of input rows) and add each tap's products into its phase as
+    whole slices; the others run each phase's taps as an ordinary
+    correlation with a smaller kernel.
 
     Parameters
     ----------
