@@ -533,6 +533,74 @@ def test_conv_transpose_is_the_adjoint_of_conv():
     np.testing.assert_allclose(np.vdot(y, gy), np.vdot(x, back), rtol=1e-10)
 
 
+@pytest.fixture(params=["products", "phases"])
+def transposed_route(request, monkeypatch):
+    """Every transposed convolution of the test on one route."""
+    monkeypatch.setattr(_conv, "transposed_route", lambda *args: request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("product_bytes", [None, 64])
+@pytest.mark.parametrize("rank, seed", CASES[::2])
+def test_conv_transpose_routes_match_reference(rank, seed, product_bytes, transposed_route,
+                                               monkeypatch):
+    """Both routes on random geometries; 64-byte product blocks make every
+    block a few rows, so the rows kept from block to block are exercised."""
+    if product_bytes:
+        monkeypatch.setattr(_conv, "PRODUCT_BYTES", product_bytes)
+    x, w, b, kwargs = random_transpose_case(seed, rank)
+    # a non-contiguous input of the same values
+    x_strided = np.repeat(x, 2, axis=-1)[..., ::2]
+    got = TRANSPOSE[rank](x_strided, w, b, **kwargs)
+    np.testing.assert_allclose(got, ref_conv_transpose(x, w, b, **kwargs),
+                               rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("rank, seed", CASES[1::3])
+def test_input_gradient_routes_match_reference(rank, seed, transposed_route):
+    x, w, gy, kwargs = grad_case(seed, rank)
+    gi = getattr(nn.grad, f"conv{rank}d_input")(x.shape, w, gy, **kwargs)
+    lo, _ = pads_of(kwargs["padding"], w.shape[2:], kwargs["dilation"], rank)
+    expected = ref_conv_transpose(gy, w, stride=kwargs["stride"], padding=lo,
+                                  dilation=kwargs["dilation"], groups=kwargs["groups"],
+                                  out_size=x.shape[2:])
+    np.testing.assert_allclose(gi, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("route", ["products", "phases"])
+def test_conv_transpose_routes_on_wide_layers(route, monkeypatch):
+    """A layer with many channels, float32, against torch, on each route
+    (the default picks products here, checked below)."""
+    torch = torch_or_skip()
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal((2, 32, 13, 10)).astype(np.float32)
+    w = rng.standard_normal((32, 8, 4, 4)).astype(np.float32)
+    kwargs = dict(stride=2, padding=(1, 2), output_padding=1, groups=2)
+    assert _conv.transposed_route(x.shape, w.shape, (2, 2), (1, 1), 2, 4) == "phases"
+    assert _conv.transposed_route(x.shape, (32, 16, 4, 4), (2, 2), (1, 1), 1, 4) == "products"
+    monkeypatch.setattr(_conv, "transposed_route", lambda *args: route)
+    got = nn.conv_transpose2d(x, w, **kwargs)
+    expected = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w),
+                                                    **kwargs).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_transposed_route_rule():
+    """Products first for strided 1D/2D layers with many channels per group;
+    the phases' correlations for stride 1, few channels, 3D, or rows too
+    large for a block."""
+    route = _conv.transposed_route
+    assert route((8, 64, 64, 64), (64, 32, 4, 4), (2, 2), (1, 1), 1, 4) == "products"
+    assert route((8, 64, 1024), (64, 32, 4), (2,), (1,), 1, 4) == "products"
+    assert route((8, 64, 64, 64), (64, 32, 3, 3), (1, 1), (1, 1), 1, 4) == "phases"
+    assert route((8, 64, 64, 64), (64, 1, 4, 4), (2, 2), (1, 1), 32, 4) == "phases"
+    assert route((2, 16, 8, 8, 8), (16, 16, 4, 4, 4), (2, 2, 2), (1, 1, 1), 1, 4) == "phases"
+    assert route((1, 64, 8, 1 << 16), (64, 32, 4, 4), (2, 2), (1, 1), 1, 4) == "phases"
+    with pytest.raises(ValueError, match="route"):
+        _conv.transposed_correlation(np.ones((1, 1, 3)), np.ones((1, 1, 2)), (2,), (0,),
+                                     (1,), 1, np.empty((1, 1, 6)), route="scatter")
+
+
 # --------------------------------------------------------------------------
 # gradients
 # --------------------------------------------------------------------------
@@ -721,6 +789,9 @@ def thread_workloads():
     x = rng.standard_normal((3, 8, 40, 33)).astype(np.float32)
     w = rng.standard_normal((6, 4, 3, 3)).astype(np.float32)
     wt = rng.standard_normal((8, 3, 4, 4)).astype(np.float32)
+    # channels enough for the product-first route of transposed convolutions
+    x_wide = rng.standard_normal((3, 16, 23, 18)).astype(np.float32)
+    wt_wide = rng.standard_normal((16, 16, 4, 3)).astype(np.float32)
     dw = rng.standard_normal((16, 1, 3, 3)).astype(np.float32)
     gy = rng.standard_normal((3, 6, 40, 33)).astype(np.float32)
     return {
@@ -728,6 +799,8 @@ def thread_workloads():
         "pointwise": lambda: nn.conv2d(x, w[:, :, :1, :1], groups=2),
         "depthwise": lambda: nn.conv2d(x, dw, padding=1, groups=8),
         "transpose": lambda: nn.conv_transpose2d(x, wt, stride=2, padding=1),
+        "transpose products": lambda: nn.conv_transpose2d(x_wide, wt_wide, stride=(2, 3),
+                                                          padding=1),
         "weight gradient": lambda: nn.grad.conv2d_weight(x, w.shape, gy, padding=1, groups=2),
         "input gradient": lambda: nn.grad.conv2d_input(x.shape, w, gy, padding=1, groups=2),
     }
@@ -747,6 +820,7 @@ def test_results_do_not_depend_on_threads_or_blocks(name, restore_threads, monke
         ic.set_num_threads(threads)
         np.testing.assert_array_equal(run(), expected)
     monkeypatch.setattr(_conv, "COLUMN_BYTES", 4096)
+    monkeypatch.setattr(_conv, "PRODUCT_BYTES", 4096)
     small_blocks = run()
     np.testing.assert_allclose(small_blocks, expected, rtol=2e-5, atol=2e-5)
     ic.set_num_threads(4)
