@@ -156,6 +156,14 @@ _FILTERS = {
         axis : int or None
             Array axis of the derivative; None for the gradient magnitude.
         """,
+    "truncate_radius": """
+        truncate : float
+            Kernel radius ``int(truncate * sigma + 0.5)`` pixels (sigma in
+            pixels), unless ``radius`` is given.
+        radius : int or sequence of int, optional
+            The kernel's radius in pixels per spatial axis (scipy's ``radius``):
+            ``2 * radius + 1`` taps, ``truncate`` ignored.
+        """,
     "mode": """
         mode : str or sequence of str
             Boundary mode ('reflect' default, 'symmetric', 'replicate', 'wrap',

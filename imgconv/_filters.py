@@ -397,22 +397,23 @@ def gaussian_factor(sigma, order, radius, fold, compute, spacing=1.0):
     return taps
 
 
-def _gaussian_axes(inp, sigma, truncate, spacing, radius):
+def gaussian_axes(rank, sigma, truncate, spacing, radius):
     """The Gaussian's sigma in samples, the spacing (1 without ``spacing``)
-    and the kernel's radius in samples per spatial axis, checked: ``radius``
-    where given, else ``int(truncate * sigma + 0.5)`` (scipy's rule)."""
-    sigmas = v.per_axis_float(sigma, inp.rank, "sigma", minimum=0.0)
+    and the kernel's (radius, what set it) in samples per spatial axis of
+    ``rank``, checked: ``radius`` where given, else ``int(truncate * sigma +
+    0.5)`` (scipy's rule).  Pure: the dask backend sizes its halos by it."""
+    sigmas = v.per_axis_float(sigma, rank, "sigma", minimum=0.0)
     truncate = v.per_axis_float(truncate, 1, "truncate", minimum=0.0)[0]
     if spacing is None:
-        spacings = (1.0,) * inp.rank
+        spacings = (1.0,) * rank
     else:
-        spacings = v.per_axis_float(spacing, inp.rank, "spacing", minimum=0.0, strict=True)
+        spacings = v.per_axis_float(spacing, rank, "spacing", minimum=0.0, strict=True)
         sigmas = tuple(s / d for s, d in zip(sigmas, spacings))
     if radius is None:
         radii = tuple(int(truncate * s + 0.5) for s in sigmas)
         why = tuple(f"sigma={s:g} with truncate={truncate:g}" for s in sigmas)
     else:
-        radii = v.per_axis(radius, inp.rank, "radius", minimum=0)
+        radii = v.per_axis(radius, rank, "radius", minimum=0)
         why = tuple(f"radius={r}" for r in radii)
     return sigmas, spacings, tuple(zip(radii, why))
 
@@ -457,12 +458,7 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, radius=None, spacing=None, mode
         ``spacing``); 0 leaves an axis unsmoothed.
     order : int or sequence of int
         Derivative order per axis (0 = smoothing only).
-    truncate : float
-        Kernel radius ``int(truncate * sigma + 0.5)`` pixels (sigma in
-        pixels), unless ``radius`` is given.
-    radius : int or sequence of int, optional
-        The kernel's radius in pixels per spatial axis (scipy's ``radius``):
-        ``2 * radius + 1`` taps, ``truncate`` ignored.
+    %(truncate_radius)s
     spacing : float or sequence of float, optional
         Voxel size per spatial axis (array order, e.g. from a NIfTI header);
         sigma is then in the same physical units, and a derivative is per
@@ -495,7 +491,7 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, radius=None, spacing=None, mode
             backend=backend, threads=threads), x, cval, dtype, out, backend)
     inp = v.filter_input(x, mode, cval, channel_axis, axes, backend=select_backend(x, backend),
                          dtype=dtype, out=out)
-    sigmas, spacings, radii = _gaussian_axes(inp, sigma, truncate, spacing, radius)
+    sigmas, spacings, radii = gaussian_axes(inp.rank, sigma, truncate, spacing, radius)
     orders = v.per_axis(order, inp.rank, "order", minimum=0)
     factors, origins = _gaussian_factors(inp, sigmas, orders, spacings, radii)
     return _run_factors(inp, factors, origins, 1, 1, dtype, out, threads,
@@ -878,10 +874,10 @@ def _gaussian_derivative_sum(x, sigma, order, name, truncate, radius, spacing, m
         inp = v.filter_input(x, mode, cval, channel_axis, axes,
                              backend=select_backend(x, backend), dtype=dtype, out=out)
         key = key if inp.x is x else None
-    gaussian_axes = functools.cache(lambda: _gaussian_axes(inp, sigma, truncate, spacing,
-                                                           radius))
+    axes_of_gaussian = functools.cache(lambda: gaussian_axes(inp.rank, sigma, truncate,
+                                                             spacing, radius))
     if plan is None:
-        sigmas = gaussian_axes()[0]
+        sigmas = axes_of_gaussian()[0]
         if min(sigmas) == 0:
             # scipy skips such an axis, order and all, adding a smoothed copy
             # of the image instead of a derivative
@@ -892,7 +888,7 @@ def _gaussian_derivative_sum(x, sigma, order, name, truncate, radius, spacing, m
         cached = None if pass_key is None else _plan_cache.get(pass_key)
         if cached is not None:
             return _run_factor_plan(inp, cached, None, None, threads)
-        sigmas, spacings, radii = gaussian_axes()
+        sigmas, spacings, radii = axes_of_gaussian()
         orders = [order if b == a else 0 for b in range(inp.rank)]
         factors, origins = _gaussian_factors(inp, sigmas, orders, spacings, radii)
         return _run_factors(inp, factors, origins, 1, 1, None, None, threads,
@@ -918,12 +914,7 @@ def gaussian_laplace(x, sigma, *, truncate=4.0, radius=None, spacing=None, mode=
     sigma : float or sequence of float
         Standard deviation per spatial axis (pixels, or physical units with
         ``spacing``), > 0.
-    truncate : float
-        Kernel radius ``int(truncate * sigma + 0.5)`` pixels (sigma in
-        pixels), unless ``radius`` is given.
-    radius : int or sequence of int, optional
-        The kernel's radius in pixels per spatial axis (scipy's ``radius``):
-        ``2 * radius + 1`` taps, ``truncate`` ignored.
+    %(truncate_radius)s
     spacing : float or sequence of float, optional
         Voxel size per spatial axis (array order); sigma is then in the same
         physical units and the second derivatives are per unit squared:
@@ -962,12 +953,7 @@ def gaussian_gradient_magnitude(x, sigma, *, truncate=4.0, radius=None, spacing=
     sigma : float or sequence of float
         Standard deviation per spatial axis (pixels, or physical units with
         ``spacing``), > 0.
-    truncate : float
-        Kernel radius ``int(truncate * sigma + 0.5)`` pixels (sigma in
-        pixels), unless ``radius`` is given.
-    radius : int or sequence of int, optional
-        The kernel's radius in pixels per spatial axis (scipy's ``radius``):
-        ``2 * radius + 1`` taps, ``truncate`` ignored.
+    %(truncate_radius)s
     spacing : float or sequence of float, optional
         Voxel size per spatial axis (array order); sigma is then in the same
         physical units and the derivatives are per unit: ``d_a`` is

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _validate as v
+from .._filters import gaussian_axes
 
 
 class Same(NamedTuple):
@@ -109,17 +110,10 @@ def _sepfilter(args, ndim):
 
 def _gaussian_radius(args, ndim, times=1):
     axes = _filtered_axes(args, ndim)
-    rank = len(axes)
-    sigmas = v.per_axis_float(args["sigma"], rank, "sigma", minimum=0.0)
-    truncate = v.per_axis_float(args["truncate"], 1, "truncate", minimum=0.0)[0]
-    spacing = (1.0,) * rank if args.get("spacing") is None else v.per_axis_float(
-        args["spacing"], rank, "spacing", minimum=0.0, strict=True)
-    # _filters._gaussian_axes' radius, in samples: radius= where given (an
-    # axis of sigma 0 is not filtered), else from truncate
-    if args.get("radius") is not None:
-        radii = v.per_axis(args["radius"], rank, "radius", minimum=0)
-        return {a: Same(times * (r if s else 0)) for a, r, s in zip(axes, radii, sigmas)}
-    return {a: Same(times * int(truncate * s / d + 0.5)) for a, s, d in zip(axes, sigmas, spacing)}
+    # the filter's own radii, in samples (an axis of sigma 0 is not filtered)
+    sigmas, _, radii = gaussian_axes(len(axes), args["sigma"], args["truncate"],
+                                     args.get("spacing"), args.get("radius"))
+    return {a: Same(times * (r if s else 0)) for a, s, (r, _) in zip(axes, sigmas, radii)}
 
 
 def _box(args, ndim):
