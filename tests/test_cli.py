@@ -172,6 +172,39 @@ def test_chain_left_to_right(tmp_path):
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("args, expected", [
+    (["--mode", "wrap,reflect", "-f", "gaussian:sigma=1.5", "-f", "sobel:axis=0"],
+     lambda x: ic.sobel(ic.gaussian(x, 1.5, mode=("wrap", "reflect")), 0,
+                        mode=("wrap", "reflect"))),
+    (["-f", "box:size=3,mode=wrapxzero,cval=2", "-f", "median:size=3,mode=nearestxmirror"],
+     lambda x: ic.median(ic.box(x, 3, mode=("wrap", "zero"), cval=2), 3,
+                         mode=("replicate", "reflect"))),
+    (["--mode", "zero,symmetric", "--cval", "-1", "-f", "gaussian"],
+     lambda x: ic.gaussian(x, 1.0, mode=("zero", "symmetric"), cval=-1)),
+])
+def test_mode_per_axis(tmp_path, args, expected):
+    """--mode and mode= take one mode per filtered axis, as the library does;
+    --cval reaches a step where some axis pads with zero."""
+    image = np.random.default_rng(3).random((9, 11)).astype(np.float32)
+    src = save_npy(tmp_path, "img.npy", image)
+    result = run_cli("filter", src, *args, "-o", tmp_path / "out.npy")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected(image), rtol=1e-6,
+                               atol=1e-6)
+
+
+def test_mode_per_axis_bad_name_is_a_usage_error(shapes):
+    result = run_cli("filter", shapes, "--mode", "wrap,reflct")
+    assert result.returncode == 2
+    assert "--mode" in result.stderr and "reflct" in result.stderr
+
+
+def test_mode_per_axis_wrong_count_names_the_file(shapes, tmp_path):
+    result = run_cli("filter", shapes, "--mode", "wrap,reflect,zero", "-o", tmp_path / "o.png")
+    assert result.returncode == 1
+    assert "mode" in result.stderr and not (tmp_path / "o.png").exists()
+
+
 KERNEL_2D = np.array([[1, 2, 1], [0, 0, 0], [-1, -3, -1]], float)
 FILTER_CASES = [
     ("gaussian:sigma=1.5x2,order=0x1,truncate=3,mode=zero,cval=2",
@@ -760,7 +793,7 @@ def test_user_errors_are_one_line_exit_1(shapes, tmp_path, args, message):
     (["filter", "{shapes}", "--threads", "0"], "positive integer"),
     (["filter", "{shapes}", "--threads", "1_0"], "positive integer"),
     (["filter", "{shapes}", "--stride", "1_0"], "--stride"),
-    (["filter", "{shapes}", "--mode", "bounce"], "invalid choice"),
+    (["filter", "{shapes}", "--mode", "bounce"], "expected one of reflect, mirror"),
     (["filter", "{shapes}", "--stride", "two"], "--stride"),
     (["filter", "{shapes}", "--axes", "1", "--slicewise"], "not allowed with"),
     (["filter"], "required"),

@@ -88,8 +88,9 @@ def _batch_options(common):
                            "independently)")
     axes.add_argument("--slicewise", action="store_true",
                       help="filter a volume slice by slice in 2D (its last two spatial axes)")
-    batch.add_argument("--mode", choices=opt.MODES, metavar="M",
-                       help="boundary mode: reflect (c b | a b c d | c b, scipy's 'mirror'), "
+    batch.add_argument("--mode", type=_typed(opt.modes), metavar="M",
+                       help="boundary mode, or one per filtered axis (wrap,reflect): "
+                            "reflect (c b | a b c d | c b, scipy's 'mirror'), "
                             "symmetric, replicate, wrap, zero (with --cval), or an alias ("
                             + ", ".join(m for m in opt.MODES if m not in (
                                 "reflect", "symmetric", "replicate", "wrap", "zero"))

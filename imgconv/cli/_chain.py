@@ -30,7 +30,7 @@ def _kernel_result(params):
     return "signed" if kernel is not None and (kernel < 0).any() else "smooth"
 
 
-_MODE = {"mode": Param(opt.choice(*opt.MODES), "reflect", "boundary mode (--mode)"),
+_MODE = {"mode": Param(opt.modes, "reflect", "boundary mode, or one per axis (--mode)"),
          "cval": Param(opt.number, 0.0, "value outside the image, mode zero only (--cval)")}
 _KERNEL = {"kernel": Param(opt.text, None, "kernel file, or text with spaces between values "
                                            "('1 2 1;2 4 2;1 2 1'; default: --kernel)")}
@@ -200,8 +200,8 @@ def takes(chain, param):
 
 def pads_with_cval(params):
     """Whether a step with these (resolved) parameters pads with cval: mode zero
-    only; the library refuses a nonzero cval with any other mode."""
-    return params.get("mode") in opt.ZERO_MODES
+    on some axis only; the library refuses a nonzero cval with any other mode."""
+    return opt.uses_zero(params.get("mode"))
 
 
 def resolve_params(step, globals_given):
@@ -245,6 +245,6 @@ def describe_filters():
             lines.append(f"    {key}={default}  ({opt.describe(param.parse)}) {param.help}")
     lines.append("")
     lines.append("every filter also takes mode=" + "|".join(
-        ("reflect", "symmetric", "replicate", "wrap", "zero")) + " and, with mode=zero, "
-        "cval=NUMBER")
+        ("reflect", "symmetric", "replicate", "wrap", "zero")) + " (or one per axis, "
+        "e.g. mode=wrapxreflect) and, with mode=zero on some axis, cval=NUMBER")
     return "\n".join(lines)

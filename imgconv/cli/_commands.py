@@ -13,7 +13,7 @@ from .._io import FLOAT_FORMATS, dtype_name, file_format
 from . import _arrays, _batch, _chunked
 from ._chain import (DEFAULT_FILTER, DEFAULT_RANGE, FILTERS, GLOBAL_PARAMS, output_kind,
                      pads_with_cval, parse_chain, resolve_params, takes)
-from ._options import ZERO_MODES, UsageError, UserError
+from ._options import UsageError, UserError, mode_text, uses_zero
 
 
 class Image:
@@ -157,7 +157,7 @@ class FilterChain:
         for step, params in zip(self.chain, resolved):
             if "cval" in step.params and not pads_with_cval(params):
                 raise UserError(f"-f {step.spec}: cval applies with mode zero, and this step's "
-                                f"mode is {params['mode']} (add mode=zero)")
+                                f"mode is {mode_text(params['mode'])} (add mode=zero)")
         if "cval" in self.globals and not any(pads_with_cval(params) for params in resolved):
             raise UserError("--cval applies with mode zero, and no step of the -f chain uses "
                             "it (add --mode zero, or mode=zero to a step)")
@@ -317,10 +317,10 @@ class Morph:
         self.default_range = "clip"
         if args.footprint is not None and args.size is not None:
             raise UserError("--footprint and --size both give the footprint; use one")
-        if args.cval is not None and args.mode not in ZERO_MODES:
+        if args.cval is not None and not uses_zero(args.mode):
             # checked here, before any file is read, rather than by the library per file
             raise UserError("--cval applies with --mode zero" + (
-                f", not --mode {args.mode}" if args.mode else
+                f", not --mode {mode_text(args.mode)}" if args.mode else
                 " (without --mode, morph pads with the value that never wins)"))
 
     def run(self, image, report, threads):

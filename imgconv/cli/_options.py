@@ -75,6 +75,22 @@ def choice(*options):
     return parse
 
 
+#: one boundary mode, or one per filtered axis: 'wrap', 'wrapxreflect'
+#: (or 'wrap,reflect' outside -f specs)
+modes = _per_axis(choice(*MODES))
+modes.__name__ = "modes"
+
+
+def uses_zero(mode):
+    """Whether a mode (one name or one per axis) pads some axis with cval."""
+    return any(m in ZERO_MODES for m in ((mode,) if isinstance(mode, str) else mode or ()))
+
+
+def mode_text(mode):
+    """A mode as the user wrote it: 'wrap', or 'wrap,reflect' for one per axis."""
+    return mode if isinstance(mode, str) else ",".join(mode)
+
+
 def text(value):
     return value
 
@@ -83,5 +99,7 @@ def describe(parse):
     """How a parser's values are written, for help texts."""
     return {"number": "float", "integer": "int", "numbers": "float or per-axis AxBxC",
             "integers": "int or per-axis AxBxC", "axis_or_none": "int or none",
-            "padding": "same|valid|full|int|AxB", "text": "file or text"}.get(parse.__name__,
+            "padding": "same|valid|full|int|AxB",
+            "modes": f"one of {', '.join(MODES)}, or one per axis (wrap,reflect; in -f "
+                     "specs wrapxreflect)", "text": "file or text"}.get(parse.__name__,
                                                                       parse.__name__)
