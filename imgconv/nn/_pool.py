@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import _docstrings
 from .. import _validate as v
 from .._pool import pool
 
@@ -25,6 +26,92 @@ __all__ = [
 ]
 
 _SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+# the parameter entries the pools share, each written once (see imgconv._docstrings)
+_DOCS = {name: _docstrings._entries(text) for name, text in {
+    "input1": """
+        input : ndarray
+            ``(N, C, L)`` or unbatched ``(C, L)``; float32 or float64 (float16 is
+            computed in float32 and returned as float16).
+        """,
+    "input2": """
+        input : ndarray
+            ``(N, C, H, W)`` or unbatched ``(C, H, W)``; float32 or float64
+            (float16 is computed in float32 and returned as float16).
+        """,
+    "input3": """
+        input : ndarray
+            ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)``; float32 or float64
+            (float16 is computed in float32 and returned as float16).
+        """,
+    "kernel_size2": """
+        kernel_size : int or tuple of int
+            Window size, one for both axes or ``(kH, kW)``.
+        """,
+    "kernel_size3": """
+        kernel_size : int or tuple of int
+            Window size, one for every axis or ``(kD, kH, kW)``.
+        """,
+    "stride": """
+        stride : int or tuple of int, optional
+            Step between windows; default ``kernel_size``.
+        """,
+    "dilation": """
+        dilation : int or tuple of int
+            Spacing between a window's samples.
+        """,
+    "max_padding": """
+        padding : int or tuple of int
+            Implicit -inf samples on both sides of each axis, at most
+            ``kernel_size // 2``.
+        """,
+    "max_ceil_mode": """
+        ceil_mode : bool
+            Round the output size up; the last window must still start inside
+            the input or the left padding.
+        """,
+    "avg_padding": """
+        padding : int or tuple of int
+            Implicit zeros on both sides of each axis, at most ``kernel_size // 2``.
+        """,
+    "avg_ceil_mode": """
+        ceil_mode : bool
+            Round the output size up; the last window must still start inside
+            the input or the left padding, and its cells past the padding are
+            not counted.
+        """,
+    "count_include_pad": """
+        count_include_pad : bool
+            Whether the padding zeros count in the divisor.
+        """,
+    "divisor_override": """
+        divisor_override : int, optional
+            Divide every window's sum by this instead.
+        """,
+    "norm_type": """
+        norm_type : float
+            The exponent ``p`` (non-zero); ``inf`` gives the largest ``|x|``
+            of each window, ``-inf`` minus the largest ``-|x|``.
+        """,
+    "output_size1": """
+        output_size : int
+            The output length (at least 1; None: the input's).
+        """,
+    "output_size2": """
+        output_size : int or tuple
+            ``(outH, outW)``, or one size for both; a None keeps that axis's size.
+        """,
+    "output_size3": """
+        output_size : int or tuple
+            ``(outD, outH, outW)``, or one size for every axis; a None keeps that
+            axis's size.
+        """,
+}.items()}
+
+
+def _docfiller(function):
+    function.__doc__ = _docstrings.fill(function.__doc__, _DOCS)
+    return function
 
 
 # --------------------------------------------------------------------------
@@ -147,23 +234,20 @@ def _max_pool(func, rank, input, kernel_size, stride, padding, dilation, ceil_mo
     return inp.result(found)
 
 
+@_docfiller
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """1D max pooling, as ``torch.nn.functional.max_pool1d``.
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, L)`` or unbatched ``(C, L)``; float32 or float64 (float16 is
-        computed in float32 and returned as float16).
+    %(input1)s
     kernel_size : int or tuple of int
         Window length.
-    stride : int or tuple of int, optional
-        Step between windows; default ``kernel_size``.
+    %(stride)s
     padding : int or tuple of int
         Implicit -inf samples on both sides, at most ``kernel_size // 2``.
-    dilation : int or tuple of int
-        Spacing between a window's samples.
+    %(dilation)s
     ceil_mode : bool
         Round the output length up; the last window must still start inside
         the input or the left padding.
@@ -190,27 +274,19 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      return_indices)
 
 
+@_docfiller
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """2D max pooling, as ``torch.nn.functional.max_pool2d``.
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, H, W)`` or unbatched ``(C, H, W)``; float32 or float64
-        (float16 is computed in float32 and returned as float16).
-    kernel_size : int or tuple of int
-        Window size, one for both axes or ``(kH, kW)``.
-    stride : int or tuple of int, optional
-        Step between windows; default ``kernel_size``.
-    padding : int or tuple of int
-        Implicit -inf samples on both sides of each axis, at most
-        ``kernel_size // 2``.
-    dilation : int or tuple of int
-        Spacing between a window's samples.
-    ceil_mode : bool
-        Round the output size up; the last window must still start inside
-        the input or the left padding.
+    %(input2)s
+    %(kernel_size2)s
+    %(stride)s
+    %(max_padding)s
+    %(dilation)s
+    %(max_ceil_mode)s
     return_indices : bool
         Also return, for each output, the flat index ``h * W + w`` of the
         maximum within its ``(n, c)`` plane (torch's convention: the first
@@ -237,27 +313,19 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      return_indices)
 
 
+@_docfiller
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """3D max pooling, as ``torch.nn.functional.max_pool3d``.
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)``; float32 or float64
-        (float16 is computed in float32 and returned as float16).
-    kernel_size : int or tuple of int
-        Window size, one for every axis or ``(kD, kH, kW)``.
-    stride : int or tuple of int, optional
-        Step between windows; default ``kernel_size``.
-    padding : int or tuple of int
-        Implicit -inf samples on both sides of each axis, at most
-        ``kernel_size // 2``.
-    dilation : int or tuple of int
-        Spacing between a window's samples.
-    ceil_mode : bool
-        Round the output size up; the last window must still start inside
-        the input or the left padding.
+    %(input3)s
+    %(kernel_size3)s
+    %(stride)s
+    %(max_padding)s
+    %(dilation)s
+    %(max_ceil_mode)s
     return_indices : bool
         Also return, for each output, the flat index ``(d * H + h) * W + w``
         of the maximum within its ``(n, c)`` volume (torch's convention: the
@@ -310,27 +378,24 @@ def _avg_pool(func, rank, input, kernel_size, stride, padding, ceil_mode, count_
     return inp.result(mean)
 
 
+@_docfiller
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     """1D average pooling, as ``torch.nn.functional.avg_pool1d``.
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, L)`` or unbatched ``(C, L)``; float32 or float64 (float16 is
-        computed in float32 and returned as float16).
+    %(input1)s
     kernel_size : int or tuple of int
         Window length.
-    stride : int or tuple of int, optional
-        Step between windows; default ``kernel_size``.
+    %(stride)s
     padding : int or tuple of int
         Implicit zeros on both sides, at most ``kernel_size // 2``.
     ceil_mode : bool
         Round the output length up; the last window must still start inside
         the input or the left padding, and its cells past the padding are
         not counted.
-    count_include_pad : bool
-        Whether the padding zeros count in the divisor.
+    %(count_include_pad)s
 
     Returns
     -------
@@ -350,29 +415,20 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      count_include_pad, None)
 
 
+@_docfiller
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """2D average pooling, as ``torch.nn.functional.avg_pool2d``.
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, H, W)`` or unbatched ``(C, H, W)``; float32 or float64
-        (float16 is computed in float32 and returned as float16).
-    kernel_size : int or tuple of int
-        Window size, one for both axes or ``(kH, kW)``.
-    stride : int or tuple of int, optional
-        Step between windows; default ``kernel_size``.
-    padding : int or tuple of int
-        Implicit zeros on both sides of each axis, at most ``kernel_size // 2``.
-    ceil_mode : bool
-        Round the output size up; the last window must still start inside
-        the input or the left padding, and its cells past the padding are
-        not counted.
-    count_include_pad : bool
-        Whether the padding zeros count in the divisor.
-    divisor_override : int, optional
-        Divide every window's sum by this instead.
+    %(input2)s
+    %(kernel_size2)s
+    %(stride)s
+    %(avg_padding)s
+    %(avg_ceil_mode)s
+    %(count_include_pad)s
+    %(divisor_override)s
 
     Returns
     -------
@@ -394,29 +450,20 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      count_include_pad, divisor_override)
 
 
+@_docfiller
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """3D average pooling, as ``torch.nn.functional.avg_pool3d``.
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)``; float32 or float64
-        (float16 is computed in float32 and returned as float16).
-    kernel_size : int or tuple of int
-        Window size, one for every axis or ``(kD, kH, kW)``.
-    stride : int or tuple of int, optional
-        Step between windows; default ``kernel_size``.
-    padding : int or tuple of int
-        Implicit zeros on both sides of each axis, at most ``kernel_size // 2``.
-    ceil_mode : bool
-        Round the output size up; the last window must still start inside
-        the input or the left padding, and its cells past the padding are
-        not counted.
-    count_include_pad : bool
-        Whether the padding zeros count in the divisor.
-    divisor_override : int, optional
-        Divide every window's sum by this instead.
+    %(input3)s
+    %(kernel_size3)s
+    %(stride)s
+    %(avg_padding)s
+    %(avg_ceil_mode)s
+    %(count_include_pad)s
+    %(divisor_override)s
 
     Returns
     -------
@@ -475,6 +522,7 @@ def _lp_pool(func, rank, input, norm_type, kernel_size, stride, ceil_mode):
     return inp.result(result)
 
 
+@_docfiller
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """1D power-average pooling, as ``torch.nn.functional.lp_pool1d``.
 
@@ -485,12 +533,8 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, L)`` or unbatched ``(C, L)``; float32 or float64 (float16 is
-        computed in float32 and returned as float16).
-    norm_type : float
-        The exponent ``p`` (non-zero); ``inf`` gives the largest ``|x|``
-        of each window, ``-inf`` minus the largest ``-|x|``.
+    %(input1)s
+    %(norm_type)s
     kernel_size : int
         Window length.
     stride : int, optional
@@ -512,6 +556,7 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     return _lp_pool("lp_pool1d", 1, input, norm_type, kernel_size, stride, ceil_mode)
 
 
+@_docfiller
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """2D power-average pooling, as ``torch.nn.functional.lp_pool2d``.
 
@@ -522,16 +567,10 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, H, W)`` or unbatched ``(C, H, W)``; float32 or float64
-        (float16 is computed in float32 and returned as float16).
-    norm_type : float
-        The exponent ``p`` (non-zero); ``inf`` gives the largest ``|x|``
-        of each window, ``-inf`` minus the largest ``-|x|``.
-    kernel_size : int or tuple of int
-        Window size, one for both axes or ``(kH, kW)``.
-    stride : int or tuple of int, optional
-        Step between windows; default ``kernel_size``.
+    %(input2)s
+    %(norm_type)s
+    %(kernel_size2)s
+    %(stride)s
     ceil_mode : bool
         Round the output size up.
 
@@ -550,6 +589,7 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     return _lp_pool("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)
 
 
+@_docfiller
 def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """3D power-average pooling, as ``torch.nn.functional.lp_pool3d``.
 
@@ -560,16 +600,10 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)``; float32 or float64
-        (float16 is computed in float32 and returned as float16).
-    norm_type : float
-        The exponent ``p`` (non-zero); ``inf`` gives the largest ``|x|``
-        of each window, ``-inf`` minus the largest ``-|x|``.
-    kernel_size : int or tuple of int
-        Window size, one for every axis or ``(kD, kH, kW)``.
-    stride : int or tuple of int, optional
-        Step between windows; default ``kernel_size``.
+    %(input3)s
+    %(norm_type)s
+    %(kernel_size3)s
+    %(stride)s
     ceil_mode : bool
         Round the output size up.
 
@@ -715,6 +749,7 @@ def _adaptive_pool(func, rank, input, output_size, op, return_indices=False):
     return inp.result(values), indices
 
 
+@_docfiller
 def adaptive_avg_pool1d(input, output_size):
     """1D adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool1d``.
 
@@ -724,11 +759,8 @@ def adaptive_avg_pool1d(input, output_size):
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, L)`` or unbatched ``(C, L)``; float32 or float64 (float16 is
-        computed in float32 and returned as float16).
-    output_size : int
-        The output length (at least 1; None: the input's).
+    %(input1)s
+    %(output_size1)s
 
     Returns
     -------
@@ -744,6 +776,7 @@ def adaptive_avg_pool1d(input, output_size):
     return _adaptive_pool("adaptive_avg_pool1d", 1, input, output_size, "avg")
 
 
+@_docfiller
 def adaptive_avg_pool2d(input, output_size):
     """2D adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``.
 
@@ -752,11 +785,8 @@ def adaptive_avg_pool2d(input, output_size):
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, H, W)`` or unbatched ``(C, H, W)``; float32 or float64
-        (float16 is computed in float32 and returned as float16).
-    output_size : int or tuple
-        ``(outH, outW)``, or one size for both; a None keeps that axis's size.
+    %(input2)s
+    %(output_size2)s
 
     Returns
     -------
@@ -776,6 +806,7 @@ def adaptive_avg_pool2d(input, output_size):
     return _adaptive_pool("adaptive_avg_pool2d", 2, input, output_size, "avg")
 
 
+@_docfiller
 def adaptive_avg_pool3d(input, output_size):
     """3D adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool3d``.
 
@@ -784,12 +815,8 @@ def adaptive_avg_pool3d(input, output_size):
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)``; float32 or float64
-        (float16 is computed in float32 and returned as float16).
-    output_size : int or tuple
-        ``(outD, outH, outW)``, or one size for every axis; a None keeps that
-        axis's size.
+    %(input3)s
+    %(output_size3)s
 
     Returns
     -------
@@ -806,6 +833,7 @@ def adaptive_avg_pool3d(input, output_size):
     return _adaptive_pool("adaptive_avg_pool3d", 3, input, output_size, "avg")
 
 
+@_docfiller
 def adaptive_max_pool1d(input, output_size, return_indices=False):
     """1D adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool1d``.
 
@@ -814,11 +842,8 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, L)`` or unbatched ``(C, L)``; float32 or float64 (float16 is
-        computed in float32 and returned as float16).
-    output_size : int
-        The output length (at least 1; None: the input's).
+    %(input1)s
+    %(output_size1)s
     return_indices : bool
         Also return each maximum's index along L (the first maximum, the
         last NaN if the window holds one, as torch).
@@ -837,6 +862,7 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
     return _adaptive_pool("adaptive_max_pool1d", 1, input, output_size, "max", return_indices)
 
 
+@_docfiller
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """2D adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool2d``.
 
@@ -845,11 +871,8 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, H, W)`` or unbatched ``(C, H, W)``; float32 or float64
-        (float16 is computed in float32 and returned as float16).
-    output_size : int or tuple
-        ``(outH, outW)``, or one size for both; a None keeps that axis's size.
+    %(input2)s
+    %(output_size2)s
     return_indices : bool
         Also return each maximum's flat index ``h * W + w`` within its
         ``(n, c)`` plane (the first maximum in scan order, the last NaN if
@@ -875,6 +898,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     return _adaptive_pool("adaptive_max_pool2d", 2, input, output_size, "max", return_indices)
 
 
+@_docfiller
 def adaptive_max_pool3d(input, output_size, return_indices=False):
     """3D adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool3d``.
 
@@ -883,12 +907,8 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
 
     Parameters
     ----------
-    input : ndarray
-        ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)``; float32 or float64
-        (float16 is computed in float32 and returned as float16).
-    output_size : int or tuple
-        ``(outD, outH, outW)``, or one size for every axis; a None keeps that
-        axis's size.
+    %(input3)s
+    %(output_size3)s
     return_indices : bool
         Also return each maximum's flat index ``(d * H + h) * W + w`` within
         its ``(n, c)`` volume (the first maximum in scan order, the last NaN
