@@ -109,6 +109,10 @@ def workloads(cupy, ndimage, torch, ic, vol, rng):
         ref = (lambda k=k: ndimage.grey_dilation(vol, size=(k,) * 3, mode="mirror"))
         items.append((f"grey dilation {k}³", lambda k=k: ic.dilate(vol, size=k, mode="reflect"),
                       {"cupyx": ref}, ref))
+    # 3³ is gathered per thread; 7³ (343 cells) takes the counting search
+    for k in (3, 7):
+        ref = (lambda k=k: ndimage.median_filter(vol, size=k, mode="mirror"))
+        items.append((f"median {k}³", lambda k=k: ic.median(vol, k), {"cupyx": ref}, ref))
     return items
 
 

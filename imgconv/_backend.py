@@ -479,13 +479,7 @@ class KernelBackend:
     def rank_filter(self, inp, out, footprint, centre, rank, pad_value, threads):
         """The ``rank``-th smallest value (0: the minimum; NaN sorts last)
         over ``footprint``: out[p] = that rank of the padded input at
-        p + (cell - centre) for every True cell.  A backend whose kernel
-        module has no ``rank_filter`` raises NotImplementedError."""
-        kernel = getattr(self.kernels, "rank_filter", None)
-        if kernel is None:
-            raise NotImplementedError(
-                f"rank filters (median, rank_filter, percentile_filter) are not available "
-                f"on the {self.name} backend yet; run them on a numpy array (backend='cpu')")
+        p + (cell - centre) for every True cell."""
         rank3 = inp.rank
         fp3 = footprint.reshape((1,) * (3 - rank3) + footprint.shape)
         runs = footprint_runs(fp3)
@@ -493,8 +487,8 @@ class KernelBackend:
         nthreads = self.kernel_threads(threads, out.size * 4 * max(1, len(runs[2])))
         code = v.EXTREME_DTYPE_CODES[out.dtype]
         for x4, out4 in kernel_views(inp, inp.x, out, xp=self.xp):
-            kernel(x4, out4, fp3.shape, as_3(centre, 0, rank3), *runs, rank, inp.code,
-                   pad_value, code, nthreads)
+            self.kernels.rank_filter(x4, out4, fp3.shape, as_3(centre, 0, rank3), *runs, rank,
+                                     inp.code, pad_value, code, nthreads)
         return out
 
     def pool(self, inp, out, indices, geom, op, p, identity, scales, threads):

@@ -73,8 +73,7 @@ _RANK_ENTRIES = {
         out : ndarray, optional
             Array of the input's shape and dtype to write the result into.
         backend, threads : optional
-            As in :func:`imgconv.correlate`.  The CUDA backend has no rank
-            filters yet (NotImplementedError).
+            As in :func:`imgconv.correlate`.
         """,
 }
 _ENTRIES = {**docdict, **{name: textwrap.dedent(text).strip("\n")

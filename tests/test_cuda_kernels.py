@@ -459,6 +459,75 @@ def test_extreme_footprint_dtypes_and_views(dtype):
 
 
 # --------------------------------------------------------------------------
+# rank_filter
+# --------------------------------------------------------------------------
+def run_rank(x, footprint, centre, rank, mode, cval, layout="contiguous"):
+    runs = footprint_runs(footprint)
+    expected = np.zeros_like(x)
+    cpu.rank_filter(x, expected, footprint.shape, centre, *runs, rank, mode, cval,
+                    CODE[x.dtype], 1)
+    got = device_view(np.zeros_like(x), layout)
+    gpu.rank_filter(device_view(x, layout), got, footprint.shape, centre, *runs, rank, mode,
+                    cval, CODE[x.dtype])
+    return to_host(got), expected
+
+
+#: windows gathered per thread, and (more than 125 cells) selected by counting
+RANK_FOOTPRINTS = FOOTPRINTS + [
+    (np.ones((1, 13, 11), bool), (0, 6, 5)),
+    (RNG.random((5, 6, 7)) < 0.7, (2, 1, 5)),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("footprint, centre", RANK_FOOTPRINTS)
+def test_rank_filter_matches_cpu(mode, footprint, centre):
+    x = random_array((2, 3, 4, 6), np.float32)
+    cells = int(footprint.sum())
+    for rank in sorted({0, cells // 2, cells - 1}):
+        got, expected = run_rank(x, footprint, centre, rank, mode, np.float32(-3.5))
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", EXTREME_DTYPES)
+@pytest.mark.parametrize("footprint, centre", [RANK_FOOTPRINTS[2], RANK_FOOTPRINTS[4]])
+def test_rank_filter_dtypes_and_views(dtype, footprint, centre):
+    """Every dtype's order-preserving key, both selections, the full range of
+    64-bit integers, the constant pad value and strided views."""
+    x = random_array((1, 2, 5, 6), dtype)
+    info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
+    x[0, 0, 0, :3] = (info.min, info.max, 0)
+    cval = x.dtype.type(info.max if dtype.kind != "f" else -0.0)
+    cells = int(footprint.sum())
+    for layout in ("contiguous", "sliced", "reversed"):
+        for rank, mode in ((cells // 3, 0), (cells - 2, 2)):
+            got, expected = run_rank(x, footprint, centre, rank, mode, cval, layout)
+            np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("footprint, centre", [RANK_FOOTPRINTS[2], RANK_FOOTPRINTS[4]])
+def test_rank_filter_nan_sorts_last_and_signed_zeros(dtype, footprint, centre):
+    x = random_array((1, 2, 5, 6), dtype)
+    x[0, 1, 2, 3] = x[0, 0, 4, 5] = np.nan
+    x[0, 0, 1, :2] = (-0.0, 0.0)
+    x[0, 1, 0, 1] = -np.inf
+    cells = int(footprint.sum())
+    for rank in (0, cells // 2, cells - 1):
+        got, expected = run_rank(x, footprint, centre, rank, 4, 0.0)
+        np.testing.assert_array_equal(got, expected)
+        assert np.isnan(got).sum() == np.isnan(expected).sum()
+
+
+def test_rank_filter_refuses_a_rank_outside_the_footprint():
+    x = random_array((1, 1, 3, 3), np.float32)
+    runs = footprint_runs(np.ones((1, 3, 3), bool))
+    with pytest.raises(ValueError, match="rank=9"):
+        gpu.rank_filter(x, np.zeros_like(x), (1, 3, 3), (0, 1, 1), *runs, 9, 0, 0.0,
+                        CODE[x.dtype])
+
+
+# --------------------------------------------------------------------------
 # pool
 # --------------------------------------------------------------------------
 def pool_geometry(shape, size, stride, dilation, pad, ceil_mode):
@@ -586,7 +655,7 @@ def test_every_variant_compiles_with_nvrtc():
     for source, name, defines in gpu.all_variants():
         by_source[(source, defines)].append(name)
     assert {source for source, _ in by_source} == {"correlate.cu", "running.cu", "extreme.cu",
-                                                   "pool.cu"}
+                                                   "rank.cu", "pool.cu"}
     for (source, defines), names in by_source.items():
         ptx = compile_ptx(source, names, defines)
         assert ".entry" in ptx

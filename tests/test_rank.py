@@ -660,33 +660,11 @@ def test_bad_input(call, exc, match):
         call(x)
 
 
-def test_backend_without_rank_kernel_says_so():
-    """A backend whose kernel module has no rank_filter (the CUDA one today)
-    refuses clearly instead of falling back."""
-    class NoRankKernels:
-        pass
-
-    class NoRankBackend(_backend.KernelBackend):
-        take_input = staticmethod(_cpu.as_input_array)
-        check_out = staticmethod(_cpu.check_out)
-
-    backend = NoRankBackend("cuda", np, NoRankKernels(), ("numpy",))
-    inp = v.filter_input(np.zeros((4, 4), np.float32), backend=backend)
-    with pytest.raises(NotImplementedError, match="not available on the cuda backend"):
-        backend.rank_filter(inp, np.empty((4, 4), np.float32), np.ones((3, 3), bool), (1, 1), 4,
-                            0.0, None)
-
-
 def test_generic_kernel_backend(backend):
     """The backend fixture's objects (the CPU's and the generic seam's)
     give the brute-force results."""
     rng = np.random.default_rng(18)
     x = random_array(rng, (14, 19), np.uint16)
-    if backend.name == "cuda":
-        # the CUDA kernels have no rank filter yet: a clear error
-        with pytest.raises(NotImplementedError, match="cuda"):
-            ic.percentile_filter(backend.asarray(x), 60, size=(3, 5), backend="cuda")
-        return
     got = backend.to_numpy(ic.percentile_filter(backend.asarray(x), 60, size=(3, 5),
                                                 backend=backend.name))
     np.testing.assert_array_equal(got, ref_rank(x, np.ones((3, 5)), math.floor(15 * 0.6)))

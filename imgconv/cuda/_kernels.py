@@ -449,6 +449,50 @@ def extreme_footprint(x, out, footprint_shape, centre, row_z, row_y, run_row, ru
 
 
 # --------------------------------------------------------------------------
+# Rank filters
+# --------------------------------------------------------------------------
+def rank_filter(x, out, footprint_shape, centre, row_z, row_y, run_row, run_start, run_length,
+                rank, mode, cval, dtype):
+    """The ``rank``-th smallest value (0: the minimum; NaN sorts last) of
+    (B, D, H, W) ``x`` over a footprint, into ``out`` (same shape and dtype),
+    as the CPU's ``rank_filter`` (pyx/rank.pxi): out[b, z, y, x] = that rank
+    of the padded input at (z + fz - cz, y + fy - cy, x + fx - cx) over the
+    footprint cells (fz, fy, fx).
+
+    Parameters
+    ----------
+    x, out : device arrays
+        4D input and output of one shape and dtype, not sharing memory.
+    footprint_shape, centre : tuple of 3 ints
+        The footprint's (depth, height, width) and its centre cell.
+    row_z, row_y, run_row, run_start, run_length : numpy.ndarray
+        The footprint's runs (``imgconv._backend.footprint_runs``).
+    rank : int
+        0 <= rank < the footprint's cell count.
+    mode, cval, dtype
+        Boundary mode code, the constant mode's value (of the dtype) and the
+        dtype code (``imgconv._validate.EXTREME_DTYPE_CODES``).
+    """
+    del footprint_shape   # the runs hold the cells; the shape is the CPU's signature
+    run_row, run_length = np.asarray(run_row), np.asarray(run_length)
+    ncells = int(run_length.sum())
+    if not 0 <= rank < ncells:
+        raise ValueError(f"rank={rank} is outside a footprint of {ncells} cells")
+    if out.size == 0:
+        return
+    _check_same_memory(x, out, "rank_filter")
+    row_z, row_y = np.asarray(row_z), np.asarray(row_y)
+    runs = np.stack([row_z[run_row], row_y[run_row], np.asarray(run_start), run_length],
+                    axis=1)
+    grid, block = _line_grid(out.size)
+    kernel = get_kernel("rank.cu", f"rank_footprint<{C_TYPES[dtype]}>")
+    kernel(grid, block, (x, out, _device(runs, np.int32), _i32(len(runs)), _i32(ncells),
+                         _i32(rank), *_shape_args(x), *element_strides(x),
+                         *element_strides(out), *(_i32(c) for c in centre), _i32(mode),
+                         _scalar_arg(dtype, cval)))
+
+
+# --------------------------------------------------------------------------
 # Pooling
 # --------------------------------------------------------------------------
 def pool(x, out, indices, size, stride, dilation, pad_lo, extent, op, mode, p, identity,
@@ -543,5 +587,6 @@ def all_variants():
     for code in EXTREME_CODES:
         variants.append(("extreme.cu", f"extreme_line<{C_TYPES[code]}>", ()))
         variants.append(("extreme.cu", f"extreme_footprint<{C_TYPES[code]}>", ()))
+        variants.append(("rank.cu", f"rank_footprint<{C_TYPES[code]}>", ()))
         variants.append(("pool.cu", f"pool_extreme<{C_TYPES[code]}>", ()))
     return variants

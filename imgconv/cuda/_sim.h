@@ -266,6 +266,16 @@ inline long long __double2ll_rn(double x) {
 inline float __int2float_rn(int x) { return (float)x; }
 inline float __int_as_float(int x) { float f; std::memcpy(&f, &x, sizeof f); return f; }
 inline int __float_as_int(float f) { int x; std::memcpy(&x, &f, sizeof x); return x; }
+inline double __longlong_as_double(long long x) {
+    double f;
+    std::memcpy(&f, &x, sizeof f);
+    return f;
+}
+inline long long __double_as_longlong(double f) {
+    long long x;
+    std::memcpy(&x, &f, sizeof x);
+    return x;
+}
 
 // ---- the launcher (instantiated by the loader's generated trailer) ----
 namespace imgconv_sim {

@@ -25,6 +25,12 @@
 #define IMGCONV_DT_INT64 6
 #define IMGCONV_DT_UINT64 7
 
+// Scalars cross the launch boundary as 64-bit values (the launch API passes
+// numpy int64/float64 scalars); this is the parameter type for a dtype.
+template <typename T> struct ScalarArg { typedef long long type; };
+template <> struct ScalarArg<float> { typedef double type; };
+template <> struct ScalarArg<double> { typedef double type; };
+
 // Index of the input sample that padded position ``i`` reads along an axis of
 // ``n`` samples, or -1 for the constant (cval).  Any distance outside [0, n)
 // repeats the rule, so wide padding never reads out of bounds.

@@ -17,12 +17,6 @@
 #include "common.cuh"
 #include "lines.cuh"
 
-// Scalars cross the launch boundary as 64-bit values (the launch API passes
-// numpy int64/float64 scalars); this is the parameter type for a dtype.
-template <typename T> struct ScalarArg { typedef long long type; };
-template <> struct ScalarArg<float> { typedef double type; };
-template <> struct ScalarArg<double> { typedef double type; };
-
 template <typename T>
 __device__ inline T line_sample(const T* line, long long step, int position, int n, int mode,
                                 T cval) {

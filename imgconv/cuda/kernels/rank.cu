@@ -1,0 +1,211 @@
+// Rank filters (median, rank_filter, percentile_filter) over any flat
+// footprint, as the CPU's rank kernels (pyx/rank.pxi): out = the rank-th
+// smallest value of the padded window, NaN after every number (numpy.sort's
+// order); the constant mode pads with cval (a value of the dtype).  One
+// output per thread, x fastest.
+//
+// Every dtype is selected through one unsigned key whose order is the
+// values' order (OrderedKey), so one selection serves all eight dtypes.
+// Windows of up to RANK_LOCAL_CELLS cells are gathered into the thread's
+// own array and selected there (quickselect).  Larger windows are never
+// stored: a binary search over the key range counts the window's keys at or
+// below the midpoint, one pass over the window per key bit (8 for uint8, 32
+// for float32), so a footprint of any size needs no memory per thread.
+#include "prelude.cuh"
+#include "common.cuh"
+
+// a 5 x 5 x 5 window fits; cupyx also gathers windows into per-thread arrays
+#define RANK_LOCAL_CELLS 125
+
+template <typename T> struct OrderedKey;
+
+template <> struct OrderedKey<unsigned char> {
+    typedef unsigned int Key;
+    static const int bits = 8;
+    __device__ static Key of(unsigned char v) { return v; }
+    __device__ static unsigned char value(Key k) { return (unsigned char)k; }
+};
+template <> struct OrderedKey<unsigned short> {
+    typedef unsigned int Key;
+    static const int bits = 16;
+    __device__ static Key of(unsigned short v) { return v; }
+    __device__ static unsigned short value(Key k) { return (unsigned short)k; }
+};
+template <> struct OrderedKey<short> {
+    typedef unsigned int Key;
+    static const int bits = 16;
+    __device__ static Key of(short v) { return (unsigned int)(unsigned short)v ^ 0x8000u; }
+    __device__ static short value(Key k) { return (short)(unsigned short)(k ^ 0x8000u); }
+};
+template <> struct OrderedKey<int> {
+    typedef unsigned int Key;
+    static const int bits = 32;
+    __device__ static Key of(int v) { return (unsigned int)v ^ 0x80000000u; }
+    __device__ static int value(Key k) { return (int)(k ^ 0x80000000u); }
+};
+template <> struct OrderedKey<long long> {
+    typedef unsigned long long Key;
+    static const int bits = 64;
+    __device__ static Key of(long long v) {
+        return (unsigned long long)v ^ 0x8000000000000000ull;
+    }
+    __device__ static long long value(Key k) { return (long long)(k ^ 0x8000000000000000ull); }
+};
+template <> struct OrderedKey<unsigned long long> {
+    typedef unsigned long long Key;
+    static const int bits = 64;
+    __device__ static Key of(unsigned long long v) { return v; }
+    __device__ static unsigned long long value(Key k) { return k; }
+};
+// IEEE floats: negative values have their bits flipped, positive ones their
+// sign bit set, so unsigned order is numeric order (-0 just below +0); every
+// NaN becomes the largest key and comes back as a NaN.
+template <> struct OrderedKey<float> {
+    typedef unsigned int Key;
+    static const int bits = 32;
+    __device__ static Key of(float v) {
+        if (v != v) return 0xFFFFFFFFu;
+        const unsigned int b = (unsigned int)__float_as_int(v);
+        return (b & 0x80000000u) ? ~b : b | 0x80000000u;
+    }
+    __device__ static float value(Key k) {
+        const unsigned int b = (k & 0x80000000u) ? k ^ 0x80000000u : ~k;
+        return __int_as_float((int)b);
+    }
+};
+template <> struct OrderedKey<double> {
+    typedef unsigned long long Key;
+    static const int bits = 64;
+    __device__ static Key of(double v) {
+        if (v != v) return 0xFFFFFFFFFFFFFFFFull;
+        const unsigned long long b = (unsigned long long)__double_as_longlong(v);
+        return (b & 0x8000000000000000ull) ? ~b : b | 0x8000000000000000ull;
+    }
+    __device__ static double value(Key k) {
+        const unsigned long long b = (k & 0x8000000000000000ull) ? k ^ 0x8000000000000000ull
+                                                                  : ~k;
+        return __longlong_as_double((long long)b);
+    }
+};
+
+// The footprint's cells as the keys of the padded samples around one output.
+template <typename T>
+struct RankWindow {
+    typedef typename OrderedKey<T>::Key Key;
+    const T* xb;
+    const int* runs;
+    int nruns, depth, height, width, oz, oy, ox, cz, cy, cx, mode;
+    long long xs1, xs2, xs3;
+    Key pad_key;
+
+    // f(key) for every cell, in footprint order
+    template <typename F>
+    __device__ void each(F f) const {
+        for (int r = 0; r < nruns; ++r) {
+            const int* run = runs + 4 * r;
+            const int mz = map_index(oz + __ldg(run) - cz, depth, mode);
+            const int my = map_index(oy + __ldg(run + 1) - cy, height, mode);
+            const int start = __ldg(run + 2), length = __ldg(run + 3);
+            for (int c = start; c < start + length; ++c) {
+                const int mx = map_index(ox + c - cx, width, mode);
+                f((mz < 0 || my < 0 || mx < 0)
+                      ? pad_key
+                      : OrderedKey<T>::of(__ldg(xb + mz * xs1 + my * xs2 + mx * xs3)));
+            }
+        }
+    }
+};
+
+template <typename Key>
+struct GatherKeys {
+    Key* keys;
+    int* count;
+    __device__ void operator()(Key k) const { keys[(*count)++] = k; }
+};
+
+template <typename Key>
+struct CountAtMost {
+    Key bound;
+    int* count;
+    __device__ void operator()(Key k) const { *count += k <= bound; }
+};
+
+// The rank-th smallest of keys[0 .. n-1] (reorders them): Hoare's selection.
+template <typename Key>
+__device__ Key select_key(Key* keys, int n, int rank) {
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        const Key pivot = keys[lo + (hi - lo) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (keys[i] < pivot) ++i;
+            while (pivot < keys[j]) --j;
+            if (i <= j) {
+                const Key t = keys[i];
+                keys[i] = keys[j];
+                keys[j] = t;
+                ++i;
+                --j;
+            }
+        }
+        if (rank <= j) hi = j;
+        else if (rank >= i) lo = i;
+        else return keys[rank];
+    }
+    return keys[rank];
+}
+
+// runs: nruns rows of (footprint plane, footprint row, first column, length);
+// centre (cz, cy, cx); ncells: the footprint's cell count, rank < ncells.
+template <typename T>
+__global__ void rank_footprint(const T* __restrict__ x, T* out, const int* __restrict__ runs,
+                               int nruns, int ncells, int rank, int nbatch, int depth,
+                               int height, int width, long long xs0, long long xs1,
+                               long long xs2, long long xs3, long long os0, long long os1,
+                               long long os2, long long os3, int cz, int cy, int cx, int mode,
+                               typename ScalarArg<T>::type cval_arg) {
+    typedef typename OrderedKey<T>::Key Key;
+    const long long total = (long long)nbatch * depth * height * width;
+    for (long long item = (long long)blockIdx.x * blockDim.x + threadIdx.x; item < total;
+         item += (long long)gridDim.x * blockDim.x) {
+        RankWindow<T> window;
+        window.ox = (int)(item % width);
+        window.oy = (int)((item / width) % height);
+        window.oz = (int)((item / ((long long)width * height)) % depth);
+        const long long b = item / ((long long)width * height * depth);
+        window.xb = x + b * xs0;
+        window.runs = runs;
+        window.nruns = nruns;
+        window.depth = depth;
+        window.height = height;
+        window.width = width;
+        window.cz = cz;
+        window.cy = cy;
+        window.cx = cx;
+        window.mode = mode;
+        window.xs1 = xs1;
+        window.xs2 = xs2;
+        window.xs3 = xs3;
+        window.pad_key = OrderedKey<T>::of(static_cast<T>(cval_arg));
+        Key found;
+        if (ncells <= RANK_LOCAL_CELLS) {
+            Key keys[RANK_LOCAL_CELLS];
+            int count = 0;
+            window.each(GatherKeys<Key>{keys, &count});
+            found = select_key(keys, count, rank);
+        } else {
+            // the smallest key with more than ``rank`` keys at or below it
+            Key lo = 0, hi = (Key)(~(Key)0) >> (8 * sizeof(Key) - OrderedKey<T>::bits);
+            while (lo < hi) {
+                const Key mid = lo + (hi - lo) / 2;
+                int count = 0;
+                window.each(CountAtMost<Key>{mid, &count});
+                if (count > rank) hi = mid;
+                else lo = mid + 1;
+            }
+            found = lo;
+        }
+        out[offset4(b, window.oz, window.oy, window.ox, os0, os1, os2, os3)] =
+            OrderedKey<T>::value(found);
+    }
+}
