@@ -12,10 +12,9 @@ call numpy on the caller's array, and do element-wise work through the
 backend's array namespace ``xp``.
 
 :class:`KernelBackend` is that object for a kernel module with the signatures
-of ``pyx/_kernels.pyx`` (``correlate``, ``box_pass``, ``extreme_pass``,
-``extreme_footprint``, ``pool``; ``extreme_structure`` and ``rank_filter``
-where the backend runs non-flat morphology and rank filters) taking 4D views
-of the backend's arrays:
+of the compiled kernel modules (``correlate``, ``box_pass``, ``extreme_pass``,
+``extreme_footprint``, ``extreme_structure``, ``rank_filter``, ``pool``)
+taking 4D views of the backend's arrays:
 the CPU backend (``imgconv._cpu``) is it with numpy, the compiled kernels and
 the buffer pool; a GPU backend is it with cupy, its own kernel module and
 ``cupy.empty``.  See docs/design.md, "Backends".
@@ -454,10 +453,6 @@ class KernelBackend:
         ``skip_outside``: cells beyond the input's edges take no part
         (the neutral padding; an output with none inside gets the
         operation's identity) instead of reading the padding."""
-        kernel = getattr(self.kernels, "extreme_structure", None)
-        if kernel is None:
-            raise NotImplementedError(f"non-flat morphology (structure=) is not implemented on "
-                                      f"the {self.name} backend; use backend='cpu'")
         rank = inp.rank
         fp3 = footprint.reshape((1,) * (3 - rank) + footprint.shape)
         centre3 = as_3(centre, 0, rank)
@@ -472,7 +467,8 @@ class KernelBackend:
         code = v.EXTREME_DTYPE_CODES[out.dtype]
         identity = v.morphology_pad_value(out.dtype, None, None, is_max)
         for x4, out4 in kernel_views(inp, inp.x, out, xp=self.xp):
-            kernel(x4, out4, fp3.shape, centre3, *runs, run_heights, skip_outside, inp.code,
+            self.kernels.extreme_structure(x4, out4, fp3.shape, centre3, *runs, run_heights,
+                                           skip_outside, inp.code,
                    pad_value, identity, is_max, code, nthreads)
         return out
 

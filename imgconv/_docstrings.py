@@ -238,7 +238,7 @@ _MORPHOLOGY = {
             ``size``.  Integer images take whole-number heights (a fractional one
             is an error) and their sums saturate to the dtype's range (scipy's
             wrap); float images add the heights in their own dtype.  Not for
-            bool images; the CUDA backend raises NotImplementedError.
+            bool images.
         """,
     "mode_morphology": """
         mode : str or sequence of str, optional

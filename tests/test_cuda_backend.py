@@ -227,11 +227,20 @@ def test_rank_filters_run_on_the_gpu_as_on_the_cpu(sim, call, dtype):
     np.testing.assert_array_equal(out, expected)
 
 
-def test_non_flat_morphology_is_a_clear_error(sim):
-    # the CUDA kernels have no heights yet: said, not run on the CPU behind the caller's back
-    with pytest.raises(NotImplementedError, match="non-flat morphology .* cuda backend"):
-        ic.dilate(X, structure=np.ones((3, 3)), backend="cuda")
-    np.testing.assert_array_equal(ic.dilate(X, size=3, backend="cuda"), ic.dilate(X, size=3))
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int64, np.float32, np.float64])
+@pytest.mark.parametrize("call", [
+    lambda x, s, **k: ic.dilate(x, structure=s, **k),
+    lambda x, s, **k: ic.erode(x, structure=s, mode="wrap", **k),
+    lambda x, s, **k: ic.opening(x, structure=s, mode=("zero", "reflect"), cval=3, **k),
+    lambda x, s, **k: ic.tophat(x, footprint=s > 0, structure=s, origin=(1, 0), **k),
+])
+def test_non_flat_morphology_runs_on_the_gpu_as_on_the_cpu(sim, call, dtype):
+    x = (X * 8).astype(dtype)
+    structure = RNG.integers(-40, 41, (3, 5)).astype(np.float64)
+    got = call(x, structure, backend="cuda")
+    expected = call(x, structure)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_kernel_too_large_for_shared_memory_falls_back(sim, monkeypatch):

@@ -458,6 +458,65 @@ def test_extreme_footprint_dtypes_and_views(dtype):
         np.testing.assert_array_equal(to_host(got), expected)
 
 
+def run_structure(x, footprint, centre, heights, skip_outside, mode, cval, is_max,
+                  layout="contiguous"):
+    """The CPU's and the GPU's extreme_structure on the same runs: cells of
+    one height in a row share a run, as imgconv._backend builds them."""
+    dtype = x.dtype
+    cell_heights = np.zeros(footprint.shape, np.int64 if dtype.kind in "iu" else dtype)
+    cell_heights[footprint] = heights
+    runs = footprint_runs(footprint, cell_heights)
+    row_z, row_y, run_row, run_start, _ = runs
+    run_heights = np.ascontiguousarray(cell_heights[row_z[run_row], row_y[run_row], run_start])
+    identity = v.morphology_pad_value(dtype, None, None, is_max)
+    expected = np.zeros_like(x)
+    cpu.extreme_structure(x, expected, footprint.shape, centre, *runs, run_heights, skip_outside,
+                          mode, cval, identity, is_max, CODE[dtype], 1)
+    got = device_view(np.zeros_like(x), layout)
+    gpu.extreme_structure(device_view(x, layout), got, footprint.shape, centre, *runs,
+                          run_heights, skip_outside, mode, cval, identity, is_max, CODE[dtype])
+    return to_host(got), expected
+
+
+@pytest.mark.parametrize("mode", MODES + ("neutral",))
+@pytest.mark.parametrize("footprint, centre", FOOTPRINTS)
+def test_extreme_structure_matches_cpu(mode, footprint, centre):
+    """Every mode reads its padding; 'neutral' is morphology's mode=None:
+    cells beyond the edges take no part (skip_outside, which the CPU kernel
+    runs over padding of the value that never wins)."""
+    x = random_array((2, 3, 4, 6), np.float32)
+    heights = RNG.integers(-5, 6, int(footprint.sum())).astype(np.float32)
+    for is_max in (True, False):
+        if mode == "neutral":
+            args = (True, 0, v.morphology_pad_value(x.dtype, None, None, is_max))
+        else:
+            args = (False, mode, np.float32(-3.5))
+        got, expected = run_structure(x, footprint, centre, heights, *args, is_max)
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", EXTREME_DTYPES)
+def test_extreme_structure_saturates_every_dtype(dtype):
+    """Heights that push the dtype's extremes past its range saturate (the
+    64-bit dtypes through their wrapping sums), on strided views too."""
+    x = random_array((1, 2, 5, 6), dtype)
+    footprint, centre = FOOTPRINTS[2]
+    if dtype.kind == "f":
+        heights = RNG.standard_normal(int(footprint.sum())).astype(dtype) * 10
+    else:
+        info = np.iinfo(dtype)
+        x[0, 0, 1, :2] = (info.min, info.max)
+        span = min(int(info.max) - int(info.min), 2**63 - 1)
+        heights = RNG.integers(-span // 2, span // 2, int(footprint.sum()), dtype=np.int64)
+        heights[:2] = (span, -span)
+    for layout in ("contiguous", "sliced", "reversed"):
+        for is_max, skip_outside, mode in ((True, True, 0), (False, False, 2)):
+            cval = v.morphology_pad_value(dtype, None, None, is_max)
+            got, expected = run_structure(x, footprint, centre, heights, skip_outside, mode,
+                                          cval, is_max, layout)
+            np.testing.assert_array_equal(got, expected)
+
+
 # --------------------------------------------------------------------------
 # rank_filter
 # --------------------------------------------------------------------------

@@ -530,24 +530,3 @@ def test_bad_images():
     u = np.array([2 ** 64 - 3, 1], np.uint64)
     assert ic.dilate(u, structure=[2 ** 63 - 1]).tolist() == [2 ** 64 - 1, 2 ** 63]
     assert ic.erode(u, structure=[2 ** 63 - 1]).tolist() == [2 ** 63 - 2, 0]
-
-
-def test_backend_without_the_kernel(monkeypatch):
-    import types
-
-    from imgconv import _convolve, _cpu, _dispatch
-    from conftest import _generic_kernel_backend
-
-    backend = _generic_kernel_backend()
-    # a kernel module like the CUDA one: every kernel but extreme_structure
-    backend.kernels = types.SimpleNamespace(
-        **{k: getattr(_cpu.kernels, k) for k in dir(_cpu.kernels)
-           if not k.startswith("_") and k != "extreme_structure"})
-    monkeypatch.setitem(_dispatch._loaded, "cpu", backend)
-    _convolve._plan_cache.clear()
-    x = np.zeros((5, 5), np.float32)
-    with pytest.raises(NotImplementedError, match="structure=.*'?cpu'? backend"):
-        ic.dilate(x, structure=np.zeros((3, 3)), backend="cpu")
-    # flat footprints still run there
-    assert ic.dilate(x, size=3, backend="cpu").shape == (5, 5)
-    _convolve._plan_cache.clear()

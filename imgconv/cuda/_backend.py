@@ -25,8 +25,8 @@ from . import _kernels, _runtime
 
 #: The kernel functions ``KernelBackend`` calls, all with the compiled CPU
 #: module's signatures.
-KERNEL_FUNCTIONS = ("correlate", "box_pass", "extreme_pass", "extreme_footprint", "rank_filter",
-                    "pool")
+KERNEL_FUNCTIONS = ("correlate", "box_pass", "extreme_pass", "extreme_footprint",
+                    "extreme_structure", "rank_filter", "pool")
 
 
 def _without_thread_count(launch):

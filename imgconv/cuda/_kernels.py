@@ -448,6 +448,50 @@ def extreme_footprint(x, out, footprint_shape, centre, row_z, row_y, run_row, ru
                          _i32(bool(is_max))))
 
 
+def extreme_structure(x, out, footprint_shape, centre, row_z, row_y, run_row, run_start,
+                      run_length, heights, skip_outside, mode, cval, identity, is_max, dtype):
+    """Max (``is_max``) or min with heights (non-flat morphology) of (B, D, H,
+    W) ``x`` into ``out``, as the CPU's ``extreme_structure``
+    (pyx/extreme.pxi): out[b, z, y, x] = op over the footprint's cells c of
+    (the padded input at (z + fz - cz, y + fy - cy, x + fx - cx) + the
+    height of c), saturated for integers, starting from ``identity``.
+
+    Parameters
+    ----------
+    x, out, footprint_shape, centre, row_z, row_y, run_row, run_start, run_length
+        As for `extreme_footprint`.
+    heights : numpy.ndarray
+        One height per run: int64 for integer dtypes (within +-(the dtype's
+        span)), the dtype itself for floats.
+    skip_outside : bool
+        Cells beyond the input's edges take no part instead of reading the
+        padding; an output with none inside gets ``identity``.
+    mode, cval, identity, is_max, dtype
+        The boundary mode code, the constant mode's value, the value that
+        never wins, the operation and the dtype code.
+    """
+    del footprint_shape   # the runs hold the cells; the shape is the CPU's signature
+    run_row, heights = np.asarray(run_row), np.asarray(heights)
+    if run_row.size == 0:
+        raise ValueError("extreme_structure needs a footprint with at least one cell")
+    expected = np.dtype(np.int64) if NUMPY_TYPES[dtype].kind in "iu" else NUMPY_TYPES[dtype]
+    if heights.dtype != expected or heights.shape != run_row.shape:
+        raise ValueError(f"heights must hold one {expected} height per run")
+    if out.size == 0:
+        return
+    _check_same_memory(x, out, "extreme_structure")
+    row_z, row_y = np.asarray(row_z), np.asarray(row_y)
+    runs = np.stack([row_z[run_row], row_y[run_row], np.asarray(run_start),
+                     np.asarray(run_length)], axis=1)
+    grid, block = _line_grid(out.size)
+    kernel = get_kernel("extreme.cu", f"extreme_structure<{C_TYPES[dtype]}>")
+    kernel(grid, block, (x, out, _device(runs, np.int32), _device(heights, heights.dtype),
+                         _i32(len(runs)), *_shape_args(x), *element_strides(x),
+                         *element_strides(out), *(_i32(c) for c in centre),
+                         _i32(bool(skip_outside)), _i32(mode), _scalar_arg(dtype, cval),
+                         _scalar_arg(dtype, identity), _i32(bool(is_max))))
+
+
 # --------------------------------------------------------------------------
 # Rank filters
 # --------------------------------------------------------------------------
@@ -587,6 +631,7 @@ def all_variants():
     for code in EXTREME_CODES:
         variants.append(("extreme.cu", f"extreme_line<{C_TYPES[code]}>", ()))
         variants.append(("extreme.cu", f"extreme_footprint<{C_TYPES[code]}>", ()))
+        variants.append(("extreme.cu", f"extreme_structure<{C_TYPES[code]}>", ()))
         variants.append(("rank.cu", f"rank_footprint<{C_TYPES[code]}>", ()))
         variants.append(("pool.cu", f"pool_extreme<{C_TYPES[code]}>", ()))
     return variants

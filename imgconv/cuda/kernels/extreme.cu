@@ -13,6 +13,10 @@
 //
 // extreme_footprint: any flat footprint, given as runs of consecutive cells
 // (footprint plane, row, first column, length), one output per thread.
+//
+// extreme_structure: the same with heights (non-flat morphology, the CPU's
+// extreme_structure): each cell adds its run's height, saturated for
+// integers, before the cells combine.
 #include "prelude.cuh"
 #include "common.cuh"
 #include "lines.cuh"
@@ -109,6 +113,99 @@ __global__ void extreme_footprint(const T* __restrict__ x, T* out, const int* __
                                                                   mx * xs3);
                 acc = first ? v : extreme2(acc, v, use_max);
                 first = false;
+            }
+        }
+        out[offset4(b, oz, oy, ox, os0, os1, os2, os3)] = acc;
+    }
+}
+
+// Non-flat morphology: a sample plus its cell's height, in the dtype.
+// Integer heights come as long long (within +-(the dtype's span), so the
+// narrow dtypes add exactly in 64 bits before saturating); float heights
+// have the dtype and add plainly.
+template <typename T> struct Height { typedef long long type; };
+template <> struct Height<float> { typedef float type; };
+template <> struct Height<double> { typedef double type; };
+
+template <typename T>
+__device__ inline T clamp_sum(long long v, long long lo, long long hi) {
+    return static_cast<T>(v < lo ? lo : (v > hi ? hi : v));
+}
+template <typename T>
+__device__ inline T add_height(T v, typename Height<T>::type h);
+template <> __device__ inline float add_height<float>(float v, float h) { return v + h; }
+template <> __device__ inline double add_height<double>(double v, double h) { return v + h; }
+template <>
+__device__ inline unsigned char add_height<unsigned char>(unsigned char v, long long h) {
+    return clamp_sum<unsigned char>(v + h, 0, UINT8_MAX);
+}
+template <>
+__device__ inline unsigned short add_height<unsigned short>(unsigned short v, long long h) {
+    return clamp_sum<unsigned short>(v + h, 0, UINT16_MAX);
+}
+template <> __device__ inline short add_height<short>(short v, long long h) {
+    return clamp_sum<short>(v + h, INT16_MIN, INT16_MAX);
+}
+template <> __device__ inline int add_height<int>(int v, long long h) {
+    return clamp_sum<int>(v + h, INT32_MIN, INT32_MAX);
+}
+// 64-bit dtypes: a wrapping sum, saturated where it wrapped (heights within
+// +-(2**63 - 1)), as the CPU's add_height
+template <> __device__ inline long long add_height<long long>(long long v, long long h) {
+    const long long total = (long long)((unsigned long long)v + (unsigned long long)h);
+    if (h >= 0) return total < v ? INT64_MAX : total;
+    return total > v ? INT64_MIN : total;
+}
+template <>
+__device__ inline unsigned long long add_height<unsigned long long>(unsigned long long v,
+                                                                    long long h) {
+    if (h >= 0) {
+        const unsigned long long total = v + (unsigned long long)h;
+        return total < v ? UINT64_MAX : total;
+    }
+    const unsigned long long magnitude = (unsigned long long)(-h);
+    return v < magnitude ? 0ull : v - magnitude;
+}
+
+// As extreme_footprint, each cell adding its run's height (heights[r] for
+// run r) before the cells combine, from ``identity``.  skip_outside: cells
+// beyond the input's edges take no part instead of reading the padding (an
+// output with none inside keeps ``identity``).
+template <typename T>
+__global__ void extreme_structure(const T* __restrict__ x, T* out, const int* __restrict__ runs,
+                                  const typename Height<T>::type* __restrict__ heights,
+                                  int nruns, int nbatch, int depth, int height, int width,
+                                  long long xs0, long long xs1, long long xs2, long long xs3,
+                                  long long os0, long long os1, long long os2, long long os3,
+                                  int cz, int cy, int cx, int skip_outside, int mode,
+                                  typename ScalarArg<T>::type cval_arg,
+                                  typename ScalarArg<T>::type identity_arg, int is_max) {
+    const T cval = static_cast<T>(cval_arg);
+    const bool use_max = is_max != 0;
+    const long long total = (long long)nbatch * depth * height * width;
+    for (long long item = (long long)blockIdx.x * blockDim.x + threadIdx.x; item < total;
+         item += (long long)gridDim.x * blockDim.x) {
+        const int ox = (int)(item % width);
+        const int oy = (int)((item / width) % height);
+        const int oz = (int)((item / ((long long)width * height)) % depth);
+        const long long b = item / ((long long)width * height * depth);
+        const T* xb = x + b * xs0;
+        T acc = static_cast<T>(identity_arg);
+        for (int r = 0; r < nruns; ++r) {
+            const int* run = runs + 4 * r;
+            const int iz = oz + __ldg(run) - cz, iy = oy + __ldg(run + 1) - cy;
+            if (skip_outside && (iz < 0 || iz >= depth || iy < 0 || iy >= height)) continue;
+            const int mz = map_index(iz, depth, mode), my = map_index(iy, height, mode);
+            const int start = __ldg(run + 2), length = __ldg(run + 3);
+            const typename Height<T>::type h = __ldg(heights + r);
+            for (int c = start; c < start + length; ++c) {
+                const int ix = ox + c - cx;
+                if (skip_outside && (ix < 0 || ix >= width)) continue;
+                const int mx = map_index(ix, width, mode);
+                const T v = (mz < 0 || my < 0 || mx < 0)
+                                ? cval
+                                : __ldg(xb + mz * xs1 + my * xs2 + mx * xs3);
+                acc = extreme2(acc, add_height<T>(v, h), use_max);
             }
         }
         out[offset4(b, oz, oy, ox, os0, os1, os2, os3)] = acc;
