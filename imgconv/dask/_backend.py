@@ -260,10 +260,11 @@ def _meta_of(result):
 SLAB_BYTES = 64 << 20
 
 
-def _slab_groups(plans, shape, itemsize, slab_axes, limit=SLAB_BYTES):
+def _slab_groups(plans, shape, itemsize, slab_axes, limit=None):
     """How many consecutive chunks one task runs along each axis: along the
     file's slab axes (in their order) as many as keep its block within
-    ``limit`` bytes, elsewhere one."""
+    ``limit`` bytes (default :data:`SLAB_BYTES`), elsewhere one."""
+    limit = SLAB_BYTES if limit is None else limit
     groups = [1] * len(plans)
     extents = [min(n, max(p.chunks) + 2 * p.halo) for p, n in zip(plans, shape)]
     for a in slab_axes:
@@ -272,6 +273,8 @@ def _slab_groups(plans, shape, itemsize, slab_axes, limit=SLAB_BYTES):
         while count < len(plan.chunks) and itemsize * others * min(
                 shape[a], (count + 1) * max(plan.chunks) + 2 * plan.halo) <= limit:
             count += 1
+        # as many tasks, evenly wide (8 chunks that fit 6 at a time: 4 and 4)
+        count = -(-len(plan.chunks) // -(-len(plan.chunks) // count))
         groups[a] = count
         extents[a] = min(shape[a], count * max(plan.chunks) + 2 * plan.halo)
         if count < len(plan.chunks):
