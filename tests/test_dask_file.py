@@ -117,13 +117,14 @@ def test_pooling_and_its_indices(tmp_path, options):
         np.testing.assert_array_equal(computed[1], expected_indices)
 
 
-def test_correlate_with_explicit_padding_and_stride(tmp_path):
+@pytest.mark.parametrize("mode", ["reflect", "wrap", "zero"])
+def test_correlate_with_explicit_padding_and_stride(tmp_path, mode):
     x = volume()
     path = saved(tmp_path, x)
     kernel = np.arange(27.0).reshape(3, 3, 3) - 13
-    for padding in (0, 1, ((2, 0), (1, 1), (0, 3))):
+    for padding in (0, 1, ((2, 0), (1, 1), (0, 3)), "same"):
         assert_file_equals_memory(path, x, ic.correlate, (5, 6, 4), kernel, padding=padding,
-                                  stride=(2, 3, 1), method="direct")
+                                  stride=(2, 3, 1), method="direct", mode=mode)
 
 
 @pytest.mark.parametrize("order", ["C", "F"])

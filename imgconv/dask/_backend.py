@@ -20,6 +20,11 @@ A call goes through :meth:`DaskBackend.call` (see
 
 So a chunked result equals the in-memory result exactly, at chunk seams
 and volume edges, in every mode.
+
+An array exactly as ``imgconv.read(path, chunks=...)`` returned it for a
+``.npy`` file or a multi-page TIFF skips step 3: each task reads its block
+with the halos from the file and filters it (:func:`_from_file`), several
+chunks wide along the rows or pages a read spans whole anyway.
 """
 import functools
 import itertools
