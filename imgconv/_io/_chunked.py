@@ -13,7 +13,6 @@ import math
 import os
 import secrets
 import shutil
-
 from typing import NamedTuple
 
 import numpy as np
@@ -157,7 +156,8 @@ class FileSource(NamedTuple):
 
 def file_source(array):
     """The :class:`FileSource` of a dask array exactly as
-    :func:`read_chunked` returned it (any rechunking aside), else None."""
+    :func:`read_chunked` returned it, else None (anything applied to it, a
+    rechunk included, makes another array, of another name)."""
     source = getattr(array, "_imgconv_file_source", None)
     return source if source is not None and source.name == array.name else None
 
