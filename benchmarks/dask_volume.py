@@ -9,6 +9,12 @@ steadier number on a loaded machine), peak RSS, throughput (input
 bytes per second) and the ratio of the two, with the zarr write and without
 it (the result computed and discarded chunk by chunk).
 
+Both get the array ``imgconv.read`` returns; imgconv's filter, applied to it
+directly, reads each block with its halos from the file in the task that
+filters it, while dask-image assembles halos from neighbouring chunks
+(``dask.array.overlap``).  So the comparison is of the two libraries' whole
+pipelines from the same file, not of the filter kernels alone.
+
 Run it from the repository root::
 
     pip install -e .[dask,bench]

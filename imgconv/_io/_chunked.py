@@ -13,6 +13,7 @@ import math
 import os
 import secrets
 import shutil
+from typing import NamedTuple
 
 import numpy as np
 
@@ -103,13 +104,18 @@ def _read_box(path, shape, dtype, offset, key):
             f.readinto(out)
         else:
             (y0, y1), (x0, x1) = box[-2], box[-1]
-            rows = np.empty((y1 - y0, shape[-1]), dtype)
+            # a box of whole rows is read straight into place
+            whole_rows = (x0, x1) == (0, shape[-1])
+            rows = None if whole_rows else np.empty((y1 - y0, shape[-1]), dtype)
             leading = itertools.product(*(range(lo, hi) for lo, hi in box[:-2]))
             for index in leading:
+                place = tuple(i - lo for i, (lo, _) in zip(index, box[:-2]))
+                target = out[place] if whole_rows else rows
                 f.seek(offset + sum(i * st for i, st in zip(index, strides)) + y0 * strides[-2])
-                if f.readinto(rows) != rows.nbytes:
+                if f.readinto(target) != target.nbytes:
                     raise ValueError(f"{path}: truncated while reading")
-                out[tuple(i - lo for i, (lo, _) in zip(index, box[:-2]))] = rows[:, x0:x1]
+                if not whole_rows:
+                    out[place] = rows[:, x0:x1]
     return out[tuple(within)]
 
 
@@ -136,6 +142,32 @@ class _TiffPages:
         return pages[(slice(None),) * numbers.ndim + key[self.page_axes:]]
 
 
+class FileSource(NamedTuple):
+    """Where a dask array made by :func:`read_chunked` reads its chunks from,
+    so that a filter applied to it can read each block with its halo in the
+    same task (:mod:`imgconv.dask._backend`) instead of assembling it from
+    neighbouring chunks."""
+
+    name: str            # the dask array's name: the source holds for that array only
+    blocks: object       # an array-like whose slices read only what they cover
+    slab_axes: tuple     # axes a read spans whole anyway (rows, pages): worth reading
+    #                      several chunks' width at once
+
+
+def file_source(array):
+    """The :class:`FileSource` of a dask array exactly as
+    :func:`read_chunked` returned it, else None (anything applied to it, a
+    rechunk included, makes another array, of another name)."""
+    source = getattr(array, "_imgconv_file_source", None)
+    return source if source is not None and source.name == array.name else None
+
+
+def _from_source(da, blocks, chunks, slab_axes):
+    array = da.from_array(blocks, chunks=chunks, meta=np.empty((0,) * blocks.ndim, blocks.dtype))
+    array._imgconv_file_source = FileSource(array.name, blocks, slab_axes)
+    return array
+
+
 def read_chunked(path, fmt, chunks, reader):
     """``(dask array, ImageMeta)`` of the file at ``path``: lazily for
     ``.npy``, TIFF and zarr; other formats are read whole (``reader``) and
@@ -150,8 +182,10 @@ def read_chunked(path, fmt, chunks, reader):
             declared = math.prod(shape) * dtype.itemsize
             if os.path.getsize(path) - offset < declared:
                 raise ValueError(f"truncated: its header declares {declared} bytes of data")
-        return da.from_array(_NpyBlocks(path, shape, dtype, offset, fortran), chunks=chunks,
-                             meta=np.empty((0,) * len(shape), dtype)), ImageMeta()
+        # a read spans whole rows of the axis stored contiguously
+        rows = () if not shape else (0,) if fortran else (len(shape) - 1,)
+        return _from_source(da, _NpyBlocks(path, shape, dtype, offset, fortran), chunks,
+                            rows), ImageMeta()
     if fmt == "zarr":
         array, meta = _open_zarr(path)
         return da.from_zarr(array, chunks=chunks if chunks is not None else array.chunks), meta
@@ -196,7 +230,9 @@ def _tiff_lazy(path, chunks, da):
     if page_axes < 1:
         return None
     pages = _TiffPages(path, shape, dtype, page_axes)
-    return da.from_array(pages, chunks=chunks, meta=np.empty((0,) * len(shape), dtype)), meta
+    # a read decodes whole pages: the axes within a page, the last first
+    within_pages = tuple(range(len(shape) - 1, page_axes - 1, -1))
+    return _from_source(da, pages, chunks, within_pages), meta
 
 
 def _open_zarr(path):

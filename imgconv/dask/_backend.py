@@ -20,7 +20,15 @@ A call goes through :meth:`DaskBackend.call` (see
 
 So a chunked result equals the in-memory result exactly, at chunk seams
 and volume edges, in every mode.
+
+An array exactly as ``imgconv.read(path, chunks=...)`` returned it for a
+``.npy`` file or a multi-page TIFF skips step 3: each task reads its block
+with the halos from the file and filters it (:func:`_from_file`), several
+chunks wide along the rows or pages a read spans whole anyway.
 """
+import functools
+import itertools
+import math
 import operator
 import sys
 from typing import NamedTuple
@@ -28,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _validate as v
+from .._io._chunked import file_source
 from . import _reach
 from ._reach import Same
 
@@ -196,16 +205,21 @@ class DaskBackend:
             raise NotImplementedError(
                 "out= is not supported for dask arrays (the result is lazy); store it with "
                 "imgconv.write(path, result) or dask.array.store(result, target)")
-        if not isinstance(x, da.Array):
+        if isinstance(x, da.Array):
+            # an array straight from imgconv.read(path, chunks=...): each task
+            # reads its block with the halos from the file (see _from_file)
+            source = file_source(x)
+            if chunks is not None:
+                x = x.rechunk(chunks)
+        else:
             library = type(x).__module__.split(".", 1)[0]
             if library in ("cupy", "dask"):
                 raise TypeError(f"backend='dask' takes numpy or dask arrays, got "
                                 f"{type(x).__module__}.{type(x).__name__}"
                                 + ("; wrap a cupy array with dask.array.from_array(x, "
                                    "chunks=...)" if library == "cupy" else ""))
+            source = None
             x = da.from_array(np.asarray(x), chunks="auto" if chunks is None else chunks)
-        elif chunks is not None:
-            x = x.rechunk(chunks)
         # the decorated public function, which pickles by name to dask.distributed workers
         function = _public(function)
         arguments = _reach.bound_arguments(function, x, args, kwargs)
@@ -222,6 +236,9 @@ class DaskBackend:
         if kwargs.get("threads") is None and not on_gpu and x.npartitions > 1:
             call_kwargs["threads"] = 1    # dask runs the chunks in parallel already
         sample = _probe(function, x, plans, args, call_kwargs)
+        if source is not None:
+            return _from_file(source, function, args, call_kwargs, plans, x.shape, geometry,
+                              sample)
         depth = {a: p.halo for a, p in enumerate(plans)}
         if any(depth.values()):
             boundary = {a: "periodic" if p.periodic else "none" for a, p in enumerate(plans)}
@@ -230,13 +247,149 @@ class DaskBackend:
             blocks = x
         run = _ChunkRunner(function, args, call_kwargs, plans, x.shape, geometry)
         out_chunks = tuple(p.out_chunks for p in plans)
-        meta_of = (lambda r: r[:0] if r.ndim == 0 else r[tuple(slice(0, 0) for _ in r.shape)])
         if isinstance(sample, tuple):
             both = blocks.map_blocks(run, chunks=out_chunks, dtype=object,
                                      meta=np.empty((0,) * x.ndim, object))
-            return tuple(both.map_blocks(operator.getitem, i, dtype=s.dtype, meta=meta_of(s))
+            return tuple(both.map_blocks(operator.getitem, i, dtype=s.dtype, meta=_meta_of(s))
                          for i, s in enumerate(sample))
-        return blocks.map_blocks(run, chunks=out_chunks, dtype=sample.dtype, meta=meta_of(sample))
+        return blocks.map_blocks(run, chunks=out_chunks, dtype=sample.dtype, meta=_meta_of(sample))
+
+
+def _meta_of(result):
+    """An empty array of ``result``'s kind, dtype and dimensions (dask's meta)."""
+    return result[:0] if result.ndim == 0 else result[tuple(slice(0, 0) for _ in result.shape)]
+
+
+#: the most bytes one task reading straight from a file reads (a block with
+#: its halos): several chunks along the axes a read spans whole anyway
+SLAB_BYTES = 64 << 20
+
+
+def _slab_groups(plans, shape, itemsize, slab_axes, limit=None):
+    """How many consecutive chunks one task runs along each axis: along the
+    file's slab axes (in their order) as many as keep its block within
+    ``limit`` bytes (default :data:`SLAB_BYTES`), elsewhere one."""
+    limit = SLAB_BYTES if limit is None else limit
+    groups = [1] * len(plans)
+    extents = [min(n, max(p.chunks) + 2 * p.halo) for p, n in zip(plans, shape)]
+    for a in slab_axes:
+        plan, others = plans[a], math.prod(e for b, e in enumerate(extents) if b != a)
+        count = 1
+        while count < len(plan.chunks) and itemsize * others * min(
+                shape[a], (count + 1) * max(plan.chunks) + 2 * plan.halo) <= limit:
+            count += 1
+        # as many tasks, evenly wide (8 chunks that fit 6 at a time: 4 and 4)
+        count = -(-len(plan.chunks) // -(-len(plan.chunks) // count))
+        groups[a] = count
+        extents[a] = min(shape[a], count * max(plan.chunks) + 2 * plan.halo)
+        if count < len(plan.chunks):
+            break       # the slab is not whole along this axis: no use widening the next
+    return groups
+
+
+def _merged(plan, count):
+    """``plan`` with each ``count`` consecutive chunks run as one (a longer
+    chunk: the same halo, no halo where a single chunk spans the axis)."""
+    if count == 1:
+        return plan
+    chunks = tuple(sum(plan.chunks[i:i + count]) for i in range(0, len(plan.chunks), count))
+    out = tuple(sum(plan.out_chunks[i:i + count]) for i in range(0, len(plan.chunks), count))
+    halo = plan.halo if len(chunks) > 1 else 0
+    return plan._replace(chunks=chunks, out_chunks=out, halo=halo,
+                         periodic=plan.periodic and halo > 0)
+
+
+def _source_ranges(plan, index, n):
+    """The samples block ``index`` of an axis reads, as ranges of the file's
+    axis of ``n`` samples: its chunk with the halos ``overlap`` would give
+    it (none at a volume edge, the other end's samples at a periodic one)."""
+    start = sum(plan.chunks[:index])
+    lo = plan.halo if (index > 0 or plan.periodic) else 0
+    hi = plan.halo if (index < len(plan.chunks) - 1 or plan.periodic) else 0
+    begin, end, ranges = start - lo, start + plan.chunks[index] + hi, []
+    while begin < end:
+        first = begin % n
+        last = min(n, first + end - begin)
+        ranges.append((first, last))
+        begin += last - first
+    return tuple(ranges)
+
+
+def _read_block(blocks, ranges):
+    """The block of the array-like ``blocks`` made of the given source
+    ranges per axis (several where a periodic halo wraps around)."""
+    if all(len(r) == 1 for r in ranges):
+        return np.asarray(blocks[tuple(slice(*r[0]) for r in ranges)])
+    block = np.empty(tuple(sum(b - a for a, b in r) for r in ranges), blocks.dtype)
+    placed = []
+    for axis_ranges in ranges:
+        at, pieces = 0, []
+        for a, b in axis_ranges:
+            pieces.append((slice(a, b), slice(at, at + b - a)))
+            at += b - a
+        placed.append(pieces)
+    for pieces in itertools.product(*placed):
+        block[tuple(d for _, d in pieces)] = blocks[tuple(s for s, _ in pieces)]
+    return block
+
+
+class _FileBlock:
+    """One task of a filter on a file: its block with the halos read from
+    the file, the function run on it, the halos trimmed off (picklable: the
+    array-like holds the file's path, not an open file)."""
+
+    def __init__(self, blocks, run):
+        self.blocks, self.run = blocks, run
+
+    def __call__(self, block_id, ranges):
+        return self.run(_read_block(self.blocks, ranges), block_id=block_id)
+
+
+def _piece(result, item, within):
+    """One output chunk of a task's result (``item`` of a tuple result)."""
+    return (result if item is None else result[item])[within]
+
+
+def _from_file(source, function, args, call_kwargs, plans, shape, geometry, sample):
+    """The call on an array read from a file as a dask array whose tasks
+    each read a block with its halos from the file and filter it: no
+    neighbour's chunk is copied into a block (``overlap``'s concatenation)
+    and no read runs ahead of its filter, so a worker holds only the blocks
+    it is filtering.  Along the axes a read spans whole anyway (a ``.npy``
+    file's rows, a TIFF's pages) one task runs several chunks, up to
+    :data:`SLAB_BYTES`, its consumers taking their chunk's slice."""
+    from dask.array import Array
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    itemsize = np.dtype(source.blocks.dtype).itemsize
+    groups = _slab_groups(plans, shape, itemsize, source.slab_axes)
+    merged = [_merged(p, k) for p, k in zip(plans, groups)]
+    task = _FileBlock(source.blocks, _ChunkRunner(function, args, call_kwargs, merged, shape,
+                                                  geometry))
+    token = tokenize(source.name, function.__module__, function.__name__, args, call_kwargs,
+                     [p.chunks for p in plans])
+    name = f"imgconv-{function.__name__}-{token}"
+    layer = {}
+    for block_id in itertools.product(*(range(len(p.chunks)) for p in merged)):
+        ranges = tuple(_source_ranges(p, i, n) for p, i, n in zip(merged, block_id, shape))
+        # the arguments inside the callable, so dask never reads them as keys
+        layer[(f"{name}-block",) + block_id] = (functools.partial(task, block_id, ranges),)
+    results = sample if isinstance(sample, tuple) else (sample,)
+    arrays = []
+    for item, result in enumerate(results):
+        out_name = name if len(results) == 1 else f"{name}-{item}"
+        pieces = dict(layer)
+        for index in itertools.product(*(range(len(p.chunks)) for p in plans)):
+            block_id = tuple(i // k for i, k in zip(index, groups))
+            within = tuple(slice(sum(p.out_chunks[b * k:i]), sum(p.out_chunks[b * k:i + 1]))
+                           for p, i, b, k in zip(plans, index, block_id, groups))
+            pieces[(out_name,) + index] = (_piece, (f"{name}-block",) + block_id,
+                                           item if len(results) > 1 else None, within)
+        graph = HighLevelGraph.from_collections(out_name, pieces, dependencies=())
+        arrays.append(Array(graph, out_name, chunks=tuple(p.out_chunks for p in plans),
+                            meta=_meta_of(result)))
+    return tuple(arrays) if isinstance(sample, tuple) else arrays[0]
 
 
 def _public(function):
