@@ -31,7 +31,13 @@ def openmp_enabled():
     >>> ic.openmp_enabled() in (True, False)
     True
     """
-    return _openmp.openmp_enabled()
+    return _OPENMP_BUILD
+
+
+# both fixed for the process (OMP_THREAD_LIMIT is read when OpenMP starts):
+# asked once, not on every call that may start a team (~0.5 us of two calls)
+_OPENMP_BUILD = bool(_openmp.openmp_enabled())
+_OPENMP_THREAD_LIMIT = _openmp.openmp_thread_limit()
 
 
 @functools.lru_cache(maxsize=None)
@@ -141,7 +147,7 @@ if hasattr(os, "register_at_fork"):
 def max_team_size():
     """The most threads a team gets: the cores this process may use, and no
     more than OpenMP's thread limit (``OMP_THREAD_LIMIT``)."""
-    return max(1, min(_available_cores(), _openmp.openmp_thread_limit()))
+    return max(1, min(_available_cores(), _OPENMP_THREAD_LIMIT))
 
 
 #: Work units (about one multiply-add each) per thread, at least: on a quiet
@@ -161,10 +167,10 @@ def resolve_threads(threads, work=None):
     global _team_started
     n = get_num_threads() if threads is None else _as_thread_count(threads, "threads")
     if work is not None and work < 2 * WORK_PER_THREAD:
-        # one thread whatever the rest says: a small call skips asking the
-        # OpenMP runtime (two calls into it, ~0.5 us of a 16² call's ~10)
+        # one thread whatever the rest says (after get_num_threads, so that
+        # a bad IMGCONV_NUM_THREADS is reported by small calls too)
         return 1
-    if not openmp_enabled() or _forked_after_team:
+    if not _OPENMP_BUILD or _forked_after_team:
         return 1
     n = min(n, max_team_size())
     if work is not None:
