@@ -1,8 +1,12 @@
 """Benchmark imgconv against its peers (OpenCV, scipy.ndimage, PyTorch CPU).
 
 Every workload runs all available libraries side by side in this one process
-and prints a Markdown table of median wall times and peer/imgconv ratios
-(a ratio > 1 means imgconv is faster).
+and prints a Markdown table of median wall times per call and peer/imgconv
+ratios (a ratio > 1 means imgconv is faster).  Timed runs go round-robin
+over the libraries; a call shorter than ``--min-run-ms`` (2 ms) is repeated
+back to back within its run, as ``timeit`` does, so that short calls are
+timed in the state a loop over images keeps them in, not just after another
+library's call (``--min-run-ms 0`` times such single calls).
 
 Run it from the repository root::
 
@@ -356,21 +360,51 @@ def relative_difference(result, reference):
     return float(np.max(np.abs(result - reference), initial=0.0)) / scale
 
 
-def _timed(fn, inputs):
-    """Call ``fn(*inputs)``; return ``(result, seconds)``."""
+def _timed(fn, inputs, calls=1):
+    """Call ``fn(*inputs)`` ``calls`` times in a row; return ``(last result,
+    seconds per call)``."""
     start = time.perf_counter()
+    for _ in range(calls - 1):
+        fn(*inputs)
     result = fn(*inputs)
-    return result, time.perf_counter() - start
+    return result, (time.perf_counter() - start) / calls
 
 
-def run_workload(workload, n, rng, repeats, budget):
+#: The shortest timed run (--min-run-ms): shorter calls are looped within a
+#: run until it lasts this long.  One 20 µs call timed alone between calls of
+#: other libraries measures the wake-up of thread pools gone to sleep, cache
+#: misses on the inputs the other library evicted and perf_counter's own
+#: resolution more than the call.
+MIN_RUN_SECONDS = 2e-3
+
+
+def calls_per_run(fn, inputs, first_call_seconds, min_run_seconds):
+    """How many back-to-back calls of ``fn`` a timed run makes: the fewest
+    of 1, 2, 5, 10, 20, 50, ... lasting ``min_run_seconds`` (as
+    ``timeit.Timer.autorange``, with a shorter target)."""
+    if min_run_seconds <= 0 or first_call_seconds >= min_run_seconds:
+        return 1
+    calls, steps = 1, (2, 2.5, 2)
+    step = 0
+    while True:
+        _, seconds = _timed(fn, inputs, calls)
+        if seconds * calls >= min_run_seconds:
+            return calls
+        calls = int(calls * steps[step % 3])
+        step += 1
+
+
+def run_workload(workload, n, rng, repeats, budget, min_run_seconds=MIN_RUN_SECONDS):
     """Time every available library on one workload.
 
     Each library first makes one warm-up call, whose result is checked against
-    imgconv's.  Timed runs then go round-robin over the libraries (so load
-    changes on the machine hit all of them alike), up to ``repeats`` each; a
-    library stops early once its calls, warm-up included, have taken
-    ``budget`` seconds, keeping at least one timed run.
+    imgconv's.  Each timed run makes as many back-to-back calls as last
+    ``min_run_seconds`` (:func:`calls_per_run`, found once per library
+    after the warm-up; 0 times single calls) and records the time per
+    call.  Timed runs go round-robin over the libraries (so load changes on
+    the machine hit all of them alike), up to ``repeats`` each; a library
+    stops early once its calls, warm-up included, have taken ``budget``
+    seconds, keeping at least one timed run.
 
     Parameters
     ----------
@@ -382,12 +416,15 @@ def run_workload(workload, n, rng, repeats, budget):
         Maximum number of timed runs per library.
     budget : float
         Seconds per library after which it stops repeating.
+    min_run_seconds : float
+        Shortest timed run.
 
     Returns
     -------
     dict
-        ``workload``, ``times_s`` (list of timed runs per library),
-        ``median_ms``, ``rel_diff`` (per peer) and ``errors`` (per library).
+        ``workload``, ``times_s`` (per library, the time per call of each
+        timed run), ``calls_per_run`` (per library), ``median_ms``,
+        ``rel_diff`` (per peer) and ``errors`` (per library).
     """
     inputs = workload.setup(rng, n)
     runners = {lib: workload.runners[lib] for lib in LIBRARIES
@@ -419,17 +456,20 @@ def run_workload(workload, n, rng, repeats, budget):
                   f"(rel. max abs diff {diff:.2e}, shape {shape} vs {reference.shape})")
     reference = result = None  # free the warm-up outputs before timing
 
+    calls = {lib: calls_per_run(runners[lib], inputs, spent[lib], min_run_seconds)
+             for lib in runners}
     times = {lib: [] for lib in runners}
     for _ in range(repeats):
         active = [lib for lib in runners if not times[lib] or spent[lib] < budget]
         if not active:
             break
         for lib in active:
-            _, seconds = _timed(runners[lib], inputs)
+            _, seconds = _timed(runners[lib], inputs, calls[lib])
             times[lib].append(seconds)
-            spent[lib] += seconds
+            spent[lib] += seconds * calls[lib]
 
     record["times_s"] = times
+    record["calls_per_run"] = calls
     record["median_ms"] = {lib: 1e3 * statistics.median(t) for lib, t in times.items()}
     return record
 
@@ -536,6 +576,11 @@ def parse_args(argv=None):
     parser.add_argument("--no-buffer-pool", action="store_true",
                         help="turn imgconv's buffer pool off, so that every result pays for "
                              "fresh pages as on a first call (the peers always do)")
+    parser.add_argument("--min-run-ms", type=float, default=MIN_RUN_SECONDS * 1e3,
+                        help="shortest timed run in ms: shorter calls are repeated back to "
+                             "back within a run, and their time per call reported (default "
+                             f"{MIN_RUN_SECONDS * 1e3:g}; 0 times single calls, each "
+                             "between calls of the other libraries)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--json", metavar="PATH", default=None,
                         help="also write raw results (all run times) to PATH")
@@ -551,6 +596,8 @@ def parse_args(argv=None):
             parser.error(f"--sizes must be comma-separated ints, got {args.sizes!r}")
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
+    if args.min_run_ms < 0:
+        parser.error("--min-run-ms must be >= 0")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be >= 1")
     return args
@@ -570,7 +617,9 @@ def main(argv=None):
           f"| threads: {threads} (scipy: 1) | CPU: {env['cpu']}"
           + (f" | missing peers: {', '.join(missing)}" if missing else ""))
     print(f"median of up to {args.repeats} runs after a warm-up, "
-          f"≤{args.budget:g} s per library and workload"
+          f"≤{args.budget:g} s per library and workload, "
+          + (f"calls repeated back to back within runs of ≥{args.min_run_ms:g} ms"
+             if args.min_run_ms > 0 else "single calls")
           + (" | quick mode (smaller inputs)" if args.quick else "")
           + f" | imgconv buffer pool: {ic.get_buffer_pool_limit() >> 20} MiB", flush=True)
 
@@ -584,7 +633,8 @@ def main(argv=None):
         if args.sizes is not None and n not in args.sizes:
             continue
         print(f"  running {name} ...", file=sys.stderr, flush=True)
-        records.append(run_workload(workload, n, rng, args.repeats, args.budget))
+        records.append(run_workload(workload, n, rng, args.repeats, args.budget,
+                                    args.min_run_ms / 1e3))
 
     if not records:
         print(f"no workload matches --only {args.only!r}", file=sys.stderr)
@@ -597,6 +647,7 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"environment": env, "repeats": args.repeats, "budget_s": args.budget,
+                       "min_run_s": args.min_run_ms / 1e3,
                        "results": records}, f, indent=2, ensure_ascii=False)
         print(f"\nraw results written to {args.json}")
     return 0

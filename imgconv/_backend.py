@@ -171,7 +171,7 @@ class KernelBackend:
     #: FFT to a backend that has it)
     has_fft = False
     #: the runners of prepared calls, for a backend whose ``prepare_*`` make them
-    run_direct = run_box = run_extreme_box = run_pool = None
+    run_direct = run_box = run_extreme_box = run_pool = run_gradient_magnitude = None
 
     def __init__(self, name, xp, kernels, array_libraries):
         self.name = name
@@ -285,6 +285,9 @@ class KernelBackend:
         return None
 
     def prepare_pool(self, inp, geom, op, p, identity, scales, out_shape, out_dtype, away):
+        return None
+
+    def prepare_gradient_magnitude(self, inp, deriv, smooth, out_dtype):
         return None
 
     # ----------------------------------------------------------------------
@@ -430,15 +433,10 @@ class KernelBackend:
         one sweep: d_a correlates with the 3-tap ``deriv`` along axis a and
         the 3-tap ``smooth`` along every other spatial axis, padded as one
         n-D correlation pads (mode 'zero' with ``inp.cval`` all round)."""
-        taps_per_sample = inp.rank * (np.count_nonzero(deriv) * np.count_nonzero(smooth)
-                                      ** (inp.rank - 1))
-        nthreads = self.kernel_threads(threads, out.size * max(1, int(taps_per_sample)))
-        deriv, smooth = tuple(map(float, deriv)), tuple(map(float, smooth))
-        double_compute = inp.compute == np.float64
+        args, work_per_sample = gradient_magnitude_arguments(inp, deriv, smooth, out.dtype)
+        nthreads = self.kernel_threads(threads, out.size * work_per_sample)
         for x4, out4 in kernel_views(inp, inp.x, out, xp=self.xp):
-            self.kernels.gradient_magnitude(x4, out4, deriv, smooth, inp.rank, inp.code,
-                                            inp.cval, v.DTYPE_CODES[inp.x.dtype],
-                                            v.DTYPE_CODES[out.dtype], double_compute, nthreads)
+            self.kernels.gradient_magnitude(x4, out4, *args, nthreads)
         return out
 
     def extreme_structure(self, inp, out, footprint, heights, centre, is_max, pad_value,
@@ -596,6 +594,33 @@ def footprint_reach(shape, centre):
     """How far a window of ``shape`` with its centre cell at ``centre``
     reaches below and above its output, per axis."""
     return tuple(centre), tuple(k - 1 - c for k, c in zip(shape, centre))
+
+
+def alternating_targets(out, npasses, pingpong, new_scratch):
+    """The array each of ``npasses`` passes writes, the last one ``out``;
+    with ``pingpong`` the others alternate between ``out`` and one scratch
+    array, else each gets its own (``new_scratch()`` makes one)."""
+    scratch = None
+    for i in range(npasses):
+        remaining = npasses - 1 - i
+        if remaining == 0 or (pingpong and remaining % 2 == 0):
+            yield out
+        elif pingpong and scratch is not None:
+            yield scratch
+        else:
+            scratch = new_scratch()
+            yield scratch
+
+
+def gradient_magnitude_arguments(inp, deriv, smooth, out_dtype):
+    """The ``gradient_magnitude`` kernel's arguments between the arrays and
+    the thread count, and its work per output sample (taps)."""
+    taps_per_sample = inp.rank * (np.count_nonzero(deriv) * np.count_nonzero(smooth)
+                                  ** (inp.rank - 1))
+    args = (tuple(map(float, deriv)), tuple(map(float, smooth)), inp.rank, inp.code, inp.cval,
+            v.DTYPE_CODES[inp.x.dtype], v.DTYPE_CODES[np.dtype(out_dtype)],
+            inp.compute == np.float64)
+    return args, max(1, int(taps_per_sample))
 
 
 def kernel_views(inp, *arrays, xp=np):

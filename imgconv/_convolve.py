@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _fft
 from . import _validate as v
-from ._backend import pad_by_modes
+from ._backend import alternating_targets, pad_by_modes
 from ._dispatch import device_boundary, select_backend
 from ._docstrings import docfiller
 
@@ -514,16 +514,8 @@ def pass_targets(inp, out, npasses, same_shape, scratch_shape):
     backend = inp.backend
     pingpong = (same_shape and out.dtype == inp.compute
                 and not backend.may_share_memory(out, inp.x))
-    scratch = None
-    for i in range(npasses):
-        remaining = npasses - 1 - i
-        if remaining == 0 or (pingpong and remaining % 2 == 0):
-            yield out
-        elif pingpong and scratch is not None:
-            yield scratch
-        else:
-            scratch = backend.empty(scratch_shape(), inp.compute)
-            yield scratch
+    return alternating_targets(out, npasses, pingpong,
+                               lambda: backend.empty(scratch_shape(), inp.compute))
 
 
 def run_separable(inp, factors, geom, out, threads, scipy_cval=False, order=None):
@@ -690,13 +682,15 @@ def plan_key(x, args, kernel=None, out=None):
         types = tuple(tuple(map(type, a)) if t is tuple else t for a, t in zip(args, types))
         if not all(_PLAIN_NUMBERS.issuperset(t) for t in types if type(t) is tuple):
             return None
-    key = (x.shape, x.strides, x.dtype.str, x.flags.aligned, args, types,
+    # the dtype itself, not its .str (a new string on every call, ~1 us):
+    # dtypes of other byte orders compare unequal
+    key = (x.shape, x.strides, x.dtype, x.flags.aligned, args, types,
            None if out is None else getattr(out, "dtype", None))
     if kernel is None:
         return key
     if type(kernel) is not np.ndarray or kernel.size > PLAN_KERNEL_MAX_SIZE:
         return None
-    return key + (kernel.shape, kernel.dtype.str, kernel.tobytes())
+    return key + (kernel.shape, kernel.dtype, kernel.tobytes())
 
 
 _PLAIN_NUMBERS = frozenset((int, float))

@@ -19,9 +19,10 @@ import numpy as np
 
 from . import _fft
 from . import _validate as v
-from ._backend import (FUSED_DEPTH_MAX, NO_X_KERNEL, KernelBackend, box3, check_extreme_out,
+from ._backend import (FUSED_DEPTH_MAX, NO_X_KERNEL, KernelBackend, alternating_targets, box3,
+                       check_extreme_out,
                        check_out_elements, check_out_shape_dtype, depth_only_kernel,
-                       kernel_views, pool_arguments)
+                       gradient_magnitude_arguments, kernel_views, pool_arguments)
 from ._buffers import MIN_POOLED_BYTES, empty
 from ._dispatch import kernels
 from ._threads import resolve_threads
@@ -224,6 +225,7 @@ class BoxCall(NamedTuple):
     work: int
     shape: tuple            # the result's shape
     dtype: np.dtype         # ... and dtype
+    compute: np.dtype       # the scratch's dtype
 
 
 def prepare_box(inp, passes, out_dtype):
@@ -234,16 +236,20 @@ def prepare_box(inp, passes, out_dtype):
         return None
     return BoxCall(UNIT_AXES[inp.rank] + inp.x.shape,
                    tuple((4 - inp.rank + a, k, lo) for a, k, lo in passes), inp.code, inp.cval,
-                   inp.x.size * 4, inp.x.shape, np.dtype(out_dtype))
+                   inp.x.size * 4, inp.x.shape, np.dtype(out_dtype), inp.compute)
 
 
-def run_box(call, inp, threads, targets):
-    """``KernelBackend.box_pass`` over ``passes`` as ``call`` prepared them, writing
-    the arrays ``targets`` yields (the last one the result): the same kernel
-    calls with the same arguments, so the same result."""
+def run_box(call, x, threads):
+    """``KernelBackend.box_pass`` over ``passes`` as ``call`` prepared them, of
+    ``x`` (of the layout ``call`` was prepared for) into a new array: the
+    same kernel calls with the same arguments and targets (as
+    ``_convolve.pass_targets`` gives a new result), so the same result."""
     nthreads = resolve_threads(threads, work=call.work)
     view, codes = call.view, v.DTYPE_CODES
-    current = inp.x
+    out = empty(call.shape, call.dtype, x)
+    targets = alternating_targets(out, len(call.passes), call.dtype == call.compute,
+                                  lambda: empty(call.shape, call.compute))
+    current = x
     for (axis, size, pad_lo), target in zip(call.passes, targets):
         kernels.box_pass(current.reshape(view), target.reshape(view), axis, size, pad_lo,
                          call.mode, call.cval, codes[current.dtype], codes[target.dtype],
@@ -261,6 +267,7 @@ class ExtremeCall(NamedTuple):
     args: tuple             # the kernel's arguments between the arrays and the thread count
     work: int
     dtype: np.dtype         # the result's dtype
+    pooled: bool            # whether the result may come from the pool (see _pooled)
 
 
 def prepare_extreme_box(inp, out_dtype, size, centre, is_max, pad_value):
@@ -275,13 +282,13 @@ def prepare_extreme_box(inp, out_dtype, size, centre, is_max, pad_value):
     return ExtremeCall(UNIT_AXES[inp.rank] + inp.x.shape,
                        (ky, cy, kx, cx, kz, cz, inp.code, pad_value, is_max,
                         v.EXTREME_DTYPE_CODES[np.dtype(out_dtype)]),
-                       inp.x.size * 4, np.dtype(out_dtype))
+                       inp.x.size * 4, np.dtype(out_dtype), _pooled(inp.x.shape, out_dtype))
 
 
 def run_extreme_box(call, x, threads):
     """``KernelBackend.extreme_box`` of ``x`` (of the layout ``call`` was
     prepared for) into a new array: the same kernel call, the same result."""
-    out = empty(x.shape, call.dtype, x)
+    out = _new_result(x.shape, call.dtype, call.pooled, x)
     kernels.extreme_pass(x.reshape(call.view), out.reshape(call.view), *call.args,
                          resolve_threads(threads, work=call.work))
     return out
@@ -319,6 +326,39 @@ def run_pool(call, x, threads):
     out = _new_result(call.shape, call.dtype, call.pooled, x if call.away else None)
     kernels.pool(x.reshape(call.x_shape), out.reshape(call.out_shape), None, *call.args,
                  resolve_threads(threads, work=call.work))
+    return out
+
+
+class MagnitudeCall(NamedTuple):
+    """``KernelBackend.gradient_magnitude``'s one kernel call, all but the
+    arrays and the thread count, for inputs of one layout (see :class:`DirectCall`)."""
+
+    view: tuple             # the 4D view of the input and the result
+    args: tuple
+    work: int
+    shape: tuple            # the result's shape
+    dtype: np.dtype         # ... and dtype
+    pooled: bool
+
+
+def prepare_gradient_magnitude(inp, deriv, smooth, out_dtype):
+    """The :class:`MagnitudeCall` of ``gradient_magnitude(inp, deriv, smooth,
+    <new array of out_dtype>)``, or None where that is not one kernel call on
+    a single 4D view or the kernel does not write ``out_dtype``."""
+    if not _one_view(inp) or out_dtype not in v.DTYPE_CODES:
+        return None
+    args, work_per_sample = gradient_magnitude_arguments(inp, deriv, smooth, out_dtype)
+    shape = inp.x.shape
+    return MagnitudeCall(UNIT_AXES[inp.rank] + shape, args, inp.x.size * work_per_sample, shape,
+                         np.dtype(out_dtype), _pooled(shape, out_dtype))
+
+
+def run_gradient_magnitude(call, x, threads):
+    """``KernelBackend.gradient_magnitude`` of ``x`` (of the layout ``call``
+    was prepared for) into a new array: the same kernel call, the same result."""
+    out = _new_result(call.shape, call.dtype, call.pooled, x)
+    kernels.gradient_magnitude(x.reshape(call.view), out.reshape(call.view), *call.args,
+                               resolve_threads(threads, work=call.work))
     return out
 
 
@@ -363,6 +403,8 @@ class CPUBackend(KernelBackend):
     run_extreme_box = staticmethod(run_extreme_box)
     prepare_pool = staticmethod(prepare_pool)
     run_pool = staticmethod(run_pool)
+    prepare_gradient_magnitude = staticmethod(prepare_gradient_magnitude)
+    run_gradient_magnitude = staticmethod(run_gradient_magnitude)
 
 
 #: The CPU backend (one object: it holds no state of its own).

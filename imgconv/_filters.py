@@ -482,6 +482,8 @@ def gaussian(x, sigma, *, order=0, truncate=4.0, radius=None, spacing=None, mode
                        channel_axis, axes, dtype, backend), out=out)
     plan = None if key is None else _plan_cache.get(key)
     if plan is not None:   # a repeated call: checked and planned already
+        if plan.call is not None and out is None:
+            return plan.run(plan.call, x, threads)     # x as the plan was made for
         return _run_factor_plan(with_input(plan, x), plan, dtype, out, threads)
     if is_complex_call(x, cval, dtype, out):
         return _parts_of(lambda x_part, cval_part, dtype_part: gaussian(
@@ -546,15 +548,15 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
             return _run_factors(inp, *plan, 1, 1, dtype, out, threads, key=key)
         cache_plan(key, plan._replace(inp=inp._replace(x=None)))
     else:
+        if plan.call is not None and out is None:
+            # a new result: the prepared kernel calls, nothing checked again
+            # (a BoxPlan's or a fold's FactorPlan), on x as the plan was made for
+            return plan.run(plan.call, x, threads)
         inp = with_input(plan, x)
         if type(plan) is not BoxPlan:
             return _run_factor_plan(inp, plan, dtype, out, threads)
     if plan.call is not None and out is None:
-        # a new result: the prepared kernel calls, nothing checked again
-        call = plan.call
-        out = inp.backend.empty(call.shape, call.dtype, x)
-        return plan.run(call, inp, threads,
-                        pass_targets(inp, out, len(call.passes), True, lambda: x.shape))
+        return plan.run(plan.call, inp.x, threads)
     return inp.backend.fill_output(inp, inp.spatial_shape, dtype, out,
                                    lambda target: _box_passes(inp, plan.passes, target, threads))
 
@@ -640,6 +642,9 @@ class MagnitudePlan(NamedTuple):
     """A gradient magnitude's checked arguments, for repeated calls."""
 
     inp: v.FilterInput
+    call: object            # the fused sweep into a new array
+                            # (backend.prepare_gradient_magnitude), or None
+    run: object             # the backend's runner of call (see _convolve.Plan)
 
 
 def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, backend, threads):
@@ -647,6 +652,8 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, bac
     key = plan_key(x, (operator, axis, mode, cval, channel_axis, axes, dtype, backend), out=out)
     plan = None if key is None else _plan_cache.get((key, 0))
     if plan is not None:   # a repeated call: checked already
+        if out is None and type(plan) is MagnitudePlan and plan.call is not None:
+            return plan.run(plan.call, x, threads)
         inp = with_input(plan, x)
     else:
         if is_complex_call(x, cval, dtype, out):
@@ -667,9 +674,12 @@ def _gradient(x, axis, operator, mode, cval, channel_axis, axes, dtype, out, bac
         # one fused sweep; mode 'zero' with a nonzero cval takes the passes
         # below, which pad every pass with cval as scipy's sequential filters
         # do, and so do axes of different modes (a pass pads its own axis)
-        if plan is None:
-            cache_plan(key and (key, 0), MagnitudePlan(inp._replace(x=None)))
         deriv, smooth = OPERATORS[operator]
+        if plan is None and key is not None:
+            call = backend.prepare_gradient_magnitude(inp, deriv, smooth,
+                                                      v.output_dtype(dtype, inp.compute))
+            cache_plan((key, 0), MagnitudePlan(inp._replace(x=None), call,
+                                               backend.run_gradient_magnitude))
         return backend.fill_output(inp, inp.spatial_shape, dtype, out, lambda target:
                                    backend.gradient_magnitude(inp, deriv, smooth, target, threads))
     return _sum_over_axes(inp, lambda a: _derivative_pass(inp, a, operator, None, None, threads,

@@ -31,7 +31,13 @@ def openmp_enabled():
     >>> ic.openmp_enabled() in (True, False)
     True
     """
-    return _openmp.openmp_enabled()
+    return _OPENMP_BUILD
+
+
+# both fixed for the process (OMP_THREAD_LIMIT is read when OpenMP starts):
+# asked once, not on every call that may start a team (~0.5 us of two calls)
+_OPENMP_BUILD = bool(_openmp.openmp_enabled())
+_OPENMP_THREAD_LIMIT = _openmp.openmp_thread_limit()
 
 
 @functools.lru_cache(maxsize=None)
@@ -85,13 +91,41 @@ def get_num_threads():
     """
     if _default_threads is not None:
         return _default_threads
-    env = os.environ.get(_ENV_VAR, "").strip()
-    if env:
-        try:
-            return _as_thread_count(int(env), _ENV_VAR)
-        except (TypeError, ValueError):
-            raise ValueError(f"{_ENV_VAR} must be a positive integer, got {env!r}") from None
-    return _available_cores()
+    raw = _ENV_DATA.get(_ENV_KEY) if _ENV_DATA is not None else os.environ.get(_ENV_VAR)
+    if raw is None:
+        return _available_cores()
+    global _env_parsed
+    parsed = _env_parsed
+    if raw != parsed[0]:
+        parsed = _env_parsed = raw, _threads_from_environment(raw)
+    return parsed[1] or _available_cores()
+
+
+# The environment is read on every call (a change of IMGCONV_NUM_THREADS
+# holds from the next call on), but from os.environ's own dict, which CPython
+# keeps in step with os.environ, under the key encoded once: os.environ.get
+# encodes the key on every call, which with parsing the value each time was
+# ~2 us of a 16² call's ~8.  The value is parsed only when it changes.
+if hasattr(os.environ, "encodekey") and type(getattr(os.environ, "_data", None)) is dict:
+    _ENV_DATA, _ENV_KEY = os.environ._data, os.environ.encodekey(_ENV_VAR)
+else:   # another Python: the public, slower lookup
+    _ENV_DATA, _ENV_KEY = None, _ENV_VAR
+
+#: (the value of IMGCONV_NUM_THREADS last parsed, its thread count or None
+#: for a blank value); a value that does not parse is never stored
+_env_parsed = (None, None)
+
+
+def _threads_from_environment(raw):
+    """The thread count that IMGCONV_NUM_THREADS's value ``raw`` (as
+    os.environ stores it) asks for; None when blank."""
+    env = (os.fsdecode(raw) if isinstance(raw, bytes) else raw).strip()
+    if not env:
+        return None
+    try:
+        return _as_thread_count(int(env), _ENV_VAR)
+    except (TypeError, ValueError):
+        raise ValueError(f"{_ENV_VAR} must be a positive integer, got {env!r}") from None
 
 
 # GNU OpenMP's thread pool does not survive fork(): in a child forked after
@@ -113,7 +147,7 @@ if hasattr(os, "register_at_fork"):
 def max_team_size():
     """The most threads a team gets: the cores this process may use, and no
     more than OpenMP's thread limit (``OMP_THREAD_LIMIT``)."""
-    return max(1, min(_available_cores(), _openmp.openmp_thread_limit()))
+    return max(1, min(_available_cores(), _OPENMP_THREAD_LIMIT))
 
 
 #: Work units (about one multiply-add each) per thread, at least: on a quiet
@@ -133,10 +167,10 @@ def resolve_threads(threads, work=None):
     global _team_started
     n = get_num_threads() if threads is None else _as_thread_count(threads, "threads")
     if work is not None and work < 2 * WORK_PER_THREAD:
-        # one thread whatever the rest says: a small call skips asking the
-        # OpenMP runtime (two calls into it, ~0.5 us of a 16² call's ~10)
+        # one thread whatever the rest says (after get_num_threads, so that
+        # a bad IMGCONV_NUM_THREADS is reported by small calls too)
         return 1
-    if not openmp_enabled() or _forked_after_team:
+    if not _OPENMP_BUILD or _forked_after_team:
         return 1
     n = min(n, max_team_size())
     if work is not None:

@@ -44,6 +44,40 @@ def test_all_modes_dtypes_ranks_vs_scipy(op, mode, dtype):
         check_vs_scipy(random_array(rng, shape, dtype), op, mode, err_msg=str(shape))
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_repeated_calls_take_the_prepared_sweep_with_the_same_result(mode, dtype):
+    """The second call of one layout runs the plan's prepared kernel call
+    (no checks, no views): bit for bit the first call's result, for every
+    dtype, mode, output dtype, rank, and layouts that take the general route
+    (strided input, out=)."""
+    from imgconv import _convolve
+    rng = np.random.default_rng(5)
+    for shape in [(1, 1), (9, 13), (4, 5, 6), (17,)]:
+        x = random_array(rng, shape, dtype)
+        before = x.copy()
+        for kw in ({}, {"dtype": "float64"}, {"dtype": "uint8"}):
+            _convolve._plan_cache.clear()
+            first = ic.sobel(x, mode=mode, **kw)
+            want = edge_ref(x, "sobel", None, SCIPY_MODE[mode])
+            if "dtype" not in kw:
+                assert_close(first, want, x, edge_l1("sobel", x.ndim, None),
+                             COMPUTE[x.dtype.name])
+            for _ in range(2):
+                again = ic.sobel(x, mode=mode, **kw)
+                assert again is not first and again.dtype == first.dtype
+                np.testing.assert_array_equal(again, first)
+            plans = [plan for plan in _convolve._plan_cache.values()
+                     if type(plan).__name__ == "MagnitudePlan"]
+            assert len(plans) == 1 and plans[0].call is not None
+            strided = np.repeat(x, 2, axis=-1)[..., ::2]
+            np.testing.assert_array_equal(ic.sobel(strided, mode=mode, **kw), first)
+            out = np.empty(shape, first.dtype)
+            assert ic.sobel(x, mode=mode, out=out, **kw) is out
+            np.testing.assert_array_equal(out, first)
+        np.testing.assert_array_equal(x, before)
+
+
 @pytest.mark.parametrize("op", OPERATORS)
 def test_uint8_equals_the_float32_axis_by_axis_result_exactly(op):
     # integer sums and their squares are exact in float32 (up to 2**24), so

@@ -611,6 +611,42 @@ def test_box_far_beyond_the_image():
     assert (ic.erode(x, size=(10 ** 6, 1), mode="wrap") == x.min(axis=0)).all()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_short_row_windows_combined_straight_from_the_rows(dtype):
+    """Boxes up to 3 rows tall over contiguous rows take the source rows in
+    one sweep per output row (the x padding from the table), other layouts
+    the row ring: every mode, origin, height down to one row, a NaN, an
+    out= with gaps, against the naive reference."""
+    rng = np.random.default_rng(71)
+    for shape in [(1, 1), (1, 9), (2, 5), (3, 1), (5, 33), (17, 70)]:
+        x = random_image(shape, dtype, rng)
+        if x.dtype.kind == "f":
+            x[rng.integers(shape[0]), rng.integers(shape[1])] = np.nan
+        before = x.copy()
+        for size in [(3, 3), (2, 3), (1, 3), (3, 1), (3, 2), (2, 2), (3, 5), (3, 70)]:
+            for mode in ALL_MODES:
+                origin = tuple(int(o) for o in (rng.integers(-(size[0] // 2), (size[0] - 1) // 2,
+                                                             endpoint=True),
+                                                rng.integers(-(size[1] // 2), (size[1] - 1) // 2,
+                                                             endpoint=True)))
+                for name, f in BASIC.items():
+                    cval = None if dtype == "bool" else 3
+                    want = ref_op(name, x, np.ones(size, bool), mode=mode,
+                                  cval=0 if cval is None else cval, origin=origin)
+                    what = (name, shape, size, mode, origin)
+                    assert_same(call(f, x, size=size, mode=mode, cval=cval, origin=origin), want,
+                                what)
+                    # the row ring: rows with a gap between samples
+                    spread = np.zeros((shape[0], 2 * shape[1]), x.dtype)[:, ::2]
+                    spread[...] = x
+                    assert_same(call(f, spread, size=size, mode=mode, cval=cval, origin=origin),
+                                want, what + ("strided",))
+                    out = np.zeros((shape[0], 3 * shape[1]), x.dtype)[:, 1::3]
+                    call(f, x, size=size, mode=mode, cval=cval, origin=origin, out=out)
+                    assert_same(out, want, what + ("out",))
+        np.testing.assert_array_equal(x, before)
+
+
 @pytest.mark.parametrize("dtype", ["uint8", "int32", "float64", "bool"])
 def test_box_sizes_along_outer_axes(dtype):
     """Windows of 1..12 along depth and height (direct up to 3, van Herk past),

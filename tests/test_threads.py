@@ -130,6 +130,30 @@ def test_env_var(monkeypatch):
     assert ic.get_num_threads() == _available()
 
 
+@pytest.mark.parametrize("own_dict", [True, False], ids=["environ-dict", "environ-get"])
+def test_env_var_changes_hold_from_the_next_call(monkeypatch, own_dict, spy):
+    """The value is parsed once per change, yet every change is seen: read
+    from os.environ's dict (CPython) or through os.environ.get (others)."""
+    if not own_dict:
+        monkeypatch.setattr(_threads, "_ENV_DATA", None)
+        monkeypatch.setattr(_threads, "_ENV_KEY", ENV)
+    x = np.ones((512, 512), np.float32)
+    cap = _threads.max_team_size() if ic.openmp_enabled() else 1
+    for value, expected in [("1", 1), ("2", 2), ("1", 1), ("  ", _available()), ("3", 3)]:
+        monkeypatch.setenv(ENV, value)
+        assert ic.get_num_threads() == expected
+        ic.correlate(x, np.ones((3, 3)))
+        assert spy[-1] == min(expected, cap)
+    for _ in range(2):      # a bad value raises on every call, not just the first
+        monkeypatch.setenv(ENV, "0")
+        with pytest.raises(ValueError, match=ENV):
+            ic.get_num_threads()
+    monkeypatch.setenv(ENV, "2")
+    assert ic.get_num_threads() == 2
+    monkeypatch.delenv(ENV)
+    assert ic.get_num_threads() == _available()
+
+
 def test_set_num_threads_beats_env(monkeypatch):
     monkeypatch.setenv(ENV, "3")
     ic.set_num_threads(2)
