@@ -52,13 +52,14 @@ cdef Py_ssize_t axis_taps(Py_ssize_t o, Py_ssize_t k, Py_ssize_t s, Py_ssize_t p
     return count
 
 
-def transposed_gather(const cython.floating[:, ::1] products, cython.floating[:, :, :, ::1] out,
+def transposed_gather(const cython.floating[:, ::1] products, cython.floating[:, :, :, :] out,
                       Py_ssize_t ring, Py_ssize_t ring_origin, Py_ssize_t held_start,
                       Py_ssize_t held_count,
                       Py_ssize_t plane_start, Py_ssize_t plane_stop, tuple in_shape,
                       tuple kernel_size, tuple stride, tuple padding, tuple dilation):
     """Write the output planes ``plane_start .. plane_stop - 1`` of ``out``
-    (C_out/groups, D, H, W) of a transposed convolution from ``products``.
+    (C_out/groups, D, H, W; any strides but contiguous rows) of a transposed
+    convolution from ``products``.
 
     ``products[t*C + c, (r*H_in + h)*W_in + w]`` is tap ``t`` (flat index
     of ``kernel_size``, C order) of output channel ``c`` times input sample
@@ -77,6 +78,8 @@ def transposed_gather(const cython.floating[:, ::1] products, cython.floating[:,
     cdef Py_ssize_t dd = dilation[0], dh = dilation[1], dw = dilation[2]
     cdef Py_ssize_t channels = out.shape[0], H_out = out.shape[2], W_out = out.shape[3]
     cdef Py_ssize_t taps = KD * KH * KW, pitch = products.shape[1]
+    if out.shape[3] > 1 and out.strides[3] != sizeof(cython.floating):
+        raise ValueError("out's rows (its last axis) must be contiguous")
     if min(KD, KH, KW, sd, sh, sw, dd, dh, dw) < 1 or min(pd, ph, pw) < 0:
         raise ValueError("kernel_size, stride and dilation must be >= 1, padding >= 0")
     if products.shape[0] != taps * channels:

@@ -587,13 +587,12 @@ def test_conv_transpose_routes_on_wide_layers(route, monkeypatch):
 
 def test_transposed_route_rule():
     """Products first for strided 1D/2D layers with many channels per group;
-    the phases' correlations for stride 1, few channels, 3D, or rows (1D:
-    signals) too large for a block."""
+    the phases' correlations for stride 1, few channels, 3D, or rows too
+    large for a block."""
     route = _conv.transposed_route
     assert route((8, 64, 64, 64), (64, 32, 4, 4), (2, 2), (1, 1), 1, 4) == "products"
     assert route((8, 64, 1024), (64, 32, 4), (2,), (1,), 1, 4) == "products"
-    # a 1D signal is one block of the products: a long one takes the phases
-    assert route((8, 64, 1 << 16), (64, 32, 4), (2,), (1,), 1, 4) == "phases"
+    assert route((8, 64, 1 << 20), (64, 32, 4), (2,), (1,), 1, 4) == "products"
     assert route((8, 64, 64, 64), (64, 32, 3, 3), (1, 1), (1, 1), 1, 4) == "phases"
     assert route((8, 64, 64, 64), (64, 1, 4, 4), (2, 2), (1, 1), 32, 4) == "phases"
     assert route((2, 16, 8, 8, 8), (16, 16, 4, 4, 4), (2, 2, 2), (1, 1, 1), 1, 4) == "phases"
@@ -712,6 +711,8 @@ def test_transposed_gather_refuses_what_it_cannot_read():
         kernels.transposed_gather(products[:5], out, 2, 0, 0, 2, 0, 2, *geometry)
     with pytest.raises(ValueError, match="does not fit"):
         kernels.transposed_gather(products, out, 3, 0, 0, 2, 0, 2, *geometry)
+    with pytest.raises(ValueError, match="rows .* must be contiguous"):
+        kernels.transposed_gather(products, out[..., ::2], 2, 0, 0, 2, 0, 2, *geometry)
     with pytest.raises(ValueError, match="planes 0..9"):
         kernels.transposed_gather(products, out, 2, 0, 0, 2, 0, 9, *geometry)
     # the planes that an input plane held reaches: written

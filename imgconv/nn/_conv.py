@@ -389,8 +389,8 @@ def transposed_route(x_shape, weight_shape, stride, dilation, groups, itemsize):
 
     Products first for 1D and 2D convolutions at a stride with at least
     :data:`PRODUCT_FIRST_MIN_CHANNELS` input and output channels per group,
-    where the products of the few input rows a block needs (of a 1D signal:
-    the whole signal, one block) fit in ``4 * PRODUCT_BYTES``; the phases'
+    where the products of the few input rows a block needs fit in
+    ``4 * PRODUCT_BYTES`` (a 1D signal's samples: always); the phases'
     correlations otherwise.  Measured with
     one thread on the 2-core development machine (float32, stride 2, 4-tap
     axes): products first ran 64->32 channels 10-25% faster in 1D and 2D
@@ -403,12 +403,9 @@ def transposed_route(x_shape, weight_shape, stride, dilation, groups, itemsize):
         return "phases"
     if min(weight_shape[0] // groups, weight_shape[1]) < PRODUCT_FIRST_MIN_CHANNELS:
         return "phases"
-    if len(kernel_size) == 1:
-        rows, row = 1, x_shape[2]
-    else:
-        rows, row = -(-((kernel_size[0] - 1) * dilation[0]) // stride[0]) + 2, x_shape[3]
-    row_bytes = itemsize * math.prod(kernel_size) * weight_shape[1] * row
-    return "products" if rows * row_bytes <= 4 * PRODUCT_BYTES else "phases"
+    reach = -(-((kernel_size[0] - 1) * dilation[0]) // stride[0]) + 2
+    row_bytes = itemsize * math.prod(kernel_size) * weight_shape[1] * math.prod(x_shape[3:])
+    return "products" if reach * row_bytes <= 4 * PRODUCT_BYTES else "phases"
 
 
 #: Bytes of the products of one block's new input rows in the product-first
@@ -432,14 +429,96 @@ PRODUCT_FIRST_MIN_CHANNELS = 16
 
 
 def as_volume(values, rank, fill):
-    """Per-axis ``values`` of a 1D, 2D or 3D convolution as the 3D ones the
-    products' gather takes: (L) -> (fill, fill, L) and (H, W) -> (H, fill, W),
-    so that the first axis, along which the blocks run, is the rows of an
-    image (a signal is one block)."""
+    """Per-axis ``values`` of a 2D or 3D convolution as the 3D ones the
+    products' gather takes: (H, W) -> (H, fill, W), so that the first axis,
+    along which the blocks run, is the rows of an image."""
     values = tuple(values)
-    if rank == 1:
-        return (fill, fill) + values
     return (values[0], fill, values[1]) if rank == 2 else values
+
+
+def tap_major_weights(weight, groups):
+    """Transposed convolution weights (C_in, C_out/groups, *k) as the
+    product-first route multiplies them: per group a (prod(k) *
+    C_out/groups, C_in/groups) matrix, its rows tap-major."""
+    c_in, per_group = weight.shape[:2]
+    channels, taps = c_in // groups, math.prod(weight.shape[2:])
+    return np.ascontiguousarray(
+        weight.reshape(groups, channels, per_group, taps).transpose(0, 3, 2, 1)
+    ).reshape(groups, taps * per_group, channels)
+
+
+def product_first_signals(x, weight, stride, pad, dilation, groups, out):
+    """:func:`product_first_transposed` of 1D signals: the outputs in
+    chunks, each the gather of one BLAS product of the weights with the
+    input samples that reach the chunk (at most :data:`PRODUCT_BYTES` of
+    products; a chunk recomputes the ``(k-1)*d/s`` samples it shares with
+    the next).  Each chunk is a transposed convolution of its own, of the
+    samples from ``i0`` on into the outputs from ``o0`` on, the padding
+    becoming ``pad + o0 - i0*s``; images x groups x chunks are the threads'
+    tasks."""
+    c_in, per_group, kernel = weight.shape
+    channels = c_in // groups
+    weights = tap_major_weights(weight, groups)
+    length_in, length_out = x.shape[2], out.shape[2]
+    chunk_inputs = max(1, PRODUCT_BYTES // (kernel * per_group * x.itemsize))
+    out_chunk = stride * max(1, chunk_inputs - (kernel - 1) * dilation // stride - 2)
+    chunks = []
+    for o0 in range(0, length_out, out_chunk):
+        o1 = min(length_out, o0 + out_chunk)
+        # rounded down, so the chunk's padding is >= 0 (a sample too many is
+        # one that reaches none of the chunk's outputs)
+        i0 = max(0, (o0 + pad - (kernel - 1) * dilation) // stride)
+        chunks.append((o0, o1, i0, max(i0, min(length_in, (o1 - 1 + pad) // stride + 1))))
+    width = max(i1 - i0 for _, _, i0, i1 in chunks)
+    items = [(n, group, chunk) for n in range(x.shape[0]) for group in range(groups)
+             for chunk in chunks]
+    threads = _parallel.thread_count(out.size * channels * kernel // stride)
+    gather = _dispatch.kernels.transposed_gather
+
+    def compute(result):
+        def make_worker():
+            buffer = np.empty((kernel * per_group, max(1, width)), x.dtype)
+
+            def run_chunk(index):
+                n, group, (o0, o1, i0, i1) = items[index]
+                np.matmul(weights[group], x[n, group * channels:(group + 1) * channels, i0:i1],
+                          out=buffer[:, :i1 - i0])
+                target = result[n, group * per_group:(group + 1) * per_group, None, None, o0:o1]
+                gather(buffer, target, 1, 0, 0, 1, 0, 1, (1, 1, i1 - i0), (1, 1, kernel),
+                       (1, 1, stride), (0, 0, pad + o0 - i0 * stride), (1, 1, dilation))
+
+            return run_chunk
+
+        _parallel.dynamic(len(items), threads, make_worker)
+        return result
+
+    return contiguous_result(out, compute)
+
+
+def run_steps(run, blocks, geometry, ring, ring_origin):
+    """The steps of one run of blocks of the product-first route, the same
+    for every image: per block ``(products, held, block)``, ``products``
+    the ``(first, stop, slot)`` runs of new input planes to multiply into
+    the ring from ``slot`` on (two where they wrap around its end), ``held``
+    the input planes the ring then holds for the gather of the output
+    planes ``block``."""
+    in_planes, kernel_size, stride, padding, dilation = (v[0] for v in geometry)
+    held = range(0)
+    for b in run:
+        block = blocks[b]
+        # the input planes that reach the block's output planes
+        first = max(0, -((padding - (kernel_size - 1) * dilation + block.start) // -stride))
+        needed = range(first, max(first, min(in_planes, (block.stop - 1 + padding) // stride + 1)))
+        products = []
+        if len(needed):
+            start = held.stop if needed.start in held else needed.start
+            while start < needed.stop:
+                slot = (start - ring_origin) % ring
+                stop = min(needed.stop, start + ring - slot)
+                products.append((start, stop, slot))
+                start = stop
+            held = needed
+        yield products, held, block
 
 
 def product_first_transposed(x, weight, stride, pad_lo, dilation, groups, out):
@@ -461,14 +540,13 @@ def product_first_transposed(x, weight, stride, pad_lo, dilation, groups, out):
     rows), and no two threads write one output.
     """
     rank = len(stride)
+    if rank == 1:
+        return product_first_signals(x, weight, stride[0], pad_lo[0], dilation[0], groups, out)
     c_in, per_group = weight.shape[:2]
     kernel_size = weight.shape[2:]
     channels = c_in // groups
     taps = math.prod(kernel_size)
-    # (C_in, C_out/groups, *k) -> per group (prod(k) * C_out/groups, C_in/groups), tap-major
-    weights = np.ascontiguousarray(
-        weight.reshape(groups, channels, per_group, taps).transpose(0, 3, 2, 1)
-    ).reshape(groups, taps * per_group, channels)
+    weights = tap_major_weights(weight, groups)
     # the product reads the input's rows as a (channels, positions) matrix
     x = np.ascontiguousarray(x)
     in_shape = as_volume(x.shape[2:], rank, 1)
@@ -497,16 +575,11 @@ def product_first_transposed(x, weight, stride, pad_lo, dilation, groups, out):
     # runs of blocks fixed whatever the thread count: the same products, the
     # same sums, the same results with any number of threads
     runs = _parallel.split(len(blocks), -(-PRODUCT_FIRST_TASKS // (x.shape[0] * groups)))
-    items = [(n, group, run) for n in range(x.shape[0]) for group in range(groups)
+    items = [(n, group, r) for n in range(x.shape[0]) for group in range(groups)
+             for r in range(len(runs))]
+    steps = [list(run_steps(run, blocks, geometry, ring, ring_origin))
              for run in runs]
     gather = _dispatch.kernels.transposed_gather
-
-    def needed_planes(planes):
-        """The input planes that reach the output ``planes``."""
-        first = -((plane_pad - (geometry[1][0] - 1) * plane_dilation + planes.start)
-                  // -plane_stride)
-        last = (planes.stop - 1 + plane_pad) // plane_stride
-        return range(max(0, first), max(max(0, first), min(in_shape[0], last + 1)))
 
     def compute(result):
         planes = result.reshape(result.shape[:2] + out_shape)
@@ -518,22 +591,12 @@ def product_first_transposed(x, weight, stride, pad_lo, dilation, groups, out):
                 n, group, run = items[index]
                 target = planes[n, group * per_group:(group + 1) * per_group]
                 images = x[n, group * channels:(group + 1) * channels]
-                held = range(0)       # the input planes whose products are in the ring
-                for b in run:
-                    needed = needed_planes(blocks[b])
-                    if len(needed):
-                        start = held.stop if needed.start in held else needed.start
-                        # the new planes' products into their slots of the ring,
-                        # in two products where they wrap around its end
-                        while start < needed.stop:
-                            slot = (start - ring_origin) % ring
-                            stop = min(needed.stop, start + ring - slot)
-                            np.matmul(weights[group], images[:, start:stop].reshape(channels, -1),
-                                      out=buffer[:, slot * inner:(slot + stop - start) * inner])
-                            start = stop
-                        held = needed
+                for products, held, block in steps[run]:
+                    for first, stop, slot in products:
+                        np.matmul(weights[group], images[:, first:stop].reshape(channels, -1),
+                                  out=buffer[:, slot * inner:(slot + stop - first) * inner])
                     gather(buffer, target, ring, ring_origin, held.start, len(held),
-                           blocks[b].start, blocks[b].stop, *geometry)
+                           block.start, block.stop, *geometry)
 
             return run_blocks
 
