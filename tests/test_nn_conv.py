@@ -611,7 +611,7 @@ def test_conv_transpose_routes_on_wide_rows(rank, seed, dtype, transposed_route,
     geometries: strides 1-3, dilations 1-3, padding up to wider than the
     kernel, output_padding, groups, small product blocks (a ring of input
     rows that wraps around), float32 and float64 against the float64
-    reference."""
+    reference; big-endian and reversed-stride inputs, left as they were."""
     rng = np.random.default_rng(7000 + 31 * rank + seed)
     while True:
         groups = int(rng.choice([1, 2, 3]))
@@ -630,13 +630,18 @@ def test_conv_transpose_routes_on_wide_rows(rank, seed, dtype, transposed_route,
             break
     if seed % 2:
         monkeypatch.setattr(_conv, "PRODUCT_BYTES", 64)
-    x = rng.standard_normal((int(rng.integers(1, 3)), c_in) + size)
-    w = rng.standard_normal((c_in, c_out_g) + kernel)
+    x = rng.standard_normal((int(rng.integers(1, 3)), c_in) + size).astype(dtype)
+    w = rng.standard_normal((c_in, c_out_g) + kernel).astype(dtype)
     kwargs = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
                   dilation=dilation)
-    got = TRANSPOSE[rank](x.astype(dtype), w.astype(dtype), **kwargs)
-    assert got.dtype == dtype
-    expected = ref_conv_transpose(x.astype(dtype), w.astype(dtype), **kwargs)
+    # the same values big-endian, or through reversed strides
+    given = (x.astype(x.dtype.newbyteorder(">")) if seed % 4 == 2 else
+             x[..., ::-1].copy()[..., ::-1] if seed % 4 == 3 else x)
+    before = given.copy()
+    got = TRANSPOSE[rank](given, w, **kwargs)
+    assert got.dtype == dtype and got.dtype.isnative
+    np.testing.assert_array_equal(given, before)
+    expected = ref_conv_transpose(x, w, **kwargs)
     tolerance = 1e-4 if dtype == np.float32 else 1e-10
     np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
 
