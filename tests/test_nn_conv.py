@@ -576,8 +576,8 @@ def test_conv_transpose_routes_on_wide_layers(route, monkeypatch):
     x = rng.standard_normal((2, 32, 13, 10)).astype(np.float32)
     w = rng.standard_normal((32, 8, 4, 4)).astype(np.float32)
     kwargs = dict(stride=2, padding=(1, 2), output_padding=1, groups=2)
-    assert _conv.transposed_route(x.shape, w.shape, (2, 2), (1, 1), 2, 4) == "phases"
-    assert _conv.transposed_route(x.shape, (32, 16, 4, 4), (2, 2), (1, 1), 1, 4) == "products"
+    assert _conv.transposed_route(x.shape, w.shape, (2, 2), (1, 1), 2, 4) == "products"
+    assert _conv.transposed_route(x.shape, (32, 1, 4, 4), (2, 2), (1, 1), 32, 4) == "phases"
     monkeypatch.setattr(_conv, "transposed_route", lambda *args: route)
     got = nn.conv_transpose2d(x, w, **kwargs)
     expected = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w),
@@ -586,16 +586,19 @@ def test_conv_transpose_routes_on_wide_layers(route, monkeypatch):
 
 
 def test_transposed_route_rule():
-    """Products first for strided 1D/2D layers with many channels per group;
-    the phases' correlations for stride 1, few channels, 3D, or rows too
-    large for a block."""
+    """Products first wherever each group has 2 or more input and output
+    channels, in 1D, 2D and 3D, at any stride; the phases' correlations
+    for depthwise layers (1 channel per group) and rows too large for a
+    block."""
     route = _conv.transposed_route
     assert route((8, 64, 64, 64), (64, 32, 4, 4), (2, 2), (1, 1), 1, 4) == "products"
-    assert route((8, 64, 1024), (64, 32, 4), (2,), (1,), 1, 4) == "products"
     assert route((8, 64, 1 << 20), (64, 32, 4), (2,), (1,), 1, 4) == "products"
-    assert route((8, 64, 64, 64), (64, 32, 3, 3), (1, 1), (1, 1), 1, 4) == "phases"
+    assert route((8, 64, 64, 64), (64, 32, 3, 3), (1, 1), (1, 1), 1, 4) == "products"
+    assert route((2, 16, 8, 8, 8), (16, 16, 4, 4, 4), (2, 2, 2), (1, 1, 1), 1, 4) == "products"
+    assert route((8, 4, 64, 64), (4, 2, 4, 4), (2, 2), (1, 1), 2, 4) == "products"
     assert route((8, 64, 64, 64), (64, 1, 4, 4), (2, 2), (1, 1), 32, 4) == "phases"
-    assert route((2, 16, 8, 8, 8), (16, 16, 4, 4, 4), (2, 2, 2), (1, 1, 1), 1, 4) == "phases"
+    assert route((8, 64, 64, 64), (64, 1, 4, 4), (2, 2), (1, 1), 64, 4) == "phases"
+    assert route((8, 64, 64), (64, 1, 4), (2,), (1,), 64, 4) == "phases"
     assert route((1, 64, 8, 1 << 16), (64, 32, 4, 4), (2, 2), (1, 1), 1, 4) == "phases"
     with pytest.raises(ValueError, match="route"):
         _conv.transposed_correlation(np.ones((1, 1, 3)), np.ones((1, 1, 2)), (2,), (0,),

@@ -16,13 +16,13 @@ strided, dilated correlation of ``(N, C_in, *spatial)`` with
 
 Transposed convolutions (:func:`transposed_correlation`) are computed per
 output phase of the stride: the outputs ``o = phase (mod s)`` see only the
-taps ``t`` with ``d*t = phase + p (mod s)``.  Strided layers with many
-channels run products first (:func:`product_first_transposed`: one BLAS
+taps ``t`` with ``d*t = phase + p (mod s)``.  Layers with several channels
+per group run products first (:func:`product_first_transposed`: one BLAS
 product of the weights with the input rows, then a compiled gather sums
-each output from the products of the taps that reach it); the others run
-the same engine once per phase, those taps forming a smaller dilated kernel
-read at stride 1.  Nothing is scattered element by element and no zeros are
-inserted.
+each output from the products of the taps that reach it); the others
+(depthwise) run the same engine once per phase, those taps forming a
+smaller dilated kernel read at stride 1.  Nothing is scattered element by
+element and no zeros are inserted.
 """
 import itertools
 import math
@@ -374,38 +374,43 @@ def transposed_correlation(x, weight, stride, pad_lo, dilation, groups, out, rou
     outputs ``i*s - pad_lo + t*d``.  ``route``: "products" (products first,
     :func:`product_first_transposed`), "phases" (a correlation per output
     phase, :func:`phasewise_transposed`) or None (:func:`transposed_route`)."""
+    if route not in ("products", "phases", None):
+        raise ValueError(f"route must be 'products', 'phases' or None, got {route!r}")
+    if out.size == 0:
+        return out
     if route is None:
         route = transposed_route(x.shape, weight.shape, stride, dilation, groups, x.itemsize)
     if route == "products":
         return product_first_transposed(x, weight, stride, pad_lo, dilation, groups, out)
-    if route == "phases":
-        return phasewise_transposed(x, weight, stride, pad_lo, dilation, groups, out)
-    raise ValueError(f"route must be 'products', 'phases' or None, got {route!r}")
+    return phasewise_transposed(x, weight, stride, pad_lo, dilation, groups, out)
 
 
 def transposed_route(x_shape, weight_shape, stride, dilation, groups, itemsize):
     """The route of a transposed convolution of an input ``x_shape`` with
     weights ``weight_shape`` (C_in, C_out/groups, *k), of ``itemsize`` bytes.
 
-    Products first for 1D and 2D convolutions at a stride with at least
-    :data:`PRODUCT_FIRST_MIN_CHANNELS` input and output channels per group,
-    where the products of the few input rows a block needs fit in
-    ``4 * PRODUCT_BYTES`` (a 1D signal's samples: always); the phases'
-    correlations otherwise.  Measured with
-    one thread on the 2-core development machine (float32, stride 2, 4-tap
-    axes): products first ran 64->32 channels 10-25% faster in 1D and 2D
-    (and the same at stride 1); with 1-8 channels per group (many small
-    slice adds per product) and in 3D (small planes, 64 taps) it ran 1.4-4x
-    slower than the phases' correlations.
+    Products first where every group has at least
+    :data:`PRODUCT_FIRST_MIN_CHANNELS` input and output channels and the
+    products of the few input rows (planes) a block needs fit in
+    :data:`PRODUCT_RING_MAX_BYTES` (a 1D signal's samples: always); the
+    phases' correlations otherwise.  Measured with one thread on the 2-core
+    development machine (float32, busy: load average about 3), the phases'
+    time over the products' (compiled gather): 64->32 channels, 4x4, stride
+    2, 64x64 1.66; 8->8 1.58, 4->4 1.56, 2 channels per group 2.29, but
+    depthwise (1 per group) 0.43; stride 1, 3x3: 64->32 1.31, 16->16 1.16;
+    3D: 16->16 4^3 stride 2 1.14, 4->4 1.35, 32->16 3^3 stride 1 1.11; 1D
+    8->8 1.70; an 8x8 input 2.47; wide rows (a block of one row, its
+    products out of L2): 64->32 on 512x512 1.47 and 256x1024 1.34, 16->16
+    on 256x2048 1.41.
     """
     kernel_size = weight_shape[2:]
-    if len(kernel_size) > 2 or all(s == 1 for s in stride):
-        return "phases"
     if min(weight_shape[0] // groups, weight_shape[1]) < PRODUCT_FIRST_MIN_CHANNELS:
         return "phases"
+    if len(kernel_size) == 1:
+        return "products"
     reach = -(-((kernel_size[0] - 1) * dilation[0]) // stride[0]) + 2
     row_bytes = itemsize * math.prod(kernel_size) * weight_shape[1] * math.prod(x_shape[3:])
-    return "products" if reach * row_bytes <= 4 * PRODUCT_BYTES else "phases"
+    return "products" if reach * row_bytes <= PRODUCT_RING_MAX_BYTES else "phases"
 
 
 #: Bytes of the products of one block's new input rows in the product-first
@@ -418,14 +423,21 @@ def transposed_route(x_shape, weight_shape, stride, dilation, groups, itemsize):
 #: 4 MiB): 256 KiB 0.84x, 512 KiB 1.2x, 1 MiB 1.13x, 2 MiB 1.02x.
 PRODUCT_BYTES = 512 << 10
 
+#: The most bytes of products that a thread's ring in the product-first
+#: route may need (the rows of one block and the kernel's reach): rows wider
+#: than that take the phases' route.  A bound on memory, not a tuned speed.
+PRODUCT_RING_MAX_BYTES = 16 << 20
+
 #: Tasks (images x groups x runs of row blocks) the product-first route
 #: makes at least, where there are blocks enough: enough for the threads of
 #: a few cores, few enough that the rows a run recomputes stay a small part.
 PRODUCT_FIRST_TASKS = 8
 
-#: Channels per group (input and output) from which a strided transposed
-#: convolution runs products first (:func:`transposed_route`).
-PRODUCT_FIRST_MIN_CHANNELS = 16
+#: Channels per group (input and output) from which a transposed
+#: convolution runs products first (:func:`transposed_route`): with one
+#: (depthwise) a product is an outer product and the phases' direct kernel
+#: is faster.
+PRODUCT_FIRST_MIN_CHANNELS = 2
 
 
 def as_volume(values, rank, fill):
@@ -974,8 +986,8 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 
     The sum is not scattered element by element: the outputs of each phase
     of the stride (``o = f (mod s)``) see only the taps ``t`` with ``d*t =
-    f + padding (mod s)``.  Strided layers with 16 or more channels per
-    group multiply the weights with the input first (one matrix product per
+    f + padding (mod s)``.  Layers with 2 or more channels per group
+    multiply the weights with the input first (one matrix product per
     block of input rows), then sum each output from the products of the
     taps that reach it (compiled, one pass over the output); the others run
     each phase's taps as an ordinary correlation with a smaller kernel.
