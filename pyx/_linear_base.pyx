@@ -1,8 +1,10 @@
 # cython: warn.unreachable=False
 # The linear kernels: correlation (direct and separable), the fused gradient
-# magnitude and box sums.  setup.py compiles this module's C once per
-# instruction set (_linear_base, and _linear_avx2 on x86-64): see KERNEL_UNITS.
+# magnitude, box sums and the gather of imgconv.nn's transposed convolutions.
+# setup.py compiles this module's C once per instruction set (_linear_base,
+# and _linear_avx2 on x86-64): see KERNEL_UNITS.
 include "common.pxi"
 include "correlate.pxi"
 include "gradient.pxi"
 include "running.pxi"
+include "transposed.pxi"

@@ -576,8 +576,8 @@ def test_conv_transpose_routes_on_wide_layers(route, monkeypatch):
     x = rng.standard_normal((2, 32, 13, 10)).astype(np.float32)
     w = rng.standard_normal((32, 8, 4, 4)).astype(np.float32)
     kwargs = dict(stride=2, padding=(1, 2), output_padding=1, groups=2)
-    assert _conv.transposed_route(x.shape, w.shape, (2, 2), (1, 1), 2, 4) == "phases"
-    assert _conv.transposed_route(x.shape, (32, 16, 4, 4), (2, 2), (1, 1), 1, 4) == "products"
+    assert _conv.transposed_route(x.shape, w.shape, (2, 2), (1, 1), 2, 4) == "products"
+    assert _conv.transposed_route(x.shape, (32, 1, 4, 4), (2, 2), (1, 1), 32, 4) == "phases"
     monkeypatch.setattr(_conv, "transposed_route", lambda *args: route)
     got = nn.conv_transpose2d(x, w, **kwargs)
     expected = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w),
@@ -586,19 +586,146 @@ def test_conv_transpose_routes_on_wide_layers(route, monkeypatch):
 
 
 def test_transposed_route_rule():
-    """Products first for strided 1D/2D layers with many channels per group;
-    the phases' correlations for stride 1, few channels, 3D, or rows too
-    large for a block."""
+    """Products first wherever each group has 2 or more input and output
+    channels, in 1D, 2D and 3D, at any stride; the phases' correlations
+    for depthwise layers (1 channel per group) and rows too large for a
+    block."""
     route = _conv.transposed_route
     assert route((8, 64, 64, 64), (64, 32, 4, 4), (2, 2), (1, 1), 1, 4) == "products"
-    assert route((8, 64, 1024), (64, 32, 4), (2,), (1,), 1, 4) == "products"
-    assert route((8, 64, 64, 64), (64, 32, 3, 3), (1, 1), (1, 1), 1, 4) == "phases"
+    assert route((8, 64, 1 << 20), (64, 32, 4), (2,), (1,), 1, 4) == "products"
+    assert route((8, 64, 64, 64), (64, 32, 3, 3), (1, 1), (1, 1), 1, 4) == "products"
+    assert route((2, 16, 8, 8, 8), (16, 16, 4, 4, 4), (2, 2, 2), (1, 1, 1), 1, 4) == "products"
+    assert route((8, 4, 64, 64), (4, 2, 4, 4), (2, 2), (1, 1), 2, 4) == "products"
     assert route((8, 64, 64, 64), (64, 1, 4, 4), (2, 2), (1, 1), 32, 4) == "phases"
-    assert route((2, 16, 8, 8, 8), (16, 16, 4, 4, 4), (2, 2, 2), (1, 1, 1), 1, 4) == "phases"
+    assert route((8, 64, 64, 64), (64, 1, 4, 4), (2, 2), (1, 1), 64, 4) == "phases"
+    assert route((8, 64, 64), (64, 1, 4), (2,), (1,), 64, 4) == "phases"
     assert route((1, 64, 8, 1 << 16), (64, 32, 4, 4), (2, 2), (1, 1), 1, 4) == "phases"
     with pytest.raises(ValueError, match="route"):
         _conv.transposed_correlation(np.ones((1, 1, 3)), np.ones((1, 1, 2)), (2,), (0,),
                                      (1,), 1, np.empty((1, 1, 6)), route="scatter")
+
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rank, seed", [(rank, seed) for rank in (1, 2, 3) for seed in range(8)])
+def test_conv_transpose_routes_on_wide_rows(rank, seed, dtype, transposed_route, monkeypatch):
+    """Rows wide enough that the products' gather sums whole chunks of 16
+    outputs (and a last chunk overlapping the one before), on random
+    geometries: strides 1-3, dilations 1-3, padding up to wider than the
+    kernel, output_padding, groups, small product blocks (a ring of input
+    rows that wraps around), float32 and float64 against the float64
+    reference; big-endian and reversed-stride inputs, left as they were."""
+    rng = np.random.default_rng(7000 + 31 * rank + seed)
+    while True:
+        groups = int(rng.choice([1, 2, 3]))
+        c_in, c_out_g = groups * int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        kernel = tuple(int(k) for k in rng.integers(1, 6, rank))
+        stride = tuple(int(s) for s in rng.integers(1, 4, rank))
+        dilation = tuple(int(d) for d in rng.integers(1, 4, rank))
+        padding = tuple(int(rng.integers(0, d * (k - 1) + 3))
+                        for k, d in zip(kernel, dilation))
+        output_padding = tuple(int(rng.integers(0, max(s, d))) for s, d in zip(stride, dilation))
+        # the last axis wide (15 to 70 inputs), the others short
+        size = tuple(int(n) for n in rng.integers(1, 7, rank - 1)) + (int(rng.integers(15, 71)),)
+        out = [(n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, s, p, d, k, op in
+               zip(size, stride, padding, dilation, kernel, output_padding)]
+        if min(out) >= 1:
+            break
+    if seed % 2:
+        monkeypatch.setattr(_conv, "PRODUCT_BYTES", 64)
+    x = rng.standard_normal((int(rng.integers(1, 3)), c_in) + size).astype(dtype)
+    w = rng.standard_normal((c_in, c_out_g) + kernel).astype(dtype)
+    kwargs = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
+                  dilation=dilation)
+    # the same values big-endian, or through reversed strides
+    given = (x.astype(x.dtype.newbyteorder(">")) if seed % 4 == 2 else
+             x[..., ::-1].copy()[..., ::-1] if seed % 4 == 3 else x)
+    before = given.copy()
+    got = TRANSPOSE[rank](given, w, **kwargs)
+    assert got.dtype == dtype and got.dtype.isnative
+    np.testing.assert_array_equal(given, before)
+    expected = ref_conv_transpose(x, w, **kwargs)
+    tolerance = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+
+
+def gather_reference(products, ring, ring_origin, held, planes, out_shape, in_shape,
+                     kernel_size, stride, padding, dilation):
+    """transposed_gather by its definition: every held input sample's
+    products added into the outputs its taps reach (float64)."""
+    taps = int(np.prod(kernel_size))
+    channels = products.shape[0] // taps
+    out = np.zeros((channels,) + tuple(out_shape))
+    columns = products.reshape(taps, channels, -1).astype(np.float64)
+    for t, tap in enumerate(np.ndindex(*kernel_size)):
+        for i in held:
+            for h, w in np.ndindex(*in_shape[1:]):
+                o = tuple(n * s - p + k * d for n, s, p, k, d in
+                          zip((i, h, w), stride, padding, tap, dilation))
+                if all(0 <= a < b for a, b in zip(o, out_shape)):
+                    slot = (i - ring_origin) % ring
+                    column = (slot * in_shape[1] + h) * in_shape[2] + w
+                    out[(slice(None),) + o] += columns[t, :, column]
+    return out[:, planes.start:planes.stop]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(6))
+def test_transposed_gather_reads_a_ring_of_planes(seed, dtype):
+    """The compiled gather on its own: a block of output planes from a ring
+    of input planes that wraps around its end, the planes outside the block
+    left as they were."""
+    from imgconv._dispatch import kernels
+    rng = np.random.default_rng(seed)
+    kernel_size = tuple(int(k) for k in rng.integers(1, 4, 3))
+    stride = tuple(int(s) for s in rng.integers(1, 4, 3))
+    padding = tuple(int(p) for p in rng.integers(0, 3, 3))
+    dilation = tuple(int(d) for d in rng.integers(1, 3, 3))
+    in_shape = (20, int(rng.integers(1, 4)), int(rng.integers(1, 40)))
+    out_shape = tuple(max(1, (n - 1) * s - 2 * p + d * (k - 1) + 1) for n, s, p, d, k in
+                      zip(in_shape, stride, padding, dilation, kernel_size))
+    middle = out_shape[0] // 2
+    planes = range(middle, min(out_shape[0], middle + 2 * stride[0]))
+    held = [i for i in range(in_shape[0]) if any(
+        0 <= i * stride[0] - padding[0] + k * dilation[0] - planes.start < len(planes)
+        for k in range(kernel_size[0]))]
+    held = range(held[0], held[-1] + 1) if held else range(0)
+    # a ring whose end the held planes wrap around
+    ring_origin = int(rng.integers(-5, 6))
+    ring = next((r for r in range(max(1, len(held)), len(held) + 8)
+                 if (held.start - ring_origin) % r + len(held) > r), len(held) + 1)
+    channels = int(rng.integers(1, 4))
+    products = rng.standard_normal((int(np.prod(kernel_size)) * channels,
+                                    ring * in_shape[1] * in_shape[2] + 3)).astype(dtype)
+    out = np.full((channels,) + out_shape, np.nan, dtype)
+    kernels.transposed_gather(products, out, ring, ring_origin, held.start, len(held),
+                              planes.start, planes.stop, in_shape, kernel_size, stride, padding,
+                              dilation)
+    expected = gather_reference(products, ring, ring_origin, held, planes, out_shape, in_shape,
+                                kernel_size, stride, padding, dilation)
+    np.testing.assert_allclose(out[:, planes.start:planes.stop], expected,
+                               rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+    assert np.isnan(out[:, :planes.start]).all() and np.isnan(out[:, planes.stop:]).all()
+
+
+def test_transposed_gather_refuses_what_it_cannot_read():
+    from imgconv._dispatch import kernels
+    geometry = ((4, 1, 8), (2, 1, 3), (2, 1, 2), (0, 0, 1), (1, 1, 1))
+    out = np.zeros((2, 8, 1, 17))
+    products = np.zeros((6 * 2, 2 * 8))
+    with pytest.raises(ValueError, match="input plane 0 .* not among"):
+        kernels.transposed_gather(products, out, 2, 0, 1, 2, 0, 2, *geometry)
+    with pytest.raises(ValueError, match="not taps x channels"):
+        kernels.transposed_gather(products[:5], out, 2, 0, 0, 2, 0, 2, *geometry)
+    with pytest.raises(ValueError, match="does not fit"):
+        kernels.transposed_gather(products, out, 3, 0, 0, 2, 0, 2, *geometry)
+    with pytest.raises(ValueError, match="rows .* must be contiguous"):
+        kernels.transposed_gather(products, out[..., ::2], 2, 0, 0, 2, 0, 2, *geometry)
+    with pytest.raises(ValueError, match="planes 0..9"):
+        kernels.transposed_gather(products, out, 2, 0, 0, 2, 0, 9, *geometry)
+    # the planes that an input plane held reaches: written
+    kernels.transposed_gather(products + 1, out, 2, 0, 0, 2, 0, 2, *geometry)
+    assert (out[:, :2] > 0).any() and (out[:, 2:] == 0).all()
 
 
 # --------------------------------------------------------------------------

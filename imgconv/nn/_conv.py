@@ -16,12 +16,13 @@ strided, dilated correlation of ``(N, C_in, *spatial)`` with
 
 Transposed convolutions (:func:`transposed_correlation`) are computed per
 output phase of the stride: the outputs ``o = phase (mod s)`` see only the
-taps ``t`` with ``d*t = phase + p (mod s)``.  Strided layers with many
-channels run products first (:func:`product_first_transposed`: one BLAS
-product of the weights with the input rows, then each tap's products added
-into its phase by slice adds); the others run the same engine once per
-phase, those taps forming a smaller dilated kernel read at stride 1.
-Nothing is scattered element by element and no zeros are inserted.
+taps ``t`` with ``d*t = phase + p (mod s)``.  Layers with several channels
+per group run products first (:func:`product_first_transposed`: one BLAS
+product of the weights with the input rows, then a compiled gather sums
+each output from the products of the taps that reach it); the others
+(depthwise) run the same engine once per phase, those taps forming a
+smaller dilated kernel read at stride 1.  Nothing is scattered element by
+element and no zeros are inserted.
 """
 import itertools
 import math
@@ -30,7 +31,7 @@ import numpy as np
 
 from . import _geometry as g
 from . import _parallel
-from .. import _docstrings
+from .. import _dispatch, _docstrings
 from .._dispatch import load as load_backend
 from .._threads import resolve_threads
 from .._xp_fft import boundary_index
@@ -373,223 +374,248 @@ def transposed_correlation(x, weight, stride, pad_lo, dilation, groups, out, rou
     outputs ``i*s - pad_lo + t*d``.  ``route``: "products" (products first,
     :func:`product_first_transposed`), "phases" (a correlation per output
     phase, :func:`phasewise_transposed`) or None (:func:`transposed_route`)."""
+    if route not in ("products", "phases", None):
+        raise ValueError(f"route must be 'products', 'phases' or None, got {route!r}")
+    if out.size == 0:
+        return out
     if route is None:
         route = transposed_route(x.shape, weight.shape, stride, dilation, groups, x.itemsize)
     if route == "products":
         return product_first_transposed(x, weight, stride, pad_lo, dilation, groups, out)
-    if route == "phases":
-        return phasewise_transposed(x, weight, stride, pad_lo, dilation, groups, out)
-    raise ValueError(f"route must be 'products', 'phases' or None, got {route!r}")
+    return phasewise_transposed(x, weight, stride, pad_lo, dilation, groups, out)
 
 
 def transposed_route(x_shape, weight_shape, stride, dilation, groups, itemsize):
     """The route of a transposed convolution of an input ``x_shape`` with
     weights ``weight_shape`` (C_in, C_out/groups, *k), of ``itemsize`` bytes.
 
-    Products first for 1D and 2D convolutions at a stride with at least
-    :data:`PRODUCT_FIRST_MIN_CHANNELS` input and output channels per group,
-    where the products of the few input rows a block needs fit in
-    ``4 * PRODUCT_BYTES``; the phases' correlations otherwise.  Measured with
-    one thread on the 2-core development machine (float32, stride 2, 4-tap
-    axes): products first ran 64->32 channels 10-25% faster in 1D and 2D
-    (and the same at stride 1); with 1-8 channels per group (many small
-    slice adds per product) and in 3D (small planes, 64 taps) it ran 1.4-4x
-    slower than the phases' correlations.
+    Products first where every group has at least
+    :data:`PRODUCT_FIRST_MIN_CHANNELS` input and output channels and the
+    products of the few input rows (planes) a block needs fit in
+    :data:`PRODUCT_RING_MAX_BYTES` (a 1D signal's samples: always); the
+    phases' correlations otherwise.  Measured with one thread on the 2-core
+    development machine (float32, busy: load average about 3), the phases'
+    time over the products' (compiled gather): 64->32 channels, 4x4, stride
+    2, 64x64 1.66; 8->8 1.58, 4->4 1.56, 2 channels per group 2.29, but
+    depthwise (1 per group) 0.43; stride 1, 3x3: 64->32 1.31, 16->16 1.16;
+    3D: 16->16 4^3 stride 2 1.14, 4->4 1.35, 32->16 3^3 stride 1 1.11; 1D
+    8->8 1.70; an 8x8 input 2.47; wide rows (a block of one row, its
+    products out of L2): 64->32 on 512x512 1.47 and 256x1024 1.34, 16->16
+    on 256x2048 1.41.
     """
     kernel_size = weight_shape[2:]
-    if len(kernel_size) > 2 or all(s == 1 for s in stride):
-        return "phases"
     if min(weight_shape[0] // groups, weight_shape[1]) < PRODUCT_FIRST_MIN_CHANNELS:
         return "phases"
+    if len(kernel_size) == 1:
+        return "products"
     reach = -(-((kernel_size[0] - 1) * dilation[0]) // stride[0]) + 2
     row_bytes = itemsize * math.prod(kernel_size) * weight_shape[1] * math.prod(x_shape[3:])
-    return "products" if reach * row_bytes <= 4 * PRODUCT_BYTES else "phases"
+    return "products" if reach * row_bytes <= PRODUCT_RING_MAX_BYTES else "phases"
 
 
-#: Bytes of one thread's block of tap products in the product-first route
-#: of transposed convolutions (see :func:`product_first_transposed`).
-#: Measured (64->32 channels, 4x4, stride 2, 64x64 float32 input, one
-#: thread): 4 MiB 35 ms, 2 MiB 39 ms, 1 MiB 49 ms, 512 KiB 117 ms (a block
-#: pays a few dozen numpy calls; small blocks pay them often).
-PRODUCT_BYTES = 4 << 20
+#: Bytes of the products of one block's new input rows in the product-first
+#: route of transposed convolutions (see :func:`product_first_transposed`;
+#: a thread's ring of rows holds about twice that).  Small enough that the
+#: products are still in L2 when the gather reads them (1 MiB per core on
+#: the development machine), large enough that each BLAS product has a few
+#: hundred columns.  Measured (64->32 channels, 4x4, stride 2, 64x64
+#: float32 input, 2 threads, interleaved on a busy machine, relative to
+#: 4 MiB): 256 KiB 0.84x, 512 KiB 1.2x, 1 MiB 1.13x, 2 MiB 1.02x.
+PRODUCT_BYTES = 512 << 10
+
+#: The most bytes of products that a thread's ring in the product-first
+#: route may need (the rows of one block and the kernel's reach): rows wider
+#: than that take the phases' route.  A bound on memory, not a tuned speed.
+PRODUCT_RING_MAX_BYTES = 16 << 20
 
 #: Tasks (images x groups x runs of row blocks) the product-first route
 #: makes at least, where there are blocks enough: enough for the threads of
 #: a few cores, few enough that the rows a run recomputes stay a small part.
 PRODUCT_FIRST_TASKS = 8
 
-#: Channels per group (input and output) from which a strided transposed
-#: convolution runs products first (:func:`transposed_route`).
-PRODUCT_FIRST_MIN_CHANNELS = 16
+#: Channels per group (input and output) from which a transposed
+#: convolution runs products first (:func:`transposed_route`): with one
+#: (depthwise) a product is an outer product and the phases' direct kernel
+#: is faster.
+PRODUCT_FIRST_MIN_CHANNELS = 2
 
 
-def tap_placement(tap, stride, dilation, pad_lo, in_range, out_range):
-    """Where one tap's products land along one axis: ``(first input,
-    first output, count)`` of the inputs ``i`` in ``in_range`` whose
-    output ``i*stride - pad_lo + tap*dilation`` falls in ``out_range``
-    (count 0 where none does)."""
-    shift = tap * dilation - pad_lo
-    first = max(in_range.start, -((shift - out_range.start) // stride))
-    last = min(in_range.stop - 1, (out_range.stop - 1 - shift) // stride)
-    count = max(0, last - first + 1)
-    return first, first * stride + shift, count
+def as_volume(values, rank, fill):
+    """Per-axis ``values`` of a 2D or 3D convolution as the 3D ones the
+    products' gather takes: (H, W) -> (H, fill, W), so that the first axis,
+    along which the blocks run, is the rows of an image."""
+    values = tuple(values)
+    return (values[0], fill, values[1]) if rank == 2 else values
 
 
-def clear_outside(phase_region, box, target):
-    """Zero the part of ``phase_region`` (per axis a ``range`` of output
-    positions) that ``box`` (per axis a ``range`` inside it, same step)
-    leaves out: per axis, the slabs before and after the box."""
-    for axis, (region, inner) in enumerate(zip(phase_region, box)):
-        lead = tuple(slice(r.start, r.stop, r.step) for r in box[:axis])
-        tail = tuple(slice(r.start, r.stop, r.step) for r in phase_region[axis + 1:])
-        for part in (range(region.start, inner.start, region.step),
-                     range(inner[-1] + region.step, region.stop, region.step)):
-            if len(part):
-                target[(slice(None),) + lead + (slice(part.start, part.stop, part.step),)
-                       + tail] = 0
+def tap_major_weights(weight, groups):
+    """Transposed convolution weights (C_in, C_out/groups, *k) as the
+    product-first route multiplies them: per group a (prod(k) *
+    C_out/groups, C_in/groups) matrix, its rows tap-major."""
+    c_in, per_group = weight.shape[:2]
+    channels, taps = c_in // groups, math.prod(weight.shape[2:])
+    return np.ascontiguousarray(
+        weight.reshape(groups, channels, per_group, taps).transpose(0, 3, 2, 1)
+    ).reshape(groups, taps * per_group, channels)
+
+
+def product_first_signals(x, weight, stride, pad, dilation, groups, out):
+    """:func:`product_first_transposed` of 1D signals: the outputs in
+    chunks, each the gather of one BLAS product of the weights with the
+    input samples that reach the chunk (at most :data:`PRODUCT_BYTES` of
+    products; a chunk recomputes the ``(k-1)*d/s`` samples it shares with
+    the next).  Each chunk is a transposed convolution of its own, of the
+    samples from ``i0`` on into the outputs from ``o0`` on, the padding
+    becoming ``pad + o0 - i0*s``; images x groups x chunks are the threads'
+    tasks."""
+    c_in, per_group, kernel = weight.shape
+    channels = c_in // groups
+    weights = tap_major_weights(weight, groups)
+    length_in, length_out = x.shape[2], out.shape[2]
+    chunk_inputs = max(1, PRODUCT_BYTES // (kernel * per_group * x.itemsize))
+    out_chunk = stride * max(1, chunk_inputs - (kernel - 1) * dilation // stride - 2)
+    chunks = []
+    for o0 in range(0, length_out, out_chunk):
+        o1 = min(length_out, o0 + out_chunk)
+        # rounded down, so the chunk's padding is >= 0 (a sample too many is
+        # one that reaches none of the chunk's outputs)
+        i0 = max(0, (o0 + pad - (kernel - 1) * dilation) // stride)
+        chunks.append((o0, o1, i0, max(i0, min(length_in, (o1 - 1 + pad) // stride + 1))))
+    width = max(i1 - i0 for _, _, i0, i1 in chunks)
+    items = [(n, group, chunk) for n in range(x.shape[0]) for group in range(groups)
+             for chunk in chunks]
+    threads = _parallel.thread_count(out.size * channels * kernel // stride)
+    gather = _dispatch.kernels.transposed_gather
+
+    def compute(result):
+        def make_worker():
+            buffer = np.empty((kernel * per_group, max(1, width)), x.dtype)
+
+            def run_chunk(index):
+                n, group, (o0, o1, i0, i1) = items[index]
+                np.matmul(weights[group], x[n, group * channels:(group + 1) * channels, i0:i1],
+                          out=buffer[:, :i1 - i0])
+                target = result[n, group * per_group:(group + 1) * per_group, None, None, o0:o1]
+                gather(buffer, target, 1, 0, 0, 1, 0, 1, (1, 1, i1 - i0), (1, 1, kernel),
+                       (1, 1, stride), (0, 0, pad + o0 - i0 * stride), (1, 1, dilation))
+
+            return run_chunk
+
+        _parallel.dynamic(len(items), threads, make_worker)
+        return result
+
+    return contiguous_result(out, compute)
+
+
+def run_steps(run, blocks, geometry, ring, ring_origin):
+    """The steps of one run of blocks of the product-first route, the same
+    for every image: per block ``(products, held, block)``, ``products``
+    the ``(first, stop, slot)`` runs of new input planes to multiply into
+    the ring from ``slot`` on (two where they wrap around its end), ``held``
+    the input planes the ring then holds for the gather of the output
+    planes ``block``."""
+    in_planes, kernel_size, stride, padding, dilation = (v[0] for v in geometry)
+    held = range(0)
+    for b in run:
+        block = blocks[b]
+        # the input planes that reach the block's output planes
+        first = max(0, -((padding - (kernel_size - 1) * dilation + block.start) // -stride))
+        needed = range(first, max(first, min(in_planes, (block.stop - 1 + padding) // stride + 1)))
+        products = []
+        if len(needed):
+            start = held.stop if needed.start in held else needed.start
+            while start < needed.stop:
+                slot = (start - ring_origin) % ring
+                stop = min(needed.stop, start + ring - slot)
+                products.append((start, stop, slot))
+                start = stop
+            held = needed
+        yield products, held, block
 
 
 def product_first_transposed(x, weight, stride, pad_lo, dilation, groups, out):
     """A transposed convolution into ``out``, products first: per image,
     group and block of output rows (planes of a volume), one BLAS product
-    ``Y = W^T X`` of the weights (C_out/groups * prod(k), C_in/groups) with
-    the input rows the block reads, used as they are (no im2col); then
-    each tap's products ``Y[t]`` (C_out/groups, rows, *spatial) are added
-    into the outputs they reach, a strided slice of ``out``.
+    ``Y = W^T X`` of the weights (prod(k) * C_out/groups, C_in/groups) with
+    the input rows the block reads, used as they are (no im2col); then the
+    compiled gather (``transposed_gather``) sums each output from the
+    products of the taps that reach it and writes the block's outputs once
+    (no zeroing, no adds into the output).
 
-    The taps of one output phase of the stride are summed in a contiguous
-    buffer (adds into the strided slice itself measured 3x slower) and
-    stored into the phase once: the tap that covers most of the phase
-    assigns, the rest add, so no output is zeroed first but the few a
-    phase's first tap misses.  The
-    blocks of one image run in order, each keeping the products of the
-    input rows it shares with the next (the ``(k-1)*d/s`` rows of the
-    kernel's reach), so no product is computed twice; images, groups and,
+    The products of each input row (plane) go to a ring of rows in the
+    thread's buffer: the blocks of one image run in order, and
+    the products of the rows a block shares with the next (the
+    ``(k-1)*d/s`` rows of the kernel's reach) stay where they are, so no
+    product is computed or copied twice; images, groups and,
     where they are fewer than :data:`PRODUCT_FIRST_TASKS`, runs of blocks of
     an image run on threads (a run's first block recomputes its shared
     rows), and no two threads write one output.
     """
+    rank = len(stride)
+    if rank == 1:
+        return product_first_signals(x, weight, stride[0], pad_lo[0], dilation[0], groups, out)
     c_in, per_group = weight.shape[:2]
     kernel_size = weight.shape[2:]
     channels = c_in // groups
     taps = math.prod(kernel_size)
-    # (C_in, C_out/groups, *k) -> per group (prod(k) * C_out/groups, C_in/groups), tap-major
-    weights = np.ascontiguousarray(
-        weight.reshape(groups, channels, per_group, taps).transpose(0, 3, 2, 1)
-    ).reshape(groups, taps * per_group, channels)
+    weights = tap_major_weights(weight, groups)
     # the product reads the input's rows as a (channels, positions) matrix
     x = np.ascontiguousarray(x)
-    in_spatial, out_spatial = x.shape[2:], out.shape[2:]
-    inner = math.prod(in_spatial[1:])
-    # a block of L output rows reads at most L/s + reach input rows
-    reach = -(-((kernel_size[0] - 1) * dilation[0]) // stride[0]) + 1
-    row_bytes = taps * per_group * inner * x.itemsize
-    capacity = max(reach + 1, PRODUCT_BYTES // max(1, row_bytes))
-    # near-equal blocks of whole stride periods, each within capacity
-    periods = -(-out_spatial[0] // stride[0])
-    count = -(-periods // (capacity - reach))
-    out_rows = stride[0] * -(-periods // count)
-    blocks = [range(r0, min(r0 + out_rows, out_spatial[0]))
-              for r0 in range(0, out_spatial[0], out_rows)]
+    in_shape = as_volume(x.shape[2:], rank, 1)
+    out_shape = as_volume(out.shape[2:], rank, 1)
+    geometry = (in_shape, as_volume(kernel_size, rank, 1), as_volume(stride, rank, 1),
+                as_volume(pad_lo, rank, 0), as_volume(dilation, rank, 1))
+    x = x.reshape(x.shape[:2] + in_shape)
+    plane_stride, plane_pad, plane_dilation = (v[0] for v in geometry[2:])
+    inner = in_shape[1] * in_shape[2]
+    # a block of P stride periods of output planes reads P + reach input planes
+    # at most, P of them new (but in its run's first block)
+    reach = -(-((geometry[1][0] - 1) * plane_dilation) // plane_stride) + 1
+    plane_bytes = taps * per_group * inner * x.itemsize
+    periods = -(-out_shape[0] // plane_stride)
+    count = -(-periods // max(1, PRODUCT_BYTES // max(1, plane_bytes)))
+    period_count = -(-periods // count)      # near-equal blocks, each within PRODUCT_BYTES
+    out_planes = plane_stride * period_count
+    blocks = [range(r0, min(r0 + out_planes, out_shape[0]))
+              for r0 in range(0, out_shape[0], out_planes)]
+    # the ring: a whole number of blocks' new planes, slot 0 taking the first
+    # new plane of the second block, so that each block's new products are
+    # one contiguous run of slots (one matrix product)
+    ring = period_count * -(-(period_count + reach) // period_count)
+    ring_origin = (out_planes - 1 + plane_pad) // plane_stride + 1
     threads = _parallel.thread_count(out.size * channels * taps // math.prod(stride))
     # runs of blocks fixed whatever the thread count: the same products, the
     # same sums, the same results with any number of threads
     runs = _parallel.split(len(blocks), -(-PRODUCT_FIRST_TASKS // (x.shape[0] * groups)))
-    items = [(n, group, run) for n in range(x.shape[0]) for group in range(groups)
+    items = [(n, group, r) for n in range(x.shape[0]) for group in range(groups)
+             for r in range(len(runs))]
+    steps = [list(run_steps(run, blocks, geometry, ring, ring_origin))
              for run in runs]
-    tap_list = list(np.ndindex(*kernel_size))
-    phases = list(itertools.product(*(range(s) for s in stride)))
-    # the taps of each output phase, and where they land along the axes past
-    # the first (the same for every block)
-    phase_taps = {phase: [i for i, tap in enumerate(tap_list) if all(
-        (t * d - p) % s == f for t, d, p, s, f in zip(tap, dilation, pad_lo, stride, phase))]
-        for phase in phases}
-    inner_placements = [[tap_placement(t, s, d, p, range(m), range(n)) for t, s, d, p, m, n in zip(
-        tap[1:], stride[1:], dilation[1:], pad_lo[1:], in_spatial[1:], out_spatial[1:])]
-        for tap in tap_list]
+    gather = _dispatch.kernels.transposed_gather
 
-    def make_worker():
-        buffer = np.empty((taps * per_group, capacity * inner), x.dtype)
-        phase_buffer = np.empty(per_group * -(-out_rows // stride[0]) * math.prod(
-            -(-n // s) for n, s in zip(out_spatial[1:], stride[1:])), x.dtype)
+    def compute(result):
+        planes = result.reshape(result.shape[:2] + out_shape)
 
-        def run_blocks(index):
-            n, group, run = items[index]
-            held = range(0)       # the input rows whose products are in buffer
-            for b in run:
-                held = add_block(n, group, blocks[b], held)
+        def make_worker():
+            buffer = np.empty((taps * per_group, ring * inner), x.dtype)
 
-        def add_block(n, group, rows, held):
-            out_ranges = (rows,) + tuple(range(m) for m in out_spatial[1:])
-            placements = [[tap_placement(tap[0], stride[0], dilation[0], pad_lo[0],
-                                         range(in_spatial[0]), rows)] + inner
-                          for tap, inner in zip(tap_list, inner_placements)]
-            reaching = [i for i, place in enumerate(placements)
-                        if all(count for _, _, count in place)]
-            target = out[n, group * per_group:(group + 1) * per_group]
-            if reaching:
-                needed = range(min(placements[i][0][0] for i in reaching),
-                               max(placements[i][0][0] + placements[i][0][2] for i in reaching))
-                kept = range(needed.start, held.stop) if needed.start in held else range(
-                    needed.start, needed.start)
-                if len(kept):
-                    # overlapping rows: numpy copies through a buffer where needed
-                    buffer[:, :len(kept) * inner] = buffer[
-                        :, (kept.start - held.start) * inner:len(held) * inner]
-                source = x[n, group * channels:(group + 1) * channels, kept.stop:needed.stop]
-                np.matmul(weights[group], source.reshape(channels, -1),
-                          out=buffer[:, len(kept) * inner:len(needed) * inner])
-                held = needed
-                products = buffer[:, :len(needed) * inner].reshape(
-                    (taps, per_group, len(needed)) + in_spatial[1:])
-            for phase in phases:
-                phase_region = tuple(range(r.start + (f - r.start) % s, r.stop, s)
-                                     for f, s, r in zip(phase, stride, out_ranges))
-                lengths = tuple(len(r) for r in phase_region)
-                if not all(lengths):
-                    continue
-                region = target[(slice(None),) + tuple(slice(r.start, r.stop, r.step)
-                                                       for r in phase_region)]
-                members = [i for i in phase_taps[phase] if i in reaching]
-                if not members:
-                    region[...] = 0
-                    continue
-                # the taps of the phase summed in a contiguous buffer (SIMD adds;
-                # adds into the strided phase of the output are 3x slower), stored
-                # once; a lone tap straight into the output
-                sums = region if len(members) == 1 else phase_buffer[
-                    :per_group * math.prod(lengths)].reshape((per_group,) + lengths)
-                # the widest tap assigns: it covers the phase but for its edges
-                members.sort(key=lambda i: -math.prod(c for _, _, c in placements[i]))
-                pieces = []       # (box in the phase, the tap's products), widest first
-                for i in members:
-                    place = placements[i]
-                    box = tuple(range((o - r.start) // s, (o - r.start) // s + c)
-                                for (_, o, c), s, r in zip(place, stride, phase_region))
-                    offset = (held.start,) + (0,) * (len(place) - 1)
-                    pieces.append((box, products[(i, slice(None)) + tuple(
-                        slice(start - o0, start - o0 + c)
-                        for (start, _, c), o0 in zip(place, offset))]))
-                box, first = pieces[0]
-                clear_outside(tuple(range(n) for n in lengths), box, sums)
-                view = sums[(slice(None),) + tuple(slice(b.start, b.stop) for b in box)]
-                if len(pieces) > 1 and pieces[1][0] == box:
-                    # two taps of one box summed in one pass
-                    np.add(first, pieces[1][1], out=view)
-                    pieces = pieces[1:]
-                else:
-                    view[...] = first
-                for box, tap_products in pieces[1:]:
-                    sums[(slice(None),) + tuple(slice(b.start, b.stop) for b in box)] += (
-                        tap_products)
-                if sums is not region:
-                    region[...] = sums
-            return held
+            def run_blocks(index):
+                n, group, run = items[index]
+                target = planes[n, group * per_group:(group + 1) * per_group]
+                images = x[n, group * channels:(group + 1) * channels]
+                for products, held, block in steps[run]:
+                    for first, stop, slot in products:
+                        np.matmul(weights[group], images[:, first:stop].reshape(channels, -1),
+                                  out=buffer[:, slot * inner:(slot + stop - first) * inner])
+                    gather(buffer, target, ring, ring_origin, held.start, len(held),
+                           block.start, block.stop, *geometry)
 
-        return run_blocks
+            return run_blocks
 
-    _parallel.dynamic(len(items), threads, make_worker)
-    return out
+        _parallel.dynamic(len(items), threads, make_worker)
+        return result
+
+    return contiguous_result(out, compute)
 
 
 def phasewise_transposed(x, weight, stride, pad_lo, dilation, groups, out):
@@ -960,11 +986,11 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 
     The sum is not scattered element by element: the outputs of each phase
     of the stride (``o = f (mod s)``) see only the taps ``t`` with ``d*t =
-    f + padding (mod s)``.  Strided layers with 16 or more channels per
-    group multiply the weights with the input first (one matrix product per
-    block of input rows) and add each tap's products into its phase as
-    whole slices; the others run each phase's taps as an ordinary
-    correlation with a smaller kernel.
+    f + padding (mod s)``.  Layers with 2 or more channels per group
+    multiply the weights with the input first (one matrix product per
+    block of input rows), then sum each output from the products of the
+    taps that reach it (compiled, one pass over the output); the others run
+    each phase's taps as an ordinary correlation with a smaller kernel.
 
     Parameters
     ----------
