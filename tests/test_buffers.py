@@ -128,9 +128,14 @@ def test_kernel_scratch_is_kept_for_the_next_call():
     first = ic.correlate(x, w, threads=2)
     held = _buffer_pool.held_scratch_bytes()
     assert held >= 64 << 10                      # the row caches of the threads
-    again = ic.correlate(x, w, threads=2)
-    assert _buffer_pool.held_scratch_bytes() == held   # reused, not allocated anew
-    np.testing.assert_array_equal(again, first)
+    # reused, not allocated anew: a thread that joined late (a loaded
+    # machine) takes no work and no scratch in the first call, but in all
+    # the pool holds one scratch per thread at most
+    for _ in range(3):
+        again = ic.correlate(x, w, threads=2)
+        np.testing.assert_array_equal(again, first)
+        assert held <= _buffer_pool.held_scratch_bytes() <= 2 * held
+    held = _buffer_pool.held_scratch_bytes()
     other, _ = _volume_and_kernel(4)          # what the reused scratch held never shows
     np.testing.assert_array_equal(ic.correlate(other, w, threads=2),
                                   ic.correlate(other.copy(), w, threads=1))
