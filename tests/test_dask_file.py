@@ -18,22 +18,7 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 import imgconv as ic  # noqa: E402
 from imgconv._io._chunked import file_source  # noqa: E402
 from imgconv.dask import _backend as dask_backend  # noqa: E402
-
-MODES = ("reflect", "symmetric", "replicate", "wrap", "zero")
-
-
-@pytest.fixture(autouse=True)
-def _synchronous():
-    with dask.config.set(scheduler="synchronous"):
-        yield
-
-
-def volume(shape=(19, 23, 17), dtype=np.float32, seed=0):
-    rng = np.random.default_rng(seed)
-    if np.dtype(dtype).kind in "iu":
-        return rng.integers(0, 200, shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
-
+from test_dask import MODES, _synchronous, volume  # noqa: E402,F401 (the fixture runs here too)
 
 def saved(tmp_path, x, name="v.npy"):
     path = str(tmp_path / name)

@@ -410,6 +410,15 @@ def extreme_pass(x, out, window, pad_lo, x_window, x_pad_lo, z_window, z_pad_lo,
         _extreme_line(source, target, axis, w, p, mode, cval, is_max, dtype)
 
 
+def _device_runs(row_z, row_y, run_row, run_start, run_length):
+    """A footprint's runs (``imgconv._backend.footprint_runs``) on the device
+    as the kernels read them: one (plane, row, first column, length) int32
+    row per run."""
+    run_row = np.asarray(run_row)
+    return _device(np.stack([np.asarray(row_z)[run_row], np.asarray(row_y)[run_row],
+                             np.asarray(run_start), np.asarray(run_length)], axis=1), np.int32)
+
+
 def extreme_footprint(x, out, footprint_shape, centre, row_z, row_y, run_row, run_start,
                       run_length, mode, cval, is_max, dtype):
     """Max (``is_max``) or min of (B, D, H, W) ``x`` over a footprint, into
@@ -437,12 +446,10 @@ def extreme_footprint(x, out, footprint_shape, centre, row_z, row_y, run_row, ru
     if out.size == 0:
         return
     _check_same_memory(x, out, "extreme_footprint")
-    row_z, row_y = np.asarray(row_z), np.asarray(row_y)
-    runs = np.stack([row_z[run_row], row_y[run_row], np.asarray(run_start),
-                     np.asarray(run_length)], axis=1)
+    runs = _device_runs(row_z, row_y, run_row, run_start, run_length)
     grid, block = _line_grid(out.size)
     kernel = get_kernel("extreme.cu", f"extreme_footprint<{C_TYPES[dtype]}>")
-    kernel(grid, block, (x, out, _device(runs, np.int32), _i32(len(runs)), *_shape_args(x),
+    kernel(grid, block, (x, out, runs, _i32(len(runs)), *_shape_args(x),
                          *element_strides(x), *element_strides(out),
                          *(_i32(c) for c in centre), _i32(mode), _scalar_arg(dtype, cval),
                          _i32(bool(is_max))))
@@ -480,12 +487,10 @@ def extreme_structure(x, out, footprint_shape, centre, row_z, row_y, run_row, ru
     if out.size == 0:
         return
     _check_same_memory(x, out, "extreme_structure")
-    row_z, row_y = np.asarray(row_z), np.asarray(row_y)
-    runs = np.stack([row_z[run_row], row_y[run_row], np.asarray(run_start),
-                     np.asarray(run_length)], axis=1)
+    runs = _device_runs(row_z, row_y, run_row, run_start, run_length)
     grid, block = _line_grid(out.size)
     kernel = get_kernel("extreme.cu", f"extreme_structure<{C_TYPES[dtype]}>")
-    kernel(grid, block, (x, out, _device(runs, np.int32), _device(heights, heights.dtype),
+    kernel(grid, block, (x, out, runs, _device(heights, heights.dtype),
                          _i32(len(runs)), *_shape_args(x), *element_strides(x),
                          *element_strides(out), *(_i32(c) for c in centre),
                          _i32(bool(skip_outside)), _i32(mode), _scalar_arg(dtype, cval),
@@ -525,12 +530,10 @@ def rank_filter(x, out, footprint_shape, centre, row_z, row_y, run_row, run_star
     if out.size == 0:
         return
     _check_same_memory(x, out, "rank_filter")
-    row_z, row_y = np.asarray(row_z), np.asarray(row_y)
-    runs = np.stack([row_z[run_row], row_y[run_row], np.asarray(run_start), run_length],
-                    axis=1)
+    runs = _device_runs(row_z, row_y, run_row, run_start, run_length)
     grid, block = _line_grid(out.size)
     kernel = get_kernel("rank.cu", f"rank_footprint<{C_TYPES[dtype]}>")
-    kernel(grid, block, (x, out, _device(runs, np.int32), _i32(len(runs)), _i32(ncells),
+    kernel(grid, block, (x, out, runs, _i32(len(runs)), _i32(ncells),
                          _i32(rank), *_shape_args(x), *element_strides(x),
                          *element_strides(out), *(_i32(c) for c in centre), _i32(mode),
                          _scalar_arg(dtype, cval)))

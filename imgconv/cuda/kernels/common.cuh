@@ -119,6 +119,22 @@ __device__ inline T extreme2(T a, T b, bool is_max) {
     return a < b ? a : b;
 }
 
+// Where flat output ``item`` of a (B, D, H, W) array sits, x fastest: the
+// order of the one-output-per-thread kernels, so neighbouring threads write
+// neighbouring samples.
+struct Position4 {
+    long long b;
+    int z, y, x;
+};
+__device__ inline Position4 position4(long long item, int depth, int height, int width) {
+    Position4 p;
+    p.x = (int)(item % width);
+    p.y = (int)((item / width) % height);
+    p.z = (int)((item / ((long long)width * height)) % depth);
+    p.b = item / ((long long)width * height * depth);
+    return p;
+}
+
 // Element offset of (b, z, y, x) in a 4D array of the given element strides.
 __device__ inline long long offset4(long long b, long long z, long long y, long long x,
                                     long long s0, long long s1, long long s2, long long s3) {

@@ -94,10 +94,9 @@ __global__ void extreme_footprint(const T* __restrict__ x, T* out, const int* __
     const long long total = (long long)nbatch * depth * height * width;
     for (long long item = (long long)blockIdx.x * blockDim.x + threadIdx.x; item < total;
          item += (long long)gridDim.x * blockDim.x) {
-        const int ox = (int)(item % width);
-        const int oy = (int)((item / width) % height);
-        const int oz = (int)((item / ((long long)width * height)) % depth);
-        const long long b = item / ((long long)width * height * depth);
+        const Position4 o = position4(item, depth, height, width);
+        const int ox = o.x, oy = o.y, oz = o.z;
+        const long long b = o.b;
         const T* xb = x + b * xs0;
         T acc = cval;
         bool first = true;
@@ -185,10 +184,9 @@ __global__ void extreme_structure(const T* __restrict__ x, T* out, const int* __
     const long long total = (long long)nbatch * depth * height * width;
     for (long long item = (long long)blockIdx.x * blockDim.x + threadIdx.x; item < total;
          item += (long long)gridDim.x * blockDim.x) {
-        const int ox = (int)(item % width);
-        const int oy = (int)((item / width) % height);
-        const int oz = (int)((item / ((long long)width * height)) % depth);
-        const long long b = item / ((long long)width * height * depth);
+        const Position4 o = position4(item, depth, height, width);
+        const int ox = o.x, oy = o.y, oz = o.z;
+        const long long b = o.b;
         const T* xb = x + b * xs0;
         T acc = static_cast<T>(identity_arg);
         for (int r = 0; r < nruns; ++r) {

@@ -168,25 +168,10 @@ __global__ void rank_footprint(const T* __restrict__ x, T* out, const int* __res
     const long long total = (long long)nbatch * depth * height * width;
     for (long long item = (long long)blockIdx.x * blockDim.x + threadIdx.x; item < total;
          item += (long long)gridDim.x * blockDim.x) {
-        RankWindow<T> window;
-        window.ox = (int)(item % width);
-        window.oy = (int)((item / width) % height);
-        window.oz = (int)((item / ((long long)width * height)) % depth);
-        const long long b = item / ((long long)width * height * depth);
-        window.xb = x + b * xs0;
-        window.runs = runs;
-        window.nruns = nruns;
-        window.depth = depth;
-        window.height = height;
-        window.width = width;
-        window.cz = cz;
-        window.cy = cy;
-        window.cx = cx;
-        window.mode = mode;
-        window.xs1 = xs1;
-        window.xs2 = xs2;
-        window.xs3 = xs3;
-        window.pad_key = OrderedKey<T>::of(static_cast<T>(cval_arg));
+        const Position4 o = position4(item, depth, height, width);
+        const RankWindow<T> window = {x + o.b * xs0, runs, nruns, depth, height, width, o.z,
+                                      o.y, o.x, cz, cy, cx, mode, xs1, xs2, xs3,
+                                      OrderedKey<T>::of(static_cast<T>(cval_arg))};
         Key found;
         if (ncells <= RANK_LOCAL_CELLS) {
             Key keys[RANK_LOCAL_CELLS];
@@ -205,7 +190,6 @@ __global__ void rank_footprint(const T* __restrict__ x, T* out, const int* __res
             }
             found = lo;
         }
-        out[offset4(b, window.oz, window.oy, window.ox, os0, os1, os2, os3)] =
-            OrderedKey<T>::value(found);
+        out[offset4(o.b, o.z, o.y, o.x, os0, os1, os2, os3)] = OrderedKey<T>::value(found);
     }
 }
