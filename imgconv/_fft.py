@@ -39,8 +39,10 @@ Differences from the direct method, by nature of the FFT:
   method, and integer outputs whose exact value is ``m + 0.5`` may round to
   either neighbour.
 """
+import functools
 import itertools
 import math
+import os
 import threading
 
 import numpy as np
@@ -68,12 +70,14 @@ FFT_COST_3D = 0.85
 # --------------------------------------------------------------------------
 def _fft_backend():
     """``(module, next_fast_len, takes_workers)``: scipy.fft if importable, else
-    numpy.fft (single thread, its own fast lengths)."""
+    numpy.fft (single thread); both are fast at the 5-smooth lengths."""
     try:
         import scipy.fft as sfft
     except ImportError:
         return np.fft, _next_regular, False
-    return sfft, (lambda n: sfft.next_fast_len(n, real=True)), True
+    # scipy's real fast lengths are the 5-smooth numbers too; one function
+    # for both keeps the memoised tile plans shared
+    return sfft, _next_regular, True
 
 
 def _next_regular(n):
@@ -242,39 +246,51 @@ def forget_spectra():
 # --------------------------------------------------------------------------
 # Overlap-save tiling
 # --------------------------------------------------------------------------
-#: Transform lengths tried for overlap-save tiles, per number of spatial axes:
-#: 5-smooth, not powers of two (pocketfft runs those slower at these sizes).
-#: Measured with float32 on 2 threads: tiles of these sizes cost about the
-#: same per ``samples * log2(samples)``, and much less than a whole transform
-#: of a large array (4096**2 image, 31**2 kernel: 720**2 tiles 90 ms, whole
-#: 4320**2 190 ms; 256**3 volume, 9**3 kernel: 72**3 tiles 135 ms, whole
-#: 270**3 200 ms; a 10**6-sample signal: 3.4 ms against 32 ms).
+#: Transform lengths tried for overlap-save tiles, per number of spatial axes
+#: (5-smooth).  In 2D the short ones win on large images: a tile's samples
+#: and half spectrum of up to about 360**2 stay in a core's L2 cache (1 MB
+#: here), where its transforms, product and inverse ran at 7-8 ns an output
+#: (31**2 kernel, float32, one thread) against 11 ns for 720**2 tiles and 16
+#: for 1080**2; the long ones are for large kernels.
 TILE_LENGTHS = {1: (2160, 4320, 8640, 17280, 34560),
-                2: (540, 720, 864, 1080, 1440, 2160),
+                2: (256, 288, 320, 360, 384, 400, 480, 512, 576, 640, 720, 1080, 1440, 2160),
                 3: (48, 72, 96, 144, 192)}
 
 #: Besides the listed lengths, :func:`_tile_plan` tries for each axis the
-#: fast length that holds just 1/count of its outputs, count 2 to this (within
-#: the range of the listed lengths).
+#: fast length that holds just 1/count of its outputs, count 2 to this, from
+#: half the shortest listed length (an image a little larger than one tile
+#: is then still split between the threads) to the longest.
 FITTED_COUNTS = 4
 
 #: An axis is cut into tiles only when its padded length is more than this
 #: many times the tile transform length.
 TILE_MIN_RATIO = 1.5
 
-#: Transforms get slower per ``samples * log2(samples)`` as they outgrow the
-#: caches: :func:`_plan_cost` counts ``1 + samples / LARGE_TILE`` (at most 2)
-#: per unit of a tile, run a box per thread, and ``1 + samples / LARGE_WHOLE``
-#: (at most 2) for a single whole-array transform, whose products and copies
-#: also run on one thread.  Measured on 2 threads against tiles of 540**2 or
-#: 48**3: 720**2 tiles 1.1x, 1080**2 1.3x; a whole 540**2 transform 1.3x,
-#: 1080**2 to 4320**2 or 135**3 to 270**3 ones 1.5x to 2.2x.
-LARGE_TILE = 1 << 22
-LARGE_WHOLE = 1 << 20
+#: Transforms outgrowing a core's cache cost more per ``samples *
+#: log2(samples)``: :func:`_plan_cost` counts ``1 + (samples - TILE_CACHE) /
+#: TILE_CACHE_SLOPE`` (1 to 2) per unit of a tile or whole transform (the
+#: measures told at :data:`TILE_LENGTHS`).
+TILE_CACHE = 1 << 17
+TILE_CACHE_SLOPE = 1 << 20
 
-#: Tiles are transformed in boxes of about this many bytes of real samples,
-#: one box per thread at a time.
-CHUNK_BYTES = 4 << 20
+#: A tile's fixed cost (its calls into the FFT library, its product and
+#: store), in the units of :func:`_plan_cost`: about 0.1 ms, which the
+#: shortest tiles measured above their ``samples * log2(samples)``.
+TILE_OVERHEAD = 1 << 18
+
+#: A single whole-array transform gets the threads as scipy.fft's
+#: ``workers``, which speed up large transforms only (its products and
+#: copies run on one thread): :func:`_plan_cost` takes it as ``1 + (threads
+#: - 1) * min(1, samples / WHOLE_PARALLEL)`` times faster than on one thread
+#: (a 288**2 transform ran no faster on 2 workers than on 1, a 4320**2 one
+#: 1.7 times faster).
+WHOLE_PARALLEL = 1 << 20
+
+#: Tiles are transformed in boxes of about this many bytes of real samples
+#: (at least one tile), one box per thread at a time: a box of one 288**2
+#: tile stays in cache, a box of several megabytes ran 1.3 to 1.6 times
+#: slower per tile.
+CHUNK_BYTES = 1 << 19
 
 
 def _axis_tiles(n_out, stride, extent, length):
@@ -288,14 +304,16 @@ def _axis_tiles(n_out, stride, extent, length):
     return length, -(-n_out // count), count
 
 
-def _tile_plan(out_spatial, stride, extent, fast_len):
+@functools.lru_cache(maxsize=256)
+def _tile_plan(out_spatial, stride, extent, fast_len, threads=1):
     """Per spatial axis ``(N, q, count)``: the transform length and ``count``
     tiles of ``q`` outputs (``count == 1``: the axis is transformed whole).
 
     Tiles with the lengths of ``TILE_LENGTHS``, and the fast lengths that
     just hold a half to a ``FITTED_COUNTS``-th of the outputs, are tried on
-    the axes longer than ``TILE_MIN_RATIO`` times the tile, and the plan of least
-    :func:`_plan_cost` wins; ties go to the whole transform."""
+    the axes longer than ``TILE_MIN_RATIO`` times the tile, and the plan of
+    least :func:`_plan_cost` on ``threads`` threads wins; ties go to the
+    whole transform.  Memoised (a plan is asked for at every call)."""
     listed = TILE_LENGTHS.get(len(extent), ())
     choices = []
     for n_out, s, k in zip(out_spatial, stride, extent):
@@ -305,11 +323,11 @@ def _tile_plan(out_spatial, stride, extent, fast_len):
         if listed:
             # and the fast lengths that just hold 1/count of the outputs, for
             # a few counts: a 1024**2 image with a 31**2 kernel fits 2 x 2
-            # tiles of 576**2 (512 outputs each), which took 14.5 ms where
-            # the listed 1080 x 540 tiles took 23-29 ms (2 threads)
+            # tiles of 576**2 (512 outputs each), and a 512**2 image 2 x 2
+            # of 288**2, one pair per thread
             for count in range(2, FITTED_COUNTS + 1):
                 length = fast_len((-(-n_out // count) - 1) * s + k)
-                if listed[0] <= length <= listed[-1]:
+                if _min_tile(len(extent)) <= length <= listed[-1]:
                     lengths.add(length)
         for length in sorted(lengths):
             if padded > TILE_MIN_RATIO * length:
@@ -317,18 +335,30 @@ def _tile_plan(out_spatial, stride, extent, fast_len):
                 if tiles is not None:
                     axis.append(tiles)
         choices.append(axis)
-    return min(itertools.product(*choices), key=_plan_cost)
+    return min(itertools.product(*choices), key=lambda plan: _plan_cost(plan, threads))
 
 
-def _plan_cost(plan):
-    """``samples * log2(size) * factor`` for the transforms of a plan, ``size``
-    the samples of one tile, ``factor`` as told at :data:`LARGE_TILE`: the
-    overlaps and a partial last tile count as work, large transforms (a single
-    one sooner) as slower."""
+def _min_tile(rank):
+    """The shortest tile length :func:`_tile_plan` tries for ``rank`` axes
+    (0 where tiles are not listed)."""
+    return min(TILE_LENGTHS.get(rank, (0,))) // 2
+
+
+def _plan_cost(plan, threads=1):
+    """The time of a plan on ``threads`` threads, times ``threads``, in units
+    of ``samples * log2(size)``, ``size`` the samples of one tile: the
+    overlaps and a partial last tile count as work, tiles pay
+    :data:`TILE_OVERHEAD` each, transforms their cache factor
+    (:data:`TILE_CACHE`), the threads take ``ceil(tiles / threads)`` rounds
+    of tiles (an idle thread counts), and a single whole transform speeds up
+    as told at :data:`WHOLE_PARALLEL`."""
     size = math.prod(length for length, _, _ in plan)
     tiles = math.prod(count for _, _, count in plan)
-    factor = min(2.0, 1.0 + size / (LARGE_TILE if tiles > 1 else LARGE_WHOLE))
-    return size * tiles * max(math.log2(size), 1.0) * factor
+    work = size * max(math.log2(size), 1.0)
+    work *= min(2.0, 1.0 + max(0, size - TILE_CACHE) / TILE_CACHE_SLOPE)
+    if tiles == 1:
+        return work * threads / (1.0 + (threads - 1) * min(1.0, size / WHOLE_PARALLEL))
+    return (work + TILE_OVERHEAD) * -(-tiles // threads) * threads
 
 
 def _tile_boxes(counts, tile_bytes, threads):
@@ -470,7 +500,8 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
     # the rest only reach the wrapped-around outputs, which are dropped, so
     # they are simply the next padded samples.  One tile of all outputs is the
     # whole-array transform.
-    plan = _tile_plan(out_spatial, stride, extent, fast_len)
+    plan = _tile_plan(tuple(out_spatial), tuple(stride), tuple(extent), fast_len,
+                      max(1, int(threads)))
     fft_shape = tuple(length for length, _, _ in plan)
     steps = tuple(q * s for (_, q, _), s in zip(plan, stride))
     # past the samples the outputs need, the padding rule goes on (any finite
@@ -482,12 +513,14 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
     # Rounding errors of the transforms scale with the largest magnitude, so
     # take out each channel's mean first (images often sit on a large offset,
     # e.g. uint16 CT) and add back mean * sum(w) at the end: exact by linearity.
+    # The mean comes off each box of tiles as it is copied for its transform
+    # (in the threads, and in cache), not in a pass over the padded array.
     offset = _channel_offset(xp, axes, x.dtype.kind in "iu")
-    add = None
+    add = tile_offset = None
     if offset is not None:
-        xp -= offset
         add = (offset * weights.sum(dtype=np.float64)).astype(compute)
         add = add.reshape(add.shape[:nb] + (1,) * (2 * rank))
+        tile_offset = offset.astype(compute).reshape(add.shape)
     # (batch..., tile grid..., N...), a view
     tiles = np.lib.stride_tricks.sliding_window_view(xp, fft_shape, axis=axes)
     tiles = tiles[(slice(None),) * nb + tuple(slice(None, None, step) for step in steps)]
@@ -503,8 +536,11 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
         """Transform the tiles of ``box`` (a range per grid axis) and store
         their outputs."""
         kwargs = {"workers": workers} if takes_workers else {}
-        spectrum = fft.rfftn(tiles[(slice(None),) * nb + tuple(slice(*r) for r in box)],
-                             axes=taxes, **kwargs)
+        samples = tiles[(slice(None),) * nb + tuple(slice(*r) for r in box)]
+        if tile_offset is not None:
+            samples = np.subtract(samples, tile_offset)
+        spectrum = fft.rfftn(samples, axes=taxes, **kwargs)
+        del samples
         spectrum *= kspec
         # the inverse one axis at a time, in place, each pass keeping only the
         # rows of the outputs for the next ones
@@ -533,7 +569,6 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
         for box in boxes:
             run_box(box, int(threads))
         return out
-    from concurrent.futures import ThreadPoolExecutor
 
     shared = iter(boxes)
     lock = threading.Lock()
@@ -546,11 +581,35 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
                 return
             run_box(box, max(1, int(threads) // parallel))
 
-    with ThreadPoolExecutor(parallel) as pool:
-        jobs = [pool.submit(worker) for _ in range(parallel)]
+    # the calling thread is one of the workers
+    jobs = [_box_pool(parallel - 1).submit(worker) for _ in range(parallel - 1)]
+    try:
+        worker()
+    finally:
         for job in jobs:
             job.result()
     return out
+
+
+_pool_lock = threading.Lock()
+_pool = None
+_pool_owner = None      # (pid, size) of the process that made _pool
+
+
+def _box_pool(size):
+    """A thread pool of at least ``size`` threads, kept between calls
+    (starting threads took a tenth of a 256**2 correlation); a new one in a
+    forked child, where the parent's threads do not exist."""
+    global _pool, _pool_owner
+    with _pool_lock:
+        pid = os.getpid()
+        if _pool is None or _pool_owner[0] != pid or _pool_owner[1] < size:
+            from concurrent.futures import ThreadPoolExecutor
+            if _pool is not None and _pool_owner[0] == pid:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(size, thread_name_prefix="imgconv-fft")
+            _pool_owner = (pid, size)
+        return _pool
 
 
 # --------------------------------------------------------------------------
@@ -562,7 +621,7 @@ def _fft_len(n):
     return _next_regular(int(n))
 
 
-def fft_cost(shape, kshape, batch=1):
+def fft_cost(shape, kshape, batch=1, threads=2):
     """Estimated cost of :func:`fft_correlate`, in the units of :func:`direct_cost`
     (multiply-adds of the direct kernel), for ``method='auto'``.
 
@@ -578,21 +637,24 @@ def fft_cost(shape, kshape, batch=1):
         Number of channels: each needs a forward and an inverse transform of
         every tile; the kernel's transform is shared (and pruned: it costs
         about ``1/rank`` of a full one).
+    threads : int
+        Threads the tiles are planned for; the constants were measured on
+        2, against the direct kernel on 2.
 
     Returns
     -------
     float
-        ``FFT_COST_CONSTANT * (2 * batch * _plan_cost(plan) + S * log2(S) /
+        ``FFT_COST_CONSTANT * (2 * batch * _plan_cost(plan, threads) + S * log2(S) /
         rank)`` for the plan :func:`fft_correlate` would use, ``S`` the
         samples of one tile (times ``FFT_COST_3D`` in 3D).
     """
     rank = max(len(shape), 1)
     plan = _tile_plan(tuple(int(n) for n in shape), (1,) * len(shape),
-                      tuple(int(k) for k in kshape), _fft_len)
+                      tuple(int(k) for k in kshape), _fft_len, int(threads))
     size = math.prod(length for length, _, _ in plan)
     kernel = size * max(math.log2(size), 1.0) / rank
     constant = _cost_constant(len(shape))
-    return constant * (2 * int(batch) * _plan_cost(plan) + kernel)
+    return constant * (2 * int(batch) * _plan_cost(plan, int(threads)) + kernel)
 
 
 def _cost_constant(rank):
@@ -605,7 +667,7 @@ def fft_cost_bound(shape, kshape, batch=1):
     transforms at least the padded samples, in tiles of at least the padded
     length on the axes too short to tile."""
     padded = [int(n) + int(k) - 1 for n, k in zip(shape, kshape)]
-    untiled = TILE_MIN_RATIO * min(TILE_LENGTHS.get(len(padded), (0,)))
+    untiled = TILE_MIN_RATIO * _min_tile(len(padded))
     size = math.prod(p for p in padded if p <= untiled)
     constant = _cost_constant(len(padded))
     return constant * 2 * int(batch) * math.prod(padded) * max(math.log2(size), 1.0)

@@ -243,7 +243,7 @@ def small_tiles(monkeypatch):
     plans = []
 
     def use(length, chunk_bytes=None):
-        def plan(out_spatial, stride, extent, fast_len):
+        def plan(out_spatial, stride, extent, fast_len, threads=1):
             result = []
             for n_out, s, k in zip(out_spatial, stride, extent):
                 tiles = _fft._axis_tiles(n_out, s, k, length)
