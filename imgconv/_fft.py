@@ -104,49 +104,62 @@ def _next_regular(n):
 # --------------------------------------------------------------------------
 # Padding
 # --------------------------------------------------------------------------
-_NP_PAD_MODE = {"replicate": "edge", "reflect": "reflect", "symmetric": "symmetric",
-                "wrap": "wrap"}
+def _padded_region(xm, nb, ranges, mode, cval, compute):
+    """The samples ``[start, stop)`` of padded ``xm`` (batch axes first, then
+    a ``(start, stop)`` per spatial axis, positions relative to the first
+    input sample) by the boundary rule, in dtype ``compute``: a view of
+    ``xm`` where the region lies inside it (a tile away from the edges, so
+    that no padded copy of the whole array is made), else a new array made
+    one axis at a time, the samples inside the input copied as a block and
+    only the narrow padding gathered by index."""
+    from ._xp_fft import boundary_index     # here: _xp_fft imports this module
+    region = xm
+    padded_axes = []
+    for axis, (start, stop) in enumerate(ranges, nb):
+        n = xm.shape[axis]
+        if 0 <= start and stop <= n:
+            region = region[(slice(None),) * axis + (slice(start, stop),)]
+            continue
+        index = boundary_index(np.arange(start, stop), n, mode)
+        # cut the other axes' reads down before copying along this one
+        read = index[index >= 0]
+        first = int(read.min()) if read.size else 0
+        last = int(read.max()) + 1 if read.size else 0
+        region = region[(slice(None),) * axis + (slice(first, last),)]
+        padded_axes.append((axis, start, n, index - first))
+    if not padded_axes:
+        return region.astype(compute, copy=False)
+    for axis, start, n, index in padded_axes:
+        length = index.size
+        # positions [inside, beyond) read the input in order
+        inside = min(max(-start, 0), length)
+        beyond = max(inside, min(max(n - start, 0), length))
+        shape = list(region.shape)
+        shape[axis] = length
+        padded = np.empty(shape, dtype=compute)
+        at = (slice(None),) * axis
+        if beyond > inside:
+            padded[at + (slice(inside, beyond),)] = region[
+                at + (slice(index[inside], index[beyond - 1] + 1),)]
+        for part in (slice(0, inside), slice(beyond, length)):
+            if part.stop > part.start:
+                padded[at + (part,)] = (cval if mode == "zero"
+                                        else region[at + (_index_slice(index[part]),)])
+        region = padded
+    return region
 
 
-def _padded(xm, rank, pad_lo, lengths, mode, cval, compute):
-    """``xm`` (batch axes first, ``rank`` spatial axes last) padded by ``pad_lo``
-    in front and cut to ``lengths`` samples per spatial axis (the padded
-    samples the output reads), as a new array of dtype ``compute``."""
-    nb = xm.ndim - rank
-    shape = xm.shape[nb:]
-    if mode == "zero":
-        buf = empty(xm.shape[:nb] + tuple(lengths), dtype=compute)
-        dst, src = [slice(None)] * nb, [slice(None)] * nb
-        for n, lo, length in zip(shape, pad_lo, lengths):
-            stop = min(n, length - lo)
-            if stop <= 0:
-                buf.fill(cval)  # the output reads padding only
-                return buf
-            dst.append(slice(lo, lo + stop))
-            src.append(slice(0, stop))
-        buf[tuple(dst)] = xm[tuple(src)]
-        # fill the frame around the copied block, one slab per side and axis
-        for i, (lo, length) in enumerate(zip(pad_lo, lengths)):
-            before = [slice(None)] * buf.ndim
-            before[nb + i] = slice(0, lo)
-            after = [slice(None)] * buf.ndim
-            after[nb + i] = slice(dst[nb + i].stop, length)
-            buf[tuple(before)] = cval
-            buf[tuple(after)] = cval
-        return buf
-    try:
-        np_mode = _NP_PAD_MODE[mode]
-    except KeyError:
-        raise ValueError(f"unknown boundary mode {mode!r}") from None
-    # pad only as far as the output reads; pad in the input dtype (smaller than
-    # the compute dtype for integers), then convert once
-    widths = [(0, 0)] * nb
-    cut = [slice(None)] * nb
-    for n, lo, length in zip(shape, pad_lo, lengths):
-        widths.append((lo, max(0, length - lo - n)))
-        cut.append(slice(0, length))
-    padded = np.pad(xm, widths, mode=np_mode)[tuple(cut)]
-    return padded.astype(compute, copy=False)
+def _index_slice(index):
+    """``index`` (a 1D integer array) as a slice where it is a run of step 1,
+    -1 or 0 (the padding of every mode next to the input: a block copy,
+    reversed or broadcast), else itself (gathered)."""
+    step = int(index[1] - index[0]) if index.size > 1 else 1
+    if step in (1, -1, 0) and (np.diff(index) == step).all():
+        if step == 0:
+            return slice(int(index[0]), int(index[0]) + 1)
+        stop = int(index[-1]) + step
+        return slice(int(index[0]), None if stop < 0 else stop, step)
+    return index
 
 
 def _channel_offset(padded, axes, integral, xp=np):
@@ -276,7 +289,7 @@ TILE_CACHE_SLOPE = 1 << 20
 #: A tile's fixed cost (its calls into the FFT library, its product and
 #: store), in the units of :func:`_plan_cost`: about 0.1 ms, which the
 #: shortest tiles measured above their ``samples * log2(samples)``.
-TILE_OVERHEAD = 1 << 18
+TILE_OVERHEAD = 1 << 19
 
 #: A single whole-array transform gets the threads as scipy.fft's
 #: ``workers``, which speed up large transforms only (its products and
@@ -504,27 +517,16 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
                       max(1, int(threads)))
     fft_shape = tuple(length for length, _, _ in plan)
     steps = tuple(q * s for (_, q, _), s in zip(plan, stride))
-    # past the samples the outputs need, the padding rule goes on (any finite
-    # value would do)
-    lengths = tuple((count - 1) * step + length
-                    for (length, _, count), step in zip(plan, steps))
     axes = tuple(range(nb, nb + rank))
-    xp = _padded(xm, rank, pad_lo, lengths, mode, cval, compute)
     # Rounding errors of the transforms scale with the largest magnitude, so
     # take out each channel's mean first (images often sit on a large offset,
     # e.g. uint16 CT) and add back mean * sum(w) at the end: exact by linearity.
-    # The mean comes off each box of tiles as it is copied for its transform
-    # (in the threads, and in cache), not in a pass over the padded array.
-    offset = _channel_offset(xp, axes, x.dtype.kind in "iu")
+    offset = _channel_offset(xm, axes, x.dtype.kind in "iu")
     add = tile_offset = None
     if offset is not None:
         add = (offset * weights.sum(dtype=np.float64)).astype(compute)
         add = add.reshape(add.shape[:nb] + (1,) * (2 * rank))
         tile_offset = offset.astype(compute).reshape(add.shape)
-    # (batch..., tile grid..., N...), a view
-    tiles = np.lib.stride_tricks.sliding_window_view(xp, fft_shape, axis=axes)
-    tiles = tiles[(slice(None),) * nb + tuple(slice(None, None, step) for step in steps)]
-    del xp
     taxes = tuple(range(nb + rank, nb + 2 * rank))
     kspec = _correlation_spectrum(fft, wd, fft_shape, {"workers": int(threads)} if takes_workers
                                   else {})
@@ -536,7 +538,12 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
         """Transform the tiles of ``box`` (a range per grid axis) and store
         their outputs."""
         kwargs = {"workers": workers} if takes_workers else {}
-        samples = tiles[(slice(None),) * nb + tuple(slice(*r) for r in box)]
+        region = _padded_region(xm, nb, [(first * step - lo, (stop - 1) * step + length - lo)
+                                         for (first, stop), step, length, lo
+                                         in zip(box, steps, fft_shape, pad_lo)],
+                                mode, cval, compute)
+        samples = np.lib.stride_tricks.sliding_window_view(region, fft_shape, axis=axes)
+        samples = samples[(slice(None),) * nb + tuple(slice(None, None, step) for step in steps)]
         if tile_offset is not None:
             samples = np.subtract(samples, tile_offset)
         spectrum = fft.rfftn(samples, axes=taxes, **kwargs)
