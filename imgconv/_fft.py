@@ -270,9 +270,10 @@ TILE_LENGTHS = {1: (2160, 4320, 8640, 17280, 34560),
                 3: (48, 72, 96, 144, 192)}
 
 #: Besides the listed lengths, :func:`_tile_plan` tries for each axis the
-#: fast length that holds just 1/count of its outputs, count 2 to this, from
-#: half the shortest listed length (an image a little larger than one tile
-#: is then still split between the threads) to the longest.
+#: fast length that holds just 1/count of its outputs, count 2 to this,
+#: within the range of the listed lengths (shorter tiles did not pay: a
+#: 256**2 image in two tiles of 160 x 288 on 2 threads ran no faster than
+#: one 288**2 transform).
 FITTED_COUNTS = 4
 
 #: An axis is cut into tiles only when its padded length is more than this
@@ -282,9 +283,13 @@ TILE_MIN_RATIO = 1.5
 #: Transforms outgrowing a core's cache cost more per ``samples *
 #: log2(samples)``: :func:`_plan_cost` counts ``1 + (samples - TILE_CACHE) /
 #: TILE_CACHE_SLOPE`` (1 to 2) per unit of a tile or whole transform (the
-#: measures told at :data:`TILE_LENGTHS`).
+#: measures told at :data:`TILE_LENGTHS`), and up to 1 more as they outgrow
+#: the shared cache, from ``SHARED_CACHE`` samples to twice that (a whole
+#: 4320**2 transform took twice the time of the 720**2 tiles of the same
+#: image).
 TILE_CACHE = 1 << 17
 TILE_CACHE_SLOPE = 1 << 20
+SHARED_CACHE = 1 << 21
 
 #: A tile's fixed cost (its calls into the FFT library, its product and
 #: store), in the units of :func:`_plan_cost`: about 0.1 ms, which the
@@ -354,7 +359,7 @@ def _tile_plan(out_spatial, stride, extent, fast_len, threads=1):
 def _min_tile(rank):
     """The shortest tile length :func:`_tile_plan` tries for ``rank`` axes
     (0 where tiles are not listed)."""
-    return min(TILE_LENGTHS.get(rank, (0,))) // 2
+    return min(TILE_LENGTHS.get(rank, (0,)))
 
 
 def _plan_cost(plan, threads=1):
@@ -368,7 +373,8 @@ def _plan_cost(plan, threads=1):
     size = math.prod(length for length, _, _ in plan)
     tiles = math.prod(count for _, _, count in plan)
     work = size * max(math.log2(size), 1.0)
-    work *= min(2.0, 1.0 + max(0, size - TILE_CACHE) / TILE_CACHE_SLOPE)
+    work *= (min(2.0, 1.0 + max(0, size - TILE_CACHE) / TILE_CACHE_SLOPE)
+             + min(1.0, max(0, size - SHARED_CACHE) / SHARED_CACHE))
     if tiles == 1:
         return work * threads / (1.0 + (threads - 1) * min(1.0, size / WHOLE_PARALLEL))
     return (work + TILE_OVERHEAD) * -(-tiles // threads) * threads
