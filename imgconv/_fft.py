@@ -444,8 +444,13 @@ def _store_tiles(y, outm, nb, qs, steps, add):
 # --------------------------------------------------------------------------
 # The method
 # --------------------------------------------------------------------------
+class NonFiniteData(ValueError):
+    """Raised by :func:`fft_correlate` with ``finite_only=True`` when the
+    input or the kernel holds a NaN or an infinity."""
+
+
 def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation, mode, cval,
-                  out, threads):
+                  out, threads, finite_only=False):
     """Correlate ``x`` with ``weights`` using FFTs; the direct kernel's result
     to float rounding.
 
@@ -479,6 +484,12 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
     threads : int
         Threads: boxes of tiles run on that many threads, or a single
         (whole-array) transform passes it to scipy.fft as ``workers``.
+    finite_only : bool
+        Raise :class:`NonFiniteData` (``out`` then partly written) where a
+        NaN or an infinity would spread over the outputs: ``method='auto'``
+        then sums the taps instead.  Told by each tile's zero-frequency
+        sample, which is not finite exactly when a sample of the tile is not
+        (or their sum overflows), so asking costs no pass over the data.
 
     Returns
     -------
@@ -534,6 +545,8 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
         add = add.reshape(add.shape[:nb] + (1,) * (2 * rank))
         tile_offset = offset.astype(compute).reshape(add.shape)
     taxes = tuple(range(nb + rank, nb + 2 * rank))
+    if finite_only and not np.isfinite(weights).all():
+        raise NonFiniteData("the kernel holds NaN or infinite values")
     kspec = _correlation_spectrum(fft, wd, fft_shape, {"workers": int(threads)} if takes_workers
                                   else {})
 
@@ -554,6 +567,8 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
             samples = np.subtract(samples, tile_offset)
         spectrum = fft.rfftn(samples, axes=taxes, **kwargs)
         del samples
+        if finite_only and not np.isfinite(spectrum[(Ellipsis,) + (0,) * rank]).all():
+            raise NonFiniteData("the input holds NaN or infinite values")
         spectrum *= kspec
         # the inverse one axis at a time, in place, each pass keeping only the
         # rows of the outputs for the next ones
@@ -585,14 +600,19 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
 
     shared = iter(boxes)
     lock = threading.Lock()
+    failed = []
 
     def worker():
-        while True:
+        while not failed:
             with lock:
                 box = next(shared, None)
             if box is None:
                 return
-            run_box(box, max(1, int(threads) // parallel))
+            try:
+                run_box(box, max(1, int(threads) // parallel))
+            except BaseException:
+                failed.append(True)     # the other workers stop at their next box
+                raise
 
     # the calling thread is one of the workers
     jobs = [_box_pool(parallel - 1).submit(worker) for _ in range(parallel - 1)]
