@@ -12,12 +12,15 @@ Large arrays go through in tiles (overlap-save): along an axis much longer
 than a good transform length, the outputs are cut into tiles of ``q``, each
 computed from its own ``(q - 1)*stride + K`` padded samples with a transform
 of a fixed length ``N`` from a short list (:data:`TILE_LENGTHS`), chosen by
-:func:`_tile_plan`.  Tiles of about a megabyte fit the caches: a 4096**2
-image with a 31**2 kernel takes 720**2 tiles in about half the time of one
-4320**2 transform, a long 1D signal ten times less.  Boxes of tiles are spread
-over the threads (one transform thread each), so the copies and products run
-in parallel too, and only a box per thread is in flight (memory: the padded
-input plus a few megabytes per thread).
+:func:`_tile_plan`'s cost model for two threads (:data:`PLAN_THREADS`).
+Tiles that fit a core's cache win: a 4096**2 image with a 31**2 kernel takes
+288 x 720 tiles, a 512**2 one two 576 x 288 tiles, one per thread, where one
+whole transform, even with two scipy.fft workers, ran no faster than on one.
+Boxes of tiles (one 2D tile each, about :data:`CHUNK_BYTES`) are spread over
+the threads (one transform thread each), so the copies and products run in
+parallel too.  No padded copy of the input is made: each box reads its
+samples from the input, a view away from the edges, with the padding filled
+in by :func:`_padded_region` (memory: a few tiles per thread).
 
 scipy.fft is used when installed (pocketfft, single precision kept for
 float32); otherwise numpy.fft.  Neither is imported until a transform is
@@ -59,10 +62,13 @@ __all__ = ["fft_correlate", "fft_cost", "direct_cost", "FFT_COST_CONSTANT"]
 #: 2D, 35-50 in 3D) and the tiled transforms both on 2 threads; times
 #: :data:`FFT_COST_3D` for volumes, where the direct kernel is slower per tap.
 #: Measured crossovers (kernel side): about 19 on 512**2 and 1024**2 images,
-#: 18 on 2048**2, 17 on 4096**2, 7 on 128**3 and 256**3 volumes; the model's
-#: are 21, 19, 18, 18, 7 and 7.
+#: 18 on 2048**2, 17 on 4096**2, 7 on 128**3 and 256**3 volumes, with the
+#: tiles before their cache-sized plans; the model's are now 21, 19, 19, 19,
+#: 7 and 7 (FFT_COST_3D was taken down with the per-tile overhead and cache
+#: factor of :func:`_plan_cost`, which the volumes' unchanged 72**3 tiles pay;
+#: the crossovers were not measured again: the machine was too busy).
 FFT_COST_CONSTANT = 7.0
-FFT_COST_3D = 0.85
+FFT_COST_3D = 0.7
 
 
 # --------------------------------------------------------------------------
@@ -304,6 +310,10 @@ TILE_OVERHEAD = 1 << 19
 #: 1.7 times faster).
 WHOLE_PARALLEL = 1 << 20
 
+#: The threads the tiles are planned for, whatever a call's ``threads``: the
+#: tiles set the rounding, and results do not depend on the thread count.
+PLAN_THREADS = 2
+
 #: Tiles are transformed in boxes of about this many bytes of real samples
 #: (at least one tile), one box per thread at a time: a box of one 288**2
 #: tile stays in cache, a box of several megabytes ran 1.3 to 1.6 times
@@ -530,8 +540,7 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
     # the rest only reach the wrapped-around outputs, which are dropped, so
     # they are simply the next padded samples.  One tile of all outputs is the
     # whole-array transform.
-    plan = _tile_plan(tuple(out_spatial), tuple(stride), tuple(extent), fast_len,
-                      max(1, int(threads)))
+    plan = _tile_plan(tuple(out_spatial), tuple(stride), tuple(extent), fast_len, PLAN_THREADS)
     fft_shape = tuple(length for length, _, _ in plan)
     steps = tuple(q * s for (_, q, _), s in zip(plan, stride))
     axes = tuple(range(nb, nb + rank))
@@ -585,9 +594,11 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
             in zip(box, plan, out_spatial))]
         _store_tiles(y, dst, nb, [q for _, q, _ in plan], (1,) * (rank - 1) + stride[-1:], add)
 
+    # boxes as the plan's threads want them: the transforms of a box batch
+    # its tiles, so they too are kept whatever the call's threads
     boxes = _tile_boxes([count for _, _, count in plan],
                         math.prod(xm.shape[:nb]) * math.prod(fft_shape) * compute.itemsize,
-                        max(1, int(threads)))
+                        PLAN_THREADS)
 
     # Boxes of tiles go to `threads` threads (the transforms release the GIL),
     # so that the products and stores run in parallel too; a single box gets
@@ -654,7 +665,7 @@ def _fft_len(n):
     return _next_regular(int(n))
 
 
-def fft_cost(shape, kshape, batch=1, threads=2):
+def fft_cost(shape, kshape, batch=1):
     """Estimated cost of :func:`fft_correlate`, in the units of :func:`direct_cost`
     (multiply-adds of the direct kernel), for ``method='auto'``.
 
@@ -670,24 +681,21 @@ def fft_cost(shape, kshape, batch=1, threads=2):
         Number of channels: each needs a forward and an inverse transform of
         every tile; the kernel's transform is shared (and pruned: it costs
         about ``1/rank`` of a full one).
-    threads : int
-        Threads the tiles are planned for; the constants were measured on
-        2, against the direct kernel on 2.
 
     Returns
     -------
     float
-        ``FFT_COST_CONSTANT * (2 * batch * _plan_cost(plan, threads) + S * log2(S) /
+        ``FFT_COST_CONSTANT * (2 * batch * _plan_cost(plan, PLAN_THREADS) + S * log2(S) /
         rank)`` for the plan :func:`fft_correlate` would use, ``S`` the
         samples of one tile (times ``FFT_COST_3D`` in 3D).
     """
     rank = max(len(shape), 1)
     plan = _tile_plan(tuple(int(n) for n in shape), (1,) * len(shape),
-                      tuple(int(k) for k in kshape), _fft_len, int(threads))
+                      tuple(int(k) for k in kshape), _fft_len, PLAN_THREADS)
     size = math.prod(length for length, _, _ in plan)
     kernel = size * max(math.log2(size), 1.0) / rank
     constant = _cost_constant(len(shape))
-    return constant * (2 * int(batch) * _plan_cost(plan, int(threads)) + kernel)
+    return constant * (2 * int(batch) * _plan_cost(plan, PLAN_THREADS) + kernel)
 
 
 def _cost_constant(rank):

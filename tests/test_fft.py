@@ -659,3 +659,15 @@ def test_concurrent_calls_share_the_pool(rng):
         got = list(callers.map(lambda a: ic.correlate(a, w, method="fft", threads=2), x))
     for g, d in zip(got, want):
         np.testing.assert_allclose(g, d, rtol=0, atol=1e-4 * np.abs(w).sum())
+
+
+def test_results_do_not_depend_on_the_thread_count(rng):
+    # the tiles (and so the rounding) are planned for PLAN_THREADS whatever
+    # the call's threads
+    x = rand(rng, (700, 520, 2))
+    w = rand(rng, (31, 29))
+    results = [ic.correlate(x, w, method="fft", channel_axis=-1, threads=t) for t in (1, 2, 3)]
+    plan = _fft._tile_plan((700, 520), (1, 1), (31, 29), _fft._fft_len, _fft.PLAN_THREADS)
+    assert np.prod([count for _, _, count in plan]) > 1
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
