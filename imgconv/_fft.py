@@ -303,12 +303,20 @@ SHARED_CACHE = 1 << 21
 TILE_OVERHEAD = 1 << 19
 
 #: A single whole-array transform gets the threads as scipy.fft's
-#: ``workers``, which speed up large transforms only (its products and
-#: copies run on one thread): :func:`_plan_cost` takes it as ``1 + (threads
-#: - 1) * min(1, samples / WHOLE_PARALLEL)`` times faster than on one thread
-#: (a 288**2 transform ran no faster on 2 workers than on 1, a 4320**2 one
-#: 1.7 times faster).
+#: ``workers`` from ``WHOLE_PARALLEL / 2`` samples on (channels included):
+#: they speed up large transforms only (a 288**2 or 576**2 transform ran no
+#: faster on 2 workers than on 1, an 800**2 one a little faster, a 4320**2
+#: one 1.7 times faster), and its products and copies run on one thread.
 WHOLE_PARALLEL = 1 << 20
+
+#: :func:`_plan_cost` counts a single whole transform ``1 + samples /
+#: LARGE_WHOLE`` (at most 2, and the shared-cache term of :data:`TILE_CACHE`)
+#: per unit, whatever the threads, against the total work of the tiles:
+#: measured on 2 threads against tiles of 540**2 or 48**3, a whole 540**2
+#: transform took 1.3x, 1080**2 to 4320**2 or 135**3 to 270**3 ones 1.5x to
+#: 2.2x (the constants the crossovers with the direct kernel were measured
+#: with).
+LARGE_WHOLE = 1 << 20
 
 #: The threads the tiles are planned for, whatever a call's ``threads``: the
 #: tiles set the rounding, and results do not depend on the thread count.
@@ -378,16 +386,16 @@ def _plan_cost(plan, threads=1):
     overlaps and a partial last tile count as work, tiles pay
     :data:`TILE_OVERHEAD` each, transforms their cache factor
     (:data:`TILE_CACHE`), the threads take ``ceil(tiles / threads)`` rounds
-    of tiles (an idle thread counts), and a single whole transform speeds up
-    as told at :data:`WHOLE_PARALLEL`."""
+    of tiles (an idle thread counts), and a single whole transform is
+    costed as told at :data:`LARGE_WHOLE`."""
     size = math.prod(length for length, _, _ in plan)
     tiles = math.prod(count for _, _, count in plan)
     work = size * max(math.log2(size), 1.0)
-    work *= (min(2.0, 1.0 + max(0, size - TILE_CACHE) / TILE_CACHE_SLOPE)
-             + min(1.0, max(0, size - SHARED_CACHE) / SHARED_CACHE))
+    shared = min(1.0, max(0, size - SHARED_CACHE) / SHARED_CACHE)
     if tiles == 1:
-        return work * threads / (1.0 + (threads - 1) * min(1.0, size / WHOLE_PARALLEL))
-    return (work + TILE_OVERHEAD) * -(-tiles // threads) * threads
+        return work * (min(2.0, 1.0 + size / LARGE_WHOLE) + shared)
+    cache = min(2.0, 1.0 + max(0, size - TILE_CACHE) / TILE_CACHE_SLOPE) + shared
+    return (work * cache + TILE_OVERHEAD) * -(-tiles // threads) * threads
 
 
 def _tile_boxes(counts, tile_bytes, threads):
@@ -602,11 +610,15 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
 
     # Boxes of tiles go to `threads` threads (the transforms release the GIL),
     # so that the products and stores run in parallel too; a single box gets
-    # all the threads inside its transforms.
+    # the threads inside its transforms where they pay (see WHOLE_PARALLEL:
+    # a 576**2 transform and its inverse took longer on 2 workers than on 1,
+    # an 800**2 one less)
     parallel = min(int(threads), len(boxes))
     if parallel <= 1:
+        samples = math.prod(xm.shape[:nb]) * math.prod(fft_shape)
+        workers = int(threads) if samples >= WHOLE_PARALLEL // 2 else 1
         for box in boxes:
-            run_box(box, int(threads))
+            run_box(box, workers)
         return out
 
     shared = iter(boxes)
