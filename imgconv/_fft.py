@@ -111,48 +111,58 @@ def _next_regular(n):
 # Padding
 # --------------------------------------------------------------------------
 def _padded_region(xm, nb, ranges, mode, cval, compute):
-    """The samples ``[start, stop)`` of padded ``xm`` (batch axes first, then
-    a ``(start, stop)`` per spatial axis, positions relative to the first
-    input sample) by the boundary rule, in dtype ``compute``: a view of
-    ``xm`` where the region lies inside it (a tile away from the edges, so
-    that no padded copy of the whole array is made), else a new array made
-    one axis at a time, the samples inside the input copied as a block and
-    only the narrow padding gathered by index."""
+    """``(region, owned)``: the samples ``[start, stop)`` of padded ``xm``
+    (batch axes first, then a ``(start, stop)`` per spatial axis, positions
+    relative to the first input sample) by the boundary rule, in dtype
+    ``compute``, and whether ``region`` is a new array (else a view of
+    ``xm``, for a region inside it: a tile away from the edges, so that no
+    padded copy of the whole array is made).
+
+    A padded sample reads ``xm`` at the boundary rule's index on every axis
+    (or is ``cval`` in mode 'zero'), so per axis the region is at most three
+    runs (padding before, the input, padding after), each a slice of the
+    input (a step of 1, -1 or 0 next to the input) or an index; the region
+    is one block copy per combination of runs."""
     from ._xp_fft import boundary_index     # here: _xp_fft imports this module
-    region = xm
-    padded_axes = []
+    runs = []
+    inside_input = True
     for axis, (start, stop) in enumerate(ranges, nb):
         n = xm.shape[axis]
         if 0 <= start and stop <= n:
-            region = region[(slice(None),) * axis + (slice(start, stop),)]
+            runs.append([(slice(0, stop - start), slice(start, stop))])
             continue
+        inside_input = False
         index = boundary_index(np.arange(start, stop), n, mode)
-        # cut the other axes' reads down before copying along this one
-        read = index[index >= 0]
-        first = int(read.min()) if read.size else 0
-        last = int(read.max()) + 1 if read.size else 0
-        region = region[(slice(None),) * axis + (slice(first, last),)]
-        padded_axes.append((axis, start, n, index - first))
-    if not padded_axes:
-        return region.astype(compute, copy=False)
-    for axis, start, n, index in padded_axes:
         length = index.size
         # positions [inside, beyond) read the input in order
         inside = min(max(-start, 0), length)
         beyond = max(inside, min(max(n - start, 0), length))
-        shape = list(region.shape)
-        shape[axis] = length
-        padded = np.empty(shape, dtype=compute)
-        at = (slice(None),) * axis
-        if beyond > inside:
-            padded[at + (slice(inside, beyond),)] = region[
-                at + (slice(index[inside], index[beyond - 1] + 1),)]
-        for part in (slice(0, inside), slice(beyond, length)):
+        axis_runs = []
+        for part in (slice(0, inside), slice(inside, beyond), slice(beyond, length)):
             if part.stop > part.start:
-                padded[at + (part,)] = (cval if mode == "zero"
-                                        else region[at + (_index_slice(index[part]),)])
-        region = padded
-    return region
+                read = index[part]
+                axis_runs.append((part, None if read[0] < 0 else _index_slice(read)))
+        runs.append(axis_runs)
+    batch = (slice(None),) * nb
+    if inside_input:
+        view = xm[batch + tuple(axis_runs[0][1] for axis_runs in runs)]
+        region = view.astype(compute, copy=False)
+        return region, region is not view
+    region = np.empty(xm.shape[:nb] + tuple(stop - start for start, stop in ranges),
+                      dtype=compute)
+    for combination in itertools.product(*runs):
+        dst = batch + tuple(part for part, _ in combination)
+        if any(read is None for _, read in combination):
+            region[dst] = cval
+            continue
+        block = xm
+        if all(isinstance(read, slice) for _, read in combination):
+            block = xm[batch + tuple(read for _, read in combination)]
+        else:
+            for axis, (_, read) in enumerate(combination, nb):
+                block = block[(slice(None),) * axis + (read,)]
+        region[dst] = block
+    return region, True
 
 
 def _index_slice(index):
@@ -556,11 +566,11 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
     # take out each channel's mean first (images often sit on a large offset,
     # e.g. uint16 CT) and add back mean * sum(w) at the end: exact by linearity.
     offset = _channel_offset(xm, axes, x.dtype.kind in "iu")
-    add = tile_offset = None
+    add = region_offset = None
     if offset is not None:
         add = (offset * weights.sum(dtype=np.float64)).astype(compute)
         add = add.reshape(add.shape[:nb] + (1,) * (2 * rank))
-        tile_offset = offset.astype(compute).reshape(add.shape)
+        region_offset = offset.astype(compute)
     taxes = tuple(range(nb + rank, nb + 2 * rank))
     if finite_only and not np.isfinite(weights).all():
         raise NonFiniteData("the kernel holds NaN or infinite values")
@@ -574,16 +584,19 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
         """Transform the tiles of ``box`` (a range per grid axis) and store
         their outputs."""
         kwargs = {"workers": workers} if takes_workers else {}
-        region = _padded_region(xm, nb, [(first * step - lo, (stop - 1) * step + length - lo)
-                                         for (first, stop), step, length, lo
-                                         in zip(box, steps, fft_shape, pad_lo)],
-                                mode, cval, compute)
+        region, owned = _padded_region(
+            xm, nb, [(first * step - lo, (stop - 1) * step + length - lo)
+                     for (first, stop), step, length, lo in zip(box, steps, fft_shape, pad_lo)],
+            mode, cval, compute)
+        if region_offset is not None:
+            if owned:
+                region -= region_offset
+            else:
+                region = np.subtract(region, region_offset, dtype=compute)
         samples = np.lib.stride_tricks.sliding_window_view(region, fft_shape, axis=axes)
         samples = samples[(slice(None),) * nb + tuple(slice(None, None, step) for step in steps)]
-        if tile_offset is not None:
-            samples = np.subtract(samples, tile_offset)
         spectrum = fft.rfftn(samples, axes=taxes, **kwargs)
-        del samples
+        del samples, region
         if finite_only and not np.isfinite(spectrum[(Ellipsis,) + (0,) * rank]).all():
             raise NonFiniteData("the input holds NaN or infinite values")
         spectrum *= kspec

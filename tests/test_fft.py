@@ -549,18 +549,25 @@ def test_padded_region_matches_np_pad(rng, mode):
             ranges.append((start, start + int(rng.integers(1, 3 * n + 4))))
         compute = np.dtype("float64" if dtype == "float64" else "float32")
         before = x.copy()
-        region = _fft._padded_region(x, nb, ranges, mode, 2.5, compute)
+        region, owned = _fft._padded_region(x, nb, ranges, mode, 2.5, compute)
         assert region.dtype == compute
+        assert owned == (not np.shares_memory(region, x))
         np.testing.assert_array_equal(region, padded_reference(x, nb, ranges, mode, 2.5))
         np.testing.assert_array_equal(x, before)
 
 
 def test_padded_region_is_a_view_inside_the_input(rng):
     x = rand(rng, (3, 20, 30))
-    region = _fft._padded_region(x, 1, [(2, 12), (0, 30)], "reflect", 0.0, np.dtype("float32"))
-    assert np.shares_memory(region, x)
-    assert not np.shares_memory(
-        _fft._padded_region(x, 1, [(-1, 12), (0, 30)], "reflect", 0.0, np.dtype("float32")), x)
+    region, owned = _fft._padded_region(x, 1, [(2, 12), (0, 30)], "reflect", 0.0,
+                                        np.dtype("float32"))
+    assert np.shares_memory(region, x) and not owned
+    region, owned = _fft._padded_region(x, 1, [(-1, 12), (0, 30)], "reflect", 0.0,
+                                        np.dtype("float32"))
+    assert owned and not np.shares_memory(region, x)
+    # converted: a new array even inside
+    region, owned = _fft._padded_region(x, 1, [(2, 12), (0, 30)], "reflect", 0.0,
+                                        np.dtype("float64"))
+    assert owned and region.dtype == np.float64
 
 
 def test_index_slice():
