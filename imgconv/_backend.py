@@ -170,6 +170,10 @@ class KernelBackend:
     #: whether :meth:`fft_correlate` exists (the cost model only offers the
     #: FFT to a backend that has it)
     has_fft = False
+    #: whether :meth:`fft_correlate` takes ``finite_only=True`` (then raises
+    #: ``imgconv._fft.NonFiniteData`` on a NaN or inf, found by the transform
+    #: itself): 'auto' then skips its pass over the data (:meth:`all_finite`)
+    fft_flags_nonfinite = False
     #: the runners of prepared calls, for a backend whose ``prepare_*`` make them
     run_direct = run_box = run_extreme_box = run_pool = run_gradient_magnitude = None
 

@@ -614,20 +614,42 @@ def prepare_separable(inp, factors, geom, out_dtype, scipy_cval=False, order=Non
 
 def run(inp, weights, geom, method, out, threads):
     weights, geom = fold_kernel(inp, weights, geom)
-    return execute(inp, weights, geom, *choose_method(method, inp, weights, geom), out, threads)
+    return execute_chosen(inp, weights, geom, method,
+                          *method_by_cost(method, inp, weights, geom), out, threads)
 
 
-def execute(inp, weights, geom, method, factors, out, threads):
+def execute_chosen(inp, weights, geom, method, best, factors, out, threads):
+    """Correlate into ``out`` by ``best`` (with ``factors``), what
+    :func:`method_by_cost` chose for ``method``, but never the FFT that
+    'auto' chose over a NaN or inf (see :func:`data_allow`).  Where the
+    backend's transforms flag such data themselves (``fft_flags_nonfinite``)
+    the FFT runs first and the taps are summed only if it gives up: no pass
+    over the data for the finite ones (a tenth of a 4096**2 correlation with
+    a 31**2 kernel went into the min and max)."""
+    if best == "fft" and method == "auto" and inp.backend.fft_flags_nonfinite:
+        try:
+            return execute(inp, weights, geom, best, factors, out, threads, finite_only=True)
+        except _fft.NonFiniteData:
+            best, factors = method_by_cost(method, inp, weights, geom, allow_fft=False)
+    else:
+        best, factors = data_allow(method, best, factors, inp, weights, geom)
+    return execute(inp, weights, geom, best, factors, out, threads)
+
+
+def execute(inp, weights, geom, method, factors, out, threads, finite_only=False):
     """Correlate by ``method`` (chosen) into ``out``.  Axes of different
     modes: the separable passes each pad their own axis; the n-D methods
     run on the input padded by each axis's mode (one padded copy), with
-    no padding of their own."""
+    no padding of their own.  ``finite_only``: see ``_fft.fft_correlate``
+    (only for a backend whose ``fft_flags_nonfinite``)."""
     if method == "separable":
         return run_separable(inp, factors, geom, out, threads)
     if inp.mixed:
         inp = pad_by_modes(inp, geom.pad_lo, geom.pad_hi)
         geom = geom.unpadded()
     if method == "fft":
+        if finite_only:
+            return inp.backend.fft_correlate(inp, weights, geom, out, threads, finite_only=True)
         return inp.backend.fft_correlate(inp, weights, geom, out, threads)
     return inp.backend.correlate(inp, inp.x, weights, geom.pad_lo, geom.stride, geom.dilation,
                                  inp.cval, out, threads)
@@ -740,10 +762,10 @@ def _correlate(x, kernel, flip, mode, cval, padding, stride, dilation, origin,
         inp = with_input(plan, x)
     if plan.call is not None and out is None:
         return plan.run(plan.call, inp.x, threads)
-    best, factors = data_allow(method, plan.best, plan.factors, inp, plan.weights, plan.geom)
     return inp.backend.fill_output(
         inp, plan.geom.out_shape, dtype, out,
-        lambda target: execute(inp, plan.weights, plan.geom, best, factors, target, threads))
+        lambda target: execute_chosen(inp, plan.weights, plan.geom, method, plan.best,
+                                      plan.factors, target, threads))
 
 
 def _plan(x, kernel, flip, mode, cval, padding, stride, dilation, origin, channel_axis, axes,

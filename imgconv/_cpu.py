@@ -389,11 +389,13 @@ class CPUBackend(KernelBackend):
         return separable_volume(inp, factors, pad_lo, stride, dilation, cval_z, cval_yx, out,
                                 threads)
 
-    def fft_correlate(self, inp, weights, geom, out, threads):
+    fft_flags_nonfinite = True
+
+    def fft_correlate(self, inp, weights, geom, out, threads, finite_only=False):
         return _fft.fft_correlate(inp.x, weights, spatial_axes=inp.axes, pad_lo=geom.pad_lo,
                                   pad_hi=geom.pad_hi, stride=geom.stride, dilation=geom.dilation,
                                   mode=inp.mode, cval=inp.cval, out=out,
-                                  threads=resolve_threads(threads))
+                                  threads=resolve_threads(threads), finite_only=finite_only)
 
     prepare_direct = staticmethod(prepare_direct)
     run_direct = staticmethod(run_direct)

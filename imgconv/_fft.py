@@ -12,12 +12,15 @@ Large arrays go through in tiles (overlap-save): along an axis much longer
 than a good transform length, the outputs are cut into tiles of ``q``, each
 computed from its own ``(q - 1)*stride + K`` padded samples with a transform
 of a fixed length ``N`` from a short list (:data:`TILE_LENGTHS`), chosen by
-:func:`_tile_plan`.  Tiles of about a megabyte fit the caches: a 4096**2
-image with a 31**2 kernel takes 720**2 tiles in about half the time of one
-4320**2 transform, a long 1D signal ten times less.  Boxes of tiles are spread
-over the threads (one transform thread each), so the copies and products run
-in parallel too, and only a box per thread is in flight (memory: the padded
-input plus a few megabytes per thread).
+:func:`_tile_plan`'s cost model for two threads (:data:`PLAN_THREADS`).
+Tiles that fit a core's cache win: a 4096**2 image with a 31**2 kernel takes
+288 x 720 tiles, a 512**2 one two 576 x 288 tiles, one per thread, where one
+whole transform, even with two scipy.fft workers, ran no faster than on one.
+Boxes of tiles (one 2D tile each, about :data:`CHUNK_BYTES`) are spread over
+the threads (one transform thread each), so the copies and products run in
+parallel too.  No padded copy of the input is made: each box reads its
+samples from the input, a view away from the edges, with the padding filled
+in by :func:`_padded_region` (memory: a few tiles per thread).
 
 scipy.fft is used when installed (pocketfft, single precision kept for
 float32); otherwise numpy.fft.  Neither is imported until a transform is
@@ -39,8 +42,10 @@ Differences from the direct method, by nature of the FFT:
   method, and integer outputs whose exact value is ``m + 0.5`` may round to
   either neighbour.
 """
+import functools
 import itertools
 import math
+import os
 import threading
 
 import numpy as np
@@ -57,10 +62,13 @@ __all__ = ["fft_correlate", "fft_cost", "direct_cost", "FFT_COST_CONSTANT"]
 #: 2D, 35-50 in 3D) and the tiled transforms both on 2 threads; times
 #: :data:`FFT_COST_3D` for volumes, where the direct kernel is slower per tap.
 #: Measured crossovers (kernel side): about 19 on 512**2 and 1024**2 images,
-#: 18 on 2048**2, 17 on 4096**2, 7 on 128**3 and 256**3 volumes; the model's
-#: are 21, 19, 18, 18, 7 and 7.
+#: 18 on 2048**2, 17 on 4096**2, 7 on 128**3 and 256**3 volumes, with the
+#: tiles before their cache-sized plans; the model's are now 21, 19, 19, 19,
+#: 7 and 7 (FFT_COST_3D was taken down with the per-tile overhead and cache
+#: factor of :func:`_plan_cost`, which the volumes' unchanged 72**3 tiles pay;
+#: the crossovers were not measured again: the machine was too busy).
 FFT_COST_CONSTANT = 7.0
-FFT_COST_3D = 0.85
+FFT_COST_3D = 0.7
 
 
 # --------------------------------------------------------------------------
@@ -68,12 +76,14 @@ FFT_COST_3D = 0.85
 # --------------------------------------------------------------------------
 def _fft_backend():
     """``(module, next_fast_len, takes_workers)``: scipy.fft if importable, else
-    numpy.fft (single thread, its own fast lengths)."""
+    numpy.fft (single thread); both are fast at the 5-smooth lengths."""
     try:
         import scipy.fft as sfft
     except ImportError:
         return np.fft, _next_regular, False
-    return sfft, (lambda n: sfft.next_fast_len(n, real=True)), True
+    # scipy's real fast lengths are the 5-smooth numbers too; one function
+    # for both keeps the memoised tile plans shared
+    return sfft, _next_regular, True
 
 
 def _next_regular(n):
@@ -100,49 +110,72 @@ def _next_regular(n):
 # --------------------------------------------------------------------------
 # Padding
 # --------------------------------------------------------------------------
-_NP_PAD_MODE = {"replicate": "edge", "reflect": "reflect", "symmetric": "symmetric",
-                "wrap": "wrap"}
+def _padded_region(xm, nb, ranges, mode, cval, compute):
+    """``(region, owned)``: the samples ``[start, stop)`` of padded ``xm``
+    (batch axes first, then a ``(start, stop)`` per spatial axis, positions
+    relative to the first input sample) by the boundary rule, in dtype
+    ``compute``, and whether ``region`` is a new array (else a view of
+    ``xm``, for a region inside it: a tile away from the edges, so that no
+    padded copy of the whole array is made).
+
+    A padded sample reads ``xm`` at the boundary rule's index on every axis
+    (or is ``cval`` in mode 'zero'), so per axis the region is at most three
+    runs (padding before, the input, padding after), each a slice of the
+    input (a step of 1, -1 or 0 next to the input) or an index; the region
+    is one block copy per combination of runs."""
+    from ._xp_fft import boundary_index     # here: _xp_fft imports this module
+    runs = []
+    inside_input = True
+    for axis, (start, stop) in enumerate(ranges, nb):
+        n = xm.shape[axis]
+        if 0 <= start and stop <= n:
+            runs.append([(slice(0, stop - start), slice(start, stop))])
+            continue
+        inside_input = False
+        index = boundary_index(np.arange(start, stop), n, mode)
+        length = index.size
+        # positions [inside, beyond) read the input in order
+        inside = min(max(-start, 0), length)
+        beyond = max(inside, min(max(n - start, 0), length))
+        axis_runs = []
+        for part in (slice(0, inside), slice(inside, beyond), slice(beyond, length)):
+            if part.stop > part.start:
+                read = index[part]
+                axis_runs.append((part, None if read[0] < 0 else _index_slice(read)))
+        runs.append(axis_runs)
+    batch = (slice(None),) * nb
+    if inside_input:
+        view = xm[batch + tuple(axis_runs[0][1] for axis_runs in runs)]
+        region = view.astype(compute, copy=False)
+        return region, region is not view
+    region = np.empty(xm.shape[:nb] + tuple(stop - start for start, stop in ranges),
+                      dtype=compute)
+    for combination in itertools.product(*runs):
+        dst = batch + tuple(part for part, _ in combination)
+        if any(read is None for _, read in combination):
+            region[dst] = cval
+            continue
+        block = xm
+        if all(isinstance(read, slice) for _, read in combination):
+            block = xm[batch + tuple(read for _, read in combination)]
+        else:
+            for axis, (_, read) in enumerate(combination, nb):
+                block = block[(slice(None),) * axis + (read,)]
+        region[dst] = block
+    return region, True
 
 
-def _padded(xm, rank, pad_lo, lengths, mode, cval, compute):
-    """``xm`` (batch axes first, ``rank`` spatial axes last) padded by ``pad_lo``
-    in front and cut to ``lengths`` samples per spatial axis (the padded
-    samples the output reads), as a new array of dtype ``compute``."""
-    nb = xm.ndim - rank
-    shape = xm.shape[nb:]
-    if mode == "zero":
-        buf = empty(xm.shape[:nb] + tuple(lengths), dtype=compute)
-        dst, src = [slice(None)] * nb, [slice(None)] * nb
-        for n, lo, length in zip(shape, pad_lo, lengths):
-            stop = min(n, length - lo)
-            if stop <= 0:
-                buf.fill(cval)  # the output reads padding only
-                return buf
-            dst.append(slice(lo, lo + stop))
-            src.append(slice(0, stop))
-        buf[tuple(dst)] = xm[tuple(src)]
-        # fill the frame around the copied block, one slab per side and axis
-        for i, (lo, length) in enumerate(zip(pad_lo, lengths)):
-            before = [slice(None)] * buf.ndim
-            before[nb + i] = slice(0, lo)
-            after = [slice(None)] * buf.ndim
-            after[nb + i] = slice(dst[nb + i].stop, length)
-            buf[tuple(before)] = cval
-            buf[tuple(after)] = cval
-        return buf
-    try:
-        np_mode = _NP_PAD_MODE[mode]
-    except KeyError:
-        raise ValueError(f"unknown boundary mode {mode!r}") from None
-    # pad only as far as the output reads; pad in the input dtype (smaller than
-    # the compute dtype for integers), then convert once
-    widths = [(0, 0)] * nb
-    cut = [slice(None)] * nb
-    for n, lo, length in zip(shape, pad_lo, lengths):
-        widths.append((lo, max(0, length - lo - n)))
-        cut.append(slice(0, length))
-    padded = np.pad(xm, widths, mode=np_mode)[tuple(cut)]
-    return padded.astype(compute, copy=False)
+def _index_slice(index):
+    """``index`` (a 1D integer array) as a slice where it is a run of step 1,
+    -1 or 0 (the padding of every mode next to the input: a block copy,
+    reversed or broadcast), else itself (gathered)."""
+    step = int(index[1] - index[0]) if index.size > 1 else 1
+    if step in (1, -1, 0) and (np.diff(index) == step).all():
+        if step == 0:
+            return slice(int(index[0]), int(index[0]) + 1)
+        stop = int(index[-1]) + step
+        return slice(int(index[0]), None if stop < 0 else stop, step)
+    return index
 
 
 def _channel_offset(padded, axes, integral, xp=np):
@@ -242,39 +275,68 @@ def forget_spectra():
 # --------------------------------------------------------------------------
 # Overlap-save tiling
 # --------------------------------------------------------------------------
-#: Transform lengths tried for overlap-save tiles, per number of spatial axes:
-#: 5-smooth, not powers of two (pocketfft runs those slower at these sizes).
-#: Measured with float32 on 2 threads: tiles of these sizes cost about the
-#: same per ``samples * log2(samples)``, and much less than a whole transform
-#: of a large array (4096**2 image, 31**2 kernel: 720**2 tiles 90 ms, whole
-#: 4320**2 190 ms; 256**3 volume, 9**3 kernel: 72**3 tiles 135 ms, whole
-#: 270**3 200 ms; a 10**6-sample signal: 3.4 ms against 32 ms).
+#: Transform lengths tried for overlap-save tiles, per number of spatial axes
+#: (5-smooth).  In 2D the short ones win on large images: a tile's samples
+#: and half spectrum of up to about 360**2 stay in a core's L2 cache (1 MB
+#: here), where its transforms, product and inverse ran at 7-8 ns an output
+#: (31**2 kernel, float32, one thread) against 11 ns for 720**2 tiles and 16
+#: for 1080**2; the long ones are for large kernels.
 TILE_LENGTHS = {1: (2160, 4320, 8640, 17280, 34560),
-                2: (540, 720, 864, 1080, 1440, 2160),
+                2: (256, 288, 320, 360, 384, 400, 480, 512, 576, 640, 720, 1080, 1440, 2160),
                 3: (48, 72, 96, 144, 192)}
 
 #: Besides the listed lengths, :func:`_tile_plan` tries for each axis the
-#: fast length that holds just 1/count of its outputs, count 2 to this (within
-#: the range of the listed lengths).
+#: fast length that holds just 1/count of its outputs, count 2 to this,
+#: within the range of the listed lengths (shorter tiles did not pay: a
+#: 256**2 image in two tiles of 160 x 288 on 2 threads ran no faster than
+#: one 288**2 transform).
 FITTED_COUNTS = 4
 
 #: An axis is cut into tiles only when its padded length is more than this
 #: many times the tile transform length.
 TILE_MIN_RATIO = 1.5
 
-#: Transforms get slower per ``samples * log2(samples)`` as they outgrow the
-#: caches: :func:`_plan_cost` counts ``1 + samples / LARGE_TILE`` (at most 2)
-#: per unit of a tile, run a box per thread, and ``1 + samples / LARGE_WHOLE``
-#: (at most 2) for a single whole-array transform, whose products and copies
-#: also run on one thread.  Measured on 2 threads against tiles of 540**2 or
-#: 48**3: 720**2 tiles 1.1x, 1080**2 1.3x; a whole 540**2 transform 1.3x,
-#: 1080**2 to 4320**2 or 135**3 to 270**3 ones 1.5x to 2.2x.
-LARGE_TILE = 1 << 22
+#: Transforms outgrowing a core's cache cost more per ``samples *
+#: log2(samples)``: :func:`_plan_cost` counts ``1 + (samples - TILE_CACHE) /
+#: TILE_CACHE_SLOPE`` (1 to 2) per unit of a tile or whole transform (the
+#: measures told at :data:`TILE_LENGTHS`), and up to 1 more as they outgrow
+#: the shared cache, from ``SHARED_CACHE`` samples to twice that (a whole
+#: 4320**2 transform took twice the time of the 720**2 tiles of the same
+#: image).
+TILE_CACHE = 1 << 17
+TILE_CACHE_SLOPE = 1 << 20
+SHARED_CACHE = 1 << 21
+
+#: A tile's fixed cost (its calls into the FFT library, its product and
+#: store), in the units of :func:`_plan_cost`: about 0.1 ms, which the
+#: shortest tiles measured above their ``samples * log2(samples)``.
+TILE_OVERHEAD = 1 << 19
+
+#: A single whole-array transform gets the threads as scipy.fft's
+#: ``workers`` from ``WHOLE_PARALLEL / 2`` samples on (channels included):
+#: they speed up large transforms only (a 288**2 or 576**2 transform ran no
+#: faster on 2 workers than on 1, an 800**2 one a little faster, a 4320**2
+#: one 1.7 times faster), and its products and copies run on one thread.
+WHOLE_PARALLEL = 1 << 20
+
+#: :func:`_plan_cost` counts a single whole transform ``1 + samples /
+#: LARGE_WHOLE`` (at most 2, and the shared-cache term of :data:`TILE_CACHE`)
+#: per unit, whatever the threads, against the total work of the tiles:
+#: measured on 2 threads against tiles of 540**2 or 48**3, a whole 540**2
+#: transform took 1.3x, 1080**2 to 4320**2 or 135**3 to 270**3 ones 1.5x to
+#: 2.2x (the constants the crossovers with the direct kernel were measured
+#: with).
 LARGE_WHOLE = 1 << 20
 
-#: Tiles are transformed in boxes of about this many bytes of real samples,
-#: one box per thread at a time.
-CHUNK_BYTES = 4 << 20
+#: The threads the tiles are planned for, whatever a call's ``threads``: the
+#: tiles set the rounding, and results do not depend on the thread count.
+PLAN_THREADS = 2
+
+#: Tiles are transformed in boxes of about this many bytes of real samples
+#: (at least one tile), one box per thread at a time: a box of one 288**2
+#: tile stays in cache, a box of several megabytes ran 1.3 to 1.6 times
+#: slower per tile.
+CHUNK_BYTES = 1 << 19
 
 
 def _axis_tiles(n_out, stride, extent, length):
@@ -288,14 +350,16 @@ def _axis_tiles(n_out, stride, extent, length):
     return length, -(-n_out // count), count
 
 
-def _tile_plan(out_spatial, stride, extent, fast_len):
+@functools.lru_cache(maxsize=256)
+def _tile_plan(out_spatial, stride, extent, fast_len, threads=1):
     """Per spatial axis ``(N, q, count)``: the transform length and ``count``
     tiles of ``q`` outputs (``count == 1``: the axis is transformed whole).
 
     Tiles with the lengths of ``TILE_LENGTHS``, and the fast lengths that
     just hold a half to a ``FITTED_COUNTS``-th of the outputs, are tried on
-    the axes longer than ``TILE_MIN_RATIO`` times the tile, and the plan of least
-    :func:`_plan_cost` wins; ties go to the whole transform."""
+    the axes longer than ``TILE_MIN_RATIO`` times the tile, and the plan of
+    least :func:`_plan_cost` on ``threads`` threads wins; ties go to the
+    whole transform.  Memoised (a plan is asked for at every call)."""
     listed = TILE_LENGTHS.get(len(extent), ())
     choices = []
     for n_out, s, k in zip(out_spatial, stride, extent):
@@ -305,11 +369,11 @@ def _tile_plan(out_spatial, stride, extent, fast_len):
         if listed:
             # and the fast lengths that just hold 1/count of the outputs, for
             # a few counts: a 1024**2 image with a 31**2 kernel fits 2 x 2
-            # tiles of 576**2 (512 outputs each), which took 14.5 ms where
-            # the listed 1080 x 540 tiles took 23-29 ms (2 threads)
+            # tiles of 576**2 (512 outputs each), and a 512**2 image 2 x 2
+            # of 288**2, one pair per thread
             for count in range(2, FITTED_COUNTS + 1):
                 length = fast_len((-(-n_out // count) - 1) * s + k)
-                if listed[0] <= length <= listed[-1]:
+                if _min_tile(len(extent)) <= length <= listed[-1]:
                     lengths.add(length)
         for length in sorted(lengths):
             if padded > TILE_MIN_RATIO * length:
@@ -317,18 +381,31 @@ def _tile_plan(out_spatial, stride, extent, fast_len):
                 if tiles is not None:
                     axis.append(tiles)
         choices.append(axis)
-    return min(itertools.product(*choices), key=_plan_cost)
+    return min(itertools.product(*choices), key=lambda plan: _plan_cost(plan, threads))
 
 
-def _plan_cost(plan):
-    """``samples * log2(size) * factor`` for the transforms of a plan, ``size``
-    the samples of one tile, ``factor`` as told at :data:`LARGE_TILE`: the
-    overlaps and a partial last tile count as work, large transforms (a single
-    one sooner) as slower."""
+def _min_tile(rank):
+    """The shortest tile length :func:`_tile_plan` tries for ``rank`` axes
+    (0 where tiles are not listed)."""
+    return min(TILE_LENGTHS.get(rank, (0,)))
+
+
+def _plan_cost(plan, threads=1):
+    """The time of a plan on ``threads`` threads, times ``threads``, in units
+    of ``samples * log2(size)``, ``size`` the samples of one tile: the
+    overlaps and a partial last tile count as work, tiles pay
+    :data:`TILE_OVERHEAD` each, transforms their cache factor
+    (:data:`TILE_CACHE`), the threads take ``ceil(tiles / threads)`` rounds
+    of tiles (an idle thread counts), and a single whole transform is
+    costed as told at :data:`LARGE_WHOLE`."""
     size = math.prod(length for length, _, _ in plan)
     tiles = math.prod(count for _, _, count in plan)
-    factor = min(2.0, 1.0 + size / (LARGE_TILE if tiles > 1 else LARGE_WHOLE))
-    return size * tiles * max(math.log2(size), 1.0) * factor
+    work = size * max(math.log2(size), 1.0)
+    shared = min(1.0, max(0, size - SHARED_CACHE) / SHARED_CACHE)
+    if tiles == 1:
+        return work * (min(2.0, 1.0 + size / LARGE_WHOLE) + shared)
+    cache = min(2.0, 1.0 + max(0, size - TILE_CACHE) / TILE_CACHE_SLOPE) + shared
+    return (work * cache + TILE_OVERHEAD) * -(-tiles // threads) * threads
 
 
 def _tile_boxes(counts, tile_bytes, threads):
@@ -395,8 +472,13 @@ def _store_tiles(y, outm, nb, qs, steps, add):
 # --------------------------------------------------------------------------
 # The method
 # --------------------------------------------------------------------------
+class NonFiniteData(ValueError):
+    """Raised by :func:`fft_correlate` with ``finite_only=True`` when the
+    input or the kernel holds a NaN or an infinity."""
+
+
 def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation, mode, cval,
-                  out, threads):
+                  out, threads, finite_only=False):
     """Correlate ``x`` with ``weights`` using FFTs; the direct kernel's result
     to float rounding.
 
@@ -430,6 +512,12 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
     threads : int
         Threads: boxes of tiles run on that many threads, or a single
         (whole-array) transform passes it to scipy.fft as ``workers``.
+    finite_only : bool
+        Raise :class:`NonFiniteData` (``out`` then partly written) where a
+        NaN or an infinity would spread over the outputs: ``method='auto'``
+        then sums the taps instead.  Told by each tile's zero-frequency
+        sample, which is not finite exactly when a sample of the tile is not
+        (or their sum overflows), so asking costs no pass over the data.
 
     Returns
     -------
@@ -470,29 +558,22 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
     # the rest only reach the wrapped-around outputs, which are dropped, so
     # they are simply the next padded samples.  One tile of all outputs is the
     # whole-array transform.
-    plan = _tile_plan(out_spatial, stride, extent, fast_len)
+    plan = _tile_plan(tuple(out_spatial), tuple(stride), tuple(extent), fast_len, PLAN_THREADS)
     fft_shape = tuple(length for length, _, _ in plan)
     steps = tuple(q * s for (_, q, _), s in zip(plan, stride))
-    # past the samples the outputs need, the padding rule goes on (any finite
-    # value would do)
-    lengths = tuple((count - 1) * step + length
-                    for (length, _, count), step in zip(plan, steps))
     axes = tuple(range(nb, nb + rank))
-    xp = _padded(xm, rank, pad_lo, lengths, mode, cval, compute)
     # Rounding errors of the transforms scale with the largest magnitude, so
     # take out each channel's mean first (images often sit on a large offset,
     # e.g. uint16 CT) and add back mean * sum(w) at the end: exact by linearity.
-    offset = _channel_offset(xp, axes, x.dtype.kind in "iu")
-    add = None
+    offset = _channel_offset(xm, axes, x.dtype.kind in "iu")
+    add = region_offset = None
     if offset is not None:
-        xp -= offset
         add = (offset * weights.sum(dtype=np.float64)).astype(compute)
         add = add.reshape(add.shape[:nb] + (1,) * (2 * rank))
-    # (batch..., tile grid..., N...), a view
-    tiles = np.lib.stride_tricks.sliding_window_view(xp, fft_shape, axis=axes)
-    tiles = tiles[(slice(None),) * nb + tuple(slice(None, None, step) for step in steps)]
-    del xp
+        region_offset = offset.astype(compute)
     taxes = tuple(range(nb + rank, nb + 2 * rank))
+    if finite_only and not np.isfinite(weights).all():
+        raise NonFiniteData("the kernel holds NaN or infinite values")
     kspec = _correlation_spectrum(fft, wd, fft_shape, {"workers": int(threads)} if takes_workers
                                   else {})
 
@@ -503,8 +584,21 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
         """Transform the tiles of ``box`` (a range per grid axis) and store
         their outputs."""
         kwargs = {"workers": workers} if takes_workers else {}
-        spectrum = fft.rfftn(tiles[(slice(None),) * nb + tuple(slice(*r) for r in box)],
-                             axes=taxes, **kwargs)
+        region, owned = _padded_region(
+            xm, nb, [(first * step - lo, (stop - 1) * step + length - lo)
+                     for (first, stop), step, length, lo in zip(box, steps, fft_shape, pad_lo)],
+            mode, cval, compute)
+        if region_offset is not None:
+            if owned:
+                region -= region_offset
+            else:
+                region = np.subtract(region, region_offset, dtype=compute)
+        samples = np.lib.stride_tricks.sliding_window_view(region, fft_shape, axis=axes)
+        samples = samples[(slice(None),) * nb + tuple(slice(None, None, step) for step in steps)]
+        spectrum = fft.rfftn(samples, axes=taxes, **kwargs)
+        del samples, region
+        if finite_only and not np.isfinite(spectrum[(Ellipsis,) + (0,) * rank]).all():
+            raise NonFiniteData("the input holds NaN or infinite values")
         spectrum *= kspec
         # the inverse one axis at a time, in place, each pass keeping only the
         # rows of the outputs for the next ones
@@ -521,36 +615,70 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
             in zip(box, plan, out_spatial))]
         _store_tiles(y, dst, nb, [q for _, q, _ in plan], (1,) * (rank - 1) + stride[-1:], add)
 
+    # boxes as the plan's threads want them: the transforms of a box batch
+    # its tiles, so they too are kept whatever the call's threads
     boxes = _tile_boxes([count for _, _, count in plan],
                         math.prod(xm.shape[:nb]) * math.prod(fft_shape) * compute.itemsize,
-                        max(1, int(threads)))
+                        PLAN_THREADS)
 
     # Boxes of tiles go to `threads` threads (the transforms release the GIL),
     # so that the products and stores run in parallel too; a single box gets
-    # all the threads inside its transforms.
+    # the threads inside its transforms where they pay (see WHOLE_PARALLEL:
+    # a 576**2 transform and its inverse took longer on 2 workers than on 1,
+    # an 800**2 one less)
     parallel = min(int(threads), len(boxes))
     if parallel <= 1:
+        samples = math.prod(xm.shape[:nb]) * math.prod(fft_shape)
+        workers = int(threads) if samples >= WHOLE_PARALLEL // 2 else 1
         for box in boxes:
-            run_box(box, int(threads))
+            run_box(box, workers)
         return out
-    from concurrent.futures import ThreadPoolExecutor
 
     shared = iter(boxes)
     lock = threading.Lock()
+    failed = []
 
     def worker():
-        while True:
+        while not failed:
             with lock:
                 box = next(shared, None)
             if box is None:
                 return
-            run_box(box, max(1, int(threads) // parallel))
+            try:
+                run_box(box, max(1, int(threads) // parallel))
+            except BaseException:
+                failed.append(True)     # the other workers stop at their next box
+                raise
 
-    with ThreadPoolExecutor(parallel) as pool:
-        jobs = [pool.submit(worker) for _ in range(parallel)]
+    # the calling thread is one of the workers
+    jobs = [_box_pool(parallel - 1).submit(worker) for _ in range(parallel - 1)]
+    try:
+        worker()
+    finally:
         for job in jobs:
             job.result()
     return out
+
+
+_pool_lock = threading.Lock()
+_pool = None
+_pool_owner = None      # (pid, size) of the process that made _pool
+
+
+def _box_pool(size):
+    """A thread pool of at least ``size`` threads, kept between calls
+    (starting threads took a tenth of a 256**2 correlation); a new one in a
+    forked child, where the parent's threads do not exist."""
+    global _pool, _pool_owner
+    with _pool_lock:
+        pid = os.getpid()
+        if _pool is None or _pool_owner[0] != pid or _pool_owner[1] < size:
+            from concurrent.futures import ThreadPoolExecutor
+            if _pool is not None and _pool_owner[0] == pid:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(size, thread_name_prefix="imgconv-fft")
+            _pool_owner = (pid, size)
+        return _pool
 
 
 # --------------------------------------------------------------------------
@@ -582,17 +710,17 @@ def fft_cost(shape, kshape, batch=1):
     Returns
     -------
     float
-        ``FFT_COST_CONSTANT * (2 * batch * _plan_cost(plan) + S * log2(S) /
+        ``FFT_COST_CONSTANT * (2 * batch * _plan_cost(plan, PLAN_THREADS) + S * log2(S) /
         rank)`` for the plan :func:`fft_correlate` would use, ``S`` the
         samples of one tile (times ``FFT_COST_3D`` in 3D).
     """
     rank = max(len(shape), 1)
     plan = _tile_plan(tuple(int(n) for n in shape), (1,) * len(shape),
-                      tuple(int(k) for k in kshape), _fft_len)
+                      tuple(int(k) for k in kshape), _fft_len, PLAN_THREADS)
     size = math.prod(length for length, _, _ in plan)
     kernel = size * max(math.log2(size), 1.0) / rank
     constant = _cost_constant(len(shape))
-    return constant * (2 * int(batch) * _plan_cost(plan) + kernel)
+    return constant * (2 * int(batch) * _plan_cost(plan, PLAN_THREADS) + kernel)
 
 
 def _cost_constant(rank):
@@ -605,7 +733,7 @@ def fft_cost_bound(shape, kshape, batch=1):
     transforms at least the padded samples, in tiles of at least the padded
     length on the axes too short to tile."""
     padded = [int(n) + int(k) - 1 for n, k in zip(shape, kshape)]
-    untiled = TILE_MIN_RATIO * min(TILE_LENGTHS.get(len(padded), (0,)))
+    untiled = TILE_MIN_RATIO * _min_tile(len(padded))
     size = math.prod(p for p in padded if p <= untiled)
     constant = _cost_constant(len(padded))
     return constant * 2 * int(batch) * math.prod(padded) * max(math.log2(size), 1.0)

@@ -243,7 +243,7 @@ def small_tiles(monkeypatch):
     plans = []
 
     def use(length, chunk_bytes=None):
-        def plan(out_spatial, stride, extent, fast_len):
+        def plan(out_spatial, stride, extent, fast_len, threads=1):
             result = []
             for n_out, s, k in zip(out_spatial, stride, extent):
                 tiles = _fft._axis_tiles(n_out, s, k, length)
@@ -511,3 +511,170 @@ def test_kernel_spectrum_cache(rng, monkeypatch):
     assert len(_fft._spectra) == 2     # the oldest went out
     for spec in _fft._spectra.values():
         assert not spec.flags.writeable
+
+
+# ---------------------------------------------------------------------------
+# padded regions, plans for the threads, non-finite data
+# ---------------------------------------------------------------------------
+_NP_PAD = {"replicate": "edge", "reflect": "reflect", "symmetric": "symmetric", "wrap": "wrap"}
+
+
+def padded_reference(x, nb, ranges, mode, cval):
+    """The region by np.pad (wide enough for every range), in float64."""
+    widths = [(0, 0)] * nb + [(max(0, -start), max(0, stop - n))
+                              for (start, stop), n in zip(ranges, x.shape[nb:])]
+    if mode == "zero":
+        padded = np.pad(x.astype(np.float64), widths, constant_values=cval)
+    else:
+        padded = np.pad(x.astype(np.float64), widths, mode=_NP_PAD[mode])
+    return padded[(slice(None),) * nb + tuple(
+        slice(start + lo, stop + lo) for (start, stop), (lo, _) in zip(ranges, widths[nb:]))]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_padded_region_matches_np_pad(rng, mode):
+    # regions inside the input, across one or both edges, far past them (wide
+    # padding repeats the rule), wholly outside; batch axes; dtype converted
+    for _ in range(60):
+        rank = int(rng.integers(1, 4))
+        nb = int(rng.integers(0, 2))
+        shape = tuple(int(n) for n in rng.integers(1, 9, nb + rank))
+        dtype = rng.choice(["float32", "float64", "uint8", "int16"])
+        x = rand(rng, shape, dtype)
+        if rng.random() < 0.3:   # non-contiguous input
+            x = np.asfortranarray(x)
+        ranges = []
+        for n in shape[nb:]:
+            start = int(rng.integers(-2 * n - 3, n + 3))
+            ranges.append((start, start + int(rng.integers(1, 3 * n + 4))))
+        compute = np.dtype("float64" if dtype == "float64" else "float32")
+        before = x.copy()
+        region, owned = _fft._padded_region(x, nb, ranges, mode, 2.5, compute)
+        assert region.dtype == compute
+        assert owned == (not np.shares_memory(region, x))
+        np.testing.assert_array_equal(region, padded_reference(x, nb, ranges, mode, 2.5))
+        np.testing.assert_array_equal(x, before)
+
+
+def test_padded_region_is_a_view_inside_the_input(rng):
+    x = rand(rng, (3, 20, 30))
+    region, owned = _fft._padded_region(x, 1, [(2, 12), (0, 30)], "reflect", 0.0,
+                                        np.dtype("float32"))
+    assert np.shares_memory(region, x) and not owned
+    region, owned = _fft._padded_region(x, 1, [(-1, 12), (0, 30)], "reflect", 0.0,
+                                        np.dtype("float32"))
+    assert owned and not np.shares_memory(region, x)
+    # converted: a new array even inside
+    region, owned = _fft._padded_region(x, 1, [(2, 12), (0, 30)], "reflect", 0.0,
+                                        np.dtype("float64"))
+    assert owned and region.dtype == np.float64
+
+
+def test_index_slice():
+    for index in ([3, 2, 1], [0, 1, 2, 3], [4, 4, 4], [7], [2, 1, 0], [1, 3, 5], [0, 2, 1]):
+        index = np.array(index)
+        got = _fft._index_slice(index)
+        data = np.arange(10) * 10
+        np.testing.assert_array_equal(np.broadcast_to(data[got], index.shape), data[index])
+
+
+def test_plans_for_two_threads_keep_both_busy_and_in_cache():
+    fast = _fft._fft_len
+    for n in (512, 1024, 2048, 4096):
+        plan = _fft._tile_plan((n, n), (1, 1), (31, 31), fast, 2)
+        tiles = np.prod([count for _, _, count in plan])
+        size = np.prod([length for length, _, _ in plan])
+        assert tiles >= 2 and size <= 600 ** 2, (n, plan)
+    # small images stay whole, as do large kernels that no tile would hold
+    assert _fft._tile_plan((256, 256), (1, 1), (31, 31), fast, 2) == ((288, 256, 1),) * 2
+    assert _fft._tile_plan((300, 300), (1, 1), (301, 301), fast, 2)[0][2] == 1
+    # a single thread never gets more tiles than two threads do
+    for n in (512, 1024, 4096):
+        one = _fft._tile_plan((n, n), (1, 1), (31, 31), fast, 1)
+        two = _fft._tile_plan((n, n), (1, 1), (31, 31), fast, 2)
+        assert _fft._plan_cost(one, 1) <= _fft._plan_cost(two, 1)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("length", [None, 12])   # whole, tiled
+def test_finite_only_flags_non_finite_data(rng, small_tiles, bad, length):
+    if length is not None:
+        small_tiles(length)
+    x = rand(rng, (40, 37, 2))
+    w = rand(rng, (5, 3))
+    fft, direct, scale = run_both(x, w, mode="reflect", channel_axis=-1)
+    assert_close(fft, direct, scale)
+    for where in [(0, 0, 0), (39, 36, 1), (20, 11, 0)]:   # corner tiles, a middle one
+        y = x.copy()
+        y[where] = bad
+        out = np.empty(y.shape, np.float32)
+        with pytest.raises(_fft.NonFiniteData):
+            _fft.fft_correlate(y, w, spatial_axes=(0, 1), pad_lo=(2, 1), pad_hi=(2, 1),
+                               stride=(1, 1), dilation=(1, 1), mode="reflect", cval=0.0,
+                               out=out, threads=2, finite_only=True)
+    wbad = w.copy()
+    wbad[1, 2] = bad
+    with pytest.raises(_fft.NonFiniteData):
+        _fft.fft_correlate(x, wbad, spatial_axes=(0, 1), pad_lo=(2, 1), pad_hi=(2, 1),
+                           stride=(1, 1), dilation=(1, 1), mode="reflect", cval=0.0,
+                           out=np.empty(x.shape, np.float32), threads=1, finite_only=True)
+
+
+def test_finite_only_passes_large_finite_data(rng):
+    # large magnitudes (the mean is taken out first) do not count as non-finite
+    x = (rand(rng, (70, 64), "float64") + 1.0) * 1e300
+    w = rand(rng, (5, 5), "float64")
+    out = np.empty(x.shape)
+    _fft.fft_correlate(x, w, spatial_axes=(0, 1), pad_lo=(2, 2), pad_hi=(2, 2), stride=(1, 1),
+                       dilation=(1, 1), mode="reflect", cval=0.0, out=out, threads=2,
+                       finite_only=True)
+    direct = ic.correlate(x, w, mode="reflect", method="direct")
+    np.testing.assert_allclose(out, direct, rtol=1e-9)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_auto_on_tiles_falls_back_to_the_taps_without_a_data_pass(rng, monkeypatch, bad):
+    # 'auto' takes the FFT for a large dense kernel and reads no data to
+    # choose it; a NaN or inf in any tile sends it to the direct sums
+    looks = []
+    real = _cpu.CPU.all_finite
+    monkeypatch.setattr(_cpu.CPU, "all_finite", lambda x: looks.append(1) or real(x))
+    flagged = []
+    real_fft = _fft.fft_correlate
+    monkeypatch.setattr(_fft, "fft_correlate",
+                        lambda *a, **k: flagged.append(k["finite_only"]) or real_fft(*a, **k))
+    x = rand(rng, (700, 650))
+    w = rand(rng, (31, 31))
+    fft = ic.correlate(x, w, mode="reflect")
+    direct = ic.correlate(x, w, mode="reflect", method="direct")
+    np.testing.assert_allclose(fft, direct, rtol=0, atol=1e-4 * np.abs(w).sum())
+    x[650, 20] = bad
+    got = ic.correlate(x, w, mode="reflect")
+    want = ic.correlate(x, w, mode="reflect", method="direct")
+    np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
+    assert 0 < np.isfinite(got).sum() < got.size
+    np.testing.assert_allclose(got[:500], want[:500], rtol=0, atol=1e-4 * np.abs(w).sum())
+    assert looks == [] and flagged == [True, True]
+
+
+def test_concurrent_calls_share_the_pool(rng):
+    from concurrent.futures import ThreadPoolExecutor
+    x = [rand(rng, (600, 600)) for _ in range(4)]
+    w = rand(rng, (31, 31))
+    want = [ic.correlate(a, w, method="direct") for a in x]
+    with ThreadPoolExecutor(4) as callers:
+        got = list(callers.map(lambda a: ic.correlate(a, w, method="fft", threads=2), x))
+    for g, d in zip(got, want):
+        np.testing.assert_allclose(g, d, rtol=0, atol=1e-4 * np.abs(w).sum())
+
+
+def test_results_do_not_depend_on_the_thread_count(rng):
+    # the tiles (and so the rounding) are planned for PLAN_THREADS whatever
+    # the call's threads
+    x = rand(rng, (700, 520, 2))
+    w = rand(rng, (31, 29))
+    results = [ic.correlate(x, w, method="fft", channel_axis=-1, threads=t) for t in (1, 2, 3)]
+    plan = _fft._tile_plan((700, 520), (1, 1), (31, 29), _fft._fft_len, _fft.PLAN_THREADS)
+    assert np.prod([count for _, _, count in plan]) > 1
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
