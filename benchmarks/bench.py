@@ -381,17 +381,20 @@ MIN_RUN_SECONDS = 2e-3
 def calls_per_run(fn, inputs, first_call_seconds, min_run_seconds):
     """How many back-to-back calls of ``fn`` a timed run makes: the fewest
     of 1, 2, 5, 10, 20, 50, ... lasting ``min_run_seconds`` (as
-    ``timeit.Timer.autorange``, with a shorter target)."""
-    if min_run_seconds <= 0 or first_call_seconds >= min_run_seconds:
+    ``timeit.Timer.autorange``, with a shorter target), judged by the
+    fastest of three calls after the warm-up.  The warm-up pays one-time
+    costs (imgconv's plan, loading a kernel module, a peer's lazy
+    initialisation) and any call may meet a stall of the machine (a thread
+    waking on another core): either would leave a fast library timed one
+    call at a time.  Only a warm-up far beyond the target skips the search."""
+    if min_run_seconds <= 0 or first_call_seconds >= 50 * min_run_seconds:
         return 1
-    calls, steps = 1, (2, 2.5, 2)
-    step = 0
-    while True:
-        _, seconds = _timed(fn, inputs, calls)
-        if seconds * calls >= min_run_seconds:
-            return calls
+    fastest = min(_timed(fn, inputs, 1)[1] for _ in range(3))
+    calls, steps, step = 1, (2, 2.5, 2), 0
+    while fastest * calls < min_run_seconds:
         calls = int(calls * steps[step % 3])
         step += 1
+    return calls
 
 
 def run_workload(workload, n, rng, repeats, budget, min_run_seconds=MIN_RUN_SECONDS):
