@@ -307,7 +307,25 @@ def test_lp_pool_matches_torch(data):
     want = getattr(F, f"lp_pool{rank}d")(torch.from_numpy(x), norm_type, k_arg, s,
                                          ceil_mode).numpy()
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, equal_nan=True)
+    # a power average of mixed signs cancels (p = -1: 1 / sum(1/x)), so
+    # float32 sums in two orders differ relative to the terms, not to the
+    # result: the tolerance follows the window's largest term
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        terms = np.abs(x.astype(np.float64)) ** norm_type
+    finite = terms[np.isfinite(terms)]
+    spread = float(finite.max(initial=1.0)) * int(np.prod(np.broadcast_to(k, (rank,))))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        result_terms = np.abs(want.astype(np.float64)) ** norm_type
+        # d(S**(1/p)) = |S**(1/p - 1) / p| dS with S = result**p
+        slope = np.abs(np.where(np.isfinite(result_terms) & (result_terms > 0),
+                                np.abs(want) / (np.abs(norm_type) * result_terms), 0.0))
+    if np.isfinite(norm_type):
+        atol = 1e-5 + 8 * np.finfo(np.float32).eps * spread * slope
+    else:
+        atol = 1e-5
+    known = ~np.isnan(want)
+    bound = np.broadcast_to(atol + 1e-5 * np.abs(want), want.shape)
+    np.testing.assert_array_less(np.abs(got - want)[known], bound[known])
 
 
 # --------------------------------------------------------------------------
