@@ -52,6 +52,7 @@ import numpy as np
 
 from ._backend import store
 from ._buffers import empty
+from ._threads import KeptThreadPool
 
 __all__ = ["fft_correlate", "fft_cost", "direct_cost", "FFT_COST_CONSTANT"]
 
@@ -651,7 +652,7 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
                 raise
 
     # the calling thread is one of the workers
-    jobs = [_box_pool(parallel - 1).submit(worker) for _ in range(parallel - 1)]
+    jobs = [_box_pool.get(parallel - 1).submit(worker) for _ in range(parallel - 1)]
     try:
         worker()
     finally:
@@ -660,25 +661,8 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
     return out
 
 
-_pool_lock = threading.Lock()
-_pool = None
-_pool_owner = None      # (pid, size) of the process that made _pool
-
-
-def _box_pool(size):
-    """A thread pool of at least ``size`` threads, kept between calls
-    (starting threads took a tenth of a 256**2 correlation); a new one in a
-    forked child, where the parent's threads do not exist."""
-    global _pool, _pool_owner
-    with _pool_lock:
-        pid = os.getpid()
-        if _pool is None or _pool_owner[0] != pid or _pool_owner[1] < size:
-            from concurrent.futures import ThreadPoolExecutor
-            if _pool is not None and _pool_owner[0] == pid:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(size, thread_name_prefix="imgconv-fft")
-            _pool_owner = (pid, size)
-        return _pool
+#: the tiles' threads (one tile box per thread at a time)
+_box_pool = KeptThreadPool("imgconv-fft")
 
 
 # --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ always run on one thread.
 """
 import functools
 import os
+import threading
 
 from ._compiled import load
 from ._validate import as_int
@@ -177,3 +178,38 @@ def resolve_threads(threads, work=None):
         n = max(1, min(n, work // WORK_PER_THREAD))
     _team_started = _team_started or n > 1
     return n
+
+
+class KeptThreadPool:
+    """A thread pool of Python threads kept between calls, for the work that
+    imgconv spreads over threads from Python (the FFT's tiles, the nn
+    layer's matrix products): starting threads took a tenth of a 256**2
+    correlation.  :meth:`get` grows it on demand and makes a new one in a
+    forked child, where the parent's threads do not exist.
+
+    Parameters
+    ----------
+    name : str
+        Prefix of its threads' names.
+    initializer : callable, optional
+        Run once in each new thread.
+    """
+
+    def __init__(self, name, initializer=None):
+        self._name, self._initializer = name, initializer
+        self._lock = threading.Lock()
+        self._pool = None
+        self._owner = None      # (pid, size) of the process that made _pool
+
+    def get(self, size):
+        """The pool, with at least ``size`` threads."""
+        from concurrent.futures import ThreadPoolExecutor
+        with self._lock:
+            pid = os.getpid()
+            if self._pool is None or self._owner[0] != pid or self._owner[1] < size:
+                if self._pool is not None and self._owner[0] == pid:
+                    self._pool.shutdown(wait=False)
+                self._pool = ThreadPoolExecutor(size, thread_name_prefix=self._name,
+                                                initializer=self._initializer)
+                self._owner = (pid, size)
+            return self._pool

@@ -334,3 +334,35 @@ def test_a_child_forked_after_a_threaded_call_runs_serially_and_finishes():
     assert threads == 1
     np.testing.assert_array_equal(got, expected)
     assert _threads.resolve_threads(2, work=image.size * 9) == 2   # the parent keeps its team
+
+
+def test_kept_thread_pool_grows_is_reused_and_is_new_after_fork():
+    import os
+    import threading
+
+    from imgconv._threads import KeptThreadPool
+
+    seen = []
+    pool = KeptThreadPool("imgconv-test", initializer=lambda: seen.append(1))
+    first = pool.get(1)
+    assert pool.get(1) is first                      # kept between calls
+    assert first.submit(threading.current_thread).result().name.startswith("imgconv-test")
+    grown = pool.get(2)
+    assert grown is not first and pool.get(2) is grown and pool.get(1) is grown
+    names = {grown.submit(lambda: threading.current_thread().name).result() for _ in range(4)}
+    assert all(name.startswith("imgconv-test") for name in names) and seen
+    if not hasattr(os, "fork"):
+        return
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: the parent's threads do not exist here
+        ok = False
+        try:
+            child = pool.get(2)
+            ok = child is not grown and child.submit(lambda: 7).result(timeout=10) == 7
+        finally:
+            os.write(write, b"1" if ok else b"0")
+            os._exit(0)
+    os.close(write)
+    assert os.read(read, 1) == b"1"
+    os.waitpid(pid, 0)

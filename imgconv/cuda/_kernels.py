@@ -510,12 +510,8 @@ def rank_filter(x, out, footprint_shape, centre, row_z, row_y, run_row, run_star
 
     Parameters
     ----------
-    x, out : device arrays
-        4D input and output of one shape and dtype, not sharing memory.
-    footprint_shape, centre : tuple of 3 ints
-        The footprint's (depth, height, width) and its centre cell.
-    row_z, row_y, run_row, run_start, run_length : numpy.ndarray
-        The footprint's runs (``imgconv._backend.footprint_runs``).
+    x, out, footprint_shape, centre, row_z, row_y, run_row, run_start, run_length
+        As for `extreme_footprint`.
     rank : int
         0 <= rank < the footprint's cell count.
     mode, cval, dtype

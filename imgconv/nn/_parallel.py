@@ -23,15 +23,11 @@ import glob
 import itertools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .._threads import resolve_threads
+from .._threads import KeptThreadPool, resolve_threads
 
-_lock = threading.Lock()
-_pool = None
-_pool_owner = None          # (pid, size) of the process that made _pool
 _local_threads = None       # openblas_set_num_threads_local, or False where missing
 
 
@@ -68,20 +64,8 @@ def _one_blas_thread():
     blas_thread_setter()(1)
 
 
-def _worker_pool(size):
-    """The layer's thread pool, of at least ``size`` threads whose BLAS is
-    single-threaded; a new one in a forked child (the parent's threads do
-    not exist there)."""
-    global _pool, _pool_owner
-    with _lock:
-        pid = os.getpid()
-        if _pool is None or _pool_owner[0] != pid or _pool_owner[1] < size:
-            if _pool is not None and _pool_owner[0] == pid:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(size, thread_name_prefix="imgconv-nn",
-                                       initializer=_one_blas_thread)
-            _pool_owner = (pid, size)
-        return _pool
+#: the layer's threads, each running numpy's BLAS on one thread
+_worker_pool = KeptThreadPool("imgconv-nn", initializer=_one_blas_thread)
 
 
 def thread_count(work):
@@ -114,7 +98,7 @@ def run(tasks):
             return [tasks[0]()]
         finally:
             setter(previous)
-    futures = [_worker_pool(len(tasks)).submit(task) for task in tasks]
+    futures = [_worker_pool.get(len(tasks)).submit(task) for task in tasks]
     return [future.result() for future in futures]
 
 

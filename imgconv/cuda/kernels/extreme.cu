@@ -20,6 +20,7 @@
 #include "prelude.cuh"
 #include "common.cuh"
 #include "lines.cuh"
+#include "footprint.cuh"
 
 template <typename T>
 __device__ inline T line_sample(const T* line, long long step, int position, int n, int mode,
@@ -82,6 +83,18 @@ __global__ void extreme_line(const T* __restrict__ x, T* out, int n0, int n1, in
 
 // runs: nruns rows of (footprint plane, footprint row, first column, length);
 // centre (cz, cy, cx).  One output per thread, x fastest.
+// The extreme of a window's samples, NaN winning; ``acc`` starts as the
+// first sample, or as ``start`` where one is given (a value that never wins).
+template <typename T>
+struct ExtremeOf {
+    T acc;
+    bool empty, use_max;
+    __device__ void operator()(int, T v) {
+        acc = empty ? v : extreme2(acc, v, use_max);
+        empty = false;
+    }
+};
+
 template <typename T>
 __global__ void extreme_footprint(const T* __restrict__ x, T* out, const int* __restrict__ runs,
                                   int nruns, int nbatch, int depth, int height, int width,
@@ -90,31 +103,16 @@ __global__ void extreme_footprint(const T* __restrict__ x, T* out, const int* __
                                   int cz, int cy, int cx, int mode,
                                   typename ScalarArg<T>::type cval_arg, int is_max) {
     const T cval = static_cast<T>(cval_arg);
-    const bool use_max = is_max != 0;
     const long long total = (long long)nbatch * depth * height * width;
     for (long long item = (long long)blockIdx.x * blockDim.x + threadIdx.x; item < total;
          item += (long long)gridDim.x * blockDim.x) {
-        const Position4 o = position4(item, depth, height, width);
-        const int ox = o.x, oy = o.y, oz = o.z;
-        const long long b = o.b;
-        const T* xb = x + b * xs0;
-        T acc = cval;
-        bool first = true;
-        for (int r = 0; r < nruns; ++r) {
-            const int* run = runs + 4 * r;
-            const int mz = map_index(oz + __ldg(run) - cz, depth, mode);
-            const int my = map_index(oy + __ldg(run + 1) - cy, height, mode);
-            const int start = __ldg(run + 2), length = __ldg(run + 3);
-            for (int c = start; c < start + length; ++c) {
-                const int mx = map_index(ox + c - cx, width, mode);
-                const T v = (mz < 0 || my < 0 || mx < 0) ? cval
-                                                          : __ldg(xb + mz * xs1 + my * xs2 +
-                                                                  mx * xs3);
-                acc = first ? v : extreme2(acc, v, use_max);
-                first = false;
-            }
-        }
-        out[offset4(b, oz, oy, ox, os0, os1, os2, os3)] = acc;
+        const FootprintWindow<T> window = footprint_window(
+            x, runs, nruns, item, depth, height, width, xs0, xs1, xs2, xs3, cz, cy, cx, mode,
+            cval, false);
+        ExtremeOf<T> extreme = {cval, true, is_max != 0};
+        window.each(extreme);
+        const Position4 o = window.at;
+        out[offset4(o.b, o.z, o.y, o.x, os0, os1, os2, os3)] = extreme.acc;
     }
 }
 
@@ -166,6 +164,18 @@ __device__ inline unsigned long long add_height<unsigned long long>(unsigned lon
     return v < magnitude ? 0ull : v - magnitude;
 }
 
+// The extreme of a window's samples plus their runs' heights, from ``acc``
+// (the value that never wins).
+template <typename T>
+struct ExtremeWithHeights {
+    T acc;
+    const typename Height<T>::type* heights;
+    bool use_max;
+    __device__ void operator()(int run, T v) {
+        acc = extreme2(acc, add_height<T>(v, __ldg(heights + run)), use_max);
+    }
+};
+
 // As extreme_footprint, each cell adding its run's height (heights[r] for
 // run r) before the cells combine, from ``identity``.  skip_outside: cells
 // beyond the input's edges take no part instead of reading the padding (an
@@ -180,32 +190,15 @@ __global__ void extreme_structure(const T* __restrict__ x, T* out, const int* __
                                   typename ScalarArg<T>::type cval_arg,
                                   typename ScalarArg<T>::type identity_arg, int is_max) {
     const T cval = static_cast<T>(cval_arg);
-    const bool use_max = is_max != 0;
     const long long total = (long long)nbatch * depth * height * width;
     for (long long item = (long long)blockIdx.x * blockDim.x + threadIdx.x; item < total;
          item += (long long)gridDim.x * blockDim.x) {
-        const Position4 o = position4(item, depth, height, width);
-        const int ox = o.x, oy = o.y, oz = o.z;
-        const long long b = o.b;
-        const T* xb = x + b * xs0;
-        T acc = static_cast<T>(identity_arg);
-        for (int r = 0; r < nruns; ++r) {
-            const int* run = runs + 4 * r;
-            const int iz = oz + __ldg(run) - cz, iy = oy + __ldg(run + 1) - cy;
-            if (skip_outside && (iz < 0 || iz >= depth || iy < 0 || iy >= height)) continue;
-            const int mz = map_index(iz, depth, mode), my = map_index(iy, height, mode);
-            const int start = __ldg(run + 2), length = __ldg(run + 3);
-            const typename Height<T>::type h = __ldg(heights + r);
-            for (int c = start; c < start + length; ++c) {
-                const int ix = ox + c - cx;
-                if (skip_outside && (ix < 0 || ix >= width)) continue;
-                const int mx = map_index(ix, width, mode);
-                const T v = (mz < 0 || my < 0 || mx < 0)
-                                ? cval
-                                : __ldg(xb + mz * xs1 + my * xs2 + mx * xs3);
-                acc = extreme2(acc, add_height<T>(v, h), use_max);
-            }
-        }
-        out[offset4(b, oz, oy, ox, os0, os1, os2, os3)] = acc;
+        const FootprintWindow<T> window = footprint_window(
+            x, runs, nruns, item, depth, height, width, xs0, xs1, xs2, xs3, cz, cy, cx, mode,
+            cval, skip_outside != 0);
+        ExtremeWithHeights<T> extreme = {static_cast<T>(identity_arg), heights, is_max != 0};
+        window.each(extreme);
+        const Position4 o = window.at;
+        out[offset4(o.b, o.z, o.y, o.x, os0, os1, os2, os3)] = extreme.acc;
     }
 }

@@ -13,6 +13,7 @@
 // for float32), so a footprint of any size needs no memory per thread.
 #include "prelude.cuh"
 #include "common.cuh"
+#include "footprint.cuh"
 
 // a 5 x 5 x 5 window fits; cupyx also gathers windows into per-thread arrays
 #define RANK_LOCAL_CELLS 125
@@ -88,46 +89,18 @@ template <> struct OrderedKey<double> {
     }
 };
 
-// The footprint's cells as the keys of the padded samples around one output.
 template <typename T>
-struct RankWindow {
-    typedef typename OrderedKey<T>::Key Key;
-    const T* xb;
-    const int* runs;
-    int nruns, depth, height, width, oz, oy, ox, cz, cy, cx, mode;
-    long long xs1, xs2, xs3;
-    Key pad_key;
-
-    // f(key) for every cell, in footprint order
-    template <typename F>
-    __device__ void each(F f) const {
-        for (int r = 0; r < nruns; ++r) {
-            const int* run = runs + 4 * r;
-            const int mz = map_index(oz + __ldg(run) - cz, depth, mode);
-            const int my = map_index(oy + __ldg(run + 1) - cy, height, mode);
-            const int start = __ldg(run + 2), length = __ldg(run + 3);
-            for (int c = start; c < start + length; ++c) {
-                const int mx = map_index(ox + c - cx, width, mode);
-                f((mz < 0 || my < 0 || mx < 0)
-                      ? pad_key
-                      : OrderedKey<T>::of(__ldg(xb + mz * xs1 + my * xs2 + mx * xs3)));
-            }
-        }
-    }
-};
-
-template <typename Key>
 struct GatherKeys {
-    Key* keys;
-    int* count;
-    __device__ void operator()(Key k) const { keys[(*count)++] = k; }
+    typename OrderedKey<T>::Key* keys;
+    int count;
+    __device__ void operator()(int, T v) { keys[count++] = OrderedKey<T>::of(v); }
 };
 
-template <typename Key>
+template <typename T>
 struct CountAtMost {
-    Key bound;
-    int* count;
-    __device__ void operator()(Key k) const { *count += k <= bound; }
+    typename OrderedKey<T>::Key bound;
+    int count;
+    __device__ void operator()(int, T v) { count += OrderedKey<T>::of(v) <= bound; }
 };
 
 // The rank-th smallest of keys[0 .. n-1] (reorders them): Hoare's selection.
@@ -168,28 +141,28 @@ __global__ void rank_footprint(const T* __restrict__ x, T* out, const int* __res
     const long long total = (long long)nbatch * depth * height * width;
     for (long long item = (long long)blockIdx.x * blockDim.x + threadIdx.x; item < total;
          item += (long long)gridDim.x * blockDim.x) {
-        const Position4 o = position4(item, depth, height, width);
-        const RankWindow<T> window = {x + o.b * xs0, runs, nruns, depth, height, width, o.z,
-                                      o.y, o.x, cz, cy, cx, mode, xs1, xs2, xs3,
-                                      OrderedKey<T>::of(static_cast<T>(cval_arg))};
+        const FootprintWindow<T> window = footprint_window(
+            x, runs, nruns, item, depth, height, width, xs0, xs1, xs2, xs3, cz, cy, cx, mode,
+            static_cast<T>(cval_arg), false);
         Key found;
         if (ncells <= RANK_LOCAL_CELLS) {
             Key keys[RANK_LOCAL_CELLS];
-            int count = 0;
-            window.each(GatherKeys<Key>{keys, &count});
-            found = select_key(keys, count, rank);
+            GatherKeys<T> gather = {keys, 0};
+            window.each(gather);
+            found = select_key(keys, gather.count, rank);
         } else {
             // the smallest key with more than ``rank`` keys at or below it
             Key lo = 0, hi = (Key)(~(Key)0) >> (8 * sizeof(Key) - OrderedKey<T>::bits);
             while (lo < hi) {
                 const Key mid = lo + (hi - lo) / 2;
-                int count = 0;
-                window.each(CountAtMost<Key>{mid, &count});
-                if (count > rank) hi = mid;
+                CountAtMost<T> below = {mid, 0};
+                window.each(below);
+                if (below.count > rank) hi = mid;
                 else lo = mid + 1;
             }
             found = lo;
         }
+        const Position4 o = window.at;
         out[offset4(o.b, o.z, o.y, o.x, os0, os1, os2, os3)] = OrderedKey<T>::value(found);
     }
 }
