@@ -410,13 +410,24 @@ def extreme_pass(x, out, window, pad_lo, x_window, x_pad_lo, z_window, z_pad_lo,
         _extreme_line(source, target, axis, w, p, mode, cval, is_max, dtype)
 
 
-def _device_runs(row_z, row_y, run_row, run_start, run_length):
-    """A footprint's runs (``imgconv._backend.footprint_runs``) on the device
-    as the kernels read them: one (plane, row, first column, length) int32
-    row per run."""
-    run_row = np.asarray(run_row)
-    return _device(np.stack([np.asarray(row_z)[run_row], np.asarray(row_y)[run_row],
-                             np.asarray(run_start), np.asarray(run_length)], axis=1), np.int32)
+def _launch_per_output(source, name, x, out, runs, centre, mode, cval, dtype, *specific):
+    """Launch ``name<T>`` of ``source``, a kernel over a footprint's runs
+    with one output per thread (``footprint.cuh``), on (B, D, H, W) ``x``
+    into ``out``.  Its parameters: the arrays, the runs as (plane, row,
+    first column, length) rows and their count, the shape, both arrays'
+    strides, the centre, the mode and cval, then its ``specific`` ones."""
+    if out.size == 0:
+        return
+    _check_same_memory(x, out, name)
+    row_z, row_y, run_row, run_start, run_length = (np.asarray(a) for a in runs)
+    device_runs = _device(np.stack([row_z[run_row], row_y[run_row], run_start, run_length],
+                                   axis=1), np.int32)
+    grid, block = _line_grid(out.size)
+    kernel = get_kernel(source, f"{name}<{C_TYPES[dtype]}>")
+    kernel(grid, block, (x, out, device_runs, _i32(len(device_runs)), *_shape_args(x),
+                         *element_strides(x), *element_strides(out),
+                         *(_i32(c) for c in centre), _i32(mode), _scalar_arg(dtype, cval),
+                         *specific))
 
 
 def extreme_footprint(x, out, footprint_shape, centre, row_z, row_y, run_row, run_start,
@@ -440,19 +451,11 @@ def extreme_footprint(x, out, footprint_shape, centre, row_z, row_y, run_row, ru
     mode, cval, is_max, dtype
         As for `extreme_pass`.
     """
-    run_row = np.asarray(run_row)
-    if run_row.size == 0:
+    if np.asarray(run_row).size == 0:
         raise ValueError("extreme_footprint needs a footprint with at least one cell")
-    if out.size == 0:
-        return
-    _check_same_memory(x, out, "extreme_footprint")
-    runs = _device_runs(row_z, row_y, run_row, run_start, run_length)
-    grid, block = _line_grid(out.size)
-    kernel = get_kernel("extreme.cu", f"extreme_footprint<{C_TYPES[dtype]}>")
-    kernel(grid, block, (x, out, runs, _i32(len(runs)), *_shape_args(x),
-                         *element_strides(x), *element_strides(out),
-                         *(_i32(c) for c in centre), _i32(mode), _scalar_arg(dtype, cval),
-                         _i32(bool(is_max))))
+    _launch_per_output("extreme.cu", "extreme_footprint", x, out,
+                       (row_z, row_y, run_row, run_start, run_length), centre, mode, cval,
+                       dtype, _i32(bool(is_max)))
 
 
 def extreme_structure(x, out, footprint_shape, centre, row_z, row_y, run_row, run_start,
@@ -484,17 +487,10 @@ def extreme_structure(x, out, footprint_shape, centre, row_z, row_y, run_row, ru
     expected = np.dtype(np.int64) if NUMPY_TYPES[dtype].kind in "iu" else NUMPY_TYPES[dtype]
     if heights.dtype != expected or heights.shape != run_row.shape:
         raise ValueError(f"heights must hold one {expected} height per run")
-    if out.size == 0:
-        return
-    _check_same_memory(x, out, "extreme_structure")
-    runs = _device_runs(row_z, row_y, run_row, run_start, run_length)
-    grid, block = _line_grid(out.size)
-    kernel = get_kernel("extreme.cu", f"extreme_structure<{C_TYPES[dtype]}>")
-    kernel(grid, block, (x, out, runs, _device(heights, heights.dtype),
-                         _i32(len(runs)), *_shape_args(x), *element_strides(x),
-                         *element_strides(out), *(_i32(c) for c in centre),
-                         _i32(bool(skip_outside)), _i32(mode), _scalar_arg(dtype, cval),
-                         _scalar_arg(dtype, identity), _i32(bool(is_max))))
+    _launch_per_output("extreme.cu", "extreme_structure", x, out,
+                       (row_z, row_y, run_row, run_start, run_length), centre, mode, cval,
+                       dtype, _i32(bool(is_max)), _device(heights, heights.dtype),
+                       _i32(bool(skip_outside)), _scalar_arg(dtype, identity))
 
 
 # --------------------------------------------------------------------------
@@ -519,20 +515,12 @@ def rank_filter(x, out, footprint_shape, centre, row_z, row_y, run_row, run_star
         dtype code (``imgconv._validate.EXTREME_DTYPE_CODES``).
     """
     del footprint_shape   # the runs hold the cells; the shape is the CPU's signature
-    run_row, run_length = np.asarray(run_row), np.asarray(run_length)
-    ncells = int(run_length.sum())
+    ncells = int(np.sum(run_length))
     if not 0 <= rank < ncells:
         raise ValueError(f"rank={rank} is outside a footprint of {ncells} cells")
-    if out.size == 0:
-        return
-    _check_same_memory(x, out, "rank_filter")
-    runs = _device_runs(row_z, row_y, run_row, run_start, run_length)
-    grid, block = _line_grid(out.size)
-    kernel = get_kernel("rank.cu", f"rank_footprint<{C_TYPES[dtype]}>")
-    kernel(grid, block, (x, out, runs, _i32(len(runs)), _i32(ncells),
-                         _i32(rank), *_shape_args(x), *element_strides(x),
-                         *element_strides(out), *(_i32(c) for c in centre), _i32(mode),
-                         _scalar_arg(dtype, cval)))
+    _launch_per_output("rank.cu", "rank_footprint", x, out,
+                       (row_z, row_y, run_row, run_start, run_length), centre, mode, cval,
+                       dtype, _i32(ncells), _i32(rank))
 
 
 # --------------------------------------------------------------------------

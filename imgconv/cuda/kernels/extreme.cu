@@ -182,13 +182,14 @@ struct ExtremeWithHeights {
 // output with none inside keeps ``identity``).
 template <typename T>
 __global__ void extreme_structure(const T* __restrict__ x, T* out, const int* __restrict__ runs,
-                                  const typename Height<T>::type* __restrict__ heights,
                                   int nruns, int nbatch, int depth, int height, int width,
                                   long long xs0, long long xs1, long long xs2, long long xs3,
                                   long long os0, long long os1, long long os2, long long os3,
-                                  int cz, int cy, int cx, int skip_outside, int mode,
-                                  typename ScalarArg<T>::type cval_arg,
-                                  typename ScalarArg<T>::type identity_arg, int is_max) {
+                                  int cz, int cy, int cx, int mode,
+                                  typename ScalarArg<T>::type cval_arg, int is_max,
+                                  const typename Height<T>::type* __restrict__ heights,
+                                  int skip_outside,
+                                  typename ScalarArg<T>::type identity_arg) {
     const T cval = static_cast<T>(cval_arg);
     const long long total = (long long)nbatch * depth * height * width;
     for (long long item = (long long)blockIdx.x * blockDim.x + threadIdx.x; item < total;

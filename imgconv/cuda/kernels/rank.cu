@@ -132,11 +132,11 @@ __device__ Key select_key(Key* keys, int n, int rank) {
 // centre (cz, cy, cx); ncells: the footprint's cell count, rank < ncells.
 template <typename T>
 __global__ void rank_footprint(const T* __restrict__ x, T* out, const int* __restrict__ runs,
-                               int nruns, int ncells, int rank, int nbatch, int depth,
-                               int height, int width, long long xs0, long long xs1,
-                               long long xs2, long long xs3, long long os0, long long os1,
-                               long long os2, long long os3, int cz, int cy, int cx, int mode,
-                               typename ScalarArg<T>::type cval_arg) {
+                               int nruns, int nbatch, int depth, int height, int width,
+                               long long xs0, long long xs1, long long xs2, long long xs3,
+                               long long os0, long long os1, long long os2, long long os3,
+                               int cz, int cy, int cx, int mode,
+                               typename ScalarArg<T>::type cval_arg, int ncells, int rank) {
     typedef typename OrderedKey<T>::Key Key;
     const long long total = (long long)nbatch * depth * height * width;
     for (long long item = (long long)blockIdx.x * blockDim.x + threadIdx.x; item < total;
