@@ -56,29 +56,28 @@ def workloads(quick):
     def normal(*shape):
         return rng.standard_normal(shape, dtype=np.float32)
 
-    def conv2d():
-        x, w = normal(8, 32, 128 // scale, 128 // scale), normal(64, 32, 3, 3)
+    def same_call(name, x, w, **options):
+        """The function ``name`` of imgconv.nn and of torch (same names and
+        arguments) on the same arrays."""
         xt, wt = torch.from_numpy(x), torch.from_numpy(w)
-        return (lambda: nn.conv2d(x, w, padding=1),
-                lambda: F.conv2d(xt, wt, padding=1).numpy())
+        return (lambda: getattr(nn, name)(x, w, **options),
+                lambda: getattr(F, name)(xt, wt, **options).numpy())
+
+    def conv2d():
+        return same_call("conv2d", normal(8, 32, 128 // scale, 128 // scale),
+                         normal(64, 32, 3, 3), padding=1)
 
     def depthwise():
-        x, w = normal(8, 64, 128 // scale, 128 // scale), normal(64, 1, 3, 3)
-        xt, wt = torch.from_numpy(x), torch.from_numpy(w)
-        return (lambda: nn.conv2d(x, w, padding=1, groups=64),
-                lambda: F.conv2d(xt, wt, padding=1, groups=64).numpy())
+        return same_call("conv2d", normal(8, 64, 128 // scale, 128 // scale),
+                         normal(64, 1, 3, 3), padding=1, groups=64)
 
     def volume_bank():
-        x, w = normal(1, 1, *(128 // scale,) * 3), normal(8, 1, 3, 3, 3)
-        xt, wt = torch.from_numpy(x), torch.from_numpy(w)
-        return (lambda: nn.conv3d(x, w, padding=1),
-                lambda: F.conv3d(xt, wt, padding=1).numpy())
+        return same_call("conv3d", normal(1, 1, *(128 // scale,) * 3), normal(8, 1, 3, 3, 3),
+                         padding=1)
 
     def transpose():
-        x, w = normal(8, 64, 64 // scale, 64 // scale), normal(64, 32, 4, 4)
-        xt, wt = torch.from_numpy(x), torch.from_numpy(w)
-        return (lambda: nn.conv_transpose2d(x, w, stride=2, padding=1),
-                lambda: F.conv_transpose2d(xt, wt, stride=2, padding=1).numpy())
+        return same_call("conv_transpose2d", normal(8, 64, 64 // scale, 64 // scale),
+                         normal(64, 32, 4, 4), stride=2, padding=1)
 
     def weight_grad():
         x, w = normal(8, 32, 128 // scale, 128 // scale), normal(64, 32, 3, 3)
