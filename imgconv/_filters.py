@@ -547,6 +547,8 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
             # a box longer than the padding's period: a short correlation
             return _run_factors(inp, *plan, 1, 1, dtype, out, threads, key=key)
         cache_plan(key, plan._replace(inp=inp._replace(x=None)))
+        if plan.call is not None and out is None:
+            return plan.run(plan.call, inp.x, threads)
     else:
         if plan.call is not None and out is None:
             # a new result: the prepared kernel calls, nothing checked again
@@ -555,8 +557,6 @@ def box(x, size, *, mode="reflect", cval=0.0, origin=0, channel_axis=None, axes=
         inp = with_input(plan, x)
         if type(plan) is not BoxPlan:
             return _run_factor_plan(inp, plan, dtype, out, threads)
-    if plan.call is not None and out is None:
-        return plan.run(plan.call, inp.x, threads)
     return inp.backend.fill_output(inp, inp.spatial_shape, dtype, out,
                                    lambda target: _box_passes(inp, plan.passes, target, threads))
 
