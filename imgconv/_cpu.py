@@ -26,7 +26,7 @@ from ._backend import (FUSED_DEPTH_MAX, NO_X_KERNEL, KernelBackend, alternating_
 from ._buffers import MIN_POOLED_BYTES, empty
 from ._dispatch import kernels
 from ._threads import resolve_threads
-from ._views import UNIT_AXES, as_3, single_view
+from ._views import UNIT_AXES, as_3, pairs, single_view
 
 
 # --------------------------------------------------------------------------
@@ -392,10 +392,17 @@ class CPUBackend(KernelBackend):
     fft_flags_nonfinite = True
 
     def fft_correlate(self, inp, weights, geom, out, threads, finite_only=False):
+        threads = resolve_threads(threads)
+        if (_fft.compiled_tiles_fit(inp.rank, geom.stride, weights.dtype, out.dtype)
+                and inp.x.size and _fft.tiles_correlate(
+                    pairs(inp, inp.x, out), weights, pad_lo=geom.pad_lo,
+                    dilation=geom.dilation, modes=tuple(v.MODE_CODES[inp.mode_of(a)] for a in range(inp.rank)),
+                    cval=inp.cval, threads=threads, finite_only=finite_only)):
+            return out
         return _fft.fft_correlate(inp.x, weights, spatial_axes=inp.axes, pad_lo=geom.pad_lo,
                                   pad_hi=geom.pad_hi, stride=geom.stride, dilation=geom.dilation,
                                   mode=inp.mode, cval=inp.cval, out=out,
-                                  threads=resolve_threads(threads), finite_only=finite_only)
+                                  threads=threads, finite_only=finite_only)
 
     prepare_direct = staticmethod(prepare_direct)
     run_direct = staticmethod(run_direct)

@@ -242,19 +242,15 @@ _spectra = {}
 _spectra_lock = threading.Lock()
 
 
-def _correlation_spectrum(fft, wd, fft_shape, kwargs):
-    """The conjugated :func:`_kernel_spectrum` of ``wd`` (correlation, not
-    convolution), read-only, from the cache when this kernel was transformed
-    to ``fft_shape`` by the same back end before.  The transforms do not
-    depend on the number of workers, so neither does the result."""
-    key = (fft.__name__, wd.dtype.str, wd.shape, tuple(fft_shape), wd.tobytes())
+def _cached_spectrum(key, make):
+    """``make()``, read-only, from the cache when it was made for ``key``
+    before."""
     with _spectra_lock:
         spec = _spectra.pop(key, None)
         if spec is not None:
             _spectra[key] = spec    # most recently used last
             return spec
-    spec = _kernel_spectrum(fft, wd, fft_shape, kwargs)
-    np.conjugate(spec, out=spec)
+    spec = make()
     spec.flags.writeable = False
     if spec.nbytes <= SPECTRUM_CACHE_BYTES:
         with _spectra_lock:
@@ -263,6 +259,18 @@ def _correlation_spectrum(fft, wd, fft_shape, kwargs):
             while len(_spectra) > SPECTRUM_CACHE_ENTRIES or total > SPECTRUM_CACHE_BYTES:
                 total -= _spectra.pop(next(iter(_spectra))).nbytes
     return spec
+
+
+def _correlation_spectrum(fft, wd, fft_shape, kwargs):
+    """The conjugated :func:`_kernel_spectrum` of ``wd`` (correlation, not
+    convolution), read-only, from the cache when this kernel was transformed
+    to ``fft_shape`` by the same back end before.  The transforms do not
+    depend on the number of workers, so neither does the result."""
+    def make():
+        spec = _kernel_spectrum(fft, wd, fft_shape, kwargs)
+        return np.conjugate(spec, out=spec)
+    return _cached_spectrum((fft.__name__, wd.dtype.str, wd.shape, tuple(fft_shape),
+                             wd.tobytes()), make)
 
 
 def forget_spectra():
@@ -663,6 +671,125 @@ def fft_correlate(x, weights, *, spatial_axes, pad_lo, pad_hi, stride, dilation,
 
 #: the tiles' threads (one tile box per thread at a time)
 _box_pool = KeptThreadPool("imgconv-fft")
+
+
+# --------------------------------------------------------------------------
+# Compiled tiles: 2D and 3D, stride 1
+# --------------------------------------------------------------------------
+#: Transform lengths per axis of the compiled tiles (pyx/fft_tiles.pxi:
+#: radix-2), and the most samples in one tile (its four scratch planes stay
+#: in a core's L2 cache up to about 2**15 float32 samples; longer tiles are
+#: for long kernels).
+COMPILED_LENGTHS = tuple(1 << i for i in range(1, 11))
+COMPILED_MAX_SAMPLES = 1 << 18
+
+#: A compiled tile's work besides its transforms (load, product, store), per
+#: sample, in units of the transforms' ``log2(samples)`` per sample.
+COMPILED_TILE_EXTRA = 2.0
+
+
+@functools.lru_cache(maxsize=256)
+def compiled_tile_plan(out_spatial, extent):
+    """The compiled tiles' transform lengths, one per axis (powers of two)
+    for ``out_spatial`` outputs of a kernel of ``extent`` (dilation
+    included; stride 1), or None where the kernel is too long for them.
+
+    The plan of least :func:`_compiled_cost` on :data:`PLAN_THREADS`
+    threads wins, whatever a call's threads and channels, so the tiles (and
+    the rounding) depend on the image's shape only.  Memoised."""
+    choices = []
+    for n_out, k in zip(out_spatial, extent):
+        whole = 1 << max(0, (n_out + k - 2).bit_length())   # holds every output
+        axis = [n for n in COMPILED_LENGTHS if k <= n <= whole] if k > 1 else [1]
+        if not axis:
+            return None
+        choices.append(axis)
+    plans = [p for p in itertools.product(*choices) if math.prod(p) <= COMPILED_MAX_SAMPLES]
+    if not plans:
+        return None
+    return min(plans, key=lambda p: _compiled_cost(p, out_spatial, extent))
+
+
+def _compiled_cost(lengths, out_spatial, extent, batch=1):
+    """The time of the compiled tiles ``lengths`` on :data:`PLAN_THREADS`
+    threads, times the threads, in units of ``samples * log2(samples)``: the
+    pairs of tiles (two tiles ride in one complex transform) in rounds of
+    one pair per thread (an idle thread counts)."""
+    size = math.prod(lengths)
+    tiles = batch * math.prod(-(-n // (length - k + 1))
+                              for n, length, k in zip(out_spatial, lengths, extent))
+    pairs = -(-tiles // 2)
+    rounds = -(-pairs // PLAN_THREADS)
+    return rounds * PLAN_THREADS * size * (max(math.log2(size), 1.0) + COMPILED_TILE_EXTRA)
+
+
+def compiled_tiles_fit(rank, stride, compute, out_dtype):
+    """Whether :func:`tiles_correlate` takes a call (a plan may still refuse
+    a kernel too long: :func:`compiled_tile_plan`)."""
+    from ._validate import DTYPE_CODES
+    return (rank in (2, 3) and all(s == 1 for s in stride)
+            and compute in (np.float32, np.float64) and out_dtype in DTYPE_CODES)
+
+
+def tiles_correlate(views, weights, *, pad_lo, dilation, modes, cval, threads,
+                    finite_only=False):
+    """Correlate with the compiled tiles (``pyx/fft_tiles.pxi``); the direct
+    kernel's result to float rounding, as :func:`fft_correlate`.
+
+    Parameters
+    ----------
+    views : list of (ndarray, ndarray)
+        Matching (batch, depth, height, width) views of the input and the
+        output (``imgconv._views.pairs``), stride 1.
+    weights : ndarray
+        The kernel, one dimension per spatial axis (2 or 3), not flipped, in
+        the compute dtype.
+    pad_lo, dilation : tuple of int
+        One per spatial axis.
+    modes : tuple of int
+        The kernels' mode code per spatial axis.
+    cval : float
+        Value outside the image for mode 'zero'.
+    threads : int
+        Threads the tiles run on (the tiles do not depend on it).
+    finite_only : bool
+        Raise :class:`NonFiniteData` where a NaN or an infinity would spread
+        over a tile, as :func:`fft_correlate`.
+
+    Returns
+    -------
+    bool
+        True where the tiles took the call; False (nothing written) where the
+        kernel is too long for them.
+    """
+    from ._dispatch import kernels
+    from ._validate import DTYPE_CODES
+    rank = weights.ndim
+    wd = _dilated(weights, dilation)
+    unit = (1,) * (3 - rank)
+    extent = unit + wd.shape
+    out_spatial = views[0][1].shape[1:]
+    lengths = compiled_tile_plan(tuple(out_spatial), extent)
+    if lengths is None:
+        return False
+    if finite_only and not np.isfinite(weights).all():
+        raise NonFiniteData("the kernel holds NaN or infinite values")
+    kernel = np.ascontiguousarray(wd.reshape(extent))
+    spectrum = _cached_spectrum(("tiles", kernel.dtype.str, extent, lengths, kernel.tobytes()),
+                                lambda: np.stack(kernels.fft_tile_spectrum(kernel, lengths)))
+    weight_sum = float(weights.sum(dtype=np.float64))
+    pad3 = (0,) * (3 - rank) + tuple(pad_lo)
+    modes3 = (0,) * (3 - rank) + tuple(modes)
+    for x, out in views:
+        # each channel's mean out before the transforms (see fft_correlate)
+        offset = _channel_offset(x, (1, 2, 3), x.dtype.kind in "iu")
+        offsets = np.zeros(x.shape[0]) if offset is None else offset.reshape(-1)
+        finite = kernels.fft_tiles_correlate(
+            x, out, lengths, extent, spectrum[0], spectrum[1], pad3, modes3, float(cval), offsets,
+            offsets * weight_sum, DTYPE_CODES[x.dtype], DTYPE_CODES[out.dtype], int(threads))
+        if finite_only and not finite:
+            raise NonFiniteData("the input holds NaN or infinite values")
+    return True
 
 
 # --------------------------------------------------------------------------

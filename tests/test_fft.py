@@ -254,6 +254,8 @@ def small_tiles(monkeypatch):
             return tuple(result)
 
         monkeypatch.setattr(_fft, "_tile_plan", plan)
+        # 2D and 3D calls would take the compiled tiles (tests/test_fft_tiles.py)
+        monkeypatch.setattr(_fft, "compiled_tiles_fit", lambda *args: False)
         if chunk_bytes is not None:
             monkeypatch.setattr(_fft, "CHUNK_BYTES", chunk_bytes)
 
@@ -640,8 +642,8 @@ def test_auto_on_tiles_falls_back_to_the_taps_without_a_data_pass(rng, monkeypat
     real = _cpu.CPU.all_finite
     monkeypatch.setattr(_cpu.CPU, "all_finite", lambda x: looks.append(1) or real(x))
     flagged = []
-    real_fft = _fft.fft_correlate
-    monkeypatch.setattr(_fft, "fft_correlate",
+    real_fft = _fft.tiles_correlate     # (2D: the compiled tiles)
+    monkeypatch.setattr(_fft, "tiles_correlate",
                         lambda *a, **k: flagged.append(k["finite_only"]) or real_fft(*a, **k))
     x = rand(rng, (700, 650))
     w = rand(rng, (31, 31))
