@@ -344,7 +344,7 @@ class KernelBackend:
         raise NotImplementedError(f"the {self.name} backend has no FFT correlation; "
                                   "use method='direct' or 'separable'")
 
-    def fft_cost(self, inp, extent, to_beat):
+    def fft_cost(self, inp, extent, to_beat, stride=None):
         """The estimated cost of :meth:`fft_correlate` for ``method='auto'``
         (asked only where :attr:`has_fft`), in multiply-adds of the direct
         kernel (``_fft.direct_cost``), or None where it cannot beat
@@ -358,6 +358,8 @@ class KernelBackend:
             The kernel's extent per spatial axis, dilation included.
         to_beat : float
             The cost of the cheapest other method.
+        stride : tuple of int, optional
+            The call's stride per spatial axis (None: 1).
 
         Returns
         -------
@@ -372,9 +374,9 @@ class KernelBackend:
         """
         from . import _fft      # here: _fft imports this module
         shape, channels = inp.spatial_shape, inp.channels
-        if _fft.fft_cost_bound(shape, extent, batch=channels) >= to_beat:
+        if _fft.fft_cost_bound(shape, extent, batch=channels, stride=stride) >= to_beat:
             return None
-        return _fft.fft_cost(shape, extent, batch=channels)
+        return _fft.fft_cost(shape, extent, batch=channels, stride=stride)
 
     def box_pass(self, inp, x, axis, size, pad_lo, out, threads):
         """Mean over ``size`` samples along spatial axis ``axis`` by running sums."""

@@ -295,7 +295,7 @@ def method_by_cost(method, inp, weights, geom, allow_fft=True):
         # each backend costs its own transforms (the CPU's tiles, a GPU's
         # whole-array cuFFT), in the units of direct_cost
         extent = tuple(d * (k - 1) + 1 for k, d in zip(weights.shape, geom.dilation))
-        cost = inp.backend.fft_cost(inp, extent, min(costs.values()))
+        cost = inp.backend.fft_cost(inp, extent, min(costs.values()), stride=geom.stride)
         if cost is not None:
             costs["fft"] = cost
     best = min(costs, key=costs.get)

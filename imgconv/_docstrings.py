@@ -119,9 +119,10 @@ _CORRELATE = {
             weight does not spread, except in the CUDA backend's fast float32
             path); 'separable' runs one 1D pass per axis and
             needs a rank-1 kernel (second singular value below 1e-6 of the first
-            in float32, 1e-12 in float64); 'fft' multiplies spectra (scipy.fft with
-            ``threads`` workers if scipy is installed, else numpy.fft; a NaN or
-            inf anywhere spreads everywhere; cuFFT on the GPU).  'auto' (default) picks the cheapest
+            in float32, 1e-12 in float64); 'fft' multiplies spectra (imgconv's
+            compiled tiles in 2D and 3D with stride 1, else scipy.fft if
+            installed or numpy.fft; a NaN or inf spreads over its whole tile;
+            cuFFT on the GPU).  'auto' (default) picks the cheapest
             by a cost model, never 'fft' for data or a kernel holding NaN or inf.  All agree to float rounding: about 1e-6 of
             ``sum(|kernel|) * max(|x|)`` in float32, 1e-12 in float64.
         """,

@@ -714,13 +714,27 @@ def _compiled_cost(lengths, out_spatial, extent, batch=1):
     """The time of the compiled tiles ``lengths`` on :data:`PLAN_THREADS`
     threads, times the threads, in units of ``samples * log2(samples)``: the
     pairs of tiles (two tiles ride in one complex transform) in rounds of
-    one pair per thread (an idle thread counts)."""
+    one pair per thread (an idle thread counts), each pair's units times
+    :func:`_compiled_cache_factor`."""
     size = math.prod(lengths)
     tiles = batch * math.prod(-(-n // (length - k + 1))
                               for n, length, k in zip(out_spatial, lengths, extent))
     pairs = -(-tiles // 2)
     rounds = -(-pairs // PLAN_THREADS)
-    return rounds * PLAN_THREADS * size * (max(math.log2(size), 1.0) + COMPILED_TILE_EXTRA)
+    work = size * (max(math.log2(size), 1.0) + COMPILED_TILE_EXTRA)
+    return rounds * PLAN_THREADS * work * _compiled_cache_factor(size, len(lengths))
+
+
+def _compiled_cache_factor(size, rank):
+    """How much more a unit of a tile of ``size`` samples costs than one of a
+    1024-sample tile: one thread, float32, a 1024**2 image, measured 0.56 ns
+    a unit for 32**2 tiles, 0.63 for 64**2, 0.73 for 128**2 and 0.78 for
+    256**2 to 512**2; volumes' tiles 1.1 times a plane's up to 16**3, 1.4
+    to 1.7 times beyond (the z pass strides over whole planes)."""
+    factor = min(1.4, 1.0 + 0.07 * max(0.0, math.log2(max(size, 1)) - 10))
+    if rank == 3:
+        factor *= 1.1 if size <= 4096 else 1.45
+    return factor
 
 
 def compiled_tiles_fit(rank, stride, compute, out_dtype):
@@ -801,7 +815,7 @@ def _fft_len(n):
     return _next_regular(int(n))
 
 
-def fft_cost(shape, kshape, batch=1):
+def fft_cost(shape, kshape, batch=1, stride=None):
     """Estimated cost of :func:`fft_correlate`, in the units of :func:`direct_cost`
     (multiply-adds of the direct kernel), for ``method='auto'``.
 
@@ -817,6 +831,10 @@ def fft_cost(shape, kshape, batch=1):
         Number of channels: each needs a forward and an inverse transform of
         every tile; the kernel's transform is shared (and pruned: it costs
         about ``1/rank`` of a full one).
+    stride : tuple of int, optional
+        The call's stride (None: 1): 2D and 3D calls of stride 1 take the
+        compiled tiles (:func:`_compiled_call_cost`), the others the
+        scipy.fft tiles.
 
     Returns
     -------
@@ -825,6 +843,9 @@ def fft_cost(shape, kshape, batch=1):
         rank)`` for the plan :func:`fft_correlate` would use, ``S`` the
         samples of one tile (times ``FFT_COST_3D`` in 3D).
     """
+    compiled = _compiled_call_cost(shape, kshape, batch, stride)
+    if compiled is not None:
+        return compiled
     rank = max(len(shape), 1)
     plan = _tile_plan(tuple(int(n) for n in shape), (1,) * len(shape),
                       tuple(int(k) for k in kshape), _fft_len, PLAN_THREADS)
@@ -834,15 +855,47 @@ def fft_cost(shape, kshape, batch=1):
     return constant * (2 * int(batch) * _plan_cost(plan, PLAN_THREADS) + kernel)
 
 
+#: The compiled tiles' cost per unit of :func:`_compiled_cost`, in direct
+#: multiply-adds (times :data:`COMPILED_COST_3D` for volumes).  Measured on 2
+#: threads, float32: the kernels' crossover with the direct kernel at about
+#: 11**2 on 1024**2 and 2048**2 images, 13**2 on 256**2, 21**2 or more on
+#: 64**2, and 9**3 on 64**3 and 128**3 volumes; the model's are the same
+#: but 11**2 (2048**2 image, measured a tie) and 7**3 (64**3, fft 1.1x slower).
+COMPILED_COST_CONSTANT = 9.0
+COMPILED_COST_3D = 1.33
+
+#: What a compiled-tiles call costs besides its tiles (the channel means,
+#: the spectrum's cache, the thread team), in direct multiply-adds: about
+#: 25 us.
+COMPILED_CALL_OVERHEAD = 1.0e6
+
+
+def _compiled_call_cost(shape, kshape, batch, stride):
+    """:func:`fft_cost` of a call the compiled tiles take, else None."""
+    if len(shape) not in (2, 3) or (stride is not None and any(s != 1 for s in stride)):
+        return None
+    shape = tuple(int(n) for n in shape)
+    kshape = tuple(int(k) for k in kshape)
+    plan = compiled_tile_plan(shape, kshape)
+    if plan is None:
+        return None
+    constant = COMPILED_COST_CONSTANT * (COMPILED_COST_3D if len(shape) == 3 else 1.0)
+    return constant * _compiled_cost(plan, shape, kshape, int(batch)) + COMPILED_CALL_OVERHEAD
+
+
 def _cost_constant(rank):
     """FFT_COST_CONSTANT, scaled for volumes."""
     return FFT_COST_CONSTANT * (FFT_COST_3D if rank == 3 else 1.0)
 
 
-def fft_cost_bound(shape, kshape, batch=1):
+def fft_cost_bound(shape, kshape, batch=1, stride=None):
     """A lower bound of :func:`fft_cost`, quick to compute: every plan
     transforms at least the padded samples, in tiles of at least the padded
-    length on the axes too short to tile."""
+    length on the axes too short to tile (the compiled tiles' cost is its
+    own bound: their plans are quick and memoised)."""
+    compiled = _compiled_call_cost(shape, kshape, batch, stride)
+    if compiled is not None:
+        return compiled
     padded = [int(n) + int(k) - 1 for n, k in zip(shape, kshape)]
     untiled = TILE_MIN_RATIO * _min_tile(len(padded))
     size = math.prod(p for p in padded if p <= untiled)

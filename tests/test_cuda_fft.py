@@ -355,7 +355,7 @@ class XpFFTBackend(_backend.KernelBackend):
         self.transformed += 1
         return _xp_fft.fft_correlate(self.xp, inp, inp.x, weights, geom, out)
 
-    def fft_cost(self, inp, extent, to_beat):
+    def fft_cost(self, inp, extent, to_beat, stride=None):
         return _xp_fft.gpu_fft_cost(inp.spatial_shape, extent, inp.channels, inp.compute)
 
 

@@ -219,3 +219,25 @@ def test_refuses_mismatched_arguments():
     with pytest.raises(ValueError, match="one value per channel"):
         kernels.fft_tiles_correlate(x, x.copy(), (1, 8, 8), (1, 3, 3), kr, ki, (0, 1, 1),
                                     (2, 2, 2), 0.0, np.zeros(2), np.zeros(1), 4, 4, 1)
+
+
+def test_auto_takes_the_tiles_for_large_kernels(rng, monkeypatch):
+    used = []
+    real = _fft.tiles_correlate
+    monkeypatch.setattr(_fft, "tiles_correlate", lambda *a, **k: used.append(k) or real(*a, **k))
+    x = rng.random((512, 512)).astype(np.float32)
+    ic.correlate(x, rng.random((3, 3)))
+    assert not used
+    got = ic.correlate(x, rng.random((31, 31)).astype(np.float32))
+    assert len(used) == 1 and used[0]["finite_only"]
+    assert got.shape == x.shape
+    # a strided call keeps the scipy.fft tiles, and their model
+    assert (_fft.fft_cost((512, 512), (31, 31), stride=None)
+            == _fft._compiled_call_cost((512, 512), (31, 31), 1, None)
+            < _fft.fft_cost((512, 512), (31, 31), stride=(2, 1)))
+    assert _fft._compiled_call_cost((512, 512), (31, 31), 1, (2, 1)) is None
+    assert _fft._compiled_call_cost((512,), (31,), 1, None) is None
+    for shape, extent in [((512, 512), (31, 31)), ((64, 70, 80), (9, 9, 9)), ((300,), (41,))]:
+        for stride in (None, (2,) * len(shape)):
+            assert 0 < (_fft.fft_cost_bound(shape, extent, stride=stride)
+                        <= _fft.fft_cost(shape, extent, stride=stride))

@@ -87,9 +87,10 @@ class CudaBackend(KernelBackend):
         ``threads`` is None (``call`` refuses any other)."""
         return _xp_fft.fft_correlate(self.xp, inp, inp.x, weights, geom, out)
 
-    def fft_cost(self, inp, extent, to_beat):
+    def fft_cost(self, inp, extent, to_beat, stride=None):
         """The GPU's cost model of the FFT (``_xp_fft.gpu_fft_cost``), in the
-        simulator too, so that ``method='auto'`` chooses there as on a GPU."""
+        simulator too, so that ``method='auto'`` chooses there as on a GPU
+        (whole-array transforms: the stride does not change their cost)."""
         return _xp_fft.gpu_fft_cost(inp.spatial_shape, extent, inp.channels, inp.compute)
 
     # ----------------------------------------------------------------------
