@@ -324,6 +324,10 @@ def fft_tiles_correlate(cnp.ndarray x, cnp.ndarray out, tuple lengths, tuple ext
     """
     cdef TileGeometry g
     cdef int i
+    if x.ndim != 4 or out.ndim != 4 or x.shape[0] != out.shape[0]:
+        raise ValueError("x and out must be 4D arrays with the same batch length")
+    if x.itemsize != itemsize(in_dtype) or out.itemsize != itemsize(out_dtype):
+        raise ValueError("the dtype codes do not match the arrays")
     set_tile_lengths(&g, lengths, extent)
     if kr.shape[0] != g.n[0] * g.n[1] * g.n[2] or ki.shape[0] != kr.shape[0]:
         raise ValueError("the spectrum does not match the tile lengths")

@@ -219,6 +219,12 @@ def test_refuses_mismatched_arguments():
     with pytest.raises(ValueError, match="one value per channel"):
         kernels.fft_tiles_correlate(x, x.copy(), (1, 8, 8), (1, 3, 3), kr, ki, (0, 1, 1),
                                     (2, 2, 2), 0.0, np.zeros(2), np.zeros(1), 4, 4, 1)
+    with pytest.raises(ValueError, match="4D"):
+        kernels.fft_tiles_correlate(x[0], x[0].copy(), (1, 8, 8), (1, 3, 3), kr, ki, (0, 1, 1),
+                                    (2, 2, 2), 0.0, np.zeros(1), np.zeros(1), 4, 4, 1)
+    with pytest.raises(ValueError, match="dtype codes"):
+        kernels.fft_tiles_correlate(x, x.copy(), (1, 8, 8), (1, 3, 3), kr, ki, (0, 1, 1),
+                                    (2, 2, 2), 0.0, np.zeros(1), np.zeros(1), 0, 4, 1)
 
 
 def test_auto_takes_the_tiles_for_large_kernels(rng, monkeypatch):
