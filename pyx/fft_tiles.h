@@ -30,6 +30,14 @@
 /* The lanes of a butterfly never overlap: without this, GCC versions each
  * short loop with run-time overlap tests of its 8 pointers (the restrict
  * qualifiers of locals do not reach it), which cost more than the loop. */
+/* The passes are long: inlined at each call they cost compile time for
+ * nothing (a pass's own loops are what take the time). */
+#if defined(__GNUC__) || defined(__clang__)
+#define IMGCONV_NOINLINE __attribute__((noinline))
+#else
+#define IMGCONV_NOINLINE
+#endif
+
 #if defined(__clang__)
 #define IMGCONV_IVDEP _Pragma("clang loop vectorize(assume_safety)")
 #elif defined(__GNUC__)
@@ -89,7 +97,7 @@ IMGCONV_DEFINE_FFT_TILES(f64, double)
  * stage first (forward) or last (inverse).  The results are the radix-2
  * passes' to rounding, in the same order. */
 #define IMGCONV_DEFINE_FFT_PASSES(SUF, T)                                                  \
-static inline void imgconv_fft_forward_##SUF(T* re, T* im, Py_ssize_t n, Py_ssize_t lanes, \
+static IMGCONV_NOINLINE void imgconv_fft_forward_##SUF(T* re, T* im, Py_ssize_t n, Py_ssize_t lanes, \
                                              Py_ssize_t pitch, const T* wr, const T* wi,   \
                                              Py_ssize_t n_tw)                              \
 {                                                                                          \
@@ -148,7 +156,7 @@ static inline void imgconv_fft_forward_##SUF(T* re, T* im, Py_ssize_t n, Py_ssiz
         }                                                                                  \
     }                                                                                      \
 }                                                                                          \
-static inline void imgconv_fft_inverse_##SUF(T* re, T* im, Py_ssize_t n, Py_ssize_t lanes, \
+static IMGCONV_NOINLINE void imgconv_fft_inverse_##SUF(T* re, T* im, Py_ssize_t n, Py_ssize_t lanes, \
                                              Py_ssize_t pitch, const T* wr, const T* wi,   \
                                              Py_ssize_t n_tw)                              \
 {                                                                                          \

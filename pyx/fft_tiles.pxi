@@ -260,63 +260,112 @@ cdef void set_tile_lengths(TileGeometry* g, tuple lengths, tuple extent):
         raise ValueError(f"tile lengths {lengths} exceed {FFT_TILE_MAX_SAMPLES} samples")
 
 
+cdef object _compute_dtype(cnp.ndarray a, str name):
+    """float32 or float64: ``a``'s dtype, which must be one of them, with
+    ``a`` C-contiguous."""
+    if a.dtype != np.float32 and a.dtype != np.float64:
+        raise ValueError(f"{name} must be float32 or float64, got {a.dtype}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    return a.dtype
+
+
 def fft_tile_twiddles(Py_ssize_t n, dtype):
     """``(wr, wi)``: ``exp(-2 pi i j / n)``, ``j < n/2``, in ``dtype`` (the
     twiddles of every transform length up to ``n``, a power of two)."""
     wr = np.zeros(max(1, n // 2), dtype)
     wi = np.zeros(max(1, n // 2), dtype)
-    if dtype == np.float32:
-        _twiddles_into[float](n, wr, wi)
+    if wr.dtype == np.float32:
+        tile_twiddles(n, <float*>cnp.PyArray_DATA(wr), <float*>cnp.PyArray_DATA(wi))
     else:
-        _twiddles_into[double](n, wr, wi)
+        tile_twiddles(n, <double*>cnp.PyArray_DATA(wr), <double*>cnp.PyArray_DATA(wi))
     return wr, wi
 
 
-cdef void _twiddles_into(Py_ssize_t n, acc_t[::1] wr, acc_t[::1] wi):
-    tile_twiddles(n, &wr[0], &wi[0])
+cdef void _spectrum_run(const acc_t* weights, Py_ssize_t kz, Py_ssize_t ky, Py_ssize_t kx,
+                        acc_t* a, acc_t* kr, acc_t* ki, const TileGeometry* g,
+                        const acc_t* wr, const acc_t* wi) noexcept nogil:
+    cdef Py_ssize_t size = g.n[0] * g.n[1] * g.n[2], i, z, y, x
+    cdef acc_t scale = <acc_t>(1.0 / size)
+    for z in range(kz):
+        for y in range(ky):
+            for x in range(kx):
+                a[(z * g.n[1] + y) * g.n[2] + x] = weights[(z * ky + y) * kx + x]
+    tiles_to_spectrum(a, a + size, kr, ki, g, wr, wi)
+    for i in range(size):
+        kr[i] = kr[i] * scale
+        ki[i] = -ki[i] * scale
 
 
-def fft_tile_spectrum(const acc_t[:, :, ::1] weights, tuple lengths):
-    """``(kr, ki)``: the transform of ``weights`` (z, y, x; at most the tile
-    lengths), zero-padded to ``lengths`` (z, y, x), as the tiles' transforms
-    leave it (each plane transposed, bit-reversed order), conjugated (the
-    tiles correlate) and divided by the tile's samples (the inverse is
-    unscaled); in the weights' dtype, for :func:`fft_tiles_correlate`."""
+def fft_tile_spectrum(cnp.ndarray weights, tuple lengths):
+    """``(kr, ki)``: the transform of ``weights`` (z, y, x, C-contiguous
+    float32 or float64; at most the tile lengths), zero-padded to
+    ``lengths`` (z, y, x), as the tiles' transforms leave it (each plane
+    transposed, bit-reversed order), conjugated (the tiles correlate) and
+    divided by the tile's samples (the inverse is unscaled); in the weights'
+    dtype, for :func:`fft_tiles_correlate`."""
+    if weights.ndim != 3:
+        raise ValueError("weights must be 3D (z, y, x)")
+    dtype = _compute_dtype(weights, "weights")
     cdef TileGeometry g
     set_tile_lengths(&g, lengths, (weights.shape[0], weights.shape[1], weights.shape[2]))
-    dtype = np.float32 if acc_t is float else np.float64
-    cdef Py_ssize_t size = g.n[0] * g.n[1] * g.n[2], i, z, y, x
-    cdef acc_t[::1] a = np.zeros(2 * size, dtype)
-    cdef acc_t[::1] kr = np.empty(size, dtype)
-    cdef acc_t[::1] ki = np.empty(size, dtype)
-    cdef acc_t[::1] wr, wi
+    cdef Py_ssize_t size = g.n[0] * g.n[1] * g.n[2]
+    a = np.zeros(2 * size, dtype)
+    kr = np.empty(size, dtype)
+    ki = np.empty(size, dtype)
     wr, wi = fft_tile_twiddles(g.n_tw, dtype)
-    for z in range(weights.shape[0]):
-        for y in range(weights.shape[1]):
-            for x in range(weights.shape[2]):
-                a[(z * g.n[1] + y) * g.n[2] + x] = weights[z, y, x]
-    cdef acc_t scale = <acc_t>(1.0 / size)
-    with nogil:
-        tiles_to_spectrum(&a[0], &a[size], &kr[0], &ki[0], &g, &wr[0], &wi[0])
-        for i in range(size):
-            kr[i] = kr[i] * scale
-            ki[i] = -ki[i] * scale
-    return np.asarray(kr), np.asarray(ki)
+    if dtype == np.float32:
+        _spectrum_run[float](<const float*>cnp.PyArray_DATA(weights), weights.shape[0],
+                             weights.shape[1], weights.shape[2], <float*>cnp.PyArray_DATA(a),
+                             <float*>cnp.PyArray_DATA(kr), <float*>cnp.PyArray_DATA(ki), &g,
+                             <const float*>cnp.PyArray_DATA(wr),
+                             <const float*>cnp.PyArray_DATA(wi))
+    else:
+        _spectrum_run[double](<const double*>cnp.PyArray_DATA(weights), weights.shape[0],
+                              weights.shape[1], weights.shape[2], <double*>cnp.PyArray_DATA(a),
+                              <double*>cnp.PyArray_DATA(kr), <double*>cnp.PyArray_DATA(ki), &g,
+                              <const double*>cnp.PyArray_DATA(wr),
+                              <const double*>cnp.PyArray_DATA(wi))
+    return kr, ki
+
+
+cdef int _tiles_run(const char* src, char* dst, const TileGeometry* g, int nthreads,
+                    const Py_ssize_t* ztable, const Py_ssize_t* ytable, const PaddedRow* xrow,
+                    const acc_t* kr, const acc_t* ki, const acc_t* wr, const acc_t* wi,
+                    acc_t cval, const double* offsets, const double* adds) except -1:
+    """The parallel sweep over the pairs of tiles: 0, or 1 where a tile held
+    a NaN or an infinity."""
+    cdef Py_ssize_t npairs = (g.ntiles + 1) // 2
+    cdef int tid, i, result = 0
+    cdef int* status
+    cdef imgconv_work work
+    nthreads = max(1, min(nthreads, npairs))
+    work_storage = share_work(&work, nthreads, npairs, 1, &status)
+    with nogil, parallel(num_threads=nthreads):
+        tid = threadid()
+        status[tid] = tile_pairs(src, dst, g, &work, tid, ztable, ytable, xrow, kr, ki, wr, wi,
+                                 cval, offsets, adds)
+    check_scratch(status, nthreads)
+    for i in range(nthreads):
+        if status[i] != 0:
+            result = 1
+    return result
 
 
 def fft_tiles_correlate(cnp.ndarray x, cnp.ndarray out, tuple lengths, tuple extent,
-                        const acc_t[::1] kr, const acc_t[::1] ki, tuple pad_lo, tuple modes,
-                        double cval, const double[::1] offsets, const double[::1] adds,
+                        cnp.ndarray kr, cnp.ndarray ki, tuple pad_lo, tuple modes,
+                        double cval, cnp.ndarray offsets, cnp.ndarray adds,
                         int in_dtype, int out_dtype, int nthreads):
     """Correlate (B, D, H, W) ``x`` with the kernel whose tile spectrum is
     ``kr``/``ki`` (:func:`fft_tile_spectrum` for ``lengths``; its extent
     ``extent``, dilation included) into ``out`` (B, D', H', W'), stride 1:
     ``out[b, i] = sum_k w[k] * xpad[b, i + k]``, ``xpad`` padded before by
     ``pad_lo`` (z, y, x) under ``modes`` (a code per axis; ``cval`` for
-    MODE_ZERO).  Channel
+    MODE_ZERO).  The transforms run in the spectrum's dtype.  Channel
     ``b``'s samples are taken ``offsets[b]`` down before the transforms and
-    its outputs ``adds[b]`` up after.  Returns True when every tile's
-    samples were finite (else NaN or infinity spread over some tiles).
+    its outputs ``adds[b]`` up after (float64 arrays).  Returns True when
+    every tile's samples were finite (else NaN or infinity spread over some
+    tiles).
 
     Private: ``imgconv._validate`` has already checked and normalised every
     argument (dtype codes, native byte order, element-aligned strides, the
@@ -328,11 +377,16 @@ def fft_tiles_correlate(cnp.ndarray x, cnp.ndarray out, tuple lengths, tuple ext
         raise ValueError("x and out must be 4D arrays with the same batch length")
     if x.itemsize != itemsize(in_dtype) or out.itemsize != itemsize(out_dtype):
         raise ValueError("the dtype codes do not match the arrays")
+    dtype = _compute_dtype(kr, "kr")
     set_tile_lengths(&g, lengths, extent)
-    if kr.shape[0] != g.n[0] * g.n[1] * g.n[2] or ki.shape[0] != kr.shape[0]:
+    if (kr.ndim != 1 or ki.ndim != 1 or kr.shape[0] != g.n[0] * g.n[1] * g.n[2]
+            or ki.shape[0] != kr.shape[0] or _compute_dtype(ki, "ki") != dtype):
         raise ValueError("the spectrum does not match the tile lengths")
-    if offsets.shape[0] != x.shape[0] or adds.shape[0] != x.shape[0]:
-        raise ValueError("offsets and adds need one value per channel")
+    for name, a in (("offsets", offsets), ("adds", adds)):
+        if a.dtype != np.float64 or a.ndim != 1 or not a.flags.c_contiguous:
+            raise ValueError(f"{name} must be a contiguous 1D float64 array")
+        if a.shape[0] != x.shape[0]:
+            raise ValueError("offsets and adds need one value per channel")
     g.nbatch = x.shape[0]
     for i in range(3):
         g.in_shape[i] = x.shape[i + 1]
@@ -346,32 +400,27 @@ def fft_tiles_correlate(cnp.ndarray x, cnp.ndarray out, tuple lengths, tuple ext
     g.ntiles = g.nbatch * g.count[0] * g.count[1] * g.count[2]
     if g.ntiles == 0:
         return True
-    dtype = np.float32 if acc_t is float else np.float64
-    cdef acc_t[::1] wr, wi
     wr, wi = fft_tile_twiddles(g.n_tw, dtype)
-    cdef Py_ssize_t[::1] ztable = np.empty(g.padded[0], np.intp)
-    cdef Py_ssize_t[::1] ytable = np.empty(g.padded[1], np.intp)
-    cdef Py_ssize_t[::1] xtable = np.empty(g.padded[2], np.intp)
+    tables = np.empty(g.padded[0] + g.padded[1] + g.padded[2], np.intp)
+    cdef Py_ssize_t* ztable = <Py_ssize_t*>cnp.PyArray_DATA(tables)
+    cdef Py_ssize_t* ytable = ztable + g.padded[0]
     cdef PaddedRow xrow
-    fill_index_table(&ztable[0], g.padded[0], pad_lo[0], g.in_shape[0], modes[0])
-    fill_index_table(&ytable[0], g.padded[1], pad_lo[1], g.in_shape[1], modes[1])
-    set_padded_row(&xrow, &xtable[0], g.padded[2], pad_lo[2], g.in_shape[2], modes[2])
+    fill_index_table(ztable, g.padded[0], pad_lo[0], g.in_shape[0], modes[0])
+    fill_index_table(ytable, g.padded[1], pad_lo[1], g.in_shape[1], modes[1])
+    set_padded_row(&xrow, ytable + g.padded[1], g.padded[2], pad_lo[2], g.in_shape[2], modes[2])
     cdef const char* src = <const char*>cnp.PyArray_DATA(x)
     cdef char* dst = <char*>cnp.PyArray_DATA(out)
-    cdef Py_ssize_t npairs = (g.ntiles + 1) // 2
-    nthreads = max(1, min(nthreads, npairs))
-    cdef int* status
-    cdef int tid
-    cdef imgconv_work work
-    cdef acc_t cval_t = <acc_t>cval
-    work_storage = share_work(&work, nthreads, npairs, 1, &status)
-    with nogil, parallel(num_threads=nthreads):
-        tid = threadid()
-        status[tid] = tile_pairs(src, dst, &g, &work, tid, &ztable[0], &ytable[0], &xrow,
-                                 &kr[0], &ki[0], &wr[0], &wi[0], cval_t, &offsets[0],
-                                 &adds[0])
-    check_scratch(status, nthreads)
-    for i in range(nthreads):
-        if status[i] != 0:
-            return False
-    return True
+    cdef const double* offsets_p = <const double*>cnp.PyArray_DATA(offsets)
+    cdef const double* adds_p = <const double*>cnp.PyArray_DATA(adds)
+    cdef int nonfinite
+    if dtype == np.float32:
+        nonfinite = _tiles_run[float](
+            src, dst, &g, nthreads, ztable, ytable, &xrow, <const float*>cnp.PyArray_DATA(kr),
+            <const float*>cnp.PyArray_DATA(ki), <const float*>cnp.PyArray_DATA(wr),
+            <const float*>cnp.PyArray_DATA(wi), <float>cval, offsets_p, adds_p)
+    else:
+        nonfinite = _tiles_run[double](
+            src, dst, &g, nthreads, ztable, ytable, &xrow, <const double*>cnp.PyArray_DATA(kr),
+            <const double*>cnp.PyArray_DATA(ki), <const double*>cnp.PyArray_DATA(wr),
+            <const double*>cnp.PyArray_DATA(wi), cval, offsets_p, adds_p)
+    return nonfinite == 0
