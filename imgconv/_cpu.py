@@ -393,9 +393,9 @@ class CPUBackend(KernelBackend):
 
     def fft_correlate(self, inp, weights, geom, out, threads, finite_only=False):
         threads = resolve_threads(threads)
-        if (_fft.compiled_tiles_fit(inp.rank, geom.stride, weights.dtype, out.dtype)
+        if (_fft.compiled_tiles_fit(inp.rank, weights.dtype, out.dtype)
                 and inp.x.size and _fft.tiles_correlate(
-                    pairs(inp, inp.x, out), weights, pad_lo=geom.pad_lo,
+                    pairs(inp, inp.x, out), weights, pad_lo=geom.pad_lo, stride=geom.stride,
                     dilation=geom.dilation, modes=tuple(v.MODE_CODES[inp.mode_of(a)] for a in range(inp.rank)),
                     cval=inp.cval, threads=threads, finite_only=finite_only)):
             return out

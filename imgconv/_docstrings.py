@@ -120,7 +120,7 @@ _CORRELATE = {
             path); 'separable' runs one 1D pass per axis and
             needs a rank-1 kernel (second singular value below 1e-6 of the first
             in float32, 1e-12 in float64); 'fft' multiplies spectra (imgconv's
-            compiled tiles in 2D and 3D with stride 1, else scipy.fft if
+            compiled tiles in 2D and 3D, else scipy.fft if
             installed or numpy.fft; a NaN or inf spreads over its whole tile;
             cuFFT on the GPU).  'auto' (default) picks the cheapest
             by a cost model, never 'fft' for data or a kernel holding NaN or inf.  All agree to float rounding: about 1e-6 of

@@ -674,7 +674,7 @@ _box_pool = KeptThreadPool("imgconv-fft")
 
 
 # --------------------------------------------------------------------------
-# Compiled tiles: 2D and 3D, stride 1
+# Compiled tiles: 2D and 3D
 # --------------------------------------------------------------------------
 #: Transform lengths per axis of the compiled tiles (pyx/fft_tiles.pxi:
 #: radix-2), and the most samples in one tile (its four scratch planes stay
@@ -689,17 +689,19 @@ COMPILED_TILE_EXTRA = 2.0
 
 
 @functools.lru_cache(maxsize=256)
-def compiled_tile_plan(out_spatial, extent):
+def compiled_tile_plan(out_spatial, extent, stride=None):
     """The compiled tiles' transform lengths, one per axis (powers of two)
     for ``out_spatial`` outputs of a kernel of ``extent`` (dilation
-    included; stride 1), or None where the kernel is too long for them.
+    included) taken every ``stride`` samples (None: 1), or None where the
+    kernel is too long for them.
 
     The plan of least :func:`_compiled_cost` on :data:`PLAN_THREADS`
     threads wins, whatever a call's threads and channels, so the tiles (and
     the rounding) depend on the image's shape only.  Memoised."""
+    stride = stride or (1,) * len(extent)
     choices = []
-    for n_out, k in zip(out_spatial, extent):
-        whole = 1 << max(0, (n_out + k - 2).bit_length())   # holds every output
+    for n_out, k, s in zip(out_spatial, extent, stride):
+        whole = 1 << max(0, ((n_out - 1) * s + k - 1).bit_length())   # holds every output
         axis = [n for n in COMPILED_LENGTHS if k <= n <= whole] if k > 1 else [1]
         if not axis:
             return None
@@ -707,18 +709,19 @@ def compiled_tile_plan(out_spatial, extent):
     plans = [p for p in itertools.product(*choices) if math.prod(p) <= COMPILED_MAX_SAMPLES]
     if not plans:
         return None
-    return min(plans, key=lambda p: _compiled_cost(p, out_spatial, extent))
+    return min(plans, key=lambda p: _compiled_cost(p, out_spatial, extent, 1, stride))
 
 
-def _compiled_cost(lengths, out_spatial, extent, batch=1):
+def _compiled_cost(lengths, out_spatial, extent, batch=1, stride=None):
     """The time of the compiled tiles ``lengths`` on :data:`PLAN_THREADS`
     threads, times the threads, in units of ``samples * log2(samples)``: the
     pairs of tiles (two tiles ride in one complex transform) in rounds of
     one pair per thread (an idle thread counts), each pair's units times
     :func:`_compiled_cache_factor`."""
     size = math.prod(lengths)
-    tiles = batch * math.prod(-(-n // (length - k + 1))
-                              for n, length, k in zip(out_spatial, lengths, extent))
+    stride = stride or (1,) * len(extent)
+    tiles = batch * math.prod(-(-n // ((length - k) // s + 1))
+                              for n, length, k, s in zip(out_spatial, lengths, extent, stride))
     pairs = -(-tiles // 2)
     rounds = -(-pairs // PLAN_THREADS)
     work = size * (max(math.log2(size), 1.0) + COMPILED_TILE_EXTRA)
@@ -737,15 +740,14 @@ def _compiled_cache_factor(size, rank):
     return factor
 
 
-def compiled_tiles_fit(rank, stride, compute, out_dtype):
+def compiled_tiles_fit(rank, compute, out_dtype):
     """Whether :func:`tiles_correlate` takes a call (a plan may still refuse
     a kernel too long: :func:`compiled_tile_plan`)."""
     from ._validate import DTYPE_CODES
-    return (rank in (2, 3) and all(s == 1 for s in stride)
-            and compute in (np.float32, np.float64) and out_dtype in DTYPE_CODES)
+    return rank in (2, 3) and compute in (np.float32, np.float64) and out_dtype in DTYPE_CODES
 
 
-def tiles_correlate(views, weights, *, pad_lo, dilation, modes, cval, threads,
+def tiles_correlate(views, weights, *, pad_lo, stride, dilation, modes, cval, threads,
                     finite_only=False):
     """Correlate with the compiled tiles (``pyx/fft_tiles.pxi``); the direct
     kernel's result to float rounding, as :func:`fft_correlate`.
@@ -754,11 +756,11 @@ def tiles_correlate(views, weights, *, pad_lo, dilation, modes, cval, threads,
     ----------
     views : list of (ndarray, ndarray)
         Matching (batch, depth, height, width) views of the input and the
-        output (``imgconv._views.pairs``), stride 1.
+        output (``imgconv._views.pairs``).
     weights : ndarray
         The kernel, one dimension per spatial axis (2 or 3), not flipped, in
         the compute dtype.
-    pad_lo, dilation : tuple of int
+    pad_lo, stride, dilation : tuple of int
         One per spatial axis.
     modes : tuple of int
         The kernels' mode code per spatial axis.
@@ -783,7 +785,8 @@ def tiles_correlate(views, weights, *, pad_lo, dilation, modes, cval, threads,
     unit = (1,) * (3 - rank)
     extent = unit + wd.shape
     out_spatial = views[0][1].shape[1:]
-    lengths = compiled_tile_plan(tuple(out_spatial), extent)
+    stride3 = unit + tuple(int(s) for s in stride)
+    lengths = compiled_tile_plan(tuple(out_spatial), extent, stride3)
     if lengths is None:
         return False
     if finite_only and not np.isfinite(weights).all():
@@ -799,7 +802,7 @@ def tiles_correlate(views, weights, *, pad_lo, dilation, modes, cval, threads,
         offset = _channel_offset(x, (1, 2, 3), x.dtype.kind in "iu")
         offsets = np.zeros(x.shape[0]) if offset is None else offset.reshape(-1)
         finite = kernels.fft_tiles_correlate(
-            x, out, lengths, extent, spectrum[0], spectrum[1], pad3, modes3, float(cval), offsets,
+            x, out, lengths, extent, stride3, spectrum[0], spectrum[1], pad3, modes3, float(cval), offsets,
             offsets * weight_sum, DTYPE_CODES[x.dtype], DTYPE_CODES[out.dtype], int(threads))
         if finite_only and not finite:
             raise NonFiniteData("the input holds NaN or infinite values")
@@ -832,9 +835,9 @@ def fft_cost(shape, kshape, batch=1, stride=None):
         every tile; the kernel's transform is shared (and pruned: it costs
         about ``1/rank`` of a full one).
     stride : tuple of int, optional
-        The call's stride (None: 1): 2D and 3D calls of stride 1 take the
-        compiled tiles (:func:`_compiled_call_cost`), the others the
-        scipy.fft tiles.
+        The call's stride (None: 1), for the compiled tiles of 2D and 3D
+        calls (:func:`_compiled_call_cost`); the scipy.fft tiles' model
+        (1D) takes the outputs as ``shape``.
 
     Returns
     -------
@@ -871,16 +874,20 @@ COMPILED_CALL_OVERHEAD = 1.0e6
 
 
 def _compiled_call_cost(shape, kshape, batch, stride):
-    """:func:`fft_cost` of a call the compiled tiles take, else None."""
-    if len(shape) not in (2, 3) or (stride is not None and any(s != 1 for s in stride)):
+    """:func:`fft_cost` of a call the compiled tiles take, else None:
+    ``shape`` the input's spatial shape, the outputs those of padding
+    'same' taken every ``stride`` samples."""
+    if len(shape) not in (2, 3):
         return None
-    shape = tuple(int(n) for n in shape)
+    stride = tuple(int(s) for s in stride) if stride is not None else (1,) * len(shape)
+    out = tuple(-(-int(n) // s) for n, s in zip(shape, stride))
     kshape = tuple(int(k) for k in kshape)
-    plan = compiled_tile_plan(shape, kshape)
+    plan = compiled_tile_plan(out, kshape, stride)
     if plan is None:
         return None
     constant = COMPILED_COST_CONSTANT * (COMPILED_COST_3D if len(shape) == 3 else 1.0)
-    return constant * _compiled_cost(plan, shape, kshape, int(batch)) + COMPILED_CALL_OVERHEAD
+    return (constant * _compiled_cost(plan, out, kshape, int(batch), stride)
+            + COMPILED_CALL_OVERHEAD)
 
 
 def _cost_constant(rank):

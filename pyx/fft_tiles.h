@@ -96,17 +96,28 @@ IMGCONV_DEFINE_FFT_TILES(f64, double)
  * 25% faster than one stage at a time; where log2(n) is odd, one radix-2
  * stage first (forward) or last (inverse).  The results are the radix-2
  * passes' to rounding, in the same order. */
+/* The four rows, h apart, of a radix-4 butterfly from row b + j on */
+#define IMGCONV_FFT_QUARTERS(T)                                                            \
+    T* restrict r0 = re + (b + j) * pitch + s0;                                            \
+    T* restrict i0 = im + (b + j) * pitch + s0;                                            \
+    T* restrict r1 = r0 + h * pitch;                                                       \
+    T* restrict i1 = i0 + h * pitch;                                                       \
+    T* restrict r2 = r0 + 2 * h * pitch;                                                   \
+    T* restrict i2 = i0 + 2 * h * pitch;                                                   \
+    T* restrict r3 = r0 + 3 * h * pitch;                                                   \
+    T* restrict i3 = i0 + 3 * h * pitch;
+
 #define IMGCONV_DEFINE_FFT_PASSES(SUF, T)                                                  \
 static IMGCONV_NOINLINE void imgconv_fft_forward_##SUF(T* re, T* im, Py_ssize_t n, Py_ssize_t lanes, \
                                              Py_ssize_t pitch, const T* wr, const T* wi,   \
                                              Py_ssize_t n_tw)                              \
 {                                                                                          \
-    int log2n = 0;                                                                         \
-    while (((Py_ssize_t)1 << log2n) < n) log2n++;                                          \
+    /* log2(n) odd: n has its one bit in an odd place */                                   \
+    int odd = (n & (Py_ssize_t)0x2AAAAAAAAAAAAAAALL) != 0;                                 \
     for (Py_ssize_t s0 = 0; s0 < lanes; s0 += IMGCONV_FFT_STRIP) {                         \
         Py_ssize_t len = lanes - s0 < IMGCONV_FFT_STRIP ? lanes - s0 : IMGCONV_FFT_STRIP;  \
         Py_ssize_t h = n / 2;                                                              \
-        if (log2n & 1) {                                                                   \
+        if (odd) {                                                                         \
             Py_ssize_t step = n_tw / (2 * h);                                              \
             for (Py_ssize_t j = 0; j < h; j++) {                                           \
                 T cr = wr[j * step], ci = wi[j * step];                                    \
@@ -130,14 +141,7 @@ static IMGCONV_NOINLINE void imgconv_fft_forward_##SUF(T* re, T* im, Py_ssize_t 
                     T w1r = wr[j * step], w1i = wi[j * step];                              \
                     T w2r = wr[2 * j * step], w2i = wi[2 * j * step];                      \
                     T w3r = w1r * w2r - w1i * w2i, w3i = w1r * w2i + w1i * w2r;            \
-                    T* restrict r0 = re + (b + j) * pitch + s0;                            \
-                    T* restrict i0 = im + (b + j) * pitch + s0;                            \
-                    T* restrict r1 = r0 + h * pitch;                                       \
-                    T* restrict i1 = i0 + h * pitch;                                       \
-                    T* restrict r2 = r0 + 2 * h * pitch;                                   \
-                    T* restrict i2 = i0 + 2 * h * pitch;                                   \
-                    T* restrict r3 = r0 + 3 * h * pitch;                                   \
-                    T* restrict i3 = i0 + 3 * h * pitch;                                   \
+                    IMGCONV_FFT_QUARTERS(T)                                                \
                     IMGCONV_IVDEP for (Py_ssize_t x = 0; x < len; x++) {                   \
                         T sr = r0[x] + r2[x], si = i0[x] + i2[x];                          \
                         T dr = r0[x] - r2[x], di = i0[x] - i2[x];                          \
@@ -160,8 +164,6 @@ static IMGCONV_NOINLINE void imgconv_fft_inverse_##SUF(T* re, T* im, Py_ssize_t 
                                              Py_ssize_t pitch, const T* wr, const T* wi,   \
                                              Py_ssize_t n_tw)                              \
 {                                                                                          \
-    int log2n = 0;                                                                         \
-    while (((Py_ssize_t)1 << log2n) < n) log2n++;                                          \
     for (Py_ssize_t s0 = 0; s0 < lanes; s0 += IMGCONV_FFT_STRIP) {                         \
         Py_ssize_t len = lanes - s0 < IMGCONV_FFT_STRIP ? lanes - s0 : IMGCONV_FFT_STRIP;  \
         Py_ssize_t h;                                                                      \
@@ -172,14 +174,7 @@ static IMGCONV_NOINLINE void imgconv_fft_inverse_##SUF(T* re, T* im, Py_ssize_t 
                     T c1r = wr[j * step], c1i = -wi[j * step];                             \
                     T c2r = wr[2 * j * step], c2i = -wi[2 * j * step];                     \
                     T c3r = c1r * c2r - c1i * c2i, c3i = c1r * c2i + c1i * c2r;            \
-                    T* restrict r0 = re + (b + j) * pitch + s0;                            \
-                    T* restrict i0 = im + (b + j) * pitch + s0;                            \
-                    T* restrict r1 = r0 + h * pitch;                                       \
-                    T* restrict i1 = i0 + h * pitch;                                       \
-                    T* restrict r2 = r0 + 2 * h * pitch;                                   \
-                    T* restrict i2 = i0 + 2 * h * pitch;                                   \
-                    T* restrict r3 = r0 + 3 * h * pitch;                                   \
-                    T* restrict i3 = i0 + 3 * h * pitch;                                   \
+                    IMGCONV_FFT_QUARTERS(T)                                                \
                     IMGCONV_IVDEP for (Py_ssize_t x = 0; x < len; x++) {                   \
                         T pr = r1[x] * c2r - i1[x] * c2i, pi = r1[x] * c2i + i1[x] * c2r;  \
                         T ar_ = r2[x] * c1r - i2[x] * c1i, ai_ = r2[x] * c1i + i2[x] * c1r; \

@@ -1,6 +1,6 @@
 # The FFT method of correlate in 2D and 3D (imgconv._fft.tiles_correlate):
 # overlap-save tiles of power-of-two lengths, transformed by the compiled
-# radix-2 passes of fft_tiles.h.
+# radix-4 passes of fft_tiles.h.
 #
 # Two real tiles ride in one complex transform (one as the real part, the
 # other as the imaginary part): the kernel is real, so the correlation of
@@ -11,7 +11,7 @@
 # of lanes), then x (after a transpose of each plane: every pass runs over
 # contiguous lanes), the product with the kernel's spectrum (made by the
 # same passes), the inverse passes in reverse order keeping only the rows
-# that hold outputs, and the store (offset back, rounded and saturated for
+# that hold outputs (every stride-th sample), and the store (offset back, rounded and saturated for
 # integer outputs).  Pairs are shared out by work_share.h.
 
 from libc.math cimport isfinite
@@ -49,9 +49,11 @@ FFT_TILE_MAX_SAMPLES = 1 << 18
 
 cdef struct TileGeometry:
     Py_ssize_t n[3]             # transform lengths (z, y, x), powers of two
-    Py_ssize_t q[3]             # outputs per tile
+    Py_ssize_t stride[3]
+    Py_ssize_t q[3]             # outputs per tile: (n - extent) // stride + 1
+    Py_ssize_t step[3]          # padded samples from one tile to the next: q * stride
     Py_ssize_t count[3]         # tiles per axis
-    Py_ssize_t padded[3]        # padded samples the outputs read: out - 1 + extent
+    Py_ssize_t padded[3]        # padded samples the outputs read: (out - 1) * stride + extent
     Py_ssize_t n_tw             # the longest of n
     Py_ssize_t ntiles           # nbatch * count[0] * count[1] * count[2]
     Py_ssize_t nbatch
@@ -116,16 +118,21 @@ cdef void tiles_to_spectrum(acc_t* ar, acc_t* ai, acc_t* br, acc_t* bi, const Ti
 cdef void spectrum_to_tiles(acc_t* ar, acc_t* ai, acc_t* br, acc_t* bi, const TileGeometry* g,
                             const acc_t* wr, const acc_t* wi) noexcept nogil:
     """The inverse of :func:`tiles_to_spectrum` (unscaled), from ``br``/``bi``
-    into ``ar``/``ai``, computing only what the outputs (the first ``q``
-    samples of each axis) need."""
+    into ``ar``/``ai``, computing only what the outputs (the samples ``j *
+    stride``, ``j < q``, of each axis) need: the x samples are picked by the
+    transpose back, so the outputs of a row are its first ``q[2]`` values."""
     cdef Py_ssize_t z, plane = g.n[1] * g.n[2]
     for z in range(g.n[0]):
         tile_inverse(br + z * plane, bi + z * plane, g.n[2], g.n[1], g.n[1], wr, wi, g.n_tw)
-        tile_transpose(br + z * plane, g.q[2], g.n[1], g.n[1], ar + z * plane, g.n[2])
-        tile_transpose(bi + z * plane, g.q[2], g.n[1], g.n[1], ai + z * plane, g.n[2])
+        tile_transpose(br + z * plane, g.q[2], g.n[1], g.n[1] * g.stride[2], ar + z * plane,
+                       g.n[2])
+        tile_transpose(bi + z * plane, g.q[2], g.n[1], g.n[1] * g.stride[2], ai + z * plane,
+                       g.n[2])
         tile_inverse(ar + z * plane, ai + z * plane, g.n[1], g.q[2], g.n[2], wr, wi, g.n_tw)
-    # the rows that hold outputs are the first q[1] of each plane: one run of lanes
-    tile_inverse(ar, ai, g.n[0], g.q[1] * g.n[2], plane, wr, wi, g.n_tw)
+    # the rows that hold outputs are within the first (q[1] - 1) * stride[1] + 1
+    # of each plane: one run of lanes
+    tile_inverse(ar, ai, g.n[0], ((g.q[1] - 1) * g.stride[1] + 1) * g.n[2], plane, wr, wi,
+                 g.n_tw)
 
 
 cdef void load_tile(acc_t* dst, Py_ssize_t tile, const char* src, const TileGeometry* g,
@@ -139,15 +146,15 @@ cdef void load_tile(acc_t* dst, Py_ssize_t tile, const char* src, const TileGeom
     cdef Py_ssize_t tz = (tile // (g.count[2] * g.count[1])) % g.count[0]
     cdef Py_ssize_t b = tile // (g.count[2] * g.count[1] * g.count[0])
     cdef Py_ssize_t z, y, i, pz, py, iz, iy
-    cdef Py_ssize_t px = tx * g.q[2], width = min(g.n[2], g.padded[2] - px)
+    cdef Py_ssize_t px = tx * g.step[2], width = min(g.n[2], g.padded[2] - px)
     cdef Py_ssize_t step = g.in_strides[3] // itemsize(g.in_dtype)
     cdef acc_t* row
     for z in range(g.n[0]):
-        pz = tz * g.q[0] + z
+        pz = tz * g.step[0] + z
         iz = ztable[pz] if pz < g.padded[0] else -2
         for y in range(g.n[1]):
             row = dst + (z * g.n[1] + y) * g.n[2]
-            py = ty * g.q[1] + y
+            py = ty * g.step[1] + y
             iy = ytable[py] if py < g.padded[1] else -2
             if iz == -2 or iy == -2:
                 for i in range(g.n[2]):
@@ -182,7 +189,7 @@ cdef void store_tile(acc_t* tile_values, Py_ssize_t tile, char* dst, const TileG
         oz = tz * g.q[0] + z
         for y in range(min(g.q[1], g.out_shape[1] - ty * g.q[1])):
             oy = ty * g.q[1] + y
-            row = tile_values + (z * g.n[1] + y) * g.n[2]
+            row = tile_values + (z * g.stride[0] * g.n[1] + y * g.stride[1]) * g.n[2]
             if add != 0:
                 for i in range(width):
                     row[i] += add
@@ -246,15 +253,21 @@ cdef int tile_pairs(const char* src, char* dst, const TileGeometry* g, imgconv_w
     return result
 
 
-cdef void set_tile_lengths(TileGeometry* g, tuple lengths, tuple extent):
+cdef void set_tile_lengths(TileGeometry* g, tuple lengths, tuple extent,
+                           tuple stride=(1, 1, 1)):
     """The transform lengths (z, y, x) and the outputs each tile holds."""
     cdef int i
     g.n_tw = 1
     for i in range(3):
         g.n[i] = lengths[i]
-        g.q[i] = g.n[i] - extent[i] + 1
-        if g.n[i] < 1 or g.n[i] & (g.n[i] - 1) or g.q[i] < 1 or g.n[i] > FFT_TILE_MAX_LENGTH:
+        g.stride[i] = stride[i]
+        if g.stride[i] < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}")
+        if (g.n[i] < 1 or g.n[i] & (g.n[i] - 1) or g.n[i] < extent[i]
+                or g.n[i] > FFT_TILE_MAX_LENGTH):
             raise ValueError(f"tile lengths {lengths} do not suit the kernel extent {extent}")
+        g.q[i] = (g.n[i] - extent[i]) // g.stride[i] + 1
+        g.step[i] = g.q[i] * g.stride[i]
         g.n_tw = max(g.n_tw, g.n[i])
     if g.n[0] * g.n[1] * g.n[2] > FFT_TILE_MAX_SAMPLES:
         raise ValueError(f"tile lengths {lengths} exceed {FFT_TILE_MAX_SAMPLES} samples")
@@ -353,13 +366,13 @@ cdef int _tiles_run(const char* src, char* dst, const TileGeometry* g, int nthre
 
 
 def fft_tiles_correlate(cnp.ndarray x, cnp.ndarray out, tuple lengths, tuple extent,
-                        cnp.ndarray kr, cnp.ndarray ki, tuple pad_lo, tuple modes,
+                        tuple stride, cnp.ndarray kr, cnp.ndarray ki, tuple pad_lo, tuple modes,
                         double cval, cnp.ndarray offsets, cnp.ndarray adds,
                         int in_dtype, int out_dtype, int nthreads):
     """Correlate (B, D, H, W) ``x`` with the kernel whose tile spectrum is
     ``kr``/``ki`` (:func:`fft_tile_spectrum` for ``lengths``; its extent
-    ``extent``, dilation included) into ``out`` (B, D', H', W'), stride 1:
-    ``out[b, i] = sum_k w[k] * xpad[b, i + k]``, ``xpad`` padded before by
+    ``extent``, dilation included) into ``out`` (B, D', H', W'):
+    ``out[b, i] = sum_k w[k] * xpad[b, i*stride + k]``, ``xpad`` padded before by
     ``pad_lo`` (z, y, x) under ``modes`` (a code per axis; ``cval`` for
     MODE_ZERO).  The transforms run in the spectrum's dtype.  Channel
     ``b``'s samples are taken ``offsets[b]`` down before the transforms and
@@ -378,7 +391,7 @@ def fft_tiles_correlate(cnp.ndarray x, cnp.ndarray out, tuple lengths, tuple ext
     if x.itemsize != itemsize(in_dtype) or out.itemsize != itemsize(out_dtype):
         raise ValueError("the dtype codes do not match the arrays")
     dtype = _compute_dtype(kr, "kr")
-    set_tile_lengths(&g, lengths, extent)
+    set_tile_lengths(&g, lengths, extent, stride)
     if (kr.ndim != 1 or ki.ndim != 1 or kr.shape[0] != g.n[0] * g.n[1] * g.n[2]
             or ki.shape[0] != kr.shape[0] or _compute_dtype(ki, "ki") != dtype):
         raise ValueError("the spectrum does not match the tile lengths")
@@ -391,7 +404,7 @@ def fft_tiles_correlate(cnp.ndarray x, cnp.ndarray out, tuple lengths, tuple ext
     for i in range(3):
         g.in_shape[i] = x.shape[i + 1]
         g.out_shape[i] = out.shape[i + 1]
-        g.padded[i] = g.out_shape[i] - 1 + extent[i]
+        g.padded[i] = (g.out_shape[i] - 1) * g.stride[i] + extent[i]
         g.count[i] = (g.out_shape[i] + g.q[i] - 1) // g.q[i]
     for i in range(4):
         g.in_strides[i] = x.strides[i]

@@ -492,11 +492,13 @@ def test_cost_model():
     assert _fft.fft_cost((4096, 4096), (31, 31)) < 0.2 * _fft.direct_cost((4096, 4096), 31 * 31)
     assert _fft.fft_cost((256,) * 3, (5,) * 3) > _fft.direct_cost((256,) * 3, 5 ** 3)
     assert _fft.fft_cost((256,) * 3, (11,) * 3) < _fft.direct_cost((256,) * 3, 11 ** 3)
-    # strided: the scipy.fft tiles' model (crossover about 19 taps a side)
-    assert (_fft.fft_cost((1024, 1024), (17, 17), stride=(1, 2))
-            > _fft.direct_cost((1024, 1024), 17 * 17))
-    assert (_fft.fft_cost((4096, 4096), (31, 31), stride=(2, 1))
-            < _fft.direct_cost((4096, 4096), 31 * 31))
+    # strided: the outputs taken every stride samples, each costed as above
+    assert (_fft.fft_cost((1024, 1024), (9, 9), stride=(1, 2))
+            > _fft.direct_cost((1024, 512), 9 * 9))
+    assert (_fft.fft_cost((1024, 1024), (31, 31), stride=(2, 2))
+            < _fft.direct_cost((512, 512), 31 * 31))
+    # 1D: the scipy.fft tiles' model
+    assert _fft.fft_cost((10 ** 6,), (1023,)) < _fft.direct_cost((10 ** 6,), 1023)
     # a long 1D signal: the tiles keep the cost linear in its length
     assert _fft.fft_cost((10 ** 7,), (255,)) < 12 * _fft.fft_cost((10 ** 6,), (255,))
 

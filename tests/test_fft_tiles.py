@@ -28,7 +28,7 @@ def tile_lengths(monkeypatch):
     plans = []
 
     def use(lengths):
-        def plan(out_spatial, extent):
+        def plan(out_spatial, extent, stride=None):
             chosen = tuple(max(n, 1 << (k - 1).bit_length()) for n, k in
                            zip(lengths[-len(extent):], extent))
             plans.append(chosen)
@@ -88,6 +88,29 @@ def test_tiles_match_the_reference(rng, tile_lengths, mode, case):
     got = ic.correlate(x, w, mode=mode, cval=cval, method="fft")
     want = ref_correlate(x, w, mode=mode, cval=cval)
     assert tile_lengths.plans
+    np.testing.assert_allclose(got, want, rtol=0, atol=tolerance(x, w, got.dtype, cval))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", [
+    # (shape, kernel, stride, dilation, padding, tile lengths z y x)
+    ((37, 41), (5, 4), (2, 3), (1, 1), "same", (1, 8, 16)),
+    ((30, 29), (7, 7), (3, 1), (2, 1), "full", (1, 16, 16)),
+    ((64, 9), (1, 9), (1, 4), (1, 1), "valid", (1, 16, 16)),
+    ((17, 18, 19), (3, 4, 3), (2, 2, 3), (1, 2, 1), "same", (8, 16, 4)),
+    ((9, 14, 13), (5, 1, 7), (1, 3, 2), (1, 1, 1), [(0, 4), (1, 1), (7, 0)], (8, 4, 8)),
+])
+def test_strided_tiles_match_the_direct_kernel(rng, tile_lengths, mode, case):
+    shape, kshape, stride, dilation, padding, lengths = case
+    tile_lengths(lengths)
+    x = rng.random(shape) * 10 - 3
+    w = rng.standard_normal(kshape)
+    cval = cval_for(mode, -1.5)
+    kwargs = dict(mode=mode, cval=cval, stride=stride, dilation=dilation, padding=padding)
+    got = ic.correlate(x, w, method="fft", **kwargs)
+    want = ic.correlate(x, w, method="direct", **kwargs)
+    assert tile_lengths.plans
+    assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=0, atol=tolerance(x, w, got.dtype, cval))
 
 
@@ -186,7 +209,8 @@ def test_auto_keeps_a_nan_local(rng, bad):
     with pytest.raises(_fft.NonFiniteData):
         _fft.tiles_correlate([(x.reshape(1, 1, 400, 400), np.empty((1, 1, 400, 400),
                                                                    np.float32))],
-                             w, pad_lo=(15, 15), dilation=(1, 1), modes=(2, 2), cval=0.0,
+                             w, pad_lo=(15, 15), stride=(1, 1), dilation=(1, 1), modes=(2, 2),
+                             cval=0.0,
                              threads=2, finite_only=True)
 
 
@@ -211,20 +235,22 @@ def test_refuses_mismatched_arguments():
     w = np.ones((1, 3, 3), np.float32)
     kr, ki = kernels.fft_tile_spectrum(w, (1, 8, 8))
     x = np.zeros((1, 1, 8, 8), np.float32)
+
+    def call(x=x, lengths=(1, 8, 8), offsets=np.zeros(1), in_code=4):
+        kernels.fft_tiles_correlate(x, x.copy(), lengths, (1, 3, 3), (1, 1, 1), kr, ki,
+                                    (0, 1, 1), (2, 2, 2), 0.0, offsets, np.zeros(1), in_code,
+                                    4, 1)
+
     with pytest.raises(ValueError, match="tile lengths"):
         kernels.fft_tile_spectrum(w, (1, 6, 8))
     with pytest.raises(ValueError, match="spectrum"):
-        kernels.fft_tiles_correlate(x, x.copy(), (1, 16, 8), (1, 3, 3), kr, ki, (0, 1, 1),
-                                    (2, 2, 2), 0.0, np.zeros(1), np.zeros(1), 4, 4, 1)
+        call(lengths=(1, 16, 8))
     with pytest.raises(ValueError, match="one value per channel"):
-        kernels.fft_tiles_correlate(x, x.copy(), (1, 8, 8), (1, 3, 3), kr, ki, (0, 1, 1),
-                                    (2, 2, 2), 0.0, np.zeros(2), np.zeros(1), 4, 4, 1)
+        call(offsets=np.zeros(2))
     with pytest.raises(ValueError, match="4D"):
-        kernels.fft_tiles_correlate(x[0], x[0].copy(), (1, 8, 8), (1, 3, 3), kr, ki, (0, 1, 1),
-                                    (2, 2, 2), 0.0, np.zeros(1), np.zeros(1), 4, 4, 1)
+        call(x=x[0])
     with pytest.raises(ValueError, match="dtype codes"):
-        kernels.fft_tiles_correlate(x, x.copy(), (1, 8, 8), (1, 3, 3), kr, ki, (0, 1, 1),
-                                    (2, 2, 2), 0.0, np.zeros(1), np.zeros(1), 0, 4, 1)
+        call(in_code=0)
 
 
 def test_auto_takes_the_tiles_for_large_kernels(rng, monkeypatch):
@@ -237,11 +263,10 @@ def test_auto_takes_the_tiles_for_large_kernels(rng, monkeypatch):
     got = ic.correlate(x, rng.random((31, 31)).astype(np.float32))
     assert len(used) == 1 and used[0]["finite_only"]
     assert got.shape == x.shape
-    # a strided call keeps the scipy.fft tiles, and their model
-    assert (_fft.fft_cost((512, 512), (31, 31), stride=None)
-            == _fft._compiled_call_cost((512, 512), (31, 31), 1, None)
-            < _fft.fft_cost((512, 512), (31, 31), stride=(2, 1)))
-    assert _fft._compiled_call_cost((512, 512), (31, 31), 1, (2, 1)) is None
+    # a strided call transforms its tiles whole: it costs no more
+    assert (_fft._compiled_call_cost((512, 512), (31, 31), 1, (2, 1))
+            <= _fft.fft_cost((512, 512), (31, 31), stride=None)
+            == _fft._compiled_call_cost((512, 512), (31, 31), 1, None))
     assert _fft._compiled_call_cost((512,), (31,), 1, None) is None
     for shape, extent in [((512, 512), (31, 31)), ((64, 70, 80), (9, 9, 9)), ((300,), (41,))]:
         for stride in (None, (2,) * len(shape)):
