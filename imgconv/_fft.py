@@ -1,5 +1,13 @@
 """FFT method of correlate/convolve (``method='fft'``), and its cost model.
 
+Two routes.  2D and 3D calls run on imgconv's compiled tiles
+(:func:`tiles_correlate`, ``pyx/fft_tiles.pxi``: power-of-two overlap-save
+tiles, two real tiles per complex transform, radix-4 passes over
+contiguous lanes), planned by :func:`compiled_tile_plan`.  The rest (1D,
+kernels longer than the longest tile, output dtypes the kernels do not
+write) run on scipy.fft (or numpy.fft) tiles, :func:`fft_correlate`, which
+the rest of this docstring describes.
+
 The result equals the direct kernel's to float rounding:
 ``out[i] = sum_k w[k] * xpad[i*stride + k*dilation]``, computed as a *valid*
 circular correlation of the padded input with the dilated kernel, with real
