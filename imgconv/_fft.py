@@ -740,12 +740,11 @@ def _compiled_cache_factor(size, rank):
     """How much more a unit of a tile of ``size`` samples costs than one of a
     1024-sample tile: one thread, float32, a 1024**2 image, measured 0.56 ns
     a unit for 32**2 tiles, 0.63 for 64**2, 0.73 for 128**2 and 0.78 for
-    256**2 to 512**2; volumes' tiles 1.1 times a plane's up to 16**3, 1.4
-    to 1.7 times beyond (the z pass strides over whole planes)."""
+    256**2 to 512**2; a volume's tile of up to 16**3 about 1.3 times a
+    plane's of as many samples, 32**3 and up the same (with its planes
+    padded apart: 1.4-1.7 times before)."""
     factor = min(1.4, 1.0 + 0.07 * max(0.0, math.log2(max(size, 1)) - 10))
-    if rank == 3:
-        factor *= 1.1 if size <= 4096 else 1.45
-    return factor
+    return factor * (1.3 if rank == 3 and size <= 4096 else 1.0)
 
 
 def compiled_tiles_fit(rank, compute, out_dtype):
@@ -870,10 +869,11 @@ def fft_cost(shape, kshape, batch=1, stride=None):
 #: multiply-adds (times :data:`COMPILED_COST_3D` for volumes).  Measured on 2
 #: threads, float32: the kernels' crossover with the direct kernel at about
 #: 11**2 on 1024**2 and 2048**2 images, 13**2 on 256**2, 21**2 or more on
-#: 64**2, and 9**3 on 64**3 and 128**3 volumes; the model's are the same
-#: but 11**2 (2048**2 image, measured a tie) and 7**3 (64**3, fft 1.1x slower).
+#: 64**2, and 7**3 on 64**3 to 256**3 volumes; the model's are the same but
+#: 11**2 on 2048**2 (measured a tie) and 9**3 on 64**3 (the FFT 1.5x faster
+#: at 7**3 there: the direct kernel runs slower on small volumes).
 COMPILED_COST_CONSTANT = 9.0
-COMPILED_COST_3D = 1.33
+COMPILED_COST_3D = 1.0
 
 #: What a compiled-tiles call costs besides its tiles (the channel means,
 #: the spectrum's cache, the thread team), in direct multiply-adds: about

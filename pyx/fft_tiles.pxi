@@ -45,6 +45,8 @@ cdef extern from "fft_tiles.h":
 #: the longest tile transform along one axis, and the most samples in a tile
 FFT_TILE_MAX_LENGTH = 1024
 FFT_TILE_MAX_SAMPLES = 1 << 18
+#: elements between a volume tile's planes beyond the plane's own
+FFT_TILE_PLANE_PAD = 16
 
 
 cdef struct TileGeometry:
@@ -55,6 +57,8 @@ cdef struct TileGeometry:
     Py_ssize_t count[3]         # tiles per axis
     Py_ssize_t padded[3]        # padded samples the outputs read: (out - 1) * stride + extent
     Py_ssize_t n_tw             # the longest of n
+    Py_ssize_t plane            # elements from one plane of a tile to the next
+    Py_ssize_t size             # elements of a tile: n[0] * plane
     Py_ssize_t ntiles           # nbatch * count[0] * count[1] * count[2]
     Py_ssize_t nbatch
     Py_ssize_t in_shape[3]
@@ -106,8 +110,8 @@ cdef void tiles_to_spectrum(acc_t* ar, acc_t* ai, acc_t* br, acc_t* bi, const Ti
                             const acc_t* wr, const acc_t* wi) noexcept nogil:
     """The forward transform of the tile pair in ``ar``/``ai`` (z, y, x
     planes): into ``br``/``bi``, each plane transposed (z, x, y)."""
-    cdef Py_ssize_t z, plane = g.n[1] * g.n[2]
-    tile_forward(ar, ai, g.n[0], plane, plane, wr, wi, g.n_tw)
+    cdef Py_ssize_t z, plane = g.plane
+    tile_forward(ar, ai, g.n[0], g.n[1] * g.n[2], plane, wr, wi, g.n_tw)
     for z in range(g.n[0]):
         tile_forward(ar + z * plane, ai + z * plane, g.n[1], g.n[2], g.n[2], wr, wi, g.n_tw)
         tile_transpose(ar + z * plane, g.n[1], g.n[2], g.n[2], br + z * plane, g.n[1])
@@ -121,7 +125,7 @@ cdef void spectrum_to_tiles(acc_t* ar, acc_t* ai, acc_t* br, acc_t* bi, const Ti
     into ``ar``/``ai``, computing only what the outputs (the samples ``j *
     stride``, ``j < q``, of each axis) need: the x samples are picked by the
     transpose back, so the outputs of a row are its first ``q[2]`` values."""
-    cdef Py_ssize_t z, plane = g.n[1] * g.n[2]
+    cdef Py_ssize_t z, plane = g.plane
     for z in range(g.n[0]):
         tile_inverse(br + z * plane, bi + z * plane, g.n[2], g.n[1], g.n[1], wr, wi, g.n_tw)
         tile_transpose(br + z * plane, g.q[2], g.n[1], g.n[1] * g.stride[2], ar + z * plane,
@@ -153,7 +157,7 @@ cdef void load_tile(acc_t* dst, Py_ssize_t tile, const char* src, const TileGeom
         pz = tz * g.step[0] + z
         iz = ztable[pz] if pz < g.padded[0] else -2
         for y in range(g.n[1]):
-            row = dst + (z * g.n[1] + y) * g.n[2]
+            row = dst + z * g.plane + y * g.n[2]
             py = ty * g.step[1] + y
             iy = ytable[py] if py < g.padded[1] else -2
             if iz == -2 or iy == -2:
@@ -189,7 +193,7 @@ cdef void store_tile(acc_t* tile_values, Py_ssize_t tile, char* dst, const TileG
         oz = tz * g.q[0] + z
         for y in range(min(g.q[1], g.out_shape[1] - ty * g.q[1])):
             oy = ty * g.q[1] + y
-            row = tile_values + (z * g.stride[0] * g.n[1] + y * g.stride[1]) * g.n[2]
+            row = tile_values + z * g.stride[0] * g.plane + y * g.stride[1] * g.n[2]
             if add != 0:
                 for i in range(width):
                     row[i] += add
@@ -205,7 +209,7 @@ cdef int tile_pairs(const char* src, char* dst, const TileGeometry* g, imgconv_w
                     const double* adds) noexcept nogil:
     """The pairs of tiles this thread takes: 0, 1 where a tile held a NaN or
     an infinity, or -1 without scratch."""
-    cdef Py_ssize_t size = g.n[0] * g.n[1] * g.n[2]
+    cdef Py_ssize_t size = g.size
     cdef int64_t begin, end, pair
     cdef Py_ssize_t tile, s, b
     cdef acc_t* scratch
@@ -271,6 +275,10 @@ cdef void set_tile_lengths(TileGeometry* g, tuple lengths, tuple extent,
         g.n_tw = max(g.n_tw, g.n[i])
     if g.n[0] * g.n[1] * g.n[2] > FFT_TILE_MAX_SAMPLES:
         raise ValueError(f"tile lengths {lengths} exceed {FFT_TILE_MAX_SAMPLES} samples")
+    # planes a power of two apart would share the L1 cache's sets along the
+    # z pass (a 32**3 tile's planes are 4 KiB apart): a few lanes more apart
+    g.plane = g.n[1] * g.n[2] + (FFT_TILE_PLANE_PAD if g.n[0] > 1 else 0)
+    g.size = g.n[0] * g.plane
 
 
 cdef object _compute_dtype(cnp.ndarray a, str name):
@@ -298,12 +306,12 @@ def fft_tile_twiddles(Py_ssize_t n, dtype):
 cdef void _spectrum_run(const acc_t* weights, Py_ssize_t kz, Py_ssize_t ky, Py_ssize_t kx,
                         acc_t* a, acc_t* kr, acc_t* ki, const TileGeometry* g,
                         const acc_t* wr, const acc_t* wi) noexcept nogil:
-    cdef Py_ssize_t size = g.n[0] * g.n[1] * g.n[2], i, z, y, x
-    cdef acc_t scale = <acc_t>(1.0 / size)
+    cdef Py_ssize_t size = g.size, i, z, y, x
+    cdef acc_t scale = <acc_t>(1.0 / (g.n[0] * g.n[1] * g.n[2]))
     for z in range(kz):
         for y in range(ky):
             for x in range(kx):
-                a[(z * g.n[1] + y) * g.n[2] + x] = weights[(z * ky + y) * kx + x]
+                a[z * g.plane + y * g.n[2] + x] = weights[(z * ky + y) * kx + x]
     tiles_to_spectrum(a, a + size, kr, ki, g, wr, wi)
     for i in range(size):
         kr[i] = kr[i] * scale
@@ -314,7 +322,9 @@ def fft_tile_spectrum(cnp.ndarray weights, tuple lengths):
     """``(kr, ki)``: the transform of ``weights`` (z, y, x, C-contiguous
     float32 or float64; at most the tile lengths), zero-padded to
     ``lengths`` (z, y, x), as the tiles' transforms leave it (each plane
-    transposed, bit-reversed order), conjugated (the tiles correlate) and
+    transposed, bit-reversed order; in 3D the planes
+    ``FFT_TILE_PLANE_PAD`` elements further apart than their size),
+    conjugated (the tiles correlate) and
     divided by the tile's samples (the inverse is unscaled); in the weights'
     dtype, for :func:`fft_tiles_correlate`."""
     if weights.ndim != 3:
@@ -322,10 +332,10 @@ def fft_tile_spectrum(cnp.ndarray weights, tuple lengths):
     dtype = _compute_dtype(weights, "weights")
     cdef TileGeometry g
     set_tile_lengths(&g, lengths, (weights.shape[0], weights.shape[1], weights.shape[2]))
-    cdef Py_ssize_t size = g.n[0] * g.n[1] * g.n[2]
+    cdef Py_ssize_t size = g.size
     a = np.zeros(2 * size, dtype)
-    kr = np.empty(size, dtype)
-    ki = np.empty(size, dtype)
+    kr = np.zeros(size, dtype)      # (the padding between planes stays 0)
+    ki = np.zeros(size, dtype)
     wr, wi = fft_tile_twiddles(g.n_tw, dtype)
     if dtype == np.float32:
         _spectrum_run[float](<const float*>cnp.PyArray_DATA(weights), weights.shape[0],
@@ -392,7 +402,7 @@ def fft_tiles_correlate(cnp.ndarray x, cnp.ndarray out, tuple lengths, tuple ext
         raise ValueError("the dtype codes do not match the arrays")
     dtype = _compute_dtype(kr, "kr")
     set_tile_lengths(&g, lengths, extent, stride)
-    if (kr.ndim != 1 or ki.ndim != 1 or kr.shape[0] != g.n[0] * g.n[1] * g.n[2]
+    if (kr.ndim != 1 or ki.ndim != 1 or kr.shape[0] != g.size
             or ki.shape[0] != kr.shape[0] or _compute_dtype(ki, "ki") != dtype):
         raise ValueError("the spectrum does not match the tile lengths")
     for name, a in (("offsets", offsets), ("adds", adds)):
