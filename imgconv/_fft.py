@@ -685,9 +685,9 @@ _box_pool = KeptThreadPool("imgconv-fft")
 # Compiled tiles: 2D and 3D
 # --------------------------------------------------------------------------
 #: Transform lengths per axis of the compiled tiles (pyx/fft_tiles.pxi:
-#: radix-2), and the most samples in one tile (its four scratch planes stay
-#: in a core's L2 cache up to about 2**15 float32 samples; longer tiles are
-#: for long kernels).
+#: powers of two), and the most samples in one tile (a thread's four scratch
+#: arrays stay in a core's L2 cache up to about 2**15 float32 samples;
+#: longer tiles are for long kernels).
 COMPILED_LENGTHS = tuple(1 << i for i in range(1, 11))
 COMPILED_MAX_SAMPLES = 1 << 18
 
@@ -809,8 +809,9 @@ def tiles_correlate(views, weights, *, pad_lo, stride, dilation, modes, cval, th
         offset = _channel_offset(x, (1, 2, 3), x.dtype.kind in "iu")
         offsets = np.zeros(x.shape[0]) if offset is None else offset.reshape(-1)
         finite = kernels.fft_tiles_correlate(
-            x, out, lengths, extent, stride3, spectrum[0], spectrum[1], pad3, modes3, float(cval), offsets,
-            offsets * weight_sum, DTYPE_CODES[x.dtype], DTYPE_CODES[out.dtype], int(threads))
+            x, out, lengths, extent, stride3, spectrum[0], spectrum[1], pad3, modes3,
+            float(cval), offsets, offsets * weight_sum, DTYPE_CODES[x.dtype],
+            DTYPE_CODES[out.dtype], int(threads))
         if finite_only and not finite:
             raise NonFiniteData("the input holds NaN or infinite values")
     return True
@@ -866,14 +867,14 @@ def fft_cost(shape, kshape, batch=1, stride=None):
 
 
 #: The compiled tiles' cost per unit of :func:`_compiled_cost`, in direct
-#: multiply-adds (times :data:`COMPILED_COST_3D` for volumes).  Measured on 2
+#: multiply-adds, volumes included (their tiles' own cost is in
+#: :func:`_compiled_cache_factor`).  Measured on 2
 #: threads, float32: the kernels' crossover with the direct kernel at about
 #: 11**2 on 1024**2 and 2048**2 images, 13**2 on 256**2, 21**2 or more on
 #: 64**2, and 7**3 on 64**3 to 256**3 volumes; the model's are the same but
 #: 11**2 on 2048**2 (measured a tie) and 9**3 on 64**3 (the FFT 1.5x faster
 #: at 7**3 there: the direct kernel runs slower on small volumes).
 COMPILED_COST_CONSTANT = 9.0
-COMPILED_COST_3D = 1.0
 
 #: What a compiled-tiles call costs besides its tiles (the channel means,
 #: the spectrum's cache, the thread team), in direct multiply-adds: about
@@ -893,8 +894,7 @@ def _compiled_call_cost(shape, kshape, batch, stride):
     plan = compiled_tile_plan(out, kshape, stride)
     if plan is None:
         return None
-    constant = COMPILED_COST_CONSTANT * (COMPILED_COST_3D if len(shape) == 3 else 1.0)
-    return (constant * _compiled_cost(plan, out, kshape, int(batch), stride)
+    return (COMPILED_COST_CONSTANT * _compiled_cost(plan, out, kshape, int(batch), stride)
             + COMPILED_CALL_OVERHEAD)
 
 
