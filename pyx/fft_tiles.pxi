@@ -139,16 +139,24 @@ cdef void spectrum_to_tiles(acc_t* ar, acc_t* ai, acc_t* br, acc_t* bi, const Ti
                  g.n_tw)
 
 
+cdef inline void tile_position(const TileGeometry* g, Py_ssize_t tile, Py_ssize_t* b,
+                               Py_ssize_t* tz, Py_ssize_t* ty, Py_ssize_t* tx) noexcept nogil:
+    """Tile ``tile``'s channel and its place in the tile grid (tiles are
+    numbered over batch, z, y, x, x fastest)."""
+    tx[0] = tile % g.count[2]
+    ty[0] = (tile // g.count[2]) % g.count[1]
+    tz[0] = (tile // (g.count[2] * g.count[1])) % g.count[0]
+    b[0] = tile // (g.count[2] * g.count[1] * g.count[0])
+
+
 cdef void load_tile(acc_t* dst, Py_ssize_t tile, const char* src, const TileGeometry* g,
                     const Py_ssize_t* ztable, const Py_ssize_t* ytable, const PaddedRow* xrow,
                     acc_t cval, acc_t offset) noexcept nogil:
     """Tile ``tile`` (flat over batch, z, y, x tiles) of the padded input,
     minus ``offset``, into ``dst`` (z, y, x planes); the samples beyond the
     padded extent (they reach only dropped outputs) are zeros."""
-    cdef Py_ssize_t tx = tile % g.count[2]
-    cdef Py_ssize_t ty = (tile // g.count[2]) % g.count[1]
-    cdef Py_ssize_t tz = (tile // (g.count[2] * g.count[1])) % g.count[0]
-    cdef Py_ssize_t b = tile // (g.count[2] * g.count[1] * g.count[0])
+    cdef Py_ssize_t b, tz, ty, tx
+    tile_position(g, tile, &b, &tz, &ty, &tx)
     cdef Py_ssize_t z, y, i, pz, py, iz, iy
     cdef Py_ssize_t px = tx * g.step[2], width = min(g.n[2], g.padded[2] - px)
     cdef Py_ssize_t step = g.in_strides[3] // itemsize(g.in_dtype)
@@ -181,10 +189,8 @@ cdef void store_tile(acc_t* tile_values, Py_ssize_t tile, char* dst, const TileG
                      acc_t add) noexcept nogil:
     """The outputs of tile ``tile`` held by ``tile_values`` (z, y, x planes
     of the tile's length), plus ``add``, into ``dst``."""
-    cdef Py_ssize_t tx = tile % g.count[2]
-    cdef Py_ssize_t ty = (tile // g.count[2]) % g.count[1]
-    cdef Py_ssize_t tz = (tile // (g.count[2] * g.count[1])) % g.count[0]
-    cdef Py_ssize_t b = tile // (g.count[2] * g.count[1] * g.count[0])
+    cdef Py_ssize_t b, tz, ty, tx
+    tile_position(g, tile, &b, &tz, &ty, &tx)
     cdef Py_ssize_t z, y, i, oz, oy
     cdef Py_ssize_t ox = tx * g.q[2], width = min(g.q[2], g.out_shape[2] - ox)
     cdef Py_ssize_t step = g.out_strides[3] // itemsize(g.out_dtype)

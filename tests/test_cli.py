@@ -92,6 +92,17 @@ def save_npy(folder, name, array):
     return path
 
 
+def assert_filtered_as(folder, image, args, expected):
+    """``imgconv filter`` of ``image`` (as float32 .npy) with ``args``
+    succeeds and writes ``expected(image)``."""
+    image = image.astype(np.float32)
+    src = save_npy(folder, "in.npy", image)
+    result = run_cli("filter", src, *args, "-o", folder / "out.npy")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.load(folder / "out.npy"), expected(image), rtol=1e-6,
+                               atol=1e-6)
+
+
 # ---------------------------------------------------------------------------
 # start-up, help, version, filters
 # ---------------------------------------------------------------------------
@@ -185,12 +196,7 @@ def test_chain_left_to_right(tmp_path):
 def test_mode_per_axis(tmp_path, args, expected):
     """--mode and mode= take one mode per filtered axis, as the library does;
     --cval reaches a step where some axis pads with zero."""
-    image = np.random.default_rng(3).random((9, 11)).astype(np.float32)
-    src = save_npy(tmp_path, "img.npy", image)
-    result = run_cli("filter", src, *args, "-o", tmp_path / "out.npy")
-    assert result.returncode == 0, result.stderr
-    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected(image), rtol=1e-6,
-                               atol=1e-6)
+    assert_filtered_as(tmp_path, np.random.default_rng(3).random((9, 11)), args, expected)
 
 
 def test_mode_per_axis_bad_name_is_a_usage_error(shapes):
@@ -341,12 +347,7 @@ def test_global_geometry_options_reach_kernel_filters(tmp_path):
 def test_cval_reaches_only_the_mode_zero_steps(tmp_path, args, expected):
     """One --cval serves a chain that mixes modes: it pads the steps whose mode
     (their own mode=, else --mode) is zero, and the others run without it."""
-    image = np.random.default_rng(13).random((17, 19)).astype(np.float32)
-    src = save_npy(tmp_path, "a.npy", image)
-    result = run_cli("filter", src, *args, "-o", tmp_path / "o.npy")
-    assert result.returncode == 0, result.stderr
-    np.testing.assert_allclose(np.load(tmp_path / "o.npy"), expected(image), rtol=1e-6,
-                               atol=1e-6)
+    assert_filtered_as(tmp_path, np.random.default_rng(13).random((17, 19)), args, expected)
 
 
 @pytest.mark.parametrize("args,message", [
